@@ -1,0 +1,5 @@
+"""`python -m probe` runs the smtp-probe command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,352 @@
+"""Pure: the vocabulary and the plain data every layer shares. Imports nothing from probe.
+
+The string values of the enums are public API (SPEC.md: JSON output, --expect,
+explain --json). Add members where users need them; never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Reason(StrEnum):
+    """Why a reply or probe event came out as it did (SPEC.md reason vocabulary)."""
+
+    ACCEPTED = "accepted"
+    CANNOT_VERIFY = "cannot_verify"
+    WILL_FORWARD = "will_forward"
+    USER_UNKNOWN = "user_unknown"
+    MAILBOX_FULL = "mailbox_full"
+    MAILBOX_DISABLED = "mailbox_disabled"
+    HAS_MOVED = "has_moved"
+    BAD_ADDRESS = "bad_address"
+    DOMAIN_UNKNOWN = "domain_unknown"
+    NOT_ACCEPTING_MAIL = "not_accepting_mail"
+    RELAY_DENIED = "relay_denied"
+    BLOCKLISTED = "blocklisted"
+    BAD_REPUTATION = "bad_reputation"
+    RATE_LIMITED = "rate_limited"
+    GREYLISTED = "greylisted"
+    REVERSE_DNS = "reverse_dns"
+    HELO_REJECTED = "helo_rejected"
+    SENDER_REJECTED = "sender_rejected"
+    SENDER_UNAUTHENTICATED = "sender_unauthenticated"
+    AUTH_REQUIRED = "auth_required"
+    CREDENTIALS_INVALID = "credentials_invalid"
+    TLS_REQUIRED = "tls_required"
+    TLS_FAILURE = "tls_failure"
+    POLICY_REJECTED = "policy_rejected"
+    SPAM_DETECTED = "spam_detected"
+    VIRUS_DETECTED = "virus_detected"
+    CONTENT_REJECTED = "content_rejected"
+    MESSAGE_TOO_BIG = "message_too_big"
+    SYNTAX_ERROR = "syntax_error"
+    NOT_IMPLEMENTED = "not_implemented"
+    BAD_SEQUENCE = "bad_sequence"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    SYSTEM_ERROR = "system_error"
+    STORAGE_FULL = "storage_full"
+    NETWORK_ERROR = "network_error"
+    EXPIRED = "expired"
+    DNS_ERROR = "dns_error"
+    PROTOCOL_ERROR = "protocol_error"
+    UNKNOWN = "unknown"
+
+
+class Severity(StrEnum):
+    """How much a reply or event matters, in monitoring terms."""
+
+    OK = "ok"  # success, nothing to do
+    INFO = "info"  # expected or harmless (252 to VRFY, 502 VRFY disabled, 354)
+    WARNING = "warning"  # transient or uncertain: retry later, or look into it
+    CRITICAL = "critical"  # permanent failure
+
+
+class ReplyClass(StrEnum):
+    """RFC 5321 §4.2.1 first digit of a reply code."""
+
+    POSITIVE = "positive"  # 2xx
+    INTERMEDIATE = "intermediate"  # 3xx
+    TRANSIENT = "transient"  # 4xx
+    PERMANENT = "permanent"  # 5xx
+
+    @classmethod
+    def of(cls, code: int | None) -> ReplyClass | None:
+        """The class of a reply code, or None when it is not a valid 2xx-5xx code."""
+        if code is None or not 200 <= code <= 599:
+            return None
+        return (cls.POSITIVE, cls.INTERMEDIATE, cls.TRANSIENT, cls.PERMANENT)[code // 100 - 2]
+
+
+class Context(StrEnum):
+    """The command (or event) a reply answered. Parsed case-insensitively by `Context.parse`."""
+
+    BANNER = "banner"
+    EHLO = "EHLO"
+    HELO = "HELO"
+    STARTTLS = "STARTTLS"
+    AUTH = "AUTH"
+    VRFY = "VRFY"
+    EXPN = "EXPN"
+    MAIL = "MAIL"
+    RCPT = "RCPT"
+    DATA = "DATA"
+    AFTER_DATA = "after-DATA"
+    RSET = "RSET"
+    NOOP = "NOOP"
+    QUIT = "QUIT"
+    HELP = "HELP"
+    BOUNCE = "bounce"
+    # probe events that are not replies to a command
+    CONNECT = "connect"
+    DNS = "dns"
+    TLS = "tls"
+
+    @classmethod
+    def parse(cls, value: str | Context | None) -> Context | None:
+        """'rcpt', 'RCPT TO', 'after-data', 'greeting' -> Context; None for None or ''.
+
+        Raises ValueError naming the accepted values for anything else.
+        """
+        if value is None or isinstance(value, Context):
+            return value
+        key = value.strip().lower().replace("_", "-")
+        if not key:
+            return None
+        aliases = {
+            "greeting": "banner", "connect-banner": "banner", "rcpt to": "rcpt", "mail from": "mail",
+            "end-of-data": "after-data", "dot": "after-data", "data-end": "after-data",
+            "message": "after-data", "lhlo": "ehlo", "tls-handshake": "tls",
+        }
+        key = aliases.get(key, key)
+        for member in cls:
+            if member.value.lower() == key:
+                return member
+        names = ", ".join(m.value for m in cls)
+        raise ValueError(f"unknown reply context {value!r}; use one of: {names}")
+
+
+class Verdict(StrEnum):
+    """One address's answer (SPEC.md)."""
+
+    DELIVERABLE = "deliverable"
+    UNDELIVERABLE = "undeliverable"
+    RISKY = "risky"  # catch-all, 252, full mailbox, greylisting
+    UNKNOWN = "unknown"  # the probe could not decide; the reason says why
+
+
+class DomainStatus(StrEnum):
+    """The domain's answer (SPEC.md)."""
+
+    ACCEPTS_MAIL = "accepts_mail"
+    DOES_NOT_ACCEPT_MAIL = "does_not_accept_mail"
+    UNREACHABLE = "unreachable"
+    NO_SUCH_DOMAIN = "no_such_domain"
+    DNS_ERROR = "dns_error"
+
+
+class ExitCode(IntEnum):
+    """Process exit status: the monitoring-plugins convention (SPEC.md)."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+SCHEMA = "smtp-probe/1"
+
+
+def _plain(value: Any) -> Any:
+    """dataclasses.asdict output -> JSON-ready values (enums become their strings, tuples lists)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, IntEnum):
+        return int(value)
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
+
+
+def to_plain(obj: Any) -> dict[str, Any]:
+    """A dataclass instance as a JSON-ready dict."""
+    result: dict[str, Any] = _plain(asdict(obj))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """What one reply (or probe event) means, in the context where it was seen.
+
+    Made by `probe.classify()`; never raised, never None.
+    """
+
+    text: str  # the reply exactly as given (lines joined with "\n")
+    code: int | None  # basic reply code; None when the text carries none
+    enhanced: str | None  # RFC 3463 status "5.1.1", None when absent or inconsistent with code
+    reply_class: ReplyClass | None
+    context: Context | None
+    reason: Reason
+    severity: Severity
+    meaning: str  # what the reply says, in plain words
+    when: str  # when you typically see it (in this context)
+    remediation: str  # what to do, for the person running the probe (or the sender, for bounces)
+    rule: str | None = None  # id of the catalogue wording rule that matched; None: code-level entry
+    provider: str | None = None  # e.g. "Microsoft 365", recognised from text or MX host
+    references: tuple[str, ...] = ()  # RFC sections, provider documentation URLs
+    notes: tuple[str, ...] = ()  # caveats, e.g. "5.9.9 is not registered; explained by class"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = to_plain(self)
+        d["class"] = d.pop("reply_class")
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One SMTP reply as read from the wire. `code` is -1 when the peer did not speak SMTP."""
+
+    code: int
+    lines: tuple[str, ...]  # each line's text after "NNN-"/"NNN " (or the raw line when code is -1)
+
+    @property
+    def text(self) -> str:
+        """The reply as a server log would show it: every line with its code."""
+        if self.code < 0:
+            return "\n".join(self.lines)
+        n = len(self.lines)
+        return "\n".join(f"{self.code}{'-' if i < n - 1 else ' '}{line}" for i, line in enumerate(self.lines))
+
+
+@dataclass(slots=True)
+class Step:
+    """One command and its reply (or one event) in a session, classified. JSON: sessions[].steps[]."""
+
+    command: str | None  # exactly what was sent ("EHLO probe.example.net"); None for the banner
+    context: Context
+    code: int | None  # None for events that carry no reply (timeout, refused)
+    enhanced: str | None
+    text: str  # the reply lines, exactly (joined with "\n"); for events a description
+    lines: list[str]
+    reason: Reason
+    severity: Severity
+    meaning: str
+    remediation: str
+    rule: str | None
+    elapsed_ms: float
+    unsolicited: bool = False  # the server sent this without being asked (e.g. 421 before QUIT)
+
+
+@dataclass(slots=True)
+class Finding:
+    """Something worth telling that is not a reply: DNS oddities, certificate problems, audits."""
+
+    id: str  # stable kebab-case, e.g. "mx-is-cname"
+    severity: Severity
+    message: str  # one sentence a person can act on
+    subject: str | None = None  # the host, address or record it is about
+
+
+@dataclass(slots=True)
+class MxHost:
+    """One mail exchanger from DNS (or --mx / implicit MX)."""
+
+    host: str
+    preference: int
+    addresses: list[str]
+    port: int = 25
+    implicit: bool = False  # RFC 5321 §5.1: no MX, the domain's own address records
+    error: str | None = None  # why it has no usable address
+
+
+@dataclass(slots=True)
+class Session:
+    """One SMTP connection attempt to one address of one MX host. JSON: sessions[]."""
+
+    host: str
+    address: str
+    port: int
+    outcome: str  # completed | refused | timeout | reset | rejected | deferred | protocol_error
+    #               | tls_failed | skipped (deadline) | unreachable
+    steps: list[Step] = field(default_factory=list)
+    tls: dict[str, Any] | None = None
+    extensions: list[str] = field(default_factory=list)  # EHLO keywords, upper-case
+    error: str | None = None  # one line, when the session broke off
+    elapsed_ms: float = 0.0
+    dane: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class AddressResult:
+    """The answer for one address. JSON: addresses[]."""
+
+    address: str
+    verdict: Verdict
+    reason: Reason
+    code: int | None
+    enhanced: str | None
+    meaning: str
+    remediation: str
+    host: str | None = None  # the MX host that gave the answer
+    command: str | None = None  # the command whose reply decided (RCPT, VRFY, MAIL, banner ...)
+    text: str | None = None  # that reply's text
+    rule: str | None = None
+    catch_all: bool | None = None
+    provider: str | None = None
+    vrfy: dict[str, Any] | None = None  # {"code", "reason", "text"} when VRFY was asked
+    retry_after_s: float | None = None  # greylisting: the delay the server asked for
+
+
+@dataclass(slots=True)
+class Report:
+    """Everything one probe learned. `to_dict()` is the SPEC.md JSON shape."""
+
+    domain: str
+    status: DomainStatus
+    mx: list[MxHost] = field(default_factory=list)
+    mx_source: str = "mx"  # mx | implicit | null | override | none
+    sessions: list[Session] = field(default_factory=list)
+    addresses: list[AddressResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    reason: Reason = Reason.ACCEPTED  # why the domain has its status
+    summary: str = ""  # one line for people
+    exit_code: ExitCode = ExitCode.OK
+    elapsed_ms: float = 0.0
+    started_at: str = ""  # ISO 8601 UTC
+    expectations: list[dict[str, Any]] = field(default_factory=list)  # {"expect", "met", "detail"}
+    mta_sts: dict[str, Any] | None = None
+    tls_rpt: dict[str, Any] | None = None
+    input: str | None = None  # the target as given (batch echoes it)
+    error: str | None = None  # set when the probe could not run at all (bad input, local resolver)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = to_plain(self)
+        d = {"schema": SCHEMA, **d}
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOptions:
+    """How to probe. Built once at the edge (CLI, batch, tests); never a module global."""
+
+    helo: str = "localhost"  # EHLO/HELO name; the CLI defaults it to this machine's FQDN
+    mail_from: str = ""  # MAIL FROM; "" is the null reverse-path <>
+    port: int = 25
+    mx: tuple[tuple[str, int], ...] = ()  # --mx HOST[:PORT]: skip the MX lookup, try these in order
+    resolvers: tuple[tuple[str, int], ...] = ()  # --resolver IP[:PORT]; () = the system's
+    timeout_s: float = 10.0  # each step: connect, banner, each command, TLS handshake, DNS query
+    deadline_s: float = 120.0  # the whole run, whatever the servers do
+    starttls: str = "auto"  # auto | require | never
+    vrfy: bool = True
+    catch_all: bool = True  # RCPT a random local part to detect accept-all domains
+    pipelining: bool = True  # use PIPELINING where the server advertises it (RFC 2920)
+    all_mx: bool = False  # probe every MX host (concurrently), not just until a definitive answer
+    family: int | None = None  # 4 or 6 to force an address family
+    proxy: str | None = None  # socks5://host:port
+    retry_greylist_s: float = 0.0  # wait up to this long and retry a greylisted RCPT
+    tls_policies: bool = True  # look up MTA-STS, TLS-RPT and DANE
+    dnsbl_zones: tuple[str, ...] = ()
