@@ -1,0 +1,61 @@
+"""Pure: from classified replies to verdicts and a domain status. No I/O.
+
+The probe's honesty lives here (STYLE.md lesson 3): a probe that was blocked,
+timed out or rate limited learned nothing about the mailbox, so its verdict is
+`unknown` with the cause as reason, never `undeliverable`.
+"""
+
+from __future__ import annotations
+
+from .model import Diagnosis, DomainStatus, Reason, ReplyClass, Verdict
+
+# Reasons that speak about the address or the domain itself: a permanent reply with one
+# of these is a real "no". (relay_denied from the domain's own MX means it does not take
+# mail for that domain either.)
+_ADDRESS_REFUSED = frozenset({
+    Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED, Reason.BAD_ADDRESS,
+    Reason.DOMAIN_UNKNOWN, Reason.NOT_ACCEPTING_MAIL, Reason.RELAY_DENIED,
+})
+
+# Reasons that say the recipient exists but delivery is uncertain right now.
+_RISKY = frozenset({Reason.MAILBOX_FULL, Reason.GREYLISTED, Reason.CANNOT_VERIFY})
+
+
+def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> Verdict:
+    """The verdict for an address from the reply (or event) that decided it.
+
+    >>> from probe.model import Severity
+    >>> d = Diagnosis("250 OK", 250, None, ReplyClass.POSITIVE, None, Reason.ACCEPTED,
+    ...               Severity.OK, "", "", "")
+    >>> address_verdict(d), address_verdict(d, catch_all=True)
+    (<Verdict.DELIVERABLE: 'deliverable'>, <Verdict.RISKY: 'risky'>)
+    """
+    reason, klass = diagnosis.reason, diagnosis.reply_class
+    if klass is ReplyClass.POSITIVE:
+        if reason is Reason.CANNOT_VERIFY:
+            return Verdict.RISKY
+        return Verdict.RISKY if catch_all else Verdict.DELIVERABLE
+    if reason in _RISKY:
+        return Verdict.RISKY
+    if reason in _ADDRESS_REFUSED:
+        # a temporary "unknown user" (Postfix 450 4.1.1 unverified) may still resolve itself
+        return Verdict.UNDELIVERABLE if klass is ReplyClass.PERMANENT or klass is None else Verdict.RISKY
+    if reason is Reason.UNKNOWN and klass is ReplyClass.PERMANENT:
+        return Verdict.UNDELIVERABLE
+    return Verdict.UNKNOWN
+
+
+def domain_status_from_banner(diagnosis: Diagnosis) -> DomainStatus:
+    """What a refusing greeting says about the domain (only used when no host accepted)."""
+    if diagnosis.reason is Reason.NOT_ACCEPTING_MAIL:
+        return DomainStatus.DOES_NOT_ACCEPT_MAIL
+    return DomainStatus.UNREACHABLE
+
+
+def worst_reason(diagnoses: list[Diagnosis]) -> Reason:
+    """The most telling reason among several failures: permanent before transient, then order."""
+    if not diagnoses:
+        return Reason.UNKNOWN
+    rank = {ReplyClass.PERMANENT: 0, ReplyClass.TRANSIENT: 1, None: 2,
+            ReplyClass.INTERMEDIATE: 3, ReplyClass.POSITIVE: 4}
+    return min(diagnoses, key=lambda d: rank[d.reply_class]).reason

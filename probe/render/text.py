@@ -1,0 +1,144 @@
+"""Edge: the human report. Pure: Report -> str. Colour only when asked; server text always escaped."""
+
+from __future__ import annotations
+
+from ..model import AddressResult, DomainStatus, Report, Session, Severity, Step, Verdict
+from .safe import printable
+
+_RESET = "\x1b[0m"
+_STYLES = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "bold": "\x1b[1m",
+           "dim": "\x1b[2m", "cyan": "\x1b[36m"}
+
+_VERDICT_STYLE = {Verdict.DELIVERABLE: "green", Verdict.RISKY: "yellow",
+                  Verdict.UNDELIVERABLE: "red", Verdict.UNKNOWN: "yellow"}
+_STATUS_STYLE = {DomainStatus.ACCEPTS_MAIL: "green", DomainStatus.DOES_NOT_ACCEPT_MAIL: "red",
+                 DomainStatus.UNREACHABLE: "red", DomainStatus.NO_SUCH_DOMAIN: "red",
+                 DomainStatus.DNS_ERROR: "yellow"}
+_SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
+                   Severity.CRITICAL: "red"}
+_EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+class _Painter:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, text: str, *styles: str) -> str:
+        if not self.color or not styles:
+            return text
+        return "".join(_STYLES[s] for s in styles) + text + _RESET
+
+
+def render_text(report: Report, *, color: bool = False, verbose: bool = False) -> str:
+    """The report a person reads at a terminal; with `verbose` the annotated transcript too."""
+    p = _Painter(color)
+    out: list[str] = []
+    status = str(report.status).replace("_", " ").upper()
+    out.append(f"{p(report.domain, 'bold')} — {p(status, 'bold', _STATUS_STYLE[report.status])}"
+               + (f"  ({report.reason})" if report.reason != "accepted" else ""))
+    if report.error:
+        out.append(f"  error: {printable(report.error)}")
+    out.extend(_mx_table(report, p))
+    if report.findings:
+        out.append("")
+        out.append(p("Findings", "bold"))
+        for f in report.findings:
+            mark = p(f"{f.severity:<8}", _SEVERITY_STYLE[f.severity])
+            out.append(f"  {mark} {printable(f.message)}  {p('[' + f.id + ']', 'dim')}")
+    for a in report.addresses:
+        out.append("")
+        out.extend(_address(a, p))
+    if verbose:
+        for s in report.sessions:
+            out.append("")
+            out.extend(_transcript(s, p))
+    out.append("")
+    name = _EXIT_NAMES.get(int(report.exit_code), "?")
+    out.append(p(f"{name}: {printable(report.summary)}", "dim") + p(f"  ({report.elapsed_ms / 1000:.2f} s)", "dim"))
+    return "\n".join(out) + "\n"
+
+
+def _mx_table(report: Report, p: _Painter) -> list[str]:
+    out = ["", p("Mail servers", "bold") + p(f"  (source: {report.mx_source})", "dim")]
+    if not report.mx:
+        out.append("  none")
+        return out
+    tried = {}
+    for s in report.sessions:
+        tried.setdefault(s.host, []).append(s)
+    for mx in report.mx:
+        label = f"  {mx.preference:>3} {mx.host}" + (" (implicit MX)" if mx.implicit else "")
+        out.append(label + (p(f"  {mx.error}", "yellow") if mx.error else ""))
+        addresses = mx.addresses or ["-"]
+        for ip in addresses:
+            sessions = [s for s in tried.get(mx.host, []) if s.address == ip]
+            if not sessions:
+                out.append(f"        {ip:<24} {p('not tried', 'dim')}")
+                continue
+            for s in sessions:
+                out.append(f"        {ip:<24} {_session_line(s, p)}")
+    return out
+
+
+def _session_line(s: Session, p: _Painter) -> str:
+    style = "green" if s.outcome == "completed" else "red" if s.outcome in ("rejected", "refused") else "yellow"
+    parts = [p(s.outcome, style)]
+    if s.tls:
+        version = s.tls.get("version") or "TLS"
+        cert = s.tls.get("certificate") or {}
+        trusted = cert.get("trusted")
+        parts.append(f"{version}" + ("" if trusted in (None, True) else p(" (untrusted certificate)", "yellow")))
+    elif "STARTTLS" in s.extensions:
+        parts.append(p("STARTTLS offered, not used", "dim"))
+    parts.append(f"{s.elapsed_ms:.0f} ms")
+    if s.error and s.outcome != "completed":
+        parts.append(p(printable(s.error), "dim"))
+    return "  ".join(parts)
+
+
+def _address(a: AddressResult, p: _Painter) -> list[str]:
+    verdict = p(str(a.verdict).upper(), "bold", _VERDICT_STYLE[a.verdict])
+    head = f"{p(printable(a.address), 'bold')} — {verdict}  ({a.reason})"
+    out = [head]
+    if a.text:
+        where = f"{a.command} " if a.command else ""
+        via = f" from {a.host}" if a.host else ""
+        out.append(f"  {where}reply{via}: {printable(a.text).replace(chr(10), ' / ')}")
+    if a.catch_all is not None:
+        out.append("  catch-all: " + ("yes — the domain accepts any address, so acceptance proves little"
+                                      if a.catch_all else "no — a random address was refused"))
+    if a.vrfy:
+        out.append(f"  VRFY: {printable(str(a.vrfy.get('text', '')))}  ({a.vrfy.get('reason')})")
+    if a.provider:
+        out.append(f"  provider: {a.provider}")
+    out.append(f"  {p('Meaning:', 'bold')} {printable(a.meaning)}")
+    out.append(f"  {p('What to do:', 'bold')} {printable(a.remediation)}")
+    if a.retry_after_s:
+        out.append(f"  retry after: {a.retry_after_s:g} s")
+    return out
+
+
+def _transcript(s: Session, p: _Painter) -> list[str]:
+    out = [p(f"Transcript {s.host} [{s.address}]:{s.port} — {s.outcome}, {s.elapsed_ms:.0f} ms", "bold")]
+    for step in s.steps:
+        out.extend(_step(step, p))
+    return out
+
+
+def _step(step: Step, p: _Painter) -> list[str]:
+    out = []
+    if step.command:
+        out.append(f"  {p('C:', 'cyan')} {printable(step.command)}")
+    tag = p(f"[{step.reason}]", _SEVERITY_STYLE[step.severity])
+    time = p(f"{step.elapsed_ms:.0f} ms", "dim")
+    if step.code is None and not step.lines:
+        out.append(f"  {p('!!', 'yellow')} {printable(step.text)}  {tag}  {time}")
+        return out
+    prefix = p("S:", "cyan") if not step.unsolicited else p("S (unsolicited):", "yellow")
+    lines = step.text.split("\n") or [""]
+    for i, line in enumerate(lines):
+        suffix = f"  {tag}  {time}" if i == len(lines) - 1 else ""
+        out.append(f"  {prefix} {printable(line)}{suffix}")
+    if step.severity in (Severity.WARNING, Severity.CRITICAL):
+        out.append(f"      {p(printable(step.meaning), 'dim')}")
+    return out

@@ -1,0 +1,266 @@
+"""Orchestration: DNS → SMTP sessions → classification → verdicts → Report.
+
+The only module that knows the order of things. DNS lives in resolve.py, the
+dialogue in session.py, meaning in classifier.py, verdicts in assess.py; this
+module wires them together, enforces the deadline and never raises on what a
+server or a resolver does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import assess, resolve
+from .classifier import classify_reply, diagnose_event
+from .inputs import Address
+from .model import (
+    AddressResult,
+    Context,
+    Diagnosis,
+    DomainStatus,
+    Finding,
+    MxHost,
+    ProbeOptions,
+    Reason,
+    Report,
+    Session,
+    Severity,
+    Step,
+    Verdict,
+)
+from .session import Exchange, SessionRecord, run_session
+
+TlsContextFactory = Callable[[bool], ssl.SSLContext]
+
+# Outcomes after which a sender would stop walking the MX list: the host answered.
+_DEFINITIVE = frozenset({"completed", "rejected"})
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def diagnose(exchange: Exchange, host: str | None) -> Diagnosis:
+    """The meaning of one exchange: a reply through the catalogue, an event through events.toml."""
+    if exchange.reply is not None:
+        return classify_reply(exchange.reply, exchange.context, host=host)
+    return diagnose_event(exchange.event or "protocol-error", exchange.context,
+                          detail=exchange.detail, host=host)
+
+
+def to_step(exchange: Exchange, host: str | None) -> Step:
+    d = diagnose(exchange, host)
+    reply = exchange.reply
+    return Step(
+        command=exchange.command,
+        context=exchange.context,
+        code=reply.code if reply is not None and reply.code >= 0 else None,
+        enhanced=d.enhanced,
+        text=reply.text if reply is not None else exchange.detail,
+        lines=list(reply.lines) if reply is not None else [],
+        reason=d.reason,
+        severity=d.severity,
+        meaning=d.meaning,
+        remediation=d.remediation,
+        rule=d.rule,
+        elapsed_ms=round(exchange.elapsed_ms, 1),
+        unsolicited=exchange.unsolicited,
+    )
+
+
+def to_session(record: SessionRecord, tls: dict[str, Any] | None) -> Session:
+    return Session(
+        host=record.host,
+        address=record.address,
+        port=record.port,
+        outcome=record.outcome,
+        steps=[to_step(e, record.host) for e in record.exchanges],
+        tls=tls,
+        extensions=sorted(record.extensions),
+        error=_session_error(record),
+        elapsed_ms=round(record.elapsed_ms, 1),
+    )
+
+
+def _session_error(record: SessionRecord) -> str | None:
+    if record.outcome == "completed":
+        return None
+    for e in reversed(record.exchanges):
+        if e.event is not None:
+            return f"{e.event}: {e.detail}" if e.detail else e.event
+    return None
+
+
+class _Walk:
+    """Mutable state of one probe, so a deadline can cut it short and keep what was learned."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.decided: SessionRecord | None = None
+        self.records: list[SessionRecord] = []
+        self.dns_diagnosis: Diagnosis | None = None  # set when DNS alone decided the outcome
+
+
+async def probe_domain(
+    domain: str,
+    addresses: Sequence[Address],
+    options: ProbeOptions,
+    *,
+    resolver: Any | None = None,
+    tls_context_factory: TlsContextFactory | None = None,
+) -> Report:
+    """Probe `domain`'s mail servers and, optionally, `addresses`. Never raises on network trouble."""
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    deadline = loop.time() + options.deadline_s
+    report = Report(domain=domain, status=DomainStatus.UNREACHABLE, started_at=_now_iso())
+    if resolver is None:
+        resolver = resolve.make_resolver(options.resolvers, timeout_s=options.timeout_s)
+    walk = _Walk(report)
+    try:
+        async with asyncio.timeout_at(deadline):
+            await _run(walk, domain, addresses, options, resolver, tls_context_factory, deadline)
+    except TimeoutError:
+        report.findings.append(Finding(
+            "deadline-exceeded", Severity.WARNING,
+            f"The probe stopped at its --deadline of {options.deadline_s:g} s; results are partial.",
+        ))
+    _conclude(walk, addresses)
+    report.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    return report
+
+
+async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: ProbeOptions,
+               resolver: Any, tls_factory: TlsContextFactory | None, deadline: float) -> None:
+    report = walk.report
+    hosts = await _mail_hosts(walk, domain, options, resolver)
+    if hosts is None:
+        return
+    recipients = [a.smtp_form for a in addresses]
+    for host in hosts:
+        if not host.addresses:
+            report.sessions.append(_unreachable_session(host))
+            continue
+        for ip in host.addresses:
+            record = await run_session(host.host, ip, host.port, recipients, options,
+                                       tls_context_factory=tls_factory, deadline=deadline)
+            walk.records.append(record)
+            report.sessions.append(to_session(record, None))
+            if record.outcome in _DEFINITIVE:
+                walk.decided = record
+                return
+
+
+async def _mail_hosts(walk: _Walk, domain: str, options: ProbeOptions,
+                      resolver: Any) -> list[MxHost] | None:
+    """The hosts to try, in order; None when DNS already decided (null MX, NXDOMAIN, errors)."""
+    report = walk.report
+    if options.mx:
+        report.mx_source = "override"
+        for preference, (name, port) in enumerate(options.mx):
+            addrs, error = await resolve.resolve_host(name, resolver, family=options.family)
+            report.mx.append(MxHost(name, preference, addrs, port=port, error=error))
+        return report.mx
+    answer = await resolve.resolve_mx(domain, resolver, family=options.family)
+    report.findings.extend(answer.findings)
+    for host in answer.hosts:
+        host.port = options.port
+    report.mx = answer.hosts
+    if answer.kind in ("mx", "implicit"):
+        report.mx_source = answer.kind
+        return answer.hosts
+    report.mx_source = {"null": "null"}.get(answer.kind, "none")
+    event = {"null": "null-mx", "nxdomain": "dns-nxdomain", "no_mail_hosts": "no-mail-hosts"}.get(
+        answer.kind, "dns-servfail" if "timed out" not in (answer.error or "") else "dns-timeout")
+    status = {"null": DomainStatus.DOES_NOT_ACCEPT_MAIL, "nxdomain": DomainStatus.NO_SUCH_DOMAIN,
+              "no_mail_hosts": DomainStatus.DOES_NOT_ACCEPT_MAIL}.get(answer.kind, DomainStatus.DNS_ERROR)
+    d = diagnose_event(event, Context.DNS, detail=answer.error or domain)
+    report.status, report.reason = status, d.reason
+    report.summary = f"{domain}: {d.meaning}"
+    walk.dns_diagnosis = d
+    return None
+
+
+def _unreachable_session(host: MxHost) -> Session:
+    d = diagnose_event("no-mail-hosts", Context.DNS, detail=host.error or f"{host.host} has no address")
+    step = Step(None, Context.DNS, None, None, host.error or "no address records", [], d.reason,
+                d.severity, d.meaning, d.remediation, d.rule, 0.0)
+    return Session(host.host, "", host.port, "unreachable", steps=[step], error=host.error)
+
+
+def _conclude(walk: _Walk, addresses: Sequence[Address]) -> None:
+    """Turn what the walk learned into the domain status and one result per address."""
+    report = walk.report
+    if walk.dns_diagnosis is not None:
+        d = walk.dns_diagnosis
+        report.addresses = [_result(a, d, assess.address_verdict(d), None, "DNS") for a in addresses]
+        return
+    record = walk.decided
+    if record is None:
+        failures = [diagnose(e, r.host) for r in walk.records for e in r.exchanges[-1:]]
+        reason = assess.worst_reason(failures) if failures else Reason.NETWORK_ERROR
+        report.status, report.reason = DomainStatus.UNREACHABLE, reason
+        last = failures[-1] if failures else diagnose_event("deadline-exceeded", Context.CONNECT)
+        report.addresses = [_result(a, last, Verdict.UNKNOWN, None, str(last.context or "")) for a in addresses]
+        report.summary = f"{report.domain}: no mail server gave an answer ({reason})"
+        return
+    banner = record.exchanges[0] if record.exchanges else None
+    if record.outcome == "rejected" and banner is not None:
+        d = diagnose(banner, record.host)
+        report.status, report.reason = assess.domain_status_from_banner(d), d.reason
+    else:
+        report.status, report.reason = DomainStatus.ACCEPTS_MAIL, Reason.ACCEPTED
+    catch_all = _catch_all(record)
+    for a in addresses:
+        exchange = record.rcpt.get(a.smtp_form) or (record.exchanges[-1] if record.exchanges else None)
+        if exchange is None:
+            d = diagnose_event("protocol-error", Context.RCPT, detail="no reply recorded")
+        else:
+            d = diagnose(exchange, record.host)
+        result = _result(a, d, assess.address_verdict(d, catch_all=catch_all), record.host,
+                         exchange.command.split(" ", 1)[0] if exchange and exchange.command else str(d.context))
+        result.catch_all = catch_all
+        result.vrfy = _vrfy(record, a.smtp_form)
+        report.addresses.append(result)
+    report.summary = _summary(report)
+
+
+def _catch_all(record: SessionRecord) -> bool | None:
+    e = record.catch_all
+    if e is None or e.reply is None:
+        return None
+    if 200 <= e.reply.code < 300:
+        return True
+    if 500 <= e.reply.code < 600:
+        return False
+    return None
+
+
+def _vrfy(record: SessionRecord, recipient: str) -> dict[str, Any] | None:
+    e = record.vrfy.get(recipient)
+    if e is None:
+        return None
+    d = diagnose(e, record.host)
+    return {"code": d.code, "enhanced": d.enhanced, "reason": str(d.reason),
+            "text": e.reply.text if e.reply else e.detail}
+
+
+def _result(address: Address, d: Diagnosis, verdict: Verdict, host: str | None,
+            command: str | None) -> AddressResult:
+    return AddressResult(
+        address=address.original, verdict=verdict, reason=d.reason, code=d.code, enhanced=d.enhanced,
+        meaning=d.meaning, remediation=d.remediation, host=host, command=command, text=d.text or None,
+        rule=d.rule, provider=d.provider,
+    )
+
+
+def _summary(report: Report) -> str:
+    parts = [f"{report.domain} {str(report.status).replace('_', ' ')}"]
+    for a in report.addresses:
+        parts.append(f"{a.address} {a.verdict} ({a.reason})")
+    return "; ".join(parts)
