@@ -1,0 +1,311 @@
+"""Edge: the command line. click → ProbeOptions → runner → renderers → exit code.
+
+Only click and the model are imported at module level, so `--help`, `--version` and
+`explain` start fast; the network stack is imported inside the probe commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import ProbeError
+from .model import ExitCode
+
+FORMATS = ("text", "json", "nagios", "prometheus", "junit")
+
+MAIN_HELP = """Probe a domain's mail servers and explain every reply.
+
+\b
+  smtp-probe DOMAIN [ADDRESS ...]     probe DOMAIN's MX hosts, optionally test addresses
+  smtp-probe ADDRESS                  same, the domain taken from the address
+  smtp-probe explain CODE [CODE ...]  what a reply code means; two or more: compared
+  smtp-probe explain --context RCPT "550 5.1.1 ..."   diagnose a pasted reply
+  smtp-probe batch FILE|-             many targets, JSON Lines out
+  smtp-probe demo                     offline tour on loopback fake servers
+
+The probe never sends DATA: it never delivers mail.
+
+\b
+Exit codes (monitoring-plugins convention):
+  0 OK        the domain accepts mail and every address is deliverable (or --expect met)
+  1 WARNING   only transient or uncertain results (greylisting, 4xx, 252, catch-all)
+  2 CRITICAL  a permanent failure (undeliverable, no mail accepted, unreachable)
+  3 UNKNOWN   the probe could not run (bad usage, bad input, local resolver failure)
+
+Run `smtp-probe probe --help` for every probe option.
+"""
+
+
+class _DefaultGroup(click.Group):
+    """A group whose default command is `probe`: `smtp-probe example.com` == `smtp-probe probe example.com`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["probe", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultGroup, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smtp-probe")
+def cli() -> None:
+    pass
+
+
+def _color_wanted(choice: bool | None) -> bool:
+    if choice is not None:
+        return choice
+    if "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != "":
+        return False
+    return sys.stdout.isatty()
+
+
+def _fail(message: str) -> int:
+    click.echo(f"smtp-probe: {message}", err=True)
+    return int(ExitCode.UNKNOWN)
+
+
+# ---------------------------------------------------------------- probe
+@cli.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target")
+@click.argument("addresses", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="The JSON report (same as --format json).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", "output", metavar="FILE",
+              help="Write the report to FILE (atomically: a textfile collector never sees half a file).")
+@click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True, help="SMTP port.")
+@click.option("--mx", "mx", multiple=True, metavar="HOST[:PORT]",
+              help="Skip the MX lookup and probe this host (repeatable, tried in order).")
+@click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
+              help="DNS server to ask (repeatable; default: the system's).")
+@click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
+              help="EHLO/HELO name (default: this machine's FQDN).")
+@click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", default="", metavar="ADDRESS",
+              help="MAIL FROM address (default: the null reverse-path <>).")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=10.0, show_default=True,
+              metavar="SECONDS", help="Limit for each step (connect, banner, each command).")
+@click.option("--deadline", type=click.FloatRange(0.1, 3600), default=120.0, show_default=True,
+              metavar="SECONDS", help="Limit for the whole run, whatever the servers do.")
+@click.option("--starttls", type=click.Choice(["auto", "require", "never"]), default="auto",
+              show_default=True, help="Use STARTTLS when offered; require makes its absence CRITICAL.")
+@click.option("--no-vrfy", is_flag=True, help="Skip VRFY.")
+@click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all.")
+@click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered.")
+@click.option("--no-tls-policies", is_flag=True, help="Skip the MTA-STS, TLS-RPT and DANE lookups.")
+@click.option("--expect", "expectations", multiple=True, metavar="WHAT",
+              help="What counts as healthy (repeatable): accepts-mail, no-mail, deliverable, "
+                   "undeliverable, risky, reason=REASON, code=NNN, starttls.")
+@click.option("--warning", "warning_s", type=float, metavar="SECONDS",
+              help="WARNING when the whole probe takes longer.")
+@click.option("--critical", "critical_s", type=float, metavar="SECONDS",
+              help="CRITICAL when the whole probe takes longer.")
+@click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner.")
+@click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner.")
+@click.option("-v", "--transcript", "verbose", is_flag=True, help="Show the dialogue, each reply with its reason.")
+@click.option("--color/--no-color", default=None, help="Colour (default: on a terminal, unless NO_COLOR).")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
+def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: str, output: str | None,
+                  port: int, mx: tuple[str, ...], resolvers: tuple[str, ...], helo: str | None,
+                  mail_from: str, timeout: float, deadline: float, starttls: str, no_vrfy: bool,
+                  no_catch_all: bool, no_pipelining: bool, no_tls_policies: bool,
+                  expectations: tuple[str, ...], warning_s: float | None, critical_s: float | None,
+                  cert_warning: int | None, cert_critical: int | None, verbose: bool,
+                  color: bool | None, debug: bool) -> int:
+    """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`."""
+    from . import inputs
+    from .health import parse_expectation
+    from .model import ProbeOptions
+
+    try:
+        domain, parsed = _parse_target(target, addresses)
+        expected = [parse_expectation(e) for e in expectations]
+        options = ProbeOptions(
+            helo=inputs.parse_helo(helo) if helo else _default_helo(),
+            mail_from=inputs.parse_mail_from(mail_from),
+            port=port,
+            mx=tuple(inputs.parse_host_port(m, port) for m in mx),
+            resolvers=tuple(inputs.parse_host_port(r, 53) for r in resolvers),
+            timeout_s=timeout, deadline_s=deadline, starttls=starttls, vrfy=not no_vrfy,
+            catch_all=not no_catch_all, pipelining=not no_pipelining, tls_policies=not no_tls_policies,
+        )
+    except ProbeError as exc:
+        return _fail(str(exc))
+    fmt = "json" if as_json else fmt
+    thresholds = {"warning_s": warning_s, "critical_s": critical_s, "cert_warning_days": cert_warning,
+                  "cert_critical_days": cert_critical}
+    try:
+        report = _run_probe(domain, parsed, options)
+    except ProbeError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    health = finish_report(report, expected, **thresholds, starttls_required=starttls == "require")
+    text = render(report, health, fmt, color=_color_wanted(color) and output is None, verbose=verbose)
+    from .output import write_output
+
+    try:
+        write_output(text, output)
+    except OSError as exc:
+        return _fail(f"cannot write {output}: {exc.strerror or exc}")
+    return int(report.exit_code)
+
+
+def _parse_target(target: str, addresses: Sequence[str]) -> tuple[str, list[Any]]:
+    """`DOMAIN [ADDRESS...]` or `ADDRESS [ADDRESS...]` -> (A-label domain, parsed addresses)."""
+    from . import inputs
+
+    parsed = [inputs.parse_address(a) for a in addresses]
+    if "@" in target:
+        first = inputs.parse_address(target)
+        return first.domain, [first, *parsed]
+    return inputs.parse_domain(target), parsed
+
+
+def _default_helo() -> str:
+    import socket
+
+    name = socket.getfqdn()
+    return name if "." in name else "localhost.localdomain"
+
+
+def _run_probe(domain: str, addresses: Sequence[Any], options: Any) -> Any:
+    import asyncio
+
+    from .runner import probe_domain
+
+    return asyncio.run(probe_domain(domain, addresses, options))
+
+
+def finish_report(report: Any, expectations: Sequence[Any], **thresholds: Any) -> Any:
+    """Decide the exit code from the report and the expectations; record them in the report."""
+    from .health import evaluate
+
+    health = evaluate(report, expectations, **thresholds)
+    report.exit_code = health.exit_code
+    report.expectations = [
+        {"expect": c.name, "met": c.status == ExitCode.OK, "state": ExitCode(c.status).name, "detail": c.message}
+        for c in health.checks if c.name.startswith("expect")
+    ]
+    return health
+
+
+def render(report: Any, health: Any, fmt: str, *, color: bool, verbose: bool) -> str:
+    """The report in one of FORMATS; every format comes from the same report and health result."""
+    if fmt == "json":
+        from .render.json import report_json
+
+        return report_json(report) + "\n"
+    if fmt == "nagios":
+        from .render.nagios import render_nagios
+
+        return render_nagios(report, health)
+    if fmt == "prometheus":
+        from .render.prometheus import render_prometheus
+
+        return render_prometheus(report, health)
+    if fmt == "junit":
+        from .render.junit import render_junit
+        from .render.text import render_text
+
+        return render_junit(report, health, transcript=render_text(report, verbose=True))
+    from .render.text import render_text
+
+    return render_text(report, color=color, verbose=verbose)
+
+
+# ---------------------------------------------------------------- explain
+@cli.command("explain", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("items", nargs=-1)
+@click.option("--context", "context", metavar="COMMAND",
+              help="The command the reply answered: banner, EHLO, HELO, STARTTLS, AUTH, VRFY, EXPN, "
+                   "MAIL, RCPT, DATA, after-DATA, QUIT, HELP, bounce.")
+@click.option("--host", metavar="MX-HOST", help="The mail server that said it (recognises the provider).")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.option("--jsonl", is_flag=True,
+              help='Read JSON Lines from stdin ({"context": ..., "reply": ...} a line), write JSON Lines.')
+@click.option("--color/--no-color", default=None, help="Colour (default: on a terminal, unless NO_COLOR).")
+def explain_command(items: tuple[str, ...], context: str | None, host: str | None, as_json: bool,
+                    jsonl: bool, color: bool | None) -> int:
+    """Explain reply codes (252, 5.7.26, "550 5.1.1"), compare several, or diagnose a pasted reply.
+
+    \b
+      smtp-probe explain 252
+      smtp-probe explain 252 521
+      smtp-probe explain --context RCPT "550-5.1.1 The email account that you tried to reach does not exist"
+    """
+    from . import explain
+    from .render.json import dumps
+
+    if jsonl:
+        for obj in explain.explain_stream(sys.stdin):
+            click.echo(dumps(obj, indent=None))
+        return 0
+    if not items:
+        return _fail("explain needs a code or a reply line, e.g. `smtp-probe explain 252` (see --help)")
+    try:
+        if context is not None or host is not None:
+            from .classifier import classify
+
+            data = classify("\n".join(items), context, host=host).to_dict()
+            comparison = False
+        elif len(items) == 1:
+            data, comparison = explain.entry(items[0]), False
+        else:
+            data, comparison = explain.compare(list(items)), True
+    except (ProbeError, ValueError) as exc:
+        return _fail(str(exc))
+    if as_json:
+        click.echo(dumps(data))
+        return 0
+    from .render.explain import render_comparison, render_entry
+
+    use_color = _color_wanted(color)
+    text = render_comparison(data, color=use_color) if comparison else render_entry(data, color=use_color)
+    click.echo(text, color=use_color, nl=not text.endswith("\n"))
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+@cli.command("demo", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--transcript", "verbose", is_flag=True, help="Show each dialogue.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one report per scenario.")
+@click.option("--color/--no-color", default=None)
+def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
+    """Offline tour: real situations on loopback fake DNS and mail servers, probed by the real code."""
+    import asyncio
+
+    from .demo import run_demo
+
+    use_color = _color_wanted(color)
+
+    def show(text: str) -> None:
+        click.echo(text, color=use_color, nl=False)
+
+    return asyncio.run(run_demo(show, color=use_color, verbose=verbose, as_json=as_json))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: exit codes follow SPEC.md; click's usage errors exit 3, not 2."""
+    try:
+        rv = cli.main(args=list(argv) if argv is not None else None, prog_name="smtp-probe",
+                      standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        sys.exit(int(ExitCode.UNKNOWN))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitCode.UNKNOWN))
+    except click.exceptions.Abort:
+        click.echo("smtp-probe: interrupted", err=True)
+        sys.exit(int(ExitCode.UNKNOWN))
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        sys.exit(int(ExitCode.UNKNOWN))
+    sys.exit(int(rv or 0))
