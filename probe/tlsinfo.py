@@ -1,0 +1,350 @@
+"""Transport security: TLS contexts, certificate description and certificate findings. Sends nothing itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import ssl
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+from .model import Finding, Severity
+
+DEFAULT_CERT_WARNING_DAYS = 21
+DEFAULT_CERT_CRITICAL_DAYS = 7
+
+_ENFORCING_SENDERS = (
+    "a sender enforcing MTA-STS would refuse to deliver to this host; opportunistic senders still deliver"
+)
+
+
+def client_context(*, verify: bool, cafile: str | None = None) -> ssl.SSLContext:
+    """A client context for STARTTLS: TLS 1.2 or newer; we check host names ourselves (check_hostname False).
+
+    verify=True: CERT_REQUIRED against `cafile`, else the system store (SSL_CERT_FILE / SSL_CERT_DIR honoured).
+    verify=False: CERT_NONE, to collect the certificate of a server that fails verification.
+    """
+    if verify:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_REQUIRED
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def verify_failure(exc: BaseException) -> str:
+    """OpenSSL's reason for a failed handshake, as one line ("self-signed certificate", "certificate has expired")."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return str(exc.verify_message)
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason).replace("_", " ").lower()
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def handshake_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> tuple[str | None, str | None, bytes | None]:
+    """(version, cipher name, leaf certificate DER) of an established TLS connection; Nones when unknown."""
+    if ssl_object is None:
+        return None, None, None
+    cipher = ssl_object.cipher()
+    return ssl_object.version(), cipher[0] if cipher else None, ssl_object.getpeercert(binary_form=True)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _normalise_host(name: str) -> str:
+    name = name.strip().rstrip(".").lower()
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
+
+
+def name_matches(pattern: str, host: str) -> bool:
+    """RFC 6125 §6.4: exact match, or a leftmost "*" label standing for exactly one label (never a bare "*.tld")."""
+    pattern, host = _normalise_host(pattern), _normalise_host(host)
+    if not pattern or not host:
+        return False
+    if not pattern.startswith("*."):
+        return pattern == host
+    suffix = pattern[2:]
+    if "*" in suffix or suffix.count(".") < 1:
+        return False
+    head, _, rest = host.partition(".")
+    return bool(head) and rest == suffix
+
+
+def _dns_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """(SAN DNS names, SAN IP addresses); both empty when the extension is absent."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    return san.get_values_for_type(x509.DNSName), [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+
+
+def _common_names(cert: x509.Certificate) -> list[str]:
+    return [str(attr.value) for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+
+
+def _key_description(cert: x509.Certificate) -> tuple[str, int | None]:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    return type(key).__name__, None
+
+
+def _is_self_signed(cert: x509.Certificate) -> bool:
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):  # not its own issuer, unsupported key type, bad signature
+        return False
+    return True
+
+
+def _hostname_match(mx_host: str, dns_names: list[str], ip_names: list[str], common_names: list[str]) -> bool:
+    try:
+        literal = ipaddress.ip_address(mx_host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return str(literal) in ip_names
+    candidates = dns_names if dns_names else common_names  # RFC 6125 §6.4.4: CN only without SAN DNS names
+    return any(name_matches(name, mx_host) for name in candidates)
+
+
+def describe_certificate(
+    der: bytes | None,
+    *,
+    mx_host: str,
+    trusted: bool | None,
+    verify_error: str | None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The SPEC.md certificate object for a peer's leaf certificate. Never raises: garbage gives {"error": ...}."""
+    described: dict[str, Any] = {"trusted": trusted, "verify_error": verify_error}
+    if not der:
+        described["error"] = "the server presented no certificate"
+        return described
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+        dns_names, ip_names = _dns_names(cert)
+        common_names = _common_names(cert)
+        key_type, key_bits = _key_description(cert)
+        subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    except Exception as exc:  # cryptography raises ValueError and friends on malformed input
+        described["error"] = f"unreadable certificate: {str(exc) or type(exc).__name__}"
+        described["sha256"] = hashlib.sha256(der).hexdigest()
+        return described
+    moment = now or dt.datetime.now(dt.timezone.utc)
+    described.update(
+        subject=subject,
+        issuer=issuer,
+        names=(dns_names + ip_names) or common_names,
+        not_before=_iso(not_before),
+        not_after=_iso(not_after),
+        days_left=(not_after - moment).days,
+        hostname_match=_hostname_match(mx_host, dns_names, ip_names, common_names),
+        self_signed=_is_self_signed(cert),
+        sha256=hashlib.sha256(der).hexdigest(),
+        key_type=key_type,
+        key_bits=key_bits,
+        error=None,
+    )
+    return described
+
+
+def tls_object(
+    version: str | None, cipher: str | tuple[Any, ...] | None, cert: dict[str, Any] | None, *, error: str | None = None
+) -> dict[str, Any]:
+    """The session `tls` object of SPEC.md. `error`: why STARTTLS failed, when it did."""
+    cipher_name = cipher[0] if isinstance(cipher, tuple) and cipher else cipher
+    return {"version": version, "cipher": cipher_name, "certificate": cert, "error": error}
+
+
+def _expired_by_verification(cert: dict[str, Any]) -> bool:
+    return "expired" in (cert.get("verify_error") or "")
+
+
+def certificate_findings(
+    mx_host: str,
+    cert: dict[str, Any] | None,
+    *,
+    warning_days: int = DEFAULT_CERT_WARNING_DAYS,
+    critical_days: int = DEFAULT_CERT_CRITICAL_DAYS,
+) -> list[Finding]:
+    """Findings about one MX host's certificate (a describe_certificate object). None: nothing to say."""
+    if cert is None:
+        return []
+    if cert.get("error"):
+        return [Finding("cert-unreadable", Severity.WARNING,
+                        f"The certificate of {mx_host} could not be read ({cert['error']}); {_ENFORCING_SENDERS}.",
+                        mx_host)]
+    findings: list[Finding] = []
+    days_left = cert.get("days_left")
+    if isinstance(days_left, int) and days_left < 0:
+        findings.append(Finding(
+            "cert-expired", Severity.CRITICAL,
+            f"The certificate of {mx_host} expired {-days_left} day(s) ago ({cert.get('not_after')}); "
+            f"{_ENFORCING_SENDERS}. DANE-EE senders ignore the dates.", mx_host))
+    elif isinstance(days_left, int) and days_left <= warning_days:
+        severity = Severity.CRITICAL if days_left <= critical_days else Severity.WARNING
+        findings.append(Finding(
+            "cert-expiring", severity,
+            f"The certificate of {mx_host} expires in {days_left} day(s) ({cert.get('not_after')}); renew it before "
+            "then, or senders enforcing MTA-STS will refuse to deliver.", mx_host))
+    if cert.get("self_signed"):
+        findings.append(Finding(
+            "cert-self-signed", Severity.WARNING,
+            f"{mx_host} presents a self-signed certificate; {_ENFORCING_SENDERS}. "
+            "Use a certificate from a public CA, or publish a DANE-EE TLSA record for it.", mx_host))
+    elif cert.get("trusted") is False and not _expired_by_verification(cert):
+        reason = cert.get("verify_error") or "verification failed"
+        findings.append(Finding(
+            "cert-untrusted", Severity.WARNING,
+            f"The certificate of {mx_host} is not trusted ({reason}); {_ENFORCING_SENDERS}. "
+            "Serve the full chain up to a public CA.", mx_host))
+    if cert.get("hostname_match") is False:
+        names = ", ".join(cert.get("names") or []) or "no names"
+        findings.append(Finding(
+            "cert-name-mismatch", Severity.WARNING,
+            f"The certificate of {mx_host} does not name it (it names {names}); {_ENFORCING_SENDERS}.", mx_host))
+    return findings
+
+
+def _tls_phrase(session_tls: dict[str, Any] | None) -> str:
+    if session_tls is None:
+        return "no STARTTLS"
+    if session_tls.get("error"):
+        return f"STARTTLS failed ({session_tls['error']})"
+    return f"STARTTLS ok ({session_tls.get('version') or 'TLS'})"
+
+
+def _cert_phrase(cert: dict[str, Any] | None) -> str | None:
+    if cert is None:
+        return None
+    if cert.get("error"):
+        return f"certificate unreadable ({cert['error']})"
+    problems = []
+    days_left = cert.get("days_left")
+    if isinstance(days_left, int) and days_left < 0:
+        problems.append(f"expired {-days_left} days ago")
+    if cert.get("self_signed"):
+        problems.append("self-signed")
+    elif cert.get("trusted") is False and not _expired_by_verification(cert):
+        problems.append(f"untrusted ({cert.get('verify_error') or 'verification failed'})")
+    if cert.get("hostname_match") is False:
+        problems.append("name mismatch")
+    if problems:
+        return "certificate " + ", ".join(problems)
+    trust = "valid" if cert.get("trusted") else "trust not checked,"
+    return f"certificate {trust} {days_left} days" if isinstance(days_left, int) else f"certificate {trust}".rstrip(",")
+
+
+def _mta_sts_phrase(mta_sts: dict[str, Any] | None, hosts: list[str]) -> str:
+    if mta_sts is None:
+        return "MTA-STS not checked"
+    status = mta_sts.get("status")
+    if status == "absent" or (status is None and not mta_sts.get("record")):
+        return "MTA-STS absent"
+    if status not in ("ok", None):
+        return f"MTA-STS broken ({mta_sts.get('error')})"
+    mode = mta_sts.get("mode")
+    if mode == "none":
+        return "MTA-STS mode none"
+    covered = [h for h in hosts if (mta_sts.get("covers") or {}).get(h)]
+    if len(hosts) == 1:
+        return f"MTA-STS {mode} {'covers' if covered else 'does NOT cover'} this MX"
+    if len(covered) == len(hosts):
+        return f"MTA-STS {mode} covers {'both' if len(hosts) == 2 else 'all'} MX"
+    return f"MTA-STS {mode} covers {len(covered)} of {len(hosts)} MX"
+
+
+def _dane_phrase(dane: dict[str, Any] | None) -> str:
+    if dane is None:
+        return "DANE not checked"
+    if not dane.get("records"):
+        return f"DANE lookup failed ({dane['error']})" if dane.get("error") else "DANE absent"
+    if not dane.get("dnssec"):
+        return "DANE records unvalidated (resolver does not validate DNSSEC)"
+    match = dane.get("match")
+    if match is True:
+        return "DANE matches"
+    if match is False:
+        return "DANE MISMATCH"
+    return "DANE not judged" + (f" ({dane['error']})" if dane.get("error") else "")
+
+
+def _tls_rpt_phrase(tls_rpt: dict[str, Any] | None) -> str:
+    if tls_rpt is None:
+        return "TLS-RPT not checked"
+    if tls_rpt.get("valid"):
+        return "TLS-RPT present"
+    return "TLS-RPT invalid" if tls_rpt.get("record") or tls_rpt.get("error") else "TLS-RPT absent"
+
+
+def transport_summary(
+    session_tls: dict[str, Any] | None,
+    mta_sts: dict[str, Any] | None,
+    dane: dict[str, Any] | None,
+    tls_rpt: dict[str, Any] | None,
+    *,
+    mx_host: str,
+) -> str:
+    """One line for one MX: "STARTTLS ok (TLSv1.3), certificate valid 83 days, MTA-STS enforce covers this MX, ..."."""
+    parts = [_tls_phrase(session_tls)]
+    cert_phrase = _cert_phrase((session_tls or {}).get("certificate"))
+    if cert_phrase:
+        parts.append(cert_phrase)
+    parts += [_mta_sts_phrase(mta_sts, [mx_host]), _dane_phrase(dane), _tls_rpt_phrase(tls_rpt)]
+    return ", ".join(parts)
+
+
+def domain_transport_summary(
+    tls_by_host: dict[str, dict[str, Any] | None],
+    mta_sts: dict[str, Any] | None,
+    dane_by_host: dict[str, dict[str, Any] | None],
+    tls_rpt: dict[str, Any] | None,
+) -> str:
+    """One line for the domain: STARTTLS and certificates over all probed MX, then the domain policies."""
+    hosts = list(tls_by_host)
+    with_tls = [h for h in hosts if tls_by_host[h] and not (tls_by_host[h] or {}).get("error")]
+    parts = [f"STARTTLS on {len(with_tls)} of {len(hosts)} MX" if hosts else "no MX probed"]
+    certs = [(h, (tls_by_host[h] or {}).get("certificate")) for h in with_tls]
+    bad = [h for h, c in certs if _cert_phrase(c) and not str(_cert_phrase(c)).startswith("certificate valid")]
+    days = [c["days_left"] for _, c in certs if c and isinstance(c.get("days_left"), int)]
+    if bad:
+        parts.append(f"certificate problems on {', '.join(bad)}")
+    elif days:
+        parts.append(f"certificates valid (the soonest expires in {min(days)} days)")
+    parts.append(_mta_sts_phrase(mta_sts, hosts))
+    present = [d for d in dane_by_host.values() if d and d.get("records")]
+    if not dane_by_host:
+        parts.append("DANE not checked")
+    elif not present:
+        parts.append("DANE absent")
+    else:
+        parts.append(", ".join(sorted({_dane_phrase(d) for d in present})) + f" on {len(present)} of {len(dane_by_host)} MX")
+    parts.append(_tls_rpt_phrase(tls_rpt))
+    return ", ".join(parts)

@@ -1,0 +1,47 @@
+"""Fixtures for the transport-security tests: a test CA, a loopback TLS server, a fake DNS server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+
+from probe.testing.certs import TestCA
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    return TestCA(tmp_path_factory.mktemp("ca"))
+
+
+async def _greet_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, TimeoutError):
+        writer.write(b"hello\n")
+        await writer.drain()
+        await asyncio.wait_for(reader.read(1), 1)
+    writer.close()
+
+
+TLSServerFactory = Callable[[ssl.SSLContext], Awaitable[int]]
+
+
+@pytest_asyncio.fixture
+async def tls_server() -> AsyncIterator[TLSServerFactory]:
+    """Factory: await tls_server(server_context) -> port of a TLS server on 127.0.0.1."""
+    servers: list[asyncio.Server] = []
+
+    async def start(context: ssl.SSLContext) -> int:
+        server = await asyncio.start_server(_greet_then_close, "127.0.0.1", 0, ssl=context)
+        servers.append(server)
+        port: int = server.sockets[0].getsockname()[1]
+        return port
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
