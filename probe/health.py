@@ -1,0 +1,481 @@
+"""Pure: what counts as healthy — expectations, thresholds, checks, exit code. No I/O, no formatting.
+
+Every monitoring format (Nagios, Prometheus, JUnit) reads the same `HealthResult`,
+so they always agree with each other and with the exit code.
+
+Rules, in one place (each has a test in tests/unit/test_health.py):
+
+* `report.error` set (the probe could not run: bad input, local resolver failure)
+  → one UNKNOWN check, exit 3, nothing else is judged.
+* Observations — the domain, each MX session (connect, banner, EHLO, STARTTLS,
+  MAIL), each address (RCPT verdict, VRFY), warning-level findings — are judged
+  by the SPEC.md defaults when no expectation is given: accepts mail and every
+  address deliverable is OK; transient or uncertain results (4xx, greylisting,
+  252, catch-all/risky, unknown verdicts) are WARNING; permanent failures
+  (undeliverable, does not accept mail, no such domain, unreachable, DNS error)
+  are CRITICAL. A failing MX host while the domain still accepts mail through
+  another one is WARNING. With `--expect`, observations are reported but count
+  as OK: the expectations alone decide.
+* Requirements always count: each expectation, `--warning/--critical` on the
+  total time, certificate days left against `--cert-warning/--cert-critical`,
+  `--starttls require`, critical findings (e.g. MTA-STS enforce not covering an
+  MX), a DANE mismatch under DNSSEC.
+* The exit code is the worst status among all checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import InputError
+from .model import (
+    AddressResult,
+    Context,
+    DomainStatus,
+    ExitCode,
+    Reason,
+    Report,
+    Session,
+    Severity,
+    Step,
+    Verdict,
+)
+
+
+class ExpectKind(StrEnum):
+    """The `--expect` forms of SPEC.md (the part before '=')."""
+
+    ACCEPTS_MAIL = "accepts-mail"
+    NO_MAIL = "no-mail"
+    DELIVERABLE = "deliverable"
+    UNDELIVERABLE = "undeliverable"
+    RISKY = "risky"
+    REASON = "reason"
+    CODE = "code"
+    STARTTLS = "starttls"
+
+
+VALID_FORMS = ("accepts-mail, no-mail, deliverable, undeliverable, risky, "
+               "reason=REASON, code=NNN, code=N.N.N, starttls")
+
+_BASIC_CODE = re.compile(r"[2-5][0-9][0-9]")
+_ENHANCED_CODE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
+_WITH_VALUE = (ExpectKind.REASON, ExpectKind.CODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """One parsed `--expect` value; `value` holds the reason or code for reason= and code=."""
+
+    kind: ExpectKind
+    value: str | None = None
+
+    def __str__(self) -> str:
+        return str(self.kind) if self.value is None else f"{self.kind}={self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One thing a monitor cares about. `status` is its contribution to the exit code."""
+
+    name: str  # "domain", "connect", "banner", "ehlo", "starttls", "rcpt user@x", "expect deliverable"
+    status: ExitCode
+    message: str  # one self-contained phrase, e.g. "certificate expires in 5 days"
+    elapsed_ms: float | None = None
+    mx: str | None = None  # the session label (MX host, plus its address when the host has several)
+    detail: str | None = None  # server text behind the result, raw (renderers escape it)
+    skipped: bool = False  # not applicable here (VRFY disabled, STARTTLS not offered, not attempted)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    """The verdict of `evaluate`: exit code, its name, one summary line and every check."""
+
+    exit_code: ExitCode
+    state: str  # "OK" | "WARNING" | "CRITICAL" | "UNKNOWN"
+    summary: str
+    checks: list[Check] = field(default_factory=list)
+    expectations: list[dict[str, Any]] = field(default_factory=list)  # Report.expectations shape
+
+
+def parse_expectation(text: str) -> Expectation:
+    """Parse one `--expect` value; raise InputError naming the valid forms when it is not one.
+
+    >>> parse_expectation("code=550"), str(parse_expectation("reason=user_unknown"))
+    (Expectation(kind=<ExpectKind.CODE: 'code'>, value='550'), 'reason=user_unknown')
+    """
+    key, sep, raw_value = text.strip().partition("=")
+    key = key.strip().lower().replace("_", "-")
+    value = raw_value.strip()
+    try:
+        kind = ExpectKind(key)
+    except ValueError:
+        raise InputError(f"unknown --expect value {text!r}; use one of: {VALID_FORMS}") from None
+    if kind not in _WITH_VALUE:
+        if sep:
+            raise InputError(f"--expect {kind} takes no value (got {text!r}); use one of: {VALID_FORMS}")
+        return Expectation(kind)
+    if not value:
+        raise InputError(f"--expect {kind} needs a value, e.g. {kind}="
+                         f"{'user_unknown' if kind is ExpectKind.REASON else '550'}; use one of: {VALID_FORMS}")
+    if kind is ExpectKind.REASON:
+        try:
+            return Expectation(kind, str(Reason(value.lower())))
+        except ValueError:
+            names = ", ".join(r.value for r in Reason)
+            raise InputError(f"unknown reason {value!r} in --expect {text!r}; use one of: {names}") from None
+    if _BASIC_CODE.fullmatch(value):
+        return Expectation(kind, value)
+    enhanced = _ENHANCED_CODE.fullmatch(value)
+    if enhanced:
+        return Expectation(kind, ".".join(str(int(part)) for part in enhanced.groups()))
+    raise InputError(f"--expect {text!r}: a code is 3 digits 200-599 (code=550) or an enhanced "
+                     f"status class.subject.detail (code=5.7.1); use one of: {VALID_FORMS}")
+
+
+def evaluate(
+    report: Report,
+    expectations: Sequence[Expectation] = (),
+    *,
+    warning_s: float | None = None,
+    critical_s: float | None = None,
+    cert_warning_days: int | None = None,
+    cert_critical_days: int | None = None,
+    starttls_required: bool = False,
+) -> HealthResult:
+    """Judge a report: one check per thing a monitor cares about, and the exit code they add up to."""
+    if report.error:
+        check = Check("probe", ExitCode.UNKNOWN, f"probe could not run: {report.error}")
+        return HealthResult(ExitCode.UNKNOWN, "UNKNOWN", f"{report.domain}: {check.message}", [check])
+    judge = _Judge(report, observing=not expectations)
+    checks: list[Check] = [judge.domain()]
+    for session in report.sessions:
+        checks.extend(judge.session(session, starttls_required=starttls_required,
+                                    cert_thresholds=(cert_warning_days, cert_critical_days)))
+    for address in report.addresses:
+        checks.extend(judge.address(address))
+    checks.extend(judge.policies())
+    results = [_expectation_check(report, e) for e in expectations]
+    checks.extend(check for check, _ in results)
+    checks.append(_time_check(report, warning_s, critical_s))
+    exit_code = max((c.status for c in checks), default=ExitCode.OK)
+    records = [{"expect": str(e), "met": met, "detail": c.message} for e, (c, met) in zip(expectations, results)]
+    return HealthResult(exit_code, exit_code.name, _summary(report, checks, exit_code, len(results)),
+                        checks, records)
+
+
+# --- observations -------------------------------------------------------------------------
+
+_SEVERITY_STATUS = {Severity.OK: ExitCode.OK, Severity.INFO: ExitCode.OK,
+                    Severity.WARNING: ExitCode.WARNING, Severity.CRITICAL: ExitCode.CRITICAL}
+_VERDICT_STATUS = {Verdict.DELIVERABLE: ExitCode.OK, Verdict.RISKY: ExitCode.WARNING,
+                   Verdict.UNKNOWN: ExitCode.WARNING, Verdict.UNDELIVERABLE: ExitCode.CRITICAL}
+# Reasons that make an unreachable domain a WARNING: the servers answered, only "not now".
+TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
+                               Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
+_NO_CONNECTION = frozenset({"refused", "timeout", "reset", "unreachable"})
+
+
+def session_label(report: Report, session: Session) -> str:
+    """The MX host name, with the address added when the report holds several sessions to that host."""
+    same_host = sum(1 for s in report.sessions if s.host == session.host)
+    return session.host if same_host < 2 or not session.address else f"{session.host} [{session.address}]"
+
+
+def _steps(session: Session, *contexts: Context) -> list[Step]:
+    return [s for s in session.steps if s.context in contexts]
+
+
+def _reply_phrase(step: Step) -> str:
+    """'550 5.1.1 user_unknown' — code, enhanced code and reason, never the server's own text."""
+    parts = [str(p) for p in (step.code, step.enhanced) if p is not None]
+    return " ".join([*parts, str(step.reason)])
+
+
+def _mentions(step: Step, address: str) -> bool:
+    return step.command is not None and address.lower() in step.command.lower()
+
+
+class _Judge:
+    """Builds the observation checks; in expectation mode they are reported with status OK."""
+
+    def __init__(self, report: Report, *, observing: bool) -> None:
+        self.report = report
+        self.observing = observing
+        self.domain_ok = report.status is DomainStatus.ACCEPTS_MAIL
+
+    def _observed(self, status: ExitCode, *, capped: bool = False) -> ExitCode:
+        if not self.observing:
+            return ExitCode.OK
+        return min(status, ExitCode.WARNING) if capped else status
+
+    def domain(self) -> Check:
+        r = self.report
+        mx = ", ".join(f"{h.host} ({h.preference})" for h in r.mx)
+        phrases = {
+            DomainStatus.ACCEPTS_MAIL: f"accepts mail ({r.mx_source} MX: {mx})" if mx else "accepts mail",
+            DomainStatus.DOES_NOT_ACCEPT_MAIL: f"does not accept mail ({r.reason}"
+                                               f"{', null MX' if r.mx_source == 'null' else ''})",
+            DomainStatus.UNREACHABLE: f"no mail server answered ({r.reason})",
+            DomainStatus.NO_SUCH_DOMAIN: "no such domain (NXDOMAIN)",
+            DomainStatus.DNS_ERROR: f"DNS lookup failed ({r.reason})",
+        }
+        status = ExitCode.OK if self.domain_ok else ExitCode.CRITICAL
+        if r.status is DomainStatus.UNREACHABLE and r.reason in TRANSIENT_REASONS:
+            status = ExitCode.WARNING
+        return Check("domain", self._observed(status), phrases[r.status], detail=r.summary or None)
+
+    def session(self, session: Session, *, starttls_required: bool,
+                cert_thresholds: tuple[int | None, int | None]) -> list[Check]:
+        label = session_label(self.report, session)
+        capped = self.domain_ok  # another host took the mail: a failing one is a WARNING
+        connect_steps = _steps(session, Context.CONNECT)
+        connect_ms = connect_steps[-1].elapsed_ms if connect_steps else None
+        if session.outcome == "skipped":
+            return [Check("connect", ExitCode.OK, f"not attempted ({session.error or 'deadline'})",
+                          mx=label, skipped=True)]
+        spoke = any(s.code is not None for s in session.steps)
+        if not spoke and (session.outcome in _NO_CONNECTION or not session.steps):
+            failed = next((s for s in session.steps if s.severity in (Severity.WARNING, Severity.CRITICAL)), None)
+            why = failed.meaning if failed is not None and failed.meaning else (session.error or session.outcome)
+            return [Check("connect", self._observed(ExitCode.CRITICAL, capped=capped),
+                          f"cannot connect to {session.address or session.host}:{session.port}: "
+                          f"{session.outcome}", connect_ms, label, detail=session.error or why)]
+        checks = [Check("connect", ExitCode.OK, f"connected to {session.address}:{session.port}",
+                        connect_ms, label)]
+        for name, contexts in (("banner", (Context.BANNER,)), ("ehlo", (Context.EHLO, Context.HELO)),
+                               ("mail", (Context.MAIL,))):
+            steps = _steps(session, *contexts)
+            if steps:
+                last = steps[-1]
+                status = _SEVERITY_STATUS[last.severity]
+                checks.append(Check(name, self._observed(status, capped=capped),
+                                    f"{name if name != 'ehlo' else str(last.context)} {_reply_phrase(last)}",
+                                    sum(s.elapsed_ms for s in steps), label, detail=last.text))
+        checks.append(self._starttls(session, label, starttls_required, capped))
+        checks.extend(_certificate_checks(session, label, *cert_thresholds, starttls_required))
+        checks.extend(_dane_checks(session, label))
+        return checks
+
+    def _starttls(self, session: Session, label: str, required: bool, capped: bool) -> Check:
+        steps = _steps(session, Context.STARTTLS, Context.TLS)
+        elapsed = sum(s.elapsed_ms for s in steps) if steps else None
+        detail = steps[-1].text if steps else None
+        if session.tls:
+            tls = session.tls
+            return Check("starttls", ExitCode.OK, f"STARTTLS negotiated {tls.get('version', '')} "
+                         f"{tls.get('cipher', '')}".rstrip(), elapsed, label, detail)
+        worst = max((_SEVERITY_STATUS[s.severity] for s in steps), default=ExitCode.OK)
+        if steps and worst is ExitCode.OK and session.outcome != "tls_failed":
+            return Check("starttls", ExitCode.OK, "STARTTLS negotiated", elapsed, label, detail)
+        if steps:
+            status = ExitCode.CRITICAL if required else self._observed(max(worst, ExitCode.WARNING),
+                                                                         capped=capped)
+            return Check("starttls", status, f"STARTTLS failed: {_reply_phrase(steps[-1])}",
+                         elapsed, label, detail)
+        spoke_ehlo = any(s.code is not None and 200 <= s.code < 300
+                         for s in _steps(session, Context.EHLO, Context.HELO))
+        offered = "STARTTLS" in (x.upper() for x in session.extensions)
+        if required and spoke_ehlo:
+            return Check("starttls", ExitCode.CRITICAL,
+                         "STARTTLS required but " + ("not used" if offered else "not offered"), mx=label)
+        message = ("STARTTLS offered, not used" if offered else "STARTTLS not offered") if spoke_ehlo \
+            else "STARTTLS not reached"
+        return Check("starttls", ExitCode.OK, message, mx=label, skipped=True)
+
+    def address(self, a: AddressResult) -> list[Check]:
+        label = self._label_for_host(a.host)
+        sessions = [s for s in self.report.sessions if s.host == a.host] if a.host else []
+        rcpt = [s for session in sessions for s in _steps(session, Context.RCPT) if _mentions(s, a.address)]
+        code = " ".join(str(p) for p in (a.code, a.enhanced) if p is not None)
+        extra = ", catch-all domain" if a.catch_all else ""
+        message = f"{a.address} {a.verdict} ({a.reason}{', ' + code if code else ''}{extra})"
+        checks = [Check(f"rcpt {a.address}", self._observed(_VERDICT_STATUS[a.verdict]), message,
+                        rcpt[-1].elapsed_ms if rcpt else None, label, detail=a.text)]
+        if a.vrfy is not None:
+            vrfy = [s for session in sessions for s in _steps(session, Context.VRFY) if _mentions(s, a.address)]
+            reason = str(a.vrfy.get("reason", Reason.UNKNOWN))
+            code_text = " ".join(str(a.vrfy[k]) for k in ("code", "enhanced") if a.vrfy.get(k) is not None)
+            disabled = reason == Reason.NOT_IMPLEMENTED
+            checks.append(Check(
+                f"vrfy {a.address}", ExitCode.OK,
+                f"VRFY {a.address}: {code_text + ' ' if code_text else ''}{reason}"
+                + (" (VRFY disabled; RCPT decides)" if disabled else ""),
+                vrfy[-1].elapsed_ms if vrfy else None, label, detail=a.vrfy.get("text"), skipped=disabled))
+        return checks
+
+    def _label_for_host(self, host: str | None) -> str | None:
+        matching = [s for s in self.report.sessions if s.host == host]
+        return session_label(self.report, matching[-1]) if matching else host
+
+    def policies(self) -> list[Check]:
+        """MTA-STS coverage and findings: critical always counts, warnings only when observing."""
+        checks: list[Check] = []
+        sts = self.report.mta_sts
+        if sts:
+            mode = str(sts.get("mode") or "none")
+            uncovered = sorted(h for h, ok in (sts.get("covers") or {}).items() if not ok)
+            if sts.get("error"):
+                checks.append(Check("mta-sts", self._observed(ExitCode.WARNING),
+                                    f"MTA-STS policy error: {sts['error']}"))
+            elif uncovered and mode == "enforce":
+                checks.append(Check("mta-sts", ExitCode.CRITICAL, f"MTA-STS enforce policy does not "
+                                    f"cover {', '.join(uncovered)}: senders will not deliver there"))
+            elif uncovered and mode == "testing":
+                checks.append(Check("mta-sts", self._observed(ExitCode.WARNING),
+                                    f"MTA-STS testing policy does not cover {', '.join(uncovered)}"))
+            else:
+                checks.append(Check("mta-sts", ExitCode.OK, f"MTA-STS mode {mode}"))
+        for f in self.report.findings:
+            status = _SEVERITY_STATUS[f.severity]
+            if status is not ExitCode.CRITICAL:
+                status = self._observed(status)
+            checks.append(Check(f"finding {f.id}", status, f.message, mx=f.subject))
+        return checks
+
+
+def _certificate_checks(session: Session, label: str, warn_days: int | None, crit_days: int | None,
+                        starttls_required: bool) -> list[Check]:
+    """Days left against the thresholds; expired is CRITICAL when thresholds or `require` are set."""
+    cert = (session.tls or {}).get("certificate")
+    if not isinstance(cert, dict) or cert.get("days_left") is None:
+        return []
+    days = int(cert["days_left"])
+    judged = warn_days is not None or crit_days is not None or starttls_required
+    message = f"certificate expired {-days} days ago" if days < 0 else f"certificate expires in {days} days"
+    if cert.get("trusted") is False or cert.get("hostname_match") is False:
+        problems = [p for p, bad in (("untrusted", cert.get("trusted") is False),
+                                     ("name mismatch", cert.get("hostname_match") is False)) if bad]
+        message += f" ({', '.join(problems)})"
+    status = ExitCode.OK
+    if days < 0 and judged:
+        status = ExitCode.CRITICAL
+    elif crit_days is not None and days < crit_days:
+        status = ExitCode.CRITICAL
+    elif warn_days is not None and days < warn_days:
+        status = ExitCode.WARNING
+    return [Check("certificate", status, message, mx=label, detail=cert.get("not_after"))]
+
+
+def _dane_checks(session: Session, label: str) -> list[Check]:
+    """A TLSA mismatch under DNSSEC is CRITICAL: DANE senders (RFC 7672) will not deliver."""
+    dane = session.dane
+    if not dane or not dane.get("records"):
+        return []
+    if dane.get("match") is False and dane.get("dnssec"):
+        return [Check("dane", ExitCode.CRITICAL, "certificate does not match the DNSSEC-signed TLSA records",
+                      mx=label)]
+    if not dane.get("dnssec"):
+        return [Check("dane", ExitCode.OK, "TLSA records are not DNSSEC-signed: DANE does not apply",
+                      mx=label, skipped=True)]
+    return [Check("dane", ExitCode.OK, "certificate matches the TLSA records", mx=label)]
+
+
+# --- requirements ---------------------------------------------------------------------------
+
+def _time_check(report: Report, warning_s: float | None, critical_s: float | None) -> Check:
+    """Total time over --critical / --warning seconds (strictly greater, like check_smtp -c/-w)."""
+    seconds = report.elapsed_ms / 1000
+    if critical_s is not None and seconds > critical_s:
+        return Check("time", ExitCode.CRITICAL, f"probe took {seconds:.3f} s (critical over {critical_s:g} s)",
+                     report.elapsed_ms)
+    if warning_s is not None and seconds > warning_s:
+        return Check("time", ExitCode.WARNING, f"probe took {seconds:.3f} s (warning over {warning_s:g} s)",
+                     report.elapsed_ms)
+    return Check("time", ExitCode.OK, f"probe took {seconds:.3f} s", report.elapsed_ms)
+
+
+def _all_steps(report: Report) -> Iterable[Step]:
+    return (step for session in report.sessions for step in session.steps)
+
+
+def _uncertain(report: Report) -> bool:
+    """True when the evidence itself was transient: a mismatch then is a WARNING, not CRITICAL."""
+    if report.status is DomainStatus.UNREACHABLE and report.reason in TRANSIENT_REASONS:
+        return True
+    return any(a.verdict in (Verdict.RISKY, Verdict.UNKNOWN) for a in report.addresses)
+
+
+def _expectation_check(report: Report, e: Expectation) -> tuple[Check, bool]:
+    """(check, met) for one expectation; an unmet one carries the state the mismatch deserves."""
+    name = f"expect {e}"
+    met, status, seen = _judge_expectation(report, e)
+    if met:
+        return Check(name, ExitCode.OK, f"expected {e}: met ({seen})"), True
+    return Check(name, status, f"expected {e}: {seen}"), False
+
+
+def _judge_expectation(report: Report, e: Expectation) -> tuple[bool, ExitCode, str]:
+    status_text = str(report.status).replace("_", " ")
+    if e.kind is ExpectKind.ACCEPTS_MAIL:
+        transient = report.status is DomainStatus.UNREACHABLE and report.reason in TRANSIENT_REASONS
+        return (report.status is DomainStatus.ACCEPTS_MAIL,
+                ExitCode.WARNING if transient else ExitCode.CRITICAL, f"domain {status_text} ({report.reason})")
+    if e.kind is ExpectKind.NO_MAIL:
+        refusing = any(s.context is Context.BANNER and s.code in (521, 556) for s in _all_steps(report))
+        met = report.status is DomainStatus.DOES_NOT_ACCEPT_MAIL or (
+            refusing and report.status is not DomainStatus.ACCEPTS_MAIL)
+        return met, ExitCode.CRITICAL, f"domain {status_text} ({report.reason})"
+    if e.kind in (ExpectKind.DELIVERABLE, ExpectKind.UNDELIVERABLE, ExpectKind.RISKY):
+        return _judge_verdicts(report, Verdict(str(e.kind)))
+    if e.kind is ExpectKind.STARTTLS:
+        talked = [s for s in report.sessions
+                  if any(st.code is not None and 200 <= st.code < 300 for st in _steps(s, Context.EHLO, Context.HELO))]
+        without = [s.host for s in talked if not s.tls]
+        if not talked:
+            return False, ExitCode.CRITICAL, "no MX host got as far as EHLO"
+        if without:
+            return False, ExitCode.CRITICAL, f"no TLS with {', '.join(dict.fromkeys(without))}"
+        return True, ExitCode.OK, ", ".join(f"{s.host} {(s.tls or {}).get('version', 'TLS')}" for s in talked)
+    mismatch = ExitCode.WARNING if _uncertain(report) else ExitCode.CRITICAL
+    if e.kind is ExpectKind.REASON:
+        seen = list(dict.fromkeys([str(report.reason), *(str(a.reason) for a in report.addresses)]))
+        return e.value in seen, mismatch, f"reasons seen: {', '.join(seen)}"
+    codes = _codes_seen(report)
+    return e.value in codes, mismatch, f"codes seen: {', '.join(codes) or 'none'}"
+
+
+def _judge_verdicts(report: Report, wanted: Verdict) -> tuple[bool, ExitCode, str]:
+    """Every address must have the wanted verdict; the worst miss decides WARNING or CRITICAL."""
+    if not report.addresses:
+        return False, ExitCode.UNKNOWN, "no address was given to test"
+    misses = [a for a in report.addresses if a.verdict is not wanted]
+    seen = ", ".join(f"{a.address} {a.verdict} ({a.reason})" for a in (misses or report.addresses))
+    if not misses:
+        return True, ExitCode.OK, seen
+    uncertain = (Verdict.UNKNOWN,) if wanted is Verdict.RISKY else (Verdict.UNKNOWN, Verdict.RISKY)
+    status = max(ExitCode.WARNING if a.verdict in uncertain else ExitCode.CRITICAL for a in misses)
+    return False, status, seen
+
+
+def _codes_seen(report: Report) -> list[str]:
+    """Every basic and enhanced code in the dialogue and the address results, in order, once."""
+    seen: list[str] = []
+    for step in _all_steps(report):
+        seen.extend(str(v) for v in (step.code, step.enhanced) if v is not None)
+    for a in report.addresses:
+        seen.extend(str(v) for v in (a.code, a.enhanced) if v is not None)
+    return list(dict.fromkeys(seen))
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectations: int) -> str:
+    """One line: what is wrong (the worst checks), or what is right."""
+    def item(c: Check) -> str:
+        return c.message + (f" ({c.mx})" if c.mx and c.mx not in c.message else "")
+
+    if exit_code is ExitCode.OK:
+        domain = next(c for c in checks if c.name == "domain")
+        parts = [domain.message.split(" (")[0]]
+        parts += [f"{a.address} {a.verdict}" + (f" ({a.host})" if a.host else "") for a in report.addresses]
+        if expectations:
+            parts.append(f"{expectations} expectation{'s' if expectations != 1 else ''} met")
+        return f"{report.domain}: {', '.join(parts)}"
+    worst = [item(c) for c in checks if c.status is exit_code]
+    shown = worst[:3] + ([f"+{len(worst) - 3} more"] if len(worst) > 3 else [])
+    return f"{report.domain}: {'; '.join(shown)}"
