@@ -6,6 +6,7 @@ section), CNAME chasing across the zones it serves, the TC bit when an answer do
 the client's UDP payload size (the client then retries over TCP), and REFUSED for names
 outside its zones. Switches make chosen names misbehave: SERVFAIL, REFUSED, no answer at all
 (the client times out), or an answer with the AD bit (as a validating resolver would give).
+A switch entry is a name ('broken.test', every type) or a name and a type ('broken.test AAAA').
 
     async with FakeDNS.from_files(Path("fixtures/zones").glob("*.zone"), drop=["timeout.probe.test"]) as dns:
         resolver = make_resolver([dns.address])
@@ -36,8 +37,20 @@ _MAX_CNAME_HOPS = 8
 _BIND_ATTEMPTS = 5  # the ephemeral UDP port may be taken for TCP; try a fresh one
 
 
-def _names(values: Iterable[str]) -> frozenset[dns.name.Name]:
-    return frozenset(dns.name.from_text(v) for v in values)
+_Switch = frozenset[tuple[dns.name.Name, dns.rdatatype.RdataType | None]]
+
+
+def _switch(values: Iterable[str]) -> _Switch:
+    """'broken.test' (every type) or 'broken.test AAAA' (that type only) -> (name, type or None)."""
+    entries = set()
+    for value in values:
+        name, _space, rdtype = value.strip().partition(" ")
+        entries.add((dns.name.from_text(name), dns.rdatatype.from_text(rdtype) if rdtype.strip() else None))
+    return frozenset(entries)
+
+
+def _hit(switch: _Switch, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> bool:
+    return (name, None) in switch or (name, rdtype) in switch
 
 
 def _rrset(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
@@ -71,10 +84,10 @@ class FakeDNS:
         else:
             for zone in zones:
                 self._add(zone)
-        self.servfail = _names(servfail)
-        self.refused = _names(refused)
-        self.drop = _names(drop)
-        self.secure = _names(secure)
+        self.servfail = _switch(servfail)
+        self.refused = _switch(refused)
+        self.drop = _switch(drop)
+        self.secure = _switch(secure)
         self.queries: list[tuple[str, str]] = []  # (name without final dot, type), every transport
         self.tcp_queries: list[tuple[str, str]] = []  # the subset that came over TCP
         self.host = "127.0.0.1"
@@ -93,8 +106,11 @@ class FakeDNS:
         return cls(zones, **switches)
 
     def add_zone(self, origin: str, text: str) -> None:
-        """Serve one more zone (origin like 'demo.test.'); replaces a zone with the same origin."""
-        self._add(dns.zone.from_text(text, origin, relativize=False))
+        """Serve one more zone (origin like 'demo.test.'); replaces a zone with the same origin.
+
+        The zone needs no NS records; without an SOA, negative answers carry no authority section.
+        """
+        self._add(dns.zone.from_text(text, origin, relativize=False, check_origin=False))
 
     def _add(self, zone: dns.zone.Zone) -> None:
         if zone.origin is None:
@@ -124,19 +140,19 @@ class FakeDNS:
             return response
         qname, qtype = query.question[0].name, query.question[0].rdtype
         self.queries.append((qname.to_text(omit_final_dot=True).lower(), dns.rdatatype.to_text(qtype)))
-        if qname in self.drop:
+        if _hit(self.drop, qname, qtype):
             return None
         response = dns.message.make_response(query)
-        if qname in self.servfail:
+        if _hit(self.servfail, qname, qtype):
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
-        if qname in self.refused or self._zone_for(qname) is None:
+        if _hit(self.refused, qname, qtype) or self._zone_for(qname) is None:
             response.set_rcode(dns.rcode.REFUSED)
             return response
         response.flags |= dns.flags.AA
         self._fill(response, qname, qtype)
         asked_for_ad = bool(query.flags & dns.flags.AD) or bool(query.ednsflags & dns.flags.DO)
-        if qname in self.secure and asked_for_ad:
+        if _hit(self.secure, qname, qtype) and asked_for_ad:
             response.flags |= dns.flags.AD
         return response
 
