@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from probe.resolve import make_resolver
 from probe.testing.certs import TestCA
+from probe.testing.fakedns import FakeDNS
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +48,31 @@ async def tls_server() -> AsyncIterator[TLSServerFactory]:
         server.close()
         await server.wait_closed()
 
+
+
+SOA = "@ SOA ns.probe.test. hostmaster.probe.test. 1 3600 600 86400 300\n@ NS ns.probe.test.\n"
+
+
+def zone(records: list[str]) -> str:
+    """A zone text: SOA, NS and the given relative records, one per line."""
+    return "$TTL 300\n" + SOA + "\n".join(records) + "\n"
+
+
+ResolverFactory = Callable[..., Awaitable[Any]]
+
+
+@pytest_asyncio.fixture
+async def dns_resolver() -> AsyncIterator[ResolverFactory]:
+    """Factory: await dns_resolver({"probe.test.": [records]}, secure=[...], servfail=[...]) -> a resolver
+    that asks a FakeDNS on 127.0.0.1 (the real resolve.py code path; only the server address differs)."""
+    servers: list[FakeDNS] = []
+
+    async def start(zones: dict[str, list[str]], **switches: list[str]) -> Any:
+        fake = FakeDNS({origin: zone(records) for origin, records in zones.items()}, **switches)
+        await fake.start()
+        servers.append(fake)
+        return make_resolver([fake.address], timeout_s=1.0)
+
+    yield start
+    for fake in servers:
+        fake.close()
