@@ -172,6 +172,8 @@ def _host_name(text: str, what: str) -> str:
                 raise _error(f"{what} {_show(text)} has an invalid label {_show(label)}") from None
     if len(name) > MAX_DOMAIN_LENGTH:
         raise _error(f"{what} {_show(text)} is too long once converted to A-labels ({len(name)} characters)")
+    if labels[-1].isdigit():  # no top-level domain is numeric; "127.1" or "0" would be read as an IP address
+        raise _error(f"{what} {_show(text)} ends in an all-numeric label, so it is neither a host name nor an IP address")
     return name
 
 
@@ -186,9 +188,6 @@ def parse_domain(text: str, *, what: str = "the domain") -> str:
     name = _host_name(text, what)
     if "." not in name:
         raise _error(f"{what} {_show(text)} has no dot; give a full domain such as example.com")
-    top = name.rsplit(".", 1)[1]
-    if top.isdigit():
-        raise _error(f"{what} {_show(text)} ends in an all-numeric label, which no top-level domain is")
     for special in _SPECIAL_USE_SUFFIXES:
         if name == special or name.endswith("." + special):
             raise _error(f"{what} {_show(text)} is a special-use name (.{special}) that cannot receive mail")
