@@ -1,0 +1,127 @@
+"""Pure engine: parse SMTP reply text into code, enhanced code and lines. No I/O; never raises."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# RFC 5321 §4.2: a reply line is "NNN-text" (continued) or "NNN text" / "NNN" (last line).
+_REPLY_LINE = re.compile(r"^\s*([0-9]{3})(?:[ -]|$)(.*)$")
+# A reply code embedded in other text: bounces ("Diagnostic-Code: smtp; 550 ..."), Exchange NDRs
+# ("Remote server returned '550 ...'"), Postfix ("host x said: 550 ..."). Not part of a longer number.
+_EMBEDDED_CODE = re.compile(r"(?<![\w.:/-])([2-5][0-9]{2})(?=[ -]|$|')")
+_MARKER_BEFORE = re.compile(r"(?:smtp\s*;|said:|returned|code:|[;'\"(\[:])\s*$", re.IGNORECASE)
+# RFC 3463 class.subject.detail; not part of an IP address or version number.
+_ENHANCED = re.compile(r"(?<![\w.])([245])\.([0-9]{1,3})\.([0-9]{1,3})(?!\.?[0-9])")
+_STATUS_FIELD = re.compile(r"(?:^|\bstatus:\s*|#)\s*$", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+
+MAX_TEXT = 8192  # characters searched by wording rules: bounds regex work on hostile input
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReply:
+    """One reply (or pasted reply text) taken apart."""
+
+    text: str  # the input exactly as given
+    code: int | None  # 200..599, or None when the text carries no valid reply code
+    enhanced: str | None  # "5.1.1", only when its class digit agrees with `code` (or there is no code)
+    lines: tuple[str, ...]  # each line's text after "NNN-"/"NNN " (the raw lines when not a reply)
+    normalized: str  # "550 5.1.1 the email account ..." lowercased, whitespace collapsed, for rules
+
+    @property
+    def reply_class(self) -> int | None:
+        """The first digit of the code (2..5), or None."""
+        return None if self.code is None else self.code // 100
+
+    @property
+    def body(self) -> str:
+        """The normalized text without the leading code and enhanced code."""
+        prefix = " ".join(p for p in (str(self.code) if self.code else "", self.enhanced or "") if p)
+        return self.normalized[len(prefix):].strip() if self.normalized.startswith(prefix) else self.normalized
+
+
+def valid_code(code: int | None) -> bool:
+    """True for a three-digit reply code of class 2 to 5 (RFC 5321 §4.2.1)."""
+    return code is not None and 200 <= code <= 599
+
+
+def split_enhanced(value: str) -> tuple[int, int, int] | None:
+    """'5.1.10' -> (5, 1, 10); None when it is not an RFC 3463 status code."""
+    m = _ENHANCED.fullmatch(value.strip())
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+def _find_enhanced(text: str, code: int | None) -> str | None:
+    for m in _ENHANCED.finditer(text):
+        if code is not None:
+            if int(m.group(1)) == code // 100:
+                return f"{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
+            continue
+        # No basic code: only trust a status standing at a line start or after "Status:".
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if _STATUS_FIELD.search(text[line_start:m.start()]):
+            return f"{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
+    return None
+
+
+def _embedded_code(raw_lines: list[str]) -> tuple[int | None, int, int]:
+    """(code, line index, column after the code) of the best embedded reply code, or (None, -1, -1)."""
+    fallback: tuple[int | None, int, int] = (None, -1, -1)
+    for i, line in enumerate(raw_lines):
+        for m in _EMBEDDED_CODE.finditer(line):
+            code = int(m.group(1))
+            after = line[m.end():]
+            followed_by_status = _ENHANCED.match(after.lstrip(" -")) is not None
+            if followed_by_status and int(after.lstrip(" -")[0]) == code // 100:
+                return code, i, m.end()
+            if fallback[0] is None and _MARKER_BEFORE.search(line[: m.start()]):
+                fallback = (code, i, m.end())
+    return fallback
+
+
+def _collapse(text: str) -> str:
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def parse(text: object) -> ParsedReply:
+    """Take reply text apart: "550-5.1.1 a\\n550 5.1.1 b", a bare pasted line, a bounce line.
+
+    Never raises: anything without a valid 2xx-5xx code comes back with code None.
+    """
+    raw = text if isinstance(text, str) else str(text)
+    raw_lines = raw.splitlines() or [""]
+    first = next((ln for ln in raw_lines if ln.strip()), "")
+    m = _REPLY_LINE.match(first)
+    code: int | None = None
+    lines: list[str]
+    if m and valid_code(int(m.group(1))):
+        code = int(m.group(1))
+        lines = []
+        for ln in raw_lines:
+            lm = _REPLY_LINE.match(ln)
+            if lm and int(lm.group(1)) == code:
+                lines.append(lm.group(2).strip())
+            elif ln.strip():
+                lines.append(ln.strip())
+        search_from = "\n".join(lines)
+    else:
+        lines = [ln.strip() for ln in raw_lines if ln.strip()]
+        if not (m and not valid_code(int(m.group(1)))):  # "999 hi" is a bad code, not an embedded one
+            found, idx, col = _embedded_code(raw_lines)
+            if found is not None:
+                code = found
+                search_from = "\n".join([raw_lines[idx][col:], *raw_lines[idx + 1:]])
+        if code is None:
+            search_from = raw
+    enhanced = _find_enhanced(search_from[:MAX_TEXT], code)
+    body_lines = []
+    for ln in lines:
+        stripped = ln
+        if enhanced and stripped.startswith(enhanced):
+            stripped = stripped[len(enhanced):]
+        body_lines.append(stripped)
+    body = _collapse(" ".join(body_lines)[:MAX_TEXT])
+    prefix = " ".join(p for p in (str(code) if code else "", enhanced or "") if p)
+    normalized = f"{prefix} {body}".strip() if prefix else body
+    return ParsedReply(raw, code, enhanced, tuple(lines), normalized)
