@@ -1,0 +1,470 @@
+"""I/O: the SMTP dialogue with ONE address of ONE host, returned as raw exchanges. It must not classify replies.
+
+connect → banner (never talk first) → EHLO (HELO when EHLO is refused) → STARTTLS
+(verifying first; untrusted → reconnect without verification to collect the
+certificate; failed → reconnect in plain text when allowed) → EHLO → VRFY each →
+MAIL, RCPT each, the catch-all RCPT last, RSET → QUIT. Never DATA.
+
+With PIPELINING advertised (and allowed) the MAIL/RCPT/RSET transaction goes out in
+one write (RFC 2920). VRFY may only end a group (§3.1), so each VRFY is its own
+round trip. EHLO, STARTTLS and QUIT always end a group.
+
+Every failure becomes an Exchange with an `event` id and the session's `outcome`;
+only misuse (a command that would carry CR/LF or other control characters) raises,
+as probe.errors.InputError, before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+import socket
+import ssl
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from .errors import InputError
+from .model import Context, ProbeOptions, Reply
+from .wire import (
+    ConnectRefused,
+    ConnectTimeout,
+    TranscriptLine,
+    Wire,
+    WireClosed,
+    WireError,
+    WireProtocolError,
+    WireTimeout,
+    WireTLSFailed,
+    WireUnsolicited,
+    check_command,
+)
+
+EVENTS = frozenset({
+    "connect-refused", "connect-timeout", "connect-unreachable", "connection-reset", "connection-closed",
+    "reply-timeout", "protocol-error", "reply-too-long", "tls-handshake-failed", "tls-untrusted",
+    "starttls-not-offered", "deadline-exceeded", "smtputf8-required", "proxy-failed",
+})
+_TOO_LONG_KINDS = frozenset({"line-too-long", "too-many-lines", "reply-too-large"})
+_HELO_FALLBACK_CODES = frozenset({500, 502, 504, 550})
+_VRFY_UNSUPPORTED_CODES = frozenset({500, 502})
+_RANDOM_ALPHABET = string.ascii_lowercase + string.digits
+
+TlsContextFactory = Callable[[bool], ssl.SSLContext]
+
+
+@dataclass
+class Exchange:
+    """One command and its reply, or one event, exactly as it happened."""
+
+    command: str | None  # exactly as sent; None for the banner, unsolicited replies and connect events
+    context: Context
+    reply: Reply | None  # None for events
+    event: str | None  # None when a reply came; else one of EVENTS
+    detail: str  # one line for events; not escaped (renderers escape)
+    elapsed_ms: float  # from sending the command (or opening the connection) to the reply or event
+    unsolicited: bool = False
+    address: str | None = None  # for VRFY/RCPT: the address it was about
+
+
+@dataclass
+class SessionRecord:
+    """Everything one connection attempt (and its reconnections for TLS) produced."""
+
+    host: str
+    address: str
+    port: int
+    outcome: str = "completed"  # completed | refused | timeout | reset | rejected | deferred
+    #                             | protocol_error | tls_failed | skipped | unreachable
+    exchanges: list[Exchange] = field(default_factory=list)
+    extensions: dict[str, str] = field(default_factory=dict)  # final EHLO keywords (upper-case) -> params
+    tls: dict[str, Any] | None = None  # {"version", "cipher", "der", "verified", "verify_error"}
+    rcpt: dict[str, Exchange] = field(default_factory=dict)  # recipient -> the exchange that decided it
+    vrfy: dict[str, Exchange] = field(default_factory=dict)
+    catch_all: Exchange | None = None
+    catch_all_address: str | None = None
+    transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order
+    elapsed_ms: float = 0.0
+
+
+def default_tls_context(verify: bool) -> ssl.SSLContext:
+    """Verifying (system trust store) or not; host names are checked elsewhere (tlsinfo)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    if not verify:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def random_local_part() -> str:
+    """'smtp-probe-' and 12 random lowercase letters or digits: an address nobody has."""
+    return "smtp-probe-" + "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(12))
+
+
+def is_too_many_recipients(reply: Reply) -> bool:
+    """452 4.5.3 / "too many recipients": a limit per transaction, not an answer about the address."""
+    if reply.code != 452:
+        return False
+    text = " ".join(reply.lines).lower()
+    return text.startswith("4.5.3") or "too many recipients" in text
+
+
+def parse_extensions(ehlo: Reply) -> dict[str, str]:
+    """EHLO reply lines after the first -> {KEYWORD: params}."""
+    extensions: dict[str, str] = {}
+    for line in ehlo.lines[1:]:
+        keyword, _, params = line.strip().partition(" ")
+        if keyword:
+            extensions[keyword.upper()] = params.strip()
+    return extensions
+
+
+@dataclass(frozen=True, slots=True)
+class _Rcpt:
+    key: str  # the address as given (the rcpt map key)
+    catch_all: bool = False
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        return not self.key.isascii()
+
+
+class _Stop(Exception):
+    """Internal: the dialogue ends here with this outcome (the exchange explaining it is recorded)."""
+
+    def __init__(self, outcome: str, exchange: Exchange | None) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+        self.exchange = exchange
+
+
+class _Dialogue:
+    """The state of one session; every step records its exchange before it can stop the dialogue."""
+
+    def __init__(self, record: SessionRecord, recipients: Sequence[str], options: ProbeOptions,
+                 factory: TlsContextFactory, deadline: float | None, sock: socket.socket | None) -> None:
+        self.record, self.options, self.factory = record, options, factory
+        self.recipients = list(dict.fromkeys(recipients))
+        self.loop = asyncio.get_running_loop()
+        self.deadline = math.inf if deadline is None else deadline
+        self.sock = sock
+        self.used_sock = sock is not None
+        self.wire: Wire | None = None
+        self.pipelining = False
+        self.verify_error: str | None = None
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+
+    def _now_ms(self, since: float) -> float:
+        return round((self.loop.time() - since) * 1000.0, 1)
+
+    def _add(self, exchange: Exchange) -> Exchange:
+        self.record.exchanges.append(exchange)
+        return exchange
+
+    def _stop(self, outcome: str, exchange: Exchange | None) -> NoReturn:
+        raise _Stop(outcome, exchange)
+
+    def _event(self, event: str, context: Context, detail: str, since: float, *,
+               command: str | None = None, address: str | None = None) -> Exchange:
+        return self._add(Exchange(command, context, None, event, detail, self._now_ms(since), address=address))
+
+    def _budget(self, context: Context, command: str | None) -> float:
+        """The time the next step may take: the step timeout, cut short by the deadline."""
+        remaining = self.deadline - self.loop.time()
+        if remaining <= 0:
+            where = f"before {command}" if command else f"at the {context} step"
+            ex = self._event("deadline-exceeded", context, f"the session's deadline passed {where}",
+                             self.loop.time(), command=command)
+            self._stop("timeout", ex)
+        return min(self.options.timeout_s, remaining)
+
+    def _fail(self, exc: WireError, context: Context, command: str | None, since: float,
+              address: str | None = None) -> NoReturn:
+        """Record what a WireError means and end the dialogue."""
+        waiting = f"while waiting for the reply to {command}" if command else f"while waiting for the {context}"
+        if isinstance(exc, WireUnsolicited):
+            ex = self._add(Exchange(None, context, exc.reply, None, f"sent unasked, before {command}",
+                                    self._now_ms(since), unsolicited=True))
+            self._stop("deferred", ex)
+        if isinstance(exc, WireTimeout):
+            late = self.loop.time() >= self.deadline
+            event = "deadline-exceeded" if late else "reply-timeout"
+            outcome = "timeout"
+        elif isinstance(exc, WireClosed):
+            event, outcome = ("connection-reset" if exc.reset else "connection-closed"), "reset"
+        elif isinstance(exc, WireProtocolError):
+            event = "reply-too-long" if exc.kind in _TOO_LONG_KINDS else "protocol-error"
+            outcome = "protocol_error"
+        else:
+            event, outcome = "protocol-error", "protocol_error"
+        detail = waiting if not isinstance(exc, WireProtocolError) else str(exc)
+        if exc.partial and not isinstance(exc, WireProtocolError):
+            detail += f"; received {exc.partial[:120].decode('utf-8', 'replace')!r}"
+        ex = self._event(event, context, detail, since, command=command, address=address)
+        self._stop(outcome, ex)
+
+    # ---- wire steps --------------------------------------------------------------------------
+
+    async def _ask(self, command: str, context: Context, address: str | None = None) -> Exchange:
+        await self._send([(command, context, address)])
+        return await self._receive(command, context, address, self.loop.time())
+
+    async def _send(self, group: Sequence[tuple[str, Context, str | None]]) -> float:
+        assert self.wire is not None
+        command, context, address = group[0]
+        self._budget(context, command)
+        since = self.loop.time()
+        try:
+            await self.wire.send(*(cmd for cmd, _, _ in group))
+        except WireError as exc:
+            self._fail(exc, context, command, since, address)
+        return since
+
+    async def _receive(self, command: str | None, context: Context, address: str | None,
+                       since: float) -> Exchange:
+        assert self.wire is not None
+        budget = self._budget(context, command)
+        step = f"waiting for the reply to {command}" if command else f"waiting for the {context}"
+        try:
+            reply = await self.wire.read_reply(budget, step=step)
+        except WireError as exc:
+            self._fail(exc, context, command, since, address)
+        ex = self._add(Exchange(command, context, reply, None, "", self._now_ms(since), address=address))
+        if reply.code == 421 and context is not Context.BANNER:  # RFC 5321 §3.8: the server is closing
+            self._stop("deferred", ex)
+        return ex
+
+    async def _open(self) -> None:
+        """Connect, read the banner, greet. Stops on anything but a 2xx banner and greeting."""
+        since = self.loop.time()
+        budget = self._budget(Context.CONNECT, None)
+        sock, self.sock = self.sock, None  # a pre-connected socket serves one connection only
+        try:
+            self.wire = await Wire.connect(self.record.address, self.record.port, timeout_s=budget, sock=sock)
+        except WireError as exc:
+            kind = ("refused" if isinstance(exc, ConnectRefused) else
+                    "timeout" if isinstance(exc, ConnectTimeout) else "unreachable")
+            ex = self._event(f"connect-{kind}", Context.CONNECT, str(exc), since)
+            self._stop(kind, ex)
+        banner = await self._receive(None, Context.BANNER, None, self.loop.time())
+        assert banner.reply is not None
+        if banner.reply.code >= 500:
+            self._stop("rejected", banner)
+        if banner.reply.code >= 300:
+            self._stop("deferred", banner)
+        await self._greet()
+
+    async def _greet(self) -> None:
+        helo = self.options.helo
+        ex = await self._ask(f"EHLO {helo}", Context.EHLO)
+        assert ex.reply is not None
+        if ex.reply.code in _HELO_FALLBACK_CODES:
+            ex = await self._ask(f"HELO {helo}", Context.HELO)
+            assert ex.reply is not None
+            self.record.extensions = {}
+        elif 200 <= ex.reply.code < 300:
+            self.record.extensions = parse_extensions(ex.reply)
+        if not 200 <= ex.reply.code < 300:
+            self._stop("rejected" if ex.reply.code >= 500 else "deferred", ex)
+        self.pipelining = self.options.pipelining and "PIPELINING" in self.record.extensions
+
+    async def _reopen(self, why: str) -> None:
+        """A new connection after a failed TLS attempt (none possible over a one-shot socket)."""
+        await self._hangup(quit=False)
+        if self.used_sock:
+            ex = self._event("tls-handshake-failed", Context.TLS,
+                             f"{why}; cannot reconnect through a pre-connected socket", self.loop.time())
+            self._stop("tls_failed", ex)
+        await self._open()
+
+    async def _hangup(self, *, quit: bool) -> None:
+        wire, self.wire = self.wire, None
+        if wire is None:
+            return
+        since = self.loop.time()
+        reply = await wire.close(quit=quit and self.loop.time() < self.deadline)
+        if reply is not None:
+            self._add(Exchange("QUIT", Context.QUIT, reply, None, "", self._now_ms(since)))
+        self.record.transcript.extend(wire.transcript)
+
+    # ---- the dialogue ------------------------------------------------------------------------
+
+    async def converse(self) -> None:
+        await self._open()
+        mode = self.options.starttls
+        if mode != "never" and "STARTTLS" in self.record.extensions:
+            await self._secure(verify=True)
+        elif mode == "require":
+            ex = self._event("starttls-not-offered", Context.STARTTLS,
+                             "the server does not offer STARTTLS and --starttls require is set",
+                             self.loop.time())
+            self._stop("tls_failed", ex)
+        await self._verify_recipients()
+        await self._transactions()
+
+    async def _secure(self, *, verify: bool) -> None:
+        """STARTTLS; on failure record why and, where allowed, go on over a new connection."""
+        require = self.options.starttls == "require"
+        ex = await self._ask("STARTTLS", Context.STARTTLS)
+        assert ex.reply is not None and self.wire is not None
+        if ex.reply.code != 220:
+            if require:
+                self._stop("tls_failed", ex)
+            return  # the server declined; this connection goes on in plain text
+        since = self.loop.time()
+        try:
+            await self.wire.starttls(self.factory(verify), self.record.host,
+                                     self._budget(Context.TLS, "STARTTLS"))
+        except WireTLSFailed as exc:
+            if exc.untrusted:
+                self.verify_error = exc.verify_message
+                ev = self._event("tls-untrusted", Context.TLS, exc.verify_message or str(exc), since)
+                if require:
+                    self._stop("tls_failed", ev)
+                await self._reopen(str(exc))
+                if "STARTTLS" in self.record.extensions:
+                    await self._secure(verify=False)
+                return
+            tail = "; stopping (--starttls require)" if require else "; continuing in plain text on a new connection"
+            ev = self._event("tls-handshake-failed", Context.TLS, f"{exc}{tail}", since)
+            if require:
+                self._stop("tls_failed", ev)
+            await self._reopen(str(exc))
+            return
+        except WireError as exc:
+            self._fail(exc, Context.TLS, "STARTTLS", since)
+        info = self.wire.tls_info() or {}
+        self.record.tls = {**info, "verified": verify, "verify_error": None if verify else self.verify_error}
+        await self._greet()
+
+    async def _verify_recipients(self) -> None:
+        if not self.options.vrfy:
+            return
+        smtputf8 = "SMTPUTF8" in self.record.extensions
+        for key in self.recipients:
+            rcpt = _Rcpt(key)
+            if rcpt.needs_smtputf8 and not smtputf8:
+                continue  # the RCPT step records smtputf8-required
+            command = f"VRFY {key}" + (" SMTPUTF8" if rcpt.needs_smtputf8 else "")
+            ex = await self._ask(command, Context.VRFY, key)
+            self.record.vrfy[key] = ex
+            if ex.reply is not None and ex.reply.code in _VRFY_UNSUPPORTED_CODES:
+                return  # VRFY is off on this server; asking again only costs round trips
+
+    async def _transactions(self) -> None:
+        smtputf8 = "SMTPUTF8" in self.record.extensions
+        batch: list[_Rcpt] = []
+        for key in self.recipients:
+            rcpt = _Rcpt(key)
+            if rcpt.needs_smtputf8 and not smtputf8:
+                self.record.rcpt[key] = self._event(
+                    "smtputf8-required", Context.RCPT,
+                    f"{key} needs SMTPUTF8 (non-ASCII local part) and the server does not offer it; not sent",
+                    self.loop.time(), address=key)
+            else:
+                batch.append(rcpt)
+        if self.options.catch_all and self.recipients:
+            domain = self.recipients[0].rpartition("@")[2]
+            self.record.catch_all_address = f"{random_local_part()}@{domain}"
+            batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
+        sender_utf8 = not self.options.mail_from.isascii()
+        if sender_utf8 and not smtputf8:
+            ev = self._event("smtputf8-required", Context.MAIL,
+                             "the sender address needs SMTPUTF8 and the server does not offer it",
+                             self.loop.time())
+            self._stop("completed", ev)
+        utf8 = smtputf8 and (sender_utf8 or any(r.needs_smtputf8 for r in batch))
+        mail = f"MAIL FROM:<{self.options.mail_from}>" + (" SMTPUTF8" if utf8 else "")
+        while True:
+            batch = await self._transaction(mail, batch)
+            if not batch:
+                return
+
+    async def _transaction(self, mail: str, batch: list[_Rcpt]) -> list[_Rcpt]:
+        """MAIL, the RCPTs, RSET. Returns the recipients to retry after a "too many recipients"."""
+        group: list[tuple[str, Context, str | None]] = [(mail, Context.MAIL, None)]
+        group += [(f"RCPT TO:<{r.key}>", Context.RCPT, r.key) for r in batch]
+        group.append(("RSET", Context.RSET, None))
+        by_key = {r.key: r for r in batch}
+        since = await self._send(group) if self.pipelining else 0.0
+        mail_ok, rcpts_seen, retry = True, 0, []
+        for command, context, key in group:
+            if not self.pipelining:
+                if context is Context.RCPT and not mail_ok:
+                    continue  # no RCPT after a refused MAIL
+                since = await self._send([(command, context, key)])
+            ex = await self._receive(command, context, key, since)
+            assert ex.reply is not None
+            if context is Context.MAIL:
+                mail_ok = 200 <= ex.reply.code < 300
+                if not mail_ok:
+                    for rcpt in batch:
+                        self._decide(rcpt, ex)
+            elif context is Context.RCPT and key is not None and mail_ok:
+                rcpt = by_key[key]
+                if is_too_many_recipients(ex.reply) and rcpts_seen > 0:
+                    retry.append(rcpt)
+                else:
+                    self._decide(rcpt, ex)
+                rcpts_seen += 1
+        return retry
+
+    def _decide(self, rcpt: _Rcpt, exchange: Exchange) -> None:
+        if rcpt.catch_all:
+            self.record.catch_all = exchange
+        else:
+            self.record.rcpt[rcpt.key] = exchange
+
+    def stopped(self, stop: _Stop) -> None:
+        """Every recipient not yet decided is decided by what stopped the session."""
+        self.record.outcome = stop.outcome
+        if stop.exchange is None:
+            return
+        for key in self.recipients:
+            self.record.rcpt.setdefault(key, stop.exchange)
+
+
+def _check_inputs(recipients: Sequence[str], options: ProbeOptions) -> None:
+    for what, text in [("the EHLO name", options.helo), ("the sender", options.mail_from),
+                       *(("the recipient", r) for r in recipients)]:
+        try:
+            check_command(text)
+        except ValueError as exc:
+            raise InputError(f"{what} {text!r} cannot be sent: {exc}") from None
+        forbidden = "<>" if text.startswith('"') else "<> "  # a quoted local part may hold spaces
+        if what != "the EHLO name" and any(c in text for c in forbidden):
+            raise InputError(f"{what} {text!r} cannot be sent: it holds '<', '>' or a space")
+
+
+async def run_session(host: str, address: str, port: int, recipients: Sequence[str], options: ProbeOptions, *,
+                      tls_context_factory: TlsContextFactory | None = None,
+                      deadline: float | None = None,
+                      sock: socket.socket | None = None) -> SessionRecord:
+    """Talk to `address`:`port` (the MX `host`) and return what happened. Never sends DATA.
+
+    Raises InputError (before connecting) only for recipients, sender or EHLO name that
+    hold control characters; everything a server or the network does is in the record.
+    `deadline` is a loop.time() by which the session is over; `sock` a connected socket
+    (e.g. through a SOCKS proxy) used instead of connecting.
+    """
+    _check_inputs(recipients, options)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    record = SessionRecord(host, address, port)
+    dialogue = _Dialogue(record, recipients, options, tls_context_factory or default_tls_context, deadline, sock)
+    if deadline is not None and started >= deadline:
+        record.outcome = "skipped"
+        dialogue.stopped(_Stop("skipped", dialogue._event(
+            "deadline-exceeded", Context.CONNECT, "the deadline passed before this host was tried", started)))
+        return record
+    try:
+        await dialogue.converse()
+    except _Stop as stop:
+        dialogue.stopped(stop)
+    finally:
+        await dialogue._hangup(quit=True)
+        record.elapsed_ms = round((loop.time() - started) * 1000.0, 1)
+    return record
