@@ -132,6 +132,8 @@ def _plain_name(name: dns.name.Name) -> str:
 
 async def _ask(name: str, rdtype: dns.rdatatype.RdataType, resolver: dns.asyncresolver.Resolver) -> tuple[Lookup, Any]:
     """Ask one question; (Lookup without records, the rrset or None). Never raises."""
+    if not name.strip().rstrip("."):
+        return Lookup([], "error", "invalid name: empty"), None
     try:
         qname = dns.name.from_text(name)
     except (dns.exception.DNSException, ValueError) as error:
