@@ -195,7 +195,7 @@ async def check_mta_sts(
     policy, policy_error = parse_policy(text)
     result.update(mode=policy["mode"], mx_patterns=policy["mx_patterns"], max_age=policy["max_age"],
                   covers={host: covers(host, policy["mx_patterns"]) for host in mx_hosts})
-    result.update(status="policy_invalid", error=policy_error) if policy_error else result.update(status="ok")
+    result["status"], result["error"] = ("policy_invalid", policy_error) if policy_error else ("ok", None)
     return result
 
 

@@ -233,6 +233,21 @@ def certificate_findings(
     return findings
 
 
+def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str) -> list[Finding]:
+    """STARTTLS missing or failed: CRITICAL under --starttls require, else WARNING; nothing under "never"."""
+    if mode == "never" or (session_tls is not None and not session_tls.get("error")):
+        return []
+    severity = Severity.CRITICAL if mode == "require" else Severity.WARNING
+    if not offered:
+        return [Finding("starttls-missing", severity,
+                        f"{mx_host} does not offer STARTTLS: mail to it travels in clear text, and senders enforcing "
+                        "MTA-STS or DANE will not deliver to it.", mx_host)]
+    reason = (session_tls or {}).get("error") or "the handshake failed"
+    return [Finding("starttls-failed", severity,
+                    f"STARTTLS with {mx_host} failed ({reason}); senders that insist on TLS will not deliver, others "
+                    "fall back to clear text.", mx_host)]
+
+
 def _tls_phrase(session_tls: dict[str, Any] | None) -> str:
     if session_tls is None:
         return "no STARTTLS"
@@ -258,8 +273,8 @@ def _cert_phrase(cert: dict[str, Any] | None) -> str | None:
         problems.append("name mismatch")
     if problems:
         return "certificate " + ", ".join(problems)
-    trust = "valid" if cert.get("trusted") else "trust not checked,"
-    return f"certificate {trust} {days_left} days" if isinstance(days_left, int) else f"certificate {trust}".rstrip(",")
+    lifetime = f" {days_left} days" if isinstance(days_left, int) else ""
+    return f"certificate valid{lifetime}" if cert.get("trusted") else f"certificate{lifetime} left (trust not checked)"
 
 
 def _mta_sts_phrase(mta_sts: dict[str, Any] | None, hosts: list[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -151,6 +152,21 @@ async def test_fetch_untrusted_issuer_uses_the_system_store(ca: TestCA) -> None:
     async with FakePolicyServer(ca, DOMAIN, body=policy_text("testing", ["mx1.probe.test"])) as web:
         text, error = await fetch_policy(DOMAIN, timeout_s=1, connect_override={POLICY_HOST: web.address})
     assert text is None and error and "unable to get local issuer certificate" in error
+
+
+async def test_fetch_times_out_on_a_silent_server() -> None:
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up
+        writer.close()
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        text, error = await fetch_policy(DOMAIN, timeout_s=0.3, connect_override={POLICY_HOST: ("127.0.0.1", port)})
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert text is None and error and error.startswith("TLS with mta-sts.probe.test failed") and "timed out" in error
 
 
 async def test_fetch_connection_refused() -> None:

@@ -18,6 +18,7 @@ from probe.tlsinfo import (
     domain_transport_summary,
     handshake_facts,
     name_matches,
+    starttls_findings,
     tls_object,
     transport_summary,
     verify_failure,
@@ -253,3 +254,30 @@ def test_domain_transport_summary() -> None:
     )
     assert partial == ("STARTTLS on 1 of 2 MX, certificate problems on mx1.probe.test, "
                        "MTA-STS testing covers 1 of 2 MX, DANE matches on 1 of 2 MX, TLS-RPT not checked")
+
+
+def test_summary_when_trust_was_not_checked() -> None:
+    cert = {"trusted": None, "verify_error": None, "self_signed": False, "hostname_match": True, "days_left": 50,
+            "error": None}
+    line = transport_summary(tls_object("TLSv1.3", "x", cert), None, None, None, mx_host=MX)
+    assert line.startswith("STARTTLS ok (TLSv1.3), certificate 50 days left (trust not checked), ")
+
+
+@pytest.mark.parametrize(
+    ("offered", "session_tls", "mode", "expected"),
+    [
+        (False, None, "require", {"starttls-missing": Severity.CRITICAL}),
+        (False, None, "auto", {"starttls-missing": Severity.WARNING}),
+        (False, None, "never", {}),
+        (True, tls_object(None, None, None, error="certificate has expired"), "require",
+         {"starttls-failed": Severity.CRITICAL}),
+        (True, tls_object(None, None, None, error="wrong version number"), "auto", {"starttls-failed": Severity.WARNING}),
+        (True, tls_object("TLSv1.3", "x", None), "require", {}),
+    ],
+)
+def test_starttls_findings(offered: bool, session_tls: dict | None, mode: str,  # type: ignore[type-arg]
+                           expected: dict[str, Severity]) -> None:
+    found = starttls_findings(MX, session_tls, offered=offered, mode=mode)
+    assert ids(found) == expected
+    if session_tls and session_tls.get("error"):
+        assert session_tls["error"] in found[0].message
