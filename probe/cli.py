@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -71,6 +72,76 @@ def _fail(message: str) -> int:
 
 
 # ---------------------------------------------------------------- probe
+_CONNECTION_OPTIONS = [
+    click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True, help="SMTP port."),
+    click.option("--mx", "mx", multiple=True, metavar="HOST[:PORT]",
+                 help="Skip the MX lookup and probe this host (repeatable, tried in order)."),
+    click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
+                 help="DNS server to ask (repeatable; default: the system's)."),
+    click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
+                 help="EHLO/HELO name (default: this machine's FQDN)."),
+    click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", default="", metavar="ADDRESS",
+                 help="MAIL FROM address (default: the null reverse-path <>)."),
+    click.option("--timeout", type=click.FloatRange(0.05, 600), default=10.0, show_default=True,
+                 metavar="SECONDS", help="Limit for each step (connect, banner, each command)."),
+    click.option("--deadline", type=click.FloatRange(0.1, 3600), default=120.0, show_default=True,
+                 metavar="SECONDS", help="Limit for the whole run (per target in batch), whatever the servers do."),
+    click.option("--starttls", type=click.Choice(["auto", "require", "never"]), default="auto",
+                 show_default=True, help="Use STARTTLS when offered; require makes its absence CRITICAL."),
+    click.option("--no-vrfy", is_flag=True, help="Skip VRFY."),
+    click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all."),
+    click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered."),
+    click.option("--no-tls-policies", is_flag=True, help="Skip the MTA-STS, TLS-RPT and DANE lookups."),
+    click.option("--expect", "expectations", multiple=True, metavar="WHAT",
+                 help="What counts as healthy (repeatable): accepts-mail, no-mail, deliverable, "
+                      "undeliverable, risky, reason=REASON, code=NNN, starttls."),
+    click.option("--warning", "warning_s", type=float, metavar="SECONDS",
+                 help="WARNING when the whole probe takes longer."),
+    click.option("--critical", "critical_s", type=float, metavar="SECONDS",
+                 help="CRITICAL when the whole probe takes longer."),
+    click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
+    click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
+]
+
+
+def _connection_options(func: Any) -> Any:
+    for option in reversed(_CONNECTION_OPTIONS):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the shared options decided: how to probe, and how to judge the result."""
+
+    options: Any  # ProbeOptions
+    expectations: list[Any]
+    thresholds: dict[str, Any]
+
+
+def _plan(kw: dict[str, Any]) -> _Plan:
+    """Validate the shared options (InputError on anything unusable; nothing is sent)."""
+    from . import inputs
+    from .health import parse_expectation
+    from .model import ProbeOptions
+
+    port = kw["port"]
+    options = ProbeOptions(
+        helo=inputs.parse_helo(kw["helo"]) if kw["helo"] else _default_helo(),
+        mail_from=inputs.parse_mail_from(kw["mail_from"]),
+        port=port,
+        mx=tuple(inputs.parse_host_port(m, port, what="--mx") for m in kw["mx"]),
+        resolvers=tuple(inputs.parse_resolver(r) for r in kw["resolvers"]),
+        timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
+        vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
+        tls_policies=not kw["no_tls_policies"],
+    )
+    thresholds = {"warning_s": kw["warning_s"], "critical_s": kw["critical_s"],
+                  "cert_warning_days": kw["cert_warning"], "cert_critical_days": kw["cert_critical"],
+                  "starttls_required": kw["starttls"] == "require"}
+    return _Plan(options, [parse_expectation(e) for e in kw["expectations"]], thresholds)
+
+
 @cli.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target")
 @click.argument("addresses", nargs=-1)
@@ -79,73 +150,25 @@ def _fail(message: str) -> int:
               help="Output format.")
 @click.option("--output", "-o", "output", metavar="FILE",
               help="Write the report to FILE (atomically: a textfile collector never sees half a file).")
-@click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True, help="SMTP port.")
-@click.option("--mx", "mx", multiple=True, metavar="HOST[:PORT]",
-              help="Skip the MX lookup and probe this host (repeatable, tried in order).")
-@click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
-              help="DNS server to ask (repeatable; default: the system's).")
-@click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
-              help="EHLO/HELO name (default: this machine's FQDN).")
-@click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", default="", metavar="ADDRESS",
-              help="MAIL FROM address (default: the null reverse-path <>).")
-@click.option("--timeout", type=click.FloatRange(0.05, 600), default=10.0, show_default=True,
-              metavar="SECONDS", help="Limit for each step (connect, banner, each command).")
-@click.option("--deadline", type=click.FloatRange(0.1, 3600), default=120.0, show_default=True,
-              metavar="SECONDS", help="Limit for the whole run, whatever the servers do.")
-@click.option("--starttls", type=click.Choice(["auto", "require", "never"]), default="auto",
-              show_default=True, help="Use STARTTLS when offered; require makes its absence CRITICAL.")
-@click.option("--no-vrfy", is_flag=True, help="Skip VRFY.")
-@click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all.")
-@click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered.")
-@click.option("--no-tls-policies", is_flag=True, help="Skip the MTA-STS, TLS-RPT and DANE lookups.")
-@click.option("--expect", "expectations", multiple=True, metavar="WHAT",
-              help="What counts as healthy (repeatable): accepts-mail, no-mail, deliverable, "
-                   "undeliverable, risky, reason=REASON, code=NNN, starttls.")
-@click.option("--warning", "warning_s", type=float, metavar="SECONDS",
-              help="WARNING when the whole probe takes longer.")
-@click.option("--critical", "critical_s", type=float, metavar="SECONDS",
-              help="CRITICAL when the whole probe takes longer.")
-@click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner.")
-@click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner.")
+@_connection_options
 @click.option("-v", "--transcript", "verbose", is_flag=True, help="Show the dialogue, each reply with its reason.")
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal, unless NO_COLOR).")
-@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks.")
 def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: str, output: str | None,
-                  port: int, mx: tuple[str, ...], resolvers: tuple[str, ...], helo: str | None,
-                  mail_from: str, timeout: float, deadline: float, starttls: str, no_vrfy: bool,
-                  no_catch_all: bool, no_pipelining: bool, no_tls_policies: bool,
-                  expectations: tuple[str, ...], warning_s: float | None, critical_s: float | None,
-                  cert_warning: int | None, cert_critical: int | None, verbose: bool,
-                  color: bool | None, debug: bool) -> int:
+                  verbose: bool, color: bool | None, **kw: Any) -> int:
     """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`."""
-    from . import inputs
-    from .health import parse_expectation
-    from .model import ProbeOptions
-
     try:
         domain, parsed = _parse_target(target, addresses)
-        expected = [parse_expectation(e) for e in expectations]
-        options = ProbeOptions(
-            helo=inputs.parse_helo(helo) if helo else _default_helo(),
-            mail_from=inputs.parse_mail_from(mail_from),
-            port=port,
-            mx=tuple(inputs.parse_host_port(m, port) for m in mx),
-            resolvers=tuple(inputs.parse_host_port(r, 53) for r in resolvers),
-            timeout_s=timeout, deadline_s=deadline, starttls=starttls, vrfy=not no_vrfy,
-            catch_all=not no_catch_all, pipelining=not no_pipelining, tls_policies=not no_tls_policies,
-        )
+        plan = _plan(kw)
     except ProbeError as exc:
         return _fail(str(exc))
-    fmt = "json" if as_json else fmt
-    thresholds = {"warning_s": warning_s, "critical_s": critical_s, "cert_warning_days": cert_warning,
-                  "cert_critical_days": cert_critical}
     try:
-        report = _run_probe(domain, parsed, options)
+        report = _run_probe(domain, parsed, plan.options)
     except ProbeError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
-    health = finish_report(report, expected, **thresholds, starttls_required=starttls == "require")
+    health = finish_report(report, plan.expectations, **plan.thresholds)
+    fmt = "json" if as_json else fmt
     text = render(report, health, fmt, color=_color_wanted(color) and output is None, verbose=verbose)
     from .output import write_output
 
@@ -288,6 +311,80 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
         click.echo(text, color=use_color, nl=False)
 
     return asyncio.run(run_demo(show, color=use_color, verbose=verbose, as_json=as_json))
+
+
+# ---------------------------------------------------------------- batch
+@cli.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("source", metavar="FILE|-")
+@_connection_options
+@click.option("--concurrency", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Targets probed at the same time.")
+@click.option("--per-host", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Connections to one MX host at the same time (1 is polite).")
+@click.option("--unordered", is_flag=True, help="Write each result as soon as it is ready, not in input order.")
+@click.option("--output", "-o", "output", metavar="FILE", help="Write the JSON Lines to FILE instead of stdout.")
+@click.option("--resume", metavar="OUT",
+              help="Skip targets already answered in OUT and append the new results to it.")
+@click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: when it is a terminal).")
+def batch_command(source: str, concurrency: int, per_host: int, unordered: bool, output: str | None,
+                  resume: str | None, progress: bool | None, **kw: Any) -> int:
+    """Probe many targets, one per line of FILE (or stdin for -): `domain`, `address`, `domain address...`,
+    CSV rows or JSON objects. Results stream out as JSON Lines, the input echoed in each.
+
+    Exit code: the worst result (0/1/2); 3 only when no line could be probed.
+    """
+    import asyncio
+    import time
+
+    from .batch import BatchStats, answered_inputs, run_batch
+    from .render.json import dumps
+
+    try:
+        plan = _plan(kw)
+        infile = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
+    except ProbeError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot read {source}: {exc.strerror or exc}")
+    done = answered_inputs(resume) if resume else set()
+    target_path = output or resume
+    try:
+        out = open(target_path, "a" if resume and not output else "w", encoding="utf-8") if target_path else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        return _fail(f"cannot write {target_path}: {exc.strerror or exc}")
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    started = time.monotonic()
+
+    def emit(obj: dict[str, Any]) -> None:
+        out.write(dumps(obj, indent=None) + "\n")
+        out.flush()
+
+    def tick(stats: BatchStats) -> None:
+        rate = stats.total / max(time.monotonic() - started, 1e-6)
+        click.echo(f"\r{stats.total} done, {stats.errors} bad lines, {rate:.1f}/s", err=True, nl=False)
+
+    def finish(report: Any) -> None:
+        finish_report(report, plan.expectations, **plan.thresholds)
+
+    try:
+        stats = asyncio.run(run_batch(
+            infile, plan.options, emit, finish=finish, concurrency=concurrency, per_host=per_host,
+            ordered=not unordered, skip=lambda line: (line.number, line.raw) in done,
+            progress=tick if show_progress else None))
+    except KeyboardInterrupt:
+        return _fail("interrupted; results so far are written (use --resume to go on)")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        if infile is not sys.stdin:
+            infile.close()
+    names = {0: "ok", 1: "warning", 2: "critical", 3: "unknown"}
+    counts = ", ".join(f"{n} {names[c]}" for c, n in sorted(stats.by_exit.items()))
+    if show_progress:
+        click.echo("", err=True)
+    click.echo(f"smtp-probe batch: {stats.total} results ({counts or 'none'}), "
+               f"{len(done)} skipped as already answered, {time.monotonic() - started:.1f} s", err=True)
+    return stats.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from . import assess, resolve
 from .classifier import classify_reply, diagnose_event
 from .inputs import Address
+from .polite import HostLimiter
 from .model import (
     AddressResult,
     Context,
@@ -113,6 +114,7 @@ async def probe_domain(
     *,
     resolver: Any | None = None,
     tls_context_factory: TlsContextFactory | None = None,
+    limiter: HostLimiter | None = None,
 ) -> Report:
     """Probe `domain`'s mail servers and, optionally, `addresses`. Never raises on network trouble."""
     loop = asyncio.get_running_loop()
@@ -124,7 +126,8 @@ async def probe_domain(
     walk = _Walk(report)
     try:
         async with asyncio.timeout_at(deadline):
-            await _run(walk, domain, addresses, options, resolver, tls_context_factory, deadline)
+            await _run(walk, domain, addresses, options, resolver, tls_context_factory, deadline,
+                       limiter or HostLimiter())
     except TimeoutError:
         report.findings.append(Finding(
             "deadline-exceeded", Severity.WARNING,
@@ -136,7 +139,8 @@ async def probe_domain(
 
 
 async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: ProbeOptions,
-               resolver: Any, tls_factory: TlsContextFactory | None, deadline: float) -> None:
+               resolver: Any, tls_factory: TlsContextFactory | None, deadline: float,
+               limiter: HostLimiter) -> None:
     report = walk.report
     hosts = await _mail_hosts(walk, domain, options, resolver)
     if hosts is None:
@@ -147,8 +151,10 @@ async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: 
             report.sessions.append(_unreachable_session(host))
             continue
         for ip in host.addresses:
-            record = await run_session(host.host, ip, host.port, recipients, options,
-                                       tls_context_factory=tls_factory, deadline=deadline)
+            async with limiter.slot(host.host):
+                record = await run_session(host.host, ip, host.port, recipients, options,
+                                           tls_context_factory=tls_factory, deadline=deadline)
+            limiter.observe(host.host, [e.reply for e in record.exchanges if e.reply is not None])
             walk.records.append(record)
             report.sessions.append(to_session(record, None))
             if record.outcome in _DEFINITIVE:
@@ -160,6 +166,11 @@ async def _mail_hosts(walk: _Walk, domain: str, options: ProbeOptions,
                       resolver: Any) -> list[MxHost] | None:
     """The hosts to try, in order; None when DNS already decided (null MX, NXDOMAIN, errors)."""
     report = walk.report
+    if domain.startswith("["):  # RFC 5321 address literal: that IP, no MX lookup
+        ip = domain[1:-1].removeprefix("IPv6:")
+        report.mx_source = "override"
+        report.mx = [MxHost(domain, 0, [ip], port=options.port)]
+        return report.mx
     if options.mx:
         report.mx_source = "override"
         for preference, (name, port) in enumerate(options.mx):
