@@ -183,6 +183,20 @@ def tls_object(
     return {"version": version, "cipher": cipher_name, "certificate": cert, "error": error}
 
 
+def tls_from_session(
+    raw: dict[str, Any] | None, *, mx_host: str, error: str | None = None, now: dt.datetime | None = None
+) -> dict[str, Any] | None:
+    """session.py's raw TLS facts {"version", "cipher", "der", "verified", "verify_error"} -> the SPEC.md `tls` object.
+
+    raw None and no error: STARTTLS did not happen (None). raw None with an error: the handshake failed.
+    """
+    if raw is None:
+        return tls_object(None, None, None, error=error) if error else None
+    cert = describe_certificate(raw.get("der"), mx_host=mx_host, trusted=bool(raw.get("verified")),
+                                verify_error=raw.get("verify_error"), now=now)
+    return tls_object(raw.get("version"), raw.get("cipher"), cert, error=error)
+
+
 def _expired_by_verification(cert: dict[str, Any]) -> bool:
     return "expired" in (cert.get("verify_error") or "")
 

@@ -19,6 +19,7 @@ from probe.tlsinfo import (
     handshake_facts,
     name_matches,
     starttls_findings,
+    tls_from_session,
     tls_object,
     transport_summary,
     verify_failure,
@@ -281,3 +282,16 @@ def test_starttls_findings(offered: bool, session_tls: dict | None, mode: str,  
     assert ids(found) == expected
     if session_tls and session_tls.get("error"):
         assert session_tls["error"] in found[0].message
+
+
+def test_tls_from_session_raw_facts(ca: TestCA) -> None:
+    der = self_signed(MX).der
+    raw = {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384", "der": der, "verified": False,
+           "verify_error": "self-signed certificate"}
+    tls = tls_from_session(raw, mx_host=MX)
+    assert tls is not None and tls["version"] == "TLSv1.3" and tls["error"] is None
+    assert tls["certificate"]["trusted"] is False and tls["certificate"]["self_signed"] is True
+    assert tls["certificate"]["verify_error"] == "self-signed certificate"
+    assert tls_from_session(None, mx_host=MX) is None
+    assert tls_from_session(None, mx_host=MX, error="wrong version number") == {
+        "version": None, "cipher": None, "certificate": None, "error": "wrong version number"}
