@@ -59,9 +59,7 @@ class MxAnswer:
 # -- resolvers ---------------------------------------------------------------------------------
 
 
-def make_resolver(
-    nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: float = 5.0
-) -> dns.asyncresolver.Resolver:
+def make_resolver(nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: float = 5.0) -> dns.asyncresolver.Resolver:
     """A resolver for one run: () = the system's configuration, else exactly these (IP, port) servers.
 
     Each server gets an equal share of `timeout_s`; one question never takes longer than
@@ -256,42 +254,46 @@ def _order(records: list[tuple[int, str]], rng: random.Random) -> list[tuple[int
     return ordered
 
 
-async def _mx_host(preference: int, host: str, resolver: dns.asyncresolver.Resolver, family: int | None) -> tuple[MxHost, list[Finding]]:
+async def _mx_host(
+    preference: int, host: str, resolver: dns.asyncresolver.Resolver, family: int | None
+) -> tuple[MxHost, list[Finding]]:
     """One MX target with its addresses, and what is odd about it."""
     mx = MxHost(host=host, preference=preference, addresses=[])
-    findings: list[Finding] = []
     if _ip_literal(host) is not None:
         mx.error = "the MX target is an IP address, not a host name (RFC 5321 §5.1)"
-        findings.append(Finding(
-            "mx-is-ip-literal", Severity.WARNING,
-            f"MX target {host} is an IP address; an MX record must name a host that has A/AAAA records "
-            "(RFC 5321 §5.1, RFC 7505 §3): publish a host name for it.", host))
-        return mx, findings
+        why = "an MX record must name a host that has A/AAAA records (RFC 5321 §5.1, RFC 7505 §3)"
+        return mx, [_warning("mx-is-ip-literal", host, f"MX target {host} is an IP address; {why}: use a host name.")]
     lookup = await lookup_addresses(host, resolver, family=family)
     mx.addresses = list(lookup.records)
+    findings: list[Finding] = []
     if lookup.canonical_name and lookup.canonical_name.lower() != host.lower():
-        findings.append(Finding(
-            "mx-is-cname", Severity.WARNING,
-            f"MX target {host} is an alias (CNAME) of {lookup.canonical_name}; MX records must name the "
-            "host itself (RFC 2181 §10.3, RFC 5321 §5.1): point the MX at the canonical name.", host))
+        why = "MX records must name the host itself (RFC 2181 §10.3, RFC 5321 §5.1)"
+        text = f"MX target {host} is an alias (CNAME) of {lookup.canonical_name}; {why}: point the MX there."
+        findings.append(_warning("mx-is-cname", host, text))
     if lookup.status == "error":
         mx.error = f"address lookup failed: {lookup.error}"
-        findings.append(Finding(
-            "mx-dns-error", Severity.WARNING,
-            f"The address lookup for MX host {host} failed ({lookup.error}); it is skipped this time.", host))
+        text = f"The address lookup for MX host {host} failed ({lookup.error}); it cannot be tried this time."
+        findings.append(_warning("mx-dns-error", host, text))
     elif lookup.error:
-        findings.append(Finding(
-            "mx-dns-error", Severity.WARNING,
-            f"One address lookup for MX host {host} failed ({lookup.error}); only the addresses found are used.",
-            host))
+        text = f"One address lookup for MX host {host} failed ({lookup.error}); only the addresses found are used."
+        findings.append(_warning("mx-dns-error", host, text))
     elif not mx.addresses:
         mx.error = _no_address_text(lookup, family)
-        findings.append(Finding(
-            "mx-no-address", Severity.WARNING,
-            f"MX host {host} has no usable address ({mx.error}); it cannot receive mail, and senders do not "
-            "fall back to the domain's own address: give it A/AAAA records or remove the MX record.", host))
+        if family is not None and lookup.status == "nodata":  # a choice of the prober, not a misconfiguration
+            text = f"MX host {host} has {mx.error}; it cannot be tried over IPv{family}."
+            findings.append(Finding("mx-no-address", Severity.INFO, text, host))
+        else:
+            text = (
+                f"MX host {host} has no usable address ({mx.error}): it cannot receive mail, and senders do not "
+                "fall back to the domain's own address. Give it A/AAAA records or remove the MX record."
+            )
+            findings.append(_warning("mx-no-address", host, text))
     findings.extend(_private_findings(host, mx.addresses))
     return mx, findings
+
+
+def _warning(finding_id: str, subject: str, message: str) -> Finding:
+    return Finding(finding_id, Severity.WARNING, message, subject)
 
 
 def _private_findings(host: str, addresses: list[str]) -> list[Finding]:
@@ -299,10 +301,15 @@ def _private_findings(host: str, addresses: list[str]) -> list[Finding]:
     private = [a for a in addresses if not ipaddress.ip_address(a).is_global]
     if not private:
         return []
-    return [Finding(
-        "mx-private-address", Severity.INFO,
-        f"Mail host {host} resolves to non-public address(es) {', '.join(private)}; "
-        "senders on the Internet cannot reach it there.", host)]
+    return [
+        Finding(
+            "mx-private-address",
+            Severity.INFO,
+            f"Mail host {host} resolves to non-public address(es) {', '.join(private)}; "
+            "senders on the Internet cannot reach it there.",
+            host,
+        )
+    ]
 
 
 async def resolve_mx(
@@ -333,10 +340,14 @@ async def _walk(domain: str, resolver: dns.asyncresolver.Resolver, family: int |
     if len(real) < len(records):  # a "0 ." record: RFC 7505 null MX
         if not real:
             return MxAnswer("null")
-        findings.append(Finding(
-            "null-mx-mixed", Severity.WARNING,
-            f"{domain} publishes a null MX (0 .) together with other MX records, a misconfiguration "
-            "(RFC 7505 §3); senders use the other records: remove one or the other.", domain))
+        findings.append(
+            _warning(
+                "null-mx-mixed",
+                domain,
+                f"{domain} publishes a null MX (0 .) together with other MX records, a misconfiguration "
+                "(RFC 7505 §3); senders use the other records: remove one or the other.",
+            )
+        )
     resolved = await asyncio.gather(*(_mx_host(p, h, resolver, family) for p, h in _order(real, rng)))
     hosts = [mx for mx, _f in resolved]
     findings.extend(f for _mx, host_findings in resolved for f in host_findings)
@@ -351,13 +362,22 @@ async def _implicit(domain: str, resolver: dns.asyncresolver.Resolver, family: i
     if not lookup.records:
         return MxAnswer("no_mail_hosts")
     host = MxHost(host=domain, preference=0, addresses=list(lookup.records), implicit=True)
-    findings = [Finding(
-        "implicit-mx", Severity.INFO,
-        f"{domain} has no MX records; senders use its own address records (implicit MX, RFC 5321 §5.1). "
-        "Publish an MX record to make the mail host explicit.", domain)]
+    findings = [
+        Finding(
+            "implicit-mx",
+            Severity.INFO,
+            f"{domain} has no MX records; senders use its own address records (implicit MX, RFC 5321 §5.1). "
+            "Publish an MX record to make the mail host explicit.",
+            domain,
+        )
+    ]
     if lookup.error:
-        findings.append(Finding(
-            "mx-dns-error", Severity.WARNING,
-            f"One address lookup for {domain} failed ({lookup.error}); only the addresses found are used.", domain))
+        findings.append(
+            _warning(
+                "mx-dns-error",
+                domain,
+                f"One address lookup for {domain} failed ({lookup.error}); only the addresses found are used.",
+            )
+        )
     findings.extend(_private_findings(domain, host.addresses))
     return MxAnswer("implicit", [host], findings)

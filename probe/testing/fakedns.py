@@ -54,9 +54,7 @@ def _hit(switch: _Switch, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) 
 
 
 def _rrset(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
-    rrset = dns.rrset.RRset(owner, rdataset.rdclass, rdataset.rdtype)
-    rrset.update(rdataset)
-    return rrset
+    return dns.rrset.from_rdata_list(owner, rdataset.ttl, list(rdataset))
 
 
 def _origin_of(path: Path) -> str:
@@ -177,11 +175,11 @@ class FakeDNS:
             if found is not None:
                 response.answer.append(_rrset(name, found))
             break
-        if zone is not None and response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            if not any(rrset.name == name and rrset.rdtype == qtype for rrset in response.answer):
-                soa = zone.get_rdataset(zone.origin or dns.name.root, dns.rdatatype.SOA)
-                if soa is not None:
-                    response.authority.append(_rrset(zone.origin or dns.name.root, soa))
+        answered = any(rrset.name == name and rrset.rdtype == qtype for rrset in response.answer)
+        if zone is not None and zone.origin is not None and not answered:
+            soa = zone.get_rdataset(zone.origin, dns.rdatatype.SOA)
+            if soa is not None:
+                response.authority.append(_rrset(zone.origin, soa))
 
     def _answer_wire(self, wire: bytes, *, udp: bool) -> bytes | None:
         """Wire in, wire out; None when there is nothing to send (dropped name, unreadable bytes)."""

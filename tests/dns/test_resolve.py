@@ -59,16 +59,14 @@ def test_resolver_rejects_unusable_servers(server: tuple[str, int]) -> None:
 
 def test_unreadable_system_configuration_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(self: object, filename: str) -> None:
-        raise dns.resolver.NoResolverConfiguration("no nameservers")
+        raise dns.resolver.NoResolverConfiguration("no nameservers")  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf", broken)
     with pytest.raises(InputError, match="cannot read the system's DNS configuration"):
         make_resolver()
 
 
-async def test_repeated_lookups_in_one_run_are_answered_from_the_cache(
-    fake_dns: FakeDNS, resolver: Resolver
-) -> None:
+async def test_repeated_lookups_in_one_run_are_answered_from_the_cache(fake_dns: FakeDNS, resolver: Resolver) -> None:
     first = await resolve_mx("two-mx.probe.test", resolver)
     second = await resolve_mx("two-mx.probe.test", resolver)
     assert first.kind == second.kind == "mx"
@@ -102,8 +100,9 @@ async def test_null_mx_mixed_with_real_records_uses_the_real_ones(resolver: Reso
     assert finding(answer, "null-mx-mixed").severity is Severity.WARNING
 
 
-@pytest.mark.parametrize(("domain", "addresses"), [("implicit-a.probe.test", ["127.0.0.1"]),
-                                                   ("implicit-aaaa.probe.test", ["::1"])])
+@pytest.mark.parametrize(
+    ("domain", "addresses"), [("implicit-a.probe.test", ["127.0.0.1"]), ("implicit-aaaa.probe.test", ["::1"])]
+)
 async def test_no_mx_but_an_address_is_an_implicit_mx(resolver: Resolver, domain: str, addresses: list[str]) -> None:
     answer = await resolve_mx(domain, resolver)
     assert answer.kind == "implicit"
@@ -163,7 +162,7 @@ async def test_odd_but_encodable_names_are_asked_and_answered_as_values(resolver
 
 
 async def test_implicit_mx_lookup_failure_is_a_dns_error() -> None:
-    zone = "$TTL 60\n@ SOA ns.x.test. h.x.test. 1 60 60 60 60\n@ TXT \"no mx\"\n"
+    zone = '$TTL 60\n@ SOA ns.x.test. h.x.test. 1 60 60 60 60\n@ TXT "no mx"\n'
     async with FakeDNS({"x.test.": zone}, servfail=["x.test A", "x.test AAAA"]) as server:
         answer = await resolve_mx("x.test", make_resolver([server.address], timeout_s=0.5))
     assert answer.kind == "dns_error" and answer.error and "SERVFAIL" in answer.error
@@ -195,10 +194,15 @@ async def test_mx_host_without_address_gets_no_implicit_fallback(fake_dns: FakeD
     answer = await resolve_mx("mx-no-address.probe.test", resolver)
     assert answer.kind == "mx"
     assert hosts(answer) == [("noaddr.probe.test", 10), ("missing.probe.test", 20)]
-    assert [mx.error for mx in answer.hosts] == ["no address records (A or AAAA)",
-                                                 "host name does not exist (NXDOMAIN)"]
-    assert [f.subject for f in answer.findings if f.id == "mx-no-address"] == ["noaddr.probe.test",
-                                                                              "missing.probe.test"]
+    assert [mx.error for mx in answer.hosts] == [
+        "no address records (A or AAAA)",
+        "host name does not exist (NXDOMAIN)",
+    ]
+    assert [f.subject for f in answer.findings if f.id == "mx-no-address"] == [
+        "noaddr.probe.test",
+        "missing.probe.test",
+    ]
+    assert all(f.severity is Severity.WARNING for f in answer.findings)
     assert ("mx-no-address.probe.test", "A") not in fake_dns.queries
 
 
@@ -269,6 +273,7 @@ async def test_family_filter_can_leave_a_host_without_address(resolver: Resolver
     answer = await resolve_mx("two-mx.probe.test", resolver, family=6)
     mx2 = answer.hosts[1]
     assert (mx2.addresses, mx2.error) == ([], "no IPv6 address (AAAA record)")
+    assert finding(answer, "mx-no-address").severity is Severity.INFO  # the prober's choice, not a fault
     implicit = await resolve_mx("implicit-aaaa.probe.test", resolver, family=4)
     assert implicit.kind == "no_mail_hosts"
 
@@ -283,10 +288,13 @@ async def test_big_mx_set_arrives_over_tcp(fake_dns: FakeDNS, resolver: Resolver
 # -- resolve_host ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("host", "address"), [("192.0.2.5", "192.0.2.5"), ("[192.0.2.5]", "192.0.2.5"),
-                                               ("::1", "::1"), ("[IPv6:2001:db8::1]", "2001:db8::1")])
-async def test_ip_literal_host_is_its_own_address(fake_dns: FakeDNS, resolver: Resolver, host: str,
-                                                  address: str) -> None:
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [("192.0.2.5", "192.0.2.5"), ("[192.0.2.5]", "192.0.2.5"), ("::1", "::1"), ("[IPv6:2001:db8::1]", "2001:db8::1")],
+)
+async def test_ip_literal_host_is_its_own_address(
+    fake_dns: FakeDNS, resolver: Resolver, host: str, address: str
+) -> None:
     assert await resolve_host(host, resolver) == ([address], None)
     assert fake_dns.queries == []
 
