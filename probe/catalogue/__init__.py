@@ -431,6 +431,7 @@ class Catalogue:
     def __init__(self, texts: Mapping[str, str | None]) -> None:
         self._texts = dict(texts)
         self._parsed: dict[str, Any] = {}
+        self._rules_by_code: dict[int | None, tuple[tuple[Rule, ...], re.Pattern[str] | None]] = {}
 
     def _get(self, filename: str, parser: Callable[[str], Any], empty: Any) -> Any:
         if filename not in self._parsed:
@@ -464,6 +465,23 @@ class Catalogue:
     def providers(self) -> tuple[Provider, ...]:
         result: tuple[Provider, ...] = self._get("providers.toml", parse_providers, ())
         return result
+
+    def rules_for(self, code: int | None) -> tuple[tuple[Rule, ...], re.Pattern[str] | None]:
+        """The rules that can apply to a reply with this basic code, in file order, and one regex
+        joining all their patterns (a cheap pre-check: when it finds nothing, no pattern rule matches)."""
+        cached = self._rules_by_code.get(code)
+        if cached is None:
+            digit = None if code is None else str(code)[0]
+            selected = tuple(
+                r for r in self.rules
+                if (not r.codes or code in r.codes)
+                and (not r.enhanced or (digit is not None and any(e[0] == digit for e in r.enhanced))
+                     or code is None)
+            )
+            sources = [r.pattern.pattern for r in selected if r.pattern is not None]
+            joined = re.compile("|".join(sources), re.IGNORECASE) if sources else None
+            cached = self._rules_by_code[code] = (selected, joined)
+        return cached
 
     def validate(self) -> Catalogue:
         """Parse every part now (raises CatalogueError on the first problem) and return self."""

@@ -1,0 +1,275 @@
+"""Pure engine: reply text + context + host -> Diagnosis. Must not import asyncio, dns, ssl, socket or click.
+
+Order of evidence: wording rules (rules.toml, first match wins) -> generic wording of the basic
+code (codes.toml variants) -> a context entry marked firm -> the enhanced status code, with the
+basic code's context entry for 'when' -> the basic code's entry -> the reply class.
+"""
+
+from __future__ import annotations
+
+from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
+from .codes import ParsedReply, parse
+from .model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
+
+_CLASS_SEVERITY = {2: Severity.OK, 3: Severity.INFO, 4: Severity.WARNING, 5: Severity.CRITICAL}
+CLASS_NAMES = {2: "Positive Completion", 3: "Positive Intermediate", 4: "Transient Negative",
+               5: "Permanent Negative"}
+_CLASS_MEANING = {
+    2: "The server reports success.",
+    3: "The server accepted the command and waits for more input.",
+    4: "The server refused for now: a temporary failure; the same request may succeed later.",
+    5: "The server refused permanently: repeating the same request unchanged will fail again.",
+}
+_CLASS_REMEDIATION = {
+    2: "Nothing to fix.",
+    3: "Nothing to fix; send the rest of the exchange.",
+    4: "Retry later; read the reply text for the cause.",
+    5: "Do not retry unchanged; read the reply text for what the server objects to.",
+}
+_CLASS_REASON = {2: Reason.ACCEPTED, 3: Reason.ACCEPTED, 4: Reason.UNKNOWN, 5: Reason.UNKNOWN}
+_WHERE = {
+    Context.BANNER: "Banner", Context.BOUNCE: "Bounce", Context.AFTER_DATA: "Reply to the end of DATA",
+    Context.CONNECT: "Connection", Context.DNS: "DNS lookup", Context.TLS: "TLS handshake",
+}
+
+
+def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None) -> str | None:
+    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None."""
+    providers = (catalogue or default()).providers
+    if host:
+        name = host.strip().lower().rstrip(".")
+        for p in providers:
+            if any(name.endswith(s) or name == s.lstrip(".") for s in p.hosts):
+                return p.id
+    lowered = text.lower()
+    for p in providers:
+        if p.pattern is not None and p.pattern.search(lowered):
+            return p.id
+    return None
+
+
+def _class_of(parsed: ParsedReply) -> int | None:
+    if parsed.code is not None:
+        return parsed.code // 100
+    return int(parsed.enhanced[0]) if parsed.enhanced else None
+
+
+def _where(ctx: Context | None, host: str | None, provider_name: str | None) -> str:
+    parts = []
+    if ctx is not None:
+        parts.append(_WHERE.get(ctx, f"{ctx.value} reply"))
+    if host:
+        parts.append(f"from {host}")
+    if provider_name:
+        parts.append(f"({provider_name})")
+    return " ".join(parts)
+
+
+def _located(remediation: str, ctx: Context | None, host: str | None, provider_name: str | None) -> str:
+    where = _where(ctx, host, provider_name)
+    return f"{where}: {remediation}" if where else remediation
+
+
+def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider: str | None) -> bool:
+    if rule.codes and parsed.code not in rule.codes:
+        return False
+    if rule.enhanced:
+        enh = parsed.enhanced
+        if enh is None or not any(enh == e or (e.endswith(".") and enh.startswith(e)) for e in rule.enhanced):
+            return False
+    if rule.contexts and ctx not in (None, Context.BOUNCE) and ctx not in rule.contexts:
+        return False
+    if rule.providers and provider not in rule.providers:
+        return False
+    if rule.pattern is not None:
+        if not rule.codes and not rule.enhanced and parsed.code is None and ctx is not Context.BOUNCE:
+            return False
+        if not rule.pattern.search(parsed.normalized):
+            return False
+    return True
+
+
+def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
+               catalogue: Catalogue | None = None) -> Rule | None:
+    """The first wording rule (file order) that holds for this reply, or None."""
+    rules, joined = (catalogue or default()).rules_for(parsed.code)
+    pattern_hit = joined is not None and joined.search(parsed.normalized) is not None
+    for rule in rules:
+        if rule.pattern is not None and not pattern_hit:
+            continue
+        if _rule_matches(rule, parsed, ctx, provider):
+            return rule
+    return None
+
+
+def _code_note(entry: CodeEntry | None, ctx: Context | None) -> Note | None:
+    if entry is None or ctx is None:
+        return None
+    return entry.contexts.get(ctx)
+
+
+def _enhanced_parts(entry: EnhancedEntry, klass: int, ctx: Context | None) -> tuple[Reason, str, str, Severity | None]:
+    """(reason, meaning, remediation, severity) of an enhanced code for this class and context."""
+    reason, meaning, remediation, severity = entry.reason, entry.meaning, entry.remediation, None
+    for note in (entry.by_class.get(klass), entry.contexts.get(ctx) if ctx is not None else None):
+        if note is not None:
+            reason = note.reason or reason
+            meaning = note.meaning or meaning
+            remediation = note.remediation or remediation
+            severity = note.severity or severity
+    return reason, meaning, remediation, severity
+
+
+def _generic_when(parsed: ParsedReply, klass: int | None) -> str:
+    if parsed.code is None and parsed.enhanced:
+        return (f"As the enhanced status of an SMTP reply (e.g. '{klass}NN {parsed.enhanced} ...'), "
+                "or in the Status field of a bounce.")
+    if klass is not None:
+        return f"As a {klass}xx ({CLASS_NAMES[klass]}) reply to any command."
+    return "Never from a working SMTP server: every reply starts with a three-digit code."
+
+
+def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
+             catalogue: Catalogue | None = None, use_rules: bool = True) -> Diagnosis:
+    """The Diagnosis of a parsed reply. Never raises for any reply text."""
+    cat = catalogue or default()
+    klass = _class_of(parsed)
+    provider_id = detect_provider(host, parsed.normalized, catalogue=cat) if use_rules else None
+    provider_name = next((p.name for p in cat.providers if p.id == provider_id), None) if provider_id else None
+    code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
+    note = _code_note(code_entry, ctx)
+    notes: list[str] = []
+
+    def make(reason: Reason, severity: Severity | None, meaning: str, when: str, remediation: str,
+             rule: str | None = None, references: tuple[str, ...] = ()) -> Diagnosis:
+        sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
+        return Diagnosis(
+            text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=ReplyClass.of(parsed.code)
+            if parsed.code is not None else (ReplyClass.of(klass * 100) if klass else None),
+            context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
+            remediation=_located(remediation, ctx, host, provider_name), rule=rule, provider=provider_name,
+            references=tuple(dict.fromkeys(references)), notes=tuple(notes),
+        )
+
+    when = (note.when if note and note.when else None) or (code_entry.when if code_entry else None) \
+        or _generic_when(parsed, klass)
+    code_refs = code_entry.references if code_entry else ()
+
+    if klass is None:
+        if use_rules and ctx is Context.BOUNCE:
+            rule = match_rule(parsed, ctx, provider_id, cat)
+            if rule is not None:
+                return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
+                            rule.remediation, rule.id, rule.references)
+        notes.append("The text carries no SMTP reply code (three digits from 200 to 599).")
+        return make(Reason.PROTOCOL_ERROR, Severity.CRITICAL,
+                    "This is not an SMTP reply: it does not start with a valid three-digit reply code.", when,
+                    "If a server sent this, something other than a mail server answers on that port, or the "
+                    "dialogue is out of step. If you pasted it, include the line with the reply code.")
+
+    if use_rules:
+        rule = match_rule(parsed, ctx, provider_id, cat)
+        if rule is not None:
+            enh_entry = cat.enhanced.get(parsed.enhanced.split(".", 1)[1]) if parsed.enhanced else None
+            refs = rule.references + (enh_entry.references if enh_entry else ()) + code_refs
+            remediation = rule.remediation
+            if not rule.contexts and note is not None and note.firm and note.remediation \
+                    and (note.reason or (code_entry.reason if code_entry else None)) == rule.reason:
+                remediation = f"{note.remediation} {remediation}"  # a generic rule; the context adds its advice
+            return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs)
+
+    if code_entry is not None:
+        for variant in code_entry.variants:
+            if (not variant.contexts or ctx is None or ctx in variant.contexts) and variant.pattern.search(parsed.body):
+                return make(variant.reason, variant.severity or (note.severity if note else None)
+                            or code_entry.severity, variant.meaning, when, variant.remediation, variant.id, code_refs)
+        if note is not None and note.firm:
+            return make(note.reason or code_entry.reason, note.severity or code_entry.severity,
+                        note.meaning or code_entry.meaning, when, note.remediation or code_entry.remediation,
+                        None, code_refs)
+
+    enh_entry = None
+    if parsed.enhanced:
+        _, subject, detail = parsed.enhanced.split(".")
+        enh_entry = cat.enhanced.get(f"{subject}.{detail}")
+        if enh_entry is None:
+            subject_entry = cat.enhanced.get(subject)
+            subject_text = (f"subject X.{subject} ({subject_entry.title.lower()})" if subject_entry
+                            else f"subject X.{subject}, which is not defined either")
+            notes.append(f"{parsed.enhanced} is not a registered enhanced status code; it is explained by its "
+                         f"class ({klass}: {CLASS_NAMES.get(klass, '?').lower()}) and {subject_text}.")
+            if code_entry is None and subject_entry is not None:
+                enh_entry = subject_entry
+        elif klass not in enh_entry.classes:
+            notes.append(f"{parsed.enhanced} is registered for use with "
+                         f"{', '.join(f'{c}xx' for c in enh_entry.classes)} replies, not {klass}xx.")
+
+    if enh_entry is not None and not (enh_entry.weak and code_entry is not None):
+        reason, meaning, remediation, severity = _enhanced_parts(enh_entry, klass, ctx)
+        if code_entry is not None and note is not None and note.severity and klass == 2:
+            severity = severity or note.severity
+        if code_entry is None and parsed.code is not None:
+            notes.append(f"{parsed.code} is not a registered SMTP reply code; explained by its class and "
+                         f"enhanced status code.")
+        if code_entry is not None and "." not in enh_entry.key:
+            meaning = f"{note.meaning if note and note.meaning else code_entry.meaning} {meaning}"
+        return make(reason, severity, meaning, when, remediation, None,
+                    enh_entry.references + code_refs)
+
+    if code_entry is not None:
+        base_meaning = note.meaning if note and note.meaning else code_entry.meaning
+        if notes and parsed.enhanced and "not a registered" in notes[-1]:
+            subject_entry = cat.enhanced.get(parsed.enhanced.split(".")[1])
+            if subject_entry is not None:
+                base_meaning = f"{base_meaning} The enhanced code's subject: {subject_entry.meaning}"
+        return make((note.reason if note else None) or code_entry.reason,
+                    (note.severity if note else None) or code_entry.severity, base_meaning, when,
+                    (note.remediation if note else None) or code_entry.remediation, None, code_refs)
+
+    notes.append(f"{parsed.code} is not a registered SMTP reply code; it is explained by its class "
+                 f"({klass}xx: {CLASS_NAMES[klass].lower()}).")
+    return make(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], when, _CLASS_REMEDIATION[klass])
+
+
+def classify(text: str, context: str | Context | None = None, *, host: str | None = None) -> Diagnosis:
+    """Diagnose one reply (one or more lines) seen in `context`. Unknown context name: ValueError."""
+    ctx = Context.parse(context)
+    return diagnose(parse(text), ctx, host=host)
+
+
+def classify_reply(reply: Reply, context: Context | None, *, host: str | None = None) -> Diagnosis:
+    """Diagnose a Reply read from the wire (what the live probe uses)."""
+    if reply.code < 0:
+        return diagnose_event("protocol-error", context, detail=f"the peer sent {reply.text[:120]!r}",
+                              host=host)
+    return diagnose(parse(reply.text), context, host=host)
+
+
+def _weave(meaning: str, detail: str) -> str:
+    detail = detail.strip()
+    if not detail:
+        return meaning.replace("{detail}", "")
+    insert = f" {detail}" if detail[0].islower() else f" ({detail})"
+    if "{detail}" in meaning:
+        return meaning.replace("{detail}", insert)
+    return f"{meaning.rstrip('.')}{insert}."
+
+
+def diagnose_event(event: str, context: Context | None = None, *, detail: str = "",
+                   host: str | None = None) -> Diagnosis:
+    """Diagnose a probe event that is not a reply (events.toml id). Unknown ids never raise."""
+    entry = default().events.get(event)
+    text = f"{event}: {detail}" if detail else event
+    if entry is None:
+        return Diagnosis(
+            text=text, code=None, enhanced=None, reply_class=None, context=context, reason=Reason.NETWORK_ERROR,
+            severity=Severity.WARNING, meaning=_weave(f"The probe met an unexpected event ({event}){{detail}}.", detail),
+            when="During the probe, outside any SMTP reply.",
+            remediation=_located("Retry; if it persists, report it with the transcript (-v).", context, host, None),
+            notes=(f"{event!r} is not a known probe event id.",),
+        )
+    return Diagnosis(
+        text=text, code=None, enhanced=None, reply_class=None, context=context, reason=entry.reason,
+        severity=entry.severity, meaning=_weave(entry.meaning, detail), when=entry.when,
+        remediation=_located(entry.remediation, context, host, None),
+    )
