@@ -398,9 +398,10 @@ class Wire:
         if transport is None or transport.is_closing():
             raise WireClosed("the connection is already closed", step="TLS handshake")
         try:
-            async with asyncio.timeout(max(limit, 0.0)), self._abort_on_error(transport):
-                new = await self._loop.start_tls(transport, inbox, ctx, server_hostname=server_hostname,
-                                                 ssl_handshake_timeout=max(limit, 0.001))
+            async with asyncio.timeout(max(limit, 0.0)):
+                with self._abort_on_error(transport):
+                    new = await self._loop.start_tls(transport, inbox, ctx, server_hostname=server_hostname,
+                                                     ssl_handshake_timeout=max(limit, 0.001))
         except TimeoutError:
             raise WireTLSFailed(f"TLS handshake did not finish within {limit:g} s") from None
         except ssl.SSLCertVerificationError as exc:
