@@ -100,6 +100,10 @@ class HealthResult:
     summary: str
     checks: list[Check] = field(default_factory=list)
     expectations: list[dict[str, Any]] = field(default_factory=list)  # Report.expectations shape
+    warning_s: float | None = None  # the thresholds judged against, for perfdata
+    critical_s: float | None = None
+    cert_warning_days: int | None = None
+    cert_critical_days: int | None = None
 
 
 def parse_expectation(text: str) -> Expectation:
@@ -165,7 +169,7 @@ def evaluate(
     exit_code = max((c.status for c in checks), default=ExitCode.OK)
     records = [{"expect": str(e), "met": met, "detail": c.message} for e, (c, met) in zip(expectations, results)]
     return HealthResult(exit_code, exit_code.name, _summary(report, checks, exit_code, len(results)),
-                        checks, records)
+                        checks, records, warning_s, critical_s, cert_warning_days, cert_critical_days)
 
 
 # --- observations -------------------------------------------------------------------------

@@ -16,12 +16,15 @@ import sys
 def write_output(text: str, path: str | None) -> None:
     """Write `text` to stdout (path None or "-") or atomically replace the file at `path`.
 
+    Characters the output cannot encode (lone surrogates from undecodable server bytes, or
+    anything a non-UTF-8 stdout lacks) are written as backslash escapes, never an exception.
     The new file keeps the mode of the file it replaces, or gets 0666 minus the umask
     (what open() would give), so a collector running as another user can still read it.
     Raises OSError when the directory is not writable; the previous file is then intact.
     """
     if path is None or path == "-":
-        sys.stdout.write(text)
+        encoding = sys.stdout.encoding or "utf-8"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
         sys.stdout.flush()
         return
     target = os.path.abspath(path)
@@ -30,7 +33,7 @@ def write_output(text: str, path: str | None) -> None:
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the umask decide, like open()
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
