@@ -29,6 +29,8 @@ from .errors import InputError
 from .model import Finding, MxHost, Severity
 
 LookupStatus = Literal["ok", "nxdomain", "nodata", "error"]
+# What kind of failure an "error" was, for callers that explain it (the runner's dns-servfail vs dns-timeout)
+Failure = Literal["servfail", "refused", "timeout", "invalid_name", "network"]
 MxKind = Literal["mx", "implicit", "null", "nxdomain", "dns_error", "no_mail_hosts"]
 
 _EDNS_PAYLOAD = 1232  # DNS flag day 2020: avoids IP fragmentation; larger answers go over TCP
@@ -43,6 +45,7 @@ class Lookup:
     error: str | None = None  # one line, for status "error" (or a partial failure of an "ok" lookup)
     authenticated: bool = False  # the AD bit of the response (only meaningful from a validating resolver)
     canonical_name: str | None = None  # the name the answer belongs to after CNAMEs (no final dot)
+    failure: Failure | None = None  # set whenever `error` is
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class MxAnswer:
     hosts: list[MxHost] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None  # for dns_error: what failed, e.g. "SERVFAIL from 127.0.0.1:53"
+    failure: Failure | None = None  # for dns_error: "servfail" | "refused" | "timeout" | "invalid_name" | "network"
     elapsed_ms: float = 0.0
 
 
@@ -104,21 +108,24 @@ def _servers_text(resolver: dns.resolver.BaseResolver) -> str:
     return ", ".join(parts) or "no nameservers"
 
 
-def _failure_text(error: Exception, resolver: dns.resolver.BaseResolver) -> str:
-    """One line naming what failed: 'SERVFAIL from 127.0.0.1:53', 'no answer within 2.0 s from ...'."""
+def _failure(error: Exception, resolver: dns.resolver.BaseResolver) -> tuple[Failure, str]:
+    """What kind of failure, and one line naming it: 'SERVFAIL from 127.0.0.1:53', 'no answer within 2 s from ...'."""
     if isinstance(error, dns.resolver.NoNameservers):
         seen: list[str] = []
+        problems: list[str] = []
         for server, _tcp, port, problem, *_rest in error.kwargs.get("errors", []):
             address = str(server).split(":", 1)[1].rsplit("@", 1)[0] if str(server).startswith("Do53:") else str(server)
             text = f"{problem} from {_server_text(address, port)}"
+            problems.append(str(problem))
             if text not in seen:
                 seen.append(text)
-        return "; ".join(seen) if seen else f"no usable nameserver ({_servers_text(resolver)})"
+        kind: Failure = "servfail" if "SERVFAIL" in problems else "refused" if "REFUSED" in problems else "network"
+        return kind, "; ".join(seen) if seen else f"no usable nameserver ({_servers_text(resolver)})"
     if isinstance(error, dns.exception.Timeout):
-        return f"no answer within {resolver.lifetime:g} s from {_servers_text(resolver)}"
+        return "timeout", f"no answer within {resolver.lifetime:g} s from {_servers_text(resolver)}"
     if isinstance(error, (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel)):
-        return f"invalid name: {error}"
-    return f"{type(error).__name__}: {error}"
+        return "invalid_name", f"invalid name: {error}"
+    return "network", f"{type(error).__name__}: {error}"
 
 
 # -- one question ------------------------------------------------------------------------------
@@ -131,17 +138,18 @@ def _plain_name(name: dns.name.Name) -> str:
 async def _ask(name: str, rdtype: dns.rdatatype.RdataType, resolver: dns.asyncresolver.Resolver) -> tuple[Lookup, Any]:
     """Ask one question; (Lookup without records, the rrset or None). Never raises."""
     if not name.strip().rstrip("."):
-        return Lookup([], "error", "invalid name: empty"), None
+        return Lookup([], "error", "invalid name: empty", failure="invalid_name"), None
     try:
         qname = dns.name.from_text(name)
     except (dns.exception.DNSException, ValueError) as error:
-        return Lookup([], "error", f"invalid name {name[:80]!r}: {error}"), None
+        return Lookup([], "error", f"invalid name {name[:80]!r}: {error}", failure="invalid_name"), None
     try:
         answer = await resolver.resolve(qname, rdtype, raise_on_no_answer=False, search=False)
     except dns.resolver.NXDOMAIN:
         return Lookup([], "nxdomain"), None
     except (dns.exception.DNSException, OSError, ValueError) as error:
-        return Lookup([], "error", _failure_text(error, resolver)), None
+        failure, text = _failure(error, resolver)
+        return Lookup([], "error", text, failure=failure), None
     authenticated = bool(answer.response.flags & dns.flags.AD)
     canonical = _plain_name(answer.canonical_name)
     status: LookupStatus = "ok" if answer.rrset is not None else "nodata"
@@ -161,7 +169,7 @@ async def lookup_ptr(ip: str, resolver: dns.asyncresolver.Resolver) -> Lookup:
     try:
         reverse = dns.reversename.from_address(ip.strip("[]"))
     except (dns.exception.DNSException, ValueError):
-        return Lookup([], "error", f"not an IP address: {ip!r}")
+        return Lookup([], "error", f"not an IP address: {ip!r}", failure="invalid_name")
     lookup, rrset = await _ask(reverse.to_text(), dns.rdatatype.PTR, resolver)
     if rrset is not None:
         lookup.records = [_plain_name(rdata.target) for rdata in rrset]
@@ -203,7 +211,8 @@ async def lookup_addresses(name: str, resolver: dns.asyncresolver.Resolver, *, f
         status = "nxdomain"
     else:
         status = "nodata"
-    return Lookup(records, status, error, authenticated, canonical)
+    failure = next((p.failure for p in parts if p.failure), None)
+    return Lookup(records, status, error, authenticated, canonical, failure)
 
 
 def _ip_literal(host: str) -> str | None:
@@ -329,7 +338,7 @@ async def resolve_mx(
 async def _walk(domain: str, resolver: dns.asyncresolver.Resolver, family: int | None, rng: random.Random) -> MxAnswer:
     lookup, rrset = await _ask(domain, dns.rdatatype.MX, resolver)
     if lookup.status == "error":
-        return MxAnswer("dns_error", error=lookup.error)
+        return MxAnswer("dns_error", error=lookup.error, failure=lookup.failure)
     if lookup.status == "nxdomain":
         return MxAnswer("nxdomain")
     if lookup.status == "nodata":
@@ -358,7 +367,8 @@ async def _implicit(domain: str, resolver: dns.asyncresolver.Resolver, family: i
     """No MX records: the domain's own addresses are its mail host (RFC 5321 §5.1)."""
     lookup = await lookup_addresses(domain, resolver, family=family)
     if lookup.status == "error":
-        return MxAnswer("dns_error", error=f"address lookup for {domain} (no MX records): {lookup.error}")
+        error = f"address lookup for {domain} (no MX records): {lookup.error}"
+        return MxAnswer("dns_error", error=error, failure=lookup.failure)
     if not lookup.records:
         return MxAnswer("no_mail_hosts")
     host = MxHost(host=domain, preference=0, addresses=list(lookup.records), implicit=True)

@@ -123,7 +123,7 @@ async def test_nxdomain(resolver: Resolver) -> None:
 
 async def test_servfail_is_a_dns_error_naming_the_server(fake_dns: FakeDNS, resolver: Resolver) -> None:
     answer = await resolve_mx("servfail.probe.test", resolver)
-    assert answer.kind == "dns_error"
+    assert (answer.kind, answer.failure) == ("dns_error", "servfail")
     assert answer.error == f"SERVFAIL from 127.0.0.1:{fake_dns.port}"
 
 
@@ -131,11 +131,12 @@ async def test_servfail_is_a_dns_error_naming_the_server(fake_dns: FakeDNS, reso
 async def test_refused_is_a_dns_error(fake_dns: FakeDNS, resolver: Resolver, domain: str) -> None:
     answer = await resolve_mx(domain, resolver)
     assert (answer.kind, answer.error) == ("dns_error", f"REFUSED from 127.0.0.1:{fake_dns.port}")
+    assert answer.failure == "refused"
 
 
 async def test_timeout_is_a_dns_error_not_nxdomain(fake_dns: FakeDNS, resolver: Resolver) -> None:
     answer = await resolve_mx("timeout.probe.test", resolver)
-    assert answer.kind == "dns_error"
+    assert (answer.kind, answer.failure) == ("dns_error", "timeout")
     assert answer.error == f"no answer within 0.5 s from 127.0.0.1:{fake_dns.port}"
 
 
@@ -150,7 +151,7 @@ async def test_invalid_names_are_a_dns_error_value_without_asking(
     fake_dns: FakeDNS, resolver: Resolver, domain: str
 ) -> None:
     answer = await resolve_mx(domain, resolver)
-    assert answer.kind == "dns_error"
+    assert (answer.kind, answer.failure) == ("dns_error", "invalid_name")
     assert answer.error is not None and answer.error.startswith("invalid name")
     assert fake_dns.queries == []
 
@@ -166,6 +167,7 @@ async def test_implicit_mx_lookup_failure_is_a_dns_error() -> None:
     async with FakeDNS({"x.test.": zone}, servfail=["x.test A", "x.test AAAA"]) as server:
         answer = await resolve_mx("x.test", make_resolver([server.address], timeout_s=0.5))
     assert answer.kind == "dns_error" and answer.error and "SERVFAIL" in answer.error
+    assert answer.failure == "servfail"
 
 
 # -- findings ----------------------------------------------------------------------------------
@@ -328,7 +330,8 @@ async def test_lookup_statuses(resolver: Resolver) -> None:
     assert (await lookup_txt("mx1.probe.test", resolver)).status == "nodata"
     failed = await lookup_txt("servfail.probe.test", resolver)
     assert failed.status == "error" and failed.error is not None and "SERVFAIL" in failed.error
-    assert failed.records == []
+    assert (failed.records, failed.failure) == ([], "servfail")
+    assert (await lookup_txt("two-mx.probe.test", resolver)).failure is None
     timed_out = await lookup_tlsa("timeout.probe.test", resolver)
     assert timed_out.status == "error" and timed_out.error is not None and "no answer within" in timed_out.error
 
