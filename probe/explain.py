@@ -132,8 +132,11 @@ def compare(items: list[str], context: str | Context | None = None) -> dict[str,
     actions = [f"{e['label']} {_ACTION[d]}" for e in entries if (d := _class_digit(e))]
     if len(digits) > 1 and actions:
         differences.append("; ".join(actions) + ".")
-    which = " ".join(f"For {e['label']} ({e['title'] or e['reason']}): {e['remediation']}" for e in entries)
-    return {"entries": entries, "differences": [d for d in differences if d], "which_applies": which}
+    advice = [{"label": f"{e['label']} ({e['title'] or e['reason']})", "remediation": e["remediation"]}
+              for e in entries]
+    which = " ".join(f"For {a['label']}: {a['remediation']}" for a in advice)
+    return {"entries": entries, "differences": [d for d in differences if d], "which_applies": which,
+            "advice": advice}
 
 
 def explain_stream(lines: Iterable[str]) -> Iterator[dict[str, Any]]:

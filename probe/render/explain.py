@@ -1,0 +1,107 @@
+"""Edge: text rendering of explain entries and comparisons. Pure string building; no click, no I/O.
+
+Colour is plain ANSI, applied only when the caller says the output is a colour terminal.
+Every string passes through `printable` so server text never reaches the terminal raw.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from .safe import printable
+
+WIDTH = 78
+_RESET = "\x1b[0m"
+_BOLD = "\x1b[1m"
+_DIM = "\x1b[2m"
+_SEVERITY_COLOUR = {"ok": "\x1b[32m", "info": "\x1b[36m", "warning": "\x1b[33m", "critical": "\x1b[31m"}
+_CLASS_LABEL = {"positive": "2xx Positive Completion", "intermediate": "3xx Positive Intermediate",
+                "transient": "4xx Transient Negative", "permanent": "5xx Permanent Negative"}
+
+
+def _style(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color else text
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    hanging = indent + "  " if text.startswith("- ") else indent
+    return textwrap.fill(printable(text), width=WIDTH, initial_indent=indent, subsequent_indent=hanging,
+                         break_long_words=True, break_on_hyphens=False)
+
+
+def _section(title: str, body: str | None, color: bool) -> list[str]:
+    if not body:
+        return []
+    return [_style(title, _BOLD, color), _wrap(body), ""]
+
+
+def _heading(d: dict[str, Any], color: bool) -> list[str]:
+    label = printable(str(d.get("label") or d.get("input") or ""))
+    title = printable(str(d.get("title") or ""))
+    severity = str(d.get("severity", ""))
+    facts = [
+        _CLASS_LABEL.get(str(d.get("class")), "no reply class"),
+        f"reason: {d.get('reason')}",
+        "severity: " + _style(severity, _SEVERITY_COLOUR.get(severity, ""), color),
+    ]
+    if d.get("context"):
+        facts.append(f"context: {printable(str(d['context']))}")
+    lines = [_style(f"SMTP {label}" + (f" — {title}" if title else ""), _BOLD, color), "  " + " · ".join(facts)]
+    if d.get("input") and d.get("input") != d.get("label"):
+        lines.append(_style("  reply: ", _DIM, color) + printable(str(d["input"])).replace("\n", "\n         "))
+    if d.get("provider"):
+        lines.append(f"  provider: {printable(str(d['provider']))}")
+    if d.get("rule"):
+        lines.append(f"  rule: {printable(str(d['rule']))}")
+    return [*lines, ""]
+
+
+def _body(d: dict[str, Any], color: bool) -> list[str]:
+    lines: list[str] = []
+    lines += _section("Meaning", d.get("meaning"), color)
+    lines += _section("When you see it", d.get("when"), color)
+    lines += _section("How to resolve", d.get("remediation"), color)
+    lines += _section("If your mail bounced with it", d.get("sender"), color)
+    return lines
+
+
+def render_entry(d: dict[str, Any], *, color: bool) -> str:
+    """One explain entry (probe.explain.entry) as readable sections."""
+    lines = _heading(d, color) + _body(d, color)
+    contexts: dict[str, dict[str, Any]] = d.get("contexts") or {}
+    if contexts and not d.get("context"):
+        lines.append(_style("By command", _BOLD, color))
+        for name, note in contexts.items():
+            head = f"{name}: {note.get('reason', d.get('reason'))}"
+            if note.get("severity"):
+                head += f" ({note['severity']})"
+            lines.append(_wrap(f"{head} — {note.get('remediation') or note.get('meaning') or ''}"))
+        lines.append("")
+    for title, key in (("References", "references"), ("Notes", "notes")):
+        values = d.get(key) or []
+        if values:
+            lines.append(_style(title, _BOLD, color))
+            lines += [_wrap(f"- {v}") for v in values]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_comparison(d: dict[str, Any], *, color: bool) -> str:
+    """A comparison (probe.explain.compare): each entry, then the key differences and which applies when."""
+    entries: list[dict[str, Any]] = d.get("entries") or []
+    labels = " vs ".join(printable(str(e.get("label"))) for e in entries)
+    rule = "─" * min(WIDTH, max(20, len(labels) + 5))
+    lines = [_style(f"SMTP {labels}", _BOLD, color), rule, ""]
+    for e in entries:
+        lines += _heading(e, color) + _body(e, color)
+    lines.append(_style("Key differences", _BOLD, color))
+    lines += [_wrap(f"- {diff}") for diff in d.get("differences") or []]
+    lines.append("")
+    advice: list[dict[str, str]] = d.get("advice") or []
+    if advice:
+        lines.append(_style("Which applies when", _BOLD, color))
+        lines += [_wrap(f"- For {a['label']}: {a['remediation']}") for a in advice]
+    else:
+        lines += _section("Which applies when", d.get("which_applies"), color)
+    return "\n".join(lines).rstrip() + "\n"
