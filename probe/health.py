@@ -162,7 +162,7 @@ def evaluate(
                                     cert_thresholds=(cert_warning_days, cert_critical_days)))
     for address in report.addresses:
         checks.extend(judge.address(address))
-    checks.extend(judge.policies())
+    checks.extend(judge.findings())
     results = [_expectation_check(report, e) for e in expectations]
     checks.extend(check for check, _ in results)
     checks.append(_time_check(report, warning_s, critical_s))
@@ -316,24 +316,9 @@ class _Judge:
         matching = [s for s in self.report.sessions if s.host == host]
         return session_label(self.report, matching[-1]) if matching else host
 
-    def policies(self) -> list[Check]:
-        """MTA-STS coverage and findings: critical always counts, warnings only when observing."""
+    def findings(self) -> list[Check]:
+        """Findings (DNS, MTA-STS, TLS-RPT, DANE...): critical always counts, the rest only when observing."""
         checks: list[Check] = []
-        sts = self.report.mta_sts
-        if sts:
-            mode = str(sts.get("mode") or "none")
-            uncovered = sorted(h for h, ok in (sts.get("covers") or {}).items() if not ok)
-            if sts.get("error"):
-                checks.append(Check("mta-sts", self._observed(ExitCode.WARNING),
-                                    f"MTA-STS policy error: {sts['error']}"))
-            elif uncovered and mode == "enforce":
-                checks.append(Check("mta-sts", ExitCode.CRITICAL, f"MTA-STS enforce policy does not "
-                                    f"cover {', '.join(uncovered)}: senders will not deliver there"))
-            elif uncovered and mode == "testing":
-                checks.append(Check("mta-sts", self._observed(ExitCode.WARNING),
-                                    f"MTA-STS testing policy does not cover {', '.join(uncovered)}"))
-            else:
-                checks.append(Check("mta-sts", ExitCode.OK, f"MTA-STS mode {mode}"))
         for f in self.report.findings:
             status = _SEVERITY_STATUS[f.severity]
             if status is not ExitCode.CRITICAL:
@@ -346,15 +331,14 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
                         starttls_required: bool) -> list[Check]:
     """Days left against the thresholds; expired is CRITICAL when thresholds or `require` are set."""
     cert = (session.tls or {}).get("certificate")
-    if not isinstance(cert, dict) or cert.get("days_left") is None:
+    if not isinstance(cert, dict) or not isinstance(cert.get("days_left"), (int, float)):
         return []
     days = int(cert["days_left"])
     judged = warn_days is not None or crit_days is not None or starttls_required
     message = f"certificate expired {-days} days ago" if days < 0 else f"certificate expires in {days} days"
-    if cert.get("trusted") is False or cert.get("hostname_match") is False:
-        problems = [p for p, bad in (("untrusted", cert.get("trusted") is False),
-                                     ("name mismatch", cert.get("hostname_match") is False)) if bad]
-        message += f" ({', '.join(problems)})"
+    problems = [p for p, key in (("untrusted", "trusted"), ("name mismatch", "hostname_match"))
+                if cert.get(key) is False]
+    message += f" ({', '.join(problems)})" if problems else ""
     status = ExitCode.OK
     if days < 0 and judged:
         status = ExitCode.CRITICAL
@@ -384,13 +368,11 @@ def _dane_checks(session: Session, label: str) -> list[Check]:
 def _time_check(report: Report, warning_s: float | None, critical_s: float | None) -> Check:
     """Total time over --critical / --warning seconds (strictly greater, like check_smtp -c/-w)."""
     seconds = report.elapsed_ms / 1000
-    if critical_s is not None and seconds > critical_s:
-        return Check("time", ExitCode.CRITICAL, f"probe took {seconds:.3f} s (critical over {critical_s:g} s)",
-                     report.elapsed_ms)
-    if warning_s is not None and seconds > warning_s:
-        return Check("time", ExitCode.WARNING, f"probe took {seconds:.3f} s (warning over {warning_s:g} s)",
-                     report.elapsed_ms)
-    return Check("time", ExitCode.OK, f"probe took {seconds:.3f} s", report.elapsed_ms)
+    message = f"probe took {seconds:.3f} s"
+    for status, limit in ((ExitCode.CRITICAL, critical_s), (ExitCode.WARNING, warning_s)):
+        if limit is not None and seconds > limit:
+            return Check("time", status, f"{message} ({status.name.lower()} over {limit:g} s)", report.elapsed_ms)
+    return Check("time", ExitCode.OK, message, report.elapsed_ms)
 
 
 def _all_steps(report: Report) -> Iterable[Step]:
@@ -427,8 +409,8 @@ def _judge_expectation(report: Report, e: Expectation) -> tuple[bool, ExitCode, 
     if e.kind in (ExpectKind.DELIVERABLE, ExpectKind.UNDELIVERABLE, ExpectKind.RISKY):
         return _judge_verdicts(report, Verdict(str(e.kind)))
     if e.kind is ExpectKind.STARTTLS:
-        talked = [s for s in report.sessions
-                  if any(st.code is not None and 200 <= st.code < 300 for st in _steps(s, Context.EHLO, Context.HELO))]
+        talked = [s for s in report.sessions if any(st.code is not None and 200 <= st.code < 300
+                                                     for st in _steps(s, Context.EHLO, Context.HELO))]
         without = [s.host for s in talked if not s.tls]
         if not talked:
             return False, ExitCode.CRITICAL, "no MX host got as far as EHLO"

@@ -206,16 +206,18 @@ def test_warning_finding_warns_and_critical_finding_is_critical() -> None:
     assert by_name(result, "finding mx-is-cname").status is ExitCode.OK
 
 
-def test_mta_sts_enforce_not_covering_an_mx_is_critical() -> None:
-    sts = {"mode": "enforce", "mx_patterns": ["mx9.example.com"], "max_age": 86400,
-           "covers": {"mx1.example.com": False}, "error": None}
-    result = evaluate(report(mta_sts=sts))
-    assert by_name(result, "mta-sts").status is ExitCode.CRITICAL
+def test_mta_sts_enforce_not_covering_an_mx_is_critical_per_host() -> None:
+    def uncovered(host: str, severity: Severity) -> Finding:
+        return Finding("mta-sts-mx-not-covered", severity, f"MX {host} matches no mx pattern", host)
+
+    result = evaluate(report(findings=[uncovered("mx1.example.com", Severity.CRITICAL),
+                                       uncovered("mx2.example.com", Severity.CRITICAL)]))
     assert result.exit_code is ExitCode.CRITICAL
-    sts_testing = dict(sts, mode="testing")
-    assert evaluate(report(mta_sts=sts_testing)).exit_code is ExitCode.WARNING
-    covered = dict(sts, covers={"mx1.example.com": True})
-    assert evaluate(report(mta_sts=covered)).exit_code is ExitCode.OK
+    assert {c.mx for c in result.checks if c.name == "finding mta-sts-mx-not-covered"} == {
+        "mx1.example.com", "mx2.example.com"}
+    assert evaluate(report(findings=[uncovered("mx1.example.com", Severity.WARNING)])).exit_code is ExitCode.WARNING
+    info = Finding("tls-rpt-present", Severity.INFO, "TLS-RPT reports go to ...")
+    assert evaluate(report(findings=[info])).exit_code is ExitCode.OK
 
 
 def test_dane_mismatch_under_dnssec_is_critical() -> None:
@@ -273,7 +275,14 @@ def test_certificate_days_left(days: int, thresholds: tuple[int | None, int | No
 
 def test_certificate_trust_problems_are_named() -> None:
     check = by_name(evaluate(report(sessions=[good_session(tls=tls(50, trusted=False))])), "certificate")
-    assert "untrusted" in check.message
+    assert check.message == "certificate expires in 50 days (untrusted)"
+    check = by_name(evaluate(report(sessions=[good_session(tls=tls(50, hostname_match=False))])), "certificate")
+    assert check.message == "certificate expires in 50 days (name mismatch)"
+
+
+def test_malformed_certificate_data_is_ignored_not_a_crash() -> None:
+    result = evaluate(report(sessions=[good_session(tls=tls("soon"))]))  # type: ignore[arg-type]
+    assert not [c for c in result.checks if c.name == "certificate"]
 
 
 # --- time thresholds ---------------------------------------------------------------------------
@@ -284,7 +293,11 @@ def test_certificate_trust_problems_are_named() -> None:
 ])
 def test_total_time_thresholds(warning: float | None, critical: float | None, expected: ExitCode) -> None:
     result = evaluate(report(), warning_s=warning, critical_s=critical)
-    assert by_name(result, "time").status is expected and result.exit_code is expected
+    check = by_name(result, "time")
+    assert check.status is expected and result.exit_code is expected
+    assert check.message.startswith("probe took 1.234 s")
+    if expected is not ExitCode.OK:
+        assert f"{expected.name.lower()} over" in check.message
 
 
 # --- expectations --------------------------------------------------------------------------------
