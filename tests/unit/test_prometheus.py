@@ -240,3 +240,11 @@ def test_output_keeps_mode_of_replaced_file_and_new_file_follows_umask(tmp_path:
     finally:
         os.umask(previous)
     assert fresh.stat().st_mode & 0o777 == 0o644  # readable by a collector running as another user
+
+
+def test_output_never_fails_on_lone_surrogates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "report.txt"
+    write_output("caf\udce9\n", str(target))
+    assert target.read_bytes() == b"caf\\udce9\n"
+    write_output("caf\udce9\n", None)
+    assert capsys.readouterr().out == "caf\\udce9\n"
