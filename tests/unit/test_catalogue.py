@@ -1,0 +1,157 @@
+"""Catalogue invariants: coverage of the RFCs and the IANA registry, rule examples, loader errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.catalogue import default, load
+from probe.classifier import diagnose
+from probe.codes import parse
+from probe.errors import CatalogueError
+
+RFC_BASIC_CODES = {
+    # RFC 5321
+    211, 214, 220, 221, 250, 251, 252, 354, 421, 450, 451, 452, 455, 500, 501, 502, 503, 504, 550, 551, 552,
+    553, 554, 555,
+    521, 556,  # RFC 7504
+    454, 530,  # RFC 3207
+    235, 334, 432, 534, 535, 538,  # RFC 4954
+}
+# IANA "SMTP Enhanced Status Codes" registry, subject.detail (X.0.0 .. X.7.30).
+IANA_ENHANCED = (
+    ["0.0"] + [f"1.{d}" for d in range(0, 11)] + [f"2.{d}" for d in range(0, 5)] + [f"3.{d}" for d in range(0, 7)]
+    + [f"4.{d}" for d in range(0, 8)] + [f"5.{d}" for d in range(0, 7)] + [f"6.{d}" for d in range(0, 11)]
+    + [f"7.{d}" for d in range(0, 31)]
+)
+EVENT_IDS = {
+    "connect-refused", "connect-timeout", "connect-unreachable", "connection-reset", "connection-closed",
+    "reply-timeout", "protocol-error", "reply-too-long", "tls-handshake-failed", "tls-untrusted",
+    "starttls-not-offered", "deadline-exceeded", "dns-nxdomain", "dns-servfail", "dns-timeout", "null-mx",
+    "no-mail-hosts", "smtputf8-required", "proxy-failed", "port25-blocked",
+}
+
+
+def test_shipped_catalogue_validates() -> None:
+    cat = load()
+    assert cat.codes and cat.enhanced and cat.events
+
+
+def test_every_rfc_basic_code_has_an_entry_with_all_fields() -> None:
+    codes = default().codes
+    assert RFC_BASIC_CODES <= set(codes), sorted(RFC_BASIC_CODES - set(codes))
+    for entry in codes.values():
+        for text in (entry.title, entry.meaning, entry.when, entry.remediation, entry.sender):
+            assert len(text) > 10, entry.code
+        assert entry.references, entry.code
+
+
+def test_every_iana_enhanced_code_and_subject_present() -> None:
+    enhanced = default().enhanced
+    missing = [k for k in IANA_ENHANCED if k not in enhanced]
+    assert not missing, missing
+    assert all(str(s) in enhanced for s in range(0, 8))
+
+
+def test_enhanced_entries_have_distinct_titles() -> None:
+    titles = [e.title for k, e in default().enhanced.items() if "." in k]
+    assert len(titles) == len(set(titles))
+
+
+def test_every_event_id_present() -> None:
+    assert set(default().events) == EVENT_IDS
+
+
+def _rule_ids() -> list[str]:
+    return [r.id for r in default().rules]
+
+
+def test_rule_ids_unique() -> None:
+    ids = _rule_ids()
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("rule", default().rules, ids=lambda r: r.id)
+def test_rule_examples_land_on_their_rule(rule) -> None:  # type: ignore[no-untyped-def]
+    assert rule.examples, f"{rule.id} has no example"
+    for ex in rule.examples:
+        got = diagnose(parse(ex.text), ex.context, host=ex.host)
+        assert got.rule == rule.id, f"{ex.text!r} -> {got.rule}"
+        assert got.reason == rule.reason
+    for ex in rule.not_examples:
+        got = diagnose(parse(ex.text), ex.context, host=ex.host)
+        assert got.rule != rule.id, f"not_example {ex.text!r} matched {rule.id}"
+
+
+@pytest.mark.parametrize("rule", default().rules, ids=lambda r: r.id)
+def test_rule_enhanced_constraints_agree_with_codes(rule) -> None:  # type: ignore[no-untyped-def]
+    for enh in rule.enhanced:
+        assert all(str(code)[0] == enh[0] for code in rule.codes)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rules": '[[rule]]\nid = "x"\nreason = "user_unknown"\nmeaning = "m"\nremediation = "r"\n'},
+         "rules.toml rule[0] (x): a rule needs 'patterns' or 'enhanced'"),
+        ({"rules": '[[rule]]\nid = "a"\npatterns=["x"]\nreason = "nope"\nmeaning = "m"\nremediation = "r"\n'},
+         "rules.toml rule[0] (a): 'reason': unknown reason 'nope'"),
+        ({"rules": ('[[rule]]\nid = "a"\npatterns=["x"]\nreason = "accepted"\nmeaning = "m"\nremediation = "r"\n'
+                    '[[rule]]\nid = "a"\npatterns=["y"]\nreason = "accepted"\nmeaning = "m"\nremediation = "r"\n')},
+         "rules.toml rule[1] (a): duplicate id"),
+        ({"rules": '[[rule]]\nid = "a"\npatterns=["(unclosed"]\nreason = "accepted"\nmeaning = "m"\nremediation = "r"\n'},
+         "rules.toml rule[0] (a): pattern '(unclosed' does not compile"),
+        ({"rules": ('[[rule]]\nid = "a"\ncodes=[550]\nenhanced=["4.1.1"]\nreason = "accepted"\nmeaning = "m"\n'
+                    'remediation = "r"\n')},
+         "rules.toml rule[0] (a): 'enhanced': '4.1.1' disagrees with code 550"),
+        ({"rules": ('[[rule]]\nid = "a"\npatterns=["x"]\ncontexts=["SEND"]\nreason = "accepted"\nmeaning = "m"\n'
+                    'remediation = "r"\n')},
+         "rules.toml rule[0] (a): unknown context 'SEND'"),
+        ({"rules": '[[rule]]\nid = "Bad Id"\npatterns=["x"]\nreason = "accepted"\nmeaning = "m"\nremediation = "r"\n'},
+         "rules.toml rule[0] (Bad Id): 'id' must be kebab-case"),
+        ({"rules": "[[rule]\n"}, "rules.toml: not valid TOML"),
+        ({"codes": '[[code]]\ncode = 999\n'}, "codes.toml code[0] (999): 'code' must be a reply code"),
+        ({"codes": ('[[code]]\ncode = 250\ntitle="t"\nreason="accepted"\nseverity="loud"\nmeaning="m"\nwhen="w"\n'
+                    'remediation="r"\nsender="s"\n')}, "codes.toml code[0] (250): 'severity': unknown severity"),
+        ({"enhanced": '[[status]]\ncode = "5.1.1"\n'}, "enhanced.toml status[0] (5.1.1): 'code' must look like 'X.1.1'"),
+        ({"events": '[[event]]\nid = "x"\nreason="accepted"\nseverity="ok"\nmeaning="m"\nremediation="r"\n'},
+         "events.toml event[0] (x): missing 'when'"),
+        ({"providers": '[[provider]]\nid = "p"\nname="P"\nhosts=[".p.example"]\nshoe = 1\n'},
+         "providers.toml provider[0] (p): unknown field(s) shoe"),
+    ],
+)
+def test_loader_errors_name_the_place(kwargs: dict[str, str], message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load(**kwargs)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_rule_naming_an_unknown_provider_is_refused() -> None:
+    rules = ('[[rule]]\nid = "a"\nproviders=["nobody"]\npatterns=["x"]\nreason = "accepted"\nmeaning = "m"\n'
+             'remediation = "r"\n')
+    providers = '[[provider]]\nid = "p"\nname = "P"\nhosts = [".p.example"]\n'
+    with pytest.raises(CatalogueError, match=r"rule\[0\] \(a\): unknown provider"):
+        load(rules=rules, providers=providers)
+
+
+def test_rule_order_is_file_order() -> None:
+    rules = ('[[rule]]\nid = "zeta"\ncodes=[550]\npatterns=["gone"]\nreason = "user_unknown"\nmeaning = "m"\n'
+             'remediation = "r"\n'
+             '[[rule]]\nid = "alpha"\ncodes=[550]\npatterns=["gone"]\nreason = "mailbox_disabled"\nmeaning = "m"\n'
+             'remediation = "r"\n')
+    cat = load(rules=rules)
+    assert [r.id for r in cat.rules] == ["zeta", "alpha"]
+    assert diagnose(parse("550 gone"), None, catalogue=cat).rule == "zeta"
+
+
+def test_pattern_rule_without_code_needs_a_reply_code_unless_bounce() -> None:
+    rules = '[[rule]]\nid = "phrase"\npatterns=["mailbox is dead"]\nreason = "mailbox_disabled"\nmeaning = "m"\nremediation = "r"\n'
+    cat = load(rules=rules)
+    assert diagnose(parse("the mailbox is dead"), None, catalogue=cat).rule is None
+    assert diagnose(parse("the mailbox is dead"), parse_ctx("bounce"), catalogue=cat).rule == "phrase"
+    assert diagnose(parse("550 the mailbox is dead"), None, catalogue=cat).rule == "phrase"
+
+
+def parse_ctx(name: str):  # type: ignore[no-untyped-def]
+    from probe.model import Context
+
+    return Context.parse(name)

@@ -1,0 +1,155 @@
+"""probe.classifier: the same code gets its meaning from the context, the wording and the host."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import probe
+from probe.classifier import classify, classify_reply, detect_provider, diagnose_event
+from probe.model import Context, Reason, Reply, ReplyClass, Severity
+
+
+def test_252_to_vrfy_hides_users_rcpt_is_the_real_test() -> None:
+    d = classify("252 2.0.0 Cannot VRFY user; try RCPT to attempt delivery", "VRFY")
+    assert (d.reason, d.severity) == (Reason.CANNOT_VERIFY, Severity.INFO)
+    assert "hides its users" in d.remediation and "RCPT" in d.remediation
+
+
+def test_seed_meaning_of_252_and_521() -> None:
+    assert "cannot verify the user but will accept the message and attempt delivery" in classify("252").meaning
+    assert "does not accept mail at all" in classify("521").meaning
+
+
+def test_521_banner_points_at_the_mx_records() -> None:
+    d = classify("521 mx.example.net does not accept mail", "banner")
+    assert d.reason is Reason.NOT_ACCEPTING_MAIL and d.severity is Severity.CRITICAL
+    assert "check which host the domain's MX records name" in d.remediation
+
+
+def test_554_banner_refuses_the_connection_but_after_rcpt_the_recipient() -> None:
+    banner = classify("554 mx.example.net ESMTP not accepting connections from you", "banner")
+    rcpt = classify("554 5.7.1 <u@example.net>: recipient blocked", "RCPT")
+    assert banner.reason is Reason.POLICY_REJECTED and "connection" in banner.meaning
+    assert "recipient" in rcpt.meaning and rcpt.meaning != banner.meaning
+
+
+def test_550_to_rcpt_is_user_unknown_to_mail_is_sender_rejected() -> None:
+    assert classify("550 Requested action not taken", "RCPT").reason is Reason.USER_UNKNOWN
+    assert classify("550 Requested action not taken", "MAIL").reason is Reason.SENDER_REJECTED
+
+
+def test_502_to_vrfy_is_normal() -> None:
+    d = classify("502 5.5.1 VRFY command is disabled", "VRFY")
+    assert (d.reason, d.severity) == (Reason.NOT_IMPLEMENTED, Severity.INFO)
+    assert "normal" in d.remediation
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("530 5.7.0 Must issue a STARTTLS command first", Reason.TLS_REQUIRED),
+     ("530 5.7.0 Authentication required", Reason.AUTH_REQUIRED)],
+)
+def test_530_to_mail_by_wording(text: str, reason: Reason) -> None:
+    assert classify(text, "MAIL").reason is reason
+
+
+@pytest.mark.parametrize("context", ["banner", "EHLO", "MAIL", "RCPT", None])
+def test_421_anywhere_is_service_unavailable(context: str | None) -> None:
+    d = classify("421 mx.example.net Service not available, closing transmission channel", context)
+    assert d.reason is Reason.SERVICE_UNAVAILABLE and d.severity is Severity.WARNING
+
+
+def test_microsoft_5_1_10_is_user_unknown_but_generic_5_1_10_is_null_mx() -> None:
+    ms = classify("550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+                  "RCPT", host="example-com.mail.protection.outlook.com")
+    generic = classify("550 5.1.10 Recipient address has null MX", "RCPT")
+    assert ms.reason is Reason.USER_UNKNOWN and ms.rule == "m365-recipient-not-found"
+    assert ms.provider is not None and "Microsoft" in ms.provider
+    assert generic.reason is Reason.NOT_ACCEPTING_MAIL and generic.rule is None
+
+
+def test_remediation_names_where_it_was_seen() -> None:
+    d = classify("550 5.1.1 unknown", "RCPT", host="mx1.example.org")
+    assert d.remediation.startswith("RCPT reply from mx1.example.org:")
+
+
+def test_enhanced_code_beats_the_basic_default() -> None:
+    d = classify("452 4.2.2 Mailbox full", "RCPT")
+    assert d.reason is Reason.MAILBOX_FULL and d.severity is Severity.WARNING
+    assert d.reply_class is ReplyClass.TRANSIENT
+
+
+@pytest.mark.parametrize(("text", "part"), [("550 5.9.9 odd", "5.9.9 is not a registered"),
+                                           ("550 5.1.99 odd", "5.1.99 is not a registered")])
+def test_unregistered_enhanced_code_falls_back_and_says_so(text: str, part: str) -> None:
+    d = classify(text, "RCPT")
+    assert d.notes and part in d.notes[0]
+    assert d.reason is Reason.USER_UNKNOWN  # the basic code's entry for RCPT
+
+
+def test_unregistered_basic_code_uses_its_class() -> None:
+    d = classify("599 strange")
+    assert d.reason is Reason.UNKNOWN and d.severity is Severity.CRITICAL
+    assert "599 is not a registered SMTP reply code" in d.notes[0]
+
+
+def test_greylisting_wording() -> None:
+    assert classify("451 4.7.1 Please try again later, you are greylisted", "RCPT").reason is Reason.GREYLISTED
+
+
+def test_not_a_reply_is_protocol_error() -> None:
+    d = classify("SSH-2.0-OpenSSH_9.6", "banner")
+    assert d.reason is Reason.PROTOCOL_ERROR and d.code is None
+
+
+def test_unknown_context_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown reply context"):
+        classify("250 ok", "SEND")
+
+
+def test_public_api_is_the_engine() -> None:
+    assert probe.classify("250 2.1.5 ok", "rcpt").to_dict()["reason"] == "accepted"
+
+
+def test_classify_reply_from_the_wire() -> None:
+    assert classify_reply(Reply(550, ("5.1.1 no such user",)), Context.RCPT).reason is Reason.USER_UNKNOWN
+    assert classify_reply(Reply(-1, ("HTTP/1.1 400 Bad Request",)), Context.BANNER).reason is Reason.PROTOCOL_ERROR
+
+
+def test_detect_provider_by_host_and_text() -> None:
+    assert detect_provider("alt1.aspmx.l.google.com.", "") == "google"
+    assert detect_provider(None, "550 5.7.1 ... gsmtp") == "google"
+    assert detect_provider("mx.example.org", "550 no") is None
+
+
+def test_events_weave_the_detail() -> None:
+    d = diagnose_event("reply-timeout", Context.RCPT, detail="while waiting for the reply to RCPT TO")
+    assert d.reason is Reason.NETWORK_ERROR
+    assert "timeout while waiting for the reply to RCPT TO." in d.meaning
+    assert diagnose_event("dns-servfail").reason is Reason.DNS_ERROR
+    assert diagnose_event("null-mx").reason is Reason.NOT_ACCEPTING_MAIL
+
+
+def test_unknown_event_is_generic_not_an_exception() -> None:
+    d = diagnose_event("martians-landed", detail="x")
+    assert d.reason is Reason.NETWORK_ERROR and "not a known probe event" in d.notes[0]
+
+
+_reply_line = st.builds(
+    lambda code, enh, text, sep: f"{code}{sep}{enh}{text}",
+    st.integers(0, 999), st.sampled_from(["", "5.1.1 ", "4.7.0 ", "2.0.0 ", "5.9.99 ", "5.1.10 "]),
+    st.text(max_size=120), st.sampled_from([" ", "-", ""]),
+)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(max_size=300), _reply_line), st.sampled_from([None, *[c.value for c in Context]]),
+       st.one_of(st.none(), st.sampled_from(["mx.l.google.com", "x.mail.protection.outlook.com", ""])))
+def test_classify_never_raises_and_always_gives_a_spec_reason(text: str, context: str | None,
+                                                              host: str | None) -> None:
+    d = classify(text, context, host=host)
+    assert isinstance(d.reason, Reason) and isinstance(d.severity, Severity)
+    assert d.meaning and d.remediation and d.when
+    d.to_dict()

@@ -1,0 +1,117 @@
+"""probe.explain and its renderer: entries, comparisons, JSON Lines, safe terminal text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from probe.errors import InputError
+from probe.explain import compare, entry, explain_stream
+from probe.render.explain import render_comparison, render_entry
+from probe.render.safe import printable
+
+SPEC_FIELDS = {"code", "enhanced", "class", "reason", "severity", "meaning", "when", "remediation"}
+
+
+@pytest.mark.parametrize("item", ["252", "5.7.26", "550 5.1.1",
+                                  "550-5.1.1 The email account that you tried to reach does not exist."])
+def test_entry_has_the_spec_fields(item: str) -> None:
+    e = entry(item)
+    assert SPEC_FIELDS <= set(e)
+    assert all(e[k] for k in ("class", "reason", "severity", "meaning", "when", "remediation"))
+    json.dumps(e)
+
+
+def test_entry_252() -> None:
+    e = entry("252")
+    assert (e["code"], e["class"], e["reason"], e["severity"]) == (252, "positive", "cannot_verify", "info")
+    assert e["title"].startswith("Cannot verify user")
+    assert "VRFY" in e["contexts"] and e["sender"]
+
+
+def test_entry_enhanced_only() -> None:
+    e = entry("5.7.26")
+    assert (e["code"], e["enhanced"], e["class"]) == (None, "5.7.26", "permanent")
+    assert e["reason"] == "sender_unauthenticated" and "Multiple authentication" in e["title"]
+
+
+def test_entry_with_context_uses_the_context() -> None:
+    assert entry("550", "MAIL")["reason"] == "sender_rejected"
+    assert entry("550", "RCPT")["reason"] == "user_unknown"
+
+
+@pytest.mark.parametrize("bad", ["999", "hello", "", "  ", "1.2.3"])
+def test_bad_input_is_one_line_input_error(bad: str) -> None:
+    with pytest.raises(InputError) as info:
+        entry(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_context_is_input_error() -> None:
+    with pytest.raises(InputError, match="unknown reply context"):
+        entry("250", "SEND")
+
+
+def test_compare_252_521_like_the_seed() -> None:
+    c = compare(["252", "521"])
+    assert c["differences"][0] == ("252 is a 2xx Positive Completion response, while 521 is a 5xx "
+                                   "Permanent Negative response.")
+    assert any("SMTP 521: The host does not accept mail at all" in d for d in c["differences"])
+    assert "For 252" in c["which_applies"] and "For 521" in c["which_applies"]
+    assert [e["code"] for e in c["entries"]] == [252, 521]
+
+
+def test_compare_same_class_and_three_items() -> None:
+    assert compare(["550", "554"])["differences"][0] == "Both 550 and 554 are 5xx Permanent Negative responses."
+    first = compare(["250", "450", "550"])["differences"][0]
+    assert first.startswith("250 is a 2xx") and "and 550 is a 5xx" in first
+
+
+def test_compare_needs_two() -> None:
+    with pytest.raises(InputError):
+        compare(["252"])
+
+
+def test_render_entry_sections() -> None:
+    text = render_entry(entry("252"), color=False)
+    for heading in ("Meaning", "When you see it", "How to resolve", "If your mail bounced with it", "By command"):
+        assert f"\n{heading}\n" in text
+    assert "\x1b" not in text
+    assert "\x1b[1m" in render_entry(entry("252"), color=True)
+
+
+def test_render_comparison_sections() -> None:
+    text = render_comparison(compare(["252", "521"]), color=False)
+    assert "SMTP 252 vs 521" in text and "Key differences" in text and "Which applies when" in text
+
+
+def test_server_text_is_escaped_when_rendered() -> None:
+    text = render_entry(entry("550 5.1.1 \x1b[2J\x07gone\u202e"), color=False)
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in text and "\\u202e" in text
+
+
+def test_printable() -> None:
+    assert printable("a\nb") == "a\nb"
+    assert printable("\x00\x9b\r\t") == "\\x00\\x9b\\x0d\\x09"
+    assert printable("\u2066x\u2069 ok é") == "\\u2066x\\u2069 ok é"
+
+
+def test_explain_stream_never_stops() -> None:
+    lines = ['{"context": "RCPT", "reply": "550 5.1.1 no such user"}', "not json", '{"reply": 5}',
+             "", '{"context": "SEND", "reply": "250 ok"}', '{"reply": "252"}']
+    out = list(explain_stream(lines))
+    assert [o.get("line") for o in out] == [1, 2, 3, 5, 6]
+    assert out[0]["reason"] == "user_unknown" and out[0]["context"] == "RCPT"
+    assert all("error" in o for o in out[1:4]) and out[4]["reason"] == "cannot_verify"
+
+
+def test_explain_does_not_import_the_network_stack() -> None:
+    code = ("import sys, probe.explain as e, probe.render.explain as r; r.render_entry(e.entry('252'), color=False);"
+            "e.entry('550 5.1.1 x'); bad = [m for m in ('asyncio', 'ssl', 'socket', 'dns', 'click', 'aiosmtplib')"
+            " if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
