@@ -135,6 +135,8 @@ def _plan(kw: dict[str, Any]) -> _Plan:
         timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
         vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
         tls_policies=not kw["no_tls_policies"],
+        cert_warning_days=kw["cert_warning"] if kw["cert_warning"] is not None else 21,
+        cert_critical_days=kw["cert_critical"] if kw["cert_critical"] is not None else 7,
     )
     thresholds = {"warning_s": kw["warning_s"], "critical_s": kw["critical_s"],
                   "cert_warning_days": kw["cert_warning"], "cert_critical_days": kw["cert_critical"],
@@ -211,10 +213,7 @@ def finish_report(report: Any, expectations: Sequence[Any], **thresholds: Any) -
 
     health = evaluate(report, expectations, **thresholds)
     report.exit_code = health.exit_code
-    report.expectations = [
-        {"expect": c.name, "met": c.status == ExitCode.OK, "state": ExitCode(c.status).name, "detail": c.message}
-        for c in health.checks if c.name.startswith("expect")
-    ]
+    report.expectations = health.expectations
     return health
 
 

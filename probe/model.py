@@ -320,6 +320,7 @@ class Report:
     expectations: list[dict[str, Any]] = field(default_factory=list)  # {"expect", "met", "detail"}
     mta_sts: dict[str, Any] | None = None
     tls_rpt: dict[str, Any] | None = None
+    transport: dict[str, Any] | None = None  # {"domain": one line, "hosts": {mx host: one line}}
     input: str | None = None  # the target as given (batch echoes it)
     error: str | None = None  # set when the probe could not run at all (bad input, local resolver)
 
@@ -349,4 +350,6 @@ class ProbeOptions:
     proxy: str | None = None  # socks5://host:port
     retry_greylist_s: float = 0.0  # wait up to this long and retry a greylisted RCPT
     tls_policies: bool = True  # look up MTA-STS, TLS-RPT and DANE
+    cert_warning_days: int = 21  # certificate findings: WARNING when it expires sooner
+    cert_critical_days: int = 7  # ... and CRITICAL
     dnsbl_zones: tuple[str, ...] = ()

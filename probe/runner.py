@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import assess, resolve
+from . import assess, resolve, security
 from .classifier import classify_reply, diagnose_event
 from .inputs import Address
 from .polite import HostLimiter
@@ -74,14 +74,14 @@ def to_step(exchange: Exchange, host: str | None) -> Step:
     )
 
 
-def to_session(record: SessionRecord, tls: dict[str, Any] | None) -> Session:
+def to_session(record: SessionRecord) -> Session:
     return Session(
         host=record.host,
         address=record.address,
         port=record.port,
         outcome=record.outcome,
         steps=[to_step(e, record.host) for e in record.exchanges],
-        tls=tls,
+        tls=security.session_tls(record),
         extensions=sorted(record.extensions),
         error=_session_error(record),
         elapsed_ms=round(record.elapsed_ms, 1),
@@ -105,6 +105,7 @@ class _Walk:
         self.decided: SessionRecord | None = None
         self.records: list[SessionRecord] = []
         self.dns_diagnosis: Diagnosis | None = None  # set when DNS alone decided the outcome
+        self.pairs: list[tuple[Session, SessionRecord]] = []  # each session with its raw record
 
 
 async def probe_domain(
@@ -134,6 +135,7 @@ async def probe_domain(
             f"The probe stopped at its --deadline of {options.deadline_s:g} s; results are partial.",
         ))
     _conclude(walk, addresses)
+    report.transport = security.transport_verdicts(report)
     report.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return report
 
@@ -145,6 +147,23 @@ async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: 
     hosts = await _mail_hosts(walk, domain, options, resolver)
     if hosts is None:
         return
+    if options.tls_policies and not domain.startswith("["):
+        policies = asyncio.ensure_future(security.domain_policies(domain, [h.host for h in hosts], resolver, options))
+        try:
+            await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter)
+            await security.add_dane(walk.pairs, resolver, report.findings)
+            report.mta_sts, report.tls_rpt = await policies
+            report.findings.extend(security.policy_findings(report))
+        finally:
+            policies.cancel()  # a no-op when it finished; stops it when the deadline cut the walk short
+    else:
+        await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter)
+
+
+async def _walk(walk: _Walk, hosts: list[MxHost], addresses: Sequence[Address], options: ProbeOptions,
+                tls_factory: TlsContextFactory | None, deadline: float, limiter: HostLimiter) -> None:
+    """Try each host and each of its addresses in order until one gives a definitive answer."""
+    report = walk.report
     recipients = [a.smtp_form for a in addresses]
     for host in hosts:
         if not host.addresses:
@@ -156,7 +175,10 @@ async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: 
                                            tls_context_factory=tls_factory, deadline=deadline)
             limiter.observe(host.host, [e.reply for e in record.exchanges if e.reply is not None])
             walk.records.append(record)
-            report.sessions.append(to_session(record, None))
+            session = to_session(record)
+            report.sessions.append(session)
+            walk.pairs.append((session, record))
+            report.findings.extend(security.session_findings(session, options))
             if record.outcome in _DEFINITIVE:
                 walk.decided = record
                 return
@@ -187,7 +209,7 @@ async def _mail_hosts(walk: _Walk, domain: str, options: ProbeOptions,
         return answer.hosts
     report.mx_source = {"null": "null"}.get(answer.kind, "none")
     event = {"null": "null-mx", "nxdomain": "dns-nxdomain", "no_mail_hosts": "no-mail-hosts"}.get(
-        answer.kind, "dns-servfail" if "timed out" not in (answer.error or "") else "dns-timeout")
+        answer.kind, "dns-timeout" if answer.failure == "timeout" else "dns-servfail")
     status = {"null": DomainStatus.DOES_NOT_ACCEPT_MAIL, "nxdomain": DomainStatus.NO_SUCH_DOMAIN,
               "no_mail_hosts": DomainStatus.DOES_NOT_ACCEPT_MAIL}.get(answer.kind, DomainStatus.DNS_ERROR)
     d = diagnose_event(event, Context.DNS, detail=answer.error or domain)

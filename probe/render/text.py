@@ -39,12 +39,21 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
     if report.error:
         out.append(f"  error: {printable(report.error)}")
     out.extend(_mx_table(report, p))
-    if report.findings:
+    if report.transport:
+        out.append("")
+        out.append(p("Transport security", "bold") + f"  {printable(report.transport['domain'])}")
+        for host, line in report.transport["hosts"].items():
+            out.append(f"  {host}: {printable(line)}")
+    shown = [f for f in report.findings if verbose or f.severity is not Severity.INFO]
+    if shown:
         out.append("")
         out.append(p("Findings", "bold"))
-        for f in report.findings:
+        for f in shown:
             mark = p(f"{f.severity:<8}", _SEVERITY_STYLE[f.severity])
             out.append(f"  {mark} {printable(f.message)}  {p('[' + f.id + ']', 'dim')}")
+    hidden = len(report.findings) - len(shown)
+    if hidden:
+        out.append(p(f"  ({hidden} informational finding{'s' if hidden > 1 else ''}: -v shows them)", "dim"))
     for a in report.addresses:
         out.append("")
         out.extend(_address(a, p))
