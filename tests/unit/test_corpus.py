@@ -1,0 +1,175 @@
+"""Evidence: the labelled corpus of real replies (fixtures/corpus/*.toml) against probe.classify.
+
+Pure test of the classification core; no I/O besides reading the corpus files.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import probe
+from probe.model import Context, Reason
+
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
+MIN_ENTRIES = 300
+MIN_ACCURACY = 0.95
+MIN_MISLEADING_SHARE = 1 / 3
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One corpus entry: a real reply, where it was seen, and the reason a reader should get."""
+
+    file: str
+    text: str
+    context: str
+    host: str | None
+    expect: str
+    misleading: bool
+    source: str
+
+
+def _load_corpus() -> list[Labelled]:
+    entries: list[Labelled] = []
+    for path in sorted(CORPUS_DIR.glob("*.toml")):
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        for raw in data.get("reply", []):
+            entries.append(Labelled(
+                file=path.name, text=raw["text"], context=raw["context"], host=raw.get("host"),
+                expect=raw["expect"], misleading=bool(raw["misleading"]), source=raw.get("source", ""),
+            ))
+    return entries
+
+
+CORPUS = _load_corpus()
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= MIN_ENTRIES, f"corpus has {len(CORPUS)} entries, needs {MIN_ENTRIES}"
+
+
+def test_corpus_has_enough_misleading_replies() -> None:
+    share = sum(e.misleading for e in CORPUS) / len(CORPUS)
+    assert share >= MIN_MISLEADING_SHARE, f"misleading share {share:.2f} below {MIN_MISLEADING_SHARE:.2f}"
+
+
+def test_every_entry_is_well_formed() -> None:
+    problems: list[str] = []
+    reasons = {r.value for r in Reason}
+    for e in CORPUS:
+        where = f"{e.file}: {e.text[:60]!r}"
+        if not e.source.strip():
+            problems.append(f"{where}: no source")
+        if e.expect not in reasons:
+            problems.append(f"{where}: expect {e.expect!r} is not a SPEC.md reason")
+        try:
+            Context.parse(e.context)
+        except ValueError:
+            problems.append(f"{where}: bad context {e.context!r}")
+        if not e.text.strip():
+            problems.append(f"{where}: empty text")
+    assert not problems, "\n".join(problems)
+
+
+def test_corpus_entries_are_distinct() -> None:
+    seen: dict[tuple[str, str, str | None], str] = {}
+    duplicates = []
+    for e in CORPUS:
+        key = (e.text, e.context, e.host)
+        if key in seen:
+            duplicates.append(f"{e.file} repeats {seen[key]}: {e.text[:60]!r}")
+        seen[key] = e.file
+    assert not duplicates, "\n".join(duplicates)
+
+
+def test_corpus_accuracy() -> None:
+    misses: list[str] = []
+    for e in CORPUS:
+        got = probe.classify(e.text, e.context, host=e.host)
+        if got.reason.value != e.expect:
+            misses.append(f"  {e.file} [{e.context}] expected {e.expect}, got {got.reason.value} "
+                          f"(rule {got.rule}): {e.text[:110]!r}")
+    accuracy = 1 - len(misses) / len(CORPUS)
+    print(f"\ncorpus accuracy {accuracy:.3f} over {len(CORPUS)} replies; {len(misses)} misses")
+    print("\n".join(misses))
+    assert accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f} below {MIN_ACCURACY}:\n" + "\n".join(misses)
+
+
+def test_misleading_entries_beat_the_codes_alone() -> None:
+    """Where the corpus says the codes mislead, the wording must be what decided (a rule matched)."""
+    undecided = []
+    for e in CORPUS:
+        if not e.misleading:
+            continue
+        got = probe.classify(e.text, e.context, host=e.host)
+        if got.reason.value == e.expect and got.rule is None:
+            undecided.append(f"  {e.file}: {e.text[:90]!r}")
+    assert len(undecided) <= len(CORPUS) * 0.02, "labelled misleading but classified by code alone:\n" + \
+        "\n".join(undecided)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org", Reason.BLOCKLISTED),
+    ("550 5.7.1 <someone@example.org>: Relay access denied", Reason.RELAY_DENIED),
+    ("550 5.7.1 Unauthenticated email from example.net is not accepted due to domain's DMARC policy. "
+     "Please contact the administrator of example.net domain if this was a legitimate mail.",
+     Reason.SENDER_UNAUTHENTICATED),
+])
+def test_550_5_7_1_wording_decides_the_reason(text: str, reason: Reason) -> None:
+    got = probe.classify(text, "RCPT")
+    assert (got.code, got.enhanced, got.reason) == (550, "5.7.1", reason)
+
+
+def test_three_550_5_7_1_replies_get_three_reasons_and_three_remedies() -> None:
+    texts = [
+        "550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+        "550 5.7.1 <someone@example.org>: Relay access denied",
+        "550 5.7.1 Unauthenticated email from example.net is not accepted due to domain's DMARC policy.",
+    ]
+    diagnoses = [probe.classify(t, "RCPT") for t in texts]
+    assert len({d.reason for d in diagnoses}) == 3
+    assert len({d.remediation for d in diagnoses}) == 3
+
+
+@pytest.mark.parametrize(("text", "context", "host", "reason"), [
+    # Microsoft: 5.1.10 is an unknown user there, a null MX elsewhere (RFC 7505).
+    ("550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", "RCPT",
+     "example-com.mail.protection.outlook.com", Reason.USER_UNKNOWN),
+    ("556 5.1.10 <a@example.org>: Recipient address rejected: Domain example.org does not accept mail (nullMX)",
+     "RCPT", None, Reason.NOT_ACCEPTING_MAIL),
+    # Directory-based edge blocking vs a plain Postfix access-map rejection.
+    ("550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "RCPT", None, Reason.USER_UNKNOWN),
+    ("554 5.7.1 <mx.example.net[192.0.2.9]>: Client host rejected: Access denied", "RCPT", None,
+     Reason.POLICY_REJECTED),
+    # Gmail 5.2.1: rate, not disabled.
+    ("550-5.2.1 The user you are trying to contact is receiving mail at a rate that\n"
+     "550 5.2.1 prevents additional messages from being delivered. - gsmtp", "RCPT", None, Reason.RATE_LIMITED),
+    ("550-5.2.1 The email account that you tried to reach is disabled. - gsmtp", "RCPT", None,
+     Reason.MAILBOX_DISABLED),
+    # Greylisting behind a mailbox-status code.
+    ("450 4.2.0 <a@example.org>: Recipient address rejected: Greylisted, see "
+     "http://postgrey.schweikert.ch/help/example.org.html", "RCPT", None, Reason.GREYLISTED),
+    ("451 4.7.1 Try again later", "RCPT", None, Reason.GREYLISTED),
+    ("452 4.5.3 Too many recipients", "RCPT", None, Reason.RATE_LIMITED),
+    # Sender verification failure that reads like an unknown user.
+    ("550 5.1.0 <a@example.com>: Sender address rejected: User unknown in local recipient table", "RCPT", None,
+     Reason.SENDER_REJECTED),
+    # Spamhaus error codes: the receiver's DNS setup, not a listing.
+    ("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org; "
+     "Error: open resolver; https://check.spamhaus.org/returnc/pub/192.0.2.53/", "RCPT", None, Reason.SYSTEM_ERROR),
+])
+def test_known_traps(text: str, context: str, host: str | None, reason: Reason) -> None:
+    assert probe.classify(text, context, host=host).reason is reason
+
+
+def test_provider_is_recognised_from_mx_host_and_from_text() -> None:
+    by_host = probe.classify("550 5.1.1 User unknown", "RCPT", host="alt1.gmail-smtp-in.l.google.com")
+    by_text = probe.classify("550 5.4.1 Recipient address rejected: Access denied. "
+                             "[DM6NAM12FT034.eop-nam12.prod.protection.outlook.com]", "RCPT")
+    assert by_host.provider is not None and "google" in by_host.provider.lower()
+    assert by_text.provider is not None and "microsoft" in by_text.provider.lower()
