@@ -89,13 +89,10 @@ class SessionRecord:
     elapsed_ms: float = 0.0
 
 
-def default_tls_context(verify: bool) -> ssl.SSLContext:
-    """Verifying (system trust store) or not; host names are checked elsewhere (tlsinfo)."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    if not verify:
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+def _default_tls_context(verify: bool) -> ssl.SSLContext:
+    from .tlsinfo import client_context  # one place builds TLS contexts
+
+    return client_context(verify=verify)
 
 
 def random_local_part() -> str:
@@ -454,7 +451,7 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
     loop = asyncio.get_running_loop()
     started = loop.time()
     record = SessionRecord(host, address, port)
-    dialogue = _Dialogue(record, recipients, options, tls_context_factory or default_tls_context, deadline, sock)
+    dialogue = _Dialogue(record, recipients, options, tls_context_factory or _default_tls_context, deadline, sock)
     if deadline is not None and started >= deadline:
         record.outcome = "skipped"
         dialogue.stopped(_Stop("skipped", dialogue._event(
