@@ -7,6 +7,8 @@ basic code's context entry for 'when' -> the basic code's entry -> the reply cla
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
 from .codes import ParsedReply, parse
 from .model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
@@ -35,13 +37,17 @@ _WHERE = {
 
 def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None) -> str | None:
     """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None."""
-    providers = (catalogue or default()).providers
+    cat = catalogue or default()
+    providers = cat.providers
     if host:
         name = host.strip().lower().rstrip(".")
         for p in providers:
             if any(name.endswith(s) or name == s.lstrip(".") for s in p.hosts):
                 return p.id
     lowered = text.lower()
+    any_provider = cat.any_provider
+    if any_provider is None or any_provider.search(lowered) is None:
+        return None
     for p in providers:
         if p.pattern is not None and p.pattern.search(lowered):
             return p.id
@@ -71,16 +77,17 @@ def _located(remediation: str, ctx: Context | None, host: str | None, provider_n
 
 
 def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider: str | None) -> bool:
+    """Every constraint of the rule holds; the cheap ones are tested first."""
     if rule.codes and parsed.code not in rule.codes:
+        return False
+    if rule.contexts and ctx not in (None, Context.BOUNCE) and ctx not in rule.contexts:
+        return False
+    if rule.providers and provider not in rule.providers:
         return False
     if rule.enhanced:
         enh = parsed.enhanced
         if enh is None or not any(enh == e or (e.endswith(".") and enh.startswith(e)) for e in rule.enhanced):
             return False
-    if rule.contexts and ctx not in (None, Context.BOUNCE) and ctx not in rule.contexts:
-        return False
-    if rule.providers and provider not in rule.providers:
-        return False
     if rule.pattern is not None:
         if not rule.codes and not rule.enhanced and parsed.code is None and ctx is not Context.BOUNCE:
             return False
@@ -92,10 +99,12 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
                catalogue: Catalogue | None = None) -> Rule | None:
     """The first wording rule (file order) that holds for this reply, or None."""
-    rules, joined = (catalogue or default()).rules_for(parsed.code)
-    pattern_hit = joined is not None and joined.search(parsed.normalized) is not None
+    rules, any_literal = (catalogue or default()).rules_for(parsed.code)
+    text = parsed.normalized
+    no_literal = any_literal is not None and any_literal.search(text) is None
     for rule in rules:
-        if rule.pattern is not None and not pattern_hit:
+        prefilter = rule.prefilter
+        if prefilter is not None and (no_literal or prefilter.search(text) is None):
             continue
         if _rule_matches(rule, parsed, ctx, provider):
             return rule
@@ -231,9 +240,12 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     return make(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], when, _CLASS_REMEDIATION[klass])
 
 
+_parse_context = lru_cache(maxsize=128)(Context.parse)
+
+
 def classify(text: str, context: str | Context | None = None, *, host: str | None = None) -> Diagnosis:
     """Diagnose one reply (one or more lines) seen in `context`. Unknown context name: ValueError."""
-    ctx = Context.parse(context)
+    ctx = context if context is None or isinstance(context, Context) else _parse_context(context)
     return diagnose(parse(text), ctx, host=host)
 
 

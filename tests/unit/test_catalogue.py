@@ -155,3 +155,25 @@ def parse_ctx(name: str):  # type: ignore[no-untyped-def]
     from probe.model import Context
 
     return Context.parse(name)
+
+
+def test_marshal_cache_gives_the_same_catalogue_as_the_toml_text() -> None:
+    from pathlib import Path
+
+    import probe.catalogue as catalogue_pkg
+    from probe.catalogue import Catalogue, parse_codes, parse_rules
+
+    here = Path(catalogue_pkg.__file__).parent
+    Catalogue({}).codes  # writes the cache if it can
+    fresh = Catalogue({})  # reads it back
+    assert fresh.codes == parse_codes((here / "codes.toml").read_text(encoding="utf-8"))
+    assert fresh.rules == parse_rules((here / "rules.toml").read_text(encoding="utf-8"))
+
+
+def test_required_literals_are_sound() -> None:
+    from probe.catalogue import required_literals
+
+    assert required_literals((r"\bgsmtp\b", "over ?quota")) == ("gsmtp", "over")
+    assert required_literals(("mailbox (is )?full|blocked using [a-z]+",)) == ("mailbox ", "blocked using ")
+    assert required_literals(("(rejected|refused) as spam",)) is None  # no literal start: always tried
+    assert required_literals(("ab",)) is None  # too short to be worth it

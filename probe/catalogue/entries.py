@@ -1,0 +1,195 @@
+"""Data layer: the catalogue's entry types and the literal prefilter of rule patterns. Pure; no I/O.
+
+Must not import tomllib, the network stack or anything outside probe.model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..model import Context, Reason, Severity
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Fields that replace an entry's defaults in one context (or for one reply class)."""
+
+    reason: Reason | None = None
+    severity: Severity | None = None
+    meaning: str | None = None
+    when: str | None = None
+    remediation: str | None = None
+    sender: str | None = None
+    firm: bool = False  # wins over the enhanced code (e.g. 502 to VRFY: "disabled" whatever 5.5.1 says)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """Generic wording inside one basic code's entry (e.g. 530 'must issue a STARTTLS command')."""
+
+    id: str
+    pattern: re.Pattern[str]
+    contexts: frozenset[Context]
+    reason: Reason
+    severity: Severity | None
+    meaning: str
+    remediation: str
+
+
+@dataclass(frozen=True, slots=True)
+class CodeEntry:
+    """One basic reply code (codes.toml)."""
+
+    code: int
+    title: str
+    reason: Reason
+    severity: Severity
+    meaning: str
+    when: str
+    remediation: str
+    sender: str
+    references: tuple[str, ...]
+    contexts: Mapping[Context, Note]
+    variants: tuple[Variant, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EnhancedEntry:
+    """One registered enhanced status code X.S.D, or a subject X.S.* (enhanced.toml)."""
+
+    key: str  # "1.1" (subject.detail) or "1" for a subject-level entry
+    title: str
+    meaning: str
+    reason: Reason
+    remediation: str
+    classes: tuple[int, ...]  # reply classes it is used with (2, 4, 5)
+    references: tuple[str, ...]
+    by_class: Mapping[int, Note] = field(default_factory=dict)
+    contexts: Mapping[Context, Note] = field(default_factory=dict)
+    weak: bool = False  # too generic to override the basic code's own entry (X.0.0, X.7.0 ...)
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    """A probe event that is not a reply (events.toml)."""
+
+    id: str
+    reason: Reason
+    severity: Severity
+    meaning: str
+    remediation: str
+    when: str
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    context: Context | None
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A wording rule (rules.toml): real servers' text mapped to a reason and advice."""
+
+    id: str
+    index: int
+    reason: Reason
+    severity: Severity | None
+    meaning: str
+    remediation: str
+    pattern: re.Pattern[str] | None
+    prefilter: re.Pattern[str] | None  # literals, one of which occurs in any text `pattern` matches
+    codes: frozenset[int]
+    enhanced: tuple[str, ...]  # exact codes, or prefixes ending with "."
+    contexts: frozenset[Context]
+    providers: frozenset[str]
+    references: tuple[str, ...]
+    examples: tuple[Example, ...]
+    not_examples: tuple[Example, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """A mail provider recognised from its MX host names or its wording (providers.toml)."""
+
+    id: str
+    name: str
+    hosts: tuple[str, ...]
+    pattern: re.Pattern[str] | None
+    url: str  # the provider's own page for senders (postmaster / delisting / guidelines)
+
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """'a(b|c)|d' -> ['a(b|c)', 'd']: split on '|' outside groups, classes and escapes."""
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1:i + 2] == "]":
+                i += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+def _literal_prefix(alternative: str) -> str:
+    """The literal text every match of `alternative` starts with ('' when there is none)."""
+    out: list[str] = []
+    i = 0
+    while i < len(alternative):
+        ch = alternative[i]
+        if ch == "\\":
+            nxt = alternative[i + 1:i + 2]
+            if nxt == "b" and not out:
+                i += 2
+                continue
+            if not nxt or nxt.isalnum():
+                break
+            ch, width = nxt, 2
+        elif ch in ".[](){}|^$?*+":
+            break
+        else:
+            width = 1
+        follower = alternative[i + width:i + width + 1]
+        if follower in ("?", "*", "{"):
+            break
+        out.append(ch)
+        i += width
+        if follower == "+":
+            break
+    return "".join(out)
+
+
+def required_literals(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Substrings of which at least one occurs in every text the patterns match; None if unknown.
+
+    A cheap `in` test on these skips most rules without running their regex.
+    """
+    literals: list[str] = []
+    for p in patterns:
+        for alt in _top_level_alternatives(p):
+            lit = _literal_prefix(alt)
+            if len(lit) < 3 or lit != lit.lower():
+                return None
+            literals.append(lit)
+    return tuple(dict.fromkeys(literals)) or None
+
+
+def literal_regex(literals: tuple[str, ...] | None) -> re.Pattern[str] | None:
+    return None if literals is None else re.compile("|".join(re.escape(lit) for lit in literals))
