@@ -245,7 +245,12 @@ _parse_context = lru_cache(maxsize=128)(Context.parse)
 
 def classify(text: str, context: str | Context | None = None, *, host: str | None = None) -> Diagnosis:
     """Diagnose one reply (one or more lines) seen in `context`. Unknown context name: ValueError."""
-    ctx = context if context is None or isinstance(context, Context) else _parse_context(context)
+    if context is None or isinstance(context, Context):
+        ctx = context
+    elif isinstance(context, str):
+        ctx = _parse_context(context)
+    else:
+        raise ValueError(f"unknown reply context {context!r}; give a command name such as 'RCPT'")
     return diagnose(parse(text), ctx, host=host)
 
 
