@@ -1,0 +1,473 @@
+"""I/O layer (with pure helpers): audits the prober itself (public address, PTR, HELO, DNSBLs, port 25, MX PTR); it must not open SMTP connections or classify replies.
+
+Before blaming the target, a probe should say when the trouble is on its own side: port 25
+blocked on this network, no reverse DNS for the address the servers see, a HELO name that
+does not match it, or a listing on a DNS blocklist. DNS goes through probe.resolve only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import dns.asyncresolver
+import dns.reversename
+
+from .errors import InputError
+from .model import Context, Finding, Session, Severity, to_plain
+from .resolve import Lookup, lookup_addresses, lookup_ptr, lookup_txt
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+DnsblStatus = Literal["listed", "not_listed", "refused", "error", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Blocklist:
+    """What we know about one public DNSBL: its name, where to look up and delist, its return codes."""
+
+    zone: str
+    name: str
+    removal_url: str
+    codes: tuple[tuple[str, str], ...] = ()  # (return code, meaning); others mean "listed"
+    ipv6: bool = True  # False: the list covers IPv4 only, so an IPv6 NXDOMAIN would prove nothing
+
+
+_PBL = ("an end-user address that should not send mail directly (Spamhaus PBL): send through your "
+        "provider's relay, or remove the PBL entry if this really is a mail server")
+KNOWN_BLOCKLISTS: dict[str, Blocklist] = {b.zone: b for b in (
+    Blocklist("zen.spamhaus.org", "Spamhaus ZEN", "https://check.spamhaus.org/", (
+        ("127.0.0.2", "a known spam source or spam operation (Spamhaus SBL)"),
+        ("127.0.0.3", "low-reputation bulk sending detected automatically (Spamhaus CSS)"),
+        *((f"127.0.0.{n}", "a compromised host: malware, bot or open proxy seen sending (Spamhaus XBL)")
+          for n in (4, 5, 6, 7)),
+        ("127.0.0.9", "a hijacked or criminal network (Spamhaus DROP)"),
+        ("127.0.0.10", _PBL), ("127.0.0.11", _PBL))),
+    Blocklist("b.barracudacentral.org", "Barracuda Reputation Block List",
+              "https://www.barracudacentral.org/rbl/removal-request",
+              (("127.0.0.2", "poor sending reputation (Barracuda BRBL)"),), ipv6=False),
+    Blocklist("bl.spamcop.net", "SpamCop", "https://www.spamcop.net/bl.shtml",
+              (("127.0.0.2", "reported by spam recipients (SpamCop)"),), ipv6=False),
+    Blocklist("psbl.surriel.com", "Passive Spam Block List", "https://psbl.org/",
+              (("127.0.0.2", "seen sending to spam traps (PSBL)"),), ipv6=False),
+    Blocklist("bl.mailspike.net", "Mailspike", "https://mailspike.org/",
+              (("127.0.0.2", "poor sending reputation (Mailspike)"),)),
+)}
+# The default set: lists that receivers widely consult, free for low-volume queries, that list
+# single addresses (not whole provider ranges) and offer self-service lookup and removal.
+# Not included: SORBS (decommissioned by Proofpoint in June 2024) and UCEPROTECT levels 2/3
+# (they list whole networks, which the owner of one address cannot act on).
+DEFAULT_DNSBL_ZONES: tuple[str, ...] = tuple(KNOWN_BLOCKLISTS)
+
+_MAX_PTR_NAMES = 8  # forward-confirm at most this many PTR names
+_MAX_EHLO_TEXT = 8192
+_BRACKETED = re.compile(r"\[([^\[\]\s]{2,60})(?:\s[^\[\]]{0,80})?\]")  # "[203.0.113.5]", Gmail "[ip   15]"
+_CODE_PREFIX = re.compile(r"^\s*\d{3}(?:[ -]|$)")
+_REFUSED_NET = ipaddress.ip_network("127.255.255.0/24")
+_LOOPBACK_NET = ipaddress.ip_network("127.0.0.0/8")
+
+
+# -- pure helpers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EchoedAddress:
+    """The client address a server echoed back; `is_global`: routable on the Internet (not private, loopback...)."""
+
+    address: str
+    is_global: bool
+
+
+def _as_ip(text: str) -> IPAddress | None:
+    """'203.0.113.5', 'IPv6:2001:db8::5', '::ffff:203.0.113.5' -> the address (IPv4-mapped made IPv4)."""
+    candidate = text.strip().strip("[]")
+    if candidate.lower().startswith("ipv6:"):
+        candidate = candidate[5:]
+    try:
+        ip = ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def public_address_from_ehlo(text: str) -> EchoedAddress | None:
+    """This machine's address as a server echoed it in an EHLO/HELO reply or banner, or None.
+
+    Exim/Sendmail 'Hello host [203.0.113.5]', Gmail 'at your service, [203.0.113.5]', Microsoft
+    'Hello [203.0.113.5]', '[IPv6:2001:db8::5]'. The first word of the reply is the server's own
+    name (RFC 5321 §4.1.1.1), so an address literal there is never taken for ours.
+    """
+    lines = [_CODE_PREFIX.sub("", line, count=1) for line in text[:_MAX_EHLO_TEXT].splitlines()]
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return None
+    lines[0] = lines[0].strip().partition(" ")[2]  # drop the server's own name
+    for line in lines:
+        for match in _BRACKETED.finditer(line):
+            ip = _as_ip(match.group(1))
+            if ip is not None:
+                return EchoedAddress(str(ip), ip.is_global)
+    return None
+
+
+def _normalise_zone(zone: str) -> str:
+    return zone.strip().strip(".").lower()
+
+
+def dnsbl_query_name(ip: str, zone: str) -> str:
+    """The DNSBL question: reversed octets (IPv4) or nibbles (IPv6) + zone. Raises InputError for a non-IP."""
+    address = _as_ip(ip)
+    if address is None:
+        raise InputError(f"{ip!r} is not an IP address")
+    reverse = dns.reversename.from_address(str(address)).to_text(omit_final_dot=True)
+    suffix = ".in-addr.arpa" if address.version == 4 else ".ip6.arpa"
+    return f"{reverse.removesuffix(suffix)}.{_normalise_zone(zone)}"
+
+
+def dnsbl_status(codes: Sequence[str]) -> tuple[DnsblStatus, str | None]:
+    """What a DNSBL's A answer means: (status, why) - 127.255.255.x is the list refusing the query."""
+    if not codes:
+        return "not_listed", None
+    addresses = [_as_ip(code) for code in codes]
+    if any(a is not None and a in _REFUSED_NET for a in addresses):
+        return "refused", "the list refused the query (answer 127.255.255.x: public resolver, over quota or unknown zone)"
+    unexpected = [c for c, a in zip(codes, addresses, strict=True)
+                  if a is None or a not in _LOOPBACK_NET or int(a) & 0xFFFFFF < 2]
+    if unexpected:
+        return "error", (f"unexpected answer {', '.join(unexpected)}: not a listing code (your resolver may rewrite "
+                         "NXDOMAIN, or the list is shut down and answers for every address)")
+    return "listed", None
+
+
+def dnsbl_meaning(zone: str, codes: Sequence[str]) -> str:
+    """The documented meaning of a listing's return codes on a known list, else a generic one."""
+    known = dict(KNOWN_BLOCKLISTS[zone].codes) if zone in KNOWN_BLOCKLISTS else {}
+    meanings = list(dict.fromkeys(known.get(code, f"listed (return code {code})") for code in codes))
+    return "; ".join(meanings)
+
+
+# -- the source audit --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DnsblResult:
+    """One blocklist's answer about one address."""
+
+    zone: str
+    query: str
+    status: DnsblStatus
+    codes: list[str] = field(default_factory=list)  # the A records the list answered
+    meaning: str | None = None  # for "listed": what the return codes mean
+    reason: str | None = None  # for "listed": the list's TXT record, when it gave one
+    removal_url: str | None = None  # known lists: where to look the address up and request removal
+    error: str | None = None  # for "refused", "error" and "skipped": why there is no answer
+
+
+@dataclass(slots=True)
+class SourceAudit:
+    """What the world sees of this machine as a mail client. JSON: the self-check object."""
+
+    ip: str | None  # the audited address; None when it is unknown
+    is_global: bool | None = None
+    helo: str | None = None
+    ptr: list[str] = field(default_factory=list)  # PTR names of ip
+    ptr_status: str | None = None  # ok | nxdomain | nodata | error (None: not checked)
+    ptr_error: str | None = None
+    forward_confirmed: bool | None = None  # a PTR name resolves back to ip (FCrDNS); None: unknown
+    confirmed_name: str | None = None
+    helo_matches_ptr: bool | None = None
+    helo_resolves_to_ip: bool | None = None  # None: not checked, or the lookup failed
+    helo_error: str | None = None
+    dnsbl: list[DnsblResult] = field(default_factory=list)
+    error: str | None = None  # why nothing could be audited
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+    def findings(self) -> list[Finding]:
+        """Each problem as one Finding a person can act on (stable ids source-*)."""
+        if self.ip is None:
+            return [Finding("source-address-unknown", Severity.INFO, self.error or (
+                "This machine's public address is unknown, so it was not audited: name it with --source-ip."))]
+        found: list[Finding] = []
+        if self.is_global is False:
+            found.append(Finding("source-not-public", Severity.INFO, (
+                f"{self.ip} is not a public address: mail servers see this network's public (NAT) address instead, "
+                "so audit that one with --source-ip."), self.ip))
+        found.extend(self._ptr_findings())
+        found.extend(self._helo_findings())
+        found.extend(_dnsbl_finding(self.ip, result) for result in self.dnsbl if result.status != "not_listed"
+                     and result.status != "skipped")
+        return found
+
+    def _ptr_findings(self) -> list[Finding]:
+        assert self.ip is not None
+        if self.ptr_status in ("nxdomain", "nodata"):
+            return [Finding("source-no-ptr", Severity.WARNING, (
+                f"{self.ip} has no reverse DNS (PTR) record, and many receivers (Gmail, Microsoft, most "
+                "Postfix sites) refuse or defer mail from such addresses: ask the owner of the address (your ISP "
+                "or cloud provider) to set a PTR naming a host that resolves back to it."), self.ip)]
+        if self.ptr_status == "error":
+            return [Finding("source-ptr-unchecked", Severity.INFO, (
+                f"The reverse DNS (PTR) of {self.ip} could not be checked ({self.ptr_error}); "
+                "retry, or ask another resolver with --resolver."), self.ip)]
+        if self.ptr and self.forward_confirmed is False:
+            names = ", ".join(self.ptr)
+            return [Finding("source-ptr-not-confirmed", Severity.WARNING, (
+                f"The PTR name of {self.ip} ({names}) does not resolve back to {self.ip}, so forward-confirmed "
+                f"reverse DNS fails and strict receivers reject the connection: add an A/AAAA record for "
+                f"{self.ptr[0]} pointing to {self.ip}, or change the PTR to a name that does."), self.ip)]
+        return []
+
+    def _helo_findings(self) -> list[Finding]:
+        assert self.ip is not None
+        if self.helo is None or self.helo_matches_ptr or self.helo_resolves_to_ip:
+            return []
+        problem = ("does not resolve to it" if self.helo_resolves_to_ip is False
+                   else f"could not be resolved ({self.helo_error})")
+        if "." not in self.helo.strip("[]"):
+            problem += ", and it is not a fully qualified domain name"
+        fix = f"use --helo {self.ptr[0]}" if self.ptr else "use a name whose A/AAAA record is this address"
+        return [Finding("source-helo-mismatch", Severity.WARNING, (
+            f"The HELO name {self.helo} is not the PTR name of {self.ip} and {problem}; servers that check HELO "
+            f"reject or score such clients: {fix}."), self.helo)]
+
+
+def _dnsbl_finding(ip: str, result: DnsblResult) -> Finding:
+    known = KNOWN_BLOCKLISTS.get(result.zone)
+    name = known.name if known else result.zone
+    if result.status == "listed":
+        where = (f"request removal at {result.removal_url}" if result.removal_url
+                 else f"look {ip} up on the operator's site of {result.zone} to request removal")
+        why = f" The list says: {result.reason}." if result.reason else ""
+        return Finding("source-listed", Severity.CRITICAL, (
+            f"{ip} is listed on {name} ({result.zone}, {', '.join(result.codes)}: {result.meaning}), so receivers "
+            f"that use it refuse this machine and probe answers may reflect that, not the mailbox: fix the cause, "
+            f"then {where}.{why}"), result.zone)
+    if result.status == "refused":
+        return Finding("source-dnsbl-refused", Severity.INFO, (
+            f"{name} ({result.zone}) refused the query ({', '.join(result.codes)}), so the listing is unknown: "
+            "the list refuses public resolvers and heavy users - use your own resolver, not a public one "
+            "(--resolver), or the operator's query service."), result.zone)
+    return Finding("source-dnsbl-failed", Severity.INFO, (
+        f"Could not check {name} ({result.zone}): {result.error}; retry, or ask another resolver with --resolver."),
+        result.zone)
+
+
+async def _bounded(lookup: Awaitable[Lookup], timeout_s: float) -> Lookup:
+    """One lookup, never longer than timeout_s (the resolver's own lifetime may be longer)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await lookup
+    except TimeoutError:
+        return Lookup([], "error", f"no answer within {timeout_s:g} s", failure="timeout")
+
+
+async def check_dnsbl(ip: str, zone: str, resolver: dns.asyncresolver.Resolver, *, timeout_s: float) -> DnsblResult:
+    """Ask one blocklist about one address; every failure is the result's status, never an exception."""
+    address = _as_ip(ip)
+    zone = _normalise_zone(zone)
+    if address is None:
+        return DnsblResult(zone, "", "error", error=f"{ip!r} is not an IP address")
+    known = KNOWN_BLOCKLISTS.get(zone)
+    url = known.removal_url if known else None
+    if not zone:
+        return DnsblResult(zone, "", "error", error="empty blocklist zone name")
+    query = dnsbl_query_name(str(address), zone)
+    if address.version == 6 and known is not None and not known.ipv6:
+        return DnsblResult(zone, query, "skipped", removal_url=url, error="this list covers IPv4 addresses only")
+    answer = await _bounded(lookup_addresses(query, resolver, family=4), timeout_s)
+    if answer.status == "error":
+        return DnsblResult(zone, query, "error", removal_url=url, error=answer.error)
+    codes = sorted({str(code) for code in answer.records}, key=lambda c: ipaddress.ip_address(c))
+    status, why = dnsbl_status(codes)
+    result = DnsblResult(zone, query, status, codes, removal_url=url, error=why)
+    if status == "listed":
+        result.meaning = dnsbl_meaning(zone, codes)
+        txt = await _bounded(lookup_txt(query, resolver), timeout_s)
+        result.reason = " / ".join(txt.records)[:300] or None
+    return result
+
+
+async def _forward_confirm(address: IPAddress, names: Sequence[str], resolver: dns.asyncresolver.Resolver,
+                           timeout_s: float) -> tuple[bool | None, str | None]:
+    """(does one of names resolve back to address, which one); None when no name did and a lookup failed."""
+    lookups = await asyncio.gather(*(_bounded(lookup_addresses(name, resolver, family=address.version), timeout_s)
+                                     for name in names[:_MAX_PTR_NAMES]))
+    for name, lookup in zip(names, lookups, strict=False):
+        if any(_as_ip(str(record)) == address for record in lookup.records):
+            return True, name
+    return (None if any(lookup.status == "error" for lookup in lookups) else False), None
+
+
+async def _helo_resolves(address: IPAddress, helo: str, resolver: dns.asyncresolver.Resolver,
+                         timeout_s: float) -> tuple[bool | None, str | None]:
+    literal = _as_ip(helo) if helo.strip().startswith("[") else None
+    if literal is not None:
+        return literal == address, None
+    lookup = await _bounded(lookup_addresses(helo.strip(), resolver), timeout_s)
+    if any(_as_ip(str(record)) == address for record in lookup.records):
+        return True, None
+    return (None, lookup.error) if lookup.status == "error" else (False, None)
+
+
+def _plain_name(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+async def audit_source(ip: str, resolver: dns.asyncresolver.Resolver, *,
+                       dnsbl_zones: Sequence[str] = DEFAULT_DNSBL_ZONES, helo: str | None = None,
+                       timeout_s: float) -> SourceAudit:
+    """PTR and forward confirmation of ip, the HELO name against both, and each DNSBL, concurrently.
+
+    Raises InputError when ip is not an IP address (nothing is sent); every DNS failure is a field.
+    """
+    address = _as_ip(ip)
+    if address is None:
+        raise InputError(f"the source address {ip!r} is not an IP address")
+    audit = SourceAudit(str(address), address.is_global, helo=helo.strip() if helo else None)
+    zones = list(dict.fromkeys(_normalise_zone(zone) for zone in dnsbl_zones))
+
+    async def reverse() -> None:
+        ptr = await _bounded(lookup_ptr(str(address), resolver), timeout_s)
+        audit.ptr, audit.ptr_status, audit.ptr_error = [_plain_name(n) for n in ptr.records], ptr.status, ptr.error
+        if audit.ptr:
+            audit.forward_confirmed, audit.confirmed_name = await _forward_confirm(address, audit.ptr, resolver,
+                                                                                   timeout_s)
+
+    async def helo_check() -> None:
+        if audit.helo:
+            audit.helo_resolves_to_ip, audit.helo_error = await _helo_resolves(address, audit.helo, resolver,
+                                                                               timeout_s)
+
+    async def blocklists() -> None:
+        audit.dnsbl = list(await asyncio.gather(*(check_dnsbl(str(address), zone, resolver, timeout_s=timeout_s)
+                                                  for zone in zones)))
+
+    await asyncio.gather(reverse(), helo_check(), blocklists())
+    if audit.helo:
+        audit.helo_matches_ptr = _plain_name(audit.helo) in audit.ptr
+    return audit
+
+
+async def self_check(resolver: dns.asyncresolver.Resolver, *, source_ip: str | None, helo: str,
+                     dnsbl_zones: Sequence[str] = DEFAULT_DNSBL_ZONES, timeout_s: float) -> SourceAudit:
+    """`smtp-probe self-check`: audit_source for the given address; without one, an audit saying why not."""
+    if source_ip is None or not source_ip.strip():
+        return SourceAudit(None, helo=helo, error=(
+            "This machine's public address is unknown (no server echoed it in its EHLO reply), so it was not "
+            "audited: name it with --source-ip."))
+    return await audit_source(source_ip, resolver, dnsbl_zones=dnsbl_zones, helo=helo, timeout_s=timeout_s)
+
+
+# -- port 25 from here -------------------------------------------------------------------------
+
+_NOT_CONNECTED = frozenset({Context.CONNECT, Context.DNS})
+
+
+def _attempt_kind(session: Session) -> str | None:
+    """silent | refused | reset | unreachable | connected; None for a session never attempted (deadline)."""
+    if session.outcome == "skipped":
+        return None
+    connected = any(step.context not in _NOT_CONNECTED for step in session.steps)
+    if session.outcome == "timeout":
+        return "connected" if connected else "silent"  # a banner or reply timeout reached the server
+    if session.outcome in ("refused", "reset", "unreachable"):
+        return session.outcome
+    return "connected"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def port25_diagnosis(sessions: Sequence[Session]) -> Finding | None:
+    """Why no MX host could be reached, when none could: blocked egress (all silent), refused, reset, or a mix.
+
+    None when any connection got through (then the sessions speak for themselves) or nothing was tried.
+    Connect timeouts are "silent"; a server that accepted and then went quiet is not.
+    """
+    kinds = [(s, kind) for s in sessions if (kind := _attempt_kind(s)) is not None]
+    if not kinds or any(kind == "connected" for _s, kind in kinds):
+        return None
+    ports = sorted({s.port for s, _kind in kinds})
+    port = " and ".join(str(p) for p in ports)
+    hosts = len({s.host for s, _kind in kinds})
+    tried = f"{_count(len(kinds), 'connection attempt')} to {_count(hosts, 'MX host')}"
+    counts = {k: sum(1 for _s, kind in kinds if kind == k) for k in ("silent", "refused", "reset", "unreachable")}
+    if counts["silent"] == len(kinds):
+        return Finding("port25-blocked", Severity.WARNING, (
+            f"Outbound port {port} looks blocked from this network: all {tried} timed out without any answer, "
+            "which is what a firewall that drops the traffic looks like, not proof the domain is unreachable. "
+            "Many clouds and ISPs block port 25: try from another network, ask the provider to unblock it, "
+            "or use --proxy socks5://HOST:PORT."))
+    if counts["refused"] == len(kinds):
+        return Finding("mx-all-refused", Severity.INFO, (
+            f"All {tried} were refused (the host answered with a TCP reset): the mail servers are down or not "
+            f"listening on port {port}, so your outbound port {port} is not what is blocking (unless your own "
+            "firewall rejects rather than drops); check the MX records and whether the servers run."))
+    if counts["reset"] == len(kinds):
+        return Finding("mx-all-reset", Severity.INFO, (
+            f"All {tried} were accepted and then cut before the dialogue finished: a firewall, anti-spam "
+            "appliance or the server itself dropped them, often because it distrusts this client - see the "
+            "self-check (PTR, DNS blocklists) and retry later or from another network."))
+    parts = [f"{counts['silent']} timed out (silently dropped: a firewall, yours or theirs)" if counts["silent"] else "",
+             f"{counts['refused']} refused (host up, nothing listening)" if counts["refused"] else "",
+             f"{counts['reset']} cut by the peer or a middlebox" if counts["reset"] else "",
+             f"{counts['unreachable']} unreachable (no route from here)" if counts["unreachable"] else ""]
+    meaning = "; ".join(p for p in parts if p)
+    hint = ""
+    if counts["silent"] and not counts["refused"] and not counts["reset"]:
+        hint = (f" Nothing answered at all, so outbound port {port} may be blocked on this network: try from "
+                "another network or with --proxy.")
+    elif counts["refused"] or counts["reset"]:
+        hint = f" Some host answered, so port {port} is not blocked wholesale from here; the servers are at fault."
+    return Finding("mx-no-connection", Severity.WARNING, f"No MX host could be reached ({tried}): {meaning}.{hint}")
+
+
+# -- reverse DNS of the MX hosts ---------------------------------------------------------------
+
+
+def _banner_name(session: Session) -> str | None:
+    """The first word after 220 in the session's banner, or None without a 220 banner."""
+    for step in session.steps:
+        if step.context is Context.BANNER and step.code == 220 and not step.unsolicited:
+            first = step.lines[0].split() if step.lines else []
+            return first[0] if first else ""
+    return None
+
+
+async def mx_reverse_findings(sessions: Sequence[Session], resolver: dns.asyncresolver.Resolver, *,
+                              timeout_s: float = 5.0) -> list[Finding]:
+    """MXToolbox's check: each probed MX address's PTR, and whether the 220 banner's host name matches it."""
+    banners: dict[str, tuple[str, str | None]] = {}  # address -> (MX host, banner name)
+    for session in sessions:
+        if _as_ip(session.address) is None or session.outcome == "skipped":
+            continue
+        host, name = banners.get(session.address, (session.host, None))
+        banners[session.address] = (host, name if name is not None else _banner_name(session))
+    addresses = list(banners)
+    lookups = await asyncio.gather(*(_bounded(lookup_ptr(a, resolver), timeout_s) for a in addresses))
+    findings: list[Finding] = []
+    for address, ptr in zip(addresses, lookups, strict=True):
+        host, banner = banners[address]
+        names = [_plain_name(n) for n in ptr.records]
+        if ptr.status == "error":
+            findings.append(Finding("mx-ptr-unchecked", Severity.INFO, (
+                f"The reverse DNS (PTR) of {host} ({address}) could not be checked: {ptr.error}."), address))
+        elif not names:
+            findings.append(Finding("mx-no-ptr", Severity.WARNING, (
+                f"MX host {host} ({address}) has no reverse DNS (PTR) record: when it also sends mail, receivers "
+                "distrust it; ask whoever owns the address to set a PTR naming the host."), address))
+        elif banner is not None and _plain_name(banner) not in names and _as_ip(banner) != _as_ip(address):
+            said = f"names {banner}" if banner else "names no host"
+            findings.append(Finding("mx-banner-mismatch", Severity.INFO, (
+                f"The banner of {host} ({address}) {said}, but its PTR is {', '.join(names)}: make the "
+                "server's greeting name match its PTR (Postfix myhostname, Exim primary_hostname). "
+                "Tarpits and anti-spam banners cause false alarms here."), address))
+    return findings
