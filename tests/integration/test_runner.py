@@ -1,0 +1,252 @@
+"""The probe end to end (issue 2): loopback DNS + fake mail servers -> runner -> Report -> JSON schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import pytest
+
+from probe import resolve
+from probe.cli import finish_report
+from probe.inputs import parse_address
+from probe.model import DomainStatus, ExitCode, ProbeOptions, Reason, Report, Verdict
+from probe.render.json import report_json
+from probe.render.text import render_text
+from probe.runner import probe_domain
+from probe.testing.fakedns import FakeDNS
+from probe.testing.fakesmtp import FakeSMTP
+
+ZONE = """$ORIGIN it.test.
+$TTL 60
+@          SOA ns.it.test. hostmaster.it.test. 1 3600 600 86400 60
+ns         A   127.0.0.1
+ok         MX  10 mx.ok
+mx.ok      A   127.0.0.1
+nullmx     MX  0 .
+nullmx     A   127.0.0.1
+implicit   A   127.0.0.1
+failover   MX  10 mx1.failover
+failover   MX  20 mx2.failover
+mx1.failover A 127.0.0.2
+mx2.failover A 127.0.0.1
+broken     MX  10 mx.ok
+slow       MX  10 mx.ok
+"""
+
+SCHEMA = json.loads(resources.files("probe").joinpath("schema/report.schema.json").read_text("utf-8"))
+
+
+@pytest.fixture
+async def dns() -> AsyncIterator[FakeDNS]:
+    async with FakeDNS({"it.test.": ZONE}, servfail=["broken.it.test"], drop=["slow.it.test"]) as server:
+        yield server
+
+
+async def run(dns: FakeDNS, domain: str, addresses: list[str], server: FakeSMTP | None = None,
+              **options: Any) -> Report:
+    """Probe through the real resolver and SMTP client; validate and return the report."""
+    opts = ProbeOptions(helo="probe.it.test", port=server.port if server else 25, timeout_s=2.0,
+                        deadline_s=15.0, tls_policies=False, **options)
+    resolver = resolve.make_resolver([(dns.host, dns.port)], timeout_s=0.6)
+    report = await probe_domain(domain, [parse_address(a) for a in addresses], opts, resolver=resolver)
+    finish_report(report, [])
+    jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(report_json(report)))
+    render_text(report, verbose=True)  # must not raise on any report
+    if server is not None:
+        assert not any(c.upper().startswith(("DATA", "BDAT")) for c in server.commands), "DATA was sent"
+    return report
+
+
+def only(report: Report) -> Any:
+    assert len(report.addresses) == 1
+    return report.addresses[0]
+
+
+async def test_deliverable_address(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt={"alice@ok.it.test": "250 2.1.5 Ok"},
+                        rcpt_default="550 5.1.1 <x>: Recipient address rejected: User unknown") as smtp:
+        report = await run(dns, "ok.it.test", ["alice@ok.it.test"], smtp, starttls="never")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    a = only(report)
+    assert (a.verdict, a.reason, a.code, a.catch_all) == (Verdict.DELIVERABLE, Reason.ACCEPTED, 250, False)
+    assert a.vrfy is not None and a.vrfy["code"] == 252 and a.vrfy["reason"] == "cannot_verify"
+    assert report.exit_code is ExitCode.OK  # with STARTTLS allowed, its absence would be a WARNING
+    assert [s.outcome for s in report.sessions] == ["completed"]
+    commands = [c.split()[0].upper() for c in smtp.commands]
+    assert commands[0] == "EHLO" and "VRFY" in commands and "MAIL" in commands and commands[-1] == "QUIT"
+
+
+async def test_unknown_user_is_undeliverable_and_critical(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt_default="550 5.1.1 <ghost@ok.it.test>: Recipient address rejected: "
+                                     "User unknown in virtual mailbox table") as smtp:
+        report = await run(dns, "ok.it.test", ["ghost@ok.it.test"], smtp)
+    a = only(report)
+    assert (a.verdict, a.reason, a.enhanced) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, "5.1.1")
+    assert "RCPT" in (a.command or "")
+    assert report.exit_code is ExitCode.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "verdict"),
+    [
+        ("450 4.2.0 <b@ok.it.test>: Recipient address rejected: Greylisted, see "
+         "http://postgrey.schweikert.ch/help/ok.it.test.html", Reason.GREYLISTED, Verdict.RISKY),
+        ("452 4.2.2 <b@ok.it.test>: Mailbox full", Reason.MAILBOX_FULL, Verdict.RISKY),
+        ("252 2.1.5 Cannot verify, will attempt delivery", Reason.CANNOT_VERIFY, Verdict.RISKY),
+        ("251 2.1.5 User not local; will forward to <b@elsewhere.test>", Reason.WILL_FORWARD, Verdict.DELIVERABLE),
+    ],
+)
+async def test_rcpt_replies(dns: FakeDNS, reply: str, reason: Reason, verdict: Verdict) -> None:
+    async with FakeSMTP(rcpt={"b@ok.it.test": reply}, rcpt_default="550 5.1.1 no such user") as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp)
+    a = only(report)
+    assert (a.reason, a.verdict) == (reason, verdict)
+    assert a.text is not None and a.text.startswith(reply[:3])
+
+
+@pytest.mark.parametrize(
+    ("vrfy", "reason"),
+    [("252 2.5.2 Cannot VRFY user", Reason.CANNOT_VERIFY),
+     ("550 5.1.1 <b@ok.it.test>: no such user", Reason.USER_UNKNOWN),
+     ("502 5.5.1 VRFY command is disabled", Reason.NOT_IMPLEMENTED)],
+)
+async def test_vrfy_replies_are_reported_but_rcpt_decides(dns: FakeDNS, vrfy: str, reason: Reason) -> None:
+    async with FakeSMTP(vrfy_default=vrfy, rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, catch_all=False)
+    a = only(report)
+    assert a.vrfy is not None and a.vrfy["reason"] == reason
+    assert a.verdict is Verdict.DELIVERABLE  # RCPT is the real test
+
+
+async def test_missing_starttls_is_a_warning_by_default(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, catch_all=False)
+    assert any(f.id == "starttls-missing" for f in report.findings)
+    assert report.exit_code is ExitCode.WARNING
+
+
+async def test_no_vrfy_sends_no_vrfy(dns: FakeDNS) -> None:
+    async with FakeSMTP() as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, vrfy=False)
+    assert not any(c.upper().startswith("VRFY") for c in smtp.commands)
+    assert only(report).vrfy is None
+
+
+@pytest.mark.parametrize(
+    ("banner", "status", "reason", "outcome"),
+    [
+        ("521 5.3.2 mx.ok.it.test does not accept mail", DomainStatus.DOES_NOT_ACCEPT_MAIL,
+         Reason.NOT_ACCEPTING_MAIL, "rejected"),
+        ("554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org",
+         DomainStatus.UNREACHABLE, Reason.BLOCKLISTED, "rejected"),
+        ("421 4.3.2 mx.ok.it.test Service not available, closing transmission channel",
+         DomainStatus.UNREACHABLE, Reason.SERVICE_UNAVAILABLE, "deferred"),
+    ],
+)
+async def test_refusing_banners_are_results(dns: FakeDNS, banner: str, status: DomainStatus,
+                                            reason: Reason, outcome: str) -> None:
+    async with FakeSMTP(banner=banner) as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp)
+    assert report.status is status
+    assert report.reason is reason
+    assert [s.outcome for s in report.sessions] == [outcome]
+    banner_step = report.sessions[0].steps[0]
+    assert banner_step.code == int(banner[:3]) and banner_step.text == banner
+    assert not any(c.upper().startswith(("MAIL", "RCPT")) for c in smtp.commands)
+    assert report.exit_code is ExitCode.CRITICAL if outcome == "rejected" else report.exit_code is not ExitCode.OK
+
+
+async def test_ehlo_refused_falls_back_to_helo(dns: FakeDNS) -> None:
+    async with FakeSMTP(ehlo_reply="502 5.5.2 Error: command not recognized", rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp)
+    verbs = [c.split()[0].upper() for c in smtp.commands]
+    assert verbs[:2] == ["EHLO", "HELO"]
+    assert only(report).verdict in (Verdict.DELIVERABLE, Verdict.RISKY)
+    ehlo = report.sessions[0].steps[1]
+    assert ehlo.code == 502 and ehlo.reason is Reason.NOT_IMPLEMENTED
+
+
+async def test_null_mx_connects_nowhere(dns: FakeDNS) -> None:
+    async with FakeSMTP() as smtp:
+        report = await run(dns, "nullmx.it.test", ["x@nullmx.it.test"], smtp)
+        assert smtp.connections == []  # the domain's A record is NOT a fallback
+    assert (report.status, report.reason, report.mx_source) == (
+        DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.NOT_ACCEPTING_MAIL, "null")
+    assert only(report).verdict is Verdict.UNDELIVERABLE
+    assert report.sessions == []
+    assert report.exit_code is ExitCode.CRITICAL
+
+
+async def test_implicit_mx_uses_the_domain_address(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "implicit.it.test", ["x@implicit.it.test"], smtp, catch_all=False)
+    assert report.mx_source == "implicit"
+    assert report.mx[0].implicit and report.mx[0].host == "implicit.it.test"
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    assert any(f.id == "implicit-mx" for f in report.findings)
+
+
+async def test_nxdomain_is_no_such_domain(dns: FakeDNS) -> None:
+    report = await run(dns, "nope.it.test", ["x@nope.it.test"])
+    assert (report.status, report.reason) == (DomainStatus.NO_SUCH_DOMAIN, Reason.DOMAIN_UNKNOWN)
+    assert only(report).verdict is Verdict.UNDELIVERABLE
+    assert report.exit_code is ExitCode.CRITICAL
+
+
+@pytest.mark.parametrize("domain", ["broken.it.test", "slow.it.test"])
+async def test_servfail_and_timeout_are_dns_errors_never_nonexistence(dns: FakeDNS, domain: str) -> None:
+    report = await run(dns, domain, [f"x@{domain}"])
+    assert (report.status, report.reason) == (DomainStatus.DNS_ERROR, Reason.DNS_ERROR)
+    a = only(report)
+    assert (a.verdict, a.reason) == (Verdict.UNKNOWN, Reason.DNS_ERROR)
+
+
+async def test_failover_to_the_backup_mx(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "failover.it.test", ["d@failover.it.test"], smtp, catch_all=False)
+    assert [(s.host, s.outcome) for s in report.sessions] == [
+        ("mx1.failover.it.test", "refused"), ("mx2.failover.it.test", "completed")]
+    assert report.sessions[0].steps[0].reason is Reason.NETWORK_ERROR
+    a = only(report)
+    assert (a.verdict, a.host) == (Verdict.DELIVERABLE, "mx2.failover.it.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+
+
+async def test_421_banner_moves_on_to_the_next_host(dns: FakeDNS) -> None:
+    async with FakeSMTP(banner="421 4.7.0 mx busy, try later") as busy, FakeSMTP(rcpt_default="250 Ok") as good:
+        opts = {"mx": (("127.0.0.1", busy.port), ("127.0.0.1", good.port)), "catch_all": False}
+        report = await run(dns, "ok.it.test", ["d@ok.it.test"], None, **opts)
+    assert [s.outcome for s in report.sessions] == ["deferred", "completed"]
+    assert only(report).verdict is Verdict.DELIVERABLE
+
+
+async def test_every_host_down_is_unreachable_with_unknown_verdicts(dns: FakeDNS) -> None:
+    report = await run(dns, "failover.it.test", ["d@failover.it.test"], None, mx=(("127.0.0.2", 9),))
+    assert report.status is DomainStatus.UNREACHABLE
+    assert report.reason is Reason.NETWORK_ERROR
+    a = only(report)
+    assert (a.verdict, a.reason) == (Verdict.UNKNOWN, Reason.NETWORK_ERROR)
+    assert report.exit_code is ExitCode.CRITICAL
+
+
+async def test_domain_only_probe_has_no_addresses(dns: FakeDNS) -> None:
+    async with FakeSMTP() as smtp:
+        report = await run(dns, "ok.it.test", [], smtp)
+    assert report.addresses == [] and report.status is DomainStatus.ACCEPTS_MAIL
+    assert not any(c.upper().startswith("RCPT") for c in smtp.commands)
+
+
+async def test_multiline_replies_are_kept_exactly(dns: FakeDNS) -> None:
+    reply = ("550-5.1.1 The email account that you tried to reach does not exist. Please try\r\n"
+             "550-5.1.1 double-checking the recipient's email address for typos or\r\n"
+             "550 5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser - gsmtp")
+    async with FakeSMTP(rcpt={"x@ok.it.test": reply}) as smtp:
+        report = await run(dns, "ok.it.test", ["x@ok.it.test"], smtp)
+    rcpt = [s for s in report.sessions[0].steps if (s.command or "").startswith("RCPT TO:<x@")][0]
+    assert rcpt.text == reply.replace("\r\n", "\n")
+    assert len(rcpt.lines) == 3 and rcpt.code == 550 and rcpt.enhanced == "5.1.1"
+    assert only(report).reason is Reason.USER_UNKNOWN
