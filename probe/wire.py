@@ -233,6 +233,7 @@ class Wire:
         self._loop = asyncio.get_running_loop()
         self._opened = self._loop.time()
         self._unsolicited: Reply | None = None
+        self.replies_read = 0  # complete SMTP replies read; 0 means the server has not greeted us yet
         self.transcript: list[TranscriptLine] = []
 
     @classmethod
@@ -285,6 +286,7 @@ class Wire:
             self._log("S", exc.partial)
             raise
         self._log("S", bytes(raw))
+        self.replies_read += 1
         return reply
 
     async def _read_lines(self, raw: bytearray, step: str) -> Reply:
@@ -438,12 +440,15 @@ class Wire:
     async def close(self, *, quit: bool) -> Reply | None:
         """Say QUIT when asked and the server still listens, wait briefly for the 221, then close.
 
-        Never raises. Returns the reply to QUIT when one came.
+        No QUIT before the server has sent one complete SMTP reply (its greeting): a client that
+        talks first is what postscreen-style greeting delays punish, and a peer that never spoke
+        SMTP (garbage, SSH, a silent HTTP server) is not listening for it. Never raises. Returns
+        the reply to QUIT when one came.
         """
         reply: Reply | None = None
         if self._inbox.buffer:  # unread bytes (after a desync): keep them in the transcript, drop them
             self._log("S", self._inbox.take(len(self._inbox.buffer)))
-        if quit and self.is_open:
+        if quit and self.is_open and self.replies_read > 0:
             try:
                 reply = await self.command("QUIT", timeout_s=min(self._timeout_s, _QUIT_WAIT_S))
             except (WireError, ValueError, OSError):

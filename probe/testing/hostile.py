@@ -213,6 +213,10 @@ class HostileServer:
                 await self._run(connection)
         except (_ClientGone, ConnectionError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            # close() cancels this handler; ending it normally keeps asyncio.streams from logging
+            # "Exception in callback ... CancelledError" for the cancelled connection task
+            pass
         except Exception as exc:  # noqa: BLE001 - recorded, so a broken fake fails its test instead of a log line
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
