@@ -213,7 +213,15 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             notes.append(f"{parsed.enhanced} is registered for use with "
                          f"{', '.join(f'{c}xx' for c in enh_entry.classes)} replies, not {klass}xx.")
 
-    if enh_entry is not None and not (enh_entry.weak and code_entry is not None):
+    basic_says = ((note.reason if note else None) or code_entry.reason) if code_entry is not None else None
+    # A 2xx basic code that means more than "accepted" (251 will forward, 252 cannot verify) is more
+    # specific than a success status such as 2.1.5 that servers attach to every positive reply.
+    basic_wins = klass == 2 and basic_says is not None and basic_says is not Reason.ACCEPTED
+    # Likewise 502/504/555 "not implemented" and 503 "bad sequence" say more than a protocol status
+    # X.5.1 "invalid command" or X.5.2 "syntax error" that servers attach to them.
+    basic_wins = basic_wins or (basic_says in (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE)
+                                and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "5")
+    if enh_entry is not None and not (enh_entry.weak and code_entry is not None) and not basic_wins:
         reason, meaning, remediation, severity = _enhanced_parts(enh_entry, klass, ctx)
         if code_entry is not None and note is not None and note.severity and klass == 2:
             severity = severity or note.severity

@@ -153,3 +153,21 @@ def test_classify_never_raises_and_always_gives_a_spec_reason(text: str, context
     assert isinstance(d.reason, Reason) and isinstance(d.severity, Severity)
     assert d.meaning and d.remediation and d.when
     d.to_dict()
+
+
+@pytest.mark.parametrize(("text", "reason"), [("252 2.1.5 Cannot verify, will attempt delivery", Reason.CANNOT_VERIFY),
+                                              ("251 2.1.5 User not local; will forward", Reason.WILL_FORWARD)])
+def test_specific_2xx_code_beats_a_generic_success_status(text: str, reason: Reason) -> None:
+    assert classify(text, "RCPT").reason is reason
+    assert classify(text).reason is reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    ("502 5.5.2 Error: command not recognized", "EHLO", Reason.NOT_IMPLEMENTED),
+    ("500 5.5.1 Command unrecognized", "EHLO", Reason.NOT_IMPLEMENTED),
+    ("503 5.5.1 Error: need MAIL command", "RCPT", Reason.BAD_SEQUENCE),
+    ("504 5.5.4 Unrecognized authentication type", "AUTH", Reason.NOT_IMPLEMENTED),
+    ("501 5.5.4 Syntax: HELO hostname", "HELO", Reason.HELO_REJECTED),
+])
+def test_protocol_status_does_not_hide_what_the_basic_code_says(text: str, context: str, reason: Reason) -> None:
+    assert classify(text, context).reason is reason
