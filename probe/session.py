@@ -17,6 +17,7 @@ as probe.errors.InputError, before anything is sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import secrets
 import socket
@@ -28,6 +29,7 @@ from typing import Any, NoReturn
 
 from .errors import InputError
 from .model import Context, ProbeOptions, Reply
+from .proxy import ProxyFailed, ProxyUrl, open_via_proxy, parse_proxy_url
 from .wire import (
     ConnectRefused,
     ConnectTimeout,
@@ -85,8 +87,17 @@ class SessionRecord:
     vrfy: dict[str, Exchange] = field(default_factory=dict)
     catch_all: Exchange | None = None
     catch_all_address: str | None = None
+    local_address: str | None = None  # the source IP our (last) connection used, for a retry from the same one
     transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order
     elapsed_ms: float = 0.0
+
+
+def _local_address(wire: Wire | None) -> str | None:
+    """The source IP of a connection. Wire has no public accessor yet, so ask its transport."""
+    inbox = getattr(wire, "_inbox", None)
+    transport = getattr(inbox, "transport", None)
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    return str(sockname[0]) if isinstance(sockname, tuple) and sockname else None
 
 
 def _default_tls_context(verify: bool) -> ssl.SSLContext:
@@ -141,8 +152,12 @@ class _Dialogue:
     """The state of one session; every step records its exchange before it can stop the dialogue."""
 
     def __init__(self, record: SessionRecord, recipients: Sequence[str], options: ProbeOptions,
-                 factory: TlsContextFactory, deadline: float | None, sock: socket.socket | None) -> None:
+                 factory: TlsContextFactory, deadline: float | None, sock: socket.socket | None,
+                 local_host: str | None = None, catch_all_address: str | None = None) -> None:
         self.record, self.options, self.factory = record, options, factory
+        self.local_host = local_host
+        self.catch_all_address = catch_all_address
+        self.proxy: ProxyUrl | None = parse_proxy_url(options.proxy) if options.proxy and sock is None else None
         self.recipients = list(dict.fromkeys(recipients))
         self.loop = asyncio.get_running_loop()
         self.deadline = math.inf if deadline is None else deadline
@@ -240,12 +255,20 @@ class _Dialogue:
         budget = self._budget(Context.CONNECT, None)
         sock, self.sock = self.sock, None  # a pre-connected socket serves one connection only
         try:
-            self.wire = await Wire.connect(self.record.address, self.record.port, timeout_s=budget, sock=sock)
+            if self.proxy is not None:
+                sock = await open_via_proxy(self.proxy, self.record.address, self.record.port, timeout_s=budget)
+            self.wire = await Wire.connect(self.record.address, self.record.port, timeout_s=budget, sock=sock,
+                                           local_host=self.local_host)
+        except ProxyFailed as exc:
+            outcome = "refused" if exc.kind == "mx-refused" else "timeout" if exc.kind == "proxy-timeout" else "unreachable"
+            ex = self._event("proxy-failed", Context.CONNECT, f"{exc} [{exc.kind}]", since)
+            self._stop(outcome, ex)
         except WireError as exc:
             kind = ("refused" if isinstance(exc, ConnectRefused) else
                     "timeout" if isinstance(exc, ConnectTimeout) else "unreachable")
             ex = self._event(f"connect-{kind}", Context.CONNECT, str(exc), since)
             self._stop(kind, ex)
+        self.record.local_address = _local_address(self.wire)
         banner = await self._receive(None, Context.BANNER, None, self.loop.time())
         assert banner.reply is not None
         if banner.reply.code >= 500:
@@ -281,10 +304,12 @@ class _Dialogue:
         wire, self.wire = self.wire, None
         if wire is None:
             return
-        since = self.loop.time()
-        reply = await wire.close(quit=quit and self.loop.time() < self.deadline)
-        if reply is not None:
-            self._add(Exchange("QUIT", Context.QUIT, reply, None, "", self._now_ms(since)))
+        if quit and wire.is_open and wire.replies_read > 0 and self.loop.time() < self.deadline:
+            # Say QUIT (only to a peer that has spoken SMTP) but do not wait for the 221: nothing
+            # depends on it, and over a real network it costs a whole round trip.
+            with contextlib.suppress(WireError, ValueError, OSError):
+                await wire.send("QUIT")
+        await wire.close(quit=False)
         self.record.transcript.extend(wire.transcript)
 
     # ---- the dialogue ------------------------------------------------------------------------
@@ -365,7 +390,7 @@ class _Dialogue:
                 batch.append(rcpt)
         if self.options.catch_all and self.recipients:
             domain = self.recipients[0].rpartition("@")[2]
-            self.record.catch_all_address = f"{random_local_part()}@{domain}"
+            self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
             batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
         sender_utf8 = not self.options.mail_from.isascii()
         if sender_utf8 and not smtputf8:
@@ -439,19 +464,25 @@ def _check_inputs(recipients: Sequence[str], options: ProbeOptions) -> None:
 async def run_session(host: str, address: str, port: int, recipients: Sequence[str], options: ProbeOptions, *,
                       tls_context_factory: TlsContextFactory | None = None,
                       deadline: float | None = None,
-                      sock: socket.socket | None = None) -> SessionRecord:
+                      sock: socket.socket | None = None,
+                      local_host: str | None = None,
+                      catch_all_address: str | None = None) -> SessionRecord:
     """Talk to `address`:`port` (the MX `host`) and return what happened. Never sends DATA.
 
     Raises InputError (before connecting) only for recipients, sender or EHLO name that
     hold control characters; everything a server or the network does is in the record.
     `deadline` is a loop.time() by which the session is over; `sock` a connected socket
-    (e.g. through a SOCKS proxy) used instead of connecting.
+    (e.g. through a SOCKS proxy) used instead of connecting; without one, `options.proxy`
+    (socks5://) carries every connection. `local_host` binds the source address (a
+    greylisting retry must come from the same one); `catch_all_address` reuses the
+    random address of an earlier session (so its greylisting triplet passes too).
     """
     _check_inputs(recipients, options)
     loop = asyncio.get_running_loop()
     started = loop.time()
     record = SessionRecord(host, address, port)
-    dialogue = _Dialogue(record, recipients, options, tls_context_factory or _default_tls_context, deadline, sock)
+    dialogue = _Dialogue(record, recipients, options, tls_context_factory or _default_tls_context, deadline, sock,
+                         local_host, catch_all_address)
     if deadline is not None and started >= deadline:
         record.outcome = "skipped"
         dialogue.stopped(_Stop("skipped", dialogue._event(
