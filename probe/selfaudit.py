@@ -1,4 +1,4 @@
-"""I/O layer (with pure helpers): audits the prober itself (public address, PTR, HELO, DNSBLs, port 25, MX PTR); it must not open SMTP connections or classify replies.
+"""I/O layer: audits the prober itself (address, PTR, HELO, DNSBLs, port 25); never speaks SMTP or classifies.
 
 Before blaming the target, a probe should say when the trouble is on its own side: port 25
 blocked on this network, no reverse DNS for the address the servers see, a HELO name that
@@ -84,15 +84,12 @@ class EchoedAddress:
 def _as_ip(text: str) -> IPAddress | None:
     """'203.0.113.5', 'IPv6:2001:db8::5', '::ffff:203.0.113.5' -> the address (IPv4-mapped made IPv4)."""
     candidate = text.strip().strip("[]")
-    if candidate.lower().startswith("ipv6:"):
-        candidate = candidate[5:]
+    candidate = candidate[5:] if candidate.lower().startswith("ipv6:") else candidate
     try:
         ip = ipaddress.ip_address(candidate)
     except ValueError:
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
+    return (ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else ip
 
 
 def public_address_from_ehlo(text: str) -> EchoedAddress | None:
@@ -115,8 +112,9 @@ def public_address_from_ehlo(text: str) -> EchoedAddress | None:
     return None
 
 
-def _normalise_zone(zone: str) -> str:
-    return zone.strip().strip(".").lower()
+def _plain_name(name: str) -> str:
+    """A DNS name or zone as compared here: no surrounding dots or blanks, lower case."""
+    return name.strip().strip(".").lower()
 
 
 def dnsbl_query_name(ip: str, zone: str) -> str:
@@ -126,7 +124,7 @@ def dnsbl_query_name(ip: str, zone: str) -> str:
         raise InputError(f"{ip!r} is not an IP address")
     reverse = dns.reversename.from_address(str(address)).to_text(omit_final_dot=True)
     suffix = ".in-addr.arpa" if address.version == 4 else ".ip6.arpa"
-    return f"{reverse.removesuffix(suffix)}.{_normalise_zone(zone)}"
+    return f"{reverse.removesuffix(suffix)}.{_plain_name(zone)}"
 
 
 def dnsbl_status(codes: Sequence[str]) -> tuple[DnsblStatus, str | None]:
@@ -135,9 +133,9 @@ def dnsbl_status(codes: Sequence[str]) -> tuple[DnsblStatus, str | None]:
         return "not_listed", None
     addresses = [_as_ip(code) for code in codes]
     if any(a is not None and a in _REFUSED_NET for a in addresses):
-        return "refused", "the list refused the query (answer 127.255.255.x: public resolver, over quota or unknown zone)"
+        return "refused", "the list refused the query (127.255.255.x: public resolver, over quota or unknown zone)"
     unexpected = [c for c, a in zip(codes, addresses, strict=True)
-                  if a is None or a not in _LOOPBACK_NET or int(a) & 0xFFFFFF < 2]
+                  if a is None or a not in _LOOPBACK_NET or (int(a) & 0xFFFFFF) < 2]
     if unexpected:
         return "error", (f"unexpected answer {', '.join(unexpected)}: not a listing code (your resolver may rewrite "
                          "NXDOMAIN, or the list is shut down and answers for every address)")
@@ -201,8 +199,7 @@ class SourceAudit:
                 "so audit that one with --source-ip."), self.ip))
         found.extend(self._ptr_findings())
         found.extend(self._helo_findings())
-        found.extend(_dnsbl_finding(self.ip, result) for result in self.dnsbl if result.status != "not_listed"
-                     and result.status != "skipped")
+        found.extend(_dnsbl_finding(self.ip, r) for r in self.dnsbl if r.status in ("listed", "refused", "error"))
         return found
 
     def _ptr_findings(self) -> list[Finding]:
@@ -271,7 +268,7 @@ async def _bounded(lookup: Awaitable[Lookup], timeout_s: float) -> Lookup:
 async def check_dnsbl(ip: str, zone: str, resolver: dns.asyncresolver.Resolver, *, timeout_s: float) -> DnsblResult:
     """Ask one blocklist about one address; every failure is the result's status, never an exception."""
     address = _as_ip(ip)
-    zone = _normalise_zone(zone)
+    zone = _plain_name(zone)
     if address is None:
         return DnsblResult(zone, "", "error", error=f"{ip!r} is not an IP address")
     known = KNOWN_BLOCKLISTS.get(zone)
@@ -316,10 +313,6 @@ async def _helo_resolves(address: IPAddress, helo: str, resolver: dns.asyncresol
     return (None, lookup.error) if lookup.status == "error" else (False, None)
 
 
-def _plain_name(name: str) -> str:
-    return name.strip().rstrip(".").lower()
-
-
 async def audit_source(ip: str, resolver: dns.asyncresolver.Resolver, *,
                        dnsbl_zones: Sequence[str] = DEFAULT_DNSBL_ZONES, helo: str | None = None,
                        timeout_s: float) -> SourceAudit:
@@ -331,7 +324,7 @@ async def audit_source(ip: str, resolver: dns.asyncresolver.Resolver, *,
     if address is None:
         raise InputError(f"the source address {ip!r} is not an IP address")
     audit = SourceAudit(str(address), address.is_global, helo=helo.strip() if helo else None)
-    zones = list(dict.fromkeys(_normalise_zone(zone) for zone in dnsbl_zones))
+    zones = list(dict.fromkeys(_plain_name(zone) for zone in dnsbl_zones))
 
     async def reverse() -> None:
         ptr = await _bounded(lookup_ptr(str(address), resolver), timeout_s)
@@ -368,6 +361,9 @@ async def self_check(resolver: dns.asyncresolver.Resolver, *, source_ip: str | N
 # -- port 25 from here -------------------------------------------------------------------------
 
 _NOT_CONNECTED = frozenset({Context.CONNECT, Context.DNS})
+_KIND_MEANINGS = {"silent": "timed out (silently dropped: a firewall, yours or theirs)",
+                  "refused": "refused (host up, nothing listening)", "reset": "cut by the peer or a middlebox",
+                  "unreachable": "unreachable (no route from here)"}
 
 
 def _attempt_kind(session: Session) -> str | None:
@@ -399,7 +395,7 @@ def port25_diagnosis(sessions: Sequence[Session]) -> Finding | None:
     port = " and ".join(str(p) for p in ports)
     hosts = len({s.host for s, _kind in kinds})
     tried = f"{_count(len(kinds), 'connection attempt')} to {_count(hosts, 'MX host')}"
-    counts = {k: sum(1 for _s, kind in kinds if kind == k) for k in ("silent", "refused", "reset", "unreachable")}
+    counts = {k: sum(1 for _s, kind in kinds if kind == k) for k in _KIND_MEANINGS}
     if counts["silent"] == len(kinds):
         return Finding("port25-blocked", Severity.WARNING, (
             f"Outbound port {port} looks blocked from this network: all {tried} timed out without any answer, "
@@ -416,13 +412,12 @@ def port25_diagnosis(sessions: Sequence[Session]) -> Finding | None:
             f"All {tried} were accepted and then cut before the dialogue finished: a firewall, anti-spam "
             "appliance or the server itself dropped them, often because it distrusts this client - see the "
             "self-check (PTR, DNS blocklists) and retry later or from another network."))
-    parts = [f"{counts['silent']} timed out (silently dropped: a firewall, yours or theirs)" if counts["silent"] else "",
-             f"{counts['refused']} refused (host up, nothing listening)" if counts["refused"] else "",
-             f"{counts['reset']} cut by the peer or a middlebox" if counts["reset"] else "",
-             f"{counts['unreachable']} unreachable (no route from here)" if counts["unreachable"] else ""]
-    meaning = "; ".join(p for p in parts if p)
+    meaning = "; ".join(f"{counts[kind]} {text}" for kind, text in _KIND_MEANINGS.items() if counts[kind])
     hint = ""
-    if counts["silent"] and not counts["refused"] and not counts["reset"]:
+    if counts["unreachable"] == len(kinds):
+        hint = (" This machine has no route to them: check its network connection, or force IPv4 with -4 when "
+                "IPv6 is not set up here.")
+    elif counts["silent"] and not counts["refused"] and not counts["reset"]:
         hint = (f" Nothing answered at all, so outbound port {port} may be blocked on this network: try from "
                 "another network or with --proxy.")
     elif counts["refused"] or counts["reset"]:

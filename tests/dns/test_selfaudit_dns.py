@@ -165,7 +165,8 @@ async def test_ipv6_source(audit_resolver: Resolver) -> None:
     assert result.ip == V6 and result.ptr == ["v6.selfaudit.test"]
     assert result.forward_confirmed is True and result.helo_resolves_to_ip is True
     zen = by_zone(result)["zen.spamhaus.test"]
-    assert zen.status == "listed" and zen.codes == ["127.0.0.3"] and zen.query.endswith(".8.b.d.0.1.0.0.2.zen.spamhaus.test")
+    assert zen.status == "listed" and zen.codes == ["127.0.0.3"]
+    assert zen.query.endswith(".8.b.d.0.1.0.0.2.zen.spamhaus.test")
 
 
 async def test_not_an_address_is_input_error(audit_resolver: Resolver) -> None:

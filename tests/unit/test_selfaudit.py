@@ -272,3 +272,9 @@ def test_timeouts_with_unreachable_ipv6_still_hint_at_blocking() -> None:
 
 def test_any_successful_connection_means_no_diagnosis() -> None:
     assert port25_diagnosis([session("refused"), session("rejected", "mx2.example.com", connected=True)]) is None
+
+
+def test_all_unreachable_points_at_this_machines_network() -> None:
+    found = port25_diagnosis([session("unreachable", address="2001:db8::1")])
+    assert found is not None and found.id == "mx-no-connection" and "no route" in found.message
+    assert "-4" in found.message and "may be blocked" not in found.message
