@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from probe.errors import InputError
 from probe.model import Context, Finding, Reason, Session, Severity, Step
@@ -61,6 +65,20 @@ def test_echoed_address_is_found_with_its_scope(text: str, address: str, is_glob
 ])
 def test_no_echo_means_none(text: str) -> None:
     assert public_address_from_ehlo(text) is None
+
+
+@given(st.text(max_size=400))
+def test_any_text_gives_an_address_or_none(text: str) -> None:
+    found = public_address_from_ehlo(text)
+    assert found is None or str(ipaddress.ip_address(found.address)) == found.address
+
+
+@given(st.ip_addresses())
+def test_every_echoed_address_is_found(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    literal = f"IPv6:{ip.exploded}" if ip.version == 6 else str(ip)
+    found = public_address_from_ehlo(f"250-mx.example.com Hello client.example [{literal}]")
+    expected = (ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else ip
+    assert found == EchoedAddress(str(expected), expected.is_global)
 
 
 # -- DNSBL questions and answers ----------------------------------------------------------------
