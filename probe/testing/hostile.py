@@ -163,6 +163,8 @@ class HostileServer:
         self.port = 0
         self.commands: list[str] = []  # every command line the client sent, CRLF removed
         self.connections = 0
+        self.active = 0  # connections open right now
+        self.max_active = 0  # the most connections that were open at the same time
         self.early_talkers = 0  # clients that talked before the banner (slow_greeting)
         self.resets = 0  # connections ended with a TCP RST
         self.errors: list[str] = []  # bugs in this test equipment: tests assert it stays empty
@@ -207,6 +209,8 @@ class HostileServer:
         if task is not None:
             self._tasks.add(task)
         self.connections += 1
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
         connection = _Connection(self, reader, writer)
         try:
             async with asyncio.timeout(self.max_seconds):
@@ -220,6 +224,7 @@ class HostileServer:
         except Exception as exc:  # noqa: BLE001 - recorded, so a broken fake fails its test instead of a log line
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
+            self.active -= 1
             writer.close()
             if task is not None:
                 self._tasks.discard(task)
@@ -312,9 +317,13 @@ async def _drip(server: HostileServer, connection: _Connection, polite: bytes) -
 
 
 async def _long_line(server: HostileServer, connection: _Connection, polite: bytes) -> bool:
-    line = _code_of(polite) + b" " + b"x" * max(0, server.line_bytes - 4)
-    for start in range(0, len(line), _CHUNK):
-        await connection.send(line[start : start + _CHUNK])
+    head = _code_of(polite) + b" "
+    await connection.send(head)
+    left = max(0, server.line_bytes - len(head))
+    chunk = b"x" * _CHUNK  # streamed, never built whole: a many-megabyte line costs this server 64 KiB
+    while left > 0:
+        await connection.send(chunk[:left])
+        left -= _CHUNK
     await connection.read_until_gone()
     return False
 
