@@ -18,7 +18,7 @@ import dns.asyncresolver
 import dns.reversename
 
 from .errors import InputError
-from .model import Context, Finding, Session, Severity, to_plain
+from .model import Finding, Severity, to_plain
 from .resolve import Lookup, lookup_addresses, lookup_ptr, lookup_txt
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -81,7 +81,7 @@ class EchoedAddress:
     is_global: bool
 
 
-def _as_ip(text: str) -> IPAddress | None:
+def as_ip(text: str) -> IPAddress | None:
     """'203.0.113.5', 'IPv6:2001:db8::5', '::ffff:203.0.113.5' -> the address (IPv4-mapped made IPv4)."""
     candidate = text.strip().strip("[]")
     candidate = candidate[5:] if candidate.lower().startswith("ipv6:") else candidate
@@ -106,32 +106,32 @@ def public_address_from_ehlo(text: str) -> EchoedAddress | None:
     lines[0] = lines[0].strip().partition(" ")[2]  # drop the server's own name
     for line in lines:
         for match in _BRACKETED.finditer(line):
-            ip = _as_ip(match.group(1))
+            ip = as_ip(match.group(1))
             if ip is not None:
                 return EchoedAddress(str(ip), ip.is_global)
     return None
 
 
-def _plain_name(name: str) -> str:
+def plain_name(name: str) -> str:
     """A DNS name or zone as compared here: no surrounding dots or blanks, lower case."""
     return name.strip().strip(".").lower()
 
 
 def dnsbl_query_name(ip: str, zone: str) -> str:
     """The DNSBL question: reversed octets (IPv4) or nibbles (IPv6) + zone. Raises InputError for a non-IP."""
-    address = _as_ip(ip)
+    address = as_ip(ip)
     if address is None:
         raise InputError(f"{ip!r} is not an IP address")
     reverse = dns.reversename.from_address(str(address)).to_text(omit_final_dot=True)
     suffix = ".in-addr.arpa" if address.version == 4 else ".ip6.arpa"
-    return f"{reverse.removesuffix(suffix)}.{_plain_name(zone)}"
+    return f"{reverse.removesuffix(suffix)}.{plain_name(zone)}"
 
 
 def dnsbl_status(codes: Sequence[str]) -> tuple[DnsblStatus, str | None]:
     """What a DNSBL's A answer means: (status, why) - 127.255.255.x is the list refusing the query."""
     if not codes:
         return "not_listed", None
-    addresses = [_as_ip(code) for code in codes]
+    addresses = [as_ip(code) for code in codes]
     if any(a is not None and a in _REFUSED_NET for a in addresses):
         return "refused", "the list refused the query (127.255.255.x: public resolver, over quota or unknown zone)"
     unexpected = [c for c, a in zip(codes, addresses, strict=True)
@@ -256,7 +256,7 @@ def _dnsbl_finding(ip: str, result: DnsblResult) -> Finding:
         result.zone)
 
 
-async def _bounded(lookup: Awaitable[Lookup], timeout_s: float) -> Lookup:
+async def bounded_lookup(lookup: Awaitable[Lookup], timeout_s: float) -> Lookup:
     """One lookup, never longer than timeout_s (the resolver's own lifetime may be longer)."""
     try:
         async with asyncio.timeout(timeout_s):
@@ -267,8 +267,8 @@ async def _bounded(lookup: Awaitable[Lookup], timeout_s: float) -> Lookup:
 
 async def check_dnsbl(ip: str, zone: str, resolver: dns.asyncresolver.Resolver, *, timeout_s: float) -> DnsblResult:
     """Ask one blocklist about one address; every failure is the result's status, never an exception."""
-    address = _as_ip(ip)
-    zone = _plain_name(zone)
+    address = as_ip(ip)
+    zone = plain_name(zone)
     if address is None:
         return DnsblResult(zone, "", "error", error=f"{ip!r} is not an IP address")
     known = KNOWN_BLOCKLISTS.get(zone)
@@ -278,7 +278,7 @@ async def check_dnsbl(ip: str, zone: str, resolver: dns.asyncresolver.Resolver, 
     query = dnsbl_query_name(str(address), zone)
     if address.version == 6 and known is not None and not known.ipv6:
         return DnsblResult(zone, query, "skipped", removal_url=url, error="this list covers IPv4 addresses only")
-    answer = await _bounded(lookup_addresses(query, resolver, family=4), timeout_s)
+    answer = await bounded_lookup(lookup_addresses(query, resolver, family=4), timeout_s)
     if answer.status == "error":
         return DnsblResult(zone, query, "error", removal_url=url, error=answer.error)
     codes = sorted({str(code) for code in answer.records}, key=lambda c: ipaddress.ip_address(c))
@@ -286,7 +286,7 @@ async def check_dnsbl(ip: str, zone: str, resolver: dns.asyncresolver.Resolver, 
     result = DnsblResult(zone, query, status, codes, removal_url=url, error=why)
     if status == "listed":
         result.meaning = dnsbl_meaning(zone, codes)
-        txt = await _bounded(lookup_txt(query, resolver), timeout_s)
+        txt = await bounded_lookup(lookup_txt(query, resolver), timeout_s)
         result.reason = " / ".join(txt.records)[:300] or None
     return result
 
@@ -294,21 +294,21 @@ async def check_dnsbl(ip: str, zone: str, resolver: dns.asyncresolver.Resolver, 
 async def _forward_confirm(address: IPAddress, names: Sequence[str], resolver: dns.asyncresolver.Resolver,
                            timeout_s: float) -> tuple[bool | None, str | None]:
     """(does one of names resolve back to address, which one); None when no name did and a lookup failed."""
-    lookups = await asyncio.gather(*(_bounded(lookup_addresses(name, resolver, family=address.version), timeout_s)
+    lookups = await asyncio.gather(*(bounded_lookup(lookup_addresses(name, resolver, family=address.version), timeout_s)
                                      for name in names[:_MAX_PTR_NAMES]))
     for name, lookup in zip(names, lookups, strict=False):
-        if any(_as_ip(str(record)) == address for record in lookup.records):
+        if any(as_ip(str(record)) == address for record in lookup.records):
             return True, name
     return (None if any(lookup.status == "error" for lookup in lookups) else False), None
 
 
 async def _helo_resolves(address: IPAddress, helo: str, resolver: dns.asyncresolver.Resolver,
                          timeout_s: float) -> tuple[bool | None, str | None]:
-    literal = _as_ip(helo) if helo.strip().startswith("[") else None
+    literal = as_ip(helo) if helo.strip().startswith("[") else None
     if literal is not None:
         return literal == address, None
-    lookup = await _bounded(lookup_addresses(helo.strip(), resolver), timeout_s)
-    if any(_as_ip(str(record)) == address for record in lookup.records):
+    lookup = await bounded_lookup(lookup_addresses(helo.strip(), resolver), timeout_s)
+    if any(as_ip(str(record)) == address for record in lookup.records):
         return True, None
     return (None, lookup.error) if lookup.status == "error" else (False, None)
 
@@ -320,15 +320,15 @@ async def audit_source(ip: str, resolver: dns.asyncresolver.Resolver, *,
 
     Raises InputError when ip is not an IP address (nothing is sent); every DNS failure is a field.
     """
-    address = _as_ip(ip)
+    address = as_ip(ip)
     if address is None:
         raise InputError(f"the source address {ip!r} is not an IP address")
     audit = SourceAudit(str(address), address.is_global, helo=helo.strip() if helo else None)
-    zones = list(dict.fromkeys(_plain_name(zone) for zone in dnsbl_zones))
+    zones = list(dict.fromkeys(plain_name(zone) for zone in dnsbl_zones))
 
     async def reverse() -> None:
-        ptr = await _bounded(lookup_ptr(str(address), resolver), timeout_s)
-        audit.ptr, audit.ptr_status, audit.ptr_error = [_plain_name(n) for n in ptr.records], ptr.status, ptr.error
+        ptr = await bounded_lookup(lookup_ptr(str(address), resolver), timeout_s)
+        audit.ptr, audit.ptr_status, audit.ptr_error = [plain_name(n) for n in ptr.records], ptr.status, ptr.error
         if audit.ptr:
             audit.forward_confirmed, audit.confirmed_name = await _forward_confirm(address, audit.ptr, resolver,
                                                                                    timeout_s)
@@ -344,7 +344,7 @@ async def audit_source(ip: str, resolver: dns.asyncresolver.Resolver, *,
 
     await asyncio.gather(reverse(), helo_check(), blocklists())
     if audit.helo:
-        audit.helo_matches_ptr = _plain_name(audit.helo) in audit.ptr
+        audit.helo_matches_ptr = plain_name(audit.helo) in audit.ptr
     return audit
 
 
@@ -356,113 +356,3 @@ async def self_check(resolver: dns.asyncresolver.Resolver, *, source_ip: str | N
             "This machine's public address is unknown (no server echoed it in its EHLO reply), so it was not "
             "audited: name it with --source-ip."))
     return await audit_source(source_ip, resolver, dnsbl_zones=dnsbl_zones, helo=helo, timeout_s=timeout_s)
-
-
-# -- port 25 from here -------------------------------------------------------------------------
-
-_NOT_CONNECTED = frozenset({Context.CONNECT, Context.DNS})
-_KIND_MEANINGS = {"silent": "timed out (silently dropped: a firewall, yours or theirs)",
-                  "refused": "refused (host up, nothing listening)", "reset": "cut by the peer or a middlebox",
-                  "unreachable": "unreachable (no route from here)"}
-
-
-def _attempt_kind(session: Session) -> str | None:
-    """silent | refused | reset | unreachable | connected; None for a session never attempted (deadline)."""
-    if session.outcome == "skipped":
-        return None
-    connected = any(step.context not in _NOT_CONNECTED for step in session.steps)
-    if session.outcome == "timeout":
-        return "connected" if connected else "silent"  # a banner or reply timeout reached the server
-    if session.outcome in ("refused", "reset", "unreachable"):
-        return session.outcome
-    return "connected"
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}" if n == 1 else f"{n} {what}s"
-
-
-def port25_diagnosis(sessions: Sequence[Session]) -> Finding | None:
-    """Why no MX host could be reached, when none could: blocked egress (all silent), refused, reset, or a mix.
-
-    None when any connection got through (then the sessions speak for themselves) or nothing was tried.
-    Connect timeouts are "silent"; a server that accepted and then went quiet is not.
-    """
-    kinds = [(s, kind) for s in sessions if (kind := _attempt_kind(s)) is not None]
-    if not kinds or any(kind == "connected" for _s, kind in kinds):
-        return None
-    ports = sorted({s.port for s, _kind in kinds})
-    port = " and ".join(str(p) for p in ports)
-    hosts = len({s.host for s, _kind in kinds})
-    tried = f"{_count(len(kinds), 'connection attempt')} to {_count(hosts, 'MX host')}"
-    counts = {k: sum(1 for _s, kind in kinds if kind == k) for k in _KIND_MEANINGS}
-    if counts["silent"] == len(kinds):
-        return Finding("port25-blocked", Severity.WARNING, (
-            f"Outbound port {port} looks blocked from this network: all {tried} timed out without any answer, "
-            "which is what a firewall that drops the traffic looks like, not proof the domain is unreachable. "
-            "Many clouds and ISPs block port 25: try from another network, ask the provider to unblock it, "
-            "or use --proxy socks5://HOST:PORT."))
-    if counts["refused"] == len(kinds):
-        return Finding("mx-all-refused", Severity.INFO, (
-            f"All {tried} were refused (the host answered with a TCP reset): the mail servers are down or not "
-            f"listening on port {port}, so your outbound port {port} is not what is blocking (unless your own "
-            "firewall rejects rather than drops); check the MX records and whether the servers run."))
-    if counts["reset"] == len(kinds):
-        return Finding("mx-all-reset", Severity.INFO, (
-            f"All {tried} were accepted and then cut before the dialogue finished: a firewall, anti-spam "
-            "appliance or the server itself dropped them, often because it distrusts this client - see the "
-            "self-check (PTR, DNS blocklists) and retry later or from another network."))
-    meaning = "; ".join(f"{counts[kind]} {text}" for kind, text in _KIND_MEANINGS.items() if counts[kind])
-    hint = ""
-    if counts["unreachable"] == len(kinds):
-        hint = (" This machine has no route to them: check its network connection, or force IPv4 with -4 when "
-                "IPv6 is not set up here.")
-    elif counts["silent"] and not counts["refused"] and not counts["reset"]:
-        hint = (f" Nothing answered at all, so outbound port {port} may be blocked on this network: try from "
-                "another network or with --proxy.")
-    elif counts["refused"] or counts["reset"]:
-        hint = f" Some host answered, so port {port} is not blocked wholesale from here; the servers are at fault."
-    return Finding("mx-no-connection", Severity.WARNING, f"No MX host could be reached ({tried}): {meaning}.{hint}")
-
-
-# -- reverse DNS of the MX hosts ---------------------------------------------------------------
-
-
-def _banner_name(session: Session) -> str | None:
-    """The first word after 220 in the session's banner, or None without a 220 banner."""
-    for step in session.steps:
-        if step.context is Context.BANNER and step.code == 220 and not step.unsolicited:
-            first = step.lines[0].split() if step.lines else []
-            return first[0] if first else ""
-    return None
-
-
-async def mx_reverse_findings(sessions: Sequence[Session], resolver: dns.asyncresolver.Resolver, *,
-                              timeout_s: float = 5.0) -> list[Finding]:
-    """MXToolbox's check: each probed MX address's PTR, and whether the 220 banner's host name matches it."""
-    banners: dict[str, tuple[str, str | None]] = {}  # address -> (MX host, banner name)
-    for session in sessions:
-        if _as_ip(session.address) is None or session.outcome == "skipped":
-            continue
-        host, name = banners.get(session.address, (session.host, None))
-        banners[session.address] = (host, name if name is not None else _banner_name(session))
-    addresses = list(banners)
-    lookups = await asyncio.gather(*(_bounded(lookup_ptr(a, resolver), timeout_s) for a in addresses))
-    findings: list[Finding] = []
-    for address, ptr in zip(addresses, lookups, strict=True):
-        host, banner = banners[address]
-        names = [_plain_name(n) for n in ptr.records]
-        if ptr.status == "error":
-            findings.append(Finding("mx-ptr-unchecked", Severity.INFO, (
-                f"The reverse DNS (PTR) of {host} ({address}) could not be checked: {ptr.error}."), address))
-        elif not names:
-            findings.append(Finding("mx-no-ptr", Severity.WARNING, (
-                f"MX host {host} ({address}) has no reverse DNS (PTR) record: when it also sends mail, receivers "
-                "distrust it; ask whoever owns the address to set a PTR naming the host."), address))
-        elif banner is not None and _plain_name(banner) not in names and _as_ip(banner) != _as_ip(address):
-            said = f"names {banner}" if banner else "names no host"
-            findings.append(Finding("mx-banner-mismatch", Severity.INFO, (
-                f"The banner of {host} ({address}) {said}, but its PTR is {', '.join(names)}: make the "
-                "server's greeting name match its PTR (Postfix myhostname, Exim primary_hostname). "
-                "Tarpits and anti-spam banners cause false alarms here."), address))
-    return findings

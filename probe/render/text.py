@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..model import AddressResult, DomainStatus, Report, Session, Severity, Step, Verdict
+from typing import Any
+
+from ..model import AddressResult, DomainStatus, Finding, Report, Session, Severity, Step, Verdict
 from .safe import printable
 
 _RESET = "\x1b[0m"
@@ -151,3 +153,29 @@ def _step(step: Step, p: _Painter) -> list[str]:
     if step.severity in (Severity.WARNING, Severity.CRITICAL):
         out.append(f"      {p(printable(step.meaning), 'dim')}")
     return out
+
+
+def render_self_check(audit: dict[str, Any], findings: list[Finding], *, color: bool = False) -> str:
+    """`smtp-probe self-check`: how receivers see this machine as a mail client."""
+    p = _Painter(color)
+    ip = audit.get("ip")
+    out = [p(f"Self-check of {ip or 'this machine'}", "bold") + (f"  (HELO {audit['helo']})" if audit.get("helo") else "")]
+    if ip:
+        ptr = ", ".join(audit.get("ptr") or []) or p("none", "red")
+        confirmed = {True: p("forward-confirmed", "green"), False: p("NOT forward-confirmed", "red")}.get(
+            audit.get("forward_confirmed"), "")
+        out.append(f"  reverse DNS  {ptr}  {confirmed}".rstrip())
+        helo_ok = audit.get("helo_matches_ptr") or audit.get("helo_resolves_to_ip")
+        if audit.get("helo"):
+            out.append(f"  HELO name    {audit['helo']}  " + (p("consistent", "green") if helo_ok else p("inconsistent", "yellow")))
+        for entry in audit.get("dnsbl") or []:
+            status = entry.get("status")
+            style = {"listed": "red", "not_listed": "green", "refused": "yellow", "error": "yellow"}.get(status, "dim")
+            detail = f"  {printable(entry.get('meaning') or '')}" if status == "listed" else ""
+            out.append(f"  {entry.get('zone', ''):<28} {p(str(status).replace('_', ' '), style)}{detail}")
+    if findings:
+        out.append("")
+        for f in findings:
+            out.append(f"  {p(f'{f.severity:<8}', _SEVERITY_STYLE[f.severity])} {printable(f.message)}  "
+                       f"{p('[' + f.id + ']', 'dim')}")
+    return "\n".join(out) + "\n"

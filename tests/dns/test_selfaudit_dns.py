@@ -18,9 +18,9 @@ from probe.selfaudit import (
     audit_source,
     check_dnsbl,
     dnsbl_query_name,
-    mx_reverse_findings,
     self_check,
 )
+from probe.reachability import mx_reverse_findings
 from probe.testing.fakedns import FakeDNS
 
 Resolver = dns.asyncresolver.Resolver

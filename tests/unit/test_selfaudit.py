@@ -19,9 +19,9 @@ from probe.selfaudit import (
     dnsbl_meaning,
     dnsbl_query_name,
     dnsbl_status,
-    port25_diagnosis,
     public_address_from_ehlo,
 )
+from probe.reachability import port25_diagnosis
 
 # -- the address a server echoes -----------------------------------------------------------------
 
