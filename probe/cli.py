@@ -101,6 +101,16 @@ _CONNECTION_OPTIONS = [
                  help="CRITICAL when the whole probe takes longer."),
     click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
     click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
+    click.option("-4", "ipv4_only", is_flag=True, help="Connect over IPv4 only (IPv6 when no IPv4 address connects)."),
+    click.option("-6", "ipv6_only", is_flag=True, help="Connect over IPv6 only (IPv4 when no IPv6 address connects)."),
+    click.option("--proxy", metavar="socks5://HOST:PORT",
+                 help="Connect through this SOCKS5 proxy (user:password@ allowed); needs smtp-probe[socks]."),
+    click.option("--retry-greylist", "retry_greylist", type=click.FloatRange(0, 3600), default=0.0,
+                 metavar="SECONDS", help="When greylisted, wait up to this long (within --deadline) and ask "
+                                         "again from the same source address."),
+    click.option("--all-mx", is_flag=True,
+                 help="Probe every MX host at once (one connection each) and show each; verdicts still "
+                      "follow preference order."),
 ]
 
 
@@ -126,6 +136,14 @@ def _plan(kw: dict[str, Any]) -> _Plan:
     from .model import ProbeOptions
 
     port = kw["port"]
+    if kw["ipv4_only"] and kw["ipv6_only"]:
+        from .errors import InputError
+
+        raise InputError("-4 and -6 exclude each other")
+    if kw["proxy"]:
+        from .proxy import parse_proxy_url
+
+        parse_proxy_url(kw["proxy"])
     options = ProbeOptions(
         helo=inputs.parse_helo(kw["helo"]) if kw["helo"] else _default_helo(),
         mail_from=inputs.parse_mail_from(kw["mail_from"]),
@@ -137,6 +155,8 @@ def _plan(kw: dict[str, Any]) -> _Plan:
         tls_policies=not kw["no_tls_policies"],
         cert_warning_days=kw["cert_warning"] if kw["cert_warning"] is not None else 21,
         cert_critical_days=kw["cert_critical"] if kw["cert_critical"] is not None else 7,
+        family=4 if kw["ipv4_only"] else 6 if kw["ipv6_only"] else None,
+        proxy=kw["proxy"] or None, retry_greylist_s=kw["retry_greylist"], all_mx=kw["all_mx"],
     )
     thresholds = {"warning_s": kw["warning_s"], "critical_s": kw["critical_s"],
                   "cert_warning_days": kw["cert_warning"], "cert_critical_days": kw["cert_critical"],
@@ -384,6 +404,55 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     click.echo(f"smtp-probe batch: {stats.total} results ({counts or 'none'}), "
                f"{len(done)} skipped as already answered, {time.monotonic() - started:.1f} s", err=True)
     return stats.exit_code
+
+
+# ---------------------------------------------------------------- self-check
+@cli.command("self-check", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--source-ip", metavar="IP", help="This machine's public address (as mail servers see it).")
+@click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME", help="The EHLO name you use (default: this machine's FQDN).")
+@click.option("--dnsbl", "zones", multiple=True, metavar="ZONE",
+              help="DNS blocklist zone to check (repeatable; default: a sensible set, see README).")
+@click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]", help="DNS server to ask.")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, metavar="SECONDS")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
+@click.option("--color/--no-color", default=None)
+def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str, ...], resolvers: tuple[str, ...],
+                       timeout: float, as_json: bool, color: bool | None) -> int:
+    """Audit this machine as a mail client before blaming the target: reverse DNS (PTR) and its
+    forward confirmation, HELO consistency, and DNS blocklist listings of --source-ip.
+
+    Exit code: 2 when listed or otherwise refused by receivers, 1 for warnings, 0 clean, 3 when it could not run.
+    """
+    import asyncio
+
+    from . import inputs, resolve
+    from .model import Severity
+    from .selfaudit import DEFAULT_DNSBL_ZONES, self_check
+
+    try:
+        name = inputs.parse_helo(helo) if helo else _default_helo()
+        ip = inputs.parse_host_port(source_ip, 25, what="--source-ip")[0] if source_ip else None
+        servers = tuple(inputs.parse_resolver(r) for r in resolvers)
+        dnsbl = tuple(inputs.parse_domain(z, what="--dnsbl") for z in zones) or DEFAULT_DNSBL_ZONES
+        resolver = resolve.make_resolver(servers, timeout_s=timeout)
+        audit = asyncio.run(self_check(resolver, source_ip=ip, helo=name, dnsbl_zones=dnsbl, timeout_s=timeout))
+    except ProbeError as exc:
+        return _fail(str(exc))
+    findings = audit.findings()
+    if as_json:
+        from .model import to_plain
+        from .render.json import dumps
+
+        click.echo(dumps({**audit.to_dict(), "findings": [to_plain(f) for f in findings]}))
+    else:
+        from .render.text import render_self_check
+
+        use_color = _color_wanted(color)
+        click.echo(render_self_check(audit.to_dict(), findings, color=use_color), color=use_color, nl=False)
+    if audit.ip is None:
+        return int(ExitCode.UNKNOWN)
+    worst = max((f.severity for f in findings), key=list(Severity).index, default=Severity.OK)
+    return {Severity.CRITICAL: 2, Severity.WARNING: 1}.get(worst, 0)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -299,6 +299,9 @@ class AddressResult:
     provider: str | None = None
     vrfy: dict[str, Any] | None = None  # {"code", "reason", "text"} when VRFY was asked
     retry_after_s: float | None = None  # greylisting: the delay the server asked for
+    # --retry-greylist: each attempt in order, {"host", "address", "code", "enhanced", "reason",
+    # "text", "waited_s"}; empty when the address was asked once
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

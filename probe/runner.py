@@ -12,10 +12,11 @@ import asyncio
 import datetime as _dt
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from . import assess, resolve, security
-from .classifier import classify_reply, diagnose_event
+from . import assess, catchall, greylist, resolve, security
+from .classifier import classify_reply, detect_provider, diagnose_event
 from .inputs import Address
 from .polite import HostLimiter
 from .model import (
@@ -105,6 +106,21 @@ class _Walk:
         self.records: list[SessionRecord] = []
         self.dns_diagnosis: Diagnosis | None = None  # set when DNS alone decided the outcome
         self.pairs: list[tuple[Session, SessionRecord]] = []  # each session with its raw record
+        self.retry: SessionRecord | None = None  # --retry-greylist: the second session, same host and source
+        self.waited_s = 0.0
+
+    def add(self, record: SessionRecord, options: ProbeOptions) -> None:
+        """Keep a finished session: raw, as the report's Session, and its findings."""
+        self.records.append(record)
+        session = to_session(record)
+        self.report.sessions.append(session)
+        self.pairs.append((session, record))
+        self.report.findings.extend(security.session_findings(session, options))
+
+    def finding(self, finding: Finding) -> None:
+        """Add a finding once (same id and subject)."""
+        if all((f.id, f.subject) != (finding.id, finding.subject) for f in self.report.findings):
+            self.report.findings.append(finding)
 
 
 async def probe_domain(
@@ -150,38 +166,119 @@ async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: 
     if options.tls_policies and not domain.startswith("["):
         policies = asyncio.ensure_future(security.domain_policies(domain, [h.host for h in hosts], resolver, options))
         try:
-            await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter)
+            await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter, resolver)
             await security.add_dane(walk.pairs, resolver, report.findings)
             report.mta_sts, report.tls_rpt = await policies
             report.findings.extend(security.policy_findings(report))
         finally:
             policies.cancel()  # a no-op when it finished; stops it when the deadline cut the walk short
     else:
-        await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter)
+        await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter, resolver)
 
 
 async def _walk(walk: _Walk, hosts: list[MxHost], addresses: Sequence[Address], options: ProbeOptions,
-                tls_factory: TlsContextFactory | None, deadline: float, limiter: HostLimiter) -> None:
-    """Try each host and each of its addresses in order until one gives a definitive answer."""
-    report = walk.report
+                tls_factory: TlsContextFactory | None, deadline: float, limiter: HostLimiter,
+                resolver: Any) -> None:
+    """Try the hosts in preference order until one gives a definitive answer (--all-mx: every
+    host at once, one connection each); the first definitive host in preference order decides."""
     recipients = [a.smtp_form for a in addresses]
-    for host in hosts:
-        if not host.addresses:
-            report.sessions.append(_unreachable_session(host))
-            continue
-        for ip in host.addresses:
+    per_host: list[list[SessionRecord]] = [[] for _ in hosts]  # filled as sessions end, kept if cut short
+    try:
+        if options.all_mx:
+            await asyncio.gather(*(_try_host(walk, h, records, recipients, options, tls_factory, deadline,
+                                             limiter, resolver) for h, records in zip(hosts, per_host)))
+        else:
+            for host, records in zip(hosts, per_host):
+                await _try_host(walk, host, records, recipients, options, tls_factory, deadline, limiter, resolver)
+                if any(r.outcome in _DEFINITIVE for r in records):
+                    break
+    finally:  # in preference order, whether the walk ended or the deadline cut it short
+        for host, records in zip(hosts, per_host):
+            if not host.addresses:
+                walk.report.sessions.append(_unreachable_session(host))
+            for record in records:
+                walk.add(record, options)
+                if walk.decided is None and record.outcome in _DEFINITIVE:
+                    walk.decided = record
+    await _retry_greylisted(walk, recipients, options, tls_factory, deadline)
+
+
+_NO_CONNECTION = frozenset({"refused", "timeout", "unreachable"})
+
+
+def _never_connected(record: SessionRecord) -> bool:
+    return record.outcome in _NO_CONNECTION and all(e.context is Context.CONNECT for e in record.exchanges)
+
+
+async def _try_host(walk: _Walk, host: MxHost, records: list[SessionRecord], recipients: list[str],
+                    options: ProbeOptions, tls_factory: TlsContextFactory | None, deadline: float,
+                    limiter: HostLimiter, resolver: Any) -> None:
+    """One host: its addresses in order until one answers definitively, each session appended to
+    `records`. With -4/-6, when no address of that family accepts a connection, its other family's."""
+
+    async def attempt(ips: list[str]) -> bool:
+        for ip in ips:
             async with limiter.slot(host.host):
                 record = await run_session(host.host, ip, host.port, recipients, options,
                                            tls_context_factory=tls_factory, deadline=deadline)
             limiter.observe(host.host, [e.reply for e in record.exchanges if e.reply is not None])
-            walk.records.append(record)
-            session = to_session(record)
-            report.sessions.append(session)
-            walk.pairs.append((session, record))
-            report.findings.extend(security.session_findings(session, options))
+            records.append(record)
             if record.outcome in _DEFINITIVE:
-                walk.decided = record
-                return
+                return True
+        return False
+
+    if await attempt(list(host.addresses)) or options.family not in (4, 6) or not records:
+        return
+    if not all(_never_connected(r) for r in records) or asyncio.get_running_loop().time() >= deadline:
+        return
+    other = 4 if options.family == 6 else 6
+    found, _error = await resolve.resolve_host(host.host, resolver, family=other)
+    fallback = [ip for ip in found if ip not in host.addresses]
+    if fallback:
+        walk.finding(Finding(
+            "family-fallback", Severity.INFO,
+            f"No IPv{options.family} address of {host.host} accepted a connection; trying its IPv{other} "
+            f"address{'es' if len(fallback) > 1 else ''} ({', '.join(fallback)}).", host.host))
+        host.addresses.extend(fallback)
+        await attempt(fallback)
+
+
+async def _retry_greylisted(walk: _Walk, recipients: list[str], options: ProbeOptions,
+                            tls_factory: TlsContextFactory | None, deadline: float) -> None:
+    """--retry-greylist: wait as the server asked (within the limits) and ask again from the same source."""
+    first = walk.decided
+    if first is None or options.retry_greylist_s <= 0 or first.outcome != "completed":
+        return
+    deferred = [k for k in recipients if (e := first.rcpt.get(k)) is not None and e.context is Context.RCPT
+                and e.reply is not None and greylist.worth_retrying(diagnose(e, first.host))]
+    if not deferred:
+        return
+    stated = [d for k in deferred if (d := greylist.retry_delay_s(first.rcpt[k].reply.text)) is not None]  # type: ignore[union-attr]
+    longest = max(stated) if stated else None
+    loop = asyncio.get_running_loop()
+    wait = greylist.planned_wait_s(longest, options.retry_greylist_s, deadline - loop.time(), options.timeout_s)
+    if wait is None:
+        asked = f"asks for {longest:g} s" if longest is not None else "states no delay"
+        walk.finding(Finding(
+            "greylist-retry-skipped", Severity.INFO,
+            f"{first.host} greylisted {', '.join(deferred)} and {asked}; that does not fit in "
+            f"--retry-greylist {options.retry_greylist_s:g} s and the --deadline, so it was not retried.",
+            first.host))
+        return
+    await asyncio.sleep(wait)
+    ca = first.catch_all
+    ca_open = ca is None or ca.reply is None or not 200 <= ca.reply.code < 600 or 400 <= ca.reply.code < 500
+    retry_options = replace(options, catch_all=options.catch_all and ca_open)
+    second = await run_session(first.host, first.address, first.port, deferred, retry_options,
+                               tls_context_factory=tls_factory, deadline=deadline,
+                               local_host=first.local_address, catch_all_address=first.catch_all_address)
+    walk.add(second, options)
+    walk.retry, walk.waited_s = second, wait
+    source = f" from the same source address {first.local_address}" if first.local_address else ""
+    walk.finding(Finding(
+        "greylist-retried", Severity.INFO,
+        f"{first.host} greylisted {', '.join(deferred)}; asked again after {wait:.1f} s{source} "
+        f"(session outcome: {second.outcome}).", first.host))
 
 
 async def _mail_hosts(walk: _Walk, domain: str, options: ProbeOptions,
@@ -248,30 +345,50 @@ def _conclude(walk: _Walk, addresses: Sequence[Address]) -> None:
         report.status, report.reason = assess.domain_status_from_banner(d), d.reason
     else:
         report.status, report.reason = DomainStatus.ACCEPTS_MAIL, Reason.ACCEPTED
-    catch_all = _catch_all(record)
+    catch_all = _catch_all(walk.retry) if walk.retry is not None and walk.retry.catch_all else None
+    if catch_all is None:
+        catch_all = _catch_all(record)
+    provider_id = detect_provider(record.host, " ".join(e.reply.text for e in record.exchanges[:2] if e.reply))
+    service = catchall.unreliable(provider_id)
     for a in addresses:
-        exchange = record.rcpt.get(a.smtp_form) or (record.exchanges[-1] if record.exchanges else None)
-        if exchange is None:
-            d = diagnose_event("protocol-error", Context.RCPT, detail="no reply recorded")
-        else:
-            d = diagnose(exchange, record.host)
-        result = _result(a, d, assess.address_verdict(d, catch_all=catch_all), record.host,
-                         exchange.command.split(" ", 1)[0] if exchange and exchange.command else str(d.context))
-        result.catch_all = catch_all
-        result.vrfy = _vrfy(record, a.smtp_form)
+        source = walk.retry if walk.retry is not None and a.smtp_form in walk.retry.rcpt else record
+        d, result = _address_result(a, source, catch_all)
+        if source is not record:
+            first_d, _ = _address_result(a, record, catch_all)
+            result.attempts = [_attempt(record, first_d, 0.0), _attempt(source, d, walk.waited_s)]
+        if greylist.worth_retrying(d):
+            result.retry_after_s = greylist.retry_delay_s(d.text)
+        if service is not None:
+            result, finding = catchall.rcpt_proves_nothing(result, service, d.provider, catch_all, record.host)
+            walk.finding(finding)
         report.addresses.append(result)
     report.summary = _summary(report)
 
 
+def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -> tuple[Diagnosis, AddressResult]:
+    exchange = record.rcpt.get(a.smtp_form) or (record.exchanges[-1] if record.exchanges else None)
+    if exchange is None:
+        d = diagnose_event("protocol-error", Context.RCPT, detail="no reply recorded")
+    else:
+        d = diagnose(exchange, record.host)
+    result = _result(a, d, assess.address_verdict(d, catch_all=catch_all), record.host,
+                     exchange.command.split(" ", 1)[0] if exchange and exchange.command else str(d.context))
+    result.catch_all = catch_all
+    result.vrfy = _vrfy(record, a.smtp_form)
+    return d, result
+
+
+def _attempt(record: SessionRecord, d: Diagnosis, waited_s: float) -> dict[str, Any]:
+    return {"host": record.host, "address": record.address, "code": d.code, "enhanced": d.enhanced,
+            "reason": str(d.reason), "text": d.text, "waited_s": round(waited_s, 1)}
+
+
 def _catch_all(record: SessionRecord) -> bool | None:
+    """What the random address's RCPT proved (see probe.catchall)."""
     e = record.catch_all
-    if e is None or e.reply is None:
+    if e is None:
         return None
-    if 200 <= e.reply.code < 300:
-        return True
-    if 500 <= e.reply.code < 600:
-        return False
-    return None
+    return catchall.catch_all_answer(diagnose(e, record.host), e.context is Context.RCPT and e.reply is not None)
 
 
 def _vrfy(record: SessionRecord, recipient: str) -> dict[str, Any] | None:

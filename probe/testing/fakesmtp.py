@@ -1,4 +1,4 @@
-"""Test and demo fixture: scriptable fake mail servers on loopback. It must never listen beyond 127.0.0.1.
+"""Test and demo fixture: scriptable fake mail servers on loopback. It must never listen beyond loopback.
 
 `FakeSMTP` is aiosmtpd's SMTP served by `loop.create_server(..., "127.0.0.1", 0)` in the
 running loop (aiosmtpd's threaded Controller cannot use port 0). It plays a script:
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -36,6 +37,8 @@ class RcptRequest:
     address: str
     earlier: tuple[str, ...]  # addresses of the earlier RCPTs in the same transaction
     connection: int  # 0 for the first connection to this server, 1 for the next ...
+    peer: str = ""  # the client's IP address (a greylisting triplet's first part)
+    sender: str = ""  # the MAIL FROM address of this transaction ("" for <>)
 
 
 RcptPolicy = Callable[[RcptRequest], "str | None"]  # a reply, or None for the scripted one
@@ -110,7 +113,9 @@ class _Handler:
         server.transaction_rcpts.append(address)
         reply = None
         if fake.rcpt_policy is not None:
-            reply = fake.rcpt_policy(RcptRequest(address, earlier, server.log.index))
+            peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+            reply = fake.rcpt_policy(RcptRequest(address, earlier, server.log.index, peer,
+                                                 envelope.mail_from or ""))
         if reply is None:
             reply = fake.rcpt.get(address, fake.rcpt_default)
         if reply[:1] == "2":
@@ -164,7 +169,7 @@ class _ScriptedSMTP(SMTP):
 
 
 class FakeSMTP:
-    """A scriptable mail server on 127.0.0.1, port chosen by the system: `async with FakeSMTP(...) as s: s.port`."""
+    """A scriptable mail server on loopback (127.0.0.1 unless `host`), port chosen by the system: `async with FakeSMTP(...) as s: s.port`."""
 
     def __init__(
         self,
@@ -186,7 +191,12 @@ class FakeSMTP:
         rcpt: Mapping[str, str] | None = None,
         rcpt_default: str = DEFAULT_RCPT,
         rcpt_policy: RcptPolicy | None = None,  # checked first; None from it means "use the script"
+        host: str = "127.0.0.1",  # a loopback address to listen on: 127.x.y.z or ::1
+        port: int = 0,  # 0: chosen by the system
     ) -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"FakeSMTP listens on loopback only, not {host}")
+        self.host = host
         self.banner, self.banner_delay_s, self.hostname = banner, banner_delay_s, hostname
         self.ehlo_reply, self.helo_reply = ehlo_reply, helo_reply
         self.pipelining, self.smtputf8 = pipelining, smtputf8
@@ -195,7 +205,7 @@ class FakeSMTP:
         self.vrfy, self.vrfy_default, self.mail = vrfy, vrfy_default, mail
         self.rcpt, self.rcpt_default, self.rcpt_policy = dict(rcpt or {}), rcpt_default, rcpt_policy
         self.connections: list[ConnectionLog] = []
-        self.port = 0
+        self.port = port
         self._server: asyncio.Server | None = None
         self._protocols: list[_ScriptedSMTP] = []
 
@@ -215,7 +225,7 @@ class FakeSMTP:
     async def start(self) -> FakeSMTP:
         logging.getLogger("mail.log").setLevel(logging.CRITICAL)  # aborted handshakes log tracebacks
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._make_protocol, "127.0.0.1", 0)
+        self._server = await loop.create_server(self._make_protocol, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
