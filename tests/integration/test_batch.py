@@ -1,0 +1,159 @@
+"""Batch mode (issue 4): streamed, ordered, polite, resumable; a bad line never stops the run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from probe import resolve
+from probe.batch import answered_inputs, parse_lines, run_batch
+from probe.cli import finish_report
+from probe.model import ProbeOptions, Reply
+from probe.polite import HostLimiter, asks_to_slow_down
+from probe.testing.fakedns import FakeDNS
+from probe.testing.fakesmtp import FakeSMTP
+
+ZONE = """$ORIGIN b.test.
+$TTL 60
+@        SOA ns.b.test. h.b.test. 1 3600 600 86400 60
+one      MX 10 mx
+two      MX 10 mx
+three    MX 10 mx
+nullmx   MX 0 .
+mx       A  127.0.0.1
+"""
+
+
+@pytest.fixture
+async def dns() -> AsyncIterator[FakeDNS]:
+    async with FakeDNS({"b.test.": ZONE}) as server:
+        yield server
+
+
+async def batch(dns: FakeDNS, smtp: FakeSMTP, lines: list[str], **kw: Any) -> list[dict[str, Any]]:
+    options = ProbeOptions(helo="probe.b.test", port=smtp.port, timeout_s=2, deadline_s=10, tls_policies=False,
+                           vrfy=False, catch_all=False)
+    resolver = resolve.make_resolver([(dns.host, dns.port)], timeout_s=1)
+    out: list[dict[str, Any]] = []
+    await run_batch(lines, options, out.append, finish=lambda r: finish_report(r, []), resolver=resolver, **kw)
+    return out
+
+
+def test_parse_lines_accepts_plain_csv_and_json_and_skips_comments() -> None:
+    lines = ["# targets", "", "b.test", "a@one.b.test", "one.b.test, x@one.b.test, y@one.b.test",
+             '{"domain": "two.b.test", "addresses": ["z@two.b.test"]}', '{"address": "q@three.b.test"}',
+             "bad\x07domain", '{"domain": 5}', "[not json"]
+    parsed = list(parse_lines(lines))
+    assert [p.number for p in parsed] == [3, 4, 5, 6, 7, 8, 9, 10]
+    good = [(p.target.domain, [a.original for a in p.target.addresses]) for p in parsed if p.target]
+    assert good == [("b.test", []), ("one.b.test", ["a@one.b.test"]),
+                    ("one.b.test", ["x@one.b.test", "y@one.b.test"]), ("two.b.test", ["z@two.b.test"]),
+                    ("three.b.test", ["q@three.b.test"])]
+    errors = [p for p in parsed if p.error]
+    assert [p.number for p in errors] == [8, 9, 10]
+    assert all("\x07" not in (p.error or "") for p in errors)
+
+
+async def test_results_in_input_order_with_bad_lines_as_results(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        out = await batch(dns, smtp, ["a@one.b.test", "bad\x00line", "nullmx.b.test", "b@two.b.test"],
+                          concurrency=4)
+    assert [r["line"] for r in out] == [1, 2, 3, 4]
+    assert [r["input"] for r in out] == ["a@one.b.test", "bad\x00line", "nullmx.b.test", "b@two.b.test"]
+    assert out[1]["error"] and out[1]["exit_code"] == 3 and out[1]["status"] is None
+    assert out[2]["status"] == "does_not_accept_mail"
+    assert out[0]["addresses"][0]["verdict"] == "deliverable"
+
+
+async def test_addresses_of_one_domain_share_one_session(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt={"gone@one.b.test": "550 5.1.1 no such user"}, rcpt_default="250 Ok") as smtp:
+        out = await batch(dns, smtp, ["a@one.b.test", "gone@one.b.test", "c@one.b.test"])
+        assert len(smtp.connections) == 1
+        rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
+    assert len(rcpts) == 3
+    assert [r["addresses"][0]["verdict"] for r in out] == ["deliverable", "undeliverable", "deliverable"]
+    assert [[a["address"] for a in r["addresses"]] for r in out] == [["a@one.b.test"], ["gone@one.b.test"],
+                                                                     ["c@one.b.test"]]
+    assert [r["exit_code"] for r in out] == [1, 2, 1]  # each line judged on its own address
+
+
+async def test_dns_answers_are_cached_across_targets(dns: FakeDNS) -> None:
+    async with FakeSMTP() as smtp:
+        await batch(dns, smtp, ["one.b.test", "two.b.test", "one.b.test", "two.b.test"], concurrency=1)
+    mx_queries = [q for q in dns.queries if q[1] == "MX"]
+    assert sorted(mx_queries) == [("one.b.test", "MX"), ("two.b.test", "MX")]
+
+
+async def test_one_connection_per_mx_host_at_a_time(dns: FakeDNS) -> None:
+    live = peak = 0
+    lock = asyncio.Lock()
+
+    class Counting(FakeSMTP):
+        def _make_protocol(self) -> Any:
+            protocol = super()._make_protocol()
+            original_made, original_lost = protocol.connection_made, protocol.connection_lost
+
+            def made(transport: Any) -> None:
+                nonlocal live, peak
+                live += 1
+                peak = max(peak, live)
+                original_made(transport)
+
+            def lost(exc: Any) -> None:
+                nonlocal live
+                live -= 1
+                original_lost(exc)
+
+            protocol.connection_made, protocol.connection_lost = made, lost  # type: ignore[method-assign]
+            return protocol
+
+    async with Counting() as smtp:
+        out = await batch(dns, smtp, ["one.b.test", "two.b.test", "three.b.test"] * 2, concurrency=6)
+    del lock
+    assert len(out) == 6 and peak == 1
+
+
+async def test_resume_skips_answered_lines(tmp_path: Path, dns: FakeDNS) -> None:
+    previous = tmp_path / "out.jsonl"
+    previous.write_text(json.dumps({"line": 1, "input": "one.b.test", "status": "accepts_mail"}) + "\n"
+                        + '{"line": 2, "input": "two.b.te', encoding="utf-8")  # cut short by an interrupt
+    done = answered_inputs(str(previous))
+    assert done == {(1, "one.b.test")}
+    async with FakeSMTP() as smtp:
+        out = await batch(dns, smtp, ["one.b.test", "two.b.test"], skip=lambda line: (line.number, line.raw) in done)
+        assert len(smtp.connections) == 1
+    assert [r["line"] for r in out] == [2]
+
+
+async def test_unordered_mode_streams_as_ready(dns: FakeDNS) -> None:
+    async with FakeSMTP() as smtp:
+        out = await batch(dns, smtp, ["one.b.test", "nullmx.b.test", "two.b.test"], ordered=False)
+    assert sorted(r["line"] for r in out) == [1, 2, 3]
+
+
+def test_slow_down_replies() -> None:
+    assert asks_to_slow_down(Reply(421, ("4.7.0 Too many connections",)))
+    assert asks_to_slow_down(Reply(450, ("4.7.0 [TSS04] deferred due to unexpected volume or user complaints",)))
+    assert asks_to_slow_down(Reply(452, ("4.5.3 Too many recipients",)))
+    assert not asks_to_slow_down(Reply(450, ("4.2.0 Greylisted",)))
+    assert not asks_to_slow_down(Reply(550, ("5.7.1 rate limited",)))
+
+
+async def test_backoff_doubles_and_resets() -> None:
+    limiter = HostLimiter(base_backoff_s=0.01, max_backoff_s=0.04)
+    slow = [Reply(421, ("4.7.0 slow down",))]
+    limiter.observe("mx.test", slow)
+    assert limiter.backoff_of("mx.test") == 0.01
+    limiter.observe("mx.test", slow)
+    limiter.observe("mx.test", slow)
+    limiter.observe("mx.test", slow)
+    assert limiter.backoff_of("MX.test.") == 0.04  # capped, host names folded
+    async with limiter.slot("mx.test"):
+        pass
+    limiter.observe("mx.test", [Reply(250, ("ok",))])
+    assert limiter.backoff_of("mx.test") == 0.0
