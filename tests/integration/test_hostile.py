@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dns.asyncresolver
@@ -231,3 +233,187 @@ async def test_memory_stays_bounded(no_dns: dns.asyncresolver.Resolver, behaviou
     step = failing_step(report)
     assert only_session(report).outcome == "protocol_error" and step.reason is Reason.PROTOCOL_ERROR
     assert not srv.saw_data and srv.errors == []
+
+
+# ---------------------------------------------------------------- terminal safety
+
+EVIL = ("\x1b[2J\x1b[31mred \x1b]8;;http://evil.test/\x07click\x1b]8;;\x07 \x9b1m csi "
+        "\u202egnp.exe\u202c \u2066iso\u2069 nul\x00 del\x7f bell\x07 \rOVERWRITTEN")
+UNSAFE_CHARS = "\x00\x07\x0d\x1b\x7f\x9b\u202c\u202e\u2066\u2069"
+
+
+async def test_server_text_is_escaped_for_terminals_and_exact_in_json(no_dns: dns.asyncresolver.Resolver) -> None:
+    banner = f"220 mx.test {EVIL}"
+    rcpt = f"550 5.1.1 <{ADDRESS}> {EVIL} no such user"
+    async with HostileServer(Behaviour.SCRIPTED, banner=banner.encode() + b"\r\n",
+                             script={f"RCPT TO:<{ADDRESS}>": rcpt.encode() + b"\r\n"}) as srv:
+        report = await probe(srv.port, no_dns)
+    assert report.addresses[0].verdict is Verdict.UNDELIVERABLE and report.addresses[0].text == rcpt
+    health = evaluate(report)
+    for output in (render_text(report, verbose=True), render_nagios(report, health)):
+        assert not any(ch in output for ch in UNSAFE_CHARS), repr(output)
+        assert "\\x1b[2J\\x1b[31mred" in output and "OVERWRITTEN" in output  # shown, made visible
+        assert "\\x1b]8;;http://evil.test/\\x07click" in output and "\\u202egnp.exe" in output
+    coloured = render_text(report, color=True, verbose=True)  # our own SGR codes, never the server's
+    assert "\x1b[2J" not in coloured and "\x1b]8" not in coloured and "\\x1b[2J" in coloured
+    assert "\\x0dOVERWRITTEN" in render_text(report, verbose=True)  # a bare CR cannot rewrite the line
+    data = json.loads(report_json(report))
+    assert data["addresses"][0]["text"] == rcpt
+    assert data["sessions"][0]["steps"][0]["text"] == banner
+    assert not srv.saw_data
+
+
+# ---------------------------------------------------------------- the CLI end to end
+
+@contextmanager
+def server_in_thread(behaviour: Behaviour, **options: Any) -> Iterator[HostileServer]:
+    """A HostileServer on its own event loop in a thread, for code that runs asyncio.run() itself."""
+    loop = asyncio.new_event_loop()
+    srv = HostileServer(behaviour, **options)
+    ready = threading.Event()
+
+    def serve() -> None:
+        loop.run_until_complete(srv.__aenter__())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        yield srv
+    finally:
+        asyncio.run_coroutine_threadsafe(srv.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+def test_cli_json_keeps_the_unsolicited_421(capsys: pytest.CaptureFixture[str]) -> None:
+    sent = "421 4.4.2 mx.test Error: timeout exceeded"
+    with server_in_thread(Behaviour.UNSOLICITED_421) as srv:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "probe", ADDRESS, "--mx", f"127.0.0.1:{srv.port}", "--json",
+                                 "--helo", "probe.test", "--timeout", "1", "--deadline", "3", "--no-tls-policies")
+        assert time.monotonic() - started < 3 + SLACK_S
+    data = json.loads(out)
+    assert code == data["exit_code"] == 2 and "Traceback" not in err
+    assert data["status"] == "unreachable" and data["sessions"][0]["outcome"] == "deferred"
+    assert data["addresses"][0]["verdict"] == "unknown" and data["addresses"][0]["text"] == sent
+    assert [s["text"] for s in data["sessions"][0]["steps"] if s["unsolicited"]] == [sent]
+    assert not srv.saw_data
+
+
+def test_cli_deadline_against_a_tarpit(capsys: pytest.CaptureFixture[str]) -> None:
+    with server_in_thread(Behaviour.DRIP, interval_s=0.25) as srv:
+        started = time.monotonic()
+        code, out, err = run_cli(capsys, "probe", ADDRESS, "--mx", f"127.0.0.1:{srv.port}", "-v",
+                                 "--helo", "probe.test", "--timeout", "30", "--deadline", "1.5", "--no-tls-policies")
+        assert time.monotonic() - started < 2.5
+    assert code == 2 and "Traceback" not in err
+    assert "deadline" in out and "UNKNOWN" in out and "220 mx" in out  # the partial banner is shown
+    assert srv.commands == []
+
+
+# ---------------------------------------------------------------- never harm
+
+async def eventually(condition: Any, limit_s: float = 2.0) -> None:
+    """Wait (bounded) for the fake server to process what the client already sent."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while not condition() and loop.time() < end:
+        await asyncio.sleep(0.01)
+
+
+def too_many_after_first(request: RcptRequest) -> str | None:
+    return "452 4.5.3 Too many recipients" if request.earlier else None
+
+
+RCPT_USER = f"RCPT TO:<{ADDRESS}>"
+# path -> (FakeSMTP script, a check on the commands it received that proves the path was walked)
+DIALOGUE_PATHS: dict[str, tuple[dict[str, Any], Callable[[list[str]], bool]]] = {
+    "banner-554": ({"banner": "554 5.7.1 mx.test no service for you"}, lambda c: c == ["QUIT"]),
+    "banner-421": ({"banner": "421 4.3.2 mx.test busy, closing"}, lambda c: c == []),
+    "ehlo-refused-helo": ({"ehlo_reply": "502 5.5.2 EHLO not implemented"}, lambda c: "HELO probe.test" in c),
+    "starttls": ({"tls": True}, lambda c: "STARTTLS" in c and RCPT_USER in c),
+    "vrfy-252": ({}, lambda c: f"VRFY {ADDRESS}" in c),
+    "vrfy-550": ({"vrfy": "550 5.1.1 no such user"}, lambda c: f"VRFY {ADDRESS}" in c),
+    "vrfy-502": ({"vrfy": "502 5.5.1 VRFY disabled"}, lambda c: sum(x.startswith("VRFY") for x in c) == 1),
+    "mail-refused": ({"mail": "550 5.7.1 sender refused"},
+                     lambda c: "MAIL FROM:<>" in c and not any(x.startswith("RCPT") for x in c)),
+    "rcpt-refused": ({"rcpt_default": "550 5.1.1 no such user"}, lambda c: RCPT_USER in c),
+    "rcpt-greylisted": ({"rcpt_default": "450 4.2.0 greylisted, try again in 300 seconds"},
+                        lambda c: RCPT_USER in c),
+    "rcpt-452-too-many": ({"pipelining": True, "rcpt_policy": too_many_after_first},
+                          lambda c: c.count("MAIL FROM:<>") >= 2),
+    "pipelining-mixed-rcpt": ({"pipelining": True, "rcpt": {"gone@example.test": "550 5.1.1 gone"}},
+                              lambda c: "RSET" in c and "RCPT TO:<gone@example.test>" in c),
+}
+
+
+def trusting(ca: TestCA) -> Callable[[bool], ssl.SSLContext]:
+    def factory(verify: bool) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(ca.bundle_path))
+        if not verify:
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        return ctx
+
+    return factory
+
+
+@pytest.mark.parametrize("probe_options", [
+    pytest.param({}, id="defaults"),
+    pytest.param({"pipelining": False, "catch_all": False}, id="no-pipelining-no-catch-all"),
+])
+@pytest.mark.parametrize("path", list(DIALOGUE_PATHS))
+async def test_never_data_and_quit_wherever_the_server_listens(
+        no_dns: dns.asyncresolver.Resolver, tmp_path: Path, path: str, probe_options: dict[str, Any]) -> None:
+    script, walked = DIALOGUE_PATHS[path]
+    script = dict(script)
+    factory = None
+    if script.pop("tls", False):
+        ca = TestCA(tmp_path)
+        script["tls_context"] = ca.server_context(ca.issue(["mx.test", "127.0.0.1"]))
+        factory = trusting(ca)
+    hung_up = path == "banner-421"
+    async with FakeSMTP(**script) as server:
+        addresses = [*parse_target(ADDRESS).addresses, *parse_target("gone@example.test").addresses]
+        options = ProbeOptions(mx=(("127.0.0.1", server.port),), timeout_s=1.0, deadline_s=5.0,
+                               helo="probe.test", **probe_options)
+        report = await probe_domain("example.test", addresses, options, resolver=no_dns,
+                                    tls_context_factory=factory)
+        await eventually(lambda: hung_up or all(log.commands[-1:] == ["QUIT"] for log in server.connections))
+    commands = server.commands
+    assert walked(commands), commands
+    verbs = [command.split(" ", 1)[0].upper() for command in commands]
+    assert "DATA" not in verbs and "BDAT" not in verbs
+    assert server.connections and all(log.before_banner == b"" for log in server.connections)
+    for log in server.connections:
+        assert log.commands == [] if hung_up else log.commands[-1] == "QUIT", log.commands
+    if path == "starttls":
+        assert only_session(report).tls is not None and server.connections[-1].tls
+    if probe_options.get("catch_all") is False:
+        assert not any("smtp-probe-" in command for command in commands)
+
+
+@pytest.mark.parametrize(("per_host", "expect_max"), [(1, 1), (3, 3)])
+async def test_batch_opens_one_connection_per_mx_host_at_a_time(
+        no_dns: dns.asyncresolver.Resolver, per_host: int, expect_max: int) -> None:
+    """Interleaved domains make separate probes that share one MX host; the limiter serialises them."""
+    lines = [f"user{n}@{'one' if n % 2 else 'two'}.test" for n in range(6)]
+    async with HostileServer(Behaviour.SLOW_GREETING, delay_s=0.15) as srv:
+        options = ProbeOptions(mx=(("127.0.0.1", srv.port),), timeout_s=2.0, deadline_s=10.0, helo="probe.test",
+                               tls_policies=False)
+        results: list[dict[str, Any]] = []
+        await run_batch(lines, options, results.append, finish=lambda report: None, concurrency=10,
+                        per_host=per_host, resolver=no_dns)
+    assert len(results) == 6 and srv.connections == 6
+    assert srv.max_active == expect_max if per_host == 1 else 1 < srv.max_active <= expect_max
+    assert srv.early_talkers == 0 and not srv.saw_data
