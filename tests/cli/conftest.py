@@ -11,7 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+import probe.cli
 from probe.cli import main
+from probe.model import AddressResult, DomainStatus, MxHost, ProbeOptions, Reason, Report, Verdict
 
 
 @dataclass
@@ -54,3 +56,34 @@ def validate_report(report_schema: dict[str, Any]) -> Callable[[Any], None]:
         jsonschema.Draft202012Validator(report_schema).validate(data)
 
     return validate
+
+
+def canned(status: DomainStatus, verdicts: list[Verdict], reason: Reason = Reason.ACCEPTED) -> Report:
+    report = Report(domain="example.test", status=status, reason=reason,
+                    mx=[MxHost("mx.example.test", 10, ["127.0.0.1"])], started_at="2026-11-29T00:00:00Z")
+    for i, v in enumerate(verdicts):
+        r = {Verdict.DELIVERABLE: Reason.ACCEPTED, Verdict.RISKY: Reason.GREYLISTED,
+             Verdict.UNDELIVERABLE: Reason.USER_UNKNOWN, Verdict.UNKNOWN: Reason.NETWORK_ERROR}[v]
+        report.addresses.append(AddressResult(f"u{i}@example.test", v, r, 250, None, "m", "r"))
+    return report
+
+
+@pytest.fixture
+def fake_probe(monkeypatch: pytest.MonkeyPatch) -> Callable[[Report], list[Any]]:
+    calls: list[Any] = []
+
+    def install(report: Report) -> list[Any]:
+        def fake(domain: str, addresses: list[Any], options: ProbeOptions) -> Report:
+            calls.append((domain, addresses, options))
+            return report
+
+        monkeypatch.setattr(probe.cli, "_run_probe", fake)
+        return calls
+
+    return install
+
+
+@pytest.fixture(name="canned")
+def canned_fixture() -> Callable[..., Report]:
+    """Build a canned Report: canned(status, verdicts, reason=...)."""
+    return canned

@@ -2,46 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-import probe.cli
-from probe.model import (
-    AddressResult,
-    DomainStatus,
-    MxHost,
-    ProbeOptions,
-    Reason,
-    Report,
-    Verdict,
-)
-
-
-def canned(status: DomainStatus, verdicts: list[Verdict], reason: Reason = Reason.ACCEPTED) -> Report:
-    report = Report(domain="example.test", status=status, reason=reason,
-                    mx=[MxHost("mx.example.test", 10, ["127.0.0.1"])], started_at="2026-11-29T00:00:00Z")
-    for i, v in enumerate(verdicts):
-        r = {Verdict.DELIVERABLE: Reason.ACCEPTED, Verdict.RISKY: Reason.GREYLISTED,
-             Verdict.UNDELIVERABLE: Reason.USER_UNKNOWN, Verdict.UNKNOWN: Reason.NETWORK_ERROR}[v]
-        report.addresses.append(AddressResult(f"u{i}@example.test", v, r, 250, None, "m", "r"))
-    return report
-
-
-@pytest.fixture
-def fake_probe(monkeypatch: pytest.MonkeyPatch) -> Callable[[Report], list[Any]]:
-    calls: list[Any] = []
-
-    def install(report: Report) -> list[Any]:
-        def fake(domain: str, addresses: list[Any], options: ProbeOptions) -> Report:
-            calls.append((domain, addresses, options))
-            return report
-
-        monkeypatch.setattr(probe.cli, "_run_probe", fake)
-        return calls
-
-    return install
+import probe
+from probe.model import DomainStatus, Reason, Verdict
 
 
 @pytest.mark.parametrize(
@@ -56,7 +22,7 @@ def fake_probe(monkeypatch: pytest.MonkeyPatch) -> Callable[[Report], list[Any]]
         (DomainStatus.NO_SUCH_DOMAIN, [], 2),
     ],
 )
-def test_report_decides_exit_code(run_cli: Any, fake_probe: Any, validate_report: Any,
+def test_report_decides_exit_code(canned: Any, run_cli: Any, fake_probe: Any, validate_report: Any,
                                   status: DomainStatus, verdicts: list[Verdict], code: int) -> None:
     fake_probe(canned(status, verdicts))
     args = ["example.test"] + [f"u{i}@example.test" for i in range(len(verdicts))]
@@ -66,13 +32,13 @@ def test_report_decides_exit_code(run_cli: Any, fake_probe: Any, validate_report
     validate_report(result.json)
 
 
-def test_expectation_flips_exit_code(run_cli: Any, fake_probe: Any) -> None:
+def test_expectation_flips_exit_code(canned: Any, run_cli: Any, fake_probe: Any) -> None:
     fake_probe(canned(DomainStatus.DOES_NOT_ACCEPT_MAIL, [], Reason.NOT_ACCEPTING_MAIL))
     assert run_cli("parked.example.test", "--expect", "no-mail").exit_code == 0
     assert run_cli("parked.example.test", "--expect", "accepts-mail").exit_code == 2
 
 
-def test_address_target_takes_domain_from_address(run_cli: Any, fake_probe: Any) -> None:
+def test_address_target_takes_domain_from_address(canned: Any, run_cli: Any, fake_probe: Any) -> None:
     calls = fake_probe(canned(DomainStatus.ACCEPTS_MAIL, [Verdict.DELIVERABLE]))
     run_cli("User@Example.TEST", "--helo", "probe.example.net")
     domain, addresses, options = calls[0]
@@ -100,7 +66,7 @@ def test_address_target_takes_domain_from_address(run_cli: Any, fake_probe: Any)
         ("explain", "--context", "TELEPORT", "550 x"),
     ],
 )
-def test_bad_usage_and_input_exit_3_with_one_line(run_cli: Any, fake_probe: Any, args: tuple[str, ...]) -> None:
+def test_bad_usage_and_input_exit_3_with_one_line(canned: Any, run_cli: Any, fake_probe: Any, args: tuple[str, ...]) -> None:
     calls = fake_probe(canned(DomainStatus.ACCEPTS_MAIL, []))
     result = run_cli(*args)
     assert result.exit_code == 3
@@ -120,7 +86,7 @@ def test_help_and_version_exit_0(run_cli: Any) -> None:
     assert version.exit_code == 0 and probe.__version__ in version.out
 
 
-def test_text_output_has_no_colour_when_not_a_terminal(run_cli: Any, fake_probe: Any) -> None:
+def test_text_output_has_no_colour_when_not_a_terminal(canned: Any, run_cli: Any, fake_probe: Any) -> None:
     fake_probe(canned(DomainStatus.ACCEPTS_MAIL, [Verdict.DELIVERABLE]))
     result = run_cli("example.test", "u0@example.test")
     assert "\x1b[" not in result.out
@@ -129,7 +95,7 @@ def test_text_output_has_no_colour_when_not_a_terminal(run_cli: Any, fake_probe:
     assert "\x1b[" in forced.out
 
 
-def test_no_color_env_wins(run_cli: Any, fake_probe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_color_env_wins(canned: Any, run_cli: Any, fake_probe: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_probe(canned(DomainStatus.ACCEPTS_MAIL, []))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setattr("sys.stdout.isatty", lambda: True, raising=False)
