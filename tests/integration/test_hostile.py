@@ -34,6 +34,7 @@ from probe.runner import probe_domain
 from probe.testing.certs import TestCA
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest
 from probe.testing.hostile import BAD_CODE_REPLIES, HTTP_400, Behaviour, HostileServer
+from probe.wire import Wire, WireError
 
 ADDRESS = "user@example.test"
 SLACK_S = 1.5  # loopback is fast; this only absorbs a loaded CI machine
@@ -417,3 +418,23 @@ async def test_batch_opens_one_connection_per_mx_host_at_a_time(
     assert len(results) == 6 and srv.connections == 6
     assert srv.max_active == expect_max if per_host == 1 else 1 < srv.max_active <= expect_max
     assert srv.early_talkers == 0 and not srv.saw_data
+
+
+# ---------------------------------------------------------------- the wire itself never talks first
+
+@pytest.mark.parametrize(("behaviour", "server_options"), [
+    pytest.param(Behaviour.SLOW_GREETING, {"delay_s": 2.0}, id="no-greeting-yet"),
+    pytest.param(Behaviour.GARBAGE, {}, id="not-smtp"),
+    pytest.param(Behaviour.DRIP, {"interval_s": 0.05}, id="half-a-greeting"),
+])
+async def test_wire_close_says_no_quit_before_a_complete_greeting(behaviour: Behaviour,
+                                                                 server_options: dict[str, Any]) -> None:
+    async with HostileServer(behaviour, **server_options) as srv:
+        wire = await Wire.connect("127.0.0.1", srv.port, timeout_s=0.3)
+        with pytest.raises(WireError):
+            await wire.read_reply()
+        assert wire.replies_read == 0
+        assert await wire.close(quit=True) is None
+        await asyncio.sleep(0.05)  # give the server a moment to record anything we might have written
+    assert srv.received == b"" and srv.early_talkers == 0
+    assert all(t.direction == "S" for t in wire.transcript)  # nothing was written
