@@ -1,0 +1,186 @@
+"""Benchmark: how many network round trips one probe costs. Loopback only; never sends DATA.
+
+The probe (runner.probe_domain, the real SMTP client) talks to a loopback fake server that
+offers STARTTLS and PIPELINING, once directly and once through a small TCP proxy that holds
+every chunk for DELAY seconds in each direction. Each round trip then costs 2 x DELAY more,
+so (time via proxy - time direct) / (2 x DELAY) is the number of round trips the dialogue
+waits for: STARTTLS + EHLO + VRFY + MAIL + RCPT + the catch-all RCPT for one address. The
+greeting counts a half (it travels one way); a real network adds one more for TCP's handshake.
+
+swaks (`--quit-after RCPT`, STARTTLS, no VRFY, no catch-all) is measured the same way when it
+is installed, for comparison.
+
+    .venv/bin/python benchmarks/bench_roundtrips.py [--delay 0.05] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import ssl
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from probe.inputs import parse_address
+from probe.model import ProbeOptions
+from probe.runner import probe_domain
+from probe.testing.certs import TestCA
+from probe.testing.fakesmtp import FakeSMTP
+
+ADDRESS = "alice@bench.test"
+MAX_CHUNKS = 10_000  # per direction and connection: a bound on the relay loop
+
+
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
+    """Copy one direction, each chunk delivered `delay_s` after it arrived (order kept)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def deliver() -> None:
+        for _ in range(MAX_CHUNKS):
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    sender = asyncio.ensure_future(deliver())
+    try:
+        for _ in range(MAX_CHUNKS):
+            data = await reader.read(65536)
+            queue.put_nowait((loop.time() + delay_s, data))
+            if not data:
+                break
+        await sender
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+
+
+class DelayProxy:
+    """A TCP proxy on 127.0.0.1 to 127.0.0.1:target_port that adds `delay_s` each way."""
+
+    def __init__(self, target_port: int, delay_s: float) -> None:
+        self.target_port, self.delay_s = target_port, delay_s
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.close()
+            return
+        try:
+            await asyncio.gather(_relay(client_reader, up_writer, self.delay_s),
+                                 _relay(up_reader, client_writer, self.delay_s), return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # stop() ends connections still open
+        finally:
+            client_writer.close()
+            up_writer.close()
+
+    async def start(self) -> DelayProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def best_of(runs: int, once: Callable[[], Awaitable[Any]]) -> float:
+    """The fastest of `runs` timed calls (the least disturbed by scheduling noise), in seconds."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await once()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+async def measure(label: str, runs: int, delay_s: float, server_port: int,
+                  probe_at: Callable[[int], Awaitable[Any]]) -> float:
+    proxy = await DelayProxy(server_port, delay_s).start()
+    try:
+        direct = await best_of(runs, lambda: probe_at(server_port))
+        delayed = await best_of(runs, lambda: probe_at(proxy.port))
+    finally:
+        await proxy.stop()
+    trips = (delayed - direct) / (2 * delay_s)
+    print(f"{label:<44} {trips:5.1f} round trips  (direct {direct * 1000:6.1f} ms, "
+          f"via proxy {delayed * 1000:7.1f} ms)")
+    return trips
+
+
+async def main(delay_s: float, runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ca = TestCA(Path(tmp))
+        server_tls = ca.server_context(ca.issue(["mx.bench.test"]))
+
+        def trusting(verify: bool) -> ssl.SSLContext:
+            ctx = ssl.create_default_context(cafile=str(ca.bundle_path))
+            ctx.check_hostname = False  # the probe connects by IP literal here
+            if not verify:
+                ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+
+        async with FakeSMTP(pipelining=True, tls_context=server_tls, hostname="mx.bench.test",
+                            rcpt={ADDRESS: "250 2.1.5 OK"},
+                            rcpt_default="550 5.1.1 <x>: Recipient address rejected: User unknown") as smtp:
+            def probe(pipelining: bool) -> Callable[[int], Awaitable[Any]]:
+                async def at(port: int) -> None:
+                    options = ProbeOptions(helo="probe.bench.test", mx=(("127.0.0.1", port),), port=port,
+                                           timeout_s=5.0, deadline_s=30.0, tls_policies=False,
+                                           pipelining=pipelining)
+                    report = await probe_domain("bench.test", [parse_address(ADDRESS)], options,
+                                                tls_context_factory=trusting)
+                    assert report.sessions[-1].outcome == "completed", report.sessions[-1].error
+                return at
+
+            print(f"one address, STARTTLS + EHLO + VRFY + MAIL + RCPT + catch-all RCPT; "
+                  f"{delay_s * 1000:g} ms each way, best of {runs}")
+            print("(the greeting counts 0.5; closing a TLS connection waits for the peer's close_notify)")
+            await measure("smtp-probe (PIPELINING)", runs, delay_s, smtp.port, probe(True))
+            await measure("smtp-probe --no-pipelining", runs, delay_s, smtp.port, probe(False))
+            swaks = shutil.which("swaks")
+            if swaks is None:
+                print("swaks: not installed, skipped (apt-get install swaks to compare)")
+                return
+
+            async def run_swaks(port: int, pipeline: bool) -> None:
+                args = [swaks, "--server", f"127.0.0.1:{port}", "--to", ADDRESS, "--from", "",
+                        "--helo", "probe.bench.test", "--tls", "--quit-after", "RCPT", "--silent", "3",
+                        "--timeout", "10"] + (["--pipeline"] if pipeline else [])
+                process = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL,
+                                                               stderr=asyncio.subprocess.DEVNULL)
+                await asyncio.wait_for(process.wait(), 30)
+
+            await measure("swaks --tls --quit-after RCPT (no VRFY)", runs, delay_s, smtp.port,
+                          lambda port: run_swaks(port, False))
+            await measure("swaks --tls --pipeline --quit-after RCPT", runs, delay_s, smtp.port,
+                          lambda port: run_swaks(port, True))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--delay", type=float, default=0.05, help="seconds added each way (default 0.05)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the fastest counts")
+    arguments = parser.parse_args()
+    asyncio.run(main(max(arguments.delay, 0.001), max(arguments.runs, 1)))
