@@ -111,6 +111,33 @@ def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
     return None
 
 
+_STORAGE_REASONS = frozenset({Reason.MESSAGE_TOO_BIG, Reason.MAILBOX_FULL, Reason.STORAGE_FULL})
+
+
+def _subject_reasons(cat: Catalogue, subject: str) -> frozenset[Reason]:
+    """Every reason the registered codes of subject X.<subject> can give (any class, any context)."""
+    key = f"subject-reasons:{subject}"
+    cached: frozenset[Reason] | None = cat.memo.get(key)
+    if cached is None:
+        reasons: set[Reason] = set()
+        for k, e in cat.enhanced.items():
+            if k == subject or k.startswith(f"{subject}."):
+                reasons.add(e.reason)
+                reasons.update(n.reason for n in (*e.by_class.values(), *e.contexts.values()) if n.reason)
+        cached = cat.memo[key] = frozenset(reasons)
+    return cached
+
+
+def _subject_overrules(cat: Catalogue, subject: str, basic_reason: Reason) -> bool:
+    """An unregistered X.<subject>.D explains a reply better than its basic code's entry when the basic code's
+    reason is one no registered code of that subject gives (550 5.7.750 to RCPT: policy, not an unknown user).
+    X.0 says nothing and never overrules; 2xx codes and 'not implemented'/'bad sequence' keep their say."""
+    if subject == "0" or basic_reason in (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE, Reason.ACCEPTED,
+                                          Reason.CANNOT_VERIFY, Reason.WILL_FORWARD):
+        return False
+    return basic_reason not in _subject_reasons(cat, subject)
+
+
 def _code_note(entry: CodeEntry | None, ctx: Context | None) -> Note | None:
     if entry is None or ctx is None:
         return None
@@ -198,6 +225,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                         None, code_refs)
 
     enh_entry = None
+    subject_overruled = False  # an unregistered detail's subject replaced the basic code's entry
     if parsed.enhanced:
         _, subject, detail = parsed.enhanced.split(".")
         enh_entry = cat.enhanced.get(f"{subject}.{detail}")
@@ -207,8 +235,10 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                             else f"subject X.{subject}, which is not defined either")
             notes.append(f"{parsed.enhanced} is not a registered enhanced status code; it is explained by its "
                          f"class ({klass}: {CLASS_NAMES.get(klass, '?').lower()}) and {subject_text}.")
-            if code_entry is None and subject_entry is not None:
+            if subject_entry is not None and (code_entry is None or _subject_overrules(
+                    cat, subject, (note.reason if note else None) or code_entry.reason)):
                 enh_entry = subject_entry
+                subject_overruled = code_entry is not None
         elif klass not in enh_entry.classes:
             notes.append(f"{parsed.enhanced} is registered for use with "
                          f"{', '.join(f'{c}xx' for c in enh_entry.classes)} replies, not {klass}xx.")
@@ -221,14 +251,19 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     # X.5.1 "invalid command" or X.5.2 "syntax error" that servers attach to them.
     basic_wins = basic_wins or (basic_says in (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE)
                                 and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "5")
-    if enh_entry is not None and not (enh_entry.weak and code_entry is not None) and not basic_wins:
+    # A generic security/policy status (552 5.7.0) still beats a basic code whose own meaning is a size or
+    # storage limit: servers reuse 552 for policy refusals, and X.7 rules the storage reading out.
+    weak_but_contradicting = (enh_entry is not None and enh_entry.weak and basic_says in _STORAGE_REASONS
+                              and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "7")
+    if enh_entry is not None and not (enh_entry.weak and code_entry is not None and not weak_but_contradicting) \
+            and not basic_wins:
         reason, meaning, remediation, severity = _enhanced_parts(enh_entry, klass, ctx)
         if code_entry is not None and note is not None and note.severity and klass == 2:
             severity = severity or note.severity
         if code_entry is None and parsed.code is not None:
             notes.append(f"{parsed.code} is not a registered SMTP reply code; explained by its class and "
                          f"enhanced status code.")
-        if code_entry is not None and "." not in enh_entry.key:
+        if code_entry is not None and "." not in enh_entry.key and not subject_overruled:
             meaning = f"{note.meaning if note and note.meaning else code_entry.meaning} {meaning}"
         return make(reason, severity, meaning, when, remediation, None,
                     enh_entry.references + code_refs)

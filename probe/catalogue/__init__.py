@@ -66,7 +66,8 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
 
 def _resource_doc(filename: str) -> dict[str, Any] | None:
     """Fallback for installs where the package is not plain files (zip): importlib.resources."""
-    
+    from importlib import resources
+
     try:
         text = resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
     except (FileNotFoundError, OSError):
@@ -81,6 +82,7 @@ class Catalogue:
         self._texts = dict(texts)
         self._parsed: dict[str, Any] = {}
         self._rules_by_code: dict[int | None, tuple[tuple[Rule, ...], re.Pattern[str] | None]] = {}
+        self.memo: dict[str, Any] = {}  # derived data the engine computes once per catalogue
 
     def _get(self, filename: str, parser: Callable[[str], Any], empty: Any) -> Any:
         if filename not in self._parsed:

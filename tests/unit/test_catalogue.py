@@ -52,9 +52,27 @@ def test_every_iana_enhanced_code_and_subject_present() -> None:
     assert all(str(s) in enhanced for s in range(0, 8))
 
 
-def test_enhanced_entries_have_distinct_titles() -> None:
-    titles = [e.title for k, e in default().enhanced.items() if "." in k]
-    assert len(titles) == len(set(titles))
+def test_enhanced_entries_have_distinct_titles_but_the_registered_duplicate() -> None:
+    """IANA registered X.6.10 with X.6.8's summary and marks it a deprecated duplicate; no other repeats."""
+    by_title: dict[str, list[str]] = {}
+    for key, entry in default().enhanced.items():
+        if "." in key:
+            by_title.setdefault(entry.title, []).append(key)
+    repeated = {title: keys for title, keys in by_title.items() if len(keys) > 1}
+    assert repeated == {"UTF-8 string reply is required, but not permitted by the SMTP client": ["6.8", "6.10"]}
+
+
+def test_registry_facts_for_x_6_10_and_x_7_28() -> None:
+    enhanced = default().enhanced
+    duplicate = enhanced["6.10"]
+    assert "duplicate of X.6.8" in duplicate.meaning and "deprecated" in duplicate.meaning
+    assert duplicate.reason is enhanced["6.8"].reason and duplicate.classes == enhanced["6.8"].classes
+    flood = enhanced["7.28"]
+    assert flood.title == "Mail flood detected"
+    assert "part of a mail flood of similar abusive messages" in flood.meaning
+    assert flood.classes == (4, 5)
+    assert any("iana.org/assignments/smtp-enhanced-status-codes" in r for r in flood.references)
+    assert "third-party server" in enhanced["7.14"].meaning  # RFC 5248: BURL trust, not peer allowlisting
 
 
 def test_every_event_id_present() -> None:

@@ -171,3 +171,53 @@ def test_specific_2xx_code_beats_a_generic_success_status(text: str, reason: Rea
 ])
 def test_protocol_status_does_not_hide_what_the_basic_code_says(text: str, context: str, reason: Reason) -> None:
     assert classify(text, context).reason is reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    ("503 5.5.1 Error: need MAIL command", "RCPT", Reason.BAD_SEQUENCE),
+    ("503 5.5.1 x", "DATA", Reason.BAD_SEQUENCE),  # the basic code decides, not the wording
+    ("504 5.5.4 Unrecognized authentication type", "AUTH", Reason.NOT_IMPLEMENTED),
+    ("504 5.5.4 x", "MAIL", Reason.NOT_IMPLEMENTED),
+    ("552 5.7.0 Message rejected by policy", "after-DATA", Reason.POLICY_REJECTED),
+    ("552 5.7.0 Our system detected an illegal attachment on your message", "after-DATA", Reason.POLICY_REJECTED),
+    ("552 5.3.4 Message size exceeds fixed limit", "after-DATA", Reason.MESSAGE_TOO_BIG),
+    ("552 5.2.2 x", "RCPT", Reason.MAILBOX_FULL),
+    ("550 5.7.750 x", "RCPT", Reason.POLICY_REJECTED),
+    ("554 5.6.11 Message contains bare CR", "after-DATA", Reason.CONTENT_REJECTED),
+    ("554 5.6.11 x", "RCPT", Reason.CONTENT_REJECTED),
+    ("252 2.1.5 Cannot VRFY user, but will accept message", "RCPT", Reason.CANNOT_VERIFY),
+    ("251 2.1.5 User not local; will forward", "RCPT", Reason.WILL_FORWARD),
+    ("502 5.5.2 Error: command not recognized", "EHLO", Reason.NOT_IMPLEMENTED),
+    ("502 5.5.2 x", "EHLO", Reason.NOT_IMPLEMENTED),
+])
+def test_precedence_of_basic_code_enhanced_status_and_wording(text: str, context: str, reason: Reason) -> None:
+    assert classify(text, context).reason is reason
+
+
+def test_unregistered_x7_detail_is_explained_by_its_subject_not_the_550_default() -> None:
+    d = classify("550 5.7.750 Client blocked", "RCPT")
+    assert d.reason is Reason.POLICY_REJECTED and d.rule is None
+    assert "security or policy" in d.meaning and "does not exist" not in d.meaning
+    assert d.notes and "5.7.750 is not a registered" in d.notes[0] and "subject X.7" in d.notes[0]
+
+
+def test_unregistered_detail_whose_subject_agrees_keeps_the_basic_entry() -> None:
+    assert classify("550 5.1.99 x", "RCPT").reason is Reason.USER_UNKNOWN  # X.1 addressing: an unknown user fits
+    assert classify("503 5.5.99 x", "RCPT").reason is Reason.BAD_SEQUENCE
+    assert classify("250 2.7.99 x", "RCPT").reason is Reason.ACCEPTED
+
+
+@pytest.mark.parametrize("text", ["554 No SMTP service here", "554 5.7.1 mx.example.net no SMTP service here"])
+def test_554_no_smtp_service_in_the_banner_refuses_the_connection(text: str) -> None:
+    d = classify(text, "banner")
+    assert d.reason is Reason.POLICY_REJECTED and d.rule != "null-mx-does-not-accept-mail"
+    assert "connection" in d.meaning
+
+
+def test_domain_that_accepts_no_mail_is_still_recognised_by_its_wording() -> None:
+    d = classify("550 5.7.27 <a@nomail.example>: Sender address rejected: Domain nomail.example does not accept mail",
+                 "MAIL")
+    assert (d.reason, d.rule) == (Reason.SENDER_REJECTED, "sender-address-rejected")  # the sender's domain
+    assert classify("521 5.3.2 mx.example.org does not accept mail", "banner").reason is Reason.NOT_ACCEPTING_MAIL
+    assert classify("556 5.1.10 Domain example.org does not accept mail (nullMX)", "RCPT").rule == \
+        "null-mx-does-not-accept-mail"
