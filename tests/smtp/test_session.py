@@ -376,3 +376,34 @@ async def test_the_deadline_bounds_the_session(fake: Factory) -> None:
     skipped = await probe(server, ["a@x.test"], opts(), deadline=loop.time() - 1)
     assert skipped.outcome == "skipped" and skipped.rcpt["a@x.test"].event == "deadline-exceeded"
     assert len(server.connections) == 1
+
+
+async def test_the_source_address_is_recorded_and_can_be_bound(fake: Factory) -> None:
+    server = await fake()
+    first = await probe(server, ["a@x.test"], opts())
+    assert first.local_address == "127.0.0.1"
+    again = await probe(server, ["a@x.test"], opts(), local_host=first.local_address)
+    assert again.outcome == "completed" and again.local_address == first.local_address
+
+
+async def test_a_given_catch_all_address_is_reused(fake: Factory) -> None:
+    server = await fake()
+    record = await probe(server, ["a@x.test"], opts(catch_all=True), catch_all_address="smtp-probe-same@x.test")
+    assert record.catch_all_address == "smtp-probe-same@x.test"
+    assert "RCPT TO:<smtp-probe-same@x.test>" in server.commands
+
+
+async def test_a_proxy_that_cannot_be_reached_is_a_proxy_failed_event() -> None:
+    pytest.importorskip("python_socks")
+    async with start_raw_server(_hang_up) as closed:
+        dead = closed.port
+    record = await run_session("mx.test", "127.0.0.1", 25, ["a@x.test"],
+                               opts(proxy=f"socks5://127.0.0.1:{dead}", timeout_s=1.0))
+    event = record.exchanges[0]
+    assert (record.outcome, event.event, event.context) == ("unreachable", "proxy-failed", Context.CONNECT)
+    assert "cannot connect to the SOCKS proxy" in event.detail and "[proxy-unreachable]" in event.detail
+    assert record.rcpt["a@x.test"] is event
+
+
+async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    return None
