@@ -18,7 +18,15 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 
-from .model import AddressResult, Diagnosis, Finding, Reason, ReplyClass, Severity, Verdict
+from .model import (
+    AddressResult,
+    Diagnosis,
+    Finding,
+    Reason,
+    ReplyClass,
+    Severity,
+    Verdict,
+)
 
 # A permanent refusal of the random address with one of these reasons means "no such mailbox here".
 _REFUSED_AS_UNKNOWN = frozenset({Reason.USER_UNKNOWN, Reason.BAD_ADDRESS, Reason.MAILBOX_DISABLED,

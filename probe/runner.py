@@ -18,7 +18,6 @@ from typing import Any
 from . import assess, catchall, greylist, resolve, security
 from .classifier import classify_reply, detect_provider, diagnose_event
 from .inputs import Address
-from .polite import HostLimiter
 from .model import (
     AddressResult,
     Context,
@@ -34,6 +33,7 @@ from .model import (
     Step,
     Verdict,
 )
+from .polite import HostLimiter
 from .session import Exchange, SessionRecord, TlsContextFactory, run_session
 
 _DEADLINE_GRACE_S = 0.5  # the SPEC promises --deadline to within a second

@@ -280,15 +280,17 @@ class _Dialogue:
     async def _greet(self) -> None:
         helo = self.options.helo
         ex = await self._ask(f"EHLO {helo}", Context.EHLO)
-        assert ex.reply is not None
-        if ex.reply.code in _HELO_FALLBACK_CODES:
+        reply = ex.reply
+        assert reply is not None
+        if reply.code in _HELO_FALLBACK_CODES:
             ex = await self._ask(f"HELO {helo}", Context.HELO)
-            assert ex.reply is not None
+            reply = ex.reply
+            assert reply is not None
             self.record.extensions = {}
-        elif 200 <= ex.reply.code < 300:
-            self.record.extensions = parse_extensions(ex.reply)
-        if not 200 <= ex.reply.code < 300:
-            self._stop("rejected" if ex.reply.code >= 500 else "deferred", ex)
+        elif 200 <= reply.code < 300:
+            self.record.extensions = parse_extensions(reply)
+        if not 200 <= reply.code < 300:
+            self._stop("rejected" if reply.code >= 500 else "deferred", ex)
         self.pipelining = self.options.pipelining and "PIPELINING" in self.record.extensions
 
     async def _reopen(self, why: str) -> None:

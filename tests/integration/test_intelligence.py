@@ -271,9 +271,12 @@ async def test_all_mx_probes_every_host_at_once_and_preference_decides(dns: Fake
 
 
 async def test_without_all_mx_the_walk_stops_at_the_first_answer(dns: FakeDNS) -> None:
-    async with FakeSMTP(rcpt_default=UNKNOWN) as mx1:
+    mx1 = await FakeSMTP(rcpt_default=UNKNOWN).start()
+    try:
         async with FakeSMTP(host="127.0.0.2", port=mx1.port) as mx2:
             report = await run(dns, "two.in.test", ["alice@two.in.test"], mx1.port)
+    finally:
+        await mx1.stop()
     assert [s.host for s in report.sessions] == ["mx1.two.in.test"] and not mx2.connections
 
 
