@@ -19,17 +19,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import secrets
 import socket
 import ssl
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from .errors import InputError
 from .model import Context, ProbeOptions, Reply
 from .proxy import ProxyFailed, ProxyUrl, open_via_proxy, parse_proxy_url
+from .smtpfacts import (
+    check_inputs,
+    is_too_many_recipients,
+    parse_extensions,
+    random_local_part,
+)
 from .wire import (
     ConnectRefused,
     ConnectTimeout,
@@ -41,7 +44,6 @@ from .wire import (
     WireTimeout,
     WireTLSFailed,
     WireUnsolicited,
-    check_command,
 )
 
 EVENTS = frozenset({
@@ -52,7 +54,6 @@ EVENTS = frozenset({
 _TOO_LONG_KINDS = frozenset({"line-too-long", "too-many-lines", "reply-too-large"})
 _HELO_FALLBACK_CODES = frozenset({500, 502, 504, 550})
 _VRFY_UNSUPPORTED_CODES = frozenset({500, 502})
-_RANDOM_ALPHABET = string.ascii_lowercase + string.digits
 
 TlsContextFactory = Callable[[bool], ssl.SSLContext]
 
@@ -104,29 +105,6 @@ def _default_tls_context(verify: bool) -> ssl.SSLContext:
     from .tlsinfo import client_context  # one place builds TLS contexts
 
     return client_context(verify=verify)
-
-
-def random_local_part() -> str:
-    """'smtp-probe-' and 12 random lowercase letters or digits: an address nobody has."""
-    return "smtp-probe-" + "".join(secrets.choice(_RANDOM_ALPHABET) for _ in range(12))
-
-
-def is_too_many_recipients(reply: Reply) -> bool:
-    """452 4.5.3 / "too many recipients": a limit per transaction, not an answer about the address."""
-    if reply.code != 452:
-        return False
-    text = " ".join(reply.lines).lower()
-    return text.startswith("4.5.3") or "too many recipients" in text
-
-
-def parse_extensions(ehlo: Reply) -> dict[str, str]:
-    """EHLO reply lines after the first -> {KEYWORD: params}."""
-    extensions: dict[str, str] = {}
-    for line in ehlo.lines[1:]:
-        keyword, _, params = line.strip().partition(" ")
-        if keyword:
-            extensions[keyword.upper()] = params.strip()
-    return extensions
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,18 +429,6 @@ class _Dialogue:
             self.record.rcpt.setdefault(key, stop.exchange)
 
 
-def _check_inputs(recipients: Sequence[str], options: ProbeOptions) -> None:
-    for what, text in [("the EHLO name", options.helo), ("the sender", options.mail_from),
-                       *(("the recipient", r) for r in recipients)]:
-        try:
-            check_command(text)
-        except ValueError as exc:
-            raise InputError(f"{what} {text!r} cannot be sent: {exc}") from None
-        forbidden = "<>" if text.startswith('"') else "<> "  # a quoted local part may hold spaces
-        if what != "the EHLO name" and any(c in text for c in forbidden):
-            raise InputError(f"{what} {text!r} cannot be sent: it holds '<', '>' or a space")
-
-
 async def run_session(host: str, address: str, port: int, recipients: Sequence[str], options: ProbeOptions, *,
                       tls_context_factory: TlsContextFactory | None = None,
                       deadline: float | None = None,
@@ -479,7 +445,7 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
     greylisting retry must come from the same one); `catch_all_address` reuses the
     random address of an earlier session (so its greylisting triplet passes too).
     """
-    _check_inputs(recipients, options)
+    check_inputs(recipients, options)
     loop = asyncio.get_running_loop()
     started = loop.time()
     record = SessionRecord(host, address, port)
