@@ -35,22 +35,32 @@ _WHERE = {
 }
 
 
+def _provider_by_host(cat: Catalogue, host: str) -> str | None:
+    """The provider whose MX host names end like `host`, memoised per catalogue and host."""
+    name = host.strip().lower().rstrip(".")
+    memo: dict[str, str | None] = cat.memo.setdefault("provider_by_host", {})
+    if name in memo:
+        return memo[name]
+    found = next((p.id for p in cat.providers
+                  if any(name.endswith(s) or name == s.lstrip(".") for s in p.hosts)), None)
+    if len(memo) < 4096:  # bounded: a long batch run meets many hosts
+        memo[name] = found
+    return found
+
+
 def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None) -> str | None:
     """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None."""
     cat = catalogue or default()
-    providers = cat.providers
     if host:
-        name = host.strip().lower().rstrip(".")
-        for p in providers:
-            if any(name.endswith(s) or name == s.lstrip(".") for s in p.hosts):
-                return p.id
+        by_host = _provider_by_host(cat, host)
+        if by_host is not None:
+            return by_host
     lowered = text.lower()
-    any_provider = cat.any_provider
-    if any_provider is None or any_provider.search(lowered) is None:
-        return None
-    for p in providers:
-        if p.pattern is not None and p.pattern.search(lowered):
-            return p.id
+    providers = cat.providers
+    for position in sorted(cat.provider_index.candidates(lowered)):
+        pattern = providers[position].pattern
+        if pattern is not None and pattern.search(lowered):
+            return providers[position].id
     return None
 
 
@@ -98,14 +108,16 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
 
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
                catalogue: Catalogue | None = None) -> Rule | None:
-    """The first wording rule (file order) that holds for this reply, or None."""
-    rules, any_literal = (catalogue or default()).rules_for(parsed.code)
-    text = parsed.normalized
-    no_literal = any_literal is not None and any_literal.search(text) is None
-    for rule in rules:
-        prefilter = rule.prefilter
-        if prefilter is not None and (no_literal or prefilter.search(text) is None):
-            continue
+    """The first wording rule (file order) that holds for this reply, or None.
+
+    Only the rules whose code constraints admit the reply and whose required literals occur in its
+    text are tried (catalogue.rule_index); their order is the file order, whatever set order is.
+    """
+    cat = catalogue or default()
+    rules = cat.rules
+    candidates = cat.rule_index.candidates(parsed.normalized) & cat.rules_for(parsed.code)
+    for position in sorted(candidates):
+        rule = rules[position]
         if _rule_matches(rule, parsed, ctx, provider):
             return rule
     return None

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import marshal
 import os
-import re
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
 from ..errors import CatalogueError
+from .prefilter import LiteralIndex
 from .entries import CodeEntry, EnhancedEntry, EventEntry, Example, Note, Provider, Rule, Variant
 from .parsing import (
     parse, parse_codes, parse_enhanced, parse_events, parse_providers, parse_rules, required_literals,
 )
 
 __all__ = [
-    "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Example", "Note", "Provider", "Rule", "Variant",
+    "Catalogue", "CodeEntry", "LiteralIndex", "EnhancedEntry", "EventEntry", "Example", "Note", "Provider", "Rule", "Variant",
     "default", "load", "parse_codes", "parse_enhanced", "parse_events", "parse_providers", "parse_rules",
     "required_literals",
 ]
@@ -81,7 +81,6 @@ class Catalogue:
     def __init__(self, texts: Mapping[str, str | None]) -> None:
         self._texts = dict(texts)
         self._parsed: dict[str, Any] = {}
-        self._rules_by_code: dict[int | None, tuple[tuple[Rule, ...], re.Pattern[str] | None]] = {}
         self.memo: dict[str, Any] = {}  # derived data the engine computes once per catalogue
 
     def _get(self, filename: str, parser: Callable[[str], Any], empty: Any) -> Any:
@@ -117,31 +116,35 @@ class Catalogue:
         result: tuple[Provider, ...] = self._get("providers.toml", parse_providers, ())
         return result
 
-    def rules_for(self, code: int | None) -> tuple[tuple[Rule, ...], re.Pattern[str] | None]:
-        """The rules that can apply to a reply with this basic code, in file order, and one regex of
-        all their prefilter literals: when it finds nothing, no rule with a prefilter can match."""
-        cached = self._rules_by_code.get(code)
+    @property
+    def rule_index(self) -> LiteralIndex:
+        """Which rules (by position in `rules`) may match a text, from their required literals."""
+        index: LiteralIndex | None = self.memo.get("rule_index")
+        if index is None:
+            index = self.memo["rule_index"] = LiteralIndex((i, r.literals) for i, r in enumerate(self.rules))
+        return index
+
+    def rules_for(self, code: int | None) -> frozenset[int]:
+        """Positions of the rules whose code constraints admit a reply with this basic code."""
+        key = f"rules_for:{code}"
+        cached: frozenset[int] | None = self.memo.get(key)
         if cached is None:
             digit = None if code is None else str(code)[0]
-            rules = tuple(
-                r for r in self.rules
+            cached = self.memo[key] = frozenset(
+                i for i, r in enumerate(self.rules)
                 if (not r.codes or code in r.codes)
                 and (not r.enhanced or code is None or any(e[0] == digit for e in r.enhanced))
             )
-            sources = [r.prefilter.pattern for r in rules if r.prefilter is not None]
-            cached = self._rules_by_code[code] = (rules, re.compile("|".join(sources)) if sources else None)
         return cached
 
     @property
-    def any_provider(self) -> re.Pattern[str] | None:
-        """One regex of every provider's text patterns (a pre-check before trying them in order)."""
-        if "any_provider" not in self._parsed:
-            sources = [p.pattern.pattern for p in self.providers if p.pattern is not None]
-            flags = 0 if all(p.pattern is None or not p.pattern.flags & re.IGNORECASE for p in self.providers) \
-                else re.IGNORECASE
-            self._parsed["any_provider"] = re.compile("|".join(sources), flags) if sources else None
-        result: re.Pattern[str] | None = self._parsed["any_provider"]
-        return result
+    def provider_index(self) -> LiteralIndex:
+        """Which providers (by position in `providers`) may have written a text, from their literals."""
+        index: LiteralIndex | None = self.memo.get("provider_index")
+        if index is None:
+            index = self.memo["provider_index"] = LiteralIndex(
+                (i, p.literals) for i, p in enumerate(self.providers) if p.pattern is not None)
+        return index
 
     def validate(self) -> Catalogue:
         """Parse every part now (raises CatalogueError on the first problem) and return self."""

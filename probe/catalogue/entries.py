@@ -108,6 +108,7 @@ class Rule:
     references: tuple[str, ...]
     examples: tuple[Example, ...]
     not_examples: tuple[Example, ...]
+    literals: tuple[str, ...] | None = None  # the prefilter's literals (None: no prefilter, always tried)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class Provider:
     hosts: tuple[str, ...]
     pattern: re.Pattern[str] | None
     url: str  # the provider's own page for senders (postmaster / delisting / guidelines)
+    literals: tuple[str, ...] | None = None  # one of them occurs in any text `pattern` matches; None: unknown
 
 
 
@@ -176,18 +178,54 @@ def _literal_prefix(alternative: str) -> str:
     return "".join(out)
 
 
+def _leading_group_prefixes(alternative: str) -> list[str] | None:
+    """'(is|are) grey' -> ['is grey', 'are grey']: the literal prefixes through a leading group of
+    alternatives; None when the group is optional, a lookaround or flag group, or unbalanced."""
+    rest = alternative[2:] if alternative.startswith("\\b") else alternative
+    if not rest.startswith("(") or (rest.startswith("(?") and not rest.startswith("(?:")):
+        return None
+    body = 3 if rest.startswith("(?:") else 1
+    depth, i, in_class = 0, 0, False
+    while i < len(rest):
+        ch = rest[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        i += 1
+    else:
+        return None
+    inner, after = rest[body:i], rest[i + 1:]
+    if after[:1] in ("?", "*", "{"):
+        return None
+    if after[:1] == "+":  # one or more repeats: only the first repeat's start is certain
+        after = ""
+    return [_literal_prefix(alt + after) for alt in _top_level_alternatives(inner)]
+
+
 def required_literals(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
     """Substrings of which at least one occurs in every text the patterns match; None if unknown.
 
-    A cheap `in` test on these skips most rules without running their regex.
+    A cheap `in` test on these skips most rules without running their regex. A leading group of
+    alternatives is expanded ('(rejected|refused) as spam' -> 'rejected as spam', 'refused as spam').
     """
     literals: list[str] = []
     for p in patterns:
         for alt in _top_level_alternatives(p):
             lit = _literal_prefix(alt)
-            if len(lit) < 3 or lit != lit.lower():
+            found = [lit] if len(lit) >= 3 else _leading_group_prefixes(alt)
+            if not found or any(len(x) < 3 or x != x.lower() for x in found):
                 return None
-            literals.append(lit)
+            literals.extend(found)
     return tuple(dict.fromkeys(literals)) or None
 
 

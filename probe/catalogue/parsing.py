@@ -288,10 +288,12 @@ def parse_rules(text: str | dict[str, Any]) -> tuple[Rule, ...]:
             raise place.fail("a rule needs 'patterns' or 'enhanced'")
         reason = place.reason(t)
         assert reason is not None
+        literals = required_literals(patterns) if patterns else None
         rules.append(Rule(
             rule_id, i, reason, place.severity(t), place.req(t, "meaning"), place.req(t, "remediation"),
-            pattern, literal_regex(required_literals(patterns)), codes, enhanced, place.contexts(t), frozenset(place.strs(t, "providers")),
-            place.strs(t, "references"), _examples(place, t, "examples"), _examples(place, t, "not_examples"),
+            pattern, literal_regex(literals), codes, enhanced, place.contexts(t),
+            frozenset(place.strs(t, "providers")), place.strs(t, "references"), _examples(place, t, "examples"),
+            _examples(place, t, "not_examples"), literals,
         ))
     return tuple(rules)
 
@@ -308,6 +310,8 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
             raise place.fail("'id' must be unique kebab-case")
         seen.add(pid)
         hosts = tuple(h.lower().rstrip(".") for h in place.strs(t, "hosts"))
-        out.append(Provider(pid, place.req(t, "name"), hosts, place.regex(place.strs(t, "patterns")),
-                            place.str(t, "postmaster", required=False) or place.str(t, "url", required=False) or ""))
+        patterns = place.strs(t, "patterns")
+        out.append(Provider(pid, place.req(t, "name"), hosts, place.regex(patterns),
+                            place.str(t, "postmaster", required=False) or place.str(t, "url", required=False) or "",
+                            required_literals(patterns) if patterns else None))
     return tuple(out)

@@ -193,5 +193,56 @@ def test_required_literals_are_sound() -> None:
 
     assert required_literals((r"\bgsmtp\b", "over ?quota")) == ("gsmtp", "over")
     assert required_literals(("mailbox (is )?full|blocked using [a-z]+",)) == ("mailbox ", "blocked using ")
-    assert required_literals(("(rejected|refused) as spam",)) is None  # no literal start: always tried
+    assert required_literals(("(rejected|refused) as spam",)) == ("rejected as spam", "refused as spam")
+    assert required_literals((r"\b(?:mail|rcpt) first\b",)) == ("mail first", "rcpt first")
+    assert required_literals(("(is |are )?grey",)) is None  # an optional group: no certain start
+    assert required_literals(("(?=abc)x",)) is None  # a lookaround is not a group of alternatives
+    assert required_literals(("(ab)+c",)) is None  # only 'ab' is certain: too short
+    assert required_literals(("(abc|abd)+x",)) == ("abc", "abd")
     assert required_literals(("ab",)) is None  # too short to be worth it
+
+
+def test_every_rule_example_contains_one_of_its_rule_literals() -> None:
+    """The prefilter may only skip a rule when its regex cannot match: check it on every real example."""
+    from probe.codes import parse
+
+    cat = default()
+    for rule in cat.rules:
+        if rule.literals is None or rule.pattern is None:
+            continue
+        for ex in rule.examples:
+            text = parse(ex.text).normalized
+            if rule.pattern.search(text):
+                assert any(lit in text for lit in rule.literals), (rule.id, ex.text)
+
+
+def test_literal_index_keeps_every_rule_whose_literal_occurs() -> None:
+    from probe.catalogue import LiteralIndex
+    from probe.catalogue.prefilter import literal_key
+
+    assert literal_key("relay access denied") == ("access", True)  # a whole word inside the literal
+    assert literal_key("spamhaus.org") == ("spamhaus", False)  # could be part of a longer word
+    assert literal_key("-- ") == ("-- ", False)
+    index = LiteralIndex([(0, ("relay access denied",)), (1, ("spamhaus.org", "in spamhaus")), (2, None),
+                          (3, ("over",))])
+    assert index.candidates("554 relay access denied") == {0, 2}
+    assert index.candidates("554 relay access") == {2}  # the word alone is not the literal
+    assert index.candidates("blocked via zen.spamhaus.org") == {1, 2}
+    assert index.candidates("mailbox is overquota") == {2, 3}  # a substring key inside a longer word
+    assert index.candidates("") == {2}
+
+
+def test_rule_candidates_never_hide_the_first_matching_rule() -> None:
+    """Trying only the indexed candidates gives the same rule as trying every rule in file order."""
+    from probe.classifier import _rule_matches, detect_provider, match_rule
+    from probe.codes import parse
+    from probe.model import Context
+
+    cat = default()
+    texts = [ex for rule in cat.rules for ex in (*rule.examples, *rule.not_examples)]
+    for ex in texts:
+        parsed = parse(ex.text)
+        for ctx in (ex.context, None, Context.RCPT, Context.BANNER):
+            provider = detect_provider(ex.host, parsed.normalized)
+            brute = next((r for r in cat.rules if _rule_matches(r, parsed, ctx, provider)), None)
+            assert match_rule(parsed, ctx, provider) == brute, ex.text

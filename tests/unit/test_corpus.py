@@ -173,3 +173,39 @@ def test_provider_is_recognised_from_mx_host_and_from_text() -> None:
                              "[DM6NAM12FT034.eop-nam12.prod.protection.outlook.com]", "RCPT")
     assert by_host.provider is not None and "google" in by_host.provider.lower()
     assert by_text.provider is not None and "microsoft" in by_text.provider.lower()
+
+
+def test_provider_index_finds_the_same_provider_as_trying_every_pattern() -> None:
+    from probe.catalogue import default
+    from probe.classifier import detect_provider
+
+    providers = default().providers
+    for e in CORPUS:
+        lowered = e.text.lower()
+        brute = next((p.id for p in providers if p.pattern is not None and p.pattern.search(lowered)), None)
+        assert detect_provider(None, e.text) == brute, e.text[:80]
+
+
+def test_classification_is_the_same_in_fresh_interpreters() -> None:
+    """No result depends on set or dict order: two interpreters with different hash seeds agree."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys, tomllib, glob, probe\n"
+        "out = []\n"
+        f"for path in sorted(glob.glob({str(CORPUS_DIR)!r} + '/*.toml')):\n"
+        "    for r in tomllib.load(open(path, 'rb')).get('reply', []):\n"
+        "        out.append(probe.classify(r['text'], r['context'], host=r.get('host')).to_dict())\n"
+        "json.dump(out, sys.stdout, sort_keys=True)\n"
+    )
+    runs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True,
+                              timeout=50)
+        runs.append(json.loads(done.stdout))
+    assert len(runs[0]) == len(CORPUS)
+    assert runs[0] == runs[1]
