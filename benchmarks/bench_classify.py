@@ -52,6 +52,27 @@ def throughput(seconds: float) -> tuple[float, int]:
     return count / (time.perf_counter() - start), count
 
 
+def corpus_throughput(seconds: float) -> tuple[float, int]:
+    """Replies/s over the labelled corpus (fixtures/corpus, 380+ distinct real replies, one pass each)."""
+    import tomllib
+    from pathlib import Path
+
+    from probe.classifier import classify
+
+    replies = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "fixtures" / "corpus").glob("*.toml")):
+        with path.open("rb") as fh:
+            replies += [(r["text"], r["context"], r.get("host")) for r in tomllib.load(fh).get("reply", [])]
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for text, ctx, host in replies:
+            classify(text, ctx, host=host)
+        count += len(replies)
+    return count / (time.perf_counter() - start), len(replies)
+
+
 def startup(code: str, runs: int) -> float:
     """Median wall time in ms of a fresh interpreter running `code` (caches warm after the first run)."""
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -70,6 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     rate, count = throughput(args.seconds)
     print(f"classify: {rate:,.0f} replies/s on one core ({count} replies, {len(MIXED)}-reply mix)")
+    corpus_rate, distinct = corpus_throughput(args.seconds)
+    print(f"classify: {corpus_rate:,.0f} replies/s on one core over the corpus ({distinct} distinct replies)")
     baseline = startup("pass", args.runs)
     explain_code = ("import probe.explain as e, probe.render.explain as r;"
                     "print(r.render_entry(e.entry('252'), color=False))")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
+from .catalogue.prefilter import text_words
 from .codes import ParsedReply, parse
 from .model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
 
@@ -48,16 +49,19 @@ def _provider_by_host(cat: Catalogue, host: str) -> str | None:
     return found
 
 
-def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None) -> str | None:
-    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None."""
+def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None,
+                    words: frozenset[str] | None = None) -> str | None:
+    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None.
+
+    `words`: text_words(text) when the caller has them already (text is then lower-case)."""
     cat = catalogue or default()
     if host:
         by_host = _provider_by_host(cat, host)
         if by_host is not None:
             return by_host
-    lowered = text.lower()
+    lowered = text if words is not None else text.lower()
     providers = cat.providers
-    for position in sorted(cat.provider_index.candidates(lowered)):
+    for position in sorted(cat.provider_index.candidates(lowered, words)):
         pattern = providers[position].pattern
         if pattern is not None and pattern.search(lowered):
             return providers[position].id
@@ -107,7 +111,7 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
 
 
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
-               catalogue: Catalogue | None = None) -> Rule | None:
+               catalogue: Catalogue | None = None, words: frozenset[str] | None = None) -> Rule | None:
     """The first wording rule (file order) that holds for this reply, or None.
 
     Only the rules whose code constraints admit the reply and whose required literals occur in its
@@ -115,7 +119,7 @@ def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
     """
     cat = catalogue or default()
     rules = cat.rules
-    candidates = cat.rule_index.candidates(parsed.normalized) & cat.rules_for(parsed.code)
+    candidates = cat.rule_index.candidates(parsed.normalized, words) & cat.rules_for(parsed.code)
     for position in sorted(candidates):
         rule = rules[position]
         if _rule_matches(rule, parsed, ctx, provider):
@@ -182,7 +186,8 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     """The Diagnosis of a parsed reply. Never raises for any reply text."""
     cat = catalogue or default()
     klass = _class_of(parsed)
-    provider_id = detect_provider(host, parsed.normalized, catalogue=cat) if use_rules else None
+    words = text_words(parsed.normalized) if use_rules else frozenset()
+    provider_id = detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
     provider_name = next((p.name for p in cat.providers if p.id == provider_id), None) if provider_id else None
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
     note = _code_note(code_entry, ctx)
@@ -205,7 +210,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
 
     if klass is None:
         if use_rules and ctx is Context.BOUNCE:
-            rule = match_rule(parsed, ctx, provider_id, cat)
+            rule = match_rule(parsed, ctx, provider_id, cat, words)
             if rule is not None:
                 return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
                             rule.remediation, rule.id, rule.references)
@@ -216,7 +221,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                     "dialogue is out of step. If you pasted it, include the line with the reply code.")
 
     if use_rules:
-        rule = match_rule(parsed, ctx, provider_id, cat)
+        rule = match_rule(parsed, ctx, provider_id, cat, words)
         if rule is not None:
             enh_entry = cat.enhanced.get(parsed.enhanced.split(".", 1)[1]) if parsed.enhanced else None
             refs = rule.references + (enh_entry.references if enh_entry else ()) + code_refs

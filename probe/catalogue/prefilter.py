@@ -55,22 +55,27 @@ class LiteralIndex:
         self.by_word = {key: _frozen(lits) for key, lits in by_word.items()}
         self.by_substring = tuple((key, _frozen(lits)) for key, lits in sorted(by_substring.items()))
 
-    def candidates(self, text: str) -> set[int]:
-        """Positions of the items that may match `text` (lower-case, as the catalogue patterns expect)."""
+    def candidates(self, text: str, words: frozenset[str] | None = None) -> set[int]:
+        """Positions of the items that may match `text` (lower-case, as the catalogue patterns expect).
+
+        `words` is `text_words(text)` when the caller already has it (one reply, several indexes).
+        """
         found = set(self.always)
         by_word = self.by_word
-        for word in set(_WORDS.findall(text)):
-            hit = by_word.get(word)
-            if hit is not None:
-                for literal, positions in hit:
-                    if literal in text:
-                        found |= positions
-        for key, hit in self.by_substring:
-            if key in text:
-                for literal, positions in hit:
-                    if literal in text:
-                        found |= positions
+        for word in by_word.keys() & (text_words(text) if words is None else words):
+            for literal, positions in by_word[word]:
+                if literal in text:
+                    found |= positions
+        for hit in [hit for key, hit in self.by_substring if key in text]:
+            for literal, positions in hit:
+                if literal in text:
+                    found |= positions
         return found
+
+
+def text_words(text: str) -> frozenset[str]:
+    """The [a-z0-9]+ words of a lower-case text: what `LiteralIndex` looks its whole-word keys up in."""
+    return frozenset(_WORDS.findall(text))
 
 
 def _frozen(literals: dict[str, set[int]]) -> tuple[tuple[str, frozenset[int]], ...]:
