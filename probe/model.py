@@ -324,6 +324,7 @@ class Report:
     mta_sts: dict[str, Any] | None = None
     tls_rpt: dict[str, Any] | None = None
     transport: dict[str, Any] | None = None  # {"domain": one line, "hosts": {mx host: one line}}
+    source: dict[str, Any] | None = None  # audit of this machine's address, when a server blamed it
     input: str | None = None  # the target as given (batch echoes it)
     error: str | None = None  # set when the probe could not run at all (bad input, local resolver)
 

@@ -1,18 +1,18 @@
-"""I/O: what the probe's sessions say about reachability — port 25 blocked or not, MX reverse DNS.
-
-Split from selfaudit.py: these judge the sessions of a probe run, not this machine's address.
+"""I/O: what a probe run's sessions say about reachability from here — port 25 blocked or not,
+MX reverse DNS, and (when a server blamed this machine) an audit of the source address.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import dns.asyncresolver
 
-from .model import Context, Finding, Session, Severity
+from .model import Context, Finding, ProbeOptions, Reason, Session, Severity
 from .resolve import lookup_ptr
-from .selfaudit import as_ip, bounded_lookup, plain_name
+from .selfaudit import DEFAULT_DNSBL_ZONES, as_ip, audit_source, bounded_lookup, plain_name, public_address_from_ehlo
 
 
 _NOT_CONNECTED = frozenset({Context.CONNECT, Context.DNS})
@@ -121,3 +121,42 @@ async def mx_reverse_findings(sessions: Sequence[Session], resolver: dns.asyncre
                 "server's greeting name match its PTR (Postfix myhostname, Exim primary_hostname). "
                 "Tarpits and anti-spam banners cause false alarms here."), address))
     return findings
+
+
+# Replies that blame the client, not the mailbox: when a server says one of these, audit this
+# machine before anyone blames the target (anchors.md item 16: the prober's own reputation).
+_BLAMES_CLIENT = frozenset({Reason.BLOCKLISTED, Reason.BAD_REPUTATION, Reason.REVERSE_DNS, Reason.HELO_REJECTED})
+
+
+def echoed_source(sessions: Sequence[Session]) -> str | None:
+    """This machine's public address as a server echoed it in its banner or EHLO/HELO reply."""
+    for session in sessions:
+        for step in session.steps:
+            if step.context in (Context.EHLO, Context.HELO, Context.BANNER) and step.code is not None:
+                echoed = public_address_from_ehlo(step.text)
+                if echoed is not None and echoed.is_global:
+                    return echoed.address
+    return None
+
+
+async def audit_run(sessions: Sequence[Session], options: ProbeOptions, resolver: dns.asyncresolver.Resolver,
+                    ) -> tuple[list[Finding], dict[str, Any] | None]:
+    """Findings about reachability from here, and a source audit when a server blamed this machine.
+
+    The source audit runs when a reply blamed the client (blocklist, reputation, reverse DNS, HELO)
+    or when --dnsbl zones were named, and only for a public address a server echoed back.
+    """
+    findings: list[Finding] = []
+    if options.proxy is None:  # through a proxy, timeouts say nothing about this network's port 25
+        blocked = port25_diagnosis(sessions)
+        if blocked is not None:
+            findings.append(blocked)
+    findings.extend(await mx_reverse_findings(sessions, resolver, timeout_s=options.timeout_s))
+    blamed = any(step.reason in _BLAMES_CLIENT for s in sessions for step in s.steps)
+    source = echoed_source(sessions)
+    if source is None or not (blamed or options.dnsbl_zones):
+        return findings, None
+    audit = await audit_source(source, resolver, dnsbl_zones=options.dnsbl_zones or DEFAULT_DNSBL_ZONES,
+                               helo=options.helo, timeout_s=options.timeout_s)
+    findings.extend(audit.findings())
+    return findings, audit.to_dict()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import assess, catchall, greylist, resolve, security
+from . import assess, catchall, greylist, reachability, resolve, security
 from .classifier import classify_reply, detect_provider, diagnose_event
 from .inputs import Address
 from .model import (
@@ -174,6 +174,9 @@ async def _run(walk: _Walk, domain: str, addresses: Sequence[Address], options: 
             policies.cancel()  # a no-op when it finished; stops it when the deadline cut the walk short
     else:
         await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter, resolver)
+    audit_findings, report.source = await reachability.audit_run(report.sessions, options, resolver)
+    for finding in audit_findings:
+        walk.finding(finding)
 
 
 async def _walk(walk: _Walk, hosts: list[MxHost], addresses: Sequence[Address], options: ProbeOptions,
@@ -332,7 +335,8 @@ def _conclude(walk: _Walk, addresses: Sequence[Address]) -> None:
         return
     record = walk.decided
     if record is None:
-        failures = [diagnose(e, r.host) for r in walk.records for e in r.exchanges[-1:]]
+        failures = [diagnose(e, r.host) for r in walk.records
+                    for e in [x for x in r.exchanges if x.context is not Context.QUIT][-1:]]
         reason = assess.worst_reason(failures) if failures else Reason.NETWORK_ERROR
         report.status, report.reason = DomainStatus.UNREACHABLE, reason
         last = failures[-1] if failures else diagnose_event("deadline-exceeded", Context.CONNECT)

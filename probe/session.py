@@ -93,14 +93,6 @@ class SessionRecord:
     elapsed_ms: float = 0.0
 
 
-def _local_address(wire: Wire | None) -> str | None:
-    """The source IP of a connection. Wire has no public accessor yet, so ask its transport."""
-    inbox = getattr(wire, "_inbox", None)
-    transport = getattr(inbox, "transport", None)
-    sockname = transport.get_extra_info("sockname") if transport is not None else None
-    return str(sockname[0]) if isinstance(sockname, tuple) and sockname else None
-
-
 def _default_tls_context(verify: bool) -> ssl.SSLContext:
     from .tlsinfo import client_context  # one place builds TLS contexts
 
@@ -246,7 +238,7 @@ class _Dialogue:
                     "timeout" if isinstance(exc, ConnectTimeout) else "unreachable")
             ex = self._event(f"connect-{kind}", Context.CONNECT, str(exc), since)
             self._stop(kind, ex)
-        self.record.local_address = _local_address(self.wire)
+        self.record.local_address = self.wire.local_address if self.wire else None
         banner = await self._receive(None, Context.BANNER, None, self.loop.time())
         assert banner.reply is not None
         if banner.reply.code >= 500:
@@ -289,6 +281,8 @@ class _Dialogue:
             # depends on it, and over a real network it costs a whole round trip.
             with contextlib.suppress(WireError, ValueError, OSError):
                 await wire.send("QUIT")
+        # A graceful close (TLS close_notify) costs about one round trip, but an abort can make the
+        # server lose the QUIT it has not read yet: politeness first.
         await wire.close(quit=False)
         self.record.transcript.extend(wire.transcript)
 

@@ -437,6 +437,13 @@ class Wire:
         return {"version": ssl_object.version(), "cipher": cipher[0] if cipher else None,
                 "der": ssl_object.getpeercert(binary_form=True)}
 
+    @property
+    def local_address(self) -> str | None:
+        """This end's IP address (the source address the server sees, unless NAT rewrites it)."""
+        transport = self._inbox.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        return str(sockname[0]) if isinstance(sockname, tuple) and sockname else None
+
     async def close(self, *, quit: bool) -> Reply | None:
         """Say QUIT when asked and the server still listens, wait briefly for the 221, then close.
 
