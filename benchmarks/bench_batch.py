@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probe import resolve  # noqa: E402
-from probe.batch import run_batch  # noqa: E402
-from probe.cli import finish_report  # noqa: E402
-from probe.model import ProbeOptions  # noqa: E402
-from probe.testing.fakedns import FakeDNS  # noqa: E402
-from probe.testing.fakesmtp import FakeSMTP  # noqa: E402
+from probe import resolve
+from probe.batch import run_batch
+from probe.cli import finish_report
+from probe.model import ProbeOptions
+from probe.testing.fakedns import FakeDNS
+from probe.testing.fakesmtp import FakeSMTP
 
 HOSTS = 50
 

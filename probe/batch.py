@@ -180,10 +180,8 @@ async def run_batch(
 
     sem = asyncio.Semaphore(max(1, concurrency))
     groups = (g for g in _groups(line for line in parse_lines(lines) if not skip(line)))
-    index = 0
-    for group in groups:
+    for index, group in enumerate(groups):
         pending[index] = asyncio.create_task(work(group))
-        index += 1
         while len(pending) >= window:
             next_out = await _drain(pending, next_out, ordered, flush, wait_one=True)
     while pending:

@@ -340,7 +340,8 @@ def diagnose_event(event: str, context: Context | None = None, *, detail: str = 
     if entry is None:
         return Diagnosis(
             text=text, code=None, enhanced=None, reply_class=None, context=context, reason=Reason.NETWORK_ERROR,
-            severity=Severity.WARNING, meaning=_weave(f"The probe met an unexpected event ({event}){{detail}}.", detail),
+            severity=Severity.WARNING,
+            meaning=_weave(f"The probe met an unexpected event ({event}){{detail}}.", detail),
             when="During the probe, outside any SMTP reply.",
             remediation=_located("Retry; if it persists, report it with the transcript (-v).", context, host, None),
             notes=(f"{event!r} is not a known probe event id.",),

@@ -409,7 +409,8 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
 # ---------------------------------------------------------------- self-check
 @cli.command("self-check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--source-ip", metavar="IP", help="This machine's public address (as mail servers see it).")
-@click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME", help="The EHLO name you use (default: this machine's FQDN).")
+@click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
+              help="The EHLO name you use (default: this machine's FQDN).")
 @click.option("--dnsbl", "zones", multiple=True, metavar="ZONE",
               help="DNS blocklist zone to check (repeatable; default: a sensible set, see README).")
 @click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]", help="DNS server to ask.")

@@ -34,7 +34,8 @@ def _selected(der: bytes, selector: int) -> bytes | None:
         return der
     if selector == 1:
         cert = x509.load_der_x509_certificate(der)
-        return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
     return None
 
 
@@ -81,7 +82,8 @@ def judge_record(record: Any, der: bytes | None, *, trusted: bool | None) -> dic
         matched = leaf_matches(der, selector, mtype, data)
         if usage == 1 and matched:
             detail["match"] = trusted  # PKIX-EE also needs a chain trusted by the system store (None: not known)
-            detail["note"] = _PKIX_UNUSABLE if trusted else "the leaf matches but is not PKIX-trusted; " + _PKIX_UNUSABLE
+            detail["note"] = (_PKIX_UNUSABLE if trusted
+                              else "the leaf matches but is not PKIX-trusted; " + _PKIX_UNUSABLE)
         else:
             detail["match"] = matched
             detail["note"] = _PKIX_UNUSABLE if usage == 1 else None

@@ -102,7 +102,9 @@ def _class_phrase(e: dict[str, Any]) -> str:
 
 
 def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + (", and " if len(items) > 2 else " and ") + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + (", and " if len(items) > 2 else " and ") + items[-1]
 
 
 def compare(items: list[str], context: str | Context | None = None) -> dict[str, Any]:

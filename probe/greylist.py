@@ -17,7 +17,8 @@ _UNITS = {"s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
           "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
           "h": 3600.0, "hr": 3600.0, "hrs": 3600.0, "hour": 3600.0, "hours": 3600.0}
 _LEAD = r"(?:for|in|after|wait|within|retry|delay(?:ed)?|greylisted)\s+(?:at\s+least\s+|about\s+|another\s+)?"
-_AMOUNT = re.compile(_LEAD + r"(\d{1,6}(?:\.\d+)?)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|hr|[smh])\b", re.IGNORECASE)
+_AMOUNT = re.compile(_LEAD + r"(\d{1,6}(?:\.\d+)?)\s*(seconds?|secs?|minutes?|mins?|hours?|hrs?|hr|[smh])\b",
+                     re.IGNORECASE)
 _CLOCK = re.compile(_LEAD + r"(?:(\d{1,2}):)?(\d{1,2}):(\d{2})\b", re.IGNORECASE)
 
 # A retry is worth it for greylisting, and for a bare temporary refusal of RCPT on first contact

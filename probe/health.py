@@ -167,7 +167,8 @@ def evaluate(
     checks.extend(check for check, _ in results)
     checks.append(_time_check(report, warning_s, critical_s))
     exit_code = max((c.status for c in checks), default=ExitCode.OK)
-    records = [{"expect": str(e), "met": met, "detail": c.message} for e, (c, met) in zip(expectations, results)]
+    records = [{"expect": str(e), "met": met, "detail": c.message}
+               for e, (c, met) in zip(expectations, results, strict=True)]
     return HealthResult(exit_code, exit_code.name, _summary(report, checks, exit_code, len(results)),
                         checks, records, warning_s, critical_s, cert_warning_days, cert_critical_days)
 
@@ -340,9 +341,7 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
                 if cert.get(key) is False]
     message += f" ({', '.join(problems)})" if problems else ""
     status = ExitCode.OK
-    if days < 0 and judged:
-        status = ExitCode.CRITICAL
-    elif crit_days is not None and days < crit_days:
+    if (days < 0 and judged) or (crit_days is not None and days < crit_days):
         status = ExitCode.CRITICAL
     elif warn_days is not None and days < warn_days:
         status = ExitCode.WARNING

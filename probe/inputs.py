@@ -173,7 +173,8 @@ def _host_name(text: str, what: str) -> str:
     if len(name) > MAX_DOMAIN_LENGTH:
         raise _error(f"{what} {_show(text)} is too long once converted to A-labels ({len(name)} characters)")
     if labels[-1].isdigit():  # no top-level domain is numeric; "127.1" or "0" would be read as an IP address
-        raise _error(f"{what} {_show(text)} ends in an all-numeric label, so it is neither a host name nor an IP address")
+        raise _error(f"{what} {_show(text)} ends in an all-numeric label, "
+                     "so it is neither a host name nor an IP address")
     return name
 
 
@@ -184,7 +185,8 @@ def parse_domain(text: str, *, what: str = "the domain") -> str:
     if text.startswith("[") and text.endswith("]"):
         return _address_literal(text, what)
     if _ip_or_none(text) is not None:
-        raise _error(f"{what} {_show(text)} is an IP address, not a domain; use --mx {text} to probe that host directly")
+        raise _error(f"{what} {_show(text)} is an IP address, not a domain; "
+                     f"use --mx {text} to probe that host directly")
     name = _host_name(text, what)
     if "." not in name:
         raise _error(f"{what} {_show(text)} has no dot; give a full domain such as example.com")

@@ -41,7 +41,8 @@ def parse_sts_record(records: list[str]) -> tuple[str | None, str | None, str | 
     if not sts:
         return None, None, None
     if len(sts) > 1:
-        return sts[0], None, f"{len(sts)} v=STSv1 TXT records; RFC 8461 §3.1 requires exactly one (senders ignore them all)"
+        return sts[0], None, (f"{len(sts)} v=STSv1 TXT records; "
+                              "RFC 8461 §3.1 requires exactly one (senders ignore them all)")
     record = sts[0]
     fields = _fields(record)
     sts_id = fields.get("id")
@@ -188,7 +189,8 @@ async def check_mta_sts(
     if record_error:
         result.update(status="record_invalid", error=record_error)
         return result
-    text, fetch_error = await fetch_policy(domain, timeout_s=timeout_s, cafile=cafile, connect_override=connect_override)
+    text, fetch_error = await fetch_policy(domain, timeout_s=timeout_s, cafile=cafile,
+                                           connect_override=connect_override)
     if text is None:
         result.update(status="policy_error", error=fetch_error)
         return result

@@ -14,7 +14,6 @@ from .model import Context, Finding, ProbeOptions, Reason, Session, Severity
 from .resolve import lookup_ptr
 from .selfaudit import DEFAULT_DNSBL_ZONES, as_ip, audit_source, bounded_lookup, plain_name, public_address_from_ehlo
 
-
 _NOT_CONNECTED = frozenset({Context.CONNECT, Context.DNS})
 _KIND_MEANINGS = {"silent": "timed out (silently dropped: a firewall, yours or theirs)",
                   "refused": "refused (host up, nothing listening)", "reset": "cut by the peer or a middlebox",

@@ -189,14 +189,14 @@ async def _walk(walk: _Walk, hosts: list[MxHost], addresses: Sequence[Address], 
     try:
         if options.all_mx:
             await asyncio.gather(*(_try_host(walk, h, records, recipients, options, tls_factory, deadline,
-                                             limiter, resolver) for h, records in zip(hosts, per_host)))
+                                             limiter, resolver) for h, records in zip(hosts, per_host, strict=True)))
         else:
-            for host, records in zip(hosts, per_host):
+            for host, records in zip(hosts, per_host, strict=True):
                 await _try_host(walk, host, records, recipients, options, tls_factory, deadline, limiter, resolver)
                 if any(r.outcome in _DEFINITIVE for r in records):
                     break
     finally:  # in preference order, whether the walk ended or the deadline cut it short
-        for host, records in zip(hosts, per_host):
+        for host, records in zip(hosts, per_host, strict=True):
             if not host.addresses:
                 walk.report.sessions.append(_unreachable_session(host))
             for record in records:

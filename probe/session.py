@@ -230,7 +230,8 @@ class _Dialogue:
             self.wire = await Wire.connect(self.record.address, self.record.port, timeout_s=budget, sock=sock,
                                            local_host=self.local_host)
         except ProxyFailed as exc:
-            outcome = "refused" if exc.kind == "mx-refused" else "timeout" if exc.kind == "proxy-timeout" else "unreachable"
+            outcome = ("refused" if exc.kind == "mx-refused"
+                       else "timeout" if exc.kind == "proxy-timeout" else "unreachable")
             ex = self._event("proxy-failed", Context.CONNECT, f"{exc} [{exc.kind}]", since)
             self._stop(outcome, ex)
         except WireError as exc:

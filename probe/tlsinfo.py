@@ -59,7 +59,7 @@ def handshake_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> tuple[s
 
 
 def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _normalise_host(name: str) -> str:
@@ -157,7 +157,7 @@ def describe_certificate(
         described["error"] = f"unreadable certificate: {str(exc) or type(exc).__name__}"
         described["sha256"] = hashlib.sha256(der).hexdigest()
         return described
-    moment = now or dt.datetime.now(dt.timezone.utc)
+    moment = now or dt.datetime.now(dt.UTC)
     described.update(
         subject=subject,
         issuer=issuer,
@@ -374,6 +374,7 @@ def domain_transport_summary(
     elif not present:
         parts.append("DANE absent")
     else:
-        parts.append(", ".join(sorted({_dane_phrase(d) for d in present})) + f" on {len(present)} of {len(dane_by_host)} MX")
+        phrases = ", ".join(sorted({_dane_phrase(d) for d in present}))
+        parts.append(f"{phrases} on {len(present)} of {len(dane_by_host)} MX")
     parts.append(_tls_rpt_phrase(tls_rpt))
     return ", ".join(parts)

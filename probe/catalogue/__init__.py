@@ -14,15 +14,13 @@ from functools import cache
 from typing import Any
 
 from ..errors import CatalogueError
+from .entries import CodeEntry, EnhancedEntry, EventEntry, Example, Note, Provider, Rule, Variant, required_literals
+from .parsing import parse, parse_codes, parse_enhanced, parse_events, parse_providers, parse_rules
 from .prefilter import LiteralIndex
-from .entries import CodeEntry, EnhancedEntry, EventEntry, Example, Note, Provider, Rule, Variant
-from .parsing import (
-    parse, parse_codes, parse_enhanced, parse_events, parse_providers, parse_rules, required_literals,
-)
 
 __all__ = [
-    "Catalogue", "CodeEntry", "LiteralIndex", "EnhancedEntry", "EventEntry", "Example", "Note", "Provider", "Rule", "Variant",
-    "default", "load", "parse_codes", "parse_enhanced", "parse_events", "parse_providers", "parse_rules",
+    "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Example", "LiteralIndex", "Note", "Provider", "Rule",
+    "Variant", "default", "load", "parse_codes", "parse_enhanced", "parse_events", "parse_providers", "parse_rules",
     "required_literals",
 ]
 
@@ -83,7 +81,7 @@ class Catalogue:
         self._parsed: dict[str, Any] = {}
         self.memo: dict[str, Any] = {}  # derived data the engine computes once per catalogue
 
-    def _get(self, filename: str, parser: Callable[[str], Any], empty: Any) -> Any:
+    def _get(self, filename: str, parser: Callable[[str | dict[str, Any]], Any], empty: Any) -> Any:
         if filename not in self._parsed:
             text: str | dict[str, Any] | None = self._texts.get(filename)
             if text is None and filename not in self._texts:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ..model import Context, Reason, Severity
 
+
 @dataclass(frozen=True, slots=True)
 class Note:
     """Fields that replace an entry's defaults in one context (or for one reply class)."""

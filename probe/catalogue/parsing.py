@@ -13,7 +13,16 @@ from ..codes import split_enhanced, valid_code
 from ..errors import CatalogueError
 from ..model import Context, Reason, Severity
 from .entries import (
-    CodeEntry, EnhancedEntry, EventEntry, Example, Note, Provider, Rule, Variant, literal_regex, required_literals,
+    CodeEntry,
+    EnhancedEntry,
+    EventEntry,
+    Example,
+    Note,
+    Provider,
+    Rule,
+    Variant,
+    literal_regex,
+    required_literals,
 )
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -28,7 +37,7 @@ class _Place:
     def fail(self, problem: str) -> CatalogueError:
         return CatalogueError(f"{self.where}: {problem}")
 
-    def str(self, table: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    def text(self, table: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
         value = table.get(key)
         if value is None:
             if required:
@@ -39,7 +48,7 @@ class _Place:
         return value.strip()
 
     def req(self, table: Mapping[str, Any], key: str) -> str:
-        value = self.str(table, key)
+        value = self.text(table, key)
         assert value is not None
         return value
 
@@ -50,7 +59,7 @@ class _Place:
         return tuple(v.strip() for v in value)
 
     def reason(self, table: Mapping[str, Any], key: str = "reason", *, required: bool = True) -> Reason | None:
-        value = self.str(table, key, required=required)
+        value = self.text(table, key, required=required)
         if value is None:
             return None
         try:
@@ -59,7 +68,7 @@ class _Place:
             raise self.fail(f"{key!r}: unknown reason {value!r}") from None
 
     def severity(self, table: Mapping[str, Any], *, required: bool = False) -> Severity | None:
-        value = self.str(table, "severity", required=required)
+        value = self.text(table, "severity", required=required)
         if value is None:
             return None
         try:
@@ -128,9 +137,9 @@ def _note(place: _Place, table: object) -> Note:
         raise place.fail("'firm' must be true or false")
     return Note(
         reason=place.reason(table, required=False), severity=place.severity(table),
-        meaning=place.str(table, "meaning", required=False), when=place.str(table, "when", required=False),
-        remediation=place.str(table, "remediation", required=False),
-        sender=place.str(table, "sender", required=False), firm=firm,
+        meaning=place.text(table, "meaning", required=False), when=place.text(table, "when", required=False),
+        remediation=place.text(table, "remediation", required=False),
+        sender=place.text(table, "sender", required=False), firm=firm,
     )
 
 
@@ -192,7 +201,8 @@ def parse_enhanced(text: str | dict[str, Any]) -> dict[str, EnhancedEntry]:
                     raise place.fail("subject 'code' must look like 'X.1.XXX'")
                 key = raw.split(".")[1]
             else:
-                parts = split_enhanced(raw.replace("X", "5", 1)) if isinstance(raw, str) and raw.startswith("X.") else None
+                parts = (split_enhanced(raw.replace("X", "5", 1))
+                         if isinstance(raw, str) and raw.startswith("X.") else None)
                 if parts is None:
                     raise place.fail("'code' must look like 'X.1.1'")
                 key = f"{parts[1]}.{parts[2]}"
@@ -249,7 +259,7 @@ def _examples(place: _Place, table: Mapping[str, Any], key: str) -> tuple[Exampl
         ep.known(ex, {"text", "context", "host", "source", "reason"})
         ctx = ex.get("context")
         out.append(Example(ep.req(ex, "text"), None if ctx is None else ep.context(ctx),
-                           ep.str(ex, "host", required=False)))
+                           ep.text(ex, "host", required=False)))
     return tuple(out)
 
 
@@ -312,6 +322,6 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
         hosts = tuple(h.lower().rstrip(".") for h in place.strs(t, "hosts"))
         patterns = place.strs(t, "patterns")
         out.append(Provider(pid, place.req(t, "name"), hosts, place.regex(patterns),
-                            place.str(t, "postmaster", required=False) or place.str(t, "url", required=False) or "",
+                            place.text(t, "postmaster", required=False) or place.text(t, "url", required=False) or "",
                             required_literals(patterns) if patterns else None))
     return tuple(out)

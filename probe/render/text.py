@@ -74,7 +74,7 @@ def _mx_table(report: Report, p: _Painter) -> list[str]:
     if not report.mx:
         out.append("  none")
         return out
-    tried = {}
+    tried: dict[str, list[Session]] = {}
     for s in report.sessions:
         tried.setdefault(s.host, []).append(s)
     for mx in report.mx:
@@ -159,15 +159,18 @@ def render_self_check(audit: dict[str, Any], findings: list[Finding], *, color: 
     """`smtp-probe self-check`: how receivers see this machine as a mail client."""
     p = _Painter(color)
     ip = audit.get("ip")
-    out = [p(f"Self-check of {ip or 'this machine'}", "bold") + (f"  (HELO {audit['helo']})" if audit.get("helo") else "")]
+    helo_suffix = f"  (HELO {audit['helo']})" if audit.get("helo") else ""
+    out = [p(f"Self-check of {ip or 'this machine'}", "bold") + helo_suffix]
     if ip:
         ptr = ", ".join(audit.get("ptr") or []) or p("none", "red")
-        confirmed = {True: p("forward-confirmed", "green"), False: p("NOT forward-confirmed", "red")}.get(
-            audit.get("forward_confirmed"), "")
+        confirmed_labels: dict[bool | None, str] = {True: p("forward-confirmed", "green"),
+                                                    False: p("NOT forward-confirmed", "red")}
+        confirmed = confirmed_labels.get(audit.get("forward_confirmed"), "")
         out.append(f"  reverse DNS  {ptr}  {confirmed}".rstrip())
         helo_ok = audit.get("helo_matches_ptr") or audit.get("helo_resolves_to_ip")
         if audit.get("helo"):
-            out.append(f"  HELO name    {audit['helo']}  " + (p("consistent", "green") if helo_ok else p("inconsistent", "yellow")))
+            verdict = p("consistent", "green") if helo_ok else p("inconsistent", "yellow")
+            out.append(f"  HELO name    {audit['helo']}  " + verdict)
         for entry in audit.get("dnsbl") or []:
             status = entry.get("status")
             style = {"listed": "red", "not_listed": "green", "refused": "yellow", "error": "yellow"}.get(status, "dim")

@@ -47,7 +47,7 @@ def _san(names: list[str]) -> x509.SubjectAlternativeName:
 
 
 def _validity(days: int, not_before: dt.datetime | None, expired: bool) -> tuple[dt.datetime, dt.datetime]:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     if expired:
         return now - dt.timedelta(days=days + 30), now - dt.timedelta(days=30)
     start = not_before or now - dt.timedelta(minutes=5)
@@ -67,7 +67,7 @@ class TestCA:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         self._key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         self.certificate = (
             x509.CertificateBuilder()
             .subject_name(self.name)

@@ -169,7 +169,10 @@ class _ScriptedSMTP(SMTP):
 
 
 class FakeSMTP:
-    """A scriptable mail server on loopback (127.0.0.1 unless `host`), port chosen by the system: `async with FakeSMTP(...) as s: s.port`."""
+    """A scriptable mail server on loopback (127.0.0.1 unless `host`), port chosen by the system.
+
+    `async with FakeSMTP(...) as s: s.port`
+    """
 
     def __init__(
         self,

@@ -221,7 +221,7 @@ class HostileServer:
             # close() cancels this handler; ending it normally keeps asyncio.streams from logging
             # "Exception in callback ... CancelledError" for the cancelled connection task
             pass
-        except Exception as exc:  # noqa: BLE001 - recorded, so a broken fake fails its test instead of a log line
+        except Exception as exc:
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             self.active -= 1
@@ -331,11 +331,12 @@ async def _long_line(server: HostileServer, connection: _Connection, polite: byt
 async def _endless_multiline(server: HostileServer, connection: _Connection, polite: bytes) -> bool:
     code = _code_of(polite)
     batch = 100
+    name = server.hostname.encode()
     for first in range(0, server.line_count, batch):
         if connection.gone():
             return False
         last = min(first + batch, server.line_count)
-        await connection.send(b"".join(code + b"-%s line %d\r\n" % (server.hostname.encode(), n) for n in range(first, last)))
+        await connection.send(b"".join(code + b"-%s line %d\r\n" % (name, n) for n in range(first, last)))
     return False
 
 

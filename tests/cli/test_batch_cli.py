@@ -50,7 +50,7 @@ async def test_batch_from_stdin_and_resume(tmp_path: Path) -> None:
 
 
 async def test_every_line_bad_is_unknown() -> None:
-    code, out, err = await smtp_probe("batch", "-", stdin=b"exa\x02mple.com\n")
+    code, out, _err = await smtp_probe("batch", "-", stdin=b"exa\x02mple.com\n")
     assert code == 3 and json.loads(out)["error"]
 
 

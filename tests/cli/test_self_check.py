@@ -59,5 +59,5 @@ async def test_without_an_address_it_says_how_to_name_one() -> None:
 
 
 async def test_bad_input_is_one_line_exit_3() -> None:
-    code, out, err = await self_check("--source-ip", "not-an-ip\r\n")
+    code, _out, err = await self_check("--source-ip", "not-an-ip\r\n")
     assert code == 3 and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from probe.errors import InputError
 from probe.model import Context, Reason, Session, Severity, Step
+from probe.reachability import mx_reverse_findings
 from probe.resolve import make_resolver
 from probe.selfaudit import (
     DnsblResult,
@@ -20,7 +21,6 @@ from probe.selfaudit import (
     dnsbl_query_name,
     self_check,
 )
-from probe.reachability import mx_reverse_findings
 from probe.testing.fakedns import FakeDNS
 
 Resolver = dns.asyncresolver.Resolver

@@ -329,7 +329,7 @@ async def eventually(condition: Any, limit_s: float = 2.0) -> None:
     """Wait (bounded) for the fake server to process what the client already sent."""
     loop = asyncio.get_running_loop()
     end = loop.time() + limit_s
-    while not condition() and loop.time() < end:
+    while not condition() and loop.time() < end:  # noqa: ASYNC110 -- polls a plain predicate; no event to await
         await asyncio.sleep(0.01)
 
 

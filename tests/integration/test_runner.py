@@ -246,7 +246,7 @@ async def test_multiline_replies_are_kept_exactly(dns: FakeDNS) -> None:
              "550 5.1.1 unnecessary spaces. https://support.google.com/mail/?p=NoSuchUser - gsmtp")
     async with FakeSMTP(rcpt={"x@ok.it.test": reply}) as smtp:
         report = await run(dns, "ok.it.test", ["x@ok.it.test"], smtp)
-    rcpt = [s for s in report.sessions[0].steps if (s.command or "").startswith("RCPT TO:<x@")][0]
+    rcpt = next(s for s in report.sessions[0].steps if (s.command or "").startswith("RCPT TO:<x@"))
     assert rcpt.text == reply.replace("\r\n", "\n")
     assert len(rcpt.lines) == 3 and rcpt.code == 550 and rcpt.enhanced == "5.1.1"
     assert only(report).reason is Reason.USER_UNKNOWN

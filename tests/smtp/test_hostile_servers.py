@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,10 +30,8 @@ async def client(srv: HostileServer) -> AsyncIterator[tuple[asyncio.StreamReader
         yield reader, writer
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-        except ConnectionError:
-            pass
 
 
 async def read_reply(reader: asyncio.StreamReader) -> list[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import ssl
@@ -259,10 +260,8 @@ async def test_connect_timeout_when_the_listener_never_answers() -> None:
     for _ in range(4):  # fill the accept queue: the kernel then drops further SYNs
         filler = socket.socket()
         filler.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(filler)
     try:
         with pytest.raises(ConnectTimeout):

@@ -115,7 +115,7 @@ def test_handshake_facts_without_tls() -> None:
 
 
 def test_describe_valid_certificate_fields(ca: TestCA) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     issued = ca.issue([MX, "mx2.probe.test"], days=90, not_before=now - dt.timedelta(days=7))
     cert = describe_certificate(issued.der, mx_host="MX1.Probe.Test.", trusted=True, verify_error=None, now=now)
     assert cert["subject"] == f"CN={MX}"
@@ -185,7 +185,7 @@ def test_no_certificate_at_all() -> None:
 
 @pytest.mark.parametrize(("days_left", "expected"), [(40, None), (20, Severity.WARNING), (5, Severity.CRITICAL)])
 def test_expiry_windows(ca: TestCA, days_left: int, expected: Severity | None) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     der = ca.issue(MX, days=days_left, not_before=now).der
     cert = describe_certificate(der, mx_host=MX, trusted=True, verify_error=None, now=now + dt.timedelta(hours=1))
     found = ids(certificate_findings(MX, cert, warning_days=30, critical_days=7))
@@ -202,7 +202,7 @@ def test_tls_object_shape() -> None:
 
 
 def test_transport_summary_all_good(ca: TestCA) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = describe_certificate(ca.issue(MX, days=84, not_before=now).der, mx_host=MX, trusted=True,
                                 verify_error=None, now=now + dt.timedelta(hours=1))
     line = transport_summary(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from probe.errors import InputError
-from probe.health import Check, ExpectKind, Expectation, HealthResult, evaluate, parse_expectation
+from probe.health import Check, Expectation, ExpectKind, HealthResult, evaluate, parse_expectation
 from probe.model import (
     AddressResult,
     Context,

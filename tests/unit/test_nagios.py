@@ -107,7 +107,7 @@ def test_unknown_state() -> None:
 def test_hostile_server_text_is_escaped_and_cannot_break_perfdata() -> None:
     report = sample_report(Verdict.UNDELIVERABLE, text=HOSTILE)
     report.summary = HOSTILE
-    output, health = render(report, ("deliverable",))
+    output, _health = render(report, ("deliverable",))
     for bad in ("\x1b", "\x07", "\x00", "\r", "\u202e"):
         assert bad not in output
     for line in output.splitlines()[1:]:

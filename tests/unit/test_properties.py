@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from probe import classify
 from probe.classifier import classify_reply, diagnose_event
 from probe.codes import parse
-from probe.model import Context, Diagnosis, Reason, ReplyClass, Reply, Severity
+from probe.model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
 from probe.wire import Limits, Wire, WireError
 
 CONTEXTS = st.one_of(st.none(), st.sampled_from(list(Context)))

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from probe.errors import InputError
 from probe.model import Context, Finding, Reason, Session, Severity, Step
+from probe.reachability import port25_diagnosis
 from probe.selfaudit import (
     DEFAULT_DNSBL_ZONES,
     KNOWN_BLOCKLISTS,
@@ -21,7 +22,6 @@ from probe.selfaudit import (
     dnsbl_status,
     public_address_from_ehlo,
 )
-from probe.reachability import port25_diagnosis
 
 # -- the address a server echoes -----------------------------------------------------------------
 
