@@ -14,44 +14,35 @@ from probe.model import (
     DomainStatus,
     ExitCode,
     Finding,
-    MxHost,
     Reason,
     Report,
     Session,
     Severity,
-    Step,
     Verdict,
 )
 
-
-def step(context: Context, code: int | None, *, command: str | None = None, enhanced: str | None = None,
-         reason: Reason = Reason.ACCEPTED, severity: Severity = Severity.OK, text: str = "",
-         elapsed_ms: float = 10.0) -> Step:
-    return Step(command, context, code, enhanced, text or f"{code} ok", [text], reason, severity,
-                "meaning", "remediation", None, elapsed_ms)
+from sample_reports import MX_HOST, mx_session, one_mx_report, step
 
 
-def good_session(host: str = "mx1.example.com", *, tls: dict[str, Any] | None = None,
+def good_session(host: str = MX_HOST, *, tls: dict[str, Any] | None = None,
                  rcpt: tuple[str, ...] = ("user@example.com",)) -> Session:
     steps = [step(Context.BANNER, 220, text="220 mx1 ESMTP"),
              step(Context.EHLO, 250, command="EHLO probe.test"),
              step(Context.MAIL, 250, command="MAIL FROM:<>")]
     steps += [step(Context.RCPT, 250, command=f"RCPT TO:<{a}>", elapsed_ms=7.0) for a in rcpt]
-    return Session(host, "192.0.2.1", 25, "completed", steps=steps, tls=tls, extensions=["PIPELINING"],
-                   elapsed_ms=120.0)
+    return mx_session(steps, host=host, tls=tls, extensions=["PIPELINING"], elapsed_ms=120.0)
 
 
 def address(verdict: Verdict = Verdict.DELIVERABLE, reason: Reason = Reason.ACCEPTED, code: int | None = 250,
             addr: str = "user@example.com", **kw: Any) -> AddressResult:
     return AddressResult(addr, verdict, reason, code, kw.pop("enhanced", None), "m", "r",
-                         host=kw.pop("host", "mx1.example.com"), command="RCPT", **kw)
+                         host=kw.pop("host", MX_HOST), command="RCPT", **kw)
 
 
 def report(status: DomainStatus = DomainStatus.ACCEPTS_MAIL, *, sessions: list[Session] | None = None,
            addresses: list[AddressResult] | None = None, **kw: Any) -> Report:
-    return Report(domain="example.com", status=status, mx=[MxHost("mx1.example.com", 10, ["192.0.2.1"])],
-                  sessions=[good_session()] if sessions is None else sessions,
-                  addresses=[address()] if addresses is None else addresses, elapsed_ms=1234.0, **kw)
+    return one_mx_report([good_session()] if sessions is None else sessions,
+                         [address()] if addresses is None else addresses, status=status, **kw)
 
 
 def by_name(result: HealthResult, name: str, mx: str | None = None) -> Check:

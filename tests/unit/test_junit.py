@@ -6,36 +6,21 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from probe.health import Check, HealthResult, evaluate
-from probe.model import (
-    AddressResult,
-    Context,
-    DomainStatus,
-    ExitCode,
-    MxHost,
-    Reason,
-    Report,
-    Session,
-    Severity,
-    Step,
-    Verdict,
-)
+from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Verdict
 from probe.render.junit import render_junit, xml_safe
 
-
-def step(context: Context, code: int, command: str | None = None, text: str = "") -> Step:
-    return Step(command, context, code, None, text or f"{code} ok", [], Reason.ACCEPTED, Severity.OK,
-                "m", "r", None, 120.0)
+from sample_reports import MX_HOST, mx_session, one_mx_report, step
 
 
 def sample_report(verdict: Verdict = Verdict.DELIVERABLE, *, text: str = "250 2.1.5 OK", **kw: Any) -> Report:
-    session = Session("mx1.example.com", "192.0.2.1", 25, "completed", elapsed_ms=400.0, steps=[
-        step(Context.BANNER, 220), step(Context.EHLO, 250, "EHLO probe.test"),
-        step(Context.MAIL, 250, "MAIL FROM:<>"), step(Context.RCPT, 250, "RCPT TO:<user@example.com>")])
+    session = mx_session([step(Context.BANNER, 220, elapsed_ms=120.0),
+                          step(Context.EHLO, 250, "EHLO probe.test", elapsed_ms=120.0),
+                          step(Context.MAIL, 250, "MAIL FROM:<>", elapsed_ms=120.0),
+                          step(Context.RCPT, 250, "RCPT TO:<user@example.com>", elapsed_ms=120.0)],
+                         elapsed_ms=400.0)
     result = AddressResult("user@example.com", verdict, Reason.USER_UNKNOWN, 550, "5.1.1", "m", "r",
-                           host="mx1.example.com", text=text)
-    return Report("example.com", DomainStatus.ACCEPTS_MAIL, mx=[MxHost("mx1.example.com", 10, ["192.0.2.1"])],
-                  sessions=[session], addresses=[result], elapsed_ms=1234.0,
-                  started_at="2026-11-29T21:55:00Z", **kw)
+                           host=MX_HOST, text=text)
+    return one_mx_report([session], [result], started_at="2026-11-29T21:55:00Z", **kw)
 
 
 def parse(report: Report, health: HealthResult | None = None, transcript: str | None = None) -> ET.Element:

@@ -8,46 +8,31 @@ from typing import Any
 import pytest
 
 from probe.health import HealthResult, evaluate, parse_expectation
-from probe.model import (
-    AddressResult,
-    Context,
-    DomainStatus,
-    ExitCode,
-    MxHost,
-    Reason,
-    Report,
-    Session,
-    Severity,
-    Step,
-    Verdict,
-)
+from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Session, Severity, Step, Verdict
 from probe.render.nagios import render_nagios
+
+from sample_reports import MX_HOST, mx_session, one_mx_report, step
 
 PERF_ITEM = re.compile(r"('[^'=]+'|[^'= ]+)=(-?[0-9]+(?:\.[0-9]+)?)(s|ms|us|%|B|KB|MB|TB|c)?"
                        r"((?:;[^; ]*){0,4})(?: |$)")
 HOSTILE = "550 5.1.1 \x1b[2J\x1b]0;pwned\x07 no | such\u202euser\x00 caf\udce9\r\nsecond | line"
 
 
-def step(context: Context, code: int | None, command: str | None = None, ms: float = 10.0,
-         text: str = "") -> Step:
-    return Step(command, context, code, None, text or f"{code} ok", [], Reason.ACCEPTED, Severity.OK,
-                "m", "r", None, ms)
-
-
 def sample_report(verdict: Verdict = Verdict.DELIVERABLE, *, text: str = "250 2.1.5 OK",
                   days_left: int | None = 63, **kw: Any) -> Report:
     tls = None if days_left is None else {"version": "TLSv1.3", "certificate": {"days_left": days_left}}
-    session = Session("mx1.example.com", "192.0.2.1", 25, "completed", tls=tls, elapsed_ms=500.0, steps=[
-        step(Context.CONNECT, None, ms=12.0), step(Context.BANNER, 220, ms=100.0),
-        step(Context.EHLO, 250, "EHLO probe.test", 20.0), step(Context.STARTTLS, 220, "STARTTLS", 150.0),
-        step(Context.EHLO, 250, "EHLO probe.test", 30.0), step(Context.VRFY, 252, "VRFY user", 5.0),
-        step(Context.MAIL, 250, "MAIL FROM:<>", 8.0), step(Context.RCPT, 250, "RCPT TO:<user@example.com>", 9.0),
-    ])
+    session = mx_session([
+        step(Context.CONNECT, None, elapsed_ms=12.0), step(Context.BANNER, 220, elapsed_ms=100.0),
+        step(Context.EHLO, 250, "EHLO probe.test", elapsed_ms=20.0),
+        step(Context.STARTTLS, 220, "STARTTLS", elapsed_ms=150.0),
+        step(Context.EHLO, 250, "EHLO probe.test", elapsed_ms=30.0),
+        step(Context.VRFY, 252, "VRFY user", elapsed_ms=5.0), step(Context.MAIL, 250, "MAIL FROM:<>", elapsed_ms=8.0),
+        step(Context.RCPT, 250, "RCPT TO:<user@example.com>", elapsed_ms=9.0),
+    ], tls=tls, elapsed_ms=500.0)
     reason = Reason.ACCEPTED if verdict is Verdict.DELIVERABLE else Reason.USER_UNKNOWN
     result = AddressResult("user@example.com", verdict, reason, 250, None, "the mailbox exists",
-                           "check the spelling", host="mx1.example.com", text=text)
-    return Report("example.com", DomainStatus.ACCEPTS_MAIL, mx=[MxHost("mx1.example.com", 10, ["192.0.2.1"])],
-                  sessions=[session], addresses=[result], elapsed_ms=1234.0, **kw)
+                           "check the spelling", host=MX_HOST, text=text)
+    return one_mx_report([session], [result], **kw)
 
 
 def render(report: Report, expectations: tuple[str, ...] = (), **kw: Any) -> tuple[str, HealthResult]:

@@ -11,43 +11,27 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from probe.health import HealthResult, evaluate, parse_expectation
-from probe.model import (
-    AddressResult,
-    Context,
-    DomainStatus,
-    ExitCode,
-    MxHost,
-    Reason,
-    Report,
-    Session,
-    Severity,
-    Step,
-    Verdict,
-)
+from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Verdict
 from probe.output import write_output
 from probe.render.prometheus import render_prometheus
 
+from sample_reports import MX_HOST, mx_session, one_mx_report, step
+
 NOT_AFTER = "2027-01-31T00:00:00Z"
 NOT_AFTER_UNIX = 1801353600.0  # calendar.timegm((2027, 1, 31, 0, 0, 0))
-
-
-def step(context: Context, code: int | None, command: str | None = None, *,
-         severity: Severity = Severity.OK, reason: Reason = Reason.ACCEPTED) -> Step:
-    return Step(command, context, code, None, f"{code} text", [], reason, severity, "m", "r", None, 12.0)
 
 
 def sample_report(*, verdict: Verdict = Verdict.DELIVERABLE, address: str = "user@example.com",
                   **kw: Any) -> Report:
     tls = {"version": "TLSv1.3", "cipher": "TLS_AES_128_GCM_SHA256",
            "certificate": {"not_after": NOT_AFTER, "days_left": 63}}
-    session = Session("mx1.example.com", "192.0.2.1", 25, "completed", tls=tls, elapsed_ms=300.0, steps=[
+    session = mx_session([
         step(Context.BANNER, 220), step(Context.EHLO, 250, "EHLO probe.test"),
         step(Context.STARTTLS, 220, "STARTTLS"), step(Context.EHLO, 250, "EHLO probe.test"),
         step(Context.MAIL, 250, "MAIL FROM:<>"), step(Context.RCPT, 550, f"RCPT TO:<{address}>"),
-    ])
-    result = AddressResult(address, verdict, Reason.ACCEPTED, 250, None, "m", "r", host="mx1.example.com")
-    return Report("example.com", DomainStatus.ACCEPTS_MAIL, mx=[MxHost("mx1.example.com", 10, ["192.0.2.1"])],
-                  sessions=[session], addresses=[result], elapsed_ms=1234.5, **kw)
+    ], tls=tls, elapsed_ms=300.0)
+    result = AddressResult(address, verdict, Reason.ACCEPTED, 250, None, "m", "r", host=MX_HOST)
+    return one_mx_report([session], [result], elapsed_ms=1234.5, **kw)
 
 
 def parse(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
