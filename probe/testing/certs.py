@@ -152,10 +152,14 @@ class TestCA:
         return context
 
 
-def self_signed(name: str, *, days: int = 90) -> IssuedCert:
-    """A leaf certificate for `name` that signs itself (no CA): what many small MTAs present."""
+def self_signed(names: list[str] | str, *, days: int = 90) -> IssuedCert:
+    """A leaf certificate for `names` (SAN; the first is also the CN) that signs itself (no CA).
+
+    What many small MTAs present.
+    """
+    name_list = [names] if isinstance(names, str) else list(names)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name_list[0])])
     start, end = _validity(days, None, False)
     cert = (
         x509.CertificateBuilder()
@@ -165,7 +169,7 @@ def self_signed(name: str, *, days: int = 90) -> IssuedCert:
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
-        .add_extension(_san([name]), critical=False)
+        .add_extension(_san(name_list), critical=False)
         .sign(key, hashes.SHA256())
     )
     return IssuedCert(
