@@ -6,7 +6,7 @@ Must not import tomllib, the network stack or anything outside probe.model.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..model import Context, Reason, Severity
@@ -125,9 +125,9 @@ class Provider:
 
 
 
-def _top_level_alternatives(pattern: str) -> list[str]:
-    """'a(b|c)|d' -> ['a(b|c)', 'd']: split on '|' outside groups, classes and escapes."""
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
+def _group_marks(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """(index, '(' or ')' or '|', group depth after it) for each mark outside escapes and character classes."""
+    depth, i, in_class = 0, 0, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
@@ -137,16 +137,21 @@ def _top_level_alternatives(pattern: str) -> list[str]:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-            if pattern[i + 1:i + 2] == "]":
+            if pattern[i + 1:i + 2] == "]":  # a ']' first in a class is literal
                 i += 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
+        elif ch in "()|":
+            depth += 1 if ch == "(" else -1 if ch == ")" else 0
+            yield i, ch, depth
+        i += 1
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """'a(b|c)|d' -> ['a(b|c)', 'd']: split on '|' outside groups, classes and escapes."""
+    parts, start = [], 0
+    for i, mark, depth in _group_marks(pattern):
+        if mark == "|" and depth == 0:
             parts.append(pattern[start:i])
             start = i + 1
-        i += 1
     parts.append(pattern[start:])
     return parts
 
@@ -186,26 +191,10 @@ def _leading_group_prefixes(alternative: str) -> list[str] | None:
     if not rest.startswith("(") or (rest.startswith("(?") and not rest.startswith("(?:")):
         return None
     body = 3 if rest.startswith("(?:") else 1
-    depth, i, in_class = 0, 0, False
-    while i < len(rest):
-        ch = rest[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                break
-        i += 1
-    else:
+    close = next((i for i, mark, depth in _group_marks(rest) if mark == ")" and depth == 0), None)
+    if close is None:
         return None
-    inner, after = rest[body:i], rest[i + 1:]
+    inner, after = rest[body:close], rest[close + 1:]
     if after[:1] in ("?", "*", "{"):
         return None
     if after[:1] == "+":  # one or more repeats: only the first repeat's start is certain
