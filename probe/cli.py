@@ -132,7 +132,7 @@ class _Plan:
 def _plan(kw: dict[str, Any]) -> _Plan:
     """Validate the shared options (InputError on anything unusable; nothing is sent)."""
     from . import inputs
-    from .health import parse_expectation
+    from .expect import parse_expectation
     from .model import ProbeOptions
 
     port = kw["port"]

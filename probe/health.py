@@ -25,13 +25,11 @@ Rules, in one place (each has a test in tests/unit/test_health.py):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from .errors import InputError
+from .expect import VALID_FORMS, Expectation, ExpectKind, parse_expectation
 from .model import (
     AddressResult,
     Context,
@@ -45,37 +43,10 @@ from .model import (
     Verdict,
 )
 
-
-class ExpectKind(StrEnum):
-    """The `--expect` forms of SPEC.md (the part before '=')."""
-
-    ACCEPTS_MAIL = "accepts-mail"
-    NO_MAIL = "no-mail"
-    DELIVERABLE = "deliverable"
-    UNDELIVERABLE = "undeliverable"
-    RISKY = "risky"
-    REASON = "reason"
-    CODE = "code"
-    STARTTLS = "starttls"
-
-
-VALID_FORMS = ("accepts-mail, no-mail, deliverable, undeliverable, risky, "
-               "reason=REASON, code=NNN, code=N.N.N, starttls")
-
-_BASIC_CODE = re.compile(r"[2-5][0-9][0-9]")
-_ENHANCED_CODE = re.compile(r"([245])\.([0-9]{1,3})\.([0-9]{1,3})")
-_WITH_VALUE = (ExpectKind.REASON, ExpectKind.CODE)
-
-
-@dataclass(frozen=True, slots=True)
-class Expectation:
-    """One parsed `--expect` value; `value` holds the reason or code for reason= and code=."""
-
-    kind: ExpectKind
-    value: str | None = None
-
-    def __str__(self) -> str:
-        return str(self.kind) if self.value is None else f"{self.kind}={self.value}"
+__all__ = [  # the --expect vocabulary lives in probe.expect and is re-exported here
+    "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation", "HealthResult", "evaluate",
+    "parse_expectation", "session_label",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,41 +75,6 @@ class HealthResult:
     critical_s: float | None = None
     cert_warning_days: int | None = None
     cert_critical_days: int | None = None
-
-
-def parse_expectation(text: str) -> Expectation:
-    """Parse one `--expect` value; raise InputError naming the valid forms when it is not one.
-
-    >>> parse_expectation("code=550"), str(parse_expectation("reason=user_unknown"))
-    (Expectation(kind=<ExpectKind.CODE: 'code'>, value='550'), 'reason=user_unknown')
-    """
-    key, sep, raw_value = text.strip().partition("=")
-    key = key.strip().lower().replace("_", "-")
-    value = raw_value.strip()
-    try:
-        kind = ExpectKind(key)
-    except ValueError:
-        raise InputError(f"unknown --expect value {text!r}; use one of: {VALID_FORMS}") from None
-    if kind not in _WITH_VALUE:
-        if sep:
-            raise InputError(f"--expect {kind} takes no value (got {text!r}); use one of: {VALID_FORMS}")
-        return Expectation(kind)
-    if not value:
-        raise InputError(f"--expect {kind} needs a value, e.g. {kind}="
-                         f"{'user_unknown' if kind is ExpectKind.REASON else '550'}; use one of: {VALID_FORMS}")
-    if kind is ExpectKind.REASON:
-        try:
-            return Expectation(kind, str(Reason(value.lower())))
-        except ValueError:
-            names = ", ".join(r.value for r in Reason)
-            raise InputError(f"unknown reason {value!r} in --expect {text!r}; use one of: {names}") from None
-    if _BASIC_CODE.fullmatch(value):
-        return Expectation(kind, value)
-    enhanced = _ENHANCED_CODE.fullmatch(value)
-    if enhanced:
-        return Expectation(kind, ".".join(str(int(part)) for part in enhanced.groups()))
-    raise InputError(f"--expect {text!r}: a code is 3 digits 200-599 (code=550) or an enhanced "
-                     f"status class.subject.detail (code=5.7.1); use one of: {VALID_FORMS}")
 
 
 def evaluate(
