@@ -6,15 +6,14 @@ Only click and the model are imported at module level, so `--help`, `--version` 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from . import __version__
+from .cliopts import color_wanted, connection_options, default_helo, fail, make_plan
 from .errors import ProbeError
 from .model import ExitCode
 
@@ -58,112 +57,7 @@ def cli() -> None:
     pass
 
 
-def _color_wanted(choice: bool | None) -> bool:
-    if choice is not None:
-        return choice
-    if "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != "":
-        return False
-    return sys.stdout.isatty()
-
-
-def _fail(message: str) -> int:
-    click.echo(f"smtp-probe: {message}", err=True)
-    return int(ExitCode.UNKNOWN)
-
-
 # ---------------------------------------------------------------- probe
-_CONNECTION_OPTIONS = [
-    click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True, help="SMTP port."),
-    click.option("--mx", "mx", multiple=True, metavar="HOST[:PORT]",
-                 help="Skip the MX lookup and probe this host (repeatable, tried in order)."),
-    click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
-                 help="DNS server to ask (repeatable; default: the system's)."),
-    click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
-                 help="EHLO/HELO name (default: this machine's FQDN)."),
-    click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", default="", metavar="ADDRESS",
-                 help="MAIL FROM address (default: the null reverse-path <>)."),
-    click.option("--timeout", type=click.FloatRange(0.05, 600), default=10.0, show_default=True,
-                 metavar="SECONDS", help="Limit for each step (connect, banner, each command)."),
-    click.option("--deadline", type=click.FloatRange(0.1, 3600), default=120.0, show_default=True,
-                 metavar="SECONDS", help="Limit for the whole run (per target in batch), whatever the servers do."),
-    click.option("--starttls", type=click.Choice(["auto", "require", "never"]), default="auto",
-                 show_default=True, help="Use STARTTLS when offered; require makes its absence CRITICAL."),
-    click.option("--no-vrfy", is_flag=True, help="Skip VRFY."),
-    click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all."),
-    click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered."),
-    click.option("--no-tls-policies", is_flag=True, help="Skip the MTA-STS, TLS-RPT and DANE lookups."),
-    click.option("--expect", "expectations", multiple=True, metavar="WHAT",
-                 help="What counts as healthy (repeatable): accepts-mail, no-mail, deliverable, "
-                      "undeliverable, risky, reason=REASON, code=NNN, starttls."),
-    click.option("--warning", "warning_s", type=float, metavar="SECONDS",
-                 help="WARNING when the whole probe takes longer."),
-    click.option("--critical", "critical_s", type=float, metavar="SECONDS",
-                 help="CRITICAL when the whole probe takes longer."),
-    click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
-    click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
-    click.option("-4", "ipv4_only", is_flag=True, help="Connect over IPv4 only (IPv6 when no IPv4 address connects)."),
-    click.option("-6", "ipv6_only", is_flag=True, help="Connect over IPv6 only (IPv4 when no IPv6 address connects)."),
-    click.option("--proxy", metavar="socks5://HOST:PORT",
-                 help="Connect through this SOCKS5 proxy (user:password@ allowed); needs smtp-probe[socks]."),
-    click.option("--retry-greylist", "retry_greylist", type=click.FloatRange(0, 3600), default=0.0,
-                 metavar="SECONDS", help="When greylisted, wait up to this long (within --deadline) and ask "
-                                         "again from the same source address."),
-    click.option("--all-mx", is_flag=True,
-                 help="Probe every MX host at once (one connection each) and show each; verdicts still "
-                      "follow preference order."),
-]
-
-
-def _connection_options(func: Any) -> Any:
-    for option in reversed(_CONNECTION_OPTIONS):
-        func = option(func)
-    return func
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the shared options decided: how to probe, and how to judge the result."""
-
-    options: Any  # ProbeOptions
-    expectations: list[Any]
-    thresholds: dict[str, Any]
-
-
-def _plan(kw: dict[str, Any]) -> _Plan:
-    """Validate the shared options (InputError on anything unusable; nothing is sent)."""
-    from . import inputs
-    from .expect import parse_expectation
-    from .model import ProbeOptions
-
-    port = kw["port"]
-    if kw["ipv4_only"] and kw["ipv6_only"]:
-        from .errors import InputError
-
-        raise InputError("-4 and -6 exclude each other")
-    if kw["proxy"]:
-        from .proxy import parse_proxy_url
-
-        parse_proxy_url(kw["proxy"])
-    options = ProbeOptions(
-        helo=inputs.parse_helo(kw["helo"]) if kw["helo"] else _default_helo(),
-        mail_from=inputs.parse_mail_from(kw["mail_from"]),
-        port=port,
-        mx=tuple(inputs.parse_host_port(m, port, what="--mx") for m in kw["mx"]),
-        resolvers=tuple(inputs.parse_resolver(r) for r in kw["resolvers"]),
-        timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
-        vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
-        tls_policies=not kw["no_tls_policies"],
-        cert_warning_days=kw["cert_warning"] if kw["cert_warning"] is not None else 21,
-        cert_critical_days=kw["cert_critical"] if kw["cert_critical"] is not None else 7,
-        family=4 if kw["ipv4_only"] else 6 if kw["ipv6_only"] else None,
-        proxy=kw["proxy"] or None, retry_greylist_s=kw["retry_greylist"], all_mx=kw["all_mx"],
-    )
-    thresholds = {"warning_s": kw["warning_s"], "critical_s": kw["critical_s"],
-                  "cert_warning_days": kw["cert_warning"], "cert_critical_days": kw["cert_critical"],
-                  "starttls_required": kw["starttls"] == "require"}
-    return _Plan(options, [parse_expectation(e) for e in kw["expectations"]], thresholds)
-
-
 @cli.command("probe", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target")
 @click.argument("addresses", nargs=-1)
@@ -172,7 +66,7 @@ def _plan(kw: dict[str, Any]) -> _Plan:
               help="Output format.")
 @click.option("--output", "-o", "output", metavar="FILE",
               help="Write the report to FILE (atomically: a textfile collector never sees half a file).")
-@_connection_options
+@connection_options
 @click.option("-v", "--transcript", "verbose", is_flag=True, help="Show the dialogue, each reply with its reason.")
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal, unless NO_COLOR).")
 def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: str, output: str | None,
@@ -180,24 +74,24 @@ def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: s
     """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`."""
     try:
         domain, parsed = _parse_target(target, addresses)
-        plan = _plan(kw)
+        plan = make_plan(kw)
     except ProbeError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     try:
         report = _run_probe(domain, parsed, plan.options)
     except ProbeError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        return fail("interrupted")
     health = finish_report(report, plan.expectations, **plan.thresholds)
     fmt = "json" if as_json else fmt
-    text = render(report, health, fmt, color=_color_wanted(color) and output is None, verbose=verbose)
+    text = render(report, health, fmt, color=color_wanted(color) and output is None, verbose=verbose)
     from .output import write_output
 
     try:
         write_output(text, output)
     except OSError as exc:
-        return _fail(f"cannot write {output}: {exc.strerror or exc}")
+        return fail(f"cannot write {output}: {exc.strerror or exc}")
     return int(report.exit_code)
 
 
@@ -210,13 +104,6 @@ def _parse_target(target: str, addresses: Sequence[str]) -> tuple[str, list[Any]
         first = inputs.parse_address(target)
         return first.domain, [first, *parsed]
     return inputs.parse_domain(target), parsed
-
-
-def _default_helo() -> str:
-    import socket
-
-    name = socket.getfqdn()
-    return name if "." in name else "localhost.localdomain"
 
 
 def _run_probe(domain: str, addresses: Sequence[Any], options: Any) -> Any:
@@ -289,7 +176,7 @@ def explain_command(items: tuple[str, ...], context: str | None, host: str | Non
             click.echo(dumps(obj, indent=None))
         return 0
     if not items:
-        return _fail("explain needs a code or a reply line, e.g. `smtp-probe explain 252` (see --help)")
+        return fail("explain needs a code or a reply line, e.g. `smtp-probe explain 252` (see --help)")
     try:
         if context is not None or host is not None:
             from .classifier import classify
@@ -301,13 +188,13 @@ def explain_command(items: tuple[str, ...], context: str | None, host: str | Non
         else:
             data, comparison = explain.compare(list(items)), True
     except (ProbeError, ValueError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if as_json:
         click.echo(dumps(data))
         return 0
     from .render.explain import render_comparison, render_entry
 
-    use_color = _color_wanted(color)
+    use_color = color_wanted(color)
     text = render_comparison(data, color=use_color) if comparison else render_entry(data, color=use_color)
     click.echo(text, color=use_color, nl=not text.endswith("\n"))
     return 0
@@ -324,7 +211,7 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
 
     from .demo import run_demo
 
-    use_color = _color_wanted(color)
+    use_color = color_wanted(color)
 
     def show(text: str) -> None:
         click.echo(text, color=use_color, nl=False)
@@ -335,7 +222,7 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
 # ---------------------------------------------------------------- batch
 @cli.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("source", metavar="FILE|-")
-@_connection_options
+@connection_options
 @click.option("--concurrency", type=click.IntRange(1, 1000), default=10, show_default=True,
               help="Targets probed at the same time.")
 @click.option("--per-host", type=click.IntRange(1, 16), default=1, show_default=True,
@@ -359,18 +246,18 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     from .render.json import dumps
 
     try:
-        plan = _plan(kw)
+        plan = make_plan(kw)
         infile = sys.stdin if source == "-" else open(source, encoding="utf-8", errors="replace")  # noqa: SIM115
     except ProbeError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except OSError as exc:
-        return _fail(f"cannot read {source}: {exc.strerror or exc}")
+        return fail(f"cannot read {source}: {exc.strerror or exc}")
     done = answered_inputs(resume) if resume else set()
     target_path = output or resume
     try:
         out = open(target_path, "a" if resume and not output else "w", encoding="utf-8") if target_path else sys.stdout  # noqa: SIM115
     except OSError as exc:
-        return _fail(f"cannot write {target_path}: {exc.strerror or exc}")
+        return fail(f"cannot write {target_path}: {exc.strerror or exc}")
     show_progress = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
 
@@ -391,7 +278,7 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
             ordered=not unordered, skip=lambda line: (line.number, line.raw) in done,
             progress=tick if show_progress else None))
     except KeyboardInterrupt:
-        return _fail("interrupted; results so far are written (use --resume to go on)")
+        return fail("interrupted; results so far are written (use --resume to go on)")
     finally:
         if out is not sys.stdout:
             out.close()
@@ -431,14 +318,14 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
     from .selfaudit import DEFAULT_DNSBL_ZONES, self_check
 
     try:
-        name = inputs.parse_helo(helo) if helo else _default_helo()
+        name = inputs.parse_helo(helo) if helo else default_helo()
         ip = inputs.parse_host_port(source_ip, 25, what="--source-ip")[0] if source_ip else None
         servers = tuple(inputs.parse_resolver(r) for r in resolvers)
         dnsbl = tuple(inputs.parse_domain(z, what="--dnsbl") for z in zones) or DEFAULT_DNSBL_ZONES
         resolver = resolve.make_resolver(servers, timeout_s=timeout)
         audit = asyncio.run(self_check(resolver, source_ip=ip, helo=name, dnsbl_zones=dnsbl, timeout_s=timeout))
     except ProbeError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     findings = audit.findings()
     if as_json:
         from .model import to_plain
@@ -448,7 +335,7 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
     else:
         from .render.text import render_self_check
 
-        use_color = _color_wanted(color)
+        use_color = color_wanted(color)
         click.echo(render_self_check(audit.to_dict(), findings, color=use_color), color=use_color, nl=False)
     if audit.ip is None:
         return int(ExitCode.UNKNOWN)

@@ -1,0 +1,132 @@
+"""Edge: the command line's shared options (probe and batch) validated into a Plan, and small CLI helpers.
+
+Like probe.cli, only click and the model are imported at module level: nothing here may pull in
+asyncio, DNS, TLS or the SMTP layers before a command actually runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .model import ExitCode
+
+
+def color_wanted(choice: bool | None) -> bool:
+    """--color/--no-color if given, else colour on a terminal unless NO_COLOR is set."""
+    if choice is not None:
+        return choice
+    if "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != "":
+        return False
+    return sys.stdout.isatty()
+
+
+def fail(message: str) -> int:
+    """One line on stderr; the UNKNOWN exit code (3) for the command to return."""
+    click.echo(f"smtp-probe: {message}", err=True)
+    return int(ExitCode.UNKNOWN)
+
+
+CONNECTION_OPTIONS = [
+    click.option("--port", type=click.IntRange(1, 65535), default=25, show_default=True, help="SMTP port."),
+    click.option("--mx", "mx", multiple=True, metavar="HOST[:PORT]",
+                 help="Skip the MX lookup and probe this host (repeatable, tried in order)."),
+    click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
+                 help="DNS server to ask (repeatable; default: the system's)."),
+    click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
+                 help="EHLO/HELO name (default: this machine's FQDN)."),
+    click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", default="", metavar="ADDRESS",
+                 help="MAIL FROM address (default: the null reverse-path <>)."),
+    click.option("--timeout", type=click.FloatRange(0.05, 600), default=10.0, show_default=True,
+                 metavar="SECONDS", help="Limit for each step (connect, banner, each command)."),
+    click.option("--deadline", type=click.FloatRange(0.1, 3600), default=120.0, show_default=True,
+                 metavar="SECONDS", help="Limit for the whole run (per target in batch), whatever the servers do."),
+    click.option("--starttls", type=click.Choice(["auto", "require", "never"]), default="auto",
+                 show_default=True, help="Use STARTTLS when offered; require makes its absence CRITICAL."),
+    click.option("--no-vrfy", is_flag=True, help="Skip VRFY."),
+    click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all."),
+    click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered."),
+    click.option("--no-tls-policies", is_flag=True, help="Skip the MTA-STS, TLS-RPT and DANE lookups."),
+    click.option("--expect", "expectations", multiple=True, metavar="WHAT",
+                 help="What counts as healthy (repeatable): accepts-mail, no-mail, deliverable, "
+                      "undeliverable, risky, reason=REASON, code=NNN, starttls."),
+    click.option("--warning", "warning_s", type=float, metavar="SECONDS",
+                 help="WARNING when the whole probe takes longer."),
+    click.option("--critical", "critical_s", type=float, metavar="SECONDS",
+                 help="CRITICAL when the whole probe takes longer."),
+    click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
+    click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
+    click.option("-4", "ipv4_only", is_flag=True, help="Connect over IPv4 only (IPv6 when no IPv4 address connects)."),
+    click.option("-6", "ipv6_only", is_flag=True, help="Connect over IPv6 only (IPv4 when no IPv6 address connects)."),
+    click.option("--proxy", metavar="socks5://HOST:PORT",
+                 help="Connect through this SOCKS5 proxy (user:password@ allowed); needs smtp-probe[socks]."),
+    click.option("--retry-greylist", "retry_greylist", type=click.FloatRange(0, 3600), default=0.0,
+                 metavar="SECONDS", help="When greylisted, wait up to this long (within --deadline) and ask "
+                                         "again from the same source address."),
+    click.option("--all-mx", is_flag=True,
+                 help="Probe every MX host at once (one connection each) and show each; verdicts still "
+                      "follow preference order."),
+]
+
+
+def connection_options(func: Any) -> Any:
+    """Decorate a command with every CONNECTION_OPTIONS option, in order."""
+    for option in reversed(CONNECTION_OPTIONS):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the shared options decided: how to probe, and how to judge the result."""
+
+    options: Any  # ProbeOptions
+    expectations: list[Any]
+    thresholds: dict[str, Any]
+
+
+def make_plan(kw: dict[str, Any]) -> Plan:
+    """Validate the shared options (InputError on anything unusable; nothing is sent)."""
+    from . import inputs
+    from .expect import parse_expectation
+    from .model import ProbeOptions
+
+    port = kw["port"]
+    if kw["ipv4_only"] and kw["ipv6_only"]:
+        from .errors import InputError
+
+        raise InputError("-4 and -6 exclude each other")
+    if kw["proxy"]:
+        from .proxy import parse_proxy_url
+
+        parse_proxy_url(kw["proxy"])
+    options = ProbeOptions(
+        helo=inputs.parse_helo(kw["helo"]) if kw["helo"] else default_helo(),
+        mail_from=inputs.parse_mail_from(kw["mail_from"]),
+        port=port,
+        mx=tuple(inputs.parse_host_port(m, port, what="--mx") for m in kw["mx"]),
+        resolvers=tuple(inputs.parse_resolver(r) for r in kw["resolvers"]),
+        timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
+        vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
+        tls_policies=not kw["no_tls_policies"],
+        cert_warning_days=kw["cert_warning"] if kw["cert_warning"] is not None else 21,
+        cert_critical_days=kw["cert_critical"] if kw["cert_critical"] is not None else 7,
+        family=4 if kw["ipv4_only"] else 6 if kw["ipv6_only"] else None,
+        proxy=kw["proxy"] or None, retry_greylist_s=kw["retry_greylist"], all_mx=kw["all_mx"],
+    )
+    thresholds = {"warning_s": kw["warning_s"], "critical_s": kw["critical_s"],
+                  "cert_warning_days": kw["cert_warning"], "cert_critical_days": kw["cert_critical"],
+                  "starttls_required": kw["starttls"] == "require"}
+    return Plan(options, [parse_expectation(e) for e in kw["expectations"]], thresholds)
+
+
+def default_helo() -> str:
+    """This machine's FQDN, or localhost.localdomain when it has no dotted name."""
+    import socket
+
+    name = socket.getfqdn()
+    return name if "." in name else "localhost.localdomain"
