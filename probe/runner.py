@@ -17,6 +17,7 @@ from typing import Any
 
 from . import assess, catchall, greylist, reachability, resolve, security
 from .classifier import classify_reply, detect_provider, diagnose_event
+from .exchanges import Exchange, SessionRecord
 from .inputs import Address
 from .model import (
     AddressResult,
@@ -34,7 +35,7 @@ from .model import (
     Verdict,
 )
 from .polite import HostLimiter
-from .session import Exchange, SessionRecord, TlsContextFactory, run_session
+from .session import TlsContextFactory, run_session
 
 _DEADLINE_GRACE_S = 0.5  # the SPEC promises --deadline to within a second
 

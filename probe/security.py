@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import dane, mtasts, tlsinfo
+from .exchanges import SessionRecord
 from .model import Finding, ProbeOptions, Report, Session
-from .session import SessionRecord
 
 
 def handshake_error(record: SessionRecord) -> str | None:

@@ -22,10 +22,11 @@ import math
 import socket
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from dataclasses import dataclass
+from typing import NoReturn
 
-from .model import Context, ProbeOptions, Reply
+from .exchanges import EVENTS, Exchange, SessionRecord
+from .model import Context, ProbeOptions
 from .proxy import ProxyFailed, ProxyUrl, open_via_proxy, parse_proxy_url
 from .smtpfacts import (
     check_inputs,
@@ -36,7 +37,6 @@ from .smtpfacts import (
 from .wire import (
     ConnectRefused,
     ConnectTimeout,
-    TranscriptLine,
     Wire,
     WireClosed,
     WireError,
@@ -46,51 +46,15 @@ from .wire import (
     WireUnsolicited,
 )
 
-EVENTS = frozenset({
-    "connect-refused", "connect-timeout", "connect-unreachable", "connection-reset", "connection-closed",
-    "reply-timeout", "protocol-error", "reply-too-long", "tls-handshake-failed", "tls-untrusted",
-    "starttls-not-offered", "deadline-exceeded", "smtputf8-required", "proxy-failed",
-})
 _TOO_LONG_KINDS = frozenset({"line-too-long", "too-many-lines", "reply-too-large"})
 _HELO_FALLBACK_CODES = frozenset({500, 502, 504, 550})
 _VRFY_UNSUPPORTED_CODES = frozenset({500, 502})
 
 TlsContextFactory = Callable[[bool], ssl.SSLContext]
 
-
-@dataclass
-class Exchange:
-    """One command and its reply, or one event, exactly as it happened."""
-
-    command: str | None  # exactly as sent; None for the banner, unsolicited replies and connect events
-    context: Context
-    reply: Reply | None  # None for events
-    event: str | None  # None when a reply came; else one of EVENTS
-    detail: str  # one line for events; not escaped (renderers escape)
-    elapsed_ms: float  # from sending the command (or opening the connection) to the reply or event
-    unsolicited: bool = False
-    address: str | None = None  # for VRFY/RCPT: the address it was about
-
-
-@dataclass
-class SessionRecord:
-    """Everything one connection attempt (and its reconnections for TLS) produced."""
-
-    host: str
-    address: str
-    port: int
-    outcome: str = "completed"  # completed | refused | timeout | reset | rejected | deferred
-    #                             | protocol_error | tls_failed | skipped | unreachable
-    exchanges: list[Exchange] = field(default_factory=list)
-    extensions: dict[str, str] = field(default_factory=dict)  # final EHLO keywords (upper-case) -> params
-    tls: dict[str, Any] | None = None  # {"version", "cipher", "der", "verified", "verify_error"}
-    rcpt: dict[str, Exchange] = field(default_factory=dict)  # recipient -> the exchange that decided it
-    vrfy: dict[str, Exchange] = field(default_factory=dict)
-    catch_all: Exchange | None = None
-    catch_all_address: str | None = None
-    local_address: str | None = None  # the source IP our (last) connection used, for a retry from the same one
-    transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order
-    elapsed_ms: float = 0.0
+__all__ = [  # the record types live in probe.exchanges and are re-exported here
+    "EVENTS", "Exchange", "SessionRecord", "TlsContextFactory", "run_session",
+]
 
 
 def _default_tls_context(verify: bool) -> ssl.SSLContext:

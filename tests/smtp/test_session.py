@@ -12,7 +12,8 @@ import pytest_asyncio
 
 from probe.errors import InputError
 from probe.model import Context, ProbeOptions, Reply
-from probe.session import SessionRecord, is_too_many_recipients, run_session
+from probe.session import SessionRecord, run_session
+from probe.smtpfacts import is_too_many_recipients
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest, start_raw_server
 
 if TYPE_CHECKING:
