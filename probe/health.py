@@ -3,24 +3,32 @@
 Every monitoring format (Nagios, Prometheus, JUnit) reads the same `HealthResult`,
 so they always agree with each other and with the exit code.
 
-Rules, in one place (each has a test in tests/unit/test_health.py):
+The exit-code policy, in one place (each rule has a test in tests/unit/test_health.py):
 
 * `report.error` set (the probe could not run: bad input, local resolver failure)
   → one UNKNOWN check, exit 3, nothing else is judged.
-* Observations — the domain, each MX session (connect, banner, EHLO, STARTTLS,
-  MAIL), each address (RCPT verdict, VRFY), warning-level findings — are judged
-  by the SPEC.md defaults when no expectation is given: accepts mail and every
-  address deliverable is OK; transient or uncertain results (4xx, greylisting,
-  252, catch-all/risky, unknown verdicts) are WARNING; permanent failures
-  (undeliverable, does not accept mail, no such domain, unreachable, DNS error)
-  are CRITICAL. A failing MX host while the domain still accepts mail through
-  another one is WARNING. With `--expect`, observations are reported but count
-  as OK: the expectations alone decide.
-* Requirements always count: each expectation, `--warning/--critical` on the
-  total time, certificate days left against `--cert-warning/--cert-critical`,
-  `--starttls require`, critical findings (e.g. MTA-STS enforce not covering an
-  MX), a DANE mismatch under DNSSEC.
-* The exit code is the worst status among all checks.
+* SPEC.md defaults, when no expectation is given: the domain accepts mail and every
+  address is deliverable → 0 OK; only transient or uncertain results (greylisting,
+  ANY 4xx reply including a 4xx/421 banner, 252, catch-all/risky, unknown verdicts)
+  → 1 WARNING; permanent failures (undeliverable, does not accept mail, no such
+  domain, unreachable) → 2 CRITICAL. A failing MX host while the domain still
+  accepts mail through another one is WARNING. With `--expect`, observations are
+  reported but count as OK: the expectations alone decide.
+* `dns_error` is WARNING (SERVFAIL/REFUSED from the domain's servers is transient),
+  except when our own resolver could not be reached at all (the MX lookup timed out
+  or found no usable nameserver): 3 UNKNOWN "local resolver failure".
+* `port25-blocked` (every MX connection attempt timed out from here): 3 UNKNOWN —
+  the probe could not run from this network; it says nothing about the target.
+* Findings are advisory (reported, status OK): no STARTTLS in auto mode, MX is a CNAME,
+  TLS-RPT absent, unreachable MTA-STS policy, this machine on a DNSBL (about us, not the
+  target)... Except ALWAYS_COUNTING_FINDINGS at CRITICAL severity (MTA-STS enforce not
+  covering an MX or its certificate, DNSSEC DANE mismatch, DANE without TLS).
+* What the user asked for always counts: each `--expect`, `--warning/--critical`,
+  certificate days left `<=` the cert thresholds (judged only when given: the CLI passes
+  the effective values, 21/7 with `--starttls require`; the findings compare alike),
+  `--starttls require` (missing or failed STARTTLS, and its findings, → CRITICAL).
+* The exit code is the worst status among all checks (UNKNOWN, 3, outranks all).
+* TLS counts only with a version and no error (`tls_negotiated`).
 """
 
 from __future__ import annotations
@@ -44,8 +52,8 @@ from .model import (
 )
 
 __all__ = [  # the --expect vocabulary lives in probe.expect and is re-exported here
-    "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation", "HealthResult", "evaluate",
-    "parse_expectation", "session_label",
+    "ALWAYS_COUNTING_FINDINGS", "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",
+    "HealthResult", "evaluate", "local_resolver_failure", "parse_expectation", "session_label", "tls_negotiated",
 ]
 
 
@@ -98,7 +106,7 @@ def evaluate(
                                     cert_thresholds=(cert_warning_days, cert_critical_days)))
     for address in report.addresses:
         checks.extend(judge.address(address))
-    checks.extend(judge.findings())
+    checks.extend(judge.findings(starttls_required=starttls_required))
     results = [_expectation_check(report, e) for e in expectations]
     checks.extend(check for check, _ in results)
     checks.append(_time_check(report, warning_s, critical_s))
@@ -119,6 +127,30 @@ _VERDICT_STATUS = {Verdict.DELIVERABLE: ExitCode.OK, Verdict.RISKY: ExitCode.WAR
 TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
                                Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
 _NO_CONNECTION = frozenset({"refused", "timeout", "reset", "unreachable"})
+# Findings that count whatever the options (at their own severity, when it is CRITICAL); the rest are advisory.
+ALWAYS_COUNTING_FINDINGS = frozenset({"mta-sts-mx-not-covered", "mta-sts-cert-fails", "dane-mismatch",
+                                      "dane-no-tls"})
+_STARTTLS_FINDINGS = frozenset({"starttls-missing", "starttls-failed"})
+# The MX lookup's own resolver could not be reached (the runner's dns-timeout / no usable nameserver text)
+_LOCAL_RESOLVER_MARKS = ("timed out", "no usable nameserver", "dns-resolver-unreachable")
+
+
+def tls_negotiated(tls: Any) -> bool:
+    """True only when STARTTLS really gave a TLS session: a version and no error (a failed handshake
+    leaves {"version": None, ..., "error": "..."}, which is truthy but is not TLS)."""
+    return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
+
+
+def local_resolver_failure(report: Report) -> bool:
+    """A dns_error because our resolver could not be reached at all (not an answer from the domain's servers)."""
+    if report.status is not DomainStatus.DNS_ERROR:
+        return False
+    texts = [report.summary, *(f.id + " " + f.message for f in report.findings if f.id.startswith("dns-"))]
+    return any(mark in text.lower() for text in texts for mark in _LOCAL_RESOLVER_MARKS)
+
+
+def _is_4xx(step: Step) -> bool:
+    return step.code is not None and 400 <= step.code < 500
 
 
 def session_label(report: Report, session: Session) -> str:
@@ -166,8 +198,11 @@ class _Judge:
             DomainStatus.DNS_ERROR: f"DNS lookup failed ({r.reason})",
         }
         status = ExitCode.OK if self.domain_ok else ExitCode.CRITICAL
-        if r.status is DomainStatus.UNREACHABLE and r.reason in TRANSIENT_REASONS:
+        if _transient_unreachable(r) or r.status is DomainStatus.DNS_ERROR:
             status = ExitCode.WARNING
+        if local_resolver_failure(r):
+            return Check("domain", ExitCode.UNKNOWN, f"local resolver failure: {phrases[r.status]}",
+                         detail=r.summary or None)
         return Check("domain", self._observed(status), phrases[r.status], detail=r.summary or None)
 
     def session(self, session: Session, *, starttls_required: bool,
@@ -194,6 +229,8 @@ class _Judge:
             if steps:
                 last = steps[-1]
                 status = _SEVERITY_STATUS[last.severity]
+                if _is_4xx(last):  # a 4xx (421 banner included) is transient: never worse than WARNING
+                    status = min(status, ExitCode.WARNING) if status is not ExitCode.OK else ExitCode.WARNING
                 checks.append(Check(name, self._observed(status, capped=capped),
                                     f"{name if name != 'ehlo' else str(last.context)} {_reply_phrase(last)}",
                                     sum(s.elapsed_ms for s in steps), label, detail=last.text))
@@ -206,18 +243,19 @@ class _Judge:
         steps = _steps(session, Context.STARTTLS, Context.TLS)
         elapsed = sum(s.elapsed_ms for s in steps) if steps else None
         detail = steps[-1].text if steps else None
-        if session.tls:
-            tls = session.tls
+        if tls_negotiated(session.tls):
+            tls = session.tls or {}
             return Check("starttls", ExitCode.OK, f"STARTTLS negotiated {tls.get('version', '')} "
                          f"{tls.get('cipher', '')}".rstrip(), elapsed, label, detail)
         worst = max((_SEVERITY_STATUS[s.severity] for s in steps), default=ExitCode.OK)
-        if steps and worst is ExitCode.OK and session.outcome != "tls_failed":
+        failed = bool((session.tls or {}).get("error")) or session.outcome == "tls_failed"
+        if steps and worst is ExitCode.OK and not failed:
             return Check("starttls", ExitCode.OK, "STARTTLS negotiated", elapsed, label, detail)
-        if steps:
-            status = ExitCode.CRITICAL if required else self._observed(max(worst, ExitCode.WARNING),
-                                                                         capped=capped)
-            return Check("starttls", status, f"STARTTLS failed: {_reply_phrase(steps[-1])}",
-                         elapsed, label, detail)
+        if steps or failed:
+            # advisory in auto mode (reported, status OK); CRITICAL only when the user required it
+            why = _reply_phrase(steps[-1]) if steps else str((session.tls or {}).get("error") or session.outcome)
+            return Check("starttls", ExitCode.CRITICAL if required else ExitCode.OK, f"STARTTLS failed: {why}",
+                         elapsed, label, detail or (session.tls or {}).get("error"))
         spoke_ehlo = any(s.code is not None and 200 <= s.code < 300
                          for s in _steps(session, Context.EHLO, Context.HELO))
         offered = "STARTTLS" in (x.upper() for x in session.extensions)
@@ -253,13 +291,17 @@ class _Judge:
         matching = [s for s in self.report.sessions if s.host == host]
         return session_label(self.report, matching[-1]) if matching else host
 
-    def findings(self) -> list[Check]:
-        """Findings (DNS, MTA-STS, TLS-RPT, DANE...): critical always counts, the rest only when observing."""
+    def findings(self, *, starttls_required: bool) -> list[Check]:
+        """Findings are advisory (status OK) except ALWAYS_COUNTING_FINDINGS at CRITICAL severity,
+        the STARTTLS findings under `--starttls require`, and port25-blocked (UNKNOWN: could not run)."""
         checks: list[Check] = []
         for f in self.report.findings:
-            status = _SEVERITY_STATUS[f.severity]
-            if status is not ExitCode.CRITICAL:
-                status = self._observed(status)
+            status = ExitCode.OK
+            if f.id == "port25-blocked":
+                status = ExitCode.UNKNOWN
+            elif f.severity is Severity.CRITICAL and (
+                    f.id in ALWAYS_COUNTING_FINDINGS or (starttls_required and f.id in _STARTTLS_FINDINGS)):
+                status = ExitCode.CRITICAL
             checks.append(Check(f"finding {f.id}", status, f.message, mx=f.subject))
         return checks
 
@@ -277,9 +319,9 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
                 if cert.get(key) is False]
     message += f" ({', '.join(problems)})" if problems else ""
     status = ExitCode.OK
-    if (days < 0 and judged) or (crit_days is not None and days < crit_days):
+    if (days < 0 and judged) or (crit_days is not None and days <= crit_days):
         status = ExitCode.CRITICAL
-    elif warn_days is not None and days < warn_days:
+    elif warn_days is not None and days <= warn_days:
         status = ExitCode.WARNING
     return [Check("certificate", status, message, mx=label, detail=cert.get("not_after"))]
 
@@ -310,13 +352,25 @@ def _time_check(report: Report, warning_s: float | None, critical_s: float | Non
     return Check("time", ExitCode.OK, message, report.elapsed_ms)
 
 
+def _transient_unreachable(report: Report) -> bool:
+    """Unreachable only because the servers said "not now": a transient reason, or every reply that
+    ended a session was a 4xx (421 banner included)."""
+    if report.status is not DomainStatus.UNREACHABLE:
+        return False
+    if report.reason in TRANSIENT_REASONS:
+        return True
+    last_replies = [[s for s in session.steps if s.code is not None][-1:] for session in report.sessions]
+    ended = [replies[0] for replies in last_replies if replies]
+    return bool(ended) and all(_is_4xx(s) for s in ended)
+
+
 def _all_steps(report: Report) -> Iterable[Step]:
     return (step for session in report.sessions for step in session.steps)
 
 
 def _uncertain(report: Report) -> bool:
     """True when the evidence itself was transient: a mismatch then is a WARNING, not CRITICAL."""
-    if report.status is DomainStatus.UNREACHABLE and report.reason in TRANSIENT_REASONS:
+    if _transient_unreachable(report):
         return True
     return any(a.verdict in (Verdict.RISKY, Verdict.UNKNOWN) for a in report.addresses)
 
@@ -333,7 +387,7 @@ def _expectation_check(report: Report, e: Expectation) -> tuple[Check, bool]:
 def _judge_expectation(report: Report, e: Expectation) -> tuple[bool, ExitCode, str]:
     status_text = str(report.status).replace("_", " ")
     if e.kind is ExpectKind.ACCEPTS_MAIL:
-        transient = report.status is DomainStatus.UNREACHABLE and report.reason in TRANSIENT_REASONS
+        transient = _transient_unreachable(report) or report.status is DomainStatus.DNS_ERROR
         return (report.status is DomainStatus.ACCEPTS_MAIL,
                 ExitCode.WARNING if transient else ExitCode.CRITICAL, f"domain {status_text} ({report.reason})")
     if e.kind is ExpectKind.NO_MAIL:
@@ -346,7 +400,7 @@ def _judge_expectation(report: Report, e: Expectation) -> tuple[bool, ExitCode, 
     if e.kind is ExpectKind.STARTTLS:
         talked = [s for s in report.sessions if any(st.code is not None and 200 <= st.code < 300
                                                      for st in _steps(s, Context.EHLO, Context.HELO))]
-        without = [s.host for s in talked if not s.tls]
+        without = [s.host for s in talked if not tls_negotiated(s.tls)]
         if not talked:
             return False, ExitCode.CRITICAL, "no MX host got as far as EHLO"
         if without:

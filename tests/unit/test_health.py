@@ -108,7 +108,7 @@ def test_address_verdict_decides_default_state(verdict: Verdict, reason: Reason,
 
 
 @pytest.mark.parametrize("status", [DomainStatus.DOES_NOT_ACCEPT_MAIL, DomainStatus.NO_SUCH_DOMAIN,
-                                    DomainStatus.DNS_ERROR, DomainStatus.UNREACHABLE])
+                                    DomainStatus.UNREACHABLE])
 def test_domain_failures_are_critical_not_unknown(status: DomainStatus) -> None:
     result = evaluate(report(status, sessions=[], addresses=[], reason=Reason.NETWORK_ERROR))
     assert result.exit_code is ExitCode.CRITICAL
@@ -188,9 +188,10 @@ def test_vrfy_disabled_is_skipped_and_does_not_count() -> None:
     assert check.skipped and "VRFY disabled" in check.message and result.exit_code is ExitCode.OK
 
 
-def test_warning_finding_warns_and_critical_finding_is_critical() -> None:
+def test_advisory_finding_is_reported_but_critical_finding_is_critical() -> None:
     warn = Finding("mx-is-cname", Severity.WARNING, "MX target is a CNAME", subject="mx1.example.com")
-    assert evaluate(report(findings=[warn])).exit_code is ExitCode.WARNING
+    assert evaluate(report(findings=[warn])).exit_code is ExitCode.OK
+    assert by_name(evaluate(report(findings=[warn])), "finding mx-is-cname").message == "MX target is a CNAME"
     crit = Finding("mta-sts-mx-not-covered", Severity.CRITICAL, "MTA-STS enforce does not cover mx1")
     result = evaluate(report(findings=[warn, crit]), [parse_expectation("deliverable")])
     assert result.exit_code is ExitCode.CRITICAL  # critical findings count even with expectations
@@ -206,7 +207,8 @@ def test_mta_sts_enforce_not_covering_an_mx_is_critical_per_host() -> None:
     assert result.exit_code is ExitCode.CRITICAL
     assert {c.mx for c in result.checks if c.name == "finding mta-sts-mx-not-covered"} == {
         "mx1.example.com", "mx2.example.com"}
-    assert evaluate(report(findings=[uncovered("mx1.example.com", Severity.WARNING)])).exit_code is ExitCode.WARNING
+    # testing mode (WARNING severity) is advisory: senders do not enforce it
+    assert evaluate(report(findings=[uncovered("mx1.example.com", Severity.WARNING)])).exit_code is ExitCode.OK
     info = Finding("tls-rpt-present", Severity.INFO, "TLS-RPT reports go to ...")
     assert evaluate(report(findings=[info])).exit_code is ExitCode.OK
 
@@ -238,12 +240,13 @@ def test_starttls_not_offered_is_skipped_unless_required() -> None:
     assert by_name(result, "starttls").message == "STARTTLS required but not offered"
 
 
-def test_failed_starttls_warns_by_default_and_is_critical_when_required() -> None:
+def test_failed_starttls_is_advisory_by_default_and_is_critical_when_required() -> None:
     session = good_session()
     session.extensions.append("STARTTLS")
     session.steps.insert(2, step(Context.STARTTLS, 454, enhanced="4.7.0", reason=Reason.TLS_FAILURE,
                                  severity=Severity.WARNING, command="STARTTLS"))
-    assert evaluate(report(sessions=[session])).exit_code is ExitCode.WARNING
+    result = evaluate(report(sessions=[session]))
+    assert result.exit_code is ExitCode.OK and "STARTTLS failed" in by_name(result, "starttls").message
     assert evaluate(report(sessions=[session]), starttls_required=True).exit_code is ExitCode.CRITICAL
 
 
@@ -383,3 +386,95 @@ def test_unmet_expectations_take_the_worst_state() -> None:
 def test_thresholds_still_apply_with_expectations() -> None:
     result = evaluate(report(), [parse_expectation("accepts-mail")], critical_s=1.0)
     assert result.exit_code is ExitCode.CRITICAL and "took 1.234 s" in result.summary
+
+
+# --- the lead's exit-code policy, one test per rule ----------------------------------------------
+
+FAILED_TLS = {"version": None, "cipher": None, "certificate": None, "error": "handshake timed out"}
+
+
+def failed_tls_session() -> Session:
+    session = good_session(tls=dict(FAILED_TLS))
+    session.extensions.append("STARTTLS")
+    session.steps.insert(2, step(Context.STARTTLS, 220, command="STARTTLS"))
+    return session
+
+
+def test_failed_handshake_is_not_tls() -> None:
+    from probe.health import tls_negotiated
+
+    assert not tls_negotiated(FAILED_TLS) and not tls_negotiated(None) and not tls_negotiated({})
+    assert tls_negotiated({"version": "TLSv1.3", "error": None})
+    r = report(sessions=[failed_tls_session()])
+    assert expect(r, "starttls").exit_code is ExitCode.CRITICAL
+    assert "STARTTLS failed" in by_name(evaluate(r), "starttls").message
+    assert evaluate(r, starttls_required=True).exit_code is ExitCode.CRITICAL
+
+
+def test_dns_error_from_the_domains_servers_is_a_warning() -> None:
+    r = report(DomainStatus.DNS_ERROR, sessions=[], addresses=[], reason=Reason.DNS_ERROR,
+               summary="t.test: DNS lookup failed with SERVFAIL from 127.0.0.1:53.")
+    result = evaluate(r)
+    assert result.exit_code is ExitCode.WARNING and by_name(result, "domain").status is ExitCode.WARNING
+
+
+def test_unreachable_own_resolver_is_unknown() -> None:
+    r = report(DomainStatus.DNS_ERROR, sessions=[], addresses=[], reason=Reason.DNS_ERROR,
+               summary="t.test: DNS lookup timed out (no answer within 2 s from 127.0.0.1:53).")
+    result = evaluate(r)
+    assert result.exit_code is ExitCode.UNKNOWN and "local resolver failure" in result.summary
+
+
+def test_4xx_banner_is_a_warning_whatever_the_reason() -> None:
+    banner = step(Context.BANNER, 421, enhanced="4.3.2", reason=Reason.POLICY_REJECTED, severity=Severity.CRITICAL)
+    session = Session("mx1.example.com", "192.0.2.1", 25, "rejected", steps=[banner])
+    result = evaluate(report(DomainStatus.UNREACHABLE, sessions=[session], addresses=[],
+                             reason=Reason.POLICY_REJECTED))
+    assert result.exit_code is ExitCode.WARNING and by_name(result, "banner").status is ExitCode.WARNING
+
+
+def test_port25_blocked_is_unknown_not_critical() -> None:
+    dead = Session("mx1.example.com", "192.0.2.1", 25, "timeout", error="connect timed out")
+    blocked = Finding("port25-blocked", Severity.WARNING, "Outbound port 25 looks blocked from this network")
+    result = evaluate(report(DomainStatus.UNREACHABLE, sessions=[dead], addresses=[],
+                             reason=Reason.NETWORK_ERROR, findings=[blocked]))
+    assert result.exit_code is ExitCode.UNKNOWN and "port 25" in result.summary
+
+
+@pytest.mark.parametrize("finding", [
+    Finding("starttls-missing", Severity.WARNING, "no STARTTLS", "mx1.example.com"),
+    Finding("mx-is-cname", Severity.WARNING, "MX is a CNAME", "mx1.example.com"),
+    Finding("tls-rpt-absent", Severity.INFO, "no TLS-RPT"),
+    Finding("mta-sts-policy-unreachable", Severity.WARNING, "policy fetch failed"),
+    Finding("source-listed", Severity.CRITICAL, "this machine is listed on zen.example"),
+    Finding("cert-expired", Severity.CRITICAL, "certificate expired"),
+])
+def test_advisory_findings_do_not_change_the_exit_code(finding: Finding) -> None:
+    assert evaluate(report(findings=[finding])).exit_code is ExitCode.OK
+
+
+@pytest.mark.parametrize("finding_id", ["mta-sts-mx-not-covered", "mta-sts-cert-fails", "dane-mismatch",
+                                        "dane-no-tls"])
+def test_findings_the_issues_call_critical_always_count(finding_id: str) -> None:
+    finding = Finding(finding_id, Severity.CRITICAL, "enforced policy broken", "mx1.example.com")
+    assert evaluate(report(findings=[finding])).exit_code is ExitCode.CRITICAL
+    assert expect(report(findings=[finding]), "deliverable").exit_code is ExitCode.CRITICAL
+
+
+def test_starttls_findings_count_only_when_required() -> None:
+    missing = Finding("starttls-missing", Severity.CRITICAL, "no STARTTLS", "mx1.example.com")
+    assert evaluate(report(findings=[missing])).exit_code is ExitCode.OK
+    assert evaluate(report(findings=[missing]), starttls_required=True).exit_code is ExitCode.CRITICAL
+
+
+@pytest.mark.parametrize(("days", "expected"), [(8, ExitCode.WARNING), (7, ExitCode.CRITICAL),
+                                                (21, ExitCode.WARNING), (22, ExitCode.OK)])
+def test_certificate_thresholds_use_the_same_comparison_as_the_findings(days: int, expected: ExitCode) -> None:
+    from probe.tlsinfo import certificate_findings
+
+    result = evaluate(report(sessions=[good_session(tls=tls(days))]), cert_warning_days=21, cert_critical_days=7)
+    assert by_name(result, "certificate").status is expected
+    findings = certificate_findings("mx1.example.com", tls(days)["certificate"], warning_days=21, critical_days=7)
+    severity = max((f.severity for f in findings), key=list(Severity).index, default=Severity.OK)
+    assert {Severity.OK: ExitCode.OK, Severity.WARNING: ExitCode.WARNING,
+            Severity.CRITICAL: ExitCode.CRITICAL}[severity] is expected
