@@ -34,6 +34,9 @@ Failure = Literal["servfail", "refused", "timeout", "invalid_name", "network"]
 MxKind = Literal["mx", "implicit", "null", "nxdomain", "dns_error", "no_mail_hosts"]
 
 _EDNS_PAYLOAD = 1232  # DNS flag day 2020: avoids IP fragmentation; larger answers go over TCP
+# Answers kept per resolver: a batch over many distinct domains must not grow without bound
+# (dns.resolver.Cache keeps every answer until its TTL passes; the LRU cache evicts the oldest).
+CACHE_SIZE = 10_000
 
 
 @dataclass(slots=True)
@@ -67,7 +70,7 @@ def make_resolver(nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: flo
     """A resolver for one run: () = the system's configuration, else exactly these (IP, port) servers.
 
     Each server gets an equal share of `timeout_s`; one question never takes longer than
-    `timeout_s`. Answers are cached for the resolver's life. Queries carry EDNS0 (1232 bytes)
+    `timeout_s`. Answers are cached (the CACHE_SIZE most recently used). Queries carry EDNS0 (1232 bytes)
     and the AD flag (RFC 6840 §5.7), so a validating resolver reports DNSSEC status.
     Raises InputError when the system configuration is unreadable or a server is not an IP.
     """
@@ -88,7 +91,7 @@ def make_resolver(nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: flo
             raise InputError(f"cannot read the system's DNS configuration: {error}") from error
     resolver.lifetime = timeout_s
     resolver.timeout = timeout_s / max(1, len(resolver.nameservers))
-    resolver.cache = dns.resolver.Cache()
+    resolver.cache = dns.resolver.LRUCache(max_size=CACHE_SIZE)
     resolver.use_edns(0, 0, _EDNS_PAYLOAD)
     resolver.flags = dns.flags.RD | dns.flags.AD
     return resolver

@@ -12,6 +12,7 @@ import pytest
 from probe.errors import InputError
 from probe.model import Finding, Severity
 from probe.resolve import (
+    CACHE_SIZE,
     MxAnswer,
     lookup_addresses,
     lookup_ptr,
@@ -48,7 +49,13 @@ def test_resolver_asks_exactly_the_given_servers_with_edns_ad_and_a_cache() -> N
     assert resolver.lifetime == 2.0 and resolver.timeout == 1.0  # each server its share
     assert resolver.edns == 0 and resolver.payload == 1232
     assert resolver.flags is not None and resolver.flags & dns.flags.AD and resolver.flags & dns.flags.RD
-    assert isinstance(resolver.cache, dns.resolver.Cache)
+    assert isinstance(resolver.cache, dns.resolver.LRUCache)
+
+
+def test_the_answer_cache_is_bounded_for_long_batches() -> None:
+    # dns.resolver.Cache keeps every distinct answer for its TTL: a batch over 100k domains grew with them
+    cache = make_resolver([("127.0.0.1", 53)]).cache
+    assert isinstance(cache, dns.resolver.LRUCache) and cache.max_size == CACHE_SIZE <= 10_000
 
 
 @pytest.mark.parametrize("server", [("dns.example.net", 53), ("127.0.0.1", 0), ("127.0.0.1", 70000)])
