@@ -14,18 +14,21 @@ import xml.etree.ElementTree as ET
 
 from ..health import Check, HealthResult
 from ..model import ExitCode, Report
+from .safe import printable
 
 # Everything outside XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | ...
 _ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_safe(text: str) -> str:
-    """`text` with every character XML 1.0 forbids replaced by a visible escape ("\\x1b", "\\udce9")."""
+    """`text` made inert and XML-legal: terminal controls, C1 (U+009B) and bidi/format characters (U+202E)
+    escaped by probe.render.safe.printable, then every character XML 1.0 forbids ("\\udce9") too."""
     def escape(match: re.Match[str]) -> str:
         code = ord(match.group())
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return _ILLEGAL_XML.sub(escape, text)
+    inert = "\t".join(printable(part) for part in text.split("\t"))  # a tab is legal and harmless
+    return _ILLEGAL_XML.sub(escape, inert)
 
 
 def _seconds(ms: float | None) -> str:

@@ -11,8 +11,8 @@ import datetime as _dt
 import math
 from collections.abc import Iterable
 
-from ..health import Check, HealthResult, session_label
-from ..model import ExitCode, Report, Verdict
+from ..health import Check, HealthResult, session_label, tls_negotiated
+from ..model import ExitCode, Report, Step, Verdict
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -67,6 +67,27 @@ def _expiry_timestamp(not_after: object) -> float | None:
     return moment.timestamp()
 
 
+CATCH_ALL_LABEL = "catch-all"  # the address label of the probe's random (catch-all test) address
+
+
+def _reply_labels(step: Step, user_addresses: dict[str, str]) -> dict[str, str]:
+    """Stable labels for a reply: the command verb only (never its argument), the user's address in
+    `address`, and the probe's random catch-all address as address="catch-all", catch_all="true"."""
+    command = (step.command or "").strip()
+    verb = command.split(None, 1)[0].split(":", 1)[0].upper() if command else str(step.context)
+    address, catch_all = "", "false"
+    if "<" in command and verb in ("RCPT", "VRFY", "EXPN"):
+        mailbox = command[command.index("<") + 1:].split(">", 1)[0]
+        known = user_addresses.get(mailbox.lower())
+        if known is not None:
+            address = known
+        elif mailbox:
+            address, catch_all = CATCH_ALL_LABEL, "true"
+    elif verb in ("VRFY", "EXPN") and len(command.split(None, 1)) == 2:
+        address = user_addresses.get(command.split(None, 1)[1].strip("<> ").lower(), "")
+    return {"command": verb, "address": address, "catch_all": catch_all}
+
+
 def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: float | None = None) -> str:
     """The textfile-collector exposition of one probe (every sample labelled with the domain).
 
@@ -93,13 +114,14 @@ def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: flo
     exit_code.add(int(health.exit_code), domain=domain)
     for check in health.checks:
         _add_check(check_success, check_status, check, domain)
+    users = {a.address.lower(): a.address for a in report.addresses}
     for session in report.sessions:
         mx = session_label(report, session)
         for step in session.steps:
             if step.code is not None:
-                reply_code.add(step.code, domain=domain, mx=mx, command=step.command or str(step.context))
+                reply_code.add(step.code, domain=domain, mx=mx, **_reply_labels(step, users))
         tls = session.tls or {}
-        if tls.get("version"):
+        if tls_negotiated(tls):
             tls_version.add(1, domain=domain, mx=mx, version=str(tls["version"]))
         certificate = tls.get("certificate")
         timestamp = _expiry_timestamp(certificate.get("not_after")) if isinstance(certificate, dict) else None

@@ -105,6 +105,16 @@ def test_hostile_server_text_stays_well_formed_xml() -> None:
     assert root.findtext("testsuite/system-out") == failure.text
 
 
+def test_bidi_and_c1_from_server_text_are_escaped_in_the_xml() -> None:
+    evil = "550 user\u202eliated \x9b31m gone"
+    root = parse(sample_report(Verdict.UNDELIVERABLE, text=evil), transcript=evil)
+    document = render_junit(sample_report(Verdict.UNDELIVERABLE, text=evil), evaluate(sample_report()),
+                            transcript=evil)
+    assert "\u202e" not in document and "\x9b" not in document
+    failure = cases(root)["example.com.mx1.example.com/rcpt user@example.com"].find("failure")
+    assert failure is not None and failure.text == "550 user\\u202eliated \\x9b31m gone"
+
+
 def test_xml_safe_keeps_legal_text() -> None:
     text = "tab\tnewline\ncafé ✓ 😀"
     assert xml_safe(text) == text

@@ -64,7 +64,7 @@ def test_exposition_parses_and_has_the_core_metrics() -> None:
     assert value(families, "probe_ssl_earliest_cert_expiry", mx="mx1.example.com") == NOT_AFTER_UNIX
     assert value(families, "smtp_probe_tls_version_info", version="TLSv1.3") == 1
     assert value(families, "smtp_probe_check_success", mx="mx1.example.com", check="banner") == 1
-    assert value(families, "smtp_probe_reply_code", command="RCPT TO:<user@example.com>") == 550
+    assert value(families, "smtp_probe_reply_code", command="RCPT", address="user@example.com") == 550
     assert value(families, "smtp_probe_reply_code", command="banner") == 220
 
 
@@ -232,3 +232,20 @@ def test_output_never_fails_on_lone_surrogates(tmp_path: Path, capsys: pytest.Ca
     assert target.read_bytes() == b"caf\\udce9\n"
     write_output("caf\udce9\n", None)
     assert capsys.readouterr().out == "caf\\udce9\n"
+
+
+def test_reply_code_labels_are_stable_across_runs() -> None:
+    """command is the verb only; the probe's random catch-all address never becomes a label value."""
+    def run(random_local: str) -> str:
+        report = sample_report()
+        report.sessions[0].steps.append(step(Context.RCPT, 250, f"RCPT TO:<{random_local}@example.com>"))
+        report.sessions[0].steps.append(step(Context.MAIL, 250, "MAIL FROM:<probe@sender.test>"))
+        return render(report)
+
+    first, second = run("smtp-probe-0msxpbl5jvw1"), run("smtp-probe-zz81kd0qq2a7")
+    assert first == second and "smtp-probe-0msxpbl5jvw1" not in first and "TO:" not in first
+    families = parse(first)
+    assert value(families, "smtp_probe_reply_code", command="RCPT", catch_all="true", address="catch-all") == 250
+    assert value(families, "smtp_probe_reply_code", command="RCPT", catch_all="false",
+                 address="user@example.com") == 550
+    assert value(families, "smtp_probe_reply_code", command="MAIL") == 250
