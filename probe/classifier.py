@@ -128,6 +128,10 @@ def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
 
 
 _STORAGE_REASONS = frozenset({Reason.MESSAGE_TOO_BIG, Reason.MAILBOX_FULL, Reason.STORAGE_FULL})
+# A basic code's default that claims the address is bad, and the enhanced subjects that speak of something
+# else (mail system, network and routing, protocol, security or policy): see diagnose().
+_ADDRESS_CLAIMS = frozenset({Reason.USER_UNKNOWN, Reason.BAD_ADDRESS})
+_NOT_ABOUT_ADDRESSES = frozenset({"3", "4", "5", "7"})
 
 
 def _subject_reasons(cat: Catalogue, subject: str) -> frozenset[Reason]:
@@ -268,10 +272,15 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     # X.5.1 "invalid command" or X.5.2 "syntax error" that servers attach to them.
     basic_wins = basic_wins or (basic_says in (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE)
                                 and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "5")
-    # A generic security/policy status (552 5.7.0) still beats a basic code whose own meaning is a size or
-    # storage limit: servers reuse 552 for policy refusals, and X.7 rules the storage reading out.
-    weak_but_contradicting = (enh_entry is not None and enh_entry.weak and basic_says in _STORAGE_REASONS
-                              and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "7")
+    # A generic status still beats a basic code's default when its subject rules that default out: a
+    # security/policy X.7.0 on 552 (servers reuse 552 for policy refusals) is no size or storage limit, and
+    # X.7.0 / X.3.0 / X.4.0 / X.5.0 on 550 to RCPT is no claim that the mailbox does not exist (550 5.7.0
+    # "Go away" is a policy refusal). X.1 and X.2 speak about addresses and mailboxes, so they never do.
+    subject = parsed.enhanced.split(".")[1] if parsed.enhanced is not None else None
+    weak_but_contradicting = enh_entry is not None and enh_entry.weak and (
+        (basic_says in _STORAGE_REASONS and subject == "7")
+        or (basic_says in _ADDRESS_CLAIMS and subject in _NOT_ABOUT_ADDRESSES
+            and _subject_overrules(cat, subject, basic_says)))
     if enh_entry is not None and not (enh_entry.weak and code_entry is not None and not weak_but_contradicting) \
             and not basic_wins:
         reason, meaning, remediation, severity = _enhanced_parts(enh_entry, klass, ctx)

@@ -221,3 +221,42 @@ def test_domain_that_accepts_no_mail_is_still_recognised_by_its_wording() -> Non
     assert classify("521 5.3.2 mx.example.org does not accept mail", "banner").reason is Reason.NOT_ACCEPTING_MAIL
     assert classify("556 5.1.10 Domain example.org does not accept mail (nullMX)", "RCPT").rule == \
         "null-mx-does-not-accept-mail"
+
+
+@pytest.mark.parametrize("text", ["550 5.7.0 Go away", "550 5.3.0 Refused", "550 5.4.0 Refused", "550 5.5.0 Refused",
+                                  "553 5.7.0 Refused"])
+def test_generic_non_address_status_on_rcpt_is_not_an_unknown_user(text: str) -> None:
+    d = classify(text, "RCPT")
+    assert d.reason not in (Reason.USER_UNKNOWN, Reason.BAD_ADDRESS), d
+    assert "does not exist" not in d.meaning.replace("says nothing about whether the mailbox exists", "")
+
+
+@pytest.mark.parametrize("text", ["550 5.1.0 x", "550 5.2.0 x", "550 Requested action not taken"])
+def test_address_and_mailbox_statuses_keep_the_550_rcpt_default(text: str) -> None:
+    assert classify(text, "RCPT").reason is Reason.USER_UNKNOWN
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    ("550 5.7.0 Your server IP address is in the SORBS DNSBL", "RCPT", Reason.BLOCKLISTED),
+    ("550 5.7.1 Client 192.0.2.7 is listed on one or more DNS blocklists", "RCPT", Reason.BLOCKLISTED),
+    ("550 Your IP 192.0.2.7 is blacklisted", "RCPT", Reason.BLOCKLISTED),
+    ("550 Your IP is blocked", "RCPT", Reason.POLICY_REJECTED),
+    ("550 5.7.1 Sender IP reputation is bad", "RCPT", Reason.BAD_REPUTATION),
+    ("554 5.7.1 Rejected because of poor reputation of 192.0.2.7", "RCPT", Reason.BAD_REPUTATION),
+    ("550 5.7.1 <a@example.org>... Relaying denied. IP name lookup failed [192.0.2.7]", "RCPT", Reason.REVERSE_DNS),
+    ("550 5.3.2 Service currently unavailable", "RCPT", Reason.POLICY_REJECTED),
+    ("521 5.3.2 Service currently unavailable", "banner", Reason.POLICY_REJECTED),
+    ("450 4.3.2 Service currently unavailable", "RCPT", Reason.GREYLISTED),
+    ("450 4.7.1 <a@example.org>: Recipient address rejected: Service is unavailable (try later)", "RCPT",
+     Reason.GREYLISTED),
+])
+def test_policy_refusals_on_rcpt_are_named_by_their_wording(text: str, context: str, reason: Reason) -> None:
+    assert classify(text, context).reason is reason
+
+
+def test_a_policy_refusal_is_not_an_undeliverable_address() -> None:
+    from probe.assess import address_verdict
+    from probe.model import Verdict
+
+    for text in ("550 5.7.0 Go away", "550 Your IP is blocked", "550 5.7.0 Your server IP address is in the SORBS DNSBL"):
+        assert address_verdict(classify(text, "RCPT")) is not Verdict.UNDELIVERABLE, text
