@@ -93,15 +93,22 @@ def _normalise(text: str) -> str:
         if not words:
             raise InputError("the JSON object names no domain, target or address")
         return " ".join(words)
-    if "," in text and not text.startswith('"'):
-        row = next(csv.reader(io.StringIO(text)))
-        return " ".join(cell.strip() for cell in row if cell.strip())
+    if "," in text:  # a CSV row, quoted cells ("t.test","u@t.test") included
+        row = next(csv.reader(io.StringIO(text), skipinitialspace=True), [])
+        cells = [cell.strip() for cell in row if cell.strip()]
+        if cells:
+            return " ".join(cells)
+    elif text.startswith('"') and text.endswith('"') and len(text) > 1:
+        return text[1:-1].strip()  # one quoted cell
     return text
 
 
 def _error_result(line: Line) -> dict[str, Any]:
+    """A line that could not be parsed: the schema's required fields (status null, domain the raw
+    input, empty lists), the reason in `error`, exit code 3."""
     return {"schema": "smtp-probe/1", "input": line.raw, "line": line.number, "error": line.error,
-            "status": None, "exit_code": int(ExitCode.UNKNOWN)}
+            "domain": line.raw, "status": None, "mx": [], "sessions": [], "addresses": [], "findings": [],
+            "exit_code": int(ExitCode.UNKNOWN)}
 
 
 def _groups(lines: Iterator[Line]) -> Iterator[list[Line]]:
@@ -204,6 +211,20 @@ async def _drain(pending: dict[int, asyncio.Task[list[dict[str, Any]]]], next_ou
     for key in [k for k, t in pending.items() if t in done]:
         flush(pending.pop(key).result())
     return next_out
+
+
+def end_with_newline(path: str) -> None:
+    """Before appending to a --resume file: finish a line cut short by an interrupted run, so the
+    next result starts on its own line (the fragment stays an unparsable line, done again)."""
+    try:
+        with open(path, "rb+") as handle:
+            if handle.seek(0, 2) == 0:
+                return
+            handle.seek(-1, 2)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+    except FileNotFoundError:
+        pass
 
 
 def answered_inputs(path: str) -> set[tuple[int, str]]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from importlib import resources
+from typing import Any
 
 import dns.asyncresolver
+import jsonschema
 import pytest
 import pytest_asyncio
 
@@ -53,3 +57,17 @@ def resolver_for() -> ResolverFactory:
 async def no_dns(fake_dns_zone: ZoneFactory, resolver_for: ResolverFactory) -> dns.asyncresolver.Resolver:
     """A resolver whose server serves no zone: every lookup is REFUSED at once (for --mx runs)."""
     return resolver_for(await fake_dns_zone())
+
+
+@pytest.fixture(scope="session")
+def validate_report() -> Callable[[Any], Any]:
+    """`validate_report(data or JSON text)` -> the data, after checking it against probe/schema/report.schema.json."""
+    schema = json.loads(resources.files("probe").joinpath("schema/report.schema.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+
+    def validate(data: Any) -> Any:
+        data = json.loads(data) if isinstance(data, str) else data
+        validator.validate(data)
+        return data
+
+    return validate
