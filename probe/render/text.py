@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import AddressResult, DomainStatus, Finding, Report, Session, Severity, Step, Verdict
+from ..health import HealthResult, tls_negotiated
+from ..model import AddressResult, DomainStatus, ExitCode, Finding, Report, Session, Severity, Step, Verdict
 from .safe import printable
 
 _RESET = "\x1b[0m"
@@ -31,8 +32,13 @@ class _Painter:
         return "".join(_STYLES[s] for s in styles) + text + _RESET
 
 
-def render_text(report: Report, *, color: bool = False, verbose: bool = False) -> str:
-    """The report a person reads at a terminal; with `verbose` the annotated transcript too."""
+def render_text(report: Report, *, color: bool = False, verbose: bool = False,
+                health: HealthResult | None = None) -> str:
+    """The report a person reads at a terminal; with `verbose` the annotated transcript too.
+
+    With `health` (what decided the exit code) the last lines say why: the state and the
+    health summary, each unmet expectation and each broken limit.
+    """
     p = _Painter(color)
     out: list[str] = []
     status = str(report.status).replace("_", " ").upper()
@@ -64,9 +70,30 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False) -
             out.append("")
             out.extend(_transcript(s, p))
     out.append("")
-    name = _EXIT_NAMES.get(int(report.exit_code), "?")
-    out.append(p(f"{name}: {printable(report.summary)}", "dim") + p(f"  ({report.elapsed_ms / 1000:.2f} s)", "dim"))
+    elapsed = p(f"  ({report.elapsed_ms / 1000:.2f} s)", "dim")
+    if health is None:
+        name = _EXIT_NAMES.get(int(report.exit_code), "?")
+        out.append(p(f"{name}: {printable(report.summary)}", "dim") + elapsed)
+    else:
+        out.extend(_why(health, p, elapsed))
     return "\n".join(out) + "\n"
+
+
+_STATE_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "red", "UNKNOWN": "yellow"}
+
+
+def _why(health: HealthResult, p: _Painter, elapsed: str) -> list[str]:
+    """The exit state and what decided it: the health summary, unmet expectations, broken limits."""
+    out = [p(health.state, "bold", _STATE_STYLE.get(health.state, "dim")) + f": {printable(health.summary)}"
+           + elapsed]
+    for record in health.expectations:
+        if not record.get("met"):
+            out.append(f"  expectation not met: {printable(str(record.get('detail')))}")
+    for check in health.checks:
+        if check.name in ("time", "certificate") and check.status is not ExitCode.OK:
+            where = f" ({check.mx})" if check.mx else ""
+            out.append(f"  limit broken: {printable(check.message)}{where}")
+    return out
 
 
 def _mx_table(report: Report, p: _Painter) -> list[str]:
@@ -94,11 +121,13 @@ def _mx_table(report: Report, p: _Painter) -> list[str]:
 def _session_line(s: Session, p: _Painter) -> str:
     style = "green" if s.outcome == "completed" else "red" if s.outcome in ("rejected", "refused") else "yellow"
     parts = [p(s.outcome, style)]
-    if s.tls:
+    if tls_negotiated(s.tls) and s.tls is not None:
         version = s.tls.get("version") or "TLS"
         cert = s.tls.get("certificate") or {}
         trusted = cert.get("trusted")
         parts.append(f"{version}" + ("" if trusted in (None, True) else p(" (untrusted certificate)", "yellow")))
+    elif s.tls and s.tls.get("error"):
+        parts.append(p(f"STARTTLS failed ({printable(str(s.tls['error']))})", "yellow"))
     elif "STARTTLS" in s.extensions:
         parts.append(p("STARTTLS offered, not used", "dim"))
     parts.append(f"{s.elapsed_ms:.0f} ms")
