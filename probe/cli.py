@@ -72,19 +72,17 @@ def cli() -> None:
 def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: str, output: str | None,
                   verbose: bool, color: bool | None, **kw: Any) -> int:
     """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`."""
+    fmt = "json" if as_json else fmt
     try:
         domain, parsed = _parse_target(target, addresses)
         plan = make_plan(kw)
-    except ProbeError as exc:
-        return fail(str(exc))
-    try:
         report = _run_probe(domain, parsed, plan.options)
     except ProbeError as exc:
-        return fail(str(exc))
+        return could_not_run(target, str(exc), fmt, output)
     except KeyboardInterrupt:
         return fail("interrupted")
+    plan.warn()
     health = finish_report(report, plan.expectations, **plan.thresholds)
-    fmt = "json" if as_json else fmt
     text = render(report, health, fmt, color=color_wanted(color) and output is None, verbose=verbose)
     from .output import write_output
 
@@ -93,6 +91,26 @@ def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: s
     except OSError as exc:
         return fail(f"cannot write {output}: {exc.strerror or exc}")
     return int(report.exit_code)
+
+
+def could_not_run(target: str, message: str, fmt: str, output: str | None) -> int:
+    """Bad input or no usable resolver: one stderr line, exit 3 — and for the machine formats an UNKNOWN
+    report on stdout or --output too, so a monitor sees "could not run" instead of nothing or a stale file."""
+    code = fail(message)
+    if fmt == "text":
+        return code
+    from .model import DomainStatus, Reason, Report
+
+    report = Report(domain=target, status=DomainStatus.DNS_ERROR, reason=Reason.UNKNOWN, error=message,
+                    summary=f"{target}: probe could not run: {message}", input=target)
+    health = finish_report(report, [])
+    from .output import write_output
+
+    try:
+        write_output(render(report, health, fmt, color=False, verbose=False), output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    return code
 
 
 def _parse_target(target: str, addresses: Sequence[str]) -> tuple[str, list[Any]]:
@@ -129,7 +147,7 @@ def render(report: Any, health: Any, fmt: str, *, color: bool, verbose: bool) ->
     if fmt == "json":
         from .render.json import report_json
 
-        return report_json(report) + "\n"
+        return report_json(report, health=health) + "\n"
     if fmt == "nagios":
         from .render.nagios import render_nagios
 
@@ -145,7 +163,7 @@ def render(report: Any, health: Any, fmt: str, *, color: bool, verbose: bool) ->
         return render_junit(report, health, transcript=render_text(report, verbose=True))
     from .render.text import render_text
 
-    return render_text(report, color=color, verbose=verbose)
+    return render_text(report, color=color, verbose=verbose, health=health)
 
 
 # ---------------------------------------------------------------- explain
@@ -242,7 +260,7 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     import asyncio
     import time
 
-    from .batch import BatchStats, answered_inputs, run_batch
+    from .batch import BatchStats, answered_inputs, end_with_newline, run_batch
     from .render.json import dumps
 
     try:
@@ -252,9 +270,12 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
         return fail(str(exc))
     except OSError as exc:
         return fail(f"cannot read {source}: {exc.strerror or exc}")
+    plan.warn()
     done = answered_inputs(resume) if resume else set()
     target_path = output or resume
     try:
+        if resume and not output:
+            end_with_newline(resume)
         out = open(target_path, "a" if resume and not output else "w", encoding="utf-8") if target_path else sys.stdout  # noqa: SIM115
     except OSError as exc:
         return fail(f"cannot write {target_path}: {exc.strerror or exc}")
@@ -319,7 +340,7 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
 
     try:
         name = inputs.parse_helo(helo) if helo else default_helo()
-        ip = inputs.parse_host_port(source_ip, 25, what="--source-ip")[0] if source_ip else None
+        ip = _bare_ip(source_ip) if source_ip else None
         servers = tuple(inputs.parse_resolver(r) for r in resolvers)
         dnsbl = tuple(inputs.parse_domain(z, what="--dnsbl") for z in zones) or DEFAULT_DNSBL_ZONES
         resolver = resolve.make_resolver(servers, timeout_s=timeout)
@@ -343,6 +364,19 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
     return {Severity.CRITICAL: 2, Severity.WARNING: 1}.get(worst, 0)
 
 
+def _bare_ip(text: str) -> str:
+    """--source-ip is an address, nothing more: a port or a name is refused, not silently dropped."""
+    import ipaddress
+
+    from .errors import InputError
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise InputError(f"--source-ip {text!r} is not a bare IP address (e.g. 203.0.113.5 or 2001:db8::5; "
+                         "no port, no name)") from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: exit codes follow SPEC.md; click's usage errors exit 3, not 2."""
     try:
@@ -351,8 +385,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         sys.exit(int(ExitCode.UNKNOWN))
+    except click.UsageError as exc:  # one line, not click's usage + hint + blank + message
+        click.echo(f"smtp-probe: {' '.join(exc.format_message().split())} (see --help)", err=True)
+        sys.exit(int(ExitCode.UNKNOWN))
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"smtp-probe: {exc.format_message()}", err=True)
         sys.exit(int(ExitCode.UNKNOWN))
     except click.exceptions.Abort:
         click.echo("smtp-probe: interrupted", err=True)

@@ -60,6 +60,9 @@ CONNECTION_OPTIONS = [
                  help="CRITICAL when the whole probe takes longer."),
     click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
     click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
+    click.option("--dnsbl", "dnsbl_zones", multiple=True, metavar="ZONE",
+                 help="DNS blocklist zone to check this machine's address against when a server blames it "
+                      "(repeatable)."),
     click.option("-4", "ipv4_only", is_flag=True, help="Connect over IPv4 only (IPv6 when no IPv4 address connects)."),
     click.option("-6", "ipv6_only", is_flag=True, help="Connect over IPv6 only (IPv4 when no IPv6 address connects)."),
     click.option("--proxy", metavar="socks5://HOST:PORT",
@@ -87,19 +90,24 @@ class Plan:
     options: Any  # ProbeOptions
     expectations: list[Any]
     thresholds: dict[str, Any]
+    warnings: tuple[str, ...] = ()  # said on stderr once the probe runs (e.g. the HELO fallback)
+
+    def warn(self) -> None:
+        for warning in self.warnings:
+            click.echo(f"smtp-probe: warning: {warning}", err=True)
 
 
 def make_plan(kw: dict[str, Any]) -> Plan:
     """Validate the shared options (InputError on anything unusable; nothing is sent)."""
     from . import inputs
+    from .errors import InputError
     from .expect import parse_expectation
     from .model import ProbeOptions
 
     port = kw["port"]
     if kw["ipv4_only"] and kw["ipv6_only"]:
-        from .errors import InputError
-
         raise InputError("-4 and -6 exclude each other")
+    cert_warning, cert_critical = check_thresholds(kw)
     if kw["proxy"]:
         from .proxy import parse_proxy_url
 
@@ -113,20 +121,63 @@ def make_plan(kw: dict[str, Any]) -> Plan:
         timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
         vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
         tls_policies=not kw["no_tls_policies"],
-        cert_warning_days=kw["cert_warning"] if kw["cert_warning"] is not None else 21,
-        cert_critical_days=kw["cert_critical"] if kw["cert_critical"] is not None else 7,
+        cert_warning_days=cert_warning, cert_critical_days=cert_critical,
+        dnsbl_zones=tuple(inputs.parse_domain(z, what="--dnsbl") for z in kw.get("dnsbl_zones") or ()),
         family=4 if kw["ipv4_only"] else 6 if kw["ipv6_only"] else None,
         proxy=kw["proxy"] or None, retry_greylist_s=kw["retry_greylist"], all_mx=kw["all_mx"],
     )
+    required = kw["starttls"] == "require"
+    # ONE source of certificate thresholds: the findings (ProbeOptions) and the health check get the same
+    # effective values; health judges them only when the user gave one or required STARTTLS.
+    judged = required or kw["cert_warning"] is not None or kw["cert_critical"] is not None
     thresholds = {"warning_s": kw["warning_s"], "critical_s": kw["critical_s"],
-                  "cert_warning_days": kw["cert_warning"], "cert_critical_days": kw["cert_critical"],
-                  "starttls_required": kw["starttls"] == "require"}
-    return Plan(options, [parse_expectation(e) for e in kw["expectations"]], thresholds)
+                  "cert_warning_days": cert_warning if judged else None,
+                  "cert_critical_days": cert_critical if judged else None,
+                  "starttls_required": required}
+    warnings = () if kw["helo"] or options.helo != FALLBACK_HELO else (helo_fallback_warning(),)
+    return Plan(options, [parse_expectation(e) for e in kw["expectations"]], thresholds, warnings)
+
+
+DEFAULT_CERT_WARNING_DAYS, DEFAULT_CERT_CRITICAL_DAYS = 21, 7
+
+
+def check_thresholds(kw: dict[str, Any]) -> tuple[int, int]:
+    """Reject negative limits and a warning limit beyond the critical one; the effective cert thresholds."""
+    from .errors import InputError
+
+    for key, flag in (("warning_s", "--warning"), ("critical_s", "--critical"),
+                      ("cert_warning", "--cert-warning"), ("cert_critical", "--cert-critical")):
+        value = kw.get(key)
+        if value is not None and not value >= 0:  # also rejects NaN
+            raise InputError(f"{flag} must be a number >= 0 (got {value})")
+    if kw.get("warning_s") is not None and kw.get("critical_s") is not None and kw["warning_s"] > kw["critical_s"]:
+        raise InputError(f"--warning {kw['warning_s']:g} s is above --critical {kw['critical_s']:g} s: "
+                         "the warning limit must be the lower one")
+    warning, critical = kw.get("cert_warning"), kw.get("cert_critical")
+    if warning is not None and critical is not None and critical > warning:
+        raise InputError(f"--cert-critical {critical} days is above --cert-warning {warning} days: "
+                         "the critical limit must be the nearer one (fewer days)")
+    if warning is None:  # a default never contradicts the value given
+        warning = max(DEFAULT_CERT_WARNING_DAYS, critical or 0)
+    if critical is None:
+        critical = min(DEFAULT_CERT_CRITICAL_DAYS, warning)
+    return int(warning), int(critical)
+
+
+FALLBACK_HELO = "localhost.localdomain"
 
 
 def default_helo() -> str:
-    """This machine's FQDN, or localhost.localdomain when it has no dotted name."""
+    """This machine's FQDN, or localhost.localdomain when it has no dotted name (see helo_fallback_warning)."""
     import socket
 
     name = socket.getfqdn()
-    return name if "." in name else "localhost.localdomain"
+    return name if "." in name else FALLBACK_HELO
+
+
+def helo_fallback_warning() -> str:
+    """The one line saying the default HELO fell back (many receivers distrust localhost.localdomain)."""
+    import socket
+
+    return (f"this machine's name {socket.getfqdn()!r} is not a fully qualified domain name, so the HELO "
+            f"name is {FALLBACK_HELO}; set --helo or SMTP_PROBE_HELO")

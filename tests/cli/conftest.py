@@ -16,6 +16,13 @@ from probe.cli import main
 from probe.model import AddressResult, DomainStatus, MxHost, ProbeOptions, Reason, Report, Verdict
 
 
+@pytest.fixture(autouse=True)
+def fqdn_helo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A HELO name for every CLI run (in-process and subprocess): this machine may have no dotted name,
+    and then the fallback warning line would be on stderr. test_helo_fallback_is_said tests it."""
+    monkeypatch.setenv("SMTP_PROBE_HELO", "probe.test")
+
+
 @dataclass
 class Result:
     exit_code: int

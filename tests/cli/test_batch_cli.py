@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
@@ -27,12 +28,14 @@ async def smtp_probe(*args: str, stdin: bytes = b"") -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_batch_from_stdin_and_resume(tmp_path: Path) -> None:
+async def test_batch_from_stdin_and_resume(tmp_path: Path, validate_report: Any) -> None:
     async with FakeDNS({"c.test.": ZONE}) as dns, FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
         common = ["--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port), "--timeout", "2",
                   "--no-tls-policies", "--starttls", "never", "--no-catch-all", "--helo", "probe.c.test"]
         code, out, err = await smtp_probe("batch", "-", *common, stdin=b"a@one.c.test\nnullmx.c.test\nbad\x01x\n")
         results = [json.loads(line) for line in out.splitlines()]
+        for result in results:
+            validate_report(result)
         assert [r["line"] for r in results] == [1, 2, 3]
         assert results[0]["addresses"][0]["verdict"] == "deliverable"
         assert results[1]["status"] == "does_not_accept_mail" and results[2]["error"]
@@ -49,11 +52,33 @@ async def test_batch_from_stdin_and_resume(tmp_path: Path) -> None:
         assert "1 skipped as already answered" in err and code == 2
 
 
-async def test_every_line_bad_is_unknown() -> None:
+async def test_every_line_bad_is_unknown(validate_report: Any) -> None:
     code, out, _err = await smtp_probe("batch", "-", stdin=b"exa\x02mple.com\n")
     assert code == 3 and json.loads(out)["error"]
+    validate_report(json.loads(out))
 
 
 async def test_missing_file_is_one_line_exit_3() -> None:
     code, _, err = await smtp_probe("batch", "/nonexistent/targets.txt")
     assert code == 3 and err.count("\n") == 1 and "cannot read" in err
+
+
+async def test_resume_after_a_cut_line_appends_on_a_new_line(tmp_path: Path) -> None:
+    async with FakeDNS({"c.test.": ZONE}) as dns, FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        common = ["--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port), "--timeout", "2",
+                  "--no-tls-policies", "--starttls", "never", "--no-catch-all", "--helo", "probe.c.test"]
+        targets = tmp_path / "targets.txt"
+        targets.write_text("a@one.c.test\nnullmx.c.test\n", encoding="utf-8")
+        previous = tmp_path / "out.jsonl"
+        previous.write_text('{"schema": "smtp-probe/1", "line": 1, "inp', encoding="utf-8")  # killed mid-write
+        code, _out, _err = await smtp_probe("batch", str(targets), "--resume", str(previous), *common)
+    lines = previous.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == '{"schema": "smtp-probe/1", "line": 1, "inp'
+    assert [json.loads(line)["line"] for line in lines[1:]] == [1, 2] and code == 2
+
+
+async def test_batch_lines_validate_against_the_schema(validate_report: Any) -> None:
+    code, out, _err = await smtp_probe("batch", "-", stdin=b"exa\x02mple.com\n\"a b\",\"c\"\n")
+    for line in out.splitlines():
+        validate_report(json.loads(line))
+    assert code == 3
