@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
+from .catalogue.entries import DETAIL_SLOT
 from .catalogue.prefilter import text_words
 from .codes import ParsedReply, parse
 from .model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
@@ -332,13 +333,14 @@ def classify_reply(reply: Reply, context: Context | None, *, host: str | None = 
 
 
 def _weave(meaning: str, detail: str) -> str:
-    detail = detail.strip()
-    if not detail:
-        return meaning.replace("{detail}", "")
-    insert = f" {detail}" if detail[0].islower() else f" ({detail})"
-    if "{detail}" in meaning:
-        return meaning.replace("{detail}", insert)
-    return f"{meaning.rstrip('.')}{insert}."
+    """An event meaning with its detail: the optional part '[... {detail} ...]' filled in, or left out
+    when there is no detail. A meaning without that part gets the detail appended in parentheses."""
+    detail = " ".join(detail.split()).rstrip(".")
+    slot = DETAIL_SLOT.search(meaning)
+    if slot is None:
+        return f"{meaning.rstrip().rstrip('.')} (detail: {detail})." if detail else meaning
+    filled = f"{slot.group(1)}{detail}{slot.group(2)}" if detail else ""
+    return meaning[:slot.start()] + filled + meaning[slot.end():]
 
 
 def diagnose_event(event: str, context: Context | None = None, *, detail: str = "",
@@ -350,13 +352,17 @@ def diagnose_event(event: str, context: Context | None = None, *, detail: str = 
         return Diagnosis(
             text=text, code=None, enhanced=None, reply_class=None, context=context, reason=Reason.NETWORK_ERROR,
             severity=Severity.WARNING,
-            meaning=_weave(f"The probe met an unexpected event ({event}){{detail}}.", detail),
+            meaning=f"The probe met an unexpected event ({event})" + _weave("[: {detail}].", detail),
             when="During the probe, outside any SMTP reply.",
             remediation=_located("Retry; if it persists, report it with the transcript (-v).", context, host, None),
             notes=(f"{event!r} is not a known probe event id.",),
         )
+    note = entry.contexts.get(context) if context is not None else None  # e.g. a timeout at the banner
     return Diagnosis(
-        text=text, code=None, enhanced=None, reply_class=None, context=context, reason=entry.reason,
-        severity=entry.severity, meaning=_weave(entry.meaning, detail), when=entry.when,
-        remediation=_located(entry.remediation, context, host, None),
+        text=text, code=None, enhanced=None, reply_class=None, context=context,
+        reason=(note.reason if note else None) or entry.reason,
+        severity=(note.severity if note else None) or entry.severity,
+        meaning=_weave((note.meaning if note else None) or entry.meaning, detail),
+        when=(note.when if note else None) or entry.when,
+        remediation=_located((note.remediation if note else None) or entry.remediation, context, host, None),
     )

@@ -71,6 +71,10 @@ class EnhancedEntry:
     weak: bool = False  # too generic to override the basic code's own entry (X.0.0, X.7.0 ...)
 
 
+# The optional part of an event meaning that carries the detail: '[ ({detail})]' is left out without one.
+DETAIL_SLOT = re.compile(r"\[([^\[\]{}]*)\{detail\}([^\[\]{}]*)\]")
+
+
 @dataclass(frozen=True, slots=True)
 class EventEntry:
     """A probe event that is not a reply (events.toml)."""
@@ -78,9 +82,10 @@ class EventEntry:
     id: str
     reason: Reason
     severity: Severity
-    meaning: str
+    meaning: str  # may hold one optional part '[... {detail} ...]', rendered only when there is a detail
     remediation: str
     when: str
+    contexts: Mapping[Context, Note] = field(default_factory=dict)  # e.g. reply-timeout at the banner
 
 
 @dataclass(frozen=True, slots=True)

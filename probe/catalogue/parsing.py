@@ -13,6 +13,7 @@ from ..codes import split_enhanced, valid_code
 from ..errors import CatalogueError
 from ..model import Context, Reason, Severity
 from .entries import (
+    DETAIL_SLOT,
     CodeEntry,
     EnhancedEntry,
     EventEntry,
@@ -236,14 +237,17 @@ def parse_events(text: str | dict[str, Any]) -> dict[str, EventEntry]:
     entries: dict[str, EventEntry] = {}
     for i, t in enumerate(_tables(parse(text, "events.toml"), "event", "events.toml")):
         place = _Place(f"events.toml event[{i}] ({t.get('id')})")
-        place.known(t, {"id", "reason", "severity", "meaning", "remediation", "when"})
+        place.known(t, {"id", "reason", "severity", "meaning", "remediation", "when", "contexts"})
         event_id = place.req(t, "id")
         if not _ID.match(event_id) or event_id in entries:
             raise place.fail("'id' must be unique kebab-case")
         reason, severity = place.reason(t), place.severity(t, required=True)
         assert reason is not None and severity is not None
-        entries[event_id] = EventEntry(event_id, reason, severity, place.req(t, "meaning"),
-                                       place.req(t, "remediation"), place.req(t, "when"))
+        meaning = place.req(t, "meaning")
+        if meaning.count("{detail}") > 1 or ("{detail}" in meaning and not DETAIL_SLOT.search(meaning)):
+            raise place.fail("'meaning' may hold one optional part '[... {detail} ...]' and no bare {detail}")
+        entries[event_id] = EventEntry(event_id, reason, severity, meaning, place.req(t, "remediation"),
+                                       place.req(t, "when"), _context_notes(place, t))
     return entries
 
 

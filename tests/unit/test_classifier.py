@@ -127,7 +127,7 @@ def test_detect_provider_by_host_and_text() -> None:
 def test_events_weave_the_detail() -> None:
     d = diagnose_event("reply-timeout", Context.RCPT, detail="while waiting for the reply to RCPT TO")
     assert d.reason is Reason.NETWORK_ERROR
-    assert "timeout while waiting for the reply to RCPT TO." in d.meaning
+    assert d.meaning == "No complete reply arrived before the timeout (while waiting for the reply to RCPT TO)."
     assert diagnose_event("dns-servfail").reason is Reason.DNS_ERROR
     assert diagnose_event("null-mx").reason is Reason.NOT_ACCEPTING_MAIL
 
@@ -260,3 +260,77 @@ def test_a_policy_refusal_is_not_an_undeliverable_address() -> None:
 
     for text in ("550 5.7.0 Go away", "550 Your IP is blocked", "550 5.7.0 Your server IP address is in the SORBS DNSBL"):
         assert address_verdict(classify(text, "RCPT")) is not Verdict.UNDELIVERABLE, text
+
+
+# Details as the DNS, connection, wire and session layers really emit them (probe/runner.py, session.py,
+# wire.py, wireerrors.py, resolve.py, proxy.py).
+REALISTIC_DETAILS = {
+    "connect-refused": ["connection to 192.0.2.1 port 25 refused"],
+    "connect-timeout": ["connection to 192.0.2.1 port 25 timed out"],
+    "connect-unreachable": ["192.0.2.1 port 25 unreachable: Network is unreachable",
+                            "cannot connect to 2001:db8::1 port 25: Address family not supported by protocol"],
+    "connection-reset": ["while waiting for the reply to RCPT TO:<a@example.org>",
+                         "while waiting for the banner; received '220-mx.example.org'"],
+    "connection-closed": ["while waiting for the banner", "while waiting for the reply to EHLO probe.example.net"],
+    "reply-timeout": ["while waiting for the reply to RCPT TO:<a@example.org>", "while waiting for the banner"],
+    "protocol-error": ["server sent 'HTTP/1.1 400 Bad Request', not an SMTP reply",
+                       "reply lines carry different codes (250 then 251)", "the peer sent 'SSH-2.0-OpenSSH_9.6'",
+                       "no reply recorded", "server sent data after its 220 reply to STARTTLS"],
+    "reply-too-long": ["reply longer than 65536 bytes while reading the reply to EHLO probe.example.net"],
+    "tls-handshake-failed": [
+        "TLS handshake failed: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000); continuing in "
+        "plain text on a new connection", "TLS handshake did not finish within 10 s; stopping (--starttls require)"],
+    "tls-untrusted": ["self-signed certificate", "Hostname mismatch, certificate is not valid for 'mx.example.org'."],
+    "starttls-not-offered": ["the server does not offer STARTTLS and --starttls require is set"],
+    "deadline-exceeded": ["the session's deadline passed before RCPT TO:<a@example.org>",
+                          "the deadline passed before this host was tried"],
+    "dns-nxdomain": ["nx.example.test"],
+    "dns-servfail": ["SERVFAIL from 127.0.0.1:53",
+                     "address lookup for a.example.test (no MX records): SERVFAIL from 127.0.0.1:53"],
+    "dns-refused": ["REFUSED from 127.0.0.1:53"],
+    "dns-timeout": ["no answer within 1 s from 127.0.0.1:53"],
+    "null-mx": ["n.example.test"],
+    "no-mail-hosts": ["nomail.example.test", "mx.example.test has no address", "no address records (A or AAAA)"],
+    "smtputf8-required": ["the sender address needs SMTPUTF8 and the server does not offer it",
+                          "bjørn@example.org needs SMTPUTF8 (non-ASCII local part) and the server does not offer "
+                          "it; not sent"],
+    "proxy-failed": ["the SOCKS proxy at 127.0.0.1:1080 did not complete the connection to 192.0.2.1:25 within "
+                     "5 s [proxy-timeout]"],
+    "port25-blocked": ["3 of 3 MX addresses timed out on port 25"],
+}
+
+
+def test_realistic_details_cover_every_event() -> None:
+    from probe.catalogue import default
+
+    assert set(REALISTIC_DETAILS) == set(default().events)
+
+
+@pytest.mark.parametrize(("event", "detail"), [(e, d) for e, ds in REALISTIC_DETAILS.items() for d in [*ds, ""]])
+def test_event_meaning_reads_as_one_sentence_with_its_detail(event: str, detail: str) -> None:
+    import itertools
+    import re
+
+    meaning = diagnose_event(event, Context.CONNECT, detail=detail).meaning
+    shown = detail.rstrip(".")
+    assert shown in meaning and "{detail}" not in meaning
+    body = (meaning.replace(shown, "DETAIL") if shown else meaning).replace("'0 .'", "'0.'")
+    assert "[" not in body and "]" not in body, meaning  # no template left over
+    words = re.findall(r"[a-z][a-z'-]*", meaning.lower())
+    doubled = [a for a, b in itertools.pairwise(words) if a == b]
+    assert not doubled, f"doubled {doubled} in {meaning!r}"
+    assert body[0].isupper() and body.endswith(".") and not body.endswith(".."), meaning
+    assert ". " not in body and "  " not in body and " ." not in body and " ," not in body, meaning
+    assert body.count("(") == body.count(")"), meaning
+
+
+def test_reply_timeout_advice_depends_on_the_step() -> None:
+    banner = diagnose_event("reply-timeout", Context.BANNER, detail="while waiting for the banner")
+    rcpt = diagnose_event("reply-timeout", Context.RCPT, detail="while waiting for the reply to RCPT TO:<a@b.example>")
+    assert "greeting" in banner.remediation
+    assert "greeting" not in rcpt.remediation and "after the command" in rcpt.remediation
+
+
+def test_dns_refused_is_its_own_event() -> None:
+    d = diagnose_event("dns-refused", Context.DNS, detail="REFUSED from 127.0.0.1:53")
+    assert d.reason is Reason.DNS_ERROR and "SERVFAIL" not in d.meaning and "refused" in d.meaning
