@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
+
+import jsonschema
 
 from probe.testing.fakedns import FakeDNS
 
@@ -35,11 +38,13 @@ async def self_check(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_listed_address_is_critical() -> None:
+async def test_listed_address_is_critical(report_schema: dict[str, Any]) -> None:
     code, out, _ = await self_check("--source-ip", "203.0.113.5", "--helo", "mail.example.test",
                                     "--dnsbl", "bl.test", "--json")
     assert code == 2
     data = json.loads(out)
+    # self-check JSON is not a report: it has its own section of the schema
+    jsonschema.Draft202012Validator({"$ref": "#/$defs/self_check", "$defs": report_schema["$defs"]}).validate(data)
     assert data["ptr"] == ["mail.example.test"] and data["forward_confirmed"] is True
     assert [d["status"] for d in data["dnsbl"]] == ["listed"]
     assert "source-listed" in {f["id"] for f in data["findings"]}
