@@ -8,7 +8,6 @@ classified with a SPEC reason, that the steps keep what the server sent, and tha
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 import threading
 import time
@@ -24,9 +23,9 @@ import pytest
 from probe import classify
 from probe.batch import run_batch
 from probe.cli import main
-from probe.health import evaluate
+from probe.health import evaluate, parse_expectation
 from probe.inputs import parse_target
-from probe.model import Context, DomainStatus, ProbeOptions, Reason, Report, Session, Step, Verdict
+from probe.model import Context, DomainStatus, ExitCode, ProbeOptions, Reason, Report, Session, Step, Verdict
 from probe.render.json import report_json
 from probe.render.nagios import render_nagios
 from probe.render.text import render_text
@@ -141,7 +140,8 @@ async def test_mixed_codes_in_a_rcpt_reply_are_a_protocol_error(no_dns: dns.asyn
 
 # ---------------------------------------------------------------- the unsolicited 421
 
-async def test_unsolicited_421_text_is_kept_in_steps_json_and_text(no_dns: dns.asyncresolver.Resolver) -> None:
+async def test_unsolicited_421_text_is_kept_in_steps_json_and_text(no_dns: dns.asyncresolver.Resolver,
+                                                                   validate_report: Any) -> None:
     sent = "421 4.4.2 mx.test Error: timeout exceeded"
     async with HostileServer(Behaviour.UNSOLICITED_421) as srv:
         report = await probe(srv.port, no_dns)
@@ -151,7 +151,7 @@ async def test_unsolicited_421_text_is_kept_in_steps_json_and_text(no_dns: dns.a
     assert expected in (Reason.SERVICE_UNAVAILABLE, Reason.NETWORK_ERROR, Reason.RATE_LIMITED)
     assert_learned_nothing(report, srv, outcome="deferred", reason=expected)
     assert report.addresses[0].text == sent
-    data = json.loads(report_json(report))
+    data = validate_report(report_json(report))
     assert data["sessions"][0]["steps"][-1]["unsolicited"] is True
     assert data["addresses"][0]["text"] == sent
     assert sent in render_text(report) and "S (unsolicited): " + sent in render_text(report, verbose=True)
@@ -169,6 +169,17 @@ async def test_starttls_hang_auto_goes_on_in_plain_text(no_dns: dns.asyncresolve
     assert session.outcome == "completed" and srv.connections == 2
     assert report.addresses[0].reason is Reason.ACCEPTED
     assert srv.commands.count("STARTTLS") == 1 and not srv.saw_data
+
+
+async def test_starttls_hang_is_not_tls_for_health_or_text(no_dns: dns.asyncresolver.Resolver) -> None:
+    async with HostileServer(Behaviour.STARTTLS_HANG) as srv:
+        report = await probe(srv.port, no_dns, timeout_s=0.5)
+    session = only_session(report)
+    assert session.tls is None or session.tls.get("version") is None  # the handshake never completed
+    assert evaluate(report, [parse_expectation("starttls")]).exit_code is ExitCode.CRITICAL
+    assert evaluate(report, starttls_required=True).exit_code is ExitCode.CRITICAL
+    line = next(ln for ln in render_text(report).splitlines() if "127.0.0.1" in ln and "ms" in ln)
+    assert "TLSv" not in line and "  TLS  " not in line, line
 
 
 async def test_starttls_hang_require_is_tls_failed(no_dns: dns.asyncresolver.Resolver) -> None:
@@ -243,7 +254,8 @@ EVIL = ("\x1b[2J\x1b[31mred \x1b]8;;http://evil.test/\x07click\x1b]8;;\x07 \x9b1
 UNSAFE_CHARS = "\x00\x07\x0d\x1b\x7f\x9b\u202c\u202e\u2066\u2069"
 
 
-async def test_server_text_is_escaped_for_terminals_and_exact_in_json(no_dns: dns.asyncresolver.Resolver) -> None:
+async def test_server_text_is_escaped_for_terminals_and_exact_in_json(no_dns: dns.asyncresolver.Resolver,
+                                                                      validate_report: Any) -> None:
     banner = f"220 mx.test {EVIL}"
     rcpt = f"550 5.1.1 <{ADDRESS}> {EVIL} no such user"
     async with HostileServer(Behaviour.SCRIPTED, banner=banner.encode() + b"\r\n",
@@ -258,7 +270,9 @@ async def test_server_text_is_escaped_for_terminals_and_exact_in_json(no_dns: dn
     coloured = render_text(report, color=True, verbose=True)  # our own SGR codes, never the server's
     assert "\x1b[2J" not in coloured and "\x1b]8" not in coloured and "\\x1b[2J" in coloured
     assert "\\x0dOVERWRITTEN" in render_text(report, verbose=True)  # a bare CR cannot rewrite the line
-    data = json.loads(report_json(report))
+    raw = report_json(report)
+    assert not any(ch in raw for ch in UNSAFE_CHARS), "JSON text stays inert when cat-ed"
+    data = validate_report(raw)
     assert data["addresses"][0]["text"] == rcpt
     assert data["sessions"][0]["steps"][0]["text"] == banner
     assert not srv.saw_data
@@ -297,15 +311,15 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
     return int(exited.value.code or 0), out, err
 
 
-def test_cli_json_keeps_the_unsolicited_421(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_keeps_the_unsolicited_421(capsys: pytest.CaptureFixture[str], validate_report: Any) -> None:
     sent = "421 4.4.2 mx.test Error: timeout exceeded"
     with server_in_thread(Behaviour.UNSOLICITED_421) as srv:
         started = time.monotonic()
         code, out, err = run_cli(capsys, "probe", ADDRESS, "--mx", f"127.0.0.1:{srv.port}", "--json",
                                  "--helo", "probe.test", "--timeout", "1", "--deadline", "3", "--no-tls-policies")
         assert time.monotonic() - started < 3 + SLACK_S
-    data = json.loads(out)
-    assert code == data["exit_code"] == 2 and "Traceback" not in err
+    data = validate_report(out)
+    assert code == data["exit_code"] == 1 and "Traceback" not in err  # a 421 is transient: WARNING
     assert data["status"] == "unreachable" and data["sessions"][0]["outcome"] == "deferred"
     assert data["addresses"][0]["verdict"] == "unknown" and data["addresses"][0]["text"] == sent
     assert [s["text"] for s in data["sessions"][0]["steps"] if s["unsolicited"]] == [sent]
