@@ -7,6 +7,7 @@ basic code's context entry for 'when' -> the basic code's entry -> the reply cla
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
@@ -159,6 +160,17 @@ def _subject_overrules(cat: Catalogue, subject: str, basic_reason: Reason) -> bo
     return basic_reason not in _subject_reasons(cat, subject)
 
 
+_POSITIVE_REASONS = frozenset({Reason.ACCEPTED, Reason.WILL_FORWARD, Reason.CANNOT_VERIFY})
+
+
+def _class_fitted(subject_entry: EnhancedEntry, klass: int) -> EnhancedEntry:
+    """A subject entry speaking for a reply of class `klass` (a success subject never says 'refused')."""
+    if klass not in (2, 3):
+        return replace(subject_entry, meaning=f"{_CLASS_MEANING[klass]} {subject_entry.meaning}")
+    return replace(subject_entry, reason=Reason.ACCEPTED, meaning=_CLASS_MEANING[klass],
+                   remediation=_CLASS_REMEDIATION[klass])
+
+
 def _code_note(entry: CodeEntry | None, ctx: Context | None) -> Note | None:
     if entry is None or ctx is None:
         return None
@@ -177,7 +189,10 @@ def _enhanced_parts(entry: EnhancedEntry, klass: int, ctx: Context | None) -> tu
     return reason, meaning, remediation, severity
 
 
-def _generic_when(parsed: ParsedReply, klass: int | None) -> str:
+def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = None) -> str:
+    if klass is None and ctx is Context.BOUNCE:
+        return ("In a bounce message (non-delivery report) that quotes the receiving server's words "
+                "without its reply code.")
     if parsed.code is None and parsed.enhanced:
         return (f"As the enhanced status of an SMTP reply (e.g. '{klass}NN {parsed.enhanced} ...'), "
                 "or in the Status field of a bounce.")
@@ -210,7 +225,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
         )
 
     when = (note.when if note and note.when else None) or (code_entry.when if code_entry else None) \
-        or _generic_when(parsed, klass)
+        or _generic_when(parsed, klass, ctx)
     code_refs = code_entry.references if code_entry else ()
 
     if klass is None:
@@ -220,6 +235,13 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
                             rule.remediation, rule.id, rule.references)
         notes.append("The text carries no SMTP reply code (three digits from 200 to 599).")
+        if ctx is Context.BOUNCE:
+            return make(Reason.UNKNOWN, Severity.WARNING,
+                        "The bounce text carries no SMTP reply code, and its wording matches nothing the "
+                        "catalogue knows, so the cause cannot be told from this text alone.", when,
+                        "Find the line of the bounce that quotes the remote server's reply with its code "
+                        "(e.g. '550 5.1.1 ...', often after 'Remote server returned' or 'Diagnostic-Code') "
+                        "and explain that line.")
         return make(Reason.PROTOCOL_ERROR, Severity.CRITICAL,
                     "This is not an SMTP reply: it does not start with a valid three-digit reply code.", when,
                     "If a server sent this, something other than a mail server answers on that port, or the "
@@ -264,6 +286,13 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
         elif klass not in enh_entry.classes:
             notes.append(f"{parsed.enhanced} is registered for use with "
                          f"{', '.join(f'{c}xx' for c in enh_entry.classes)} replies, not {klass}xx.")
+            registered_reason = _enhanced_parts(enh_entry, klass, ctx)[0]
+            subject_entry = cat.enhanced.get(subject)
+            if subject_entry is not None and (klass in (2, 3)) != (registered_reason in _POSITIVE_REASONS):
+                # 4.3.6 or 5.1.9: a success status under a failure class (or the reverse) says nothing
+                # trustworthy; the class and the subject do.
+                notes[-1] += f" It is explained by its class and subject X.{subject} ({subject_entry.title.lower()})."
+                enh_entry = _class_fitted(subject_entry, klass)
 
     basic_says = ((note.reason if note else None) or code_entry.reason) if code_entry is not None else None
     # A 2xx basic code that means more than "accepted" (251 will forward, 252 cannot verify) is more
@@ -305,8 +334,9 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                     (note.severity if note else None) or code_entry.severity, base_meaning, when,
                     (note.remediation if note else None) or code_entry.remediation, None, code_refs)
 
-    notes.append(f"{parsed.code} is not a registered SMTP reply code; it is explained by its class "
-                 f"({klass}xx: {CLASS_NAMES[klass].lower()}).")
+    if parsed.code is not None:
+        notes.append(f"{parsed.code} is not a registered SMTP reply code; it is explained by its class "
+                     f"({klass}xx: {CLASS_NAMES[klass].lower()}).")
     return make(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], when, _CLASS_REMEDIATION[klass])
 
 

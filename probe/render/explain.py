@@ -36,8 +36,14 @@ def _section(title: str, body: str | None, color: bool) -> list[str]:
     return [_style(title, _BOLD, color), _wrap(body), ""]
 
 
+def _label(d: dict[str, Any]) -> str:
+    """'550 5.1.1' for an entry or a diagnosis; '' for text without any code."""
+    label = d.get("label") or " ".join(str(p) for p in (d.get("code"), d.get("enhanced")) if p)
+    return printable(str(label))
+
+
 def _heading(d: dict[str, Any], color: bool) -> list[str]:
-    label = printable(str(d.get("label") or d.get("input") or ""))
+    label = _label(d)
     title = printable(str(d.get("title") or ""))
     severity = str(d.get("severity", ""))
     facts = [
@@ -47,9 +53,11 @@ def _heading(d: dict[str, Any], color: bool) -> list[str]:
     ]
     if d.get("context"):
         facts.append(f"context: {printable(str(d['context']))}")
-    lines = [_style(f"SMTP {label}" + (f" — {title}" if title else ""), _BOLD, color), "  " + " · ".join(facts)]
-    if d.get("input") and d.get("input") != d.get("label"):
-        lines.append(_style("  reply: ", _DIM, color) + printable(str(d["input"])).replace("\n", "\n         "))
+    head = f"SMTP {label}" if label else "Text without an SMTP reply code"
+    lines = [_style(head + (f" — {title}" if title else ""), _BOLD, color), "  " + " · ".join(facts)]
+    shown = d.get("input") or d.get("text")
+    if shown and shown != label:
+        lines.append(_style("  reply: ", _DIM, color) + printable(str(shown)).replace("\n", "\n         "))
     if d.get("provider"):
         lines.append(f"  provider: {printable(str(d['provider']))}")
     if d.get("rule"):

@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
+from probe.classifier import classify, diagnose_event
 from probe.errors import InputError
 from probe.explain import compare, entry, explain_stream
+from probe.model import Context, Reason
 from probe.render.explain import render_comparison, render_entry
 from probe.render.safe import printable
 
@@ -115,3 +117,36 @@ def test_explain_does_not_import_the_network_stack() -> None:
             " if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_null_mx_advice_only_where_a_null_mx_is_meant() -> None:
+    banner = classify("521 5.3.2 mx.example.com does not accept mail", "banner")
+    assert banner.reason is Reason.NOT_ACCEPTING_MAIL and "null MX" not in banner.remediation
+    for text in ("556 5.1.10 <a@example.org>: Recipient address rejected: Domain example.org does not accept mail",
+                 "550 5.1.10 <a@example.org>: Recipient address rejected: Domain example.org does not accept mail"):
+        assert "null MX" in classify(text, "RCPT").remediation, text
+    assert "null MX" in diagnose_event("null-mx", Context.DNS, detail="example.org").meaning
+
+
+def test_enhanced_code_alone_has_no_basic_code_note() -> None:
+    e = entry("5.9.99")
+    assert not any("None" in n for n in e["notes"])
+    assert "5.9.99 is not a registered enhanced status code" in e["notes"][0]
+
+
+@pytest.mark.parametrize(("item", "reason"), [("4.3.6", "system_error"), ("5.1.9", "bad_address"),
+                                              ("2.1.1", "accepted")])
+def test_enhanced_code_under_an_unregistered_class_follows_class_and_subject(item: str, reason: str) -> None:
+    e = entry(item)
+    assert e["reason"] == reason
+    assert "registered for use with" in e["notes"][0] and "subject X." in e["notes"][0]
+
+
+def test_code_less_bounce_text_is_explained_gracefully() -> None:
+    d = classify("Remote server returned: mailbox unavailable, user unknown", "bounce").to_dict()
+    text = render_entry(d, color=False)
+    assert d["reason"] == "user_unknown"
+    assert not text.startswith("SMTP \n") and text.splitlines()[0] == "Text without an SMTP reply code"
+    assert "Never from a working SMTP server" not in text and "bounce" in d["when"]
+    odd = classify("Remote server returned: something odd", "bounce")
+    assert odd.reason is Reason.UNKNOWN and "not an SMTP reply" not in odd.meaning
