@@ -136,8 +136,7 @@ _LOCAL_RESOLVER_MARKS = ("timed out", "no usable nameserver", "dns-resolver-unre
 
 
 def tls_negotiated(tls: Any) -> bool:
-    """True only when STARTTLS really gave a TLS session: a version and no error (a failed handshake
-    leaves {"version": None, ..., "error": "..."}, which is truthy but is not TLS)."""
+    """A version and no error: a failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
     return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
 
 
