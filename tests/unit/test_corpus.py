@@ -209,3 +209,27 @@ def test_classification_is_the_same_in_fresh_interpreters() -> None:
         runs.append(json.loads(done.stdout))
     assert len(runs[0]) == len(CORPUS)
     assert runs[0] == runs[1]
+
+
+def test_corpus_is_held_out_from_the_rule_examples() -> None:
+    """The accuracy gate measures the rules on replies they were not written from."""
+    from probe.catalogue import default
+
+    examples = {ex.text for rule in default().rules for ex in (*rule.examples, *rule.not_examples)}
+    copies = [f"  {e.file}: {e.text[:90]!r}" for e in CORPUS if e.text in examples]
+    assert not copies, "corpus entries copied from rule examples:\n" + "\n".join(copies)
+
+
+def test_misleading_flags_are_honest() -> None:
+    """misleading = the basic and enhanced codes alone (no text at all) give another reason than expected."""
+    from probe.classifier import diagnose
+    from probe.codes import parse
+
+    wrong = []
+    for e in CORPUS:
+        parsed = parse(e.text)
+        bare = " ".join(str(p) for p in (parsed.code, parsed.enhanced) if p)
+        codes_only = diagnose(parse(bare), Context.parse(e.context), use_rules=False).reason.value if bare else None
+        if (codes_only != e.expect) != e.misleading:
+            wrong.append(f"  {e.file}: misleading={e.misleading} but the codes alone say {codes_only}: {e.text[:80]!r}")
+    assert not wrong, "\n".join(wrong)
