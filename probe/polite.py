@@ -1,9 +1,13 @@
 """I/O helper: politeness towards mail servers — connections per host, and backoff when told to slow down.
 
 One `HostLimiter` is shared by every probe of a batch run: at most `per_host`
-connections to the same MX host at a time (one by default, as Internet.nl does),
-and after a 421 or a 4.7.x rate-limit reply the host is left alone for a while,
-doubling up to `max_backoff_s`.
+connections to the same address at a time (one by default, as Internet.nl does;
+keyed by the IP actually connected, so two MX names on one machine share the
+limit), and after a 421 or a 4.7.x rate-limit reply both the host name and the
+address are left alone for a while, doubling up to `max_backoff_s`.
+
+It also carries the run's cache of source-address audits (`audits`), so a batch
+audits this machine's echoed public address once, not once per target.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from .model import Reply
 
@@ -38,52 +43,67 @@ class _HostState:
     users: int = 0
 
 
+def _key(name: str) -> str:
+    return name.strip("[]").rstrip(".").lower()
+
+
 @dataclass
 class HostLimiter:
-    """Per-host connection limit and backoff, shared across concurrent probes."""
+    """Per-address connection limit and per-host/per-address backoff, shared across concurrent probes."""
 
     per_host: int = 1
     base_backoff_s: float = 2.0
     max_backoff_s: float = 60.0
     _hosts: dict[str, _HostState] = field(default_factory=dict)
+    # source IP -> the (running or finished) audit of it, for this run only (probe.reachability)
+    audits: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
-    def _state(self, host: str) -> _HostState:
-        key = host.rstrip(".").lower()
+    def _state(self, key: str) -> _HostState:
         state = self._hosts.get(key)
         if state is None:
             state = self._hosts[key] = _HostState(asyncio.Semaphore(self.per_host))
         return state
 
+    def _release(self, key: str) -> None:
+        state = self._hosts.get(key)
+        if state is not None and state.users == 0 and state.backoff_s == 0:
+            self._hosts.pop(key, None)  # keep memory flat in long batches
+
     @asynccontextmanager
-    async def slot(self, host: str) -> AsyncIterator[None]:
-        """Hold one of the host's connection slots, after waiting out any backoff."""
-        state = self._state(host)
+    async def slot(self, host: str, address: str | None = None) -> AsyncIterator[None]:
+        """Hold one connection slot to `address` (the IP connected; `host` when none is given),
+        after waiting out any backoff of the host name and of the address."""
+        key = _key(address) if address else _key(host)
+        state = self._state(key)
         state.users += 1
         try:
             async with state.semaphore:
                 loop = asyncio.get_running_loop()
-                wait = state.not_before - loop.time()
+                others = [self._hosts[k] for k in {_key(host), key} if k in self._hosts]
+                wait = max(s.not_before for s in others) - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 yield
         finally:
             state.users -= 1
-            if state.users == 0 and state.backoff_s == 0:
-                self._hosts.pop(host.rstrip(".").lower(), None)  # keep memory flat in long batches
+            self._release(key)
 
-    def observe(self, host: str, replies: Iterable[Reply]) -> None:
-        """Learn from a finished session: back off after "slow down", relax after a clean one."""
+    def observe(self, host: str, replies: Iterable[Reply], address: str | None = None) -> None:
+        """Learn from a finished session: back off after "slow down", relax after a clean one
+        (for the host name and, when given, the address)."""
         slow = any(asks_to_slow_down(r) for r in replies)
-        if not slow and host.rstrip(".").lower() not in self._hosts:
-            return
-        state = self._state(host)
-        loop = asyncio.get_running_loop()
-        if slow:
-            state.backoff_s = min(self.max_backoff_s, max(self.base_backoff_s, state.backoff_s * 2))
-            state.not_before = loop.time() + state.backoff_s
-        else:
-            state.backoff_s = 0.0
+        for key in dict.fromkeys([_key(host)] + ([_key(address)] if address else [])):
+            if not slow and key not in self._hosts:
+                continue
+            state = self._state(key)
+            if slow:
+                state.backoff_s = min(self.max_backoff_s, max(self.base_backoff_s, state.backoff_s * 2))
+                state.not_before = asyncio.get_running_loop().time() + state.backoff_s
+            else:
+                state.backoff_s = 0.0
+            self._release(key)
 
     def backoff_of(self, host: str) -> float:
-        state = self._hosts.get(host.rstrip(".").lower())
+        """The current backoff of a host name or an address."""
+        state = self._hosts.get(_key(host))
         return state.backoff_s if state else 0.0
