@@ -1,5 +1,5 @@
 """I/O: what a probe run's sessions say about reachability from here — port 25 blocked or not,
-MX reverse DNS, and (when a server blamed this machine) an audit of the source address.
+MX reverse DNS, and an audit of the public source address a server echoed back.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import dns.asyncresolver
 
-from .model import Context, Finding, ProbeOptions, Reason, Session, Severity
+from .model import Context, Finding, ProbeOptions, Session, Severity
 from .resolve import lookup_ptr
 from .selfaudit import DEFAULT_DNSBL_ZONES, as_ip, audit_source, bounded_lookup, plain_name, public_address_from_ehlo
 
@@ -24,6 +24,8 @@ def _attempt_kind(session: Session) -> str | None:
     """silent | refused | reset | unreachable | connected; None for a session never attempted (deadline)."""
     if session.outcome == "skipped":
         return None
+    if not session.address or all(step.context is Context.DNS for step in session.steps):
+        return None  # a host without an address (of the forced family): nothing was sent, no route was needed
     connected = any(step.context not in _NOT_CONNECTED for step in session.steps)
     if session.outcome == "timeout":
         return "connected" if connected else "silent"  # a banner or reply timeout reached the server
@@ -122,11 +124,6 @@ async def mx_reverse_findings(sessions: Sequence[Session], resolver: dns.asyncre
     return findings
 
 
-# Replies that blame the client, not the mailbox: when a server says one of these, audit this
-# machine before anyone blames the target (anchors.md item 16: the prober's own reputation).
-_BLAMES_CLIENT = frozenset({Reason.BLOCKLISTED, Reason.BAD_REPUTATION, Reason.REVERSE_DNS, Reason.HELO_REJECTED})
-
-
 def echoed_source(sessions: Sequence[Session]) -> str | None:
     """This machine's public address as a server echoed it in its banner or EHLO/HELO reply."""
     for session in sessions:
@@ -139,11 +136,13 @@ def echoed_source(sessions: Sequence[Session]) -> str | None:
 
 
 async def audit_run(sessions: Sequence[Session], options: ProbeOptions, resolver: dns.asyncresolver.Resolver,
+                    cache: dict[str, asyncio.Future[Any]] | None = None,
                     ) -> tuple[list[Finding], dict[str, Any] | None]:
-    """Findings about reachability from here, and a source audit when a server blamed this machine.
+    """Findings about reachability from here, and an audit of this machine's public address.
 
-    The source audit runs when a reply blamed the client (blocklist, reputation, reverse DNS, HELO)
-    or when --dnsbl zones were named, and only for a public address a server echoed back.
+    The source audit runs whenever a server echoed a public address back (issue 6: learn it from
+    the EHLO reply and check it), whether or not a reply blamed the client. `cache` (one per run,
+    e.g. the batch's HostLimiter.audits) holds each address's audit, so a batch asks once per IP.
     """
     findings: list[Finding] = []
     if options.proxy is None:  # through a proxy, timeouts say nothing about this network's port 25
@@ -151,11 +150,16 @@ async def audit_run(sessions: Sequence[Session], options: ProbeOptions, resolver
         if blocked is not None:
             findings.append(blocked)
     findings.extend(await mx_reverse_findings(sessions, resolver, timeout_s=options.timeout_s))
-    blamed = any(step.reason in _BLAMES_CLIENT for s in sessions for step in s.steps)
     source = echoed_source(sessions)
-    if source is None or not (blamed or options.dnsbl_zones):
+    if source is None:
         return findings, None
-    audit = await audit_source(source, resolver, dnsbl_zones=options.dnsbl_zones or DEFAULT_DNSBL_ZONES,
-                               helo=options.helo, timeout_s=options.timeout_s)
+    cache = {} if cache is None else cache
+    key = f"{source} {options.helo} {' '.join(options.dnsbl_zones)}"
+    pending = cache.get(key)
+    if pending is None:
+        pending = cache[key] = asyncio.ensure_future(audit_source(
+            source, resolver, dnsbl_zones=options.dnsbl_zones or DEFAULT_DNSBL_ZONES,
+            helo=options.helo, timeout_s=options.timeout_s))
+    audit = await asyncio.shield(pending)  # a probe cut short by its deadline leaves it to the others
     findings.extend(audit.findings())
     return findings, audit.to_dict()

@@ -296,3 +296,12 @@ def test_all_unreachable_points_at_this_machines_network() -> None:
     found = port25_diagnosis([session("unreachable", address="2001:db8::1")])
     assert found is not None and found.id == "mx-no-connection" and "no route" in found.message
     assert "-4" in found.message and "may be blocked" not in found.message
+
+
+def test_a_host_without_an_address_is_no_connection_attempt() -> None:
+    # `-4` and an MX with only AAAA: nothing was sent, so no "no route ... force IPv4 with -4" hint
+    no_address = Session(host="mx6.example.com", address="", port=25, outcome="unreachable",
+                         steps=[step(Context.DNS)])
+    assert port25_diagnosis([no_address]) is None
+    found = port25_diagnosis([no_address, session("refused")])
+    assert found is not None and found.id == "mx-all-refused" and "1 connection attempt to 1 MX host" in found.message
