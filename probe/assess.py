@@ -7,7 +7,9 @@ timed out or rate limited learned nothing about the mailbox, so its verdict is
 
 from __future__ import annotations
 
-from .model import Diagnosis, DomainStatus, Reason, ReplyClass, Verdict
+from dataclasses import replace
+
+from .model import AddressResult, Diagnosis, DomainStatus, Reason, ReplyClass, Verdict
 
 # Reasons that speak about the address or the domain itself: a permanent reply with one
 # of these is a real "no". (relay_denied from the domain's own MX means it does not take
@@ -59,3 +61,17 @@ def worst_reason(diagnoses: list[Diagnosis]) -> Reason:
     rank = {ReplyClass.PERMANENT: 0, ReplyClass.TRANSIENT: 1, None: 2,
             ReplyClass.INTERMEDIATE: 3, ReplyClass.POSITIVE: 4}
     return min(diagnoses, key=lambda d: rank[d.reply_class]).reason
+
+
+def asked_elsewhere(result: AddressResult, asked: str, own: str) -> AddressResult:
+    """An address of `own` answered by `asked`'s MX: a relay or backup-MX question, not deliverability.
+
+    Only a permanent refusal keeps its verdict; anything else (an acceptance above all) proves
+    nothing about the mailbox and is `unknown`, with a note saying why.
+    """
+    note = (f"asked {asked}'s MX, which is not {own}'s MX: acceptance means relaying/backup, "
+            "not deliverability")
+    permanent = result.code is not None and 500 <= result.code < 600
+    verdict = result.verdict if permanent else Verdict.UNKNOWN
+    return replace(result, verdict=verdict, note=note, meaning=f"{note[:1].upper()}{note[1:]}. {result.meaning}",
+                   remediation=f"To test {own}'s deliverability, probe {own} itself. {result.remediation}")

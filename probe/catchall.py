@@ -54,6 +54,24 @@ def unreliable(provider_id: str | None) -> UnreliableRcpt | None:
     return unreliable_services().get(provider_id) if provider_id else None
 
 
+def display_name(provider_id: str) -> str:
+    """'microsoft' -> 'Microsoft 365': the provider's name from the catalogue (its id when unknown)."""
+    from .catalogue import default
+
+    return next((p.name for p in default().providers if p.id == provider_id), provider_id)
+
+
+def accepted_by_catch_all(result: AddressResult, domain: str) -> AddressResult:
+    """An accepted address on a domain that also accepted a random one: say what that acceptance is worth."""
+    return replace(
+        result,
+        meaning=(f"The server accepted this address, but it also accepted a random address that cannot exist: "
+                 f"{domain} accepts any address (catch-all), so this acceptance proves little about the mailbox."),
+        remediation=("Confirm the address another way: ask its owner, or send a real message and watch for a "
+                     "bounce; a catch-all domain may still drop or bounce mail for mailboxes that do not exist."),
+    )
+
+
 def catch_all_answer(diagnosis: Diagnosis | None, answered_rcpt: bool) -> bool | None:
     """True / False / None (unknown) from the reply to the random address's RCPT.
 
@@ -72,7 +90,7 @@ def catch_all_answer(diagnosis: Diagnosis | None, answered_rcpt: bool) -> bool |
 def rcpt_proves_nothing(result: AddressResult, service: UnreliableRcpt, provider_name: str | None,
                         catch_all: bool | None, host: str) -> tuple[AddressResult, Finding]:
     """Adjust an address result from a service where RCPT proves nothing; the finding says why."""
-    name = provider_name or service.provider
+    name = provider_name or display_name(service.provider)
     if catch_all is False:
         return result, Finding(
             "rcpt-proves-nothing", Severity.INFO,

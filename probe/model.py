@@ -302,6 +302,8 @@ class AddressResult:
     # --retry-greylist: each attempt in order, {"host", "address", "code", "enhanced", "reason",
     # "text", "waited_s"}; empty when the address was asked once
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    # set when the address's own domain is not the one whose MX was asked (relay / backup-MX check)
+    note: str | None = None
 
 
 @dataclass(slots=True)

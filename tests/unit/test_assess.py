@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from probe.assess import address_verdict, domain_status_from_banner, worst_reason
-from probe.model import Diagnosis, DomainStatus, Reason, ReplyClass, Severity, Verdict
+from probe.assess import address_verdict, asked_elsewhere, domain_status_from_banner, worst_reason
+from probe.conclude import Walk, conclude
+from probe.exchanges import Exchange, SessionRecord
+from probe.inputs import parse_address
+from probe.model import (
+    AddressResult,
+    Context,
+    Diagnosis,
+    DomainStatus,
+    Finding,
+    Reason,
+    Reply,
+    ReplyClass,
+    Report,
+    Severity,
+    Verdict,
+)
 
 
 def diag(code: int | None, reason: Reason) -> Diagnosis:
@@ -55,3 +70,58 @@ def test_worst_reason_prefers_permanent() -> None:
     assert worst_reason([diag(None, Reason.NETWORK_ERROR), diag(554, Reason.BLOCKLISTED),
                          diag(421, Reason.SERVICE_UNAVAILABLE)]) is Reason.BLOCKLISTED
     assert worst_reason([]) is Reason.UNKNOWN
+
+
+# -- an address of another domain than the one whose MX was asked --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "verdict", "expected"),
+    [(250, Verdict.DELIVERABLE, Verdict.UNKNOWN), (250, Verdict.RISKY, Verdict.UNKNOWN),
+     (451, Verdict.RISKY, Verdict.UNKNOWN), (550, Verdict.UNDELIVERABLE, Verdict.UNDELIVERABLE),
+     (None, Verdict.UNDELIVERABLE, Verdict.UNKNOWN)],  # None: DNS of the asked domain (e.g. its null MX)
+)
+def test_asked_elsewhere_keeps_only_a_permanent_refusal(code: int | None, verdict: Verdict,
+                                                        expected: Verdict) -> None:
+    result = AddressResult("b@y.test", verdict, Reason.ACCEPTED, code, None, "Accepted.", "Nothing to do.")
+    asked = asked_elsewhere(result, "x.test", "y.test")
+    assert asked.verdict is expected and asked.reason is Reason.ACCEPTED
+    assert asked.note == "asked x.test's MX, which is not y.test's MX: acceptance means relaying/backup, " \
+                         "not deliverability"
+    assert asked.meaning.startswith("Asked x.test's MX") and "probe y.test itself" in asked.remediation
+
+
+# -- what the report says when no host decided (probe.conclude) ----------------------------------
+
+
+def walk_of(*records: SessionRecord, findings: tuple[Finding, ...] = ()) -> Walk:
+    walk = Walk(Report(domain="x.test", status=DomainStatus.UNREACHABLE, findings=list(findings)))
+    walk.records.extend(records)
+    return walk
+
+
+def timed_out(host: str) -> SessionRecord:
+    record = SessionRecord(host, "192.0.2.1", 25, outcome="timeout")
+    record.exchanges.append(Exchange(None, Context.CONNECT, None, "connect-timeout", "no answer in 10 s", 10.0))
+    return record
+
+
+def test_blocked_port_25_is_the_headline_not_unreachable() -> None:
+    blocked = Finding("port25-blocked", Severity.WARNING, "Outbound port 25 looks blocked ...")
+    walk = walk_of(timed_out("mx1.x.test"), timed_out("mx2.x.test"), findings=(blocked,))
+    conclude(walk, [parse_address("a@x.test")])
+    report = walk.report
+    assert "port 25 looks blocked" in report.summary and "no mail server" not in report.summary
+    assert report.addresses[0].verdict is Verdict.UNKNOWN
+
+
+def test_without_a_blocked_port_the_summary_names_each_host() -> None:
+    late = SessionRecord("mx2.x.test", "192.0.2.2", 25, outcome="timeout")
+    late.exchanges += [Exchange(None, Context.BANNER, Reply(220, ("mx2 ESMTP",)), None, "", 1.0),
+                       Exchange(None, Context.RCPT, None, "reply-timeout",
+                                "while waiting for the reply to RCPT TO:<a@x.test>", 10.0)]
+    walk = walk_of(timed_out("mx1.x.test"), late)
+    conclude(walk, [parse_address("a@x.test")])
+    assert walk.report.summary == ("x.test: no mail server gave a definitive answer: mx1.x.test did not answer the "
+                                   "connection (timed out); mx2.x.test timed out waiting for the reply to "
+                                   "RCPT TO:<a@x.test>")
