@@ -16,11 +16,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from probe import resolve
+from probe import catchall, resolve
 from probe.cli import finish_report, main
 from probe.greylist import planned_wait_s, retry_delay_s
 from probe.inputs import parse_address
-from probe.model import ProbeOptions, Reason, Report, Severity, Verdict
+from probe.model import AddressResult, ProbeOptions, Reason, Reply, Report, Severity, Verdict
+from probe.polite import HostLimiter
 from probe.proxy import MISSING_DEPENDENCY, parse_proxy_url
 from probe.render.json import report_json
 from probe.render.text import render_text
@@ -39,6 +40,8 @@ mx1.two      A    127.0.0.1
 mx2.two      A    127.0.0.2
 v6           MX   10 mx6.v6
 mx6.v6       AAAA ::1
+noaddr       MX   10 mx.noaddr
+mx.noaddr    TXT  "no address at all"
 dual         MX   10 mx.dual
 mx.dual      A    127.0.0.1
 mx.dual      AAAA ::1
@@ -127,6 +130,16 @@ async def test_an_accept_all_domain_makes_accepted_addresses_risky(dns: FakeDNS)
     a = report.addresses[0]
     assert (a.verdict, a.catch_all) == (Verdict.RISKY, True)
     assert not any(f.id == "rcpt-proves-nothing" for f in report.findings)
+    assert "valid and accepted" not in a.meaning  # it is not: any address is accepted there
+    assert "plain.in.test accepts any address (catch-all)" in a.meaning and "proves little" in a.meaning
+
+
+def test_a_service_where_rcpt_proves_nothing_is_named_by_its_display_name() -> None:
+    result = AddressResult("a@x.test", Verdict.DELIVERABLE, Reason.ACCEPTED, 250, None, "Accepted.", "")
+    service = catchall.unreliable("microsoft")
+    assert service is not None
+    _, said = catchall.rcpt_proves_nothing(result, service, None, None, "mx.x.test")
+    assert "mx.x.test is Microsoft 365" in said.message and "is microsoft" not in said.message
 
 
 async def test_microsoft_365_accepting_everything_is_reported_not_guessed(dns: FakeDNS) -> None:
@@ -204,9 +217,11 @@ async def test_greylisting_is_risky_with_the_delay_and_not_retried_by_default(dn
 async def test_retry_greylist_waits_and_asks_again_from_the_same_address(dns: FakeDNS) -> None:
     policy = Greylister(1.0, {"alice@plain.in.test"})
     async with FakeSMTP(rcpt_policy=policy) as smtp:
-        report = await run(dns, "plain.in.test", ["alice@plain.in.test"], smtp.port, retry_greylist_s=3.0)
+        report = await run(dns, "plain.in.test", ["alice@plain.in.test"], smtp.port, retry_greylist_s=3.0,
+                           starttls="auto")
     a = report.addresses[0]
     assert (a.verdict, a.reason, a.code, a.catch_all) == (Verdict.DELIVERABLE, Reason.ACCEPTED, 250, False)
+    assert [f.id for f in report.findings].count("starttls-missing") == 1  # two sessions, one finding
     assert [t["code"] for t in a.attempts] == [451, 250] and a.attempts[1]["waited_s"] >= 1.0
     assert len(report.sessions) == 2 and len(smtp.connections) == 2
     assert rcpts(smtp, 0)[1] == rcpts(smtp, 1)[1]  # the same random address, so its triplet passes too
@@ -219,7 +234,9 @@ async def test_a_stated_delay_longer_than_allowed_is_not_retried(dns: FakeDNS) -
     async with FakeSMTP(rcpt_policy=Greylister(300, {"alice@plain.in.test"})) as smtp:
         report = await run(dns, "plain.in.test", ["alice@plain.in.test"], smtp.port, retry_greylist_s=3.0)
     assert len(smtp.connections) == 1 and report.addresses[0].reason is Reason.GREYLISTED
-    assert "300 s" in finding(report, "greylist-retry-skipped").message
+    skipped = finding(report, "greylist-retry-skipped")
+    assert "300 s" in skipped.message
+    assert skipped.severity is Severity.WARNING  # the user asked for a retry: say why none came, without -v
 
 
 # ---------------------------------------------------------------- round trips
@@ -280,6 +297,25 @@ async def test_without_all_mx_the_walk_stops_at_the_first_answer(dns: FakeDNS) -
     assert [s.host for s in report.sessions] == ["mx1.two.in.test"] and not mx2.connections
 
 
+async def test_two_mx_names_on_one_address_get_one_connection_at_a_time() -> None:
+    limiter = HostLimiter(base_backoff_s=0.01)
+    inside, peak = 0, 0
+
+    async def connect(name: str) -> None:
+        nonlocal inside, peak
+        async with limiter.slot(name, "127.0.0.1"):
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.01)
+            inside -= 1
+
+    await asyncio.gather(connect("mx1.two.in.test"), connect("mx2.two.in.test"))
+    assert peak == 1
+    limiter.observe("mx1.two.in.test", [Reply(421, ("4.7.0 slow down",))], "127.0.0.1")
+    assert limiter.backoff_of("mx1.two.in.test") == limiter.backoff_of("127.0.0.1") == 0.01  # name and address
+    assert limiter.backoff_of("mx2.two.in.test") == 0.0
+
+
 # ---------------------------------------------------------------- IPv6
 
 async def test_an_ipv6_only_mx_is_probed_over_ipv6(dns: FakeDNS) -> None:
@@ -301,6 +337,24 @@ async def test_forced_ipv4_falls_back_to_ipv6(dns: FakeDNS) -> None:
         report = await run(dns, "dual4dead.in.test", ["a@dual4dead.in.test"], smtp.port, family=4)
     assert [s.outcome for s in report.sessions] == ["refused", "completed"]
     assert report.sessions[1].address == "::1"
+
+
+async def test_forced_ipv4_falls_back_when_the_mx_has_no_ipv4_address_at_all(dns: FakeDNS) -> None:
+    async with FakeSMTP(host="::1") as smtp:  # mx6.v6.in.test has an AAAA record only
+        report = await run(dns, "v6.in.test", ["alice@v6.in.test"], smtp.port, family=4)
+    assert [(s.address, s.outcome) for s in report.sessions] == [("::1", "completed")]
+    fallback = finding(report, "family-fallback")
+    assert fallback.severity is Severity.INFO and "has no IPv4 address" in fallback.message
+    assert report.addresses[0].verdict is Verdict.RISKY  # the accept-all fake answered, over IPv6
+    assert not any(f.id in ("mx-no-connection", "port25-blocked") for f in report.findings)
+
+
+async def test_no_address_in_any_family_is_said_as_such(dns: FakeDNS) -> None:
+    report = await run(dns, "noaddr.in.test", ["alice@noaddr.in.test"], 25, family=6)
+    a = report.addresses[0]
+    assert a.verdict is Verdict.UNKNOWN and a.command == "dns" and "deadline" not in (a.text or "")
+    assert "mx.noaddr.in.test has no address" in report.summary
+    assert not any(f.id == "mx-no-connection" for f in report.findings)  # no route was needed: none was tried
 
 
 async def test_forced_family_without_fallback_when_a_host_answers(dns: FakeDNS) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -17,8 +19,10 @@ from probe.model import DomainStatus, ExitCode, ProbeOptions, Reason, Report, Ve
 from probe.render.json import report_json
 from probe.render.text import render_text
 from probe.runner import probe_domain
+from probe.testing.certs import self_signed
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
+from probe.testing.hostile import Behaviour, HostileServer
 
 ZONE = """$ORIGIN it.test.
 $TTL 60
@@ -122,11 +126,11 @@ async def test_vrfy_replies_are_reported_but_rcpt_decides(dns: FakeDNS, vrfy: st
     assert a.verdict is Verdict.DELIVERABLE  # RCPT is the real test
 
 
-async def test_missing_starttls_is_a_warning_by_default(dns: FakeDNS) -> None:
+async def test_missing_starttls_is_reported_and_advisory_by_default(dns: FakeDNS) -> None:
     async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
         report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, catch_all=False)
-    assert any(f.id == "starttls-missing" for f in report.findings)
-    assert report.exit_code is ExitCode.WARNING
+    assert [f.id for f in report.findings].count("starttls-missing") == 1
+    assert report.exit_code is ExitCode.OK  # the lead's policy: advisory in auto mode
 
 
 async def test_no_vrfy_sends_no_vrfy(dns: FakeDNS) -> None:
@@ -250,3 +254,68 @@ async def test_multiline_replies_are_kept_exactly(dns: FakeDNS) -> None:
     assert rcpt.text == reply.replace("\r\n", "\n")
     assert len(rcpt.lines) == 3 and rcpt.code == 550 and rcpt.enhanced == "5.1.1"
     assert only(report).reason is Reason.USER_UNKNOWN
+
+
+# ---------------------------------------------------------------- what the report says when nobody decided
+
+async def test_the_summary_says_what_each_host_did(dns: FakeDNS) -> None:
+    async with FakeSMTP(banner="421 4.3.2 mx1 busy, try later") as busy:
+        opts = {"mx": (("127.0.0.1", busy.port), ("127.0.0.2", 9)), "catch_all": False}
+        report = await run(dns, "ok.it.test", ["d@ok.it.test"], None, **opts)
+    assert report.status is DomainStatus.UNREACHABLE
+    assert "no mail server gave an answer" not in report.summary  # one did: 421
+    assert "127.0.0.1 deferred (421 4.3.2 mx1 busy, try later)" in report.summary
+    assert "127.0.0.2 refused the connection" in report.summary
+
+
+async def test_an_unsolicited_421_is_not_labelled_as_a_command_never_sent(dns: FakeDNS) -> None:
+    async with HostileServer(Behaviour.UNSOLICITED_421) as srv:
+        report = await run(dns, "ok.it.test", ["d@ok.it.test"], None, mx=(("127.0.0.1", srv.port),))
+        assert not any(c.upper().startswith("VRFY") for c in srv.commands)
+    a = only(report)
+    assert a.code == 421 and a.command == "unsolicited (after EHLO)"
+    assert "VRFY" not in render_text(report, verbose=False)
+    assert "deferred unasked (421 4.4.2" in report.summary
+
+
+def untrusted_server_context(tmp_path: Path) -> ssl.SSLContext:
+    issued = self_signed(["mx.ok.it.test", "127.0.0.1"], days=2)
+    (tmp_path / "c.pem").write_bytes(issued.cert_pem)
+    (tmp_path / "k.pem").write_bytes(issued.key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    return context
+
+
+async def test_starttls_require_with_an_untrusted_certificate(dns: FakeDNS, tmp_path: Path) -> None:
+    """The server answered SMTP: the domain accepts mail; no host met --starttls require, so the walk
+    went on to the next host, and the addresses were not asked (unknown, tls_failure)."""
+    context = untrusted_server_context(tmp_path)
+    async with FakeSMTP(tls_context=context, rcpt_default="250 Ok") as one, \
+            FakeSMTP(tls_context=context, rcpt_default="250 Ok") as two:
+        opts = {"mx": (("127.0.0.1", one.port), ("127.0.0.1", two.port)), "starttls": "require"}
+        report = await run(dns, "ok.it.test", ["d@ok.it.test"], None, **opts)
+        assert not any(c.upper().startswith(("MAIL", "RCPT")) for s in (one, two) for c in s.commands)
+    assert [s.outcome for s in report.sessions] == ["tls_failed", "tls_failed"]  # a sender requiring TLS walks on
+    assert (report.status, report.reason) == (DomainStatus.ACCEPTS_MAIL, Reason.TLS_FAILURE)
+    a = only(report)
+    assert (a.verdict, a.reason) == (Verdict.UNKNOWN, Reason.TLS_FAILURE)
+    assert "no mail server gave an answer" not in report.summary and "--starttls require" in report.summary
+    assert "untrusted certificate" in report.summary
+
+
+# ---------------------------------------------------------------- addresses of another domain
+
+async def test_an_address_of_another_domain_is_a_relay_question(dns: FakeDNS) -> None:
+    async with FakeSMTP(rcpt={"x@failover.it.test": "550 5.7.1 Relay access denied"},
+                        rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "ok.it.test", ["a@ok.it.test", "b@failover.it.test", "x@failover.it.test"],
+                           smtp, catch_all=False)
+    own, other, refused = report.addresses
+    assert (own.verdict, own.note) == (Verdict.DELIVERABLE, None)
+    assert other.verdict is Verdict.UNKNOWN and other.reason is Reason.ACCEPTED  # accepted, but by ok's MX
+    assert other.note == ("asked ok.it.test's MX, which is not failover.it.test's MX: acceptance means "
+                          "relaying/backup, not deliverability")
+    assert other.meaning.startswith("Asked ok.it.test's MX, which is not failover.it.test's MX")
+    assert (refused.verdict, refused.reason) == (Verdict.UNDELIVERABLE, Reason.RELAY_DENIED)  # a permanent no
+    assert refused.note is not None
