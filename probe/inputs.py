@@ -21,8 +21,13 @@ Decisions (documented here because callers rely on them):
   non-strict default); the server's answer to them is a result worth showing.
 - In a target line, addresses whose domain differs from the given domain are
   kept: the probe asks the given domain's MX about them (relay and backup-MX
-  checks). Without a domain, every address must share one domain. Duplicates
-  are dropped; at most 100 addresses (RFC 5321 §4.5.3.1.8) per target.
+  checks), and the runner reports them as such (verdict `unknown` unless the
+  reply was a permanent refusal, with a `note` naming the question really
+  asked). Without a domain, every address must share one domain: mixed
+  domains are refused, because one probe asks one domain's MX and its answer
+  about another domain's mailbox is no deliverability answer. The command
+  line follows the same rule (`target_from_args`). Duplicates are dropped; at
+  most 100 addresses (RFC 5321 §4.5.3.1.8) per target.
 - A tab may separate fields of a target line; everywhere else it is refused.
   Callers strip the line terminator before calling `parse_target`.
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import idna
@@ -312,8 +318,23 @@ def parse_resolver(text: str, *, what: str = "--resolver") -> tuple[str, int]:
 def parse_target(line: str, *, what: str = "the target") -> Target:
     """'domain', 'address', or 'domain address...' (blank- or tab-separated) -> Target."""
     reject_control_characters(line, what, allow_tab=True)
-    fields = line.split()
-    if not fields:
+    return _target(line.split(), line, what)
+
+
+def target_from_args(target: str, addresses: Sequence[str] = (), *, what: str = "the command line") -> Target:
+    """`smtp-probe DOMAIN [ADDRESS...]` or `smtp-probe ADDRESS [ADDRESS...]` -> Target, by parse_target's rules.
+
+    Each argument is one field (never split on blanks). Addresses without a DOMAIN must share one
+    domain; with a DOMAIN, other domains' addresses are relay/backup questions to its MX.
+    """
+    fields = [target, *addresses]
+    for field_text in fields:
+        reject_control_characters(field_text, what)
+    return _target([f.strip() for f in fields], " ".join(fields), what)
+
+
+def _target(fields: list[str], raw: str, what: str) -> Target:
+    if not fields or not fields[0]:
         raise _error(f"{what} is empty; give a domain, an address, or a domain followed by addresses")
     domain: str | None = None
     if "@" not in fields[0]:
@@ -335,7 +356,8 @@ def parse_target(line: str, *, what: str = "the target") -> Target:
         if len(domains) > 1:
             raise _error(
                 f"the addresses in {what} belong to different domains ({', '.join(domains)}); "
-                "give the domain whose mail servers should be asked first"
+                "probe each domain on its own, or give first the domain whose mail servers should be "
+                "asked (other domains' addresses are then relay/backup checks, not deliverability)"
             )
         domain = domains[0]
-    return Target(domain=domain, addresses=addresses, raw=line)
+    return Target(domain=domain, addresses=addresses, raw=raw)

@@ -21,6 +21,7 @@ from probe.inputs import (
     parse_mail_from,
     parse_resolver,
     parse_target,
+    target_from_args,
 )
 
 LABEL_63 = "a" * 63
@@ -288,6 +289,20 @@ def test_parse_target_addresses_of_several_domains_need_the_domain_first() -> No
     with pytest.raises(InputError, match="different domains"):
         parse_target("a@one.example b@two.example")
     assert parse_target("a@one.example b@one.example").domain == "one.example"
+
+
+def test_command_line_arguments_follow_the_target_rules() -> None:
+    # `smtp-probe a@one.example b@two.example` would ask one.example's MX about two.example: refused
+    with pytest.raises(InputError, match="different domains.*relay/backup"):
+        target_from_args("a@one.example", ["b@two.example"])
+    both = target_from_args("a@one.example", ["<b@one.example>", "a@one.example"])
+    assert (both.domain, [a.smtp_form for a in both.addresses]) == ("one.example", ["a@one.example", "b@one.example"])
+    relay = target_from_args("one.example", ["b@two.example"])  # a DOMAIN first: a relay/backup check, allowed
+    assert (relay.domain, relay.addresses[0].domain) == ("one.example", "two.example")
+    with pytest.raises(InputError, match="control character"):
+        target_from_args("one.example", ["a@one.example\r\nDATA"])
+    with pytest.raises(InputError, match="empty"):
+        target_from_args(" ")
 
 
 @pytest.mark.parametrize(
