@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import Finding, Severity
-from .resolve import lookup_txt
+from .resolve import lookup_addresses, lookup_txt
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
+HTTPS_PORT = 443  # RFC 8461 §3.3: the policy is served over HTTPS on the default port
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 §3.3: senders may limit the policy size; 64 KiB is the common cap
 MAX_AGE_LIMIT = 31_557_600  # RFC 8461 §3.2: max_age is at most one year
 _STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -97,18 +98,31 @@ def covers(mx_host: str, patterns: list[str]) -> bool:
     return False
 
 
+def _connect(host: str, addresses: list[str], port: int, timeout_s: float) -> tuple[socket.socket | None, str]:
+    """A TCP connection to the first of `addresses` that accepts one, or (None, why none did)."""
+    problems: list[str] = []
+    for ip in addresses:
+        try:
+            return socket.create_connection((ip, port), timeout=timeout_s), ""
+        except OSError as exc:
+            problems.append(f"{ip} port {port}: {exc.strerror or exc}")
+    return None, f"cannot connect to {host} ({'; '.join(problems) or 'no address'})"
+
+
 def _fetch_policy_sync(
-    domain: str, *, timeout_s: float, cafile: str | None, connect_override: Mapping[str, tuple[str, int]] | None
+    domain: str, addresses: list[str], *, port: int, timeout_s: float, cafile: str | None
 ) -> tuple[str | None, str | None]:
-    """GET https://mta-sts.<domain>/.well-known/mta-sts.txt -> (body, error). Blocking: run it in a thread."""
+    """GET https://mta-sts.<domain>/.well-known/mta-sts.txt from one of `addresses` -> (body, error).
+
+    SNI, the certificate name and the Host header are mta-sts.<domain>, whatever address is used.
+    Blocking: run it in a thread.
+    """
     host = f"mta-sts.{domain}"
-    address = (connect_override or {}).get(host, (host, 443))
     context = ssl.create_default_context(cafile=cafile)  # check_hostname on: the name must be mta-sts.<domain>
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        raw = socket.create_connection(address, timeout=timeout_s)
-    except OSError as exc:
-        return None, f"cannot connect to {host}: {exc.strerror or exc}"
+    raw, why = _connect(host, addresses, port, timeout_s)
+    if raw is None:
+        return None, why
     try:
         tls = context.wrap_socket(raw, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:
@@ -117,10 +131,11 @@ def _fetch_policy_sync(
     except (ssl.SSLError, OSError) as exc:
         raw.close()
         return None, f"TLS with {host} failed: {exc}"
-    connection = http.client.HTTPConnection(host, timeout=timeout_s)  # Host: mta-sts.<domain>
+    connection = http.client.HTTPConnection(host, timeout=timeout_s)
     connection.sock = tls
-    try:
-        connection.request("GET", POLICY_PATH, headers={"User-Agent": "smtp-probe", "Accept": "text/plain"})
+    try:  # Host: mta-sts.<domain>, never with a port
+        connection.request("GET", POLICY_PATH, headers={"Host": host, "User-Agent": "smtp-probe",
+                                                        "Accept": "text/plain"})
         response = connection.getresponse()
         if 300 <= response.status < 400:
             target = response.getheader("Location") or "nowhere"
@@ -142,18 +157,36 @@ def _fetch_policy_sync(
         connection.close()
 
 
+async def policy_addresses(domain: str, resolver: Any) -> tuple[list[str], str | None]:
+    """The addresses of mta-sts.<domain>, asked of the run's resolver (--resolver), not the system's."""
+    host = f"mta-sts.{domain}"
+    lookup = await lookup_addresses(host, resolver)
+    if lookup.records:
+        return [str(ip) for ip in lookup.records], None
+    if lookup.status == "error":
+        return [], f"cannot resolve {host}: {lookup.error}"
+    if lookup.status == "nxdomain":
+        return [], f"cannot resolve {host}: no such name (NXDOMAIN)"
+    return [], f"cannot resolve {host}: it has no A or AAAA record"
+
+
 async def fetch_policy(
     domain: str,
+    resolver: Any,
     *,
     timeout_s: float,
     cafile: str | None = None,
-    connect_override: Mapping[str, tuple[str, int]] | None = None,
+    port: int | None = None,
 ) -> tuple[str | None, str | None]:
-    """The policy text of `domain`, or an error. connect_override maps "mta-sts.<domain>" to another (ip, port)."""
+    """The policy text of `domain`, or an error. mta-sts.<domain> is resolved with `resolver`;
+    `port` (default HTTPS_PORT, 443) is for loopback tests."""
+    addresses, error = await policy_addresses(domain, resolver)
+    if not addresses:
+        return None, error
     try:
         return await asyncio.wait_for(
-            asyncio.to_thread(_fetch_policy_sync, domain, timeout_s=timeout_s, cafile=cafile,
-                              connect_override=connect_override),
+            asyncio.to_thread(_fetch_policy_sync, domain, addresses, port=HTTPS_PORT if port is None else port,
+                              timeout_s=timeout_s, cafile=cafile),
             timeout=timeout_s * 4,
         )
     except TimeoutError:
@@ -172,7 +205,7 @@ async def check_mta_sts(
     *,
     timeout_s: float,
     cafile: str | None = None,
-    connect_override: Mapping[str, tuple[str, int]] | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
     """The SPEC.md `mta_sts` object, plus "status": absent | ok | record_invalid | dns_error | policy_error
     | policy_invalid. Never raises."""
@@ -189,8 +222,7 @@ async def check_mta_sts(
     if record_error:
         result.update(status="record_invalid", error=record_error)
         return result
-    text, fetch_error = await fetch_policy(domain, timeout_s=timeout_s, cafile=cafile,
-                                           connect_override=connect_override)
+    text, fetch_error = await fetch_policy(domain, resolver, timeout_s=timeout_s, cafile=cafile, port=port)
     if text is None:
         result.update(status="policy_error", error=fetch_error)
         return result

@@ -24,7 +24,8 @@ class FakePolicyServer:
     when `location` is set. `requests` records each request line and Host header.
 
         async with FakePolicyServer(ca, "probe.test", body=policy_text("enforce", ["mx.probe.test"])) as web:
-            override = {"mta-sts.probe.test": web.address}
+            # resolver: FakeDNS with "mta-sts.probe.test A 127.0.0.1"
+            await check_mta_sts("probe.test", resolver, mx, timeout_s=1, cafile=str(ca.bundle_path), port=web.port)
     """
 
     def __init__(

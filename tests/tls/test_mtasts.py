@@ -30,6 +30,7 @@ DOMAIN = "probe.test"
 POLICY_HOST = f"mta-sts.{DOMAIN}"
 GOOD_CERT = {"trusted": True, "hostname_match": True, "days_left": 80, "error": None}
 STS = '_mta-sts TXT "v=STSv1; id=20240601T000000;"'
+POLICY_A = "mta-sts A 127.0.0.1"  # the policy host, found through the run's resolver
 
 
 def ids(findings: list[Any]) -> dict[str, Severity]:
@@ -110,19 +111,38 @@ def test_covers_rfc8461_wildcards(host: str, patterns: list[str], expected: bool
 # ---- fetching over HTTPS (loopback) --------------------------------------------------------------------
 
 
-async def test_fetch_valid_policy_with_sni_and_host_header(ca: TestCA) -> None:
+@pytest.fixture
+async def policy_dns(dns_resolver: ResolverFactory) -> Any:
+    """A resolver (FakeDNS) that knows mta-sts.probe.test as 127.0.0.1."""
+    return await dns_resolver({"probe.test.": [POLICY_A]})
+
+
+async def test_policy_host_is_resolved_with_the_runs_resolver(ca: TestCA, dns_resolver: ResolverFactory) -> None:
+    """The policy host's name comes from the run's resolver (--resolver), never the system's."""
+    body = policy_text("enforce", ["mx1.probe.test"])
+    resolver = await dns_resolver({"probe.test.": [STS, POLICY_A], "nohost.test.": [STS]})
+    async with FakePolicyServer(ca, DOMAIN, body=body) as web:
+        result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test"], timeout_s=1,
+                                     cafile=str(ca.bundle_path), port=web.port)
+    assert result["status"] == "ok" and result["covers"] == {"mx1.probe.test": True}
+    missing = await check_mta_sts("nohost.test", resolver, ["mx1.nohost.test"], timeout_s=1, port=web.port)
+    assert missing["status"] == "policy_error"
+    assert missing["error"] == "cannot resolve mta-sts.nohost.test: no such name (NXDOMAIN)"
+
+
+async def test_fetch_valid_policy_with_sni_and_host_header(ca: TestCA, policy_dns: Any) -> None:
     body = policy_text("enforce", ["mx1.probe.test"])
     async with FakePolicyServer(ca, DOMAIN, body=body) as web:
-        text, error = await fetch_policy(DOMAIN, timeout_s=1, cafile=str(ca.bundle_path),
-                                         connect_override={POLICY_HOST: web.address})
+        text, error = await fetch_policy(DOMAIN, policy_dns, timeout_s=1, cafile=str(ca.bundle_path),
+                                         port=web.port)
     assert (text, error) == (body, None)
     assert web.requests == [("GET /.well-known/mta-sts.txt HTTP/1.1", POLICY_HOST)]
 
 
-async def test_redirect_is_not_followed(ca: TestCA) -> None:
+async def test_redirect_is_not_followed(ca: TestCA, policy_dns: Any) -> None:
     async with FakePolicyServer(ca, DOMAIN, status=301, location="https://elsewhere.test/policy.txt") as web:
-        text, error = await fetch_policy(DOMAIN, timeout_s=1, cafile=str(ca.bundle_path),
-                                         connect_override={POLICY_HOST: web.address})
+        text, error = await fetch_policy(DOMAIN, policy_dns, timeout_s=1, cafile=str(ca.bundle_path),
+                                         port=web.port)
     assert text is None and error
     assert "HTTP 301 redirect to https://elsewhere.test/policy.txt" in error and "forbids following" in error
     assert len(web.requests) == 1
@@ -140,21 +160,21 @@ async def test_redirect_is_not_followed(ca: TestCA) -> None:
         ({"expired": True}, "certificate has expired"),
     ],
 )
-async def test_fetch_errors(ca: TestCA, server_options: dict[str, Any], expected: str) -> None:
+async def test_fetch_errors(ca: TestCA, server_options: dict[str, Any], expected: str, policy_dns: Any) -> None:
     options = {"body": policy_text("enforce", ["mx1.probe.test"]), **server_options}
     async with FakePolicyServer(ca, DOMAIN, **options) as web:
-        text, error = await fetch_policy(DOMAIN, timeout_s=1, cafile=str(ca.bundle_path),
-                                         connect_override={POLICY_HOST: web.address})
+        text, error = await fetch_policy(DOMAIN, policy_dns, timeout_s=1, cafile=str(ca.bundle_path),
+                                         port=web.port)
     assert text is None and error and expected in error
 
 
-async def test_fetch_untrusted_issuer_uses_the_system_store(ca: TestCA) -> None:
+async def test_fetch_untrusted_issuer_uses_the_system_store(ca: TestCA, policy_dns: Any) -> None:
     async with FakePolicyServer(ca, DOMAIN, body=policy_text("testing", ["mx1.probe.test"])) as web:
-        text, error = await fetch_policy(DOMAIN, timeout_s=1, connect_override={POLICY_HOST: web.address})
+        text, error = await fetch_policy(DOMAIN, policy_dns, timeout_s=1, port=web.port)
     assert text is None and error and "unable to get local issuer certificate" in error
 
 
-async def test_fetch_times_out_on_a_silent_server() -> None:
+async def test_fetch_times_out_on_a_silent_server(policy_dns: Any) -> None:
     async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # until the client gives up
         writer.close()
@@ -162,15 +182,15 @@ async def test_fetch_times_out_on_a_silent_server() -> None:
     server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
     try:
         port = server.sockets[0].getsockname()[1]
-        text, error = await fetch_policy(DOMAIN, timeout_s=0.3, connect_override={POLICY_HOST: ("127.0.0.1", port)})
+        text, error = await fetch_policy(DOMAIN, policy_dns, timeout_s=0.3, port=port)
     finally:
         server.close()
         await server.wait_closed()
     assert text is None and error and error.startswith("TLS with mta-sts.probe.test failed") and "timed out" in error
 
 
-async def test_fetch_connection_refused() -> None:
-    text, error = await fetch_policy(DOMAIN, timeout_s=1, connect_override={POLICY_HOST: ("127.0.0.1", closed_port())})
+async def test_fetch_connection_refused(policy_dns: Any) -> None:
+    text, error = await fetch_policy(DOMAIN, policy_dns, timeout_s=1, port=closed_port())
     assert text is None and error and error.startswith("cannot connect to mta-sts.probe.test")
 
 
@@ -178,10 +198,11 @@ async def test_fetch_connection_refused() -> None:
 
 
 async def test_enforce_policy_not_covering_an_mx_is_critical(ca: TestCA, dns_resolver: ResolverFactory) -> None:
-    resolver = await dns_resolver({"probe.test.": [STS]})
+    resolver = await dns_resolver({"probe.test.": [STS, POLICY_A]})
     async with FakePolicyServer(ca, DOMAIN, body=policy_text("enforce", ["mx1.probe.test"])) as web:
         result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test", "mx2.probe.test"], timeout_s=1,
-                                     cafile=str(ca.bundle_path), connect_override={POLICY_HOST: web.address})
+                                     cafile=str(ca.bundle_path),
+                                         port=web.port)
     assert result["status"] == "ok" and result["error"] is None
     assert (result["mode"], result["max_age"], result["id"]) == ("enforce", 604800, "20240601T000000")
     assert result["covers"] == {"mx1.probe.test": True, "mx2.probe.test": False}
@@ -193,12 +214,13 @@ async def test_enforce_policy_not_covering_an_mx_is_critical(ca: TestCA, dns_res
 async def test_enforce_with_untrusted_certificate_is_critical_testing_is_warning(
     ca: TestCA, dns_resolver: ResolverFactory
 ) -> None:
-    resolver = await dns_resolver({"probe.test.": [STS]})
+    resolver = await dns_resolver({"probe.test.": [STS, POLICY_A]})
     bad_cert = {"trusted": False, "verify_error": "self-signed certificate", "hostname_match": True, "days_left": 9}
     for mode, severity in (("enforce", Severity.CRITICAL), ("testing", Severity.WARNING)):
         async with FakePolicyServer(ca, DOMAIN, body=policy_text(mode, ["*.probe.test"])) as web:
             result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test"], timeout_s=1,
-                                         cafile=str(ca.bundle_path), connect_override={POLICY_HOST: web.address})
+                                         cafile=str(ca.bundle_path),
+                                         port=web.port)
         found = mta_sts_findings(result, {"mx1.probe.test": bad_cert})
         assert ids(found) == {"mta-sts-cert-fails": severity}
         assert "self-signed certificate" in found[0].message
@@ -212,7 +234,8 @@ async def test_no_record_means_no_fetch(ca: TestCA, dns_resolver: ResolverFactor
     resolver = await dns_resolver({"probe.test.": ['@ TXT "v=spf1 -all"']})
     async with FakePolicyServer(ca, DOMAIN, body=policy_text("enforce", ["x.test"])) as web:
         result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test"], timeout_s=1,
-                                     cafile=str(ca.bundle_path), connect_override={POLICY_HOST: web.address})
+                                     cafile=str(ca.bundle_path),
+                                         port=web.port)
     assert result["status"] == "absent" and result["record"] is None and result["mode"] is None
     assert web.requests == []
     assert mta_sts_findings(result, {}) == []
@@ -221,15 +244,15 @@ async def test_no_record_means_no_fetch(ca: TestCA, dns_resolver: ResolverFactor
 async def test_two_records_are_invalid(dns_resolver: ResolverFactory) -> None:
     resolver = await dns_resolver({"probe.test.": [STS, '_mta-sts TXT "v=STSv1; id=2;"']})
     result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test"], timeout_s=1,
-                                 connect_override={POLICY_HOST: ("127.0.0.1", closed_port())})
+                                 port=closed_port())
     assert result["status"] == "record_invalid"
     assert ids(mta_sts_findings(result, {})) == {"mta-sts-record-invalid": Severity.WARNING}
 
 
 async def test_record_without_reachable_policy_is_a_warning(dns_resolver: ResolverFactory) -> None:
-    resolver = await dns_resolver({"probe.test.": [STS]})
+    resolver = await dns_resolver({"probe.test.": [STS, POLICY_A]})
     result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test"], timeout_s=1,
-                                 connect_override={POLICY_HOST: ("127.0.0.1", closed_port())})
+                                 port=closed_port())
     assert result["status"] == "policy_error" and result["error"].startswith("cannot connect")
     found = mta_sts_findings(result, {})
     assert ids(found) == {"mta-sts-policy-error": Severity.WARNING}
@@ -237,10 +260,11 @@ async def test_record_without_reachable_policy_is_a_warning(dns_resolver: Resolv
 
 
 async def test_invalid_policy_is_reported(ca: TestCA, dns_resolver: ResolverFactory) -> None:
-    resolver = await dns_resolver({"probe.test.": [STS]})
+    resolver = await dns_resolver({"probe.test.": [STS, POLICY_A]})
     async with FakePolicyServer(ca, DOMAIN, body="version: STSv1\nmode: enforce\nmax_age: 600\n") as web:
         result = await check_mta_sts(DOMAIN, resolver, ["mx1.probe.test"], timeout_s=1,
-                                     cafile=str(ca.bundle_path), connect_override={POLICY_HOST: web.address})
+                                     cafile=str(ca.bundle_path),
+                                         port=web.port)
     assert result["status"] == "policy_invalid" and "no mx patterns" in result["error"]
     assert ids(mta_sts_findings(result, {})) == {"mta-sts-policy-invalid": Severity.WARNING}
 
