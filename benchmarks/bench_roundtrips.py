@@ -29,80 +29,9 @@ from probe.inputs import parse_address
 from probe.model import ProbeOptions
 from probe.runner import probe_domain
 from probe.testing.certs import TestCA
-from probe.testing.fakesmtp import FakeSMTP
+from probe.testing.fakesmtp import DelayProxy, FakeSMTP
 
 ADDRESS = "alice@bench.test"
-MAX_CHUNKS = 10_000  # per direction and connection: a bound on the relay loop
-
-
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
-    """Copy one direction, each chunk delivered `delay_s` after it arrived (order kept)."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-
-    async def deliver() -> None:
-        for _ in range(MAX_CHUNKS):
-            due, data = await queue.get()
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            if not data:
-                break
-            writer.write(data)
-            await writer.drain()
-        writer.close()
-
-    sender = asyncio.ensure_future(deliver())
-    try:
-        for _ in range(MAX_CHUNKS):
-            data = await reader.read(65536)
-            queue.put_nowait((loop.time() + delay_s, data))
-            if not data:
-                break
-        await sender
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        sender.cancel()
-        await asyncio.gather(sender, return_exceptions=True)
-
-
-class DelayProxy:
-    """A TCP proxy on 127.0.0.1 to 127.0.0.1:target_port that adds `delay_s` each way."""
-
-    def __init__(self, target_port: int, delay_s: float) -> None:
-        self.target_port, self.delay_s = target_port, delay_s
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            client_writer.close()
-            return
-        try:
-            await asyncio.gather(_relay(client_reader, up_writer, self.delay_s),
-                                 _relay(up_reader, client_writer, self.delay_s), return_exceptions=True)
-        except asyncio.CancelledError:
-            pass  # stop() ends connections still open
-        finally:
-            client_writer.close()
-            up_writer.close()
-
-    async def start(self) -> DelayProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def best_of(runs: int, once: Callable[[], Awaitable[Any]]) -> float:
@@ -156,7 +85,7 @@ async def main(delay_s: float, runs: int) -> None:
 
             print(f"one address, STARTTLS + EHLO + VRFY + MAIL + RCPT + catch-all RCPT; "
                   f"{delay_s * 1000:g} ms each way, best of {runs}")
-            print("(the greeting counts 0.5; closing a TLS connection waits for the peer's close_notify)")
+            print("(the greeting counts 0.5; a TLS session ends at the 221 to QUIT, without waiting for close_notify)")
             await measure("smtp-probe (PIPELINING)", runs, delay_s, smtp.port, probe(True))
             await measure("smtp-probe --no-pipelining", runs, delay_s, smtp.port, probe(False))
             swaks = shutil.which("swaks")

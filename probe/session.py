@@ -17,7 +17,6 @@ as probe.errors.InputError, before anything is sent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import socket
 import ssl
@@ -49,6 +48,7 @@ from .wire import (
 _TOO_LONG_KINDS = frozenset({"line-too-long", "too-many-lines", "reply-too-large"})
 _HELO_FALLBACK_CODES = frozenset({500, 502, 504, 550})
 _VRFY_UNSUPPORTED_CODES = frozenset({500, 502})
+_DETAIL_BYTES = 300  # how much of a broken reply an event's detail quotes (the transcript keeps it all)
 
 TlsContextFactory = Callable[[bool], ssl.SSLContext]
 
@@ -100,6 +100,8 @@ class _Dialogue:
         self.wire: Wire | None = None
         self.pipelining = False
         self.verify_error: str | None = None
+        self.unanswered: list[str] = []  # later commands of the pipelined group being read
+        self.vrfy_queue: list[str] = []  # recipients still to VRFY
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -147,8 +149,12 @@ class _Dialogue:
         else:
             event, outcome = "protocol-error", "protocol_error"
         detail = waiting if not isinstance(exc, WireProtocolError) else str(exc)
-        if exc.partial and not isinstance(exc, WireProtocolError):
-            detail += f"; received {exc.partial[:120].decode('utf-8', 'replace')!r}"
+        if exc.partial:
+            detail += f"; received {exc.partial[:_DETAIL_BYTES].decode('utf-8', 'replace')!r}"
+            if len(exc.partial) > _DETAIL_BYTES:
+                detail += f" (and {len(exc.partial) - _DETAIL_BYTES} more bytes)"
+        if self.unanswered:
+            detail += "; also sent in the same group, unanswered: " + ", ".join(self.unanswered)
         ex = self._event(event, context, detail, since, command=command, address=address)
         self._stop(outcome, ex)
 
@@ -241,14 +247,11 @@ class _Dialogue:
         wire, self.wire = self.wire, None
         if wire is None:
             return
-        if quit and wire.is_open and wire.replies_read > 0 and self.loop.time() < self.deadline:
-            # Say QUIT (only to a peer that has spoken SMTP) but do not wait for the 221: nothing
-            # depends on it, and over a real network it costs a whole round trip.
-            with contextlib.suppress(WireError, ValueError, OSError):
-                await wire.send("QUIT")
-        # A graceful close (TLS close_notify) costs about one round trip, but an abort can make the
-        # server lose the QUIT it has not read yet: politeness first.
-        await wire.close(quit=False)
+        # Say QUIT to a peer that has spoken SMTP and still listens, even after a protocol error (the
+        # dialogue is desynchronised, the socket is not). See Wire.hang_up for what it waits for.
+        polite = quit and self.loop.time() < self.deadline
+        await wire.hang_up(quit=polite, timeout_s=max(0.0, min(self.options.timeout_s,
+                                                               self.deadline - self.loop.time())))
         self.record.transcript.extend(wire.transcript)
 
     # ---- the dialogue ------------------------------------------------------------------------
@@ -265,9 +268,14 @@ class _Dialogue:
             self._stop("tls_failed", ex)
         await self._verify_recipients()
         await self._transactions()
+        await self._verify_rest()
 
-    async def _secure(self, *, verify: bool) -> None:
-        """STARTTLS; on failure record why and, where allowed, go on over a new connection."""
+    async def _secure(self, *, verify: bool, untrusted: Exchange | None = None) -> None:
+        """STARTTLS; on failure record why and, where allowed, go on over a new connection.
+
+        `untrusted`: under --starttls require, the tls-untrusted event of the verifying attempt; this
+        unverified attempt only collects the certificate and then stops the session.
+        """
         require = self.options.starttls == "require"
         ex = await self._ask("STARTTLS", Context.STARTTLS)
         assert ex.reply is not None and self.wire is not None
@@ -282,12 +290,14 @@ class _Dialogue:
         except WireTLSFailed as exc:
             if exc.untrusted:
                 self.verify_error = exc.verify_message
-                ev = self._event("tls-untrusted", Context.TLS, exc.verify_message or str(exc), since)
-                if require:
-                    self._stop("tls_failed", ev)
+                why = exc.verify_message or str(exc)
+                detail = f"STARTTLS required: certificate untrusted ({why})" if require else why
+                ev = self._event("tls-untrusted", Context.TLS, detail, since)
                 await self._reopen(str(exc))
                 if "STARTTLS" in self.record.extensions:
-                    await self._secure(verify=False)
+                    await self._secure(verify=False, untrusted=ev if require else None)
+                elif require:
+                    self._stop("tls_failed", ev)
                 return
             tail = "; stopping (--starttls require)" if require else "; continuing in plain text on a new connection"
             ev = self._event("tls-handshake-failed", Context.TLS, f"{exc}{tail}", since)
@@ -299,21 +309,34 @@ class _Dialogue:
             self._fail(exc, Context.TLS, "STARTTLS", since)
         info = self.wire.tls_info() or {}
         self.record.tls = {**info, "verified": verify, "verify_error": None if verify else self.verify_error}
+        if untrusted is not None:  # require: the certificate is collected, the dialogue goes no further
+            self.record.tls["error"] = untrusted.detail
+            self._stop("tls_failed", untrusted)
         await self._greet()
 
     async def _verify_recipients(self) -> None:
+        """VRFY each recipient. With PIPELINING the first VRFY ends the MAIL/RCPT/RSET group instead
+        (RFC 2920 §3.1: VRFY may end a group) and the others follow it (`_verify_rest`)."""
         if not self.options.vrfy:
             return
         smtputf8 = "SMTPUTF8" in self.record.extensions
-        for key in self.recipients:
-            rcpt = _Rcpt(key)
-            if rcpt.needs_smtputf8 and not smtputf8:
-                continue  # the RCPT step records smtputf8-required
-            command = f"VRFY {key}" + (" SMTPUTF8" if rcpt.needs_smtputf8 else "")
-            ex = await self._ask(command, Context.VRFY, key)
-            self.record.vrfy[key] = ex
-            if ex.reply is not None and ex.reply.code in _VRFY_UNSUPPORTED_CODES:
-                return  # VRFY is off on this server; asking again only costs round trips
+        # a non-ASCII address without SMTPUTF8 is not asked: the RCPT step records smtputf8-required
+        self.vrfy_queue = [k for k in self.recipients if smtputf8 or not _Rcpt(k).needs_smtputf8]
+        if not self.pipelining:
+            await self._verify_rest()
+
+    def _vrfy_command(self, key: str) -> str:
+        return f"VRFY {key}" + (" SMTPUTF8" if _Rcpt(key).needs_smtputf8 else "")
+
+    def _vrfy_seen(self, key: str, ex: Exchange) -> None:
+        self.record.vrfy[key] = ex
+        if ex.reply is not None and ex.reply.code in _VRFY_UNSUPPORTED_CODES:
+            self.vrfy_queue.clear()  # VRFY is off on this server; asking again only costs round trips
+
+    async def _verify_rest(self) -> None:
+        while self.vrfy_queue:
+            key = self.vrfy_queue.pop(0)
+            self._vrfy_seen(key, await self._ask(self._vrfy_command(key), Context.VRFY, key))
 
     async def _transactions(self) -> None:
         smtputf8 = "SMTPUTF8" in self.record.extensions
@@ -336,6 +359,7 @@ class _Dialogue:
             ev = self._event("smtputf8-required", Context.MAIL,
                              "the sender address needs SMTPUTF8 and the server does not offer it",
                              self.loop.time())
+            await self._verify_rest()
             self._stop("completed", ev)
         utf8 = smtputf8 and (sender_utf8 or any(r.needs_smtputf8 for r in batch))
         mail = f"MAIL FROM:<{self.options.mail_from}>" + (" SMTPUTF8" if utf8 else "")
@@ -349,17 +373,25 @@ class _Dialogue:
         group: list[tuple[str, Context, str | None]] = [(mail, Context.MAIL, None)]
         group += [(f"RCPT TO:<{r.key}>", Context.RCPT, r.key) for r in batch]
         group.append(("RSET", Context.RSET, None))
+        if self.pipelining and self.vrfy_queue:  # VRFY may end a group (RFC 2920 §3.1)
+            vrfy_key = self.vrfy_queue.pop(0)
+            group.append((self._vrfy_command(vrfy_key), Context.VRFY, vrfy_key))
         by_key = {r.key: r for r in batch}
         since = await self._send(group) if self.pipelining else 0.0
         mail_ok, rcpts_seen, retry = True, 0, []
-        for command, context, key in group:
+        for index, (command, context, key) in enumerate(group):
             if not self.pipelining:
                 if context is Context.RCPT and not mail_ok:
                     continue  # no RCPT after a refused MAIL
                 since = await self._send([(command, context, key)])
+            else:
+                self.unanswered = [cmd for cmd, _, _ in group[index + 1:]]
             ex = await self._receive(command, context, key, since)
+            self.unanswered = []
             assert ex.reply is not None
-            if context is Context.MAIL:
+            if context is Context.VRFY and key is not None:
+                self._vrfy_seen(key, ex)
+            elif context is Context.MAIL:
                 mail_ok = 200 <= ex.reply.code < 300
                 if not mail_ok:
                     for rcpt in batch:

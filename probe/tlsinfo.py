@@ -58,6 +58,25 @@ def handshake_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> tuple[s
     return ssl_object.version(), cipher[0] if cipher else None, ssl_object.getpeercert(binary_form=True)
 
 
+def unverified_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes] | None:
+    """The certificates the peer sent, leaf first, as DER; None when this Python cannot tell.
+
+    Python 3.13 has SSLObject.get_unverified_chain(); 3.10-3.12 have it on the private _sslobj only.
+    Feature-detected: any surprise gives None, never an exception.
+    """
+    getter = getattr(ssl_object, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if getter is None:
+        return None
+    try:
+        chain = getter() or []
+        encoding = getattr(ssl, "ENCODING_DER", None) or getattr(getattr(ssl, "_ssl", None), "ENCODING_DER", 2)
+        return [c if isinstance(c, bytes) else bytes(c.public_bytes(encoding)) for c in chain]
+    except Exception:  # a private API: whatever it does, the chain is just unknown
+        return None
+
+
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -188,13 +207,17 @@ def tls_from_session(
 ) -> dict[str, Any] | None:
     """session.py's raw TLS facts {"version", "cipher", "der", "verified", "verify_error"} -> the SPEC.md `tls` object.
 
-    raw None and no error: STARTTLS did not happen (None). raw None with an error: the handshake failed.
+    raw None and no error: STARTTLS did not happen (None). raw None with an error: STARTTLS was refused or the
+    handshake failed. With an error, version and cipher are always None (no SMTP went over TLS); the
+    certificate is kept when one was seen (e.g. --starttls require stopping at an untrusted certificate).
     """
     if raw is None:
         return tls_object(None, None, None, error=error) if error else None
     cert = describe_certificate(raw.get("der"), mx_host=mx_host, trusted=bool(raw.get("verified")),
                                 verify_error=raw.get("verify_error"), now=now)
-    return tls_object(raw.get("version"), raw.get("cipher"), cert, error=error)
+    if error:
+        return tls_object(None, None, cert, error=error)
+    return tls_object(raw.get("version"), raw.get("cipher"), cert, error=None)
 
 
 def _expired_by_verification(cert: dict[str, Any]) -> bool:
@@ -247,8 +270,10 @@ def certificate_findings(
     return findings
 
 
-def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str) -> list[Finding]:
-    """STARTTLS missing or failed: CRITICAL under --starttls require, else WARNING; nothing under "never"."""
+def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str,
+                      refused: str | None = None) -> list[Finding]:
+    """STARTTLS missing, refused (a 454) or failed: CRITICAL under --starttls require, else WARNING; nothing
+    under "never". `refused`: the server's reply to STARTTLS when it was not 220."""
     if mode == "never" or (session_tls is not None and not session_tls.get("error")):
         return []
     severity = Severity.CRITICAL if mode == "require" else Severity.WARNING
@@ -256,7 +281,15 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
         return [Finding("starttls-missing", severity,
                         f"{mx_host} does not offer STARTTLS: mail to it travels in clear text, and senders enforcing "
                         "MTA-STS or DANE will not deliver to it.", mx_host)]
+    if refused:
+        return [Finding("starttls-refused", severity,
+                        f"{mx_host} offers STARTTLS but refused it (STARTTLS refused ({refused})); senders that "
+                        "insist on TLS will not deliver, others fall back to clear text.", mx_host)]
     reason = (session_tls or {}).get("error") or "the handshake failed"
+    if mode == "require" and (session_tls or {}).get("certificate"):
+        return [Finding("starttls-failed", severity,
+                        f"{reason}: the probe stopped at {mx_host} before MAIL (--starttls require); senders "
+                        "enforcing MTA-STS will not deliver to it.", mx_host)]
     return [Finding("starttls-failed", severity,
                     f"STARTTLS with {mx_host} failed ({reason}); senders that insist on TLS will not deliver, others "
                     "fall back to clear text.", mx_host)]
@@ -355,8 +388,13 @@ def domain_transport_summary(
     mta_sts: dict[str, Any] | None,
     dane_by_host: dict[str, dict[str, Any] | None],
     tls_rpt: dict[str, Any] | None,
+    *,
+    mx_hosts: list[str] | None = None,
 ) -> str:
-    """One line for the domain: STARTTLS and certificates over all probed MX, then the domain policies."""
+    """One line for the domain: STARTTLS and certificates over all probed MX, then the domain policies.
+
+    MTA-STS coverage is judged over `mx_hosts` (every MX of the domain, probed or not; default: the probed ones).
+    """
     hosts = list(tls_by_host)
     with_tls = [h for h in hosts if tls_by_host[h] and not (tls_by_host[h] or {}).get("error")]
     parts = [f"STARTTLS on {len(with_tls)} of {len(hosts)} MX" if hosts else "no MX probed"]
@@ -367,14 +405,22 @@ def domain_transport_summary(
         parts.append(f"certificate problems on {', '.join(bad)}")
     elif days:
         parts.append(f"certificates valid (the soonest expires in {min(days)} days)")
-    parts.append(_mta_sts_phrase(mta_sts, hosts))
-    present = [d for d in dane_by_host.values() if d and d.get("records")]
-    if not dane_by_host:
-        parts.append("DANE not checked")
-    elif not present:
-        parts.append("DANE absent")
-    else:
-        phrases = ", ".join(sorted({_dane_phrase(d) for d in present}))
-        parts.append(f"{phrases} on {len(present)} of {len(dane_by_host)} MX")
+    parts.append(_mta_sts_phrase(mta_sts, mx_hosts or hosts))
+    parts.append(_domain_dane_phrase(dane_by_host))
     parts.append(_tls_rpt_phrase(tls_rpt))
     return ", ".join(parts)
+
+
+def _domain_dane_phrase(dane_by_host: dict[str, dict[str, Any] | None]) -> str:
+    """"DANE absent" only when every lookup made said so; hosts never looked up make it "not checked"."""
+    looked_up = [d for d in dane_by_host.values() if d is not None]
+    present = [d for d in looked_up if d.get("records")]
+    if present:
+        phrases = ", ".join(sorted({_dane_phrase(d) for d in present}))
+        return f"{phrases} on {len(present)} of {len(dane_by_host)} MX"
+    failed = [d for d in looked_up if d.get("error")]
+    if failed:
+        return f"DANE lookup failed on {len(failed)} of {len(dane_by_host)} MX"
+    if not looked_up or len(looked_up) < len(dane_by_host):
+        return "DANE not checked" if not looked_up else f"DANE absent on {len(looked_up)} of {len(dane_by_host)} MX"
+    return "DANE absent"

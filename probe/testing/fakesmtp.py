@@ -9,6 +9,9 @@ default, or from a policy callable), and it records what every client wrote: eac
 
 `start_raw_server(handler)` serves a plain asyncio handler for the protocol breakers
 aiosmtpd cannot play (drip-feed, garbage, endless lines, unsolicited replies).
+
+`DelayProxy` relays a loopback connection adding a delay each way, so a test can count
+the round trips a dialogue waits for (elapsed time / round-trip time).
 """
 
 from __future__ import annotations
@@ -296,3 +299,76 @@ async def start_raw_server(handler: RawHandler) -> AsyncIterator[RawServer]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await server.wait_closed()
+
+
+MAX_CHUNKS = 10_000  # per direction and connection: a bound on the relay loop
+
+
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
+    """Copy one direction, each chunk delivered `delay_s` after it arrived (order kept)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def deliver() -> None:
+        for _ in range(MAX_CHUNKS):
+            due, data = await queue.get()
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    sender = asyncio.ensure_future(deliver())
+    try:
+        for _ in range(MAX_CHUNKS):
+            data = await reader.read(65536)
+            queue.put_nowait((loop.time() + delay_s, data))
+            if not data:
+                break
+        await sender
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+
+
+class DelayProxy:
+    """A TCP proxy on 127.0.0.1 to 127.0.0.1:target_port that adds `delay_s` each way."""
+
+    def __init__(self, target_port: int, delay_s: float) -> None:
+        self.target_port, self.delay_s = target_port, delay_s
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.close()
+            return
+        try:
+            await asyncio.gather(_relay(client_reader, up_writer, self.delay_s),
+                                 _relay(up_reader, client_writer, self.delay_s), return_exceptions=True)
+        except asyncio.CancelledError:
+            pass  # stop() ends connections still open
+        finally:
+            client_writer.close()
+            up_writer.close()
+
+    async def start(self) -> DelayProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -134,11 +134,17 @@ async def test_untrusted_certificate_is_recorded_then_collected_on_a_new_connect
     assert record.outcome == "completed" and record.rcpt["a@x.test"].reply is not None
 
 
-async def test_untrusted_certificate_with_require_stops(fake: Factory, server_cert: ServerCert) -> None:
+async def test_untrusted_certificate_with_require_collects_it_and_stops(fake: Factory, server_cert: ServerCert) -> None:
+    """require: the certificate is still collected (an unverified reconnect), then no MAIL is sent."""
     server = await fake(tls_context=server_cert.server_context())
     record = await probe(server, ["a@x.test"], opts(starttls="require"))
     assert record.outcome == "tls_failed" and record.rcpt["a@x.test"].event == "tls-untrusted"
-    assert len(server.connections) == 1 and "MAIL" not in verbs(server)
+    detail = record.rcpt["a@x.test"].detail
+    assert detail.startswith("STARTTLS required: certificate untrusted (") and "self" in detail
+    assert record.tls is not None and record.tls["der"] and record.tls["verified"] is False
+    assert record.tls["error"] == detail
+    assert len(server.connections) == 2 and server.connections[1].tls
+    assert "MAIL" not in verbs(server) and verbs(server)[-1] == "QUIT"
 
 
 async def test_failed_handshake_goes_on_in_plain_text_with_auto(fake: Factory, server_cert: ServerCert) -> None:
@@ -243,29 +249,21 @@ async def test_refused_mail_decides_every_recipient(fake: Factory, pipelining: b
     mail = next(e for e in record.exchanges if e.context is Context.MAIL)
     assert record.rcpt == {"a@x.test": mail, "b@x.test": mail} and record.catch_all is mail
     assert ("RCPT" in verbs(server)) is pipelining  # without pipelining no RCPT follows a refused MAIL
-    assert verbs(server)[-2:] == ["RSET", "QUIT"]
+    # with PIPELINING the VRFYs end the MAIL/RCPT/RSET group and follow it (RFC 2920 §3.1)
+    assert verbs(server)[-2:] == (["VRFY", "QUIT"] if pipelining else ["RSET", "QUIT"])
 
 
 async def test_pipelining_only_when_advertised(fake: Factory) -> None:
-    group = b"MAIL FROM:<>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRSET\r\n"
+    group = b"MAIL FROM:<>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRSET\r\nVRFY a@x.test\r\n"
     advertised = await fake(pipelining=True)
-    await probe(advertised, ["a@x.test", "b@x.test"], opts())
-    assert group in advertised.connections[0].segments
+    record = await probe(advertised, ["a@x.test", "b@x.test"], opts())
+    assert advertised.connections[0].segments[1:] == [group, b"VRFY b@x.test\r\n", b"QUIT\r\n"]
+    assert set(record.vrfy) == {"a@x.test", "b@x.test"}
     silent = await fake()
     await probe(silent, ["a@x.test", "b@x.test"], opts())
     assert all(seg.count(b"\r\n") == 1 for seg in silent.connections[0].segments)
     await probe(advertised, ["a@x.test", "b@x.test"], opts(pipelining=False))
     assert all(seg.count(b"\r\n") == 1 for seg in advertised.connections[1].segments)
-
-
-async def test_starttls_ehlo_vrfy_mail_rcpt_and_catch_all_take_six_round_trips(
-        fake: Factory, server_cert: ServerCert) -> None:
-    server = await fake(pipelining=True, tls_context=server_cert.server_context())
-    record = await probe(server, ["a@x.test"], opts(catch_all=True),
-                         tls_context_factory=server_cert.trusting_client_context)
-    writes = server.connections[0].segments
-    assert record.outcome == "completed" and record.catch_all is not None and record.tls is not None
-    assert len(writes) <= 6, writes  # EHLO | STARTTLS | EHLO | VRFY | MAIL RCPT RCPT RSET | QUIT
 
 
 async def test_an_unsolicited_421_is_kept_and_stops_the_session() -> None:
