@@ -1,4 +1,5 @@
-"""Transport security: DANE for SMTP (RFC 7672 / RFC 6698), matching TLSA records against the leaf. No sockets."""
+"""Transport security: DANE for SMTP (RFC 7672 / RFC 6698), matching TLSA records against the leaf (DANE-EE)
+and the chain the server sent (DANE-TA). No sockets."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
 from .model import Finding, Severity
 from .resolve import lookup_tlsa
@@ -60,8 +63,50 @@ def leaf_matches(der: bytes, selector: int, mtype: int, data: bytes) -> bool | N
     return None if digest is None else digest == data
 
 
-def judge_record(record: Any, der: bytes | None, *, trusted: bool | None) -> dict[str, Any]:
-    """One TLSA record -> {"usage", "selector", "mtype", "data", "match", "usable", "note"}."""
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):  # other issuer, unsupported key type, bad signature
+        return False
+    return True
+
+
+def _names_host(leaf: x509.Certificate, mx_host: str) -> bool:
+    """RFC 7672 §3.2.3: with DANE-TA the leaf must name the MX host (SAN DNS names; CN only without them)."""
+    from .tlsinfo import name_matches  # pure helper; tlsinfo imports nothing from here
+
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+    except x509.ExtensionNotFound:
+        names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return any(name_matches(name, mx_host) for name in names)
+
+
+def judge_trust_anchor(chain: list[bytes], selector: int, mtype: int, data: bytes,
+                       mx_host: str | None) -> tuple[bool, str | None]:
+    """DANE-TA (usage 2, RFC 7671 §5.2): a certificate the server sent above the leaf matches, every link
+    from the leaf up to it is a valid signature, and the leaf names the MX host. -> (match, note)."""
+    try:
+        certs = [x509.load_der_x509_certificate(der) for der in chain]
+    except ValueError:
+        return False, "the server's chain could not be read"
+    for index in range(1, len(chain)):
+        if not leaf_matches(chain[index], selector, mtype, data):
+            continue
+        if not all(_issued_by(certs[i], certs[i + 1]) for i in range(index)):
+            return False, "the trust anchor is in the chain but the chain does not link up to the leaf"
+        if mx_host is not None and not _names_host(certs[0], mx_host):
+            return False, f"the chain leads to the trust anchor but the certificate does not name {mx_host}"
+        return True, None
+    return False, f"none of the {len(chain) - 1} certificate(s) above the leaf matches"
+
+
+def judge_record(record: Any, der: bytes | None, *, trusted: bool | None, chain: list[bytes] | None = None,
+                 mx_host: str | None = None) -> dict[str, Any]:
+    """One TLSA record -> {"usage", "selector", "mtype", "data", "match", "usable", "note"}.
+
+    `chain`: the certificates the server sent, leaf first (None: not known on this Python)."""
     fields = _record_fields(record)
     if fields is None:
         return {"usage": None, "selector": None, "mtype": None, "data": str(record)[:80], "match": None,
@@ -74,10 +119,12 @@ def judge_record(record: Any, der: bytes | None, *, trusted: bool | None) -> dic
         detail["note"] = f"unknown usage {usage}"
     elif selector not in (0, 1) or mtype not in (0, 1, 2):
         detail["note"] = f"unsupported selector {selector} or matching type {mtype}"
-    elif usage in (0, 2):
-        detail["note"] = _CHAIN_UNAVAILABLE.format(usage=usage)
     elif der is None:
         detail["note"] = "no certificate to compare (STARTTLS not completed)"
+    elif usage == 2 and chain:
+        detail["match"], detail["note"] = judge_trust_anchor(chain, selector, mtype, data, mx_host)
+    elif usage in (0, 2):
+        detail["note"] = _CHAIN_UNAVAILABLE.format(usage=usage)
     else:
         matched = leaf_matches(der, selector, mtype, data)
         if usage == 1 and matched:
@@ -91,12 +138,14 @@ def judge_record(record: Any, der: bytes | None, *, trusted: bool | None) -> dic
 
 
 def evaluate_dane(
-    records: Iterable[Any], *, authenticated: bool, der: bytes | None, trusted: bool | None = None
+    records: Iterable[Any], *, authenticated: bool, der: bytes | None, trusted: bool | None = None,
+    chain: list[bytes] | None = None, mx_host: str | None = None,
 ) -> dict[str, Any]:
-    """Pure: the SPEC.md `dane` object from TLSA records, the AD bit and the leaf certificate."""
-    details = [judge_record(record, der, trusted=trusted) for record in records]
-    # only DANE-EE can be judged here: DANE-TA needs the chain, PKIX usages are unusable for SMTP (RFC 7672 §3.1.3)
-    judged = [d["match"] for d in details if d["match"] is not None and d["usage"] == 3]
+    """Pure: the SPEC.md `dane` object from TLSA records, the AD bit, the leaf certificate and (for DANE-TA)
+    the chain the server sent."""
+    details = [judge_record(record, der, trusted=trusted, chain=chain, mx_host=mx_host) for record in records]
+    # DANE-EE and DANE-TA (when the chain is known) decide; PKIX usages are unusable for SMTP (RFC 7672 §3.1.3)
+    judged = [d["match"] for d in details if d["match"] is not None and d["usage"] in (2, 3)]
     overall: bool | None = (any(judged) if judged else None) if authenticated else None
     usable = authenticated and any(d["usable"] for d in details)
     error = None
@@ -109,7 +158,8 @@ def evaluate_dane(
 
 
 async def check_dane(
-    mx_host: str, resolver: Any, der: bytes | None, *, port: int = 25, trusted: bool | None = None
+    mx_host: str, resolver: Any, der: bytes | None, *, port: int = 25, trusted: bool | None = None,
+    chain: list[bytes] | None = None,
 ) -> dict[str, Any]:
     """Look up `_<port>._tcp.<mx_host>` TLSA and judge the presented leaf. Never raises.
 
@@ -123,14 +173,21 @@ async def check_dane(
                 "error": f"the TLSA lookup for {name} failed: {lookup.error}", "details": []}
     if lookup.status in ("nxdomain", "nodata"):
         return {"records": 0, "dnssec": authenticated, "match": None, "usable": False, "error": None, "details": []}
-    return evaluate_dane(lookup.records or [], authenticated=authenticated, der=der, trusted=trusted)
+    return evaluate_dane(lookup.records or [], authenticated=authenticated, der=der, trusted=trusted, chain=chain,
+                         mx_host=mx_host)
 
 
-def dane_findings(dane: dict[str, Any] | None, *, mx_host: str) -> list[Finding]:
-    """CRITICAL dane-mismatch when authenticated records do not match; INFO when DANE cannot be judged."""
+def dane_findings(dane: dict[str, Any] | None, *, mx_host: str, tls: bool = True) -> list[Finding]:
+    """CRITICAL dane-mismatch when authenticated records do not match, CRITICAL dane-no-tls when they exist
+    and STARTTLS was missing or failed (`tls` False); INFO when DANE cannot be judged."""
     if not dane:
         return []
     records, dnssec, match, error = dane.get("records", 0), dane.get("dnssec"), dane.get("match"), dane.get("error")
+    if records and dnssec and not tls:
+        return [Finding("dane-no-tls", Severity.CRITICAL,
+                        f"{mx_host} publishes {records} DNSSEC-signed TLSA record(s) but no TLS session could be "
+                        "made with it (STARTTLS missing, refused or failed): a DANE sender will not deliver to this "
+                        "host (RFC 7672 §2.2).", mx_host)]
     if records == 0 and error:
         return [Finding("dane-lookup-failed", Severity.WARNING,
                         f"{error}; a DANE sender defers mail to {mx_host} while its TLSA lookup fails "

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import dane, mtasts, tlsinfo
 from .exchanges import SessionRecord
-from .model import Finding, ProbeOptions, Report, Session
+from .model import Context, Finding, ProbeOptions, Report, Session
 
 
 def handshake_error(record: SessionRecord) -> str | None:
@@ -24,12 +24,43 @@ def handshake_error(record: SessionRecord) -> str | None:
     return None
 
 
+def starttls_refusal(record: SessionRecord) -> str | None:
+    """"STARTTLS refused (454 4.7.0 ...)" when the server answered STARTTLS with anything but 220."""
+    for exchange in record.exchanges:
+        reply = exchange.reply
+        if exchange.context is Context.STARTTLS and reply is not None and reply.code != 220:
+            text = reply.text if reply.text.startswith(str(reply.code)) else f"{reply.code} {reply.text}"
+            return f"{_REFUSED}{text.strip()})"
+    return None
+
+
+def reached_ehlo(record: SessionRecord) -> bool:
+    """The server greeted us and accepted EHLO or HELO: it speaks SMTP, DANE applies to it."""
+    return any(e.context in (Context.EHLO, Context.HELO) and e.reply is not None and 200 <= e.reply.code < 300
+               for e in record.exchanges)
+
+
 def session_tls(record: SessionRecord) -> dict[str, Any] | None:
-    """The SPEC.md `tls` object for one session (None when STARTTLS was not attempted)."""
-    error = handshake_error(record)
+    """The SPEC.md `tls` object for one session (None when STARTTLS was not attempted).
+
+    Whenever `error` is set, `version` and `cipher` are None: no SMTP went over TLS.
+    """
+    error = (record.tls or {}).get("error") or handshake_error(record)
+    if record.tls is None and error is None:
+        error = starttls_refusal(record)
     if record.tls is None and error is not None and "STARTTLS" not in record.extensions:
         error = None  # not offered: that is a finding, not a failed handshake
     return tlsinfo.tls_from_session(record.tls, mx_host=record.host, error=error)
+
+
+_REFUSED = "STARTTLS refused ("
+
+
+def _refusal_in(session: Session) -> str | None:
+    """The server's non-220 reply to STARTTLS, from the session's tls error (see starttls_refusal)."""
+    error = str((session.tls or {}).get("error") or "")
+    return error[len(_REFUSED):-1] if error.startswith(_REFUSED) and session.tls and not session.tls.get(
+        "certificate") else None
 
 
 def session_findings(session: Session, options: ProbeOptions) -> list[Finding]:
@@ -37,7 +68,7 @@ def session_findings(session: Session, options: ProbeOptions) -> list[Finding]:
     if session.outcome not in ("completed", "tls_failed"):
         return []
     findings = tlsinfo.starttls_findings(session.host, session.tls, offered="STARTTLS" in session.extensions,
-                                         mode=options.starttls)
+                                         mode=options.starttls, refused=_refusal_in(session))
     if session.tls and session.tls.get("certificate"):
         findings += tlsinfo.certificate_findings(session.host, session.tls["certificate"],
                                                  warning_days=options.cert_warning_days,
@@ -47,21 +78,30 @@ def session_findings(session: Session, options: ProbeOptions) -> list[Finding]:
 
 async def add_dane(sessions: Sequence[tuple[Session, SessionRecord]], resolver: Any,
                    findings: list[Finding]) -> None:
-    """DANE for each session that presented a certificate (one TLSA lookup per host, cached by the resolver)."""
+    """DANE for each session that reached EHLO, with or without TLS (one TLSA lookup per host, cached by
+    the resolver): DNSSEC-signed TLSA records and no STARTTLS is CRITICAL (dane-no-tls)."""
     async def one(session: Session, record: SessionRecord) -> None:
         der = record.tls.get("der") if record.tls else None
         trusted = bool(record.tls.get("verified")) if record.tls else None
-        session.dane = await dane.check_dane(session.host, resolver, der, port=session.port, trusted=trusted)
-        findings.extend(dane.dane_findings(session.dane, mx_host=session.host))
+        chain = record.tls.get("chain") if record.tls else None
+        session.dane = await dane.check_dane(session.host, resolver, der, port=session.port, trusted=trusted,
+                                             chain=chain)
+        findings.extend(dane.dane_findings(session.dane, mx_host=session.host, tls=record.tls is not None))
 
-    await asyncio.gather(*(one(s, r) for s, r in sessions if r.tls is not None))
+    await asyncio.gather(*(one(s, r) for s, r in sessions if reached_ehlo(r)))
 
 
-async def domain_policies(domain: str, mx_hosts: list[str], resolver: Any,
-                          options: ProbeOptions) -> tuple[dict[str, Any], dict[str, Any]]:
-    """MTA-STS and TLS-RPT for the domain, concurrently."""
+async def domain_policies(domain: str, mx_hosts: list[str], resolver: Any, options: ProbeOptions, *,
+                          cafile: str | None = None, policy_port: int | None = None,
+                          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """MTA-STS and TLS-RPT for the domain, concurrently. mta-sts.<domain> is resolved with `resolver`.
+
+    `cafile` (default: the system store, SSL_CERT_FILE honoured) and `policy_port` (default 443) are
+    for loopback tests.
+    """
     sts, rpt = await asyncio.gather(
-        mtasts.check_mta_sts(domain, resolver, mx_hosts, timeout_s=options.timeout_s),
+        mtasts.check_mta_sts(domain, resolver, mx_hosts, timeout_s=options.timeout_s, cafile=cafile,
+                             port=policy_port),
         mtasts.check_tls_rpt(domain, resolver),
     )
     return sts, rpt
@@ -77,16 +117,24 @@ def policy_findings(report: Report) -> list[Finding]:
 
 
 def transport_verdicts(report: Report) -> dict[str, Any] | None:
-    """One line a person understands per MX host reached over SMTP, and one for the domain."""
+    """One line a person understands per MX host that spoke SMTP with us, and one for the domain.
+
+    MTA-STS coverage is judged over every MX host of the report, probed or not.
+    """
     hosts: dict[str, str] = {}
     tls_by_host: dict[str, dict[str, Any] | None] = {}
     dane_by_host: dict[str, dict[str, Any] | None] = {}
+    chosen: dict[str, Session] = {}  # per host, in report order: its completed session, else its tls_failed one
     for s in report.sessions:
-        if s.outcome != "completed" or s.host in hosts:
-            continue
-        hosts[s.host] = tlsinfo.transport_summary(s.tls, report.mta_sts, s.dane, report.tls_rpt, mx_host=s.host)
-        tls_by_host[s.host], dane_by_host[s.host] = s.tls, s.dane
+        if s.outcome in ("completed", "tls_failed") and (s.host not in chosen or (
+                s.outcome == "completed" and chosen[s.host].outcome != "completed")):
+            chosen[s.host] = s
+    for host, s in chosen.items():
+        hosts[host] = tlsinfo.transport_summary(s.tls, report.mta_sts, s.dane, report.tls_rpt, mx_host=host)
+        tls_by_host[host], dane_by_host[host] = s.tls, s.dane
     if not hosts:
         return None
-    domain = tlsinfo.domain_transport_summary(tls_by_host, report.mta_sts, dane_by_host, report.tls_rpt)
+    mx_hosts = list(dict.fromkeys([m.host for m in report.mx] + list(tls_by_host)))
+    domain = tlsinfo.domain_transport_summary(tls_by_host, report.mta_sts, dane_by_host, report.tls_rpt,
+                                              mx_hosts=mx_hosts)
     return {"domain": domain, "hosts": hosts}

@@ -168,3 +168,24 @@ async def test_submission_port_uses_its_own_name(dns_resolver: ResolverFactory, 
                                   secure=[f"_587._tcp.{MX}."])
     assert (await check_dane(MX, resolver, leaf, port=587))["match"] is True
     assert (await check_dane(MX, resolver, leaf))["records"] == 0
+
+
+# ---- DANE-TA (usage 2) against the chain the server sent ------------------------------------------------
+
+
+def test_dane_ta_needs_a_linked_chain_naming_the_host(ca: TestCA) -> None:
+    leaf = ca.issue(["mx1.probe.test"])
+    anchor = (2, 0, 1, hashlib.sha256(ca.der).digest())
+    good = evaluate_dane([anchor], authenticated=True, der=leaf.der, chain=[leaf.der, ca.der],
+                         mx_host="mx1.probe.test")
+    assert good["match"] is True and good["details"][0]["note"] is None
+    wrong_name = evaluate_dane([anchor], authenticated=True, der=leaf.der, chain=[leaf.der, ca.der],
+                               mx_host="mx2.probe.test")
+    assert wrong_name["match"] is False and "does not name mx2.probe.test" in wrong_name["details"][0]["note"]
+    other = TestCA(ca.directory / "other")
+    stranger = other.issue(["mx1.probe.test"])
+    unlinked = evaluate_dane([anchor], authenticated=True, der=stranger.der, chain=[stranger.der, ca.der],
+                             mx_host="mx1.probe.test")
+    assert unlinked["match"] is False and "does not link" in unlinked["details"][0]["note"]
+    unknown = evaluate_dane([anchor], authenticated=True, der=leaf.der, chain=None, mx_host="mx1.probe.test")
+    assert unknown["match"] is None and "chain" in unknown["details"][0]["note"]  # honest, never a crash

@@ -1,0 +1,170 @@
+"""probe.session: how a dialogue ends (QUIT after protocol errors, the TLS close), what a broken pipelined
+group leaves in the record, STARTTLS refused, pipelined VRFY, and the round trips a whole session costs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from probe import security
+from probe.model import Context, ProbeOptions, Session, Severity
+from probe.session import SessionRecord, run_session
+from probe.testing.fakesmtp import DelayProxy, FakeSMTP
+from probe.testing.hostile import MIXED_CODES_REPLY, Behaviour, HostileServer
+
+if TYPE_CHECKING:
+    from conftest import ServerCert  # tests/smtp/conftest.py (a fixture type only)
+
+STEP_S = 2.0
+
+
+def opts(**changes: Any) -> ProbeOptions:
+    base: dict[str, Any] = {"helo": "probe.test", "timeout_s": STEP_S, "catch_all": False}
+    return ProbeOptions(**{**base, **changes})
+
+
+async def probe(port: int, recipients: list[str], options: ProbeOptions, **kw: Any) -> SessionRecord:
+    return await run_session("mx.test", "127.0.0.1", port, recipients, options, **kw)
+
+
+def to_session(record: SessionRecord) -> Session:
+    """What the transport checks see of a session (the runner builds the full one)."""
+    return Session(record.host, record.address, record.port, record.outcome, tls=security.session_tls(record),
+                   extensions=sorted(record.extensions))
+
+
+async def eventually(condition: Callable[[], bool], within_s: float = STEP_S) -> bool:
+    """Poll `condition` (the server reads in the same loop) until true or `within_s` passed."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within_s
+    for _ in range(int(within_s / 0.01) + 1):
+        if condition() or loop.time() >= end:
+            break
+        await asyncio.sleep(0.01)
+    return condition()
+
+
+# ---- QUIT after a protocol error -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "changes"),
+    [
+        (Behaviour.MIXED_CODES, {}),  # pipelined: the RSET's reply is still unread when the error strikes
+        (Behaviour.MIXED_CODES, {"pipelining": False}),
+        (Behaviour.HUGE_EHLO, {}),  # 5000 lines: more than Limits.max_lines
+    ],
+)
+async def test_quit_is_said_after_a_protocol_error_while_the_server_listens(
+        behaviour: Behaviour, changes: dict[str, Any]) -> None:
+    async with HostileServer(behaviour) as srv:
+        record = await probe(srv.port, ["a@x.test"], opts(vrfy=False, **changes))
+        assert record.outcome in ("protocol_error", "completed"), record.outcome
+        assert any(e.event in ("protocol-error", "reply-too-long") for e in record.exchanges)
+        assert await eventually(lambda: srv.commands[-1:] == ["QUIT"]), srv.commands
+    assert any(t.direction == "C" and t.data == b"QUIT\r\n" for t in record.transcript)
+
+
+async def test_quit_is_sent_to_a_server_still_sending_an_endless_reply() -> None:
+    """It never reads again (the hostile script only writes), but the socket is open: QUIT is written."""
+    async with HostileServer(Behaviour.ENDLESS_MULTILINE) as srv:
+        record = await probe(srv.port, ["a@x.test"], opts(vrfy=False))
+    assert record.outcome == "protocol_error"
+    assert [t.data for t in record.transcript if t.direction == "C"] == [b"EHLO probe.test\r\n", b"QUIT\r\n"]
+
+
+async def test_a_broken_pipelined_reply_keeps_its_lines_and_the_unanswered_commands() -> None:
+    async with HostileServer(Behaviour.MIXED_CODES) as srv:
+        record = await probe(srv.port, ["a@x.test", "b@x.test"], opts(vrfy=False))
+    event = record.rcpt["a@x.test"]
+    assert event.event == "protocol-error" and event.context is Context.RCPT
+    assert "250 then 550" in event.detail
+    assert repr(MIXED_CODES_REPLY.decode()) in event.detail  # the actual lines, not only their codes
+    assert "unanswered: RCPT TO:<b@x.test>, RSET" in event.detail
+    sent = b"".join(t.data for t in record.transcript if t.direction == "C")
+    assert b"RCPT TO:<b@x.test>\r\nRSET\r\n" in sent
+    assert any(MIXED_CODES_REPLY in t.data for t in record.transcript if t.direction == "S")
+
+
+# ---- STARTTLS refused, the TLS close ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mode", "severity"), [("auto", Severity.WARNING), ("require", Severity.CRITICAL)])
+async def test_a_454_to_starttls_is_reported_as_refused_not_as_a_failed_handshake(
+        server_cert: ServerCert, mode: str, severity: Severity) -> None:
+    async with FakeSMTP(tls_context=server_cert.server_context(),
+                        starttls_reply="454 4.7.0 TLS not available due to local problem") as server:
+        record = await probe(server.port, ["a@x.test"], opts(starttls=mode))
+    assert record.outcome == ("completed" if mode == "auto" else "tls_failed")
+    session = to_session(record)
+    assert session.tls == {"version": None, "cipher": None, "certificate": None,
+                           "error": "STARTTLS refused (454 4.7.0 TLS not available due to local problem)"}
+    findings = security.session_findings(session, opts(starttls=mode))
+    assert [(f.id, f.severity) for f in findings] == [("starttls-refused", severity)]
+    assert "handshake" not in findings[0].message and "454 4.7.0" in findings[0].message
+
+
+async def test_require_with_an_untrusted_certificate_reports_it_critical(server_cert: ServerCert) -> None:
+    async with FakeSMTP(tls_context=server_cert.server_context()) as server:
+        record = await probe(server.port, ["a@x.test"], opts(starttls="require"))
+    session = to_session(record)
+    assert session.outcome == "tls_failed" and session.tls is not None
+    assert session.tls["version"] is None and session.tls["certificate"]["self_signed"] is True
+    assert session.tls["error"].startswith("STARTTLS required: certificate untrusted (self")
+    findings = {f.id: f for f in security.session_findings(session, opts(starttls="require"))}
+    assert findings["starttls-failed"].severity is Severity.CRITICAL
+    assert findings["starttls-failed"].message.startswith("STARTTLS required: certificate untrusted (self")
+    assert "cert-self-signed" in findings
+
+
+async def test_a_tls_session_ends_after_the_221_without_waiting_for_close_notify(server_cert: ServerCert) -> None:
+    """The server processed QUIT (its 221 is in the transcript) before the connection was dropped."""
+    async with FakeSMTP(tls_context=server_cert.server_context(), pipelining=True) as server:
+        record = await probe(server.port, ["a@x.test"], opts(),
+                             tls_context_factory=server_cert.trusting_client_context)
+        assert record.tls is not None and record.outcome == "completed"
+        assert server.connections[0].commands[-1] == "QUIT"
+    assert record.transcript[-2].data == b"QUIT\r\n" and record.transcript[-1].data.startswith(b"221 ")
+
+
+# ---- pipelined VRFY --------------------------------------------------------------------------------------
+
+
+async def test_vrfy_ends_the_pipelined_group_and_stops_when_unsupported() -> None:
+    async with FakeSMTP(pipelining=True, vrfy="502 5.5.1 VRFY command is disabled") as server:
+        record = await probe(server.port, ["a@x.test", "b@x.test"], opts())
+    assert server.connections[0].segments[1] == (b"MAIL FROM:<>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\n"
+                                                 b"RSET\r\nVRFY a@x.test\r\n")
+    assert [c for c in server.commands if c.startswith("VRFY")] == ["VRFY a@x.test"]
+    assert list(record.vrfy) == ["a@x.test"] and record.vrfy["a@x.test"].reply is not None
+    assert all(record.rcpt[k].reply is not None and record.rcpt[k].reply.code == 250 for k in record.rcpt)
+
+
+# ---- round trips over a slow link ------------------------------------------------------------------------
+
+
+ONE_WAY_S = 0.05  # each direction; a round trip is 0.1 s
+
+
+@pytest.mark.parametrize("pipelining", [True])
+async def test_starttls_ehlo_vrfy_mail_rcpt_and_catch_all_fit_in_few_round_trips(
+        server_cert: ServerCert, pipelining: bool) -> None:
+    """Through a proxy adding 50 ms each way: greeting (0.5) + EHLO + STARTTLS + TLS handshake + EHLO +
+    [MAIL RCPT RCPT RSET VRFY] + QUIT/221 = 6.5 round trips; 7.5 allows for a loaded machine. Only an
+    upper bound is asserted."""
+    async with FakeSMTP(pipelining=True, tls_context=server_cert.server_context()) as server:
+        proxy = await DelayProxy(server.port, ONE_WAY_S).start()
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            record = await probe(proxy.port, ["a@x.test"], opts(catch_all=True, pipelining=pipelining),
+                                 tls_context_factory=server_cert.trusting_client_context)
+            elapsed = loop.time() - started
+        finally:
+            await proxy.stop()
+    assert record.outcome == "completed" and record.tls is not None and record.catch_all is not None
+    assert record.vrfy["a@x.test"].reply is not None
+    assert elapsed / (2 * ONE_WAY_S) <= 7.5, f"{elapsed / (2 * ONE_WAY_S):.1f} round trips"
