@@ -71,7 +71,11 @@ def cli() -> None:
 @click.option("--color/--no-color", default=None, help="Colour (default: on a terminal, unless NO_COLOR).")
 def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: str, output: str | None,
                   verbose: bool, color: bool | None, **kw: Any) -> int:
-    """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`."""
+    """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`.
+
+    ADDRESS [ADDRESS...] must share one domain. DOMAIN ADDRESS... asks DOMAIN's MX; addresses of
+    other domains are then relay/backup checks, not deliverability.
+    """
     fmt = "json" if as_json else fmt
     try:
         domain, parsed = _parse_target(target, addresses)
@@ -114,14 +118,15 @@ def could_not_run(target: str, message: str, fmt: str, output: str | None) -> in
 
 
 def _parse_target(target: str, addresses: Sequence[str]) -> tuple[str, list[Any]]:
-    """`DOMAIN [ADDRESS...]` or `ADDRESS [ADDRESS...]` -> (A-label domain, parsed addresses)."""
+    """`DOMAIN [ADDRESS...]` or `ADDRESS [ADDRESS...]` -> (A-label domain, parsed addresses).
+
+    Addresses given without a DOMAIN must share one domain; with a DOMAIN, addresses of other
+    domains are asked of DOMAIN's MX (a relay/backup question, reported as such).
+    """
     from . import inputs
 
-    parsed = [inputs.parse_address(a) for a in addresses]
-    if "@" in target:
-        first = inputs.parse_address(target)
-        return first.domain, [first, *parsed]
-    return inputs.parse_domain(target), parsed
+    parsed = inputs.target_from_args(target, addresses)
+    return parsed.domain, list(parsed.addresses)
 
 
 def _run_probe(domain: str, addresses: Sequence[Any], options: Any) -> Any:

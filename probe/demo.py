@@ -181,14 +181,14 @@ async def run_demo(show: Callable[[str], None], *, color: bool = False, verbose:
                 finally:
                     if server is not None:
                         await server.stop()
-                finish_report(report, [])
+                health = finish_report(report, [])
                 problems = check(scenario, report)
                 failures += [f"{scenario.title}: {p}" for p in problems]
                 if as_json:
                     show(report_json(report, indent=None) + "\n")
                     continue
                 show(_heading(number, len(scenarios), scenario, color))
-                show(render_text(report, color=color, verbose=verbose))
+                show(render_text(report, color=color, verbose=verbose, health=health))
                 if problems:
                     show(f"  !! unexpected: {'; '.join(problems)}\n")
     if not as_json:

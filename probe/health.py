@@ -131,21 +131,16 @@ _NO_CONNECTION = frozenset({"refused", "timeout", "reset", "unreachable"})
 ALWAYS_COUNTING_FINDINGS = frozenset({"mta-sts-mx-not-covered", "mta-sts-cert-fails", "dane-mismatch",
                                       "dane-no-tls"})
 _STARTTLS_FINDINGS = frozenset({"starttls-missing", "starttls-failed"})
-# The MX lookup's own resolver could not be reached (the runner's dns-timeout / no usable nameserver text)
-_LOCAL_RESOLVER_MARKS = ("timed out", "no usable nameserver", "dns-resolver-unreachable")
-
-
 def tls_negotiated(tls: Any) -> bool:
     """A version and no error: a failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
     return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
 
 
 def local_resolver_failure(report: Report) -> bool:
-    """A dns_error because our resolver could not be reached at all (not an answer from the domain's servers)."""
-    if report.status is not DomainStatus.DNS_ERROR:
-        return False
-    texts = [report.summary, *(f.id + " " + f.message for f in report.findings if f.id.startswith("dns-"))]
-    return any(mark in text.lower() for text in texts for mark in _LOCAL_RESOLVER_MARKS)
+    """A dns_error because our resolver gave no answer at all (the runner's dns-resolver-unreachable
+    finding), as opposed to a SERVFAIL/REFUSED answer about the domain."""
+    return report.status is DomainStatus.DNS_ERROR and any(
+        f.id == "dns-resolver-unreachable" for f in report.findings)
 
 
 def _is_4xx(step: Step) -> bool:

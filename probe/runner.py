@@ -241,10 +241,16 @@ async def _mail_hosts(walk: Walk, domain: str, options: ProbeOptions,
         return answer.hosts
     report.mx_source = {"null": "null"}.get(answer.kind, "none")
     event = {"null": "null-mx", "nxdomain": "dns-nxdomain", "no_mail_hosts": "no-mail-hosts"}.get(
-        answer.kind, "dns-timeout" if answer.failure == "timeout" else "dns-servfail")
+        answer.kind, {"timeout": "dns-timeout", "refused": "dns-refused"}.get(answer.failure or "", "dns-servfail"))
     status = {"null": DomainStatus.DOES_NOT_ACCEPT_MAIL, "nxdomain": DomainStatus.NO_SUCH_DOMAIN,
               "no_mail_hosts": DomainStatus.DOES_NOT_ACCEPT_MAIL}.get(answer.kind, DomainStatus.DNS_ERROR)
     d = diagnose_event(event, Context.DNS, detail=answer.error or domain)
+    if answer.kind == "dns_error" and answer.failure in ("timeout", "network"):
+        # no answer at all, not even SERVFAIL: the resolver this machine asks is unreachable or dead
+        report.findings.append(Finding(
+            "dns-resolver-unreachable", Severity.WARNING,
+            f"No DNS answer for {domain} ({answer.error}): check this machine's DNS configuration or "
+            "name a working server with --resolver; nothing was learned about the domain.", domain))
     report.status, report.reason = status, d.reason
     report.summary = f"{domain}: {d.meaning}"
     walk.dns_diagnosis = d

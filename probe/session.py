@@ -263,7 +263,7 @@ class _Dialogue:
             await self._secure(verify=True)
         elif mode == "require":
             ex = self._event("starttls-not-offered", Context.STARTTLS,
-                             "the server does not offer STARTTLS and --starttls require is set",
+                             "--starttls require is set, so the probe stopped",
                              self.loop.time())
             self._stop("tls_failed", ex)
         await self._verify_recipients()

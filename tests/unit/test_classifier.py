@@ -281,7 +281,7 @@ REALISTIC_DETAILS = {
         "TLS handshake failed: [SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1000); continuing in "
         "plain text on a new connection", "TLS handshake did not finish within 10 s; stopping (--starttls require)"],
     "tls-untrusted": ["self-signed certificate", "Hostname mismatch, certificate is not valid for 'mx.example.org'."],
-    "starttls-not-offered": ["the server does not offer STARTTLS and --starttls require is set"],
+    "starttls-not-offered": ["--starttls require is set, so the probe stopped"],
     "deadline-exceeded": ["the session's deadline passed before RCPT TO:<a@example.org>",
                           "the deadline passed before this host was tried"],
     "dns-nxdomain": ["nx.example.test"],

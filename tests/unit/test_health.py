@@ -421,6 +421,8 @@ def test_dns_error_from_the_domains_servers_is_a_warning() -> None:
 def test_unreachable_own_resolver_is_unknown() -> None:
     r = report(DomainStatus.DNS_ERROR, sessions=[], addresses=[], reason=Reason.DNS_ERROR,
                summary="t.test: DNS lookup timed out (no answer within 2 s from 127.0.0.1:53).")
+    assert evaluate(r).exit_code is ExitCode.WARNING  # words alone decide nothing
+    r.findings.append(Finding("dns-resolver-unreachable", Severity.WARNING, "No DNS answer for t.test", "t.test"))
     result = evaluate(r)
     assert result.exit_code is ExitCode.UNKNOWN and "local resolver failure" in result.summary
 
