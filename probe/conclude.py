@@ -196,10 +196,8 @@ def _tls_refused(record: SessionRecord) -> bool:
     if record.outcome != "tls_failed":
         return False
     ok = {e.context for e in record.exchanges if e.reply is not None and 200 <= e.reply.code < 300}
-    last = _tls_stop(record)
-    hung = last is not None and last.event == "tls-handshake-failed" and "did not finish" in last.detail
-    # a handshake that hung proves nothing (a middlebox may eat it): that host is as good as silent
-    return Context.BANNER in ok and bool(ok & {Context.EHLO, Context.HELO}) and not hung
+    # greeted and answered EHLO: the host speaks SMTP, whatever then went wrong with TLS
+    return Context.BANNER in ok and bool(ok & {Context.EHLO, Context.HELO})
 
 
 def _conclude_tls(walk: Walk, record: SessionRecord, addresses: Sequence[Address]) -> None:

@@ -185,8 +185,13 @@ async def test_starttls_hang_is_not_tls_for_health_or_text(no_dns: dns.asyncreso
 async def test_starttls_hang_require_is_tls_failed(no_dns: dns.asyncresolver.Resolver) -> None:
     async with HostileServer(Behaviour.STARTTLS_HANG) as srv:
         report = await probe(srv.port, no_dns, timeout_s=0.5, starttls="require")
-    assert_learned_nothing(report, srv, outcome="tls_failed", reason=Reason.TLS_FAILURE)
-    assert srv.connections == 1 and "MAIL FROM:<>" not in srv.commands
+    session = only_session(report)
+    assert (session.outcome, failing_step(report).reason) == ("tls_failed", Reason.TLS_FAILURE)
+    # the host greeted and answered EHLO: it accepts mail, but not over TLS, so the address was not asked
+    assert (report.status, report.reason) == (DomainStatus.ACCEPTS_MAIL, Reason.TLS_FAILURE)
+    [result] = report.addresses
+    assert (result.verdict, result.reason) == (Verdict.UNKNOWN, Reason.TLS_FAILURE)
+    assert srv.connections == 1 and "MAIL FROM:<>" not in srv.commands and not srv.saw_data
 
 
 # ---------------------------------------------------------------- postscreen-style greeting delay
