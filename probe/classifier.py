@@ -189,6 +189,12 @@ def _enhanced_parts(entry: EnhancedEntry, klass: int, ctx: Context | None) -> tu
     return reason, meaning, remediation, severity
 
 
+def _command_words(ctx: Context | None) -> str:
+    """'RCPT' -> 'RCPT TO', 'banner' -> 'the greeting': how a context reads in a sentence."""
+    return {Context.RCPT: "RCPT TO", Context.MAIL: "MAIL FROM", Context.BANNER: "the greeting",
+            Context.AFTER_DATA: "the end of the message data"}.get(ctx, str(ctx)) if ctx else "a command"
+
+
 def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = None) -> str:
     if klass is None and ctx is Context.BOUNCE:
         return ("In a bounce message (non-delivery report) that quotes the receiving server's words "
@@ -256,6 +262,11 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             if not rule.contexts and note is not None and note.firm and note.remediation \
                     and (note.reason or (code_entry.reason if code_entry else None)) == rule.reason:
                 remediation = f"{note.remediation} {remediation}"  # a generic rule; the context adds its advice
+            usual = (note.reason if note else None) or (code_entry.reason if code_entry else None)
+            if usual is not None and usual != rule.reason:  # the code's usual "when" describes another case
+                where = f"In reply to {_command_words(ctx)}" if ctx not in (None, Context.BOUNCE) else "In a reply"
+                when = (f"{where}, worded like this: the reason here is {rule.reason.value.replace('_', ' ')}, "
+                        f"not what a bare {parsed.code} usually means ({usual.value.replace('_', ' ')}).")
             return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs)
 
     if code_entry is not None:

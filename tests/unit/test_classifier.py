@@ -334,3 +334,12 @@ def test_reply_timeout_advice_depends_on_the_step() -> None:
 def test_dns_refused_is_its_own_event() -> None:
     d = diagnose_event("dns-refused", Context.DNS, detail="REFUSED from 127.0.0.1:53")
     assert d.reason is Reason.DNS_ERROR and "SERVFAIL" not in d.meaning and "refused" in d.meaning
+
+
+def test_when_follows_the_rule_not_the_code_it_overrides() -> None:
+    """A blocklist wording on a 550 to RCPT must not say 'for an address the server does not know'."""
+    blocked = classify("550 5.7.0 Your server IP address is in the SORBS DNSBL", "RCPT")
+    usual = classify("550 5.1.1 <x@example.com>: Recipient address rejected: User unknown", "RCPT")
+    assert blocked.reason is Reason.BLOCKLISTED and "does not know" not in blocked.when
+    assert "blocklisted" in blocked.when and "RCPT TO" in blocked.when
+    assert usual.reason is Reason.USER_UNKNOWN
