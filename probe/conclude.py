@@ -32,6 +32,11 @@ from .model import (
 )
 
 
+def _last(record: SessionRecord) -> Exchange:
+    """The exchange that ended the dialogue: the last one that is not the polite QUIT."""
+    return [e for e in record.exchanges if e.context is not Context.QUIT][-1]
+
+
 def diagnose(exchange: Exchange, host: str | None) -> Diagnosis:
     """The meaning of one exchange: a reply through the catalogue, an event through events.toml."""
     if exchange.reply is not None:
@@ -138,7 +143,7 @@ def conclude(walk: Walk, addresses: Sequence[Address]) -> None:
 def _conclude_unanswered(walk: Walk, addresses: Sequence[Address]) -> None:
     """No host gave a definitive answer: unreachable, and the summary says what each host did."""
     report = walk.report
-    ends = [(r, e) for r in walk.records for e in [x for x in r.exchanges if x.context is not Context.QUIT][-1:]]
+    ends = [(r, _last(r)) for r in walk.records if any(x.context is not Context.QUIT for x in r.exchanges)]
     failures = [diagnose(e, r.host) for r, e in ends] or walk.no_address
     reason = assess.worst_reason(failures) if failures else Reason.NETWORK_ERROR
     report.status, report.reason = DomainStatus.UNREACHABLE, reason
@@ -168,7 +173,7 @@ _EVENT_WORDS = {
 
 def _what_happened(record: SessionRecord) -> str:
     """One host's session in a few words: 'mx1 deferred (421 4.3.2 busy)', 'mx2 timed out waiting for ...'."""
-    last = [e for e in record.exchanges if e.context is not Context.QUIT][-1:]
+    last = [_last(record)] if any(e.context is not Context.QUIT for e in record.exchanges) else []
     if not last:
         return f"{record.host} was not tried"
     e = last[0]
@@ -204,7 +209,7 @@ def _conclude_tls(walk: Walk, record: SessionRecord, addresses: Sequence[Address
     """--starttls require and no host met it: the domain accepts mail; the addresses were not asked."""
     report = walk.report
     report.status, report.reason = DomainStatus.ACCEPTS_MAIL, Reason.TLS_FAILURE
-    d = diagnose(_tls_stop(record) or record.exchanges[-1], record.host)
+    d = diagnose(_tls_stop(record) or _last(record), record.host)
     report.addresses = [_result(a, d, Verdict.UNKNOWN, record.host, "STARTTLS") for a in addresses]
     failed = [r for r in walk.records if _tls_refused(r)]
     why = "; ".join(dict.fromkeys(f"{r.host}: {_tls_words(r)}" for r in failed))
@@ -265,7 +270,7 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
 
 
 def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -> tuple[Diagnosis, AddressResult]:
-    exchange = record.rcpt.get(a.smtp_form) or (record.exchanges[-1] if record.exchanges else None)
+    exchange = record.rcpt.get(a.smtp_form) or (_last(record) if record.exchanges else None)
     if exchange is None:
         d = diagnose_event("protocol-error", Context.RCPT, detail="no reply recorded")
     else:

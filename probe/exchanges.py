@@ -14,7 +14,7 @@ from .wire import TranscriptLine
 EVENTS = frozenset({
     "connect-refused", "connect-timeout", "connect-unreachable", "connection-reset", "connection-closed",
     "reply-timeout", "protocol-error", "reply-too-long", "tls-handshake-failed", "tls-untrusted",
-    "starttls-not-offered", "deadline-exceeded", "smtputf8-required", "proxy-failed",
+    "starttls-not-offered", "deadline-exceeded", "smtputf8-required", "proxy-failed", "quit-sent",
 })
 
 

@@ -250,8 +250,12 @@ class _Dialogue:
         # Say QUIT to a peer that has spoken SMTP and still listens, even after a protocol error (the
         # dialogue is desynchronised, the socket is not). See Wire.hang_up for what it waits for.
         polite = quit and self.loop.time() < self.deadline
-        await wire.hang_up(quit=polite, timeout_s=max(0.0, min(self.options.timeout_s,
-                                                               self.deadline - self.loop.time())))
+        since = self.loop.time()
+        said, reply = await wire.hang_up(quit=polite, timeout_s=max(0.0, min(self.options.timeout_s,
+                                                                            self.deadline - self.loop.time())))
+        if said:  # shown in the report like any step; nothing is concluded from it
+            self._add(Exchange("QUIT", Context.QUIT, reply, None if reply else "quit-sent",
+                               "" if reply else "the reply was not awaited", self._now_ms(since)))
         self.record.transcript.extend(wire.transcript)
 
     # ---- the dialogue ------------------------------------------------------------------------

@@ -379,32 +379,34 @@ class Wire:
         sockname = transport.get_extra_info("sockname") if transport is not None else None
         return str(sockname[0]) if isinstance(sockname, tuple) and sockname else None
 
-    async def hang_up(self, *, quit: bool, timeout_s: float) -> None:
+    async def hang_up(self, *, quit: bool, timeout_s: float) -> tuple[bool, Reply | None]:
         """End the session: QUIT (when asked, to a peer that has spoken SMTP and still listens), then close.
 
         Bytes still unread (after a protocol error the dialogue is desynchronised) go to the transcript,
         not in the way of the QUIT. Plain TCP: write QUIT and close at once (the FIN follows the QUIT).
         TLS: wait for the 221 (at most `timeout_s`, capped at 1 s) and then drop the connection without
         waiting for the peer's close_notify: the server has processed QUIT by then, and a graceful TLS
-        close costs another round trip. Never raises.
+        close costs another round trip. Never raises. Returns (QUIT was said, the 221 if it was read).
         """
         if self._inbox.buffer:
             self._log("S", self._inbox.take(len(self._inbox.buffer)))
         transport = self._inbox.transport
         said_quit = False
+        reply: Reply | None = None
         if quit and self.is_open and self.replies_read > 0 and transport is not None:
             self._log("C", b"QUIT\r\n")
             transport.write(b"QUIT\r\n")
             said_quit = True
         if said_quit and self.tls_info() is not None:
             with contextlib.suppress(WireError):
-                await self.read_reply(min(timeout_s, _QUIT_WAIT_S), step="waiting for the reply to QUIT")
+                reply = await self.read_reply(min(timeout_s, _QUIT_WAIT_S), step="waiting for the reply to QUIT")
             if self._inbox.buffer:
                 self._log("S", self._inbox.take(len(self._inbox.buffer)))
             if transport is not None and not self._inbox.lost.done():
                 transport.abort()
-            return
+            return said_quit, reply
         await self.close(quit=False)
+        return said_quit, reply
 
     async def close(self, *, quit: bool) -> Reply | None:
         """Say QUIT when asked and the server still listens, wait briefly for the 221, then close.

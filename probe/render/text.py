@@ -172,7 +172,10 @@ def _step(step: Step, p: _Painter) -> list[str]:
     tag = p(f"[{step.reason}]", _SEVERITY_STYLE[step.severity])
     time = p(f"{step.elapsed_ms:.0f} ms", "dim")
     if step.code is None and not step.lines:
-        out.append(f"  {p('!!', 'yellow')} {printable(step.text)}  {tag}  {time}")
+        if step.severity is Severity.OK:  # e.g. QUIT whose 221 was not awaited: a note, not an alarm
+            out.append(f"     {p('(' + printable(step.text) + ')', 'dim')}")
+        else:
+            out.append(f"  {p('!!', 'yellow')} {printable(step.text)}  {tag}  {time}")
         return out
     prefix = p("S:", "cyan") if not step.unsolicited else p("S (unsolicited):", "yellow")
     lines = step.text.split("\n") or [""]

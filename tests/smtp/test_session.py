@@ -64,8 +64,10 @@ async def test_a_plain_dialogue_in_order_ends_with_rset_and_quit(fake: Factory) 
     catch_all = record.catch_all_address
     assert catch_all is not None and catch_all.endswith("@x.test")
     assert sent(record) == [None, "EHLO probe.test", "VRFY a@x.test", "VRFY gone@x.test", "MAIL FROM:<>",
-                            "RCPT TO:<a@x.test>", "RCPT TO:<gone@x.test>", f"RCPT TO:<{catch_all}>", "RSET"]
+                            "RCPT TO:<a@x.test>", "RCPT TO:<gone@x.test>", f"RCPT TO:<{catch_all}>", "RSET",
+                            "QUIT"]
     assert server.commands[-1] == "QUIT"  # said, but its 221 is not awaited: nothing depends on it
+    assert record.exchanges[-1].event == "quit-sent"
     assert record.outcome == "completed"
     assert record.rcpt["a@x.test"].reply == Reply(250, ("2.1.5 OK",))
     assert record.rcpt["gone@x.test"].reply == Reply(550, (
@@ -158,7 +160,7 @@ async def test_failed_handshake_goes_on_in_plain_text_with_auto(fake: Factory, s
 
     server = await fake(tls_context=server_context)
     record = await probe(server, ["a@x.test"], opts(), tls_context_factory=old_client)
-    assert [e.event for e in record.exchanges if e.event] == ["tls-handshake-failed"]
+    assert [e.event for e in record.exchanges if e.event] == ["tls-handshake-failed", "quit-sent"]
     assert record.tls is None and len(server.connections) == 2
     assert server.connections[1].commands[:2] == ["EHLO probe.test", "VRFY a@x.test"]  # no second STARTTLS
     assert record.outcome == "completed"
@@ -276,7 +278,7 @@ async def test_an_unsolicited_421_is_kept_and_stops_the_session() -> None:
 
     async with start_raw_server(script) as server:
         record = await probe(server.port, ["a@x.test"], opts(vrfy=False))
-    last = record.exchanges[-1]
+    last = [e for e in record.exchanges if e.context is not Context.QUIT][-1]
     assert last.unsolicited and last.command is None
     assert last.reply == Reply(421, ("4.4.2 mx.test Error: timeout exceeded",))
     assert record.outcome == "deferred" and record.rcpt["a@x.test"] is last
@@ -332,7 +334,7 @@ async def test_a_silent_server_times_out_naming_the_command() -> None:
 
     async with start_raw_server(script) as server:
         record = await probe(server.port, ["a@x.test"], opts(timeout_s=0.3))
-    event = record.exchanges[-1]
+    event = [e for e in record.exchanges if e.context is not Context.QUIT][-1]
     assert (event.event, event.command, record.outcome) == ("reply-timeout", "EHLO probe.test", "timeout")
     assert "EHLO" in event.detail
 
