@@ -27,6 +27,7 @@ MAIN_HELP = """Probe a domain's mail servers and explain every reply.
   smtp-probe explain CODE [CODE ...]  what a reply code means; two or more: compared
   smtp-probe explain --context RCPT "550 5.1.1 ..."   diagnose a pasted reply
   smtp-probe batch FILE|-             many targets, JSON Lines out
+  smtp-probe self-check --source-ip IP   audit this machine: PTR, FCrDNS, HELO, DNS blocklists
   smtp-probe demo                     offline tour on loopback fake servers
 
 The probe never sends DATA: it never delivers mail.
