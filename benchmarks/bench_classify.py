@@ -38,32 +38,12 @@ MIXED = [
 ]
 
 
-def throughput(seconds: float) -> tuple[float, int]:
+def _rate(replies: list[tuple[str, str | None, str | None]], seconds: float) -> float:
+    """Replies classified per second, looping over `replies` for about `seconds` (one core)."""
     from probe.classifier import classify
 
-    for text, ctx, host in MIXED:  # warm the lazy catalogue and the per-code rule index
+    for text, ctx, host in replies:  # warm the lazy catalogue and the per-code rule index
         classify(text, ctx, host=host)
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        for text, ctx, host in MIXED:
-            classify(text, ctx, host=host)
-        count += len(MIXED)
-    return count / (time.perf_counter() - start), count
-
-
-def corpus_throughput(seconds: float) -> tuple[float, int]:
-    """Replies/s over the labelled corpus (fixtures/corpus, 380+ distinct real replies, one pass each)."""
-    import tomllib
-    from pathlib import Path
-
-    from probe.classifier import classify
-
-    replies = []
-    for path in sorted((Path(__file__).resolve().parents[1] / "fixtures" / "corpus").glob("*.toml")):
-        with path.open("rb") as fh:
-            replies += [(r["text"], r["context"], r.get("host")) for r in tomllib.load(fh).get("reply", [])]
     count = 0
     start = time.perf_counter()
     deadline = start + seconds
@@ -71,7 +51,24 @@ def corpus_throughput(seconds: float) -> tuple[float, int]:
         for text, ctx, host in replies:
             classify(text, ctx, host=host)
         count += len(replies)
-    return count / (time.perf_counter() - start), len(replies)
+    return count / (time.perf_counter() - start)
+
+
+def throughput(seconds: float) -> tuple[float, int]:
+    rate = _rate(list(MIXED), seconds)
+    return rate, int(rate * seconds)
+
+
+def corpus_throughput(seconds: float) -> tuple[float, int]:
+    """Replies/s over the labelled corpus (fixtures/corpus, distinct real replies, one pass each)."""
+    import tomllib
+    from pathlib import Path
+
+    replies = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "fixtures" / "corpus").glob("*.toml")):
+        with path.open("rb") as fh:
+            replies += [(r["text"], r["context"], r.get("host")) for r in tomllib.load(fh).get("reply", [])]
+    return _rate(replies, seconds), len(replies)
 
 
 # "Warm" means what an installed copy sees: bytecode cached (pip compiles it at install time).

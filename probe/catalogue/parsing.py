@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from ..codes import split_enhanced, valid_code
 from ..errors import CatalogueError
@@ -27,6 +28,7 @@ from .entries import (
 )
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_E = TypeVar("_E", bound=StrEnum)
 _ENHANCED_PREFIX = re.compile(r"^[245]\.(?:[0-9]{1,3}\.(?:[0-9]{1,3})?)?$")
 
 class _Place:
@@ -60,22 +62,20 @@ class _Place:
         return tuple(v.strip() for v in value)
 
     def reason(self, table: Mapping[str, Any], key: str = "reason", *, required: bool = True) -> Reason | None:
+        return self._member(Reason, table, key, "reason", required)
+
+    def severity(self, table: Mapping[str, Any], *, required: bool = False) -> Severity | None:
+        return self._member(Severity, table, "severity", "severity", required)
+
+    def _member(self, enum: type[_E], table: Mapping[str, Any], key: str, what: str, required: bool) -> _E | None:
+        """A value of `enum` under `key`, or a CatalogueError naming the place."""
         value = self.text(table, key, required=required)
         if value is None:
             return None
         try:
-            return Reason(value)
+            return enum(value)
         except ValueError:
-            raise self.fail(f"{key!r}: unknown reason {value!r}") from None
-
-    def severity(self, table: Mapping[str, Any], *, required: bool = False) -> Severity | None:
-        value = self.text(table, "severity", required=required)
-        if value is None:
-            return None
-        try:
-            return Severity(value)
-        except ValueError:
-            raise self.fail(f"'severity': unknown severity {value!r}") from None
+            raise self.fail(f"{key!r}: unknown {what} {value!r}") from None
 
     def context(self, value: object) -> Context:
         try:

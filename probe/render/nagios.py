@@ -25,15 +25,12 @@ PHASES: tuple[tuple[str, tuple[Context, ...]], ...] = (
     ("rcpt", (Context.RCPT,)),
 )
 _PLAIN_LABEL = re.compile(r"[A-Za-z0-9_.:-]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean(text: str) -> str:
     """One line of untrusted text made safe for plugin output: escaped, single-line, no '|'."""
-    lines = [printable(line) for line in text.splitlines()] or [""]
-    joined = " / ".join(line for line in lines if line) if len(lines) > 1 else lines[0]
-    joined = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", joined)  # undecodable server bytes
-    return joined.replace("\r", "\\r").replace("\n", "\\n").replace("|", "/")
+    lines = [printable(line) for line in text.splitlines()]
+    return " / ".join(line for line in lines if line).replace("|", "/")
 
 
 def _label(text: str) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-# C0 controls except newline, DEL, C1 controls (including the 8-bit CSI \x9b), and the Unicode
-# format characters that reorder or hide text (bidi embeddings/overrides/isolates, zero-width marks).
+# C0 controls except newline, DEL, C1 controls (including the 8-bit CSI \x9b), the Unicode format
+# characters that reorder or hide text (bidi embeddings/overrides/isolates, zero-width marks), and lone
+# surrogates (text decoded with surrogateescape: printing them to a UTF-8 stream raises).
 _UNSAFE = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 )
 
 

@@ -150,3 +150,9 @@ def test_code_less_bounce_text_is_explained_gracefully() -> None:
     assert "Never from a working SMTP server" not in text and "bounce" in d["when"]
     odd = classify("Remote server returned: something odd", "bounce")
     assert odd.reason is Reason.UNKNOWN and "not an SMTP reply" not in odd.meaning
+
+
+def test_printable_escapes_lone_surrogates_so_any_utf8_stream_can_print_them() -> None:
+    shown = printable("caf\udce9 ok\n")
+    assert shown == "caf\\udce9 ok\n"
+    shown.encode("utf-8")  # would raise UnicodeEncodeError if a surrogate were left in
