@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probe import resolve
 from probe.batch import run_batch
-from probe.cli import finish_report
+from probe.health import finish_report
 from probe.model import ProbeOptions
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
@@ -84,7 +84,7 @@ import dns.resolver
 sys.path.insert(0, {root!r})
 from probe import resolve
 from probe.batch import run_batch
-from probe.cli import finish_report
+from probe.health import finish_report
 from probe.model import ProbeOptions
 from probe.render.json import dumps
 

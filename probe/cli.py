@@ -87,6 +87,8 @@ def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: s
     except KeyboardInterrupt:
         return fail("interrupted")
     plan.warn()
+    from .health import finish_report
+
     health = finish_report(report, plan.expectations, **plan.thresholds)
     text = render(report, health, fmt, color=color_wanted(color) and output is None, verbose=verbose)
     from .output import write_output
@@ -108,6 +110,8 @@ def could_not_run(target: str, message: str, fmt: str, output: str | None) -> in
 
     report = Report(domain=target, status=DomainStatus.DNS_ERROR, reason=Reason.UNKNOWN, error=message,
                     summary=f"{target}: probe could not run: {message}", input=target)
+    from .health import finish_report
+
     health = finish_report(report, [])
     from .output import write_output
 
@@ -136,16 +140,6 @@ def _run_probe(domain: str, addresses: Sequence[Any], options: Any) -> Any:
     from .runner import probe_domain
 
     return asyncio.run(probe_domain(domain, addresses, options))
-
-
-def finish_report(report: Any, expectations: Sequence[Any], **thresholds: Any) -> Any:
-    """Decide the exit code from the report and the expectations; record them in the report."""
-    from .health import evaluate
-
-    health = evaluate(report, expectations, **thresholds)
-    report.exit_code = health.exit_code
-    report.expectations = health.expectations
-    return health
 
 
 def render(report: Any, health: Any, fmt: str, *, color: bool, verbose: bool) -> str:
@@ -267,6 +261,7 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     import time
 
     from .batch import BatchStats, answered_inputs, end_with_newline, run_batch
+    from .health import finish_report
     from .render.json import dumps
 
     try:

@@ -141,7 +141,7 @@ async def run_demo(show: Callable[[str], None], *, color: bool = False, verbose:
                    as_json: bool = False, scenarios: tuple[Scenario, ...] = SCENARIOS) -> int:
     """Run every scenario and show its report; exit 0 when each came out as it should."""
     from . import resolve
-    from .cli import finish_report
+    from .health import finish_report
     from .inputs import parse_address
     from .render.json import report_json
     from .render.text import render_text

@@ -53,7 +53,7 @@ from .model import (
 
 __all__ = [  # the --expect vocabulary lives in probe.expect and is re-exported here
     "ALWAYS_COUNTING_FINDINGS", "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",
-    "HealthResult", "evaluate", "local_resolver_failure", "parse_expectation", "session_label", "tls_negotiated",
+    "HealthResult", "evaluate", "finish_report", "local_resolver_failure", "parse_expectation", "session_label", "tls_negotiated",
 ]
 
 
@@ -448,3 +448,12 @@ def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectati
     worst = [item(c) for c in checks if c.status is exit_code]
     shown = worst[:3] + ([f"+{len(worst) - 3} more"] if len(worst) > 3 else [])
     return f"{report.domain}: {'; '.join(shown)}"
+
+
+def finish_report(report: Report, expectations: Sequence[Expectation] = (), **thresholds: Any) -> HealthResult:
+    """Judge `report` (see evaluate) and record the verdict in it: exit_code and expectations."""
+    health = evaluate(report, expectations, **thresholds)
+    report.exit_code = health.exit_code
+    report.expectations = health.expectations
+    return health
+

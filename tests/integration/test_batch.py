@@ -12,7 +12,7 @@ import pytest
 
 from probe import resolve
 from probe.batch import answered_inputs, parse_lines, run_batch
-from probe.cli import finish_report
+from probe.health import finish_report
 from probe.model import ProbeOptions, Reply
 from probe.polite import HostLimiter, asks_to_slow_down
 from probe.testing.fakedns import FakeDNS

@@ -17,8 +17,9 @@ import jsonschema
 import pytest
 
 from probe import catchall, resolve
-from probe.cli import finish_report, main
+from probe.cli import main
 from probe.greylist import planned_wait_s, retry_delay_s
+from probe.health import finish_report
 from probe.inputs import parse_address
 from probe.model import AddressResult, ProbeOptions, Reason, Reply, Report, Severity, Verdict
 from probe.polite import HostLimiter

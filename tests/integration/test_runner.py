@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from probe import resolve
-from probe.cli import finish_report
+from probe.health import finish_report
 from probe.inputs import parse_address
 from probe.model import DomainStatus, ExitCode, ProbeOptions, Reason, Report, Verdict
 from probe.render.json import report_json
