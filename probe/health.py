@@ -53,7 +53,8 @@ from .model import (
 
 __all__ = [  # the --expect vocabulary lives in probe.expect and is re-exported here
     "ALWAYS_COUNTING_FINDINGS", "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",
-    "HealthResult", "evaluate", "finish_report", "local_resolver_failure", "parse_expectation", "session_label", "tls_negotiated",
+    "HealthResult", "evaluate", "finish_report", "local_resolver_failure", "parse_expectation", "session_label",
+    "tls_negotiated",
 ]
 
 
