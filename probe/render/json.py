@@ -13,9 +13,7 @@ import re
 from typing import Any
 
 from ..model import Report
-
-# C0 (JSON escapes those itself), DEL, C1, and the format characters that reorder or hide text
-_INERT = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+from .safe import TERMINAL_ACTIVE  # json.dumps has escaped C0 inside strings; the rest is ours
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -44,4 +42,4 @@ def dumps(data: Any, *, indent: int | None = 2) -> str:
     """Stable JSON: UTF-8 text kept as is, except terminal-active characters (see above) as \\uXXXX."""
     separators = (",", ": ") if indent else (",", ":")
     text = json.dumps(data, indent=indent, ensure_ascii=False, separators=separators, default=str)
-    return _INERT.sub(_escape, text)
+    return TERMINAL_ACTIVE.sub(_escape, text)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-# C0 controls except newline, DEL, C1 controls (including the 8-bit CSI \x9b), the Unicode format
-# characters that reorder or hide text (bidi embeddings/overrides/isolates, zero-width marks), and lone
-# surrogates (text decoded with surrogateescape: printing them to a UTF-8 stream raises).
-_UNSAFE = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+# Characters that act on a terminal or change how text reads there: C0 controls except newline,
+# DEL, C1 controls (including the 8-bit CSI \x9b), the Unicode format characters that reorder or
+# hide text (bidi embeddings/overrides/isolates, zero-width and invisible marks, line/paragraph
+# separators), and lone surrogates (printing them to a UTF-8 stream raises). One list for every
+# output: printable() shows them as escapes, the JSON writer as \uXXXX.
+TERMINAL_ACTIVE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
 )
 
 
@@ -24,4 +26,4 @@ def printable(text: str) -> str:
     '\\x1b[31mred' -> '\\\\x1b[31mred' (the ESC is made visible, so no sequence reaches the terminal).
     Newlines are kept; tabs and carriage returns are escaped like other controls.
     """
-    return _UNSAFE.sub(_escape, text)
+    return TERMINAL_ACTIVE.sub(_escape, text)
