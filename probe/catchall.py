@@ -58,7 +58,7 @@ def display_name(provider_id: str) -> str:
     """'microsoft' -> 'Microsoft 365': the provider's name from the catalogue (its id when unknown)."""
     from .catalogue import default
 
-    return next((p.name for p in default().providers if p.id == provider_id), provider_id)
+    return default().provider_name(provider_id) or provider_id
 
 
 def accepted_by_catch_all(result: AddressResult, domain: str) -> AddressResult:

@@ -214,7 +214,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     klass = _class_of(parsed)
     words = text_words(parsed.normalized) if use_rules else frozenset()
     provider_id = detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
-    provider_name = next((p.name for p in cat.providers if p.id == provider_id), None) if provider_id else None
+    provider_name = cat.provider_name(provider_id)
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
     note = _code_note(code_entry, ctx)
     notes: list[str] = []

@@ -114,6 +114,13 @@ class Catalogue:
         result: tuple[Provider, ...] = self._get("providers.toml", parse_providers, ())
         return result
 
+    def provider_name(self, provider_id: str | None) -> str | None:
+        """'microsoft' -> 'Microsoft 365 / Exchange Online / Outlook.com'; None for an unknown id."""
+        names: dict[str, str] | None = self.memo.get("provider_names")
+        if names is None:
+            names = self.memo["provider_names"] = {p.id: p.name for p in self.providers}
+        return names.get(provider_id) if provider_id else None
+
     @property
     def rule_index(self) -> LiteralIndex:
         """Which rules (by position in `rules`) may match a text, from their required literals."""
