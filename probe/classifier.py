@@ -1,7 +1,7 @@
 """Pure engine: reply text + context + host -> Diagnosis. Must not import asyncio, dns, ssl, socket or click.
 
-Order of evidence: wording rules (rules.toml, first match wins) -> generic wording of the basic
-code (codes.toml variants) -> a context entry marked firm -> the enhanced status code, with the
+Order of evidence: wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic
+wording of the basic code (codes.toml variants) -> a context entry marked firm -> the enhanced status code, with the
 basic code's context entry for 'when' -> the basic code's entry -> the reply class.
 """
 

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+RULES_DIR = "rules"  # wording rules, one file per family of servers; files are tried in name order
 
 
 def _package_doc(filename: str) -> dict[str, Any] | None:
@@ -38,7 +39,9 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
         st = os.stat(path)
     except OSError:
         return _resource_doc(filename)
-    cache = os.path.join(_HERE, "__pycache__", f"{filename}.{st.st_size}.{st.st_mtime_ns}.marshal")
+    base = os.path.basename(filename)
+    stamp = f"{base}.{st.st_size}.{st.st_mtime_ns}.marshal"
+    cache = os.path.join(_HERE, "__pycache__", os.path.dirname(filename), stamp)
     try:
         with open(cache, "rb") as fh:
             doc = marshal.load(fh)
@@ -51,7 +54,7 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         for old in os.listdir(os.path.dirname(cache)):  # drop caches of earlier versions of the file
-            if old.startswith(f"{filename}.") and old.endswith(".marshal"):
+            if old.startswith(f"{base}.") and old.endswith(".marshal"):
                 os.remove(os.path.join(os.path.dirname(cache), old))
         tmp = f"{cache}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
@@ -60,6 +63,17 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
     except (OSError, ValueError):  # read-only install, or a value marshal cannot store
         pass
     return doc
+
+
+def _rule_files() -> list[str]:
+    """The shipped rules files, 'rules/NN-name.toml', in name order (the order rules are tried in)."""
+    try:
+        names = os.listdir(os.path.join(_HERE, RULES_DIR))
+    except OSError:  # not plain files (zip): importlib.resources
+        from importlib import resources
+
+        names = [p.name for p in resources.files(__name__).joinpath(RULES_DIR).iterdir()]
+    return [f"{RULES_DIR}/{n}" for n in sorted(names) if n.endswith(".toml")]
 
 
 def _resource_doc(filename: str) -> dict[str, Any] | None:
@@ -106,7 +120,22 @@ class Catalogue:
 
     @property
     def rules(self) -> tuple[Rule, ...]:
-        result: tuple[Rule, ...] = self._get("rules.toml", parse_rules, ())
+        """Every wording rule in the order they are tried: the files of rules/ by name, each in file order.
+
+        A catalogue built with `load(rules=TEXT)` has that one text instead (named rules.toml in errors)."""
+        if "rules" not in self._parsed:
+            if "rules.toml" in self._texts:
+                given = self._texts["rules.toml"]
+                self._parsed["rules"] = () if given is None else parse_rules(given)
+            else:
+                rules: list[Rule] = []
+                seen: set[str] = set()
+                for filename in _rule_files():
+                    doc = _package_doc(filename)
+                    if doc is not None:
+                        rules.extend(parse_rules(doc, filename, start=len(rules), seen=seen))
+                self._parsed["rules"] = tuple(rules)
+        result: tuple[Rule, ...] = self._parsed["rules"]
         return result
 
     @property
@@ -158,7 +187,7 @@ class Catalogue:
         for rule in self.rules:
             unknown = sorted(rule.providers - known) if known else []
             if unknown:
-                raise CatalogueError(f"rules.toml rule[{rule.index}] ({rule.id}): unknown provider(s) {unknown}")
+                raise CatalogueError(f"rule {rule.id} (#{rule.index}): unknown provider(s) {unknown}")
         return self
 
 

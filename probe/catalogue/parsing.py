@@ -276,14 +276,17 @@ def _enhanced_constraint(place: _Place, value: str, codes: frozenset[int]) -> st
     return value
 
 
-def parse_rules(text: str | dict[str, Any]) -> tuple[Rule, ...]:
-    """rules.toml text -> rules in file order, validated."""
+def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, start: int = 0,
+                seen: set[str] | None = None) -> tuple[Rule, ...]:
+    """One rules file's text -> rules in file order, validated.
+
+    `start`: position of its first rule in the whole catalogue; `seen`: ids of earlier files (no duplicates)."""
     rules: list[Rule] = []
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     fields = {"id", "providers", "codes", "enhanced", "contexts", "patterns", "reason", "severity", "meaning",
               "remediation", "references", "examples", "not_examples"}
-    for i, t in enumerate(_tables(parse(text, "rules.toml"), "rule", "rules.toml")):
-        place = _Place(f"rules.toml rule[{i}] ({t.get('id')})")
+    for i, t in enumerate(_tables(parse(text, filename), "rule", filename), start=start):
+        place = _Place(f"{filename} rule[{i - start}] ({t.get('id')})")
         place.known(t, fields)
         rule_id = place.req(t, "id")
         if not _ID.match(rule_id):

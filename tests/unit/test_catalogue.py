@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.catalogue import default, load
@@ -147,7 +149,7 @@ def test_rule_naming_an_unknown_provider_is_refused() -> None:
     rules = ('[[rule]]\nid = "a"\nproviders=["nobody"]\npatterns=["x"]\nreason = "accepted"\nmeaning = "m"\n'
              'remediation = "r"\n')
     providers = '[[provider]]\nid = "p"\nname = "P"\nhosts = [".p.example"]\n'
-    with pytest.raises(CatalogueError, match=r"rule\[0\] \(a\): unknown provider"):
+    with pytest.raises(CatalogueError, match=r"rule a \(#0\): unknown provider"):
         load(rules=rules, providers=providers)
 
 
@@ -185,7 +187,27 @@ def test_marshal_cache_gives_the_same_catalogue_as_the_toml_text() -> None:
     Catalogue({}).codes  # noqa: B018 -- the property read writes the cache if it can
     fresh = Catalogue({})  # reads it back
     assert fresh.codes == parse_codes((here / "codes.toml").read_text(encoding="utf-8"))
-    assert fresh.rules == parse_rules((here / "rules.toml").read_text(encoding="utf-8"))
+    expected: list[object] = []
+    seen: set[str] = set()
+    for path in sorted((here / "rules").glob("*.toml")):
+        expected.extend(parse_rules(path.read_text(encoding="utf-8"), f"rules/{path.name}", start=len(expected),
+                                    seen=seen))
+    assert fresh.rules == tuple(expected)
+
+
+def test_rules_come_from_every_file_of_rules_dir_in_name_order() -> None:
+    import probe.catalogue as catalogue_pkg
+    from probe.catalogue import Catalogue
+
+    files = sorted((Path(catalogue_pkg.__file__).parent / "rules").glob("*.toml"))
+    assert len(files) > 1
+    rules = Catalogue({}).rules
+    assert [r.index for r in rules] == list(range(len(rules)))
+    first_ids = [r.id for r in rules]
+    for path in files:  # each file's first rule appears, and after the previous file's rules
+        text = path.read_text(encoding="utf-8")
+        first = text.split('id = "', 1)[1].split('"', 1)[0]
+        assert first in first_ids
 
 
 def test_required_literals_are_sound() -> None:
