@@ -5,14 +5,13 @@ Pure test of the classification core; no I/O besides reading the corpus files.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import probe
 from probe.model import Context, Reason
+from probe.testing.corpus import is_sealed, load_corpus
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
 MIN_ENTRIES = 300
@@ -20,33 +19,7 @@ MIN_ACCURACY = 0.95
 MIN_MISLEADING_SHARE = 1 / 3
 
 
-@dataclass(frozen=True)
-class Labelled:
-    """One corpus entry: a real reply, where it was seen, and the reason a reader should get."""
-
-    file: str
-    text: str
-    context: str
-    host: str | None
-    expect: str
-    misleading: bool
-    source: str
-
-
-def _load_corpus() -> list[Labelled]:
-    entries: list[Labelled] = []
-    for path in sorted(CORPUS_DIR.glob("*.toml")):
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        for raw in data.get("reply", []):
-            entries.append(Labelled(
-                file=path.name, text=raw["text"], context=raw["context"], host=raw.get("host"),
-                expect=raw["expect"], misleading=bool(raw["misleading"]), source=raw.get("source", ""),
-            ))
-    return entries
-
-
-CORPUS = _load_corpus()
+CORPUS = load_corpus(CORPUS_DIR)
 
 
 def test_corpus_is_large_enough() -> None:
@@ -74,6 +47,19 @@ def test_every_entry_is_well_formed() -> None:
         if not e.text.strip():
             problems.append(f"{where}: empty text")
     assert not problems, "\n".join(problems)
+
+
+def test_every_entry_has_a_unique_id() -> None:
+    ids = [e.id for e in CORPUS]
+    assert all(ids), "every corpus entry needs an id"
+    repeated = sorted(i for i in set(ids) if ids.count(i) > 1)
+    assert not repeated, f"repeated ids: {repeated}"
+
+
+def test_the_split_is_fixed_by_the_id() -> None:
+    assert is_sealed("postfix-001") is is_sealed("postfix-001")
+    sealed = sum(e.sealed for e in CORPUS)
+    assert 0.2 < sealed / len(CORPUS) < 0.4, f"{sealed} of {len(CORPUS)} sealed"
 
 
 def test_corpus_entries_are_distinct() -> None:
