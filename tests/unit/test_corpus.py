@@ -74,14 +74,17 @@ def test_corpus_entries_are_distinct() -> None:
 
 
 def test_corpus_accuracy() -> None:
+    """The gate holds on the entries the rules were tuned on before the split (before_split); the entries
+    collected since are measured per part by benchmarks/bench_accuracy.py (tuning only on the dev part)."""
+    tuned = [e for e in CORPUS if e.before_split]
     misses: list[str] = []
-    for e in CORPUS:
+    for e in tuned:
         got = probe.classify(e.text, e.context, host=e.host)
         if got.reason.value != e.expect:
             misses.append(f"  {e.file} [{e.context}] expected {e.expect}, got {got.reason.value} "
                           f"(rule {got.rule}): {e.text[:110]!r}")
-    accuracy = 1 - len(misses) / len(CORPUS)
-    print(f"\ncorpus accuracy {accuracy:.3f} over {len(CORPUS)} replies; {len(misses)} misses")
+    accuracy = 1 - len(misses) / len(tuned)
+    print(f"\naccuracy {accuracy:.3f} over the {len(tuned)} replies from before the split; {len(misses)} misses")
     print("\n".join(misses))
     assert accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f} below {MIN_ACCURACY}:\n" + "\n".join(misses)
 
