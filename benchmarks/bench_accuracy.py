@@ -1,15 +1,24 @@
 """Benchmark: classification accuracy on the labelled corpus, development part and sealed part.
 
-Run: python benchmarks/bench_accuracy.py [--misses dev|sealed|all] [--by reason,source,context]
+Run: python benchmarks/bench_accuracy.py [--misses dev|sealed|all] [--by reason,source,context] [--sisimai]
 
 The split is fixed by each entry's id (probe.testing.corpus.is_sealed). Tune rules and the lexicon on the
 development part only: `--misses dev` lists what to look at; `--misses sealed` is for the final report, not for
 tuning. "sealed, new" counts only the sealed entries added after the split (no rule was tuned on them).
+
+--sisimai also asks Sisimai (Debian's libsisimai-perl) for each line, through benchmarks/sisimai_verdict.pl
+(what Sisimai::Data->make does once a bounce is parsed: Sisimai::Rhost for the host, else
+Sisimai::Reason->get on a record holding the line, its codes and its command), and scores Sisimai's reasons
+mapped to ours by SISIMAI_REASONS, one reason each: Sisimai's own words for them (its Reason::* docs)
+decide; those no SPEC reason matches (onhold, undefined, vacation, feedback) map to `unknown`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,12 +27,67 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from probe.testing.corpus import Labelled, Score, load_corpus, score
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "corpus"
+SISIMAI_SCRIPT = Path(__file__).resolve().parent / "sisimai_verdict.pl"
+
+# Sisimai's reason -> ours. Sisimai 4.25 names first, then those Sisimai 5 added.
+SISIMAI_REASONS = {
+    "userunknown": "user_unknown",          # the recipient does not exist
+    "mailboxfull": "mailbox_full",
+    "suspend": "mailbox_disabled",          # the recipient's account is suspended or disabled
+    "hasmoved": "has_moved",
+    "hostunknown": "domain_unknown",
+    "notaccept": "not_accepting_mail",      # the host accepts no mail (null MX, 521/556)
+    "norelaying": "relay_denied",
+    "blocked": "blocklisted",               # refused for the client's IP address or host name
+    "toomanyconn": "rate_limited",
+    "rejected": "sender_rejected",          # refused for the envelope sender
+    "filtered": "policy_rejected",          # refused by a recipient-side filter
+    "policyviolation": "policy_rejected",
+    "securityerror": "sender_unauthenticated",  # 4.x: authentication and SPF/DKIM failures land here
+    "spamdetected": "spam_detected",
+    "virusdetected": "virus_detected",
+    "contenterror": "content_rejected",
+    "mesgtoobig": "message_too_big",
+    "exceedlimit": "message_too_big",       # the message exceeds the recipient's size limit
+    "systemerror": "system_error",
+    "mailererror": "system_error",          # the local mailer program failed
+    "systemfull": "storage_full",
+    "networkerror": "network_error",
+    "expired": "expired",
+    "syntaxerror": "syntax_error",
+    "delivered": "accepted",
+    "speeding": "rate_limited",
+    "badreputation": "bad_reputation",
+    "requireptr": "reverse_dns",
+    "authfailure": "sender_unauthenticated",
+    "notcompliantrfc": "content_rejected",
+    "failedstarttls": "tls_failure",
+    "emptyrcpt": "syntax_error",
+    "onhold": "unknown",                    # Sisimai could not decide
+    "undefined": "unknown",
+    "vacation": "unknown",                  # an auto-reply, not a bounce
+    "feedback": "unknown",                  # an ARF complaint report, not a bounce
+}
 
 
 def _ours(e: Labelled) -> str:
     import probe
 
     return probe.classify(e.text, e.context, host=e.host).reason.value
+
+
+def _sisimai(corpus: list[Labelled]) -> dict[str, str]:
+    """Sisimai's reason, mapped to ours, for every entry (by id); one Perl process for the whole corpus."""
+    if shutil.which("perl") is None:
+        raise SystemExit("--sisimai needs perl and Sisimai (apt-get install libsisimai-perl)")
+    lines = "".join(json.dumps({"text": e.text, "context": e.context, "host": e.host or ""}) + "\n" for e in corpus)
+    done = subprocess.run(["perl", str(SISIMAI_SCRIPT)], input=lines, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"sisimai_verdict.pl failed: {done.stderr.strip().splitlines()[-1:]}")
+    verdicts = [json.loads(v)["reason"] for v in done.stdout.splitlines()]
+    if len(verdicts) != len(corpus):
+        raise SystemExit(f"sisimai_verdict.pl answered {len(verdicts)} of {len(corpus)} lines")
+    return {e.id: SISIMAI_REASONS.get(v, "unknown") for e, v in zip(corpus, verdicts, strict=True)}
 
 
 def _table(title: str, parts: dict[str, Score], attr: str) -> None:
@@ -43,6 +107,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--misses", choices=["none", "dev", "sealed", "all"], default="none")
     ap.add_argument("--by", default="reason,source,context", help="tables to print: reason,source,context")
+    ap.add_argument("--sisimai", action="store_true", help="also score Sisimai (libsisimai-perl) on the same lines")
     args = ap.parse_args()
 
     corpus = load_corpus(CORPUS_DIR)
@@ -56,6 +121,19 @@ def main() -> int:
         print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})")
     gap = (parts["dev"].accuracy - parts["sealed"].accuracy) * 100
     print(f"  dev - sealed: {gap:+.2f} points")
+    if args.sisimai:
+        verdicts = _sisimai(corpus)
+        theirs = {
+            "dev": score([e for e in corpus if not e.sealed], lambda e: verdicts[e.id]),
+            "sealed": score([e for e in corpus if e.sealed], lambda e: verdicts[e.id]),
+            "sealed, new": score([e for e in corpus if e.sealed and not e.before_split], lambda e: verdicts[e.id]),
+        }
+        print("Sisimai on the same lines (reasons mapped by SISIMAI_REASONS):")
+        for name, s in theirs.items():
+            ours = parts[name].accuracy * 100
+            print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})   ours {ours:6.2f}%")
+        if "reason" in args.by:
+            _table("Sisimai, accuracy by reason", theirs, "by_reason")
     tables = {"reason": "by_reason", "source": "by_source", "context": "by_context"}
     for name in [b.strip() for b in args.by.split(",") if b.strip()]:
         if name in tables:
