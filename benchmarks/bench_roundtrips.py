@@ -7,10 +7,15 @@ so (time via proxy - time direct) / (2 x DELAY) is the number of round trips the
 waits for: STARTTLS + EHLO + VRFY + MAIL + RCPT + the catch-all RCPT for one address. The
 greeting counts a half (it travels one way); a real network adds one more for TCP's handshake.
 
+Then the same probe against servers whose certificate is self-signed, expired or for another
+name: one handshake, the chain judged afterwards, so the same round trips as a trusted one. With
+--reconnect the probe is also measured as it was before (verifying handshake, then an unverified
+reconnect to collect the certificate), as on a Python that cannot read the chain.
+
 swaks (`--quit-after RCPT`, STARTTLS, no VRFY, no catch-all) is measured the same way when it
 is installed, for comparison.
 
-    .venv/bin/python benchmarks/bench_roundtrips.py [--delay 0.05] [--runs 3]
+    .venv/bin/python benchmarks/bench_roundtrips.py [--delay 0.05] [--runs 3] [--reconnect]
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from probe import session
 from probe.inputs import parse_address
 from probe.model import ProbeOptions
 from probe.runner import probe_domain
-from probe.testing.certs import TestCA
+from probe.testing.certs import IssuedCert, TestCA, self_signed
 from probe.testing.fakesmtp import DelayProxy, FakeSMTP
+from probe.tlsinfo import client_context
 
 ADDRESS = "alice@bench.test"
 
@@ -58,36 +65,65 @@ async def measure(label: str, runs: int, delay_s: float, server_port: int,
     return trips
 
 
-async def main(delay_s: float, runs: int) -> None:
+def probe(pipelining: bool, factory: Callable[[bool], ssl.SSLContext],
+          connections: Callable[[], int]) -> Callable[[int], Awaitable[Any]]:
+    async def at(port: int) -> None:
+        options = ProbeOptions(helo="probe.bench.test", mx=(("127.0.0.1", port),), port=port,
+                               timeout_s=5.0, deadline_s=30.0, tls_policies=False, pipelining=pipelining)
+        before = connections()
+        report = await probe_domain("bench.test", [parse_address(ADDRESS)], options, tls_context_factory=factory)
+        assert report.sessions[-1].outcome == "completed", report.sessions[-1].error
+        assert report.sessions[-1].tls and report.sessions[-1].tls["certificate"], "no certificate seen"
+        at.connections = connections() - before  # type: ignore[attr-defined]
+    return at
+
+
+async def certificate_cases(ca: TestCA, delay_s: float, runs: int, factory: Callable[[bool], ssl.SSLContext],
+                            reconnect: bool) -> None:
+    cases: dict[str, IssuedCert] = {
+        "trusted": ca.issue(["mx.bench.test"]),
+        "self-signed": self_signed(["mx.bench.test"]),
+        "expired": ca.issue(["mx.bench.test"], expired=True),
+        "wrong name": ca.issue(["other.bench.test"]),
+    }
+    ways = [("one handshake", True)] + ([("reconnect (before)", False)] if reconnect else [])
+    for label, cert in cases.items():
+        async with FakeSMTP(pipelining=True, tls_context=ca.server_context(cert), hostname="mx.bench.test",
+                            rcpt={ADDRESS: "250 2.1.5 OK"}, rcpt_default="550 5.1.1 User unknown") as smtp:
+            for way, readable in ways:
+                saved = session.chain_readable
+                if not readable:  # as on a Python that cannot give the chain
+                    session.chain_readable = _never  # type: ignore[assignment]
+                try:
+                    at = probe(True, factory, lambda: len(smtp.connections))
+                    await measure(f"certificate {label}, {way}", runs, delay_s, smtp.port, at)
+                finally:
+                    session.chain_readable = saved  # type: ignore[assignment]
+                print(f"{'':<44} {at.connections} connection(s) per probe")  # type: ignore[attr-defined]
+
+
+def _never() -> bool:
+    return False
+
+
+async def main(delay_s: float, runs: int, reconnect: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ca = TestCA(Path(tmp))
         server_tls = ca.server_context(ca.issue(["mx.bench.test"]))
 
         def trusting(verify: bool) -> ssl.SSLContext:
-            ctx = ssl.create_default_context(cafile=str(ca.bundle_path))
-            ctx.check_hostname = False  # the probe connects by IP literal here
-            if not verify:
-                ctx.verify_mode = ssl.CERT_NONE
-            return ctx
+            return client_context(verify=verify, cafile=str(ca.bundle_path))
 
         async with FakeSMTP(pipelining=True, tls_context=server_tls, hostname="mx.bench.test",
                             rcpt={ADDRESS: "250 2.1.5 OK"},
                             rcpt_default="550 5.1.1 <x>: Recipient address rejected: User unknown") as smtp:
-            def probe(pipelining: bool) -> Callable[[int], Awaitable[Any]]:
-                async def at(port: int) -> None:
-                    options = ProbeOptions(helo="probe.bench.test", mx=(("127.0.0.1", port),), port=port,
-                                           timeout_s=5.0, deadline_s=30.0, tls_policies=False,
-                                           pipelining=pipelining)
-                    report = await probe_domain("bench.test", [parse_address(ADDRESS)], options,
-                                                tls_context_factory=trusting)
-                    assert report.sessions[-1].outcome == "completed", report.sessions[-1].error
-                return at
-
+            count = lambda: len(smtp.connections)  # noqa: E731
             print(f"one address, STARTTLS + EHLO + VRFY + MAIL + RCPT + catch-all RCPT; "
                   f"{delay_s * 1000:g} ms each way, best of {runs}")
             print("(the greeting counts 0.5; a TLS session ends at the 221 to QUIT, without waiting for close_notify)")
-            await measure("smtp-probe (PIPELINING)", runs, delay_s, smtp.port, probe(True))
-            await measure("smtp-probe --no-pipelining", runs, delay_s, smtp.port, probe(False))
+            await measure("smtp-probe (PIPELINING)", runs, delay_s, smtp.port, probe(True, trusting, count))
+            await measure("smtp-probe --no-pipelining", runs, delay_s, smtp.port, probe(False, trusting, count))
+            await certificate_cases(ca, delay_s, runs, trusting, reconnect)
             swaks = shutil.which("swaks")
             if swaks is None:
                 print("swaks: not installed, skipped (apt-get install swaks to compare)")
@@ -111,5 +147,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--delay", type=float, default=0.05, help="seconds added each way (default 0.05)")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement; the fastest counts")
+    parser.add_argument("--reconnect", action="store_true",
+                        help="also measure the certificate cases the way it was done before (verify, reconnect)")
     arguments = parser.parse_args()
-    asyncio.run(main(max(arguments.delay, 0.001), max(arguments.runs, 1)))
+    asyncio.run(main(max(arguments.delay, 0.001), max(arguments.runs, 1), arguments.reconnect))

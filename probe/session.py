@@ -1,8 +1,10 @@
 """I/O: the SMTP dialogue with ONE address of ONE host, returned as raw exchanges. It must not classify replies.
 
 connect → banner (never talk first) → EHLO (HELO when EHLO is refused) → STARTTLS
-(verifying first; untrusted → reconnect without verification to collect the
-certificate; failed → reconnect in plain text when allowed) → EHLO → VRFY each →
+(one handshake without verification, the server's chain judged afterwards; where
+Python cannot read the chain, verifying first and, untrusted, reconnecting without
+verification to collect the certificate; failed → reconnect in plain text when
+allowed) → EHLO → VRFY each →
 MAIL, RCPT each, the catch-all RCPT last, RSET → QUIT. Never DATA.
 
 With PIPELINING advertised (and allowed) the MAIL/RCPT/RSET transaction goes out in
@@ -33,6 +35,8 @@ from .smtpfacts import (
     parse_extensions,
     random_local_part,
 )
+from .tlsinfo import chain_readable
+from .trust import TrustStore, context_store, system_store
 from .wire import (
     ConnectRefused,
     ConnectTimeout,
@@ -274,11 +278,14 @@ class _Dialogue:
         await self._transactions()
         await self._verify_rest()
 
-    async def _secure(self, *, verify: bool, untrusted: Exchange | None = None) -> None:
+    async def _secure(self, *, verify: bool, judge_after: bool = True, untrusted: Exchange | None = None) -> None:
         """STARTTLS; on failure record why and, where allowed, go on over a new connection.
 
-        `untrusted`: under --starttls require, the tls-untrusted event of the verifying attempt; this
-        unverified attempt only collects the certificate and then stops the session.
+        verify with `judge_after` on a Python that reads the server's chain: ONE handshake without
+        verification, then the chain judged against the trust store (probe.trust). Otherwise a verifying
+        handshake and, after an untrusted certificate, a new connection without verification to collect it;
+        `untrusted`: under --starttls require, the tls-untrusted event of the verifying attempt (this
+        unverified attempt only collects the certificate and then stops the session).
         """
         require = self.options.starttls == "require"
         ex = await self._ask("STARTTLS", Context.STARTTLS)
@@ -288,8 +295,9 @@ class _Dialogue:
                 self._stop("tls_failed", ex)
             return  # the server declined; this connection goes on in plain text
         since = self.loop.time()
+        judge_after = verify and judge_after and chain_readable()
         try:
-            await self.wire.starttls(self.factory(verify), self.record.host,
+            await self.wire.starttls(self.factory(verify and not judge_after), self.record.host,
                                      self._budget(Context.TLS, "STARTTLS"))
         except WireTLSFailed as exc:
             if exc.untrusted:
@@ -312,11 +320,30 @@ class _Dialogue:
         except WireError as exc:
             self._fail(exc, Context.TLS, "STARTTLS", since)
         info = self.wire.tls_info() or {}
-        self.record.tls = {**info, "verified": verify, "verify_error": None if verify else self.verify_error}
+        if judge_after and not info.get("chain"):  # the chain could not be read after all: verify in a handshake
+            await self._reopen("the server's certificate chain could not be read")
+            if "STARTTLS" in self.record.extensions:
+                await self._secure(verify=True, judge_after=False)
+            return
+        if judge_after:
+            failure = self._trust_store().judge(info["chain"])
+            self.record.tls = {**info, "verified": failure is None, "verify_error": failure}
+            if failure is not None:
+                detail = f"STARTTLS required: certificate untrusted ({failure})" if require else failure
+                event = self._event("tls-untrusted", Context.TLS, detail, since)
+                untrusted = event if require else None
+        else:
+            self.record.tls = {**info, "verified": verify, "verify_error": None if verify else self.verify_error}
         if untrusted is not None:  # require: the certificate is collected, the dialogue goes no further
             self.record.tls["error"] = untrusted.detail
             self._stop("tls_failed", untrusted)
         await self._greet()
+
+    def _trust_store(self) -> TrustStore:
+        """The anchors the factory's verifying context would use: the system store for the default one."""
+        if self.factory is _default_tls_context:
+            return system_store()
+        return context_store(self.factory(True))
 
     async def _verify_recipients(self) -> None:
         """VRFY each recipient. With PIPELINING the first VRFY ends the MAIL/RCPT/RSET group instead

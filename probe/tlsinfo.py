@@ -58,6 +58,12 @@ def handshake_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> tuple[s
     return ssl_object.version(), cipher[0] if cipher else None, ssl_object.getpeercert(binary_form=True)
 
 
+def chain_readable() -> bool:
+    """Whether this Python can give the certificates a peer sent (see unverified_chain)."""
+    private = getattr(getattr(ssl, "_ssl", None), "_SSLSocket", None)
+    return hasattr(ssl.SSLObject, "get_unverified_chain") or hasattr(private, "get_unverified_chain")
+
+
 def unverified_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[bytes] | None:
     """The certificates the peer sent, leaf first, as DER; None when this Python cannot tell.
 

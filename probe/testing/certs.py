@@ -155,7 +155,9 @@ class TestCA:
 def self_signed(names: list[str] | str, *, days: int = 90) -> IssuedCert:
     """A leaf certificate for `names` (SAN; the first is also the CN) that signs itself (no CA).
 
-    What many small MTAs present.
+    What many small MTAs present. Its extensions are those `openssl req -x509` adds by default (the
+    [ v3_ca ] section of Debian's /etc/ssl/openssl.cnf: subject and authority key identifiers,
+    basicConstraints critical CA:true), so a verifier given it as a trust anchor accepts it.
     """
     name_list = [names] if isinstance(names, str) else list(names)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -170,6 +172,9 @@ def self_signed(names: list[str] | str, *, days: int = 90) -> IssuedCert:
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(_san(name_list), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     return IssuedCert(

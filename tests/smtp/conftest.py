@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from probe.testing.certs import self_signed
+from probe.tlsinfo import client_context
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,8 @@ class ServerCert:
         return ctx
 
     def trusting_client_context(self, verify: bool) -> ssl.SSLContext:
-        """A client context that trusts this certificate (verify=True) or checks nothing."""
-        ctx = ssl.create_default_context(cafile=str(self.cert)) if verify else ssl.create_default_context()
-        ctx.check_hostname = False
-        if not verify:
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        """A client context that trusts this certificate (verify=True) or checks nothing (no store loaded)."""
+        return client_context(verify=verify, cafile=str(self.cert))
 
 
 def make_server_cert(directory: Path, common_name: str = "mx.test") -> ServerCert:

@@ -124,29 +124,57 @@ async def test_starttls_with_a_trusted_certificate(fake: Factory, server_cert: S
     assert len(server.connections) == 1 and server.connections[0].tls and record.outcome == "completed"
 
 
-async def test_untrusted_certificate_is_recorded_then_collected_on_a_new_connection(
-        fake: Factory, server_cert: ServerCert) -> None:
+async def test_untrusted_certificate_is_recorded_in_the_one_handshake(fake: Factory, server_cert: ServerCert) -> None:
     server = await fake(tls_context=server_cert.server_context())
     record = await probe(server, ["a@x.test"], opts())  # default factory: the system trust store
     events = [e for e in record.exchanges if e.event]
-    assert [e.event for e in events] == ["tls-untrusted"] and "self" in events[0].detail
-    assert len(server.connections) == 2 and server.connections[1].tls
+    assert [e.event for e in events] == ["tls-untrusted"] and events[0].detail == "self-signed certificate"
+    assert len(server.connections) == 1 and server.connections[0].tls
     assert record.tls is not None and record.tls["verified"] is False
     assert record.tls["verify_error"] == events[0].detail and record.tls["der"]
     assert record.outcome == "completed" and record.rcpt["a@x.test"].reply is not None
 
 
-async def test_untrusted_certificate_with_require_collects_it_and_stops(fake: Factory, server_cert: ServerCert) -> None:
-    """require: the certificate is still collected (an unverified reconnect), then no MAIL is sent."""
+async def test_untrusted_certificate_with_require_stops_before_mail(fake: Factory, server_cert: ServerCert) -> None:
     server = await fake(tls_context=server_cert.server_context())
     record = await probe(server, ["a@x.test"], opts(starttls="require"))
     assert record.outcome == "tls_failed" and record.rcpt["a@x.test"].event == "tls-untrusted"
     detail = record.rcpt["a@x.test"].detail
-    assert detail.startswith("STARTTLS required: certificate untrusted (") and "self" in detail
+    assert detail == "STARTTLS required: certificate untrusted (self-signed certificate)"
     assert record.tls is not None and record.tls["der"] and record.tls["verified"] is False
     assert record.tls["error"] == detail
-    assert len(server.connections) == 2 and server.connections[1].tls
+    assert len(server.connections) == 1 and server.connections[0].tls
     assert "MAIL" not in verbs(server) and verbs(server)[-1] == "QUIT"
+
+
+@pytest.mark.parametrize("mode", ["auto", "require"])
+async def test_without_a_readable_chain_the_certificate_is_collected_on_a_new_connection(
+        fake: Factory, server_cert: ServerCert, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """A Python that cannot give the chain: a verifying handshake, then an unverified reconnect."""
+    monkeypatch.setattr("probe.session.chain_readable", lambda: False)
+    server = await fake(tls_context=server_cert.server_context())
+    record = await probe(server, ["a@x.test"], opts(starttls=mode))
+    events = [e for e in record.exchanges if e.event and e.event != "quit-sent"]
+    assert [e.event for e in events] == ["tls-untrusted"] and "self" in events[0].detail
+    assert len(server.connections) == 2 and server.connections[1].tls
+    assert record.tls is not None and record.tls["verified"] is False and record.tls["der"]
+    if mode == "auto":
+        assert record.tls["verify_error"] == events[0].detail and record.outcome == "completed"
+    else:
+        assert record.outcome == "tls_failed" and "MAIL" not in verbs(server)
+
+
+async def test_a_chain_unreadable_after_all_falls_back_to_a_verifying_handshake(
+        fake: Factory, server_cert: ServerCert, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feature detection said yes but no chain came: verify during a handshake on a new connection."""
+    from probe.wire import Wire
+
+    real = Wire.tls_info
+    monkeypatch.setattr(Wire, "tls_info", lambda self: {**(real(self) or {}), "chain": None})
+    server = await fake(tls_context=server_cert.server_context())
+    record = await probe(server, ["a@x.test"], opts(), tls_context_factory=server_cert.trusting_client_context)
+    assert len(server.connections) == 2 and record.outcome == "completed"
+    assert record.tls is not None and record.tls["verified"] is True
 
 
 async def test_failed_handshake_goes_on_in_plain_text_with_auto(fake: Factory, server_cert: ServerCert) -> None:
