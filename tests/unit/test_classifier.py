@@ -179,7 +179,7 @@ def test_protocol_status_does_not_hide_what_the_basic_code_says(text: str, conte
     ("504 5.5.4 Unrecognized authentication type", "AUTH", Reason.NOT_IMPLEMENTED),
     ("504 5.5.4 x", "MAIL", Reason.NOT_IMPLEMENTED),
     ("552 5.7.0 Message rejected by policy", "after-DATA", Reason.POLICY_REJECTED),
-    ("552 5.7.0 Our system detected an illegal attachment on your message", "after-DATA", Reason.POLICY_REJECTED),
+    ("552 5.7.0 Our system detected an illegal attachment on your message", "after-DATA", Reason.CONTENT_REJECTED),
     ("552 5.3.4 Message size exceeds fixed limit", "after-DATA", Reason.MESSAGE_TOO_BIG),
     ("552 5.2.2 x", "RCPT", Reason.MAILBOX_FULL),
     ("550 5.7.750 x", "RCPT", Reason.POLICY_REJECTED),
