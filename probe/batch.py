@@ -2,9 +2,10 @@
 
 Input is read lazily, a bounded window of targets is in flight, and results are
 written as soon as their turn comes (input order by default), so memory stays
-flat however long the input. Consecutive targets of the same domain share one
-SMTP session (many RCPT in one transaction). One resolver (with its cache) and
-one HostLimiter serve the whole run.
+flat however long the input. Targets of the same domain within the window share
+one unit of work (probe.bulk: one MX walk, many RCPT per transaction), and each
+line's result speaks of that line's targets only. One resolver (with its cache)
+and one HostLimiter serve the whole run.
 """
 
 from __future__ import annotations
@@ -13,17 +14,23 @@ import asyncio
 import csv
 import io
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import resolve
+from .bulk import probe_unit
 from .errors import InputError
-from .inputs import Address, Target, parse_target
+from .inputs import Target, parse_target
 from .model import ExitCode, ProbeOptions, Report
 from .polite import HostLimiter
 
-MAX_GROUP = 50  # addresses of one domain put into one session
+# Addresses of one domain asked in one unit (its sessions): RFC 5321 §4.5.3.1.8 has servers accept at
+# least 100 recipients per transaction; a server that takes fewer says 452 and the session goes on in a
+# new transaction (probe.session).
+MAX_GROUP = 100
+WINDOW = 1000  # lines read ahead and held at most (their results wait for the oldest to be written)
 
 
 @dataclass
@@ -111,36 +118,27 @@ def _error_result(line: Line) -> dict[str, Any]:
             "exit_code": int(ExitCode.UNKNOWN)}
 
 
-def _groups(lines: Iterator[Line]) -> Iterator[list[Line]]:
-    """Consecutive good lines for the same domain form one group (one SMTP session)."""
-    group: list[Line] = []
-    count = 0
-    for line in lines:
-        t = line.target
-        same = (group and t is not None and group[0].target is not None
-                and group[0].target.domain == t.domain and count + len(t.addresses) <= MAX_GROUP)
-        if group and not same:
-            yield group
-            group, count = [], 0
-        group.append(line)
-        count += len(t.addresses) if t else 0
-        if t is None:
-            yield group
-            group, count = [], 0
-    if group:
-        yield group
+@dataclass
+class _Slot:
+    """One line read and not yet written: its result, once its unit has finished."""
+
+    line: Line
+    result: dict[str, Any] | None = None
 
 
-def split_report(report: Report, line: Line, finish: Callable[[Report], None]) -> dict[str, Any]:
-    """The part of a shared report that answers one line, as its own JSON object."""
-    assert line.target is not None
-    wanted = {a.original for a in line.target.addresses}
-    own = replace(report, addresses=[a for a in report.addresses if a.address in wanted],
-                  input=line.raw)
-    finish(own)
-    data = own.to_dict()
-    data["line"] = line.number
-    return data
+@dataclass
+class _Unit:
+    """Lines of one domain waiting to be probed together (see probe.bulk)."""
+
+    domain: str
+    slots: list[_Slot] = field(default_factory=list)
+    count: int = 0  # addresses, over all its lines
+
+    def as_json(self) -> dict[str, Any]:
+        return {"domain": self.domain,
+                "lines": [{"line": s.line.number, "input": s.line.raw,
+                           "addresses": [a.original for a in s.line.target.addresses]}  # type: ignore[union-attr]
+                          for s in self.slots]}
 
 
 async def run_batch(
@@ -156,61 +154,82 @@ async def run_batch(
     progress: Callable[[BatchStats], None] | None = None,
     resolver: Any | None = None,
     tls_context_factory: Any | None = None,
+    window: int = WINDOW,
 ) -> BatchStats:
-    """Probe every target; `emit` gets one JSON-ready dict per input line (input order if `ordered`)."""
-    from .runner import probe_domain
+    """Probe every target; `emit` gets one JSON-ready dict per input line (input order if `ordered`).
 
+    At most `window` lines are held (read and not yet written). While every worker is busy, lines
+    keep being read into one unit per domain; a free worker takes the unit of the oldest line waiting
+    (a unit holds at most MAX_GROUP addresses), so the addresses of a domain share sessions.
+    """
     if resolver is None:
         resolver = resolve.make_resolver(options.resolvers, timeout_s=options.timeout_s)
     limiter = HostLimiter(per_host=per_host)
     stats = BatchStats()
-    window = max(1, concurrency) * 4
-    pending: dict[int, asyncio.Task[list[dict[str, Any]]]] = {}
-    next_out = 0
+    held: deque[_Slot] = deque()  # every line read and not yet written, in input order
+    waiting: dict[str, _Unit] = {}  # domain -> its unit not yet started (oldest line first)
+    running: dict[asyncio.Task[list[dict[str, Any]]], _Unit] = {}
+    source = (line for line in parse_lines(lines) if not skip(line))
+    exhausted = False
 
-    async def work(group: list[Line]) -> list[dict[str, Any]]:
-        first = group[0]
-        if first.target is None:
-            return [_error_result(first)]
-        addresses: list[Address] = [a for line in group for a in line.target.addresses]  # type: ignore[union-attr]
-        async with sem:
-            report = await probe_domain(first.target.domain, addresses, options, resolver=resolver,
-                                        limiter=limiter, tls_context_factory=tls_context_factory)
-        return [split_report(report, line, finish) for line in group]
+    def write(slot: _Slot) -> None:
+        assert slot.result is not None
+        stats.add(slot.result)
+        emit(slot.result)
 
-    def flush(results: list[dict[str, Any]]) -> None:
-        for r in results:
-            stats.add(r)
-            emit(r)
-        if progress:
+    def write_ready() -> None:
+        written = False
+        if ordered:
+            while held and held[0].result is not None:
+                write(held.popleft())
+                written = True
+        else:
+            for slot in [s for s in held if s.result is not None]:
+                held.remove(slot)
+                write(slot)
+                written = True
+        if written and progress:
             progress(stats)
 
-    sem = asyncio.Semaphore(max(1, concurrency))
-    groups = (g for g in _groups(line for line in parse_lines(lines) if not skip(line)))
-    for index, group in enumerate(groups):
-        pending[index] = asyncio.create_task(work(group))
-        while len(pending) >= window:
-            next_out = await _drain(pending, next_out, ordered, flush, wait_one=True)
-    while pending:
-        next_out = await _drain(pending, next_out, ordered, flush, wait_one=True)
+    def start(unit: _Unit) -> None:
+        task = asyncio.ensure_future(probe_unit(unit.as_json(), options, finish=finish, resolver=resolver,
+                                                limiter=limiter, tls_context_factory=tls_context_factory))
+        running[task] = unit
+
+    while True:
+        while not exhausted and len(held) < max(1, window):
+            line = next(source, None)
+            if line is None:
+                exhausted = True
+                break
+            slot = _Slot(line)
+            held.append(slot)
+            if line.target is None:
+                slot.result = _error_result(line)
+                continue
+            key = line.target.domain
+            unit = waiting.get(key)
+            if unit is not None and unit.count + len(line.target.addresses) > MAX_GROUP:
+                start(waiting.pop(key))  # full: it goes now, a new unit gathers what follows
+                unit = None
+            if unit is None:
+                unit = waiting[key] = _Unit(key)
+            unit.slots.append(slot)
+            unit.count += len(line.target.addresses)
+        while waiting and len(running) < max(1, concurrency):
+            start(waiting.pop(next(iter(waiting))))  # dicts keep insertion order: the oldest line's unit
+        write_ready()
+        if not running:
+            if exhausted and not waiting:
+                break
+            continue
+        done, _ = await asyncio.wait(set(running), return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            unit = running.pop(task)
+            for slot, result in zip(unit.slots, task.result(), strict=True):
+                slot.result = result
+    write_ready()
     return stats
-
-
-async def _drain(pending: dict[int, asyncio.Task[list[dict[str, Any]]]], next_out: int, ordered: bool,
-                 flush: Callable[[list[dict[str, Any]]], None], *, wait_one: bool) -> int:
-    """Wait for some work to finish, then write whatever may be written now."""
-    if ordered:
-        task = pending.get(next_out)
-        if task is not None:
-            await asyncio.wait({task})
-        while next_out in pending and pending[next_out].done():
-            flush(pending.pop(next_out).result())
-            next_out += 1
-        return next_out
-    done, _ = await asyncio.wait(set(pending.values()), return_when=asyncio.FIRST_COMPLETED)
-    for key in [k for k, t in pending.items() if t in done]:
-        flush(pending.pop(key).result())
-    return next_out
 
 
 def end_with_newline(path: str) -> None:

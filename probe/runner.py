@@ -54,6 +54,23 @@ async def probe_domain(
     limiter: HostLimiter | None = None,
 ) -> Report:
     """Probe `domain`'s mail servers and, optionally, `addresses`. Never raises on network trouble."""
+    walk = await walk_domain(domain, addresses, options, resolver=resolver,
+                             tls_context_factory=tls_context_factory, limiter=limiter)
+    finish_walk(walk, addresses)
+    return walk.report
+
+
+async def walk_domain(
+    domain: str,
+    addresses: Sequence[Address],
+    options: ProbeOptions,
+    *,
+    resolver: Any | None = None,
+    tls_context_factory: TlsContextFactory | None = None,
+    limiter: HostLimiter | None = None,
+) -> Walk:
+    """DNS, the MX walk and the policies, asking about `addresses`; not yet concluded (see finish_walk).
+    Never raises on network trouble."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     deadline = loop.time() + options.deadline_s
@@ -71,10 +88,14 @@ async def probe_domain(
             "deadline-exceeded", Severity.WARNING,
             f"The probe stopped at its --deadline of {options.deadline_s:g} s; results are partial.",
         ))
-    conclude(walk, addresses)
-    report.transport = security.transport_verdicts(report)
     report.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-    return report
+    return walk
+
+
+def finish_walk(walk: Walk, addresses: Sequence[Address]) -> None:
+    """Conclude the walk's report about `addresses` (all that were asked, or some of them)."""
+    conclude(walk, addresses)
+    walk.report.transport = security.transport_verdicts(walk.report)
 
 
 async def _run(walk: Walk, domain: str, addresses: Sequence[Address], options: ProbeOptions,

@@ -129,6 +129,11 @@ class _Handler:
         server.transaction_rcpts.clear()
         return "250 2.0.0 OK"
 
+    async def handle_QUIT(self, server: _ScriptedSMTP, session: Session, envelope: Envelope) -> str:
+        if self.fake.quit_delay_s > 0:  # a server slow to say goodbye (issue 13 measured Exim at about 200 ms)
+            await asyncio.sleep(self.fake.quit_delay_s)
+        return "221 Bye"  # aiosmtpd's own words
+
     def handle_STARTTLS(self, server: _ScriptedSMTP, session: Session, envelope: Envelope) -> bool:
         server.log.tls = True  # aiosmtpd calls this hook synchronously, after the handshake
         return True
@@ -182,6 +187,7 @@ class FakeSMTP:
         *,
         banner: str = DEFAULT_BANNER,  # any code; lines joined with "\r\n"; a 421 hangs up after it
         banner_delay_s: float = 0.0,  # postscreen-style greeting delay
+        quit_delay_s: float = 0.0,  # wait this long before the 221 to QUIT
         hostname: str = "mx.test",
         ehlo_reply: str | None = None,  # refuse EHLO with this reply (HELO then works)
         helo_reply: str | None = None,
@@ -204,6 +210,7 @@ class FakeSMTP:
             raise ValueError(f"FakeSMTP listens on loopback only, not {host}")
         self.host = host
         self.banner, self.banner_delay_s, self.hostname = banner, banner_delay_s, hostname
+        self.quit_delay_s = quit_delay_s
         self.ehlo_reply, self.helo_reply = ehlo_reply, helo_reply
         self.pipelining, self.smtputf8 = pipelining, smtputf8
         self.advertise, self.hide = tuple(advertise), tuple(hide)

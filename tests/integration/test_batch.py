@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,82 @@ def test_resume_file_cut_mid_line_gets_its_newline(tmp_path: Path) -> None:
     end_with_newline(str(out))  # already ends with one: unchanged
     assert out.read_text(encoding="utf-8").count("\n") == 3
     end_with_newline(str(tmp_path / "missing.jsonl"))  # nothing to fix
+
+
+# ---- lines gathered by domain within the window; each line stands alone (issues 13 and 11) ----------------
+
+
+async def test_lines_of_a_domain_are_gathered_across_the_input_in_one_session(dns: FakeDNS) -> None:
+    lines = ["a@one.b.test", "x@two.b.test", "b@one.b.test", "y@two.b.test", "c@one.b.test"]
+    async with FakeSMTP(rcpt_default="250 Ok") as smtp:
+        out = await batch(dns, smtp, lines, concurrency=1)
+        mails = [c for c in smtp.commands if c.upper().startswith("MAIL")]
+    assert len(smtp.connections) == 2 and len(mails) == 2  # one session per domain, not one per line
+    assert [r["input"] for r in out] == lines  # still in input order
+
+
+async def test_a_small_window_bounds_the_gathering(dns: FakeDNS) -> None:
+    lines = [f"u{i}@one.b.test" for i in range(6)]
+    async with FakeSMTP(rcpt_default="250 Ok") as smtp:
+        out = await batch(dns, smtp, lines, concurrency=1, window=2)
+    assert len(smtp.connections) == 3 and [r["line"] for r in out] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_one_catch_all_rcpt_per_session_and_a_new_transaction_after_452(dns: FakeDNS) -> None:
+    def three_per_transaction(request: Any) -> str | None:
+        # Postfix's words (github:vdukhovni/postfix postfix/src/smtpd/smtpd.c, rcpt_cmd)
+        return "452 4.5.3 Error: too many recipients" if len(request.earlier) >= 3 else None
+
+    options = ProbeOptions(helo="probe.b.test", timeout_s=2, deadline_s=10, tls_policies=False, vrfy=False,
+                           catch_all=True)
+    lines = [f"u{i}@one.b.test" for i in range(5)]
+    async with FakeSMTP(rcpt_default="250 Ok", rcpt_policy=three_per_transaction) as smtp:
+        resolver = resolve.make_resolver([(dns.host, dns.port)], timeout_s=1)
+        out: list[dict[str, Any]] = []
+        await run_batch(lines, replace(options, port=smtp.port), out.append,
+                        finish=lambda r: finish_report(r, []), resolver=resolver)
+        rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
+        mails = [c for c in smtp.commands if c.upper().startswith("MAIL")]
+    assert len(smtp.connections) == 1 and len(mails) == 2
+    assert len({c for c in rcpts if not c.startswith("RCPT TO:<u")}) == 1  # one random catch-all address
+    assert all(r["addresses"][0]["verdict"] == "risky" for r in out)  # every line knows the domain accepts all
+
+
+async def test_each_line_speaks_of_its_own_targets_only(dns: FakeDNS) -> None:
+    lines = ["a@one.b.test", "one.b.test", "one.b.test a@one.b.test gone@one.b.test", "gone@one.b.test"]
+    async with FakeSMTP(rcpt={"gone@one.b.test": "550 5.1.1 <gone@one.b.test>: Recipient address rejected: "
+                                                 "User unknown in local recipient table"},
+                        rcpt_default="250 2.1.5 Ok") as smtp:
+        out = await batch(dns, smtp, lines)
+        assert len(smtp.connections) == 1
+        rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
+    assert sorted(rcpts) == ["RCPT TO:<a@one.b.test>", "RCPT TO:<gone@one.b.test>"]  # each asked once
+    alice, domain_only, both, gone = out
+    assert [a["address"] for a in alice["addresses"]] == ["a@one.b.test"]
+    assert [a["address"] for a in both["addresses"]] == ["a@one.b.test", "gone@one.b.test"]
+    assert "gone@" not in alice["summary"] and "a@one" in alice["summary"]
+    assert domain_only["addresses"] == [] and "@" not in domain_only["summary"]
+    assert (alice["exit_code"], domain_only["exit_code"], both["exit_code"], gone["exit_code"]) == (0, 0, 2, 2)
+
+    def rcpt_steps(result: dict[str, Any]) -> list[str]:
+        return [s["command"] for s in result["sessions"][0]["steps"] if (s["command"] or "").startswith("RCPT")]
+
+    assert rcpt_steps(alice) == ["RCPT TO:<a@one.b.test>"]
+    assert rcpt_steps(domain_only) == [] and rcpt_steps(gone) == ["RCPT TO:<gone@one.b.test>"]
+    assert sorted(rcpt_steps(both)) == ["RCPT TO:<a@one.b.test>", "RCPT TO:<gone@one.b.test>"]
+    assert not any("gone@" in f["message"] for f in alice["findings"] + domain_only["findings"])
+
+
+async def test_the_unit_of_work_is_json_in_and_json_out(dns: FakeDNS) -> None:
+    """What a worker elsewhere would run: probe_unit takes and returns plain JSON data."""
+    from probe.bulk import probe_unit
+
+    unit = {"domain": "one.b.test", "lines": [{"line": 1, "input": "a@one.b.test", "addresses": ["a@one.b.test"]},
+                                              {"line": 2, "input": "one.b.test", "addresses": []}]}
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        options = ProbeOptions(helo="probe.b.test", port=smtp.port, timeout_s=2, deadline_s=10, tls_policies=False,
+                               resolvers=((dns.host, dns.port),))
+        results = await probe_unit(json.loads(json.dumps(unit)), options, finish=lambda r: finish_report(r, []))
+    assert json.loads(json.dumps(results)) == results
+    assert [(r["line"], r["input"], len(r["addresses"])) for r in results] == [(1, "a@one.b.test", 1),
+                                                                               (2, "one.b.test", 0)]
