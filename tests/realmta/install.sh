@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install what the real-MTA lab (tests/realmta) runs: Postfix, postgrey and Exim's daemon. Debian or Ubuntu,
+# as root. Starts no system service and leaves the machine's mail system as it is:
+# - postfix and postgrey come from their Debian packages, installed under a policy-rc.d that forbids
+#   service starts (the lab runs its own instances, with their own configuration, on its own addresses);
+# - exim4-daemon-light conflicts with postfix as the system MTA (both provide mail-transport-agent), so
+#   its binary is unpacked under /opt/smtp-probe-lab instead of installed; its libraries are installed,
+#   and its compiled-in user Debian-exim is created when missing.
+# Nothing is done for what is already there.
+set -euo pipefail
+if [ "$(id -u)" != 0 ]; then
+  echo "tests/realmta/install.sh: run as root (sudo bash tests/realmta/install.sh)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+LAB_EXIM=/opt/smtp-probe-lab/usr/sbin/exim4
+
+have_exim() { command -v exim4 >/dev/null 2>&1 || command -v exim >/dev/null 2>&1 || [ -x "$LAB_EXIM" ]; }
+
+need=()
+[ -x /usr/sbin/postfix ] || need+=(postfix)
+[ -x /usr/sbin/postgrey ] || need+=(postgrey)
+if [ ${#need[@]} -eq 0 ] && have_exim && getent passwd Debian-exim >/dev/null; then
+  exit 0
+fi
+
+if [[ " ${need[*]} " == *" postfix "* ]]; then
+  other=$(dpkg-query -W -f '${Package} ${Provides} ${db:Status-Status}\n' 2>/dev/null \
+          | awk '/mail-transport-agent/ && $NF == "installed" {print $1}')
+  if [ -n "$other" ]; then
+    echo "tests/realmta/install.sh: this machine's mail system is $other; installing postfix would replace it." >&2
+    echo "Install postfix and postgrey by hand if that is what you want, then run this again." >&2
+    exit 1
+  fi
+fi
+
+created_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  created_policy=1
+fi
+work=$(mktemp -d)
+cleanup() { rm -rf "$work"; if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; }
+trap cleanup EXIT
+
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! have_exim; then
+  chown _apt "$work" 2>/dev/null || true
+  (cd "$work" && apt-get download -qq exim4-daemon-light)
+  deb=$(ls "$work"/exim4-daemon-light_*.deb)
+  # its shared libraries (Depends entries named lib*), without the exim4-base/-config that would conflict
+  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
+  if [ -n "$libs" ]; then
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $libs >/dev/null
+  fi
+  mkdir -p /opt/smtp-probe-lab
+  dpkg-deb -x "$deb" /opt/smtp-probe-lab
+fi
+getent group Debian-exim >/dev/null || groupadd --system Debian-exim
+getent passwd Debian-exim >/dev/null || useradd --system --gid Debian-exim --home-dir /nonexistent \
+  --no-create-home --shell /usr/sbin/nologin Debian-exim
+echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim)"

@@ -1,0 +1,336 @@
+"""The real-MTA lab: real Postfix (with postscreen), Exim and postgrey on loopback, a FakeDNS zone pointing at them.
+
+Everything of the lab lives under one temporary directory and on one random 127.X.Y.0/24 block, all
+servers on one free port (the probe's --port applies to every MX host): the machine's own mail system
+is never read, written or signalled, and two lab runs at once (two test sessions) do not meet.
+
+    lab = Lab.start(tmp_dir)            # raises LabError (one line and the log tail) when a daemon fails
+    lab.resolver()                      # a dnspython resolver asking the lab's FakeDNS
+    lab.stop()
+
+Scenarios (domain -> what answers there) are in SCENARIOS below; tests/realmta/conftest.py says how to
+add one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import random
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from probe.model import Report
+from probe.resolve import make_resolver
+from probe.testing.certs import TestCA, self_signed
+from probe.testing.fakedns import FakeDNS
+
+from mtaconf import Listener, exim_configure, postfix_main_cf, postfix_master_cf, texthash
+
+START_TIMEOUT_S = 20.0  # each daemon must listen within this (they take well under a second)
+GREYLIST_DELAY_S = 2  # postgrey --delay: a retry after this passes
+EXIM_CANDIDATES = ("exim4", "exim", "/opt/smtp-probe-lab/usr/sbin/exim4")  # the last: tests/realmta/install.sh
+INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim or postgrey missing, or not root): "
+                "install them with `sudo bash tests/realmta/install.sh`")
+
+# host label -> last octet of its address in the lab's /24
+HOSTS = {
+    "dns": 1, "postgrey": 2,
+    "postfix": 10, "postfix-novrfy": 11, "postscreen": 12, "postfix-grey": 13,
+    "exim": 20, "exim-strict": 21,
+    "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
+}
+# domain (under lab.test) -> its MX hosts, in preference order
+SCENARIOS: dict[str, list[str]] = {
+    "pf": ["postfix"],  # alice, bob known; full (452), disabled (5.2.1); VRFY on
+    "novrfy": ["postfix-novrfy"],  # same users, disable_vrfy_command = yes (502)
+    "screened": ["postscreen"],  # postscreen drops 127.0.0.0/8 (521)
+    "grey": ["postfix-grey"],  # the pf users behind postgrey (--delay GREYLIST_DELAY_S): vary the sender per test
+    "catchall": ["postfix"],  # every local part accepted (virtual alias @catchall.lab.test)
+    "twomx": ["postfix", "exim"],  # Postfix hosts it; Exim, the backup, says "550 relay not permitted"
+    "exim": ["exim"],  # alice, bob known; stock limits; VRFY 252
+    "eximstrict": ["exim-strict"],  # as exim, but smtp_accept_max_nonmail = 2
+    "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
+    "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
+}
+USERS = ("alice", "bob", "full", "disabled")
+POSTFIX_ACCESS = {  # RFC 3463's names for X.2.2 and X.2.1, in access(5) form
+    "full@pf.lab.test": "452 4.2.2 Mailbox full",
+    "disabled@pf.lab.test": "550 5.2.1 Mailbox disabled, not accepting messages",
+}
+
+
+LabProbe = Callable[..., Awaitable[Report]]  # the lab_probe fixture (tests/realmta/conftest.py)
+
+
+class LabError(RuntimeError):
+    """A lab daemon did not start: one line saying which and why, then its log's last lines."""
+
+
+def missing_tools() -> str | None:
+    """Why the lab cannot run here (None: it can)."""
+    if os.geteuid() != 0:
+        return "not root"
+    for tool in ("/usr/sbin/postfix", "/usr/lib/postfix/sbin/postscreen", "/usr/sbin/postgrey"):
+        if not Path(tool).exists():
+            return f"{tool} missing"
+    if exim_binary() is None:
+        return "exim missing"
+    for user in ("postfix", "postgrey", "Debian-exim"):
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            return f"user {user} missing"
+    return None
+
+
+def exim_binary() -> str | None:
+    for candidate in EXIM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def _free_block_and_port() -> tuple[str, int]:
+    """A random 127.X.Y block and one port free on every lab address of it (TCP; UDP too for DNS)."""
+    rng = random.SystemRandom()
+    for _ in range(50):
+        block = f"127.{rng.randrange(20, 250)}.{rng.randrange(1, 250)}"
+        with socket.socket() as probe_socket:
+            probe_socket.bind((f"{block}.{HOSTS['dns']}", 0))
+            port = probe_socket.getsockname()[1]
+        if all(_bindable(f"{block}.{octet}", port) for octet in HOSTS.values()):
+            return block, port
+    raise LabError("no free loopback block and port for the lab")
+
+
+def _bindable(ip: str, port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind((ip, port))
+            except OSError:
+                return False
+    return True
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no log at {path})"
+
+
+def wait_for_port(name: str, ip: str, port: int, log: Path, process: subprocess.Popen[bytes] | None = None,
+                  timeout_s: float = START_TIMEOUT_S) -> None:
+    """Poll until `ip`:`port` accepts a connection; LabError (with the log tail) on exit or timeout."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if process is not None and process.poll() is not None:
+            raise LabError(f"{name} exited with status {process.returncode} before listening on {ip}:{port}\n"
+                           + _tail(log))
+        try:
+            with socket.create_connection((ip, port), timeout=1.0):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise LabError(f"{name} did not listen on {ip}:{port} within {timeout_s:g} s\n" + _tail(log))
+
+
+class _DnsThread:
+    """FakeDNS serving the lab zone from a thread of its own (the lab outlives each test's event loop)."""
+
+    def __init__(self, zone: str, ip: str, port: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.server = FakeDNS({"lab.test.": zone})
+        ready = threading.Event()
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self.server.start(ip, port))
+            except BaseException as exc:  # reported by the constructor below
+                self.error = exc
+                ready.set()
+                return
+            ready.set()
+            self.loop.run_forever()
+            self.loop.run_until_complete(self.server.aclose())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, name="lab-dns", daemon=True)
+        self.thread.start()
+        if not ready.wait(START_TIMEOUT_S) or self.error is not None:
+            raise LabError(f"the lab's FakeDNS did not start on {ip}:{port}: {self.error}")
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(START_TIMEOUT_S)
+
+
+@dataclass
+class Lab:
+    """A running lab: where each host listens, the CA its certificates come from, how to stop it."""
+
+    root: Path
+    block: str
+    port: int
+    ca: TestCA
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    stoppers: list[list[str]] = field(default_factory=list)
+    dns: _DnsThread | None = None
+
+    def ip(self, host: str) -> str:
+        return f"{self.block}.{HOSTS[host]}"
+
+    @property
+    def dns_address(self) -> tuple[str, int]:
+        return (self.ip("dns"), self.port)
+
+    def resolver(self, timeout_s: float = 2.0) -> Any:
+        return make_resolver([self.dns_address], timeout_s=timeout_s)
+
+    def mx_name(self, host: str) -> str:
+        return f"mx.{host}.lab.test"
+
+    # -- start-up --------------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, root: Path) -> Lab:
+        block, port = _free_block_and_port()
+        lab = cls(root, block, port, TestCA(root / "ca", name="smtp-probe lab CA"))
+        try:
+            lab.dns = _DnsThread(lab.zone(), lab.ip("dns"), port)
+            lab._start_postgrey()
+            lab._start_postfix()
+            lab._start_exim("exim", ["exim.lab.test"])
+            lab._start_exim("exim-strict", ["eximstrict.lab.test"], "smtp_accept_max_nonmail = 2")
+        except BaseException:
+            lab.stop()
+            raise
+        return lab
+
+    def zone(self) -> str:
+        lines = ["$TTL 60", "@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60",
+                 f"ns A {self.ip('dns')}"]
+        lines += [f"mx.{host} A {self.ip(host)}" for host in HOSTS]
+        for domain, hosts in SCENARIOS.items():
+            lines += [f"{domain} MX {10 * (i + 1)} mx.{host}.lab.test." for i, host in enumerate(hosts)]
+        return "\n".join(lines) + "\n"
+
+    def _cert(self, host: str, *, expired: bool = False, name: str | None = None) -> tuple[Path, Path]:
+        issued = self.ca.issue([name or self.mx_name(host)], expired=expired)
+        return self.ca.write(issued, host)
+
+    def _spawn(self, name: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self.processes.append((name, process))
+        return process
+
+    def _start_postgrey(self) -> None:
+        directory = self.root / "postgrey"
+        (directory / "db").mkdir(parents=True)
+        shutil.chown(directory / "db", "postgrey", "postgrey")
+        log = directory / "postgrey.log"
+        ip = self.ip("postgrey")
+        process = self._spawn("postgrey", [
+            "/usr/sbin/postgrey", f"--inet={ip}:{self.port}", f"--delay={GREYLIST_DELAY_S}",
+            f"--dbdir={directory / 'db'}", "--user=postgrey", "--group=postgrey", "--auto-whitelist-clients=0",
+            f"--pidfile={directory / 'postgrey.pid'}", "--verbose",
+        ], log)
+        wait_for_port("postgrey", ip, self.port, log, process)
+
+    def _start_postfix(self) -> None:
+        root = self.root / "postfix"
+        (root / "etc").mkdir(parents=True)
+        (root / "maps").mkdir()
+        (root / "queue").mkdir()
+        alias_domains = ["catchall.lab.test"]
+        local_domains = [f"{d}.lab.test" for d in ("pf", "novrfy", "screened", "grey", "twomx", "tls-valid",
+                                                   "tls-expired", "tls-wrongname", "tls-selfsigned")]
+        main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
+                               alias_domains=alias_domains, cert=self._cert("postfix"))
+        policy = f"inet:{self.ip('postgrey')}:{self.port}"
+        listeners = [
+            Listener(self.ip("postfix")),
+            Listener(self.ip("postfix-novrfy"), ("disable_vrfy_command=yes",)),
+            Listener(self.ip("postscreen"), (f"postscreen_access_list=cidr:{root / 'maps' / 'postscreen'}",
+                                             "postscreen_denylist_action=drop"), postscreen=True),
+            Listener(self.ip("postfix-grey"), (
+                f"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,{policy}",)),
+            Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
+            Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
+            Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),
+            Listener(self.ip("tls-selfsigned"), self._tls_options("tls-selfsigned", selfsigned=True)),
+        ]
+        (root / "etc" / "main.cf").write_text(main)
+        (root / "etc" / "master.cf").write_text(postfix_master_cf(listeners, self.port))
+        (root / "maps" / "recipients").write_text(texthash({u: "ok" for u in USERS}))
+        (root / "maps" / "access").write_text(texthash(POSTFIX_ACCESS))
+        (root / "maps" / "virtual").write_text(texthash({f"@{d}": "alice@pf.lab.test" for d in alias_domains}))
+        (root / "maps" / "postscreen").write_text("127.0.0.0/8 reject\n")
+        log = root / "postfix.log"
+        started = subprocess.run(["/usr/sbin/postfix", "-c", str(root / "etc"), "start"], capture_output=True,
+                                 timeout=START_TIMEOUT_S, check=False)
+        self.stoppers.append(["/usr/sbin/postfix", "-c", str(root / "etc"), "abort"])
+        if started.returncode != 0:
+            raise LabError("postfix did not start: " + (started.stderr or started.stdout).decode(errors="replace")
+                           + "\n" + _tail(log))
+        for listener in listeners:
+            wait_for_port("postfix", listener.ip, self.port, log)
+
+    def _tls_options(self, host: str, *, expired: bool = False, name: str | None = None,
+                     selfsigned: bool = False) -> tuple[str, ...]:
+        if selfsigned:
+            cert_path, key_path = self.ca.write(self_signed([self.mx_name(host)]), host)
+        else:
+            cert_path, key_path = self._cert(host, expired=expired, name=name)
+        return (f"smtpd_tls_chain_files={key_path},{cert_path}", f"myhostname={self.mx_name(host)}")
+
+    def _start_exim(self, host: str, domains: list[str], extra_main: str = "") -> None:
+        root = self.root / host
+        for sub in ("spool", "log", "mail"):
+            (root / sub).mkdir(parents=True)
+            shutil.chown(root / sub, "Debian-exim", "Debian-exim")
+        (root / "users").write_text("".join(f"{u}:\n" for u in ("alice", "bob")))
+        config = root / "configure"
+        config.write_text(exim_configure(root, hostname=self.mx_name(host), ip=self.ip(host), port=self.port,
+                                         local_domains=domains, cert=self._cert(host), extra_main=extra_main))
+        log = root / "log" / "mainlog"
+        binary = exim_binary()
+        assert binary is not None
+        process = self._spawn(host, [binary, "-C", str(config), "-bdf"], root / "stderr.log")
+        try:
+            wait_for_port(host, self.ip(host), self.port, root / "stderr.log", process)
+        except LabError as exc:
+            raise LabError(f"{exc}\n{_tail(log)}") from None
+
+    # -- shut-down -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop every daemon the lab started (by its own pid or its own config), then the DNS thread."""
+        for argv in self.stoppers:
+            subprocess.run(argv, capture_output=True, timeout=START_TIMEOUT_S, check=False)
+        for _name, process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for _name, process in self.processes:
+            try:
+                process.wait(START_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(START_TIMEOUT_S)
+        if self.dns is not None:
+            self.dns.stop()

@@ -1,0 +1,37 @@
+"""Greylisting by the real postgrey (policy service of a real Postfix), with a short --delay."""
+
+from __future__ import annotations
+
+import secrets
+
+from probe.model import Reason, Verdict
+
+from lab import GREYLIST_DELAY_S, LabProbe
+
+
+def _new_sender() -> str:
+    """postgrey greylists a (client network, sender, recipient) triplet: a fresh sender is a first contact."""
+    return f"greytest-{secrets.token_hex(4)}@probe.lab.test"
+
+
+async def test_first_contact_is_greylisted(lab_probe: LabProbe) -> None:
+    report = await lab_probe("alice@grey.lab.test", mail_from=_new_sender())
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason, alice.code, alice.enhanced) == (Verdict.RISKY, Reason.GREYLISTED, 450, "4.2.0")
+    assert "Greylisted, see http://postgrey.schweikert.ch/help/grey.lab.test.html" in (alice.text or "")
+    assert alice.retry_after_s is None  # postgrey's text states no delay: none is guessed
+
+
+async def test_retry_greylist_gets_the_real_answer(lab_probe: LabProbe) -> None:
+    """--retry-greylist waits (postgrey states no delay, so the whole allowance) and asks again from the same
+    source address; past postgrey's --delay the triplet passes and Postfix answers for the mailbox."""
+    allowance = GREYLIST_DELAY_S + 1.5
+    report = await lab_probe("alice@grey.lab.test", "nobody@grey.lab.test", mail_from=_new_sender(),
+                             retry_greylist_s=allowance)
+    alice, nobody = report.addresses
+    assert (alice.verdict, alice.reason, alice.code) == (Verdict.DELIVERABLE, Reason.ACCEPTED, 250)
+    assert (nobody.verdict, nobody.reason) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN)
+    assert [a["code"] for a in alice.attempts] == [450, 250]
+    assert alice.attempts[1]["waited_s"] >= GREYLIST_DELAY_S
+    assert alice.catch_all is False
+    assert "greylist-retried" in {f.id for f in report.findings}

@@ -1,0 +1,64 @@
+"""Real Postfix and real Exim: the verdict for each kind of mailbox, as a mail administrator expects it."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.model import DomainStatus, Reason, Verdict
+
+from lab import LabProbe
+
+
+async def test_postfix_known_unknown_full_disabled_and_relay(lab_probe: LabProbe) -> None:
+    report = await lab_probe("alice@pf.lab.test", "nobody@pf.lab.test", "full@pf.lab.test",
+                             "disabled@pf.lab.test", "someone@elsewhere.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    alice, nobody, full, disabled, stranger = report.addresses
+    assert (alice.verdict, alice.reason, alice.code) == (Verdict.DELIVERABLE, Reason.ACCEPTED, 250)
+    assert (nobody.verdict, nobody.reason, nobody.code) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, 550)
+    assert "User unknown in local recipient table" in (nobody.text or "")
+    assert (full.verdict, full.reason, full.code, full.enhanced) == (Verdict.RISKY, Reason.MAILBOX_FULL, 452, "4.2.2")
+    assert (disabled.verdict, disabled.reason, disabled.enhanced) == (
+        Verdict.UNDELIVERABLE, Reason.MAILBOX_DISABLED, "5.2.1")
+    assert (stranger.reason, stranger.code) == (Reason.RELAY_DENIED, 554)
+    assert "Relay access denied" in (stranger.text or "")
+    assert alice.catch_all is False  # the random address got Postfix's "User unknown"
+
+
+async def test_exim_known_and_unknown(lab_probe: LabProbe) -> None:
+    report = await lab_probe("alice@exim.lab.test", "nobody@exim.lab.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    alice, nobody = report.addresses
+    assert (alice.verdict, alice.reason, alice.code) == (Verdict.DELIVERABLE, Reason.ACCEPTED, 250)
+    assert (nobody.verdict, nobody.code, nobody.text) == (Verdict.UNDELIVERABLE, 550, "550 Unrouteable address")
+    assert alice.catch_all is False
+
+
+@pytest.mark.xfail(strict=True, reason="defect 5 (issue 11): Exim's '252 Administrative prohibition' is classified "
+                   "policy_rejected until the classifier fix (helper H1, branch i10-engine) lands")
+async def test_exim_vrfy_252_is_cannot_verify(lab_probe: LabProbe) -> None:
+    """Exim without acl_smtp_vrfy answers every VRFY "252 Administrative prohibition" (smtp_in.c): a 2xx that
+    neither confirms nor denies. The address's verdict still comes from RCPT."""
+    report = await lab_probe("alice@exim.lab.test")
+    (alice,) = report.addresses
+    assert alice.vrfy is not None
+    assert (alice.vrfy["code"], alice.vrfy["text"]) == (252, "252 Administrative prohibition")
+    assert alice.vrfy["reason"] == Reason.CANNOT_VERIFY
+    assert alice.verdict is Verdict.DELIVERABLE
+
+
+async def test_postfix_vrfy_enabled_and_disabled(lab_probe: LabProbe) -> None:
+    on = (await lab_probe("alice@pf.lab.test")).addresses[0]
+    assert on.vrfy is not None and on.vrfy["code"] == 252  # Postfix: "252 2.0.0 alice@pf.lab.test"
+    off = (await lab_probe("alice@novrfy.lab.test")).addresses[0]
+    assert off.vrfy is not None
+    assert (off.vrfy["code"], off.vrfy["text"]) == (502, "502 5.5.1 VRFY command is disabled")
+    assert off.vrfy["reason"] == Reason.NOT_IMPLEMENTED
+    assert off.verdict is Verdict.DELIVERABLE  # RCPT decides
+
+
+async def test_catch_all_domain_is_detected(lab_probe: LabProbe) -> None:
+    report = await lab_probe("anyone@catchall.lab.test")
+    (anyone,) = report.addresses
+    assert anyone.catch_all is True
+    assert (anyone.verdict, anyone.code) == (Verdict.RISKY, 250)
