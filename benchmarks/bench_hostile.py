@@ -36,7 +36,7 @@ CASES: list[tuple[str, Behaviour, dict[str, Any]]] = [
     ("mixed codes at RCPT", Behaviour.MIXED_CODES, {}),
     ("bad code in banner", Behaviour.BAD_CODES, {}),
     ("greeting delayed 1.5 s", Behaviour.SLOW_GREETING, {"delay_s": 1.5}),
-    ("EHLO with 5000 lines", Behaviour.HUGE_EHLO, {}),
+    ("EHLO with 20000 lines", Behaviour.HUGE_EHLO, {}),
 ]
 
 

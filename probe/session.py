@@ -49,7 +49,7 @@ from .wire import (
     WireUnsolicited,
 )
 
-_TOO_LONG_KINDS = frozenset({"line-too-long", "too-many-lines", "reply-too-large"})
+_TOO_LONG_KINDS = frozenset({"line-too-long", "reply-too-large"})
 _HELO_FALLBACK_CODES = frozenset({500, 502, 504, 550})
 _VRFY_UNSUPPORTED_CODES = frozenset({500, 502})
 _DETAIL_BYTES = 300  # how much of a broken reply an event's detail quotes (the transcript keeps it all)

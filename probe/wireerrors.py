@@ -38,7 +38,7 @@ class WireProtocolError(WireError):
 
     `kind`: "not-smtp" (garbage, an HTTP or SSH banner, a code outside 2xx-5xx),
     "mixed-codes" (lines of one reply carry different codes), "line-too-long",
-    "too-many-lines", "reply-too-large", "data-after-starttls" (bytes after the
+    "reply-too-large", "data-after-starttls" (bytes after the
     220 to STARTTLS: a possible injection, RFC 3207 §5).
     """
 

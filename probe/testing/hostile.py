@@ -56,7 +56,7 @@ DEFAULT_AT: Mapping[Behaviour, str] = {
     Behaviour.BAD_CODES: "banner",
     Behaviour.HUGE_EHLO: "EHLO",
 }
-DEFAULT_LINE_COUNT: Mapping[Behaviour, int] = {Behaviour.ENDLESS_MULTILINE: 200_000, Behaviour.HUGE_EHLO: 5_000}
+DEFAULT_LINE_COUNT: Mapping[Behaviour, int] = {Behaviour.ENDLESS_MULTILINE: 200_000, Behaviour.HUGE_EHLO: 20_000}
 DEFAULT_EXTENSIONS = ("PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8")
 MIXED_CODES_REPLY = b"250-ok\r\n550 no\r\n"
 BAD_CODE_REPLIES = (b"099 hi\r\n", b"2500 x\r\n", b"600 y\r\n", b"22 hi\r\n")
@@ -330,7 +330,7 @@ async def _long_line(server: HostileServer, connection: _Connection, polite: byt
 
 async def _endless_multiline(server: HostileServer, connection: _Connection, polite: bytes) -> bool:
     code = _code_of(polite)
-    batch = 100
+    batch = 1_000  # ~22 KB a write: the client's byte limit is reached in a dozen writes
     name = server.hostname.encode()
     for first in range(0, server.line_count, batch):
         if connection.gone():

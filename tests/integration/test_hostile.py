@@ -81,7 +81,7 @@ BROKEN = [
     ("drip-too-slow", Behaviour.DRIP, {"interval_s": 0.05}, "timeout", Reason.NETWORK_ERROR, "220 mx"),
     ("100k-line", Behaviour.LONG_LINE, {}, "protocol_error", Reason.PROTOCOL_ERROR, "longer than 4096"),
     ("endless-multiline", Behaviour.ENDLESS_MULTILINE, {}, "protocol_error", Reason.PROTOCOL_ERROR,
-     "more than 200 lines"),
+     "reply longer than 262144 bytes"),
     ("garbage", Behaviour.GARBAGE, {}, "protocol_error", Reason.PROTOCOL_ERROR, "not an SMTP reply"),
     ("http-silent", Behaviour.HTTP, {}, "timeout", Reason.NETWORK_ERROR, "waiting for the banner"),
     ("http-speaks-first", Behaviour.GARBAGE, {"reply": HTTP_400}, "protocol_error", Reason.PROTOCOL_ERROR,
@@ -124,6 +124,18 @@ async def test_dripped_reply_is_read_whole(no_dns: dns.asyncresolver.Resolver) -
     assert only_session(report).outcome == "completed"
     assert report.addresses[0].text == "250 2.1.5 Ok" and report.addresses[0].reason is Reason.ACCEPTED
     assert srv.commands[-1] == "QUIT" and not srv.saw_data
+
+
+async def test_an_ehlo_reply_of_3000_lines_is_read_whole(no_dns: dns.asyncresolver.Resolver) -> None:
+    """RFC 5321 sets no line count for a reply and Postfix reads such replies: ~70 KB of EHLO lines are a
+    server's answer, not a protocol error (issue 11, defect 6)."""
+    async with HostileServer(Behaviour.HUGE_EHLO, line_count=3_000) as srv:
+        report = await probe(srv.port, no_dns)
+    session = only_session(report)
+    assert session.outcome == "completed"
+    assert {"X-EXTENSION-00001", "X-EXTENSION-02998", "SIZE"} <= set(session.extensions)
+    assert len(session.extensions) == 2_999  # 3,000 lines: the greeting line and 2,999 keywords
+    assert report.addresses[0].reason is Reason.ACCEPTED and not srv.saw_data
 
 
 async def test_mixed_codes_in_a_rcpt_reply_are_a_protocol_error(no_dns: dns.asyncresolver.Resolver) -> None:
@@ -235,7 +247,7 @@ async def test_deadline_wins_over_a_long_step_timeout(no_dns: dns.asyncresolver.
 
 @pytest.mark.parametrize(("behaviour", "server_options"), [
     pytest.param(Behaviour.ENDLESS_MULTILINE, {}, id="endless-multiline"),
-    pytest.param(Behaviour.HUGE_EHLO, {}, id="huge-ehlo"),
+    pytest.param(Behaviour.HUGE_EHLO, {}, id="huge-ehlo"),  # 20,000 lines, ~460 KB
     pytest.param(Behaviour.LONG_LINE, {"line_bytes": 20_000_000}, id="20mb-line"),
 ])
 async def test_memory_stays_bounded(no_dns: dns.asyncresolver.Resolver, behaviour: Behaviour,
@@ -249,7 +261,12 @@ async def test_memory_stays_bounded(no_dns: dns.asyncresolver.Resolver, behaviou
             tracemalloc.stop()
     assert peak < MEMORY_BOUND, peak
     step = failing_step(report)
-    assert only_session(report).outcome == "protocol_error" and step.reason is Reason.PROTOCOL_ERROR
+    # ended by the bytes bound; under tracemalloc on a loaded machine an endless reply may meet the
+    # 1 s step timeout first: either way the session ends, bounded (test_broken_server_... checks the bytes)
+    ends = {("protocol_error", Reason.PROTOCOL_ERROR), ("timeout", Reason.NETWORK_ERROR)}
+    if behaviour is not Behaviour.ENDLESS_MULTILINE:
+        ends = {("protocol_error", Reason.PROTOCOL_ERROR)}
+    assert (only_session(report).outcome, step.reason) in ends
     assert not srv.saw_data and srv.errors == []
 
 

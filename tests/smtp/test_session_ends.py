@@ -55,7 +55,7 @@ async def eventually(condition: Callable[[], bool], within_s: float = STEP_S) ->
     [
         (Behaviour.MIXED_CODES, {}),  # pipelined: the RSET's reply is still unread when the error strikes
         (Behaviour.MIXED_CODES, {"pipelining": False}),
-        (Behaviour.HUGE_EHLO, {}),  # 5000 lines: more than Limits.max_lines
+        (Behaviour.HUGE_EHLO, {}),  # 20,000 lines, ~460 KB: more than Limits.max_reply_bytes
     ],
 )
 async def test_quit_is_said_after_a_protocol_error_while_the_server_listens(
