@@ -47,11 +47,29 @@ def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> V
     return Verdict.UNKNOWN
 
 
-def domain_status_from_banner(diagnosis: Diagnosis) -> DomainStatus:
-    """What a refusing greeting says about the domain (only used when no host accepted)."""
+# Reasons by which a server that answered refuses *this client* (its address, name or manners), not the
+# domain's mail: postscreen, blocklists, reputation, rate limits (SPEC.md: refuses_this_client).
+CLIENT_REFUSALS = frozenset({
+    Reason.POLICY_REJECTED, Reason.BLOCKLISTED, Reason.BAD_REPUTATION, Reason.RATE_LIMITED,
+    Reason.REVERSE_DNS, Reason.HELO_REJECTED,
+})
+
+
+def domain_status_from_refusal(diagnosis: Diagnosis) -> DomainStatus:
+    """What a permanent refusal at the greeting or EHLO/HELO says about the domain (only used when no
+    host accepted): "no mail here" (521/556 dummy servers, RFC 7504) or a refusal of this client.
+
+    A host that answered is never `unreachable`: whatever else it refused (policy, blocklist, our
+    EHLO name, a syntax quibble), it refused this session, not the domain's mail.
+    """
     if diagnosis.reason is Reason.NOT_ACCEPTING_MAIL:
         return DomainStatus.DOES_NOT_ACCEPT_MAIL
-    return DomainStatus.UNREACHABLE
+    return DomainStatus.REFUSES_THIS_CLIENT
+
+
+def refuses_client(diagnosis: Diagnosis) -> bool:
+    """A reply (any class) that refuses this client by policy: postscreen, a blocklist, a rate limit."""
+    return diagnosis.code is not None and diagnosis.reason in CLIENT_REFUSALS
 
 
 def worst_reason(diagnoses: list[Diagnosis]) -> Reason:

@@ -35,7 +35,8 @@ The probe never sends DATA: it never delivers mail.
 \b
 Exit codes (monitoring-plugins convention):
   0 OK        the domain accepts mail and every address is deliverable (or --expect met)
-  1 WARNING   only transient or uncertain results (greylisting, 4xx, 252, catch-all)
+  1 WARNING   only transient or uncertain results (greylisting, 4xx, 252, catch-all,
+              the servers answered but refused this client)
   2 CRITICAL  a permanent failure (undeliverable, no mail accepted, unreachable)
   3 UNKNOWN   the probe could not run (bad usage, bad input, local resolver failure)
 

@@ -83,7 +83,7 @@ def _session_error(record: SessionRecord) -> str | None:
     if record.outcome == "completed":
         return None
     for e in reversed(record.exchanges):
-        if e.event is not None:
+        if e.event is not None and e.context is not Context.QUIT:  # the polite QUIT is not why it ended
             return f"{e.event}: {e.detail}" if e.detail else e.event
     return None
 
@@ -145,9 +145,11 @@ def _conclude_unanswered(walk: Walk, addresses: Sequence[Address]) -> None:
     report = walk.report
     ends = [(r, _last(r)) for r in walk.records if any(x.context is not Context.QUIT for x in r.exchanges)]
     failures = [diagnose(e, r.host) for r, e in ends] or walk.no_address
-    reason = assess.worst_reason(failures) if failures else Reason.NETWORK_ERROR
-    report.status, report.reason = DomainStatus.UNREACHABLE, reason
-    last = failures[-1] if failures else diagnose_event("deadline-exceeded", Context.CONNECT)
+    refusals = [d for d in failures if assess.refuses_client(d)]  # e.g. 421 4.7.0 too many connections
+    reason = assess.worst_reason(refusals or failures) if failures else Reason.NETWORK_ERROR
+    report.status = DomainStatus.REFUSES_THIS_CLIENT if refusals else DomainStatus.UNREACHABLE
+    report.reason = reason
+    last = (refusals or failures)[-1] if failures else diagnose_event("deadline-exceeded", Context.CONNECT)
     label = _command_label(*ends[-1]) if ends else str(last.context or "")
     report.addresses = [_result(a, last, Verdict.UNKNOWN, None, label) for a in addresses]
     blocked = next((f for f in report.findings if f.id == "port25-blocked"), None)
@@ -158,10 +160,21 @@ def _conclude_unanswered(walk: Walk, addresses: Sequence[Address]) -> None:
     parts = [_what_happened(r) for r in walk.records]
     parts += [f"{s.host} has no address ({s.error or 'no address records'})"
               for s in report.sessions if not s.address]
-    answered = any(e.reply is not None for r in walk.records for e in r.exchanges)
-    head = "no mail server gave a definitive answer" if answered else "no mail server could be reached"
+    head = _unanswered_head(walk.records, refused=bool(refusals))
     report.summary = f"{report.domain}: {head}: " + "; ".join(dict.fromkeys(parts)) if parts else \
         f"{report.domain}: {head} ({reason})"
+
+
+def _unanswered_head(records: list[SessionRecord], *, refused: bool) -> str:
+    """Which it was (SPEC.md): answered and refused this client, answered but broke the protocol,
+    answered but only deferred, or did not answer at all."""
+    if refused:
+        return "a mail server answered and refused this client"
+    if any(r.outcome == "protocol_error" for r in records):
+        return "a mail server answered but broke the SMTP protocol, and none gave a definitive answer"
+    if any(e.reply is not None and e.context is not Context.QUIT for r in records for e in r.exchanges):
+        return "no mail server gave a definitive answer"
+    return "no mail server answered"
 
 
 _EVENT_WORDS = {
@@ -241,10 +254,10 @@ def _tls_words(record: SessionRecord) -> str:
 
 def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Address]) -> None:
     report = walk.report
-    banner = record.exchanges[0] if record.exchanges else None
-    if record.outcome == "rejected" and banner is not None:
-        d = diagnose(banner, record.host)
-        report.status, report.reason = assess.domain_status_from_banner(d), d.reason
+    refusal = _last(record) if record.outcome == "rejected" and record.exchanges else None
+    if refusal is not None:  # 5xx to the greeting or to EHLO/HELO
+        d = diagnose(refusal, record.host)
+        report.status, report.reason = assess.domain_status_from_refusal(d), d.reason
     else:
         report.status, report.reason = DomainStatus.ACCEPTS_MAIL, Reason.ACCEPTED
     catch_all = _catch_all(walk.retry) if walk.retry is not None and walk.retry.catch_all else None
@@ -267,6 +280,18 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             result = catchall.accepted_by_catch_all(result, a.domain)
         report.addresses.append(result)
     report.summary = _summary(report)
+    if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
+        report.summary = (f"{report.domain}: {record.host} answered and refused this client "
+                          f"({_refusal_words(refusal)}); the domain may accept mail from others, "
+                          "and nothing was learned about the addresses")
+
+
+def _refusal_words(exchange: Exchange) -> str:
+    """'521 5.3.2 Service currently unavailable, at the greeting' (first line, bounded)."""
+    reply = exchange.reply
+    said = " ".join(f"{reply.code} {reply.lines[0] if reply.lines else ''}".split())[:100] if reply else ""
+    where = "at the greeting" if exchange.command is None else f"to {exchange.command.split(' ', 1)[0]}"
+    return f"{said}, {where}" if said else where
 
 
 def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -> tuple[Diagnosis, AddressResult]:

@@ -14,6 +14,11 @@ The exit-code policy, in one place (each rule has a test in tests/unit/test_heal
   domain, unreachable) → 2 CRITICAL. A failing MX host while the domain still
   accepts mail through another one is WARNING. With `--expect`, observations are
   reported but count as OK: the expectations alone decide.
+* `refuses_this_client` (the MX hosts answered but refused this client by policy: postscreen,
+  a blocklist, reputation, a rate limit at connect or EHLO) → 1 WARNING. The servers are up and
+  speaking SMTP, so paging someone as for an outage (CRITICAL) would be wrong; but nothing could be
+  checked from here, and a monitoring host refused by its own site's MX is worth a look. Each refusing
+  host's reply counts WARNING, not CRITICAL; `--expect accepts-mail`/`no-mail` unmet by it → WARNING.
 * `dns_error` is WARNING (SERVFAIL/REFUSED from the domain's servers is transient),
   except when our own resolver could not be reached at all (the MX lookup timed out
   or found no usable nameserver): 3 UNKNOWN "local resolver failure".
@@ -175,6 +180,9 @@ class _Judge:
         self.report = report
         self.observing = observing
         self.domain_ok = report.status is DomainStatus.ACCEPTS_MAIL
+        # a host's failure is at most a WARNING when another host took the mail, or when the hosts
+        # answered and refused only this client (the refusal is the domain check's WARNING)
+        self.capped = self.domain_ok or report.status is DomainStatus.REFUSES_THIS_CLIENT
 
     def _observed(self, status: ExitCode, *, capped: bool = False) -> ExitCode:
         if not self.observing:
@@ -188,12 +196,16 @@ class _Judge:
             DomainStatus.ACCEPTS_MAIL: f"accepts mail ({r.mx_source} MX: {mx})" if mx else "accepts mail",
             DomainStatus.DOES_NOT_ACCEPT_MAIL: f"does not accept mail ({r.reason}"
                                                f"{', null MX' if r.mx_source == 'null' else ''})",
-            DomainStatus.UNREACHABLE: f"no mail server answered ({r.reason})",
+            DomainStatus.REFUSES_THIS_CLIENT: f"answered but refused this client ({r.reason})",
+            DomainStatus.UNREACHABLE: (f"answered but broke the SMTP protocol ({r.reason})"
+                                       if r.reason is Reason.PROTOCOL_ERROR else
+                                       f"no mail server gave a definitive answer ({r.reason})"
+                                       if _any_reply(r) else f"no mail server answered ({r.reason})"),
             DomainStatus.NO_SUCH_DOMAIN: "no such domain (NXDOMAIN)",
             DomainStatus.DNS_ERROR: f"DNS lookup failed ({r.reason})",
         }
         status = ExitCode.OK if self.domain_ok else ExitCode.CRITICAL
-        if _transient_unreachable(r) or r.status is DomainStatus.DNS_ERROR:
+        if _transient_unreachable(r) or r.status in (DomainStatus.DNS_ERROR, DomainStatus.REFUSES_THIS_CLIENT):
             status = ExitCode.WARNING
         if local_resolver_failure(r):
             return Check("domain", ExitCode.UNKNOWN, f"local resolver failure: {phrases[r.status]}",
@@ -203,7 +215,7 @@ class _Judge:
     def session(self, session: Session, *, starttls_required: bool,
                 cert_thresholds: tuple[int | None, int | None]) -> list[Check]:
         label = session_label(self.report, session)
-        capped = self.domain_ok  # another host took the mail: a failing one is a WARNING
+        capped = self.capped
         connect_steps = _steps(session, Context.CONNECT)
         connect_ms = connect_steps[-1].elapsed_ms if connect_steps else None
         if session.outcome == "skipped":
@@ -359,6 +371,11 @@ def _transient_unreachable(report: Report) -> bool:
     return bool(ended) and all(_is_4xx(s) for s in ended)
 
 
+def _any_reply(report: Report) -> bool:
+    """Some server said something in SMTP (the polite QUIT's 221 aside)."""
+    return any(s.code is not None and s.context is not Context.QUIT for s in _all_steps(report))
+
+
 def _all_steps(report: Report) -> Iterable[Step]:
     return (step for session in report.sessions for step in session.steps)
 
@@ -382,14 +399,17 @@ def _expectation_check(report: Report, e: Expectation) -> tuple[Check, bool]:
 def _judge_expectation(report: Report, e: Expectation) -> tuple[bool, ExitCode, str]:
     status_text = str(report.status).replace("_", " ")
     if e.kind is ExpectKind.ACCEPTS_MAIL:
-        transient = _transient_unreachable(report) or report.status is DomainStatus.DNS_ERROR
+        transient = _transient_unreachable(report) or report.status in (DomainStatus.DNS_ERROR,
+                                                                         DomainStatus.REFUSES_THIS_CLIENT)
         return (report.status is DomainStatus.ACCEPTS_MAIL,
                 ExitCode.WARNING if transient else ExitCode.CRITICAL, f"domain {status_text} ({report.reason})")
     if e.kind is ExpectKind.NO_MAIL:
         refusing = any(s.context is Context.BANNER and s.code in (521, 556) for s in _all_steps(report))
         met = report.status is DomainStatus.DOES_NOT_ACCEPT_MAIL or (
-            refusing and report.status is not DomainStatus.ACCEPTS_MAIL)
-        return met, ExitCode.CRITICAL, f"domain {status_text} ({report.reason})"
+            refusing and report.status is DomainStatus.UNREACHABLE)
+        # refused this client: whether the domain takes mail from others is unknown from here
+        miss = ExitCode.WARNING if report.status is DomainStatus.REFUSES_THIS_CLIENT else ExitCode.CRITICAL
+        return met, miss, f"domain {status_text} ({report.reason})"
     if e.kind in (ExpectKind.DELIVERABLE, ExpectKind.UNDELIVERABLE, ExpectKind.RISKY):
         return _judge_verdicts(report, Verdict(str(e.kind)))
     if e.kind is ExpectKind.STARTTLS:

@@ -142,7 +142,10 @@ class DomainStatus(StrEnum):
 
     ACCEPTS_MAIL = "accepts_mail"
     DOES_NOT_ACCEPT_MAIL = "does_not_accept_mail"
-    UNREACHABLE = "unreachable"
+    # the MX hosts answered but refused this client by policy (postscreen, a blocklist, reputation,
+    # a rate limit at connect or EHLO): the domain may accept mail from others
+    REFUSES_THIS_CLIENT = "refuses_this_client"
+    UNREACHABLE = "unreachable"  # no MX host answered
     NO_SUCH_DOMAIN = "no_such_domain"
     DNS_ERROR = "dns_error"
 

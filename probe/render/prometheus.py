@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable
 
 from ..health import Check, HealthResult, session_label, tls_negotiated
-from ..model import ExitCode, Report, Step, Verdict
+from ..model import DomainStatus, ExitCode, Report, Step, Verdict
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -104,6 +104,7 @@ def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: flo
                            "State of an individual SMTP check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
     reply_code = _Family("smtp_probe_reply_code", "Last SMTP reply code to each command (banner: greeting)")
     verdict = _Family("smtp_probe_address_verdict", "1 for the verdict an address got, 0 for the others")
+    status = _Family("smtp_probe_domain_status", "1 for the status the domain got, 0 for the others")
     expiry = _Family("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime")
     tls_version = _Family("smtp_probe_tls_version_info", "The TLS version negotiated after STARTTLS")
 
@@ -112,6 +113,9 @@ def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: flo
     if dns_lookup_s is not None:
         dns.add(dns_lookup_s, domain=domain)
     exit_code.add(int(health.exit_code), domain=domain)
+    if report.status is not None:  # None only on a batch line that could not be parsed
+        for candidate_status in DomainStatus:
+            status.add(1 if report.status is candidate_status else 0, domain=domain, status=str(candidate_status))
     for check in health.checks:
         _add_check(check_success, check_status, check, domain)
     users = {a.address.lower(): a.address for a in report.addresses}
@@ -131,7 +135,7 @@ def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: flo
         for candidate in Verdict:
             verdict.add(1 if address.verdict is candidate else 0, domain=domain, address=address.address,
                         verdict=str(candidate))
-    families = (success, duration, dns, exit_code, check_success, check_status, reply_code, verdict,
+    families = (success, duration, dns, exit_code, status, check_success, check_status, reply_code, verdict,
                 expiry, tls_version)
     return "".join(f"{line}\n" for family in families for line in family.lines())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..health import HealthResult, tls_negotiated
-from ..model import AddressResult, DomainStatus, ExitCode, Finding, Report, Session, Severity, Step, Verdict
+from ..model import AddressResult, Context, DomainStatus, ExitCode, Finding, Report, Session, Severity, Step, Verdict
 from .safe import printable
 
 _RESET = "\x1b[0m"
@@ -16,7 +16,7 @@ _VERDICT_STYLE = {Verdict.DELIVERABLE: "green", Verdict.RISKY: "yellow",
                   Verdict.UNDELIVERABLE: "red", Verdict.UNKNOWN: "yellow"}
 _STATUS_STYLE = {DomainStatus.ACCEPTS_MAIL: "green", DomainStatus.DOES_NOT_ACCEPT_MAIL: "red",
                  DomainStatus.UNREACHABLE: "red", DomainStatus.NO_SUCH_DOMAIN: "red",
-                 DomainStatus.DNS_ERROR: "yellow"}
+                 DomainStatus.DNS_ERROR: "yellow", DomainStatus.REFUSES_THIS_CLIENT: "yellow"}
 _SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
                    Severity.CRITICAL: "red"}
 _EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -131,9 +131,23 @@ def _session_line(s: Session, p: _Painter) -> str:
     elif "STARTTLS" in s.extensions:
         parts.append(p("STARTTLS offered, not used", "dim"))
     parts.append(f"{s.elapsed_ms:.0f} ms")
-    if s.error and s.outcome != "completed":
+    ending = _ending_reply(s)
+    if ending is not None:  # the host answered: its refusal or deferral, as it said it (e.g. a 521)
+        parts.append(p(ending, "red" if s.outcome == "rejected" else "yellow"))
+    elif s.error and s.outcome != "completed":
         parts.append(p(printable(s.error), "dim"))
     return "  ".join(parts)
+
+
+def _ending_reply(s: Session) -> str | None:
+    """'521 5.3.2 Service currently unavailable' for a session the server ended by refusing or deferring."""
+    if s.outcome not in ("rejected", "deferred"):
+        return None
+    replies = [step for step in s.steps if step.code is not None and step.context is not Context.QUIT]
+    if not replies:
+        return None
+    first = replies[-1].text.split("\n", 1)[0]
+    return printable(first[:120])
 
 
 def _address(a: AddressResult, p: _Painter) -> list[str]:

@@ -34,7 +34,10 @@ async def smtp_probe(*args: str) -> tuple[int, dict[str, Any], str]:
     ("220 mx.test ESMTP", "a@ok.e.test", 0, "accepts_mail"),
     ("220 mx.test ESMTP", "gone@ok.e.test", 2, "accepts_mail"),
     ("421 4.3.2 mx.test busy, try again later", "a@ok.e.test", 1, "unreachable"),
-    ("450 4.7.1 mx.test not now", "a@ok.e.test", 1, "unreachable"),
+    # 4.7.1: a policy deferral of this client at the greeting (the host answered: not unreachable)
+    ("450 4.7.1 mx.test not now", "a@ok.e.test", 1, "refuses_this_client"),
+    ("521 5.3.2 Service currently unavailable", "a@ok.e.test", 1, "refuses_this_client"),
+    ("521 5.3.2 mx.test does not accept mail", "a@ok.e.test", 2, "does_not_accept_mail"),
 ])
 async def test_real_runs_exit_with_the_spec_code(validate_report: Any, banner: str, address: str, code: int,
                                                  status: str) -> None:

@@ -146,7 +146,7 @@ async def test_no_vrfy_sends_no_vrfy(dns: FakeDNS) -> None:
         ("521 5.3.2 mx.ok.it.test does not accept mail", DomainStatus.DOES_NOT_ACCEPT_MAIL,
          Reason.NOT_ACCEPTING_MAIL, "rejected"),
         ("554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org",
-         DomainStatus.UNREACHABLE, Reason.BLOCKLISTED, "rejected"),
+         DomainStatus.REFUSES_THIS_CLIENT, Reason.BLOCKLISTED, "rejected"),
         ("421 4.3.2 mx.ok.it.test Service not available, closing transmission channel",
          DomainStatus.UNREACHABLE, Reason.SERVICE_UNAVAILABLE, "deferred"),
     ],
@@ -161,7 +161,9 @@ async def test_refusing_banners_are_results(dns: FakeDNS, banner: str, status: D
     banner_step = report.sessions[0].steps[0]
     assert banner_step.code == int(banner[:3]) and banner_step.text == banner
     assert not any(c.upper().startswith(("MAIL", "RCPT")) for c in smtp.commands)
-    assert report.exit_code is ExitCode.CRITICAL if outcome == "rejected" else report.exit_code is not ExitCode.OK
+    # "does not accept mail" is CRITICAL; a refusal of this client (and a 421) only WARNING
+    expected = ExitCode.CRITICAL if status is DomainStatus.DOES_NOT_ACCEPT_MAIL else ExitCode.WARNING
+    assert report.exit_code is expected
 
 
 async def test_ehlo_refused_falls_back_to_helo(dns: FakeDNS) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.assess import address_verdict, asked_elsewhere, domain_status_from_banner, worst_reason
+from probe.assess import address_verdict, asked_elsewhere, domain_status_from_refusal, worst_reason
 from probe.conclude import Walk, conclude
 from probe.exchanges import Exchange, SessionRecord
 from probe.inputs import parse_address
@@ -61,9 +61,10 @@ def test_policy_block_is_not_unknown_user() -> None:
     assert address_verdict(diag(554, Reason.POLICY_REJECTED)) is not Verdict.UNDELIVERABLE
 
 
-def test_banner_status() -> None:
-    assert domain_status_from_banner(diag(521, Reason.NOT_ACCEPTING_MAIL)) is DomainStatus.DOES_NOT_ACCEPT_MAIL
-    assert domain_status_from_banner(diag(554, Reason.BLOCKLISTED)) is DomainStatus.UNREACHABLE
+def test_refusal_status_a_host_that_answered_is_never_unreachable() -> None:
+    assert domain_status_from_refusal(diag(521, Reason.NOT_ACCEPTING_MAIL)) is DomainStatus.DOES_NOT_ACCEPT_MAIL
+    for reason in (Reason.BLOCKLISTED, Reason.POLICY_REJECTED, Reason.HELO_REJECTED, Reason.UNKNOWN):
+        assert domain_status_from_refusal(diag(554, reason)) is DomainStatus.REFUSES_THIS_CLIENT
 
 
 def test_worst_reason_prefers_permanent() -> None:

@@ -1,0 +1,113 @@
+"""Judgement end to end (issue 11): what a host that answered is called, hosts that disagree under --all-mx,
+findings whose severity the exit code follows, DANE/MTA-STS only for MX names. The real `python -m probe`
+against FakeDNS and FakeSMTP on loopback, read in the formats a user sees."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from probe.testing.fakedns import FakeDNS
+from probe.testing.fakesmtp import FakeSMTP
+
+ZONE = """$ORIGIN j.test.
+@        SOA ns.j.test. h.j.test. 1 3600 600 86400 60
+one      MX 10 mx
+mx       A  127.0.0.1
+two      MX 10 mx1.two
+two      MX 20 mx2.two
+mx1.two  A  127.0.0.1
+mx2.two  A  127.0.0.2
+"""
+# Postfix postscreen, permanent denylist with postscreen_denylist_action = drop
+# (github:vdukhovni/postfix postfix/src/postscreen/postscreen.c, PSC_ACL_ACT_DENYLIST)
+POSTSCREEN_DROP = "521 5.3.2 Service currently unavailable"
+# Postfix smtpd connection-rate limit (github:vdukhovni/postfix postfix/src/smtpd/smtpd.c)
+TOO_MANY = "421 4.7.0 mx.j.test Error: too many connections from 127.0.0.1"
+
+
+async def smtp_probe(*args: str, fmt: str = "json") -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "probe", *args, "--format", fmt, "--helo", "probe.j.test", "--timeout", "2",
+        "--deadline", "15", "--starttls", "never", "--no-tls-policies",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, _err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def every_format(*args: str) -> dict[str, tuple[int, str]]:
+    return {fmt: await smtp_probe(*args, fmt=fmt) for fmt in ("text", "json", "nagios", "prometheus", "junit")}
+
+
+# ---------------------------------------------------------------- defect 4: refuses_this_client
+
+async def test_postscreen_drop_is_refuses_this_client_in_every_format(validate_report: Any) -> None:
+    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(banner=POSTSCREEN_DROP) as smtp:
+        runs = await every_format("alice@one.j.test", "--resolver", f"127.0.0.1:{dns.port}",
+                                  "--port", str(smtp.port))
+    assert {fmt: code for fmt, (code, _) in runs.items()} == dict.fromkeys(runs, 1)  # WARNING everywhere
+    data = json.loads(runs["json"][1])
+    validate_report(data)
+    assert (data["status"], data["reason"], data["exit_code"]) == ("refuses_this_client", "policy_rejected", 1)
+    assert "answered and refused this client" in data["summary"] and POSTSCREEN_DROP in data["summary"]
+    text = runs["text"][1]
+    assert "REFUSES THIS CLIENT" in text and "UNREACHABLE" not in text and "no mail server answered" not in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("127.0.0.1") and "rejected" in line)
+    assert POSTSCREEN_DROP in row  # the 521 on that host's row
+    assert runs["nagios"][1].startswith("SMTP WARNING - one.j.test: answered but refused this client")
+    families = {f.name: f for f in text_string_to_metric_families(runs["prometheus"][1])}
+    status = {s.labels["status"]: s.value for s in families["smtp_probe_domain_status"].samples}
+    assert status["refuses_this_client"] == 1 and status["unreachable"] == 0
+    junit = ET.fromstring(runs["junit"][1])
+    props = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert (props["status"], props["state"]) == ("refuses_this_client", "WARNING")
+
+
+async def test_connection_rate_limit_at_connect_is_refuses_this_client() -> None:
+    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(banner=TOO_MANY) as smtp:
+        code, out = await smtp_probe("alice@one.j.test", "--resolver", f"127.0.0.1:{dns.port}",
+                                     "--port", str(smtp.port))
+    data = json.loads(out)
+    assert (code, data["status"], data["reason"]) == (1, "refuses_this_client", "rate_limited")
+    assert data["summary"].startswith("one.j.test: a mail server answered and refused this client: ")
+
+
+async def test_a_host_that_broke_the_protocol_is_said_so() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with FakeDNS({"j.test.": ZONE}) as dns:
+        server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            code, out = await smtp_probe("alice@one.j.test", "--resolver", f"127.0.0.1:{dns.port}",
+                                         "--port", str(port))
+            ncode, nagios = await smtp_probe("alice@one.j.test", "--resolver", f"127.0.0.1:{dns.port}",
+                                             "--port", str(port), fmt="nagios")
+        finally:
+            server.close()
+            await server.wait_closed()
+    data = json.loads(out)
+    assert (code, data["status"], data["reason"]) == (2, "unreachable", "protocol_error")
+    assert "answered but broke the SMTP protocol" in data["summary"]
+    assert ncode == 2 and "answered but broke the SMTP protocol" in nagios.splitlines()[0]
+
+
+async def test_a_host_that_did_not_answer_is_said_so() -> None:
+    async with FakeDNS({"j.test.": ZONE}) as dns:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)  # a free port, then closed
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        code, out = await smtp_probe("alice@one.j.test", "--resolver", f"127.0.0.1:{dns.port}", "--port", str(port))
+    data = json.loads(out)
+    assert (code, data["status"]) == (2, "unreachable")
+    assert data["summary"].startswith("one.j.test: no mail server answered: ")
