@@ -1,8 +1,12 @@
 """Pure engine: reply text + context + host -> Diagnosis. Must not import asyncio, dns, ssl, socket or click.
 
-Order of evidence: wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic
-wording of the basic code (codes.toml variants) -> a context entry marked firm -> the enhanced status code, with the
-basic code's context entry for 'when' -> the basic code's entry -> the reply class.
+Order of evidence: a 2xx or 3xx code first (a success is never a rejection, whatever the words: 252 is
+cannot_verify) -> wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic wording of
+the basic code (codes.toml variants) -> the phrase lexicon weighed with the code evidence (probe.lexicon:
+specific words beat a misused code) -> a context entry marked firm -> the enhanced status code, with the basic
+code's context entry for 'when' -> the basic code's entry -> the reply class. Text without a code is judged by
+its words only (rules, then lexicon), and is `unknown` when they say nothing. The Diagnosis says which decided
+(`decided_by`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
 from .catalogue.entries import DETAIL_SLOT
 from .catalogue.prefilter import text_words
 from .codes import ParsedReply, parse
-from .model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
+from .lexicon import Verdict, evidence_keys, judge
+from .model import Context, Decision, Diagnosis, Reason, Reply, ReplyClass, Severity
 
 _CLASS_SEVERITY = {2: Severity.OK, 3: Severity.INFO, 4: Severity.WARNING, 5: Severity.CRITICAL}
 CLASS_NAMES = {2: "Positive Completion", 3: "Positive Intermediate", 4: "Transient Negative",
@@ -32,6 +37,7 @@ _CLASS_REMEDIATION = {
     5: "Do not retry unchanged; read the reply text for what the server objects to.",
 }
 _CLASS_REASON = {2: Reason.ACCEPTED, 3: Reason.ACCEPTED, 4: Reason.UNKNOWN, 5: Reason.UNKNOWN}
+_POSITIVE_REASONS = frozenset({Reason.ACCEPTED, Reason.WILL_FORWARD, Reason.CANNOT_VERIFY})
 _WHERE = {
     Context.BANNER: "Banner", Context.BOUNCE: "Bounce", Context.AFTER_DATA: "Reply to the end of DATA",
     Context.CONNECT: "Connection", Context.DNS: "DNS lookup", Context.TLS: "TLS handshake",
@@ -104,12 +110,7 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
         enh = parsed.enhanced
         if enh is None or not any(enh == e or (e.endswith(".") and enh.startswith(e)) for e in rule.enhanced):
             return False
-    if rule.pattern is not None:
-        if not rule.codes and not rule.enhanced and parsed.code is None and ctx is not Context.BOUNCE:
-            return False
-        if not rule.pattern.search(parsed.normalized):
-            return False
-    return True
+    return rule.pattern is None or rule.pattern.search(parsed.normalized) is not None
 
 
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
@@ -122,8 +123,11 @@ def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
     cat = catalogue or default()
     rules = cat.rules
     candidates = cat.rule_index.candidates(parsed.normalized, words) & cat.rules_for(parsed.code)
+    positive = parsed.code is not None and parsed.code < 400  # a success is never a refusal, whatever the words
     for position in sorted(candidates):
         rule = rules[position]
+        if positive and rule.reason not in _POSITIVE_REASONS:
+            continue
         if _rule_matches(rule, parsed, ctx, provider):
             return rule
     return None
@@ -158,9 +162,6 @@ def _subject_overrules(cat: Catalogue, subject: str, basic_reason: Reason) -> bo
                                           Reason.CANNOT_VERIFY, Reason.WILL_FORWARD):
         return False
     return basic_reason not in _subject_reasons(cat, subject)
-
-
-_POSITIVE_REASONS = frozenset({Reason.ACCEPTED, Reason.WILL_FORWARD, Reason.CANNOT_VERIFY})
 
 
 def _class_fitted(subject_entry: EnhancedEntry, klass: int) -> EnhancedEntry:
@@ -204,12 +205,42 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
                 "or in the Status field of a bounce.")
     if klass is not None:
         return f"As a {klass}xx ({CLASS_NAMES[klass]}) reply to any command."
-    return "Never from a working SMTP server: every reply starts with a three-digit code."
+    return ("In text without a reply code: a provider's table of error messages, a bounce's diagnostic line, a log "
+            "excerpt, or a reply whose code was cut off when it was copied.")
+
+
+def _by_rule(rule: Rule) -> Decision:
+    return Decision("rule", f"the wording rule {rule.id}", rule=rule.id)
+
+
+def _by_lexicon(verdict: Verdict) -> Decision:
+    return Decision("lexicon", verdict.summary(), phrases=tuple(p.text for p in verdict.phrases),
+                    evidence=verdict.evidence)
+
+
+def _by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
+    """The code decided: the words said nothing the rules or the lexicon know."""
+    evidence = tuple(reads for _, reads in evidence_keys(parsed, ctx))
+    if parsed.code is not None and parsed.code < 400:
+        return Decision("code", f"{what}: a {parsed.code // 100}xx reply is no refusal, whatever its words",
+                        evidence=evidence)
+    return Decision("code", f"{what}: the words say nothing more specific", evidence=evidence)
+
+
+def _reason_texts(cat: Catalogue, verdict: Verdict) -> tuple[str, str]:
+    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
+    return f"{meaning} Decided by {verdict.summary()}.", remediation
+
+
+def _phrase_sources(verdict: Verdict) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.source for p in verdict.phrases))
 
 
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
-             catalogue: Catalogue | None = None, use_rules: bool = True) -> Diagnosis:
-    """The Diagnosis of a parsed reply. Never raises for any reply text."""
+             catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True) -> Diagnosis:
+    """The Diagnosis of a parsed reply. Never raises for any reply text.
+
+    use_rules=False: the codes alone (no wording rules, no lexicon, no provider); use_lexicon=False: no lexicon."""
     cat = catalogue or default()
     klass = _class_of(parsed)
     words = text_words(parsed.normalized) if use_rules else frozenset()
@@ -220,38 +251,38 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     notes: list[str] = []
 
     def make(reason: Reason, severity: Severity | None, meaning: str, when: str, remediation: str,
-             rule: str | None = None, references: tuple[str, ...] = ()) -> Diagnosis:
+             rule: str | None = None, references: tuple[str, ...] = (), *, decision: Decision) -> Diagnosis:
         sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
         return Diagnosis(
             text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=ReplyClass.of(parsed.code)
             if parsed.code is not None else (ReplyClass.of(klass * 100) if klass else None),
             context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
             remediation=_located(remediation, ctx, host, provider_name), rule=rule, provider=provider_name,
-            references=tuple(dict.fromkeys(references)), notes=tuple(notes),
+            references=tuple(dict.fromkeys(references)), notes=tuple(notes), decided_by=decision,
         )
 
     when = (note.when if note and note.when else None) or (code_entry.when if code_entry else None) \
         or _generic_when(parsed, klass, ctx)
     code_refs = code_entry.references if code_entry else ()
 
-    if klass is None:
-        if use_rules and ctx is Context.BOUNCE:
+    if klass is None:  # pasted words without a code: judged by their words only, never protocol_error
+        notes.append("The text carries no SMTP reply code (three digits from 200 to 599).")
+        if use_rules:
             rule = match_rule(parsed, ctx, provider_id, cat, words)
             if rule is not None:
                 return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
-                            rule.remediation, rule.id, rule.references)
-        notes.append("The text carries no SMTP reply code (three digits from 200 to 599).")
-        if ctx is Context.BOUNCE:
-            return make(Reason.UNKNOWN, Severity.WARNING,
-                        "The bounce text carries no SMTP reply code, and its wording matches nothing the "
-                        "catalogue knows, so the cause cannot be told from this text alone.", when,
-                        "Find the line of the bounce that quotes the remote server's reply with its code "
-                        "(e.g. '550 5.1.1 ...', often after 'Remote server returned' or 'Diagnostic-Code') "
-                        "and explain that line.")
-        return make(Reason.PROTOCOL_ERROR, Severity.CRITICAL,
-                    "This is not an SMTP reply: it does not start with a valid three-digit reply code.", when,
-                    "If a server sent this, something other than a mail server answers on that port, or the "
-                    "dialogue is out of step. If you pasted it, include the line with the reply code.")
+                            rule.remediation, rule.id, rule.references, decision=_by_rule(rule))
+            verdict = judge(parsed, ctx, cat, words)
+            if verdict is not None:
+                meaning, remediation = _reason_texts(cat, verdict)
+                return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation,
+                            references=_phrase_sources(verdict), decision=_by_lexicon(verdict))
+        return make(Reason.UNKNOWN, Severity.WARNING,
+                    "The text carries no SMTP reply code, and its wording matches nothing the catalogue knows, so "
+                    "the cause cannot be told from this text alone.", when,
+                    "Find the line that quotes the remote server's reply with its code (e.g. '550 5.1.1 ...', often "
+                    "after 'Remote server returned', 'said:' or 'Diagnostic-Code') and explain that line.",
+                    decision=Decision("nothing", "no reply code, and no wording the catalogue knows"))
 
     if use_rules:
         rule = match_rule(parsed, ctx, provider_id, cat, words)
@@ -267,17 +298,30 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 where = f"In reply to {_command_words(ctx)}" if ctx not in (None, Context.BOUNCE) else "In a reply"
                 when = (f"{where}, worded like this: the reason here is {rule.reason.value.replace('_', ' ')}, "
                         f"not what a bare {parsed.code} usually means ({usual.value.replace('_', ' ')}).")
-            return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs)
+            return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
+                        decision=_by_rule(rule))
 
-    if code_entry is not None:
+    if code_entry is not None and klass not in (2, 3):
         for variant in code_entry.variants:
             if (not variant.contexts or ctx is None or ctx in variant.contexts) and variant.pattern.search(parsed.body):
                 return make(variant.reason, variant.severity or (note.severity if note else None)
-                            or code_entry.severity, variant.meaning, when, variant.remediation, variant.id, code_refs)
-        if note is not None and note.firm:
-            return make(note.reason or code_entry.reason, note.severity or code_entry.severity,
-                        note.meaning or code_entry.meaning, when, note.remediation or code_entry.remediation,
-                        None, code_refs)
+                            or code_entry.severity, variant.meaning, when, variant.remediation, variant.id, code_refs,
+                            decision=Decision("wording", f"the generic wording '{variant.id}' of a {parsed.code} reply",
+                                              rule=variant.id))
+    if use_rules and use_lexicon:
+        verdict = judge(parsed, ctx, cat, words)
+        if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
+            by_code = diagnose(parsed, ctx, host=host, catalogue=cat, use_lexicon=False)
+            if by_code.reason is verdict.reason:  # the words agree: the code's own entry says it best
+                agreed = replace(_by_lexicon(verdict), summary=f"{verdict.summary()}, as the code says")
+                return replace(by_code, decided_by=agreed)
+            meaning, remediation = _reason_texts(cat, verdict)
+            return make(verdict.reason, None, meaning, when, remediation, None,
+                        _phrase_sources(verdict) + code_refs, decision=_by_lexicon(verdict))
+    if code_entry is not None and note is not None and note.firm:
+        return make(note.reason or code_entry.reason, note.severity or code_entry.severity,
+                    note.meaning or code_entry.meaning, when, note.remediation or code_entry.remediation,
+                    None, code_refs, decision=_by_code(parsed, ctx, f"the {parsed.code} entry for {ctx}"))
 
     enh_entry = None
     subject_overruled = False  # an unregistered detail's subject replaced the basic code's entry
@@ -333,7 +377,9 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
         if code_entry is not None and "." not in enh_entry.key and not subject_overruled:
             meaning = f"{note.meaning if note and note.meaning else code_entry.meaning} {meaning}"
         return make(reason, severity, meaning, when, remediation, None,
-                    enh_entry.references + code_refs)
+                    enh_entry.references + code_refs,
+                    decision=_by_code(parsed, ctx, f"the enhanced status code {parsed.enhanced}"
+                                      + (f" (subject X.{enh_entry.key})" if "." not in enh_entry.key else "")))
 
     if code_entry is not None:
         base_meaning = note.meaning if note and note.meaning else code_entry.meaning
@@ -343,12 +389,14 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 base_meaning = f"{base_meaning} The enhanced code's subject: {subject_entry.meaning}"
         return make((note.reason if note else None) or code_entry.reason,
                     (note.severity if note else None) or code_entry.severity, base_meaning, when,
-                    (note.remediation if note else None) or code_entry.remediation, None, code_refs)
+                    (note.remediation if note else None) or code_entry.remediation, None, code_refs,
+                    decision=_by_code(parsed, ctx, f"the {parsed.code} entry" + (f" for {ctx}" if note else "")))
 
     if parsed.code is not None:
         notes.append(f"{parsed.code} is not a registered SMTP reply code; it is explained by its class "
                      f"({klass}xx: {CLASS_NAMES[klass].lower()}).")
-    return make(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], when, _CLASS_REMEDIATION[klass])
+    return make(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], when, _CLASS_REMEDIATION[klass],
+                decision=Decision("class", f"only the reply class ({klass}xx) is known"))
 
 
 _parse_context = lru_cache(maxsize=128)(Context.parse)

@@ -14,6 +14,7 @@ from .errors import InputError
 from .model import Context
 
 _BARE_CODE = re.compile(r"^[0-9]{3}$")
+_CODE_LIKE = re.compile(r"^[0-9.]+$")  # digits and dots only: meant as a code, so a bad one is an error
 _ACTION = {
     2: "needs no action",
     3: "is an intermediate step, not a verdict",
@@ -65,11 +66,10 @@ def entry(code_or_line: str, context: str | Context | None = None) -> dict[str, 
         bare = True
     elif split_enhanced(text) is not None:
         bare = True
+    elif _CODE_LIKE.match(text):
+        raise InputError(f"{text[:40]!r} is neither a reply code (252) nor an enhanced status code (5.7.26)")
     parsed = parse(text)
-    if parsed.code is None and parsed.enhanced is None:
-        shown = text if len(text) <= 40 else text[:37] + "..."
-        raise InputError(f"{shown!r} is neither a reply code (252), an enhanced status code (5.7.26) "
-                         "nor a reply line ('550 5.1.1 ...')")
+    # Text without any code (a provider's error table, a DSN line, a log excerpt) is judged by its words.
     diag = diagnose(parsed, ctx, use_rules=not bare)
     cat = default()
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None

@@ -182,6 +182,23 @@ def to_plain(obj: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Decision:
+    """What decided a Diagnosis. JSON: `decided_by`.
+
+    by: "rule" (a wording rule, `rule` names it), "lexicon" (the phrases that matched, weighed with the code
+    evidence), "wording" (a basic code's generic wording), "code" (the reply code, its enhanced status code or
+    the command it answered), "class" (only the first digit was known), "event" (a probe event, not a reply),
+    "nothing" (text without a code whose words say nothing known).
+    """
+
+    by: str
+    summary: str  # one line for people
+    rule: str | None = None
+    phrases: tuple[str, ...] = ()  # the lexicon phrases that pointed to the reason
+    evidence: tuple[str, ...] = ()  # what the code and the command added: "5xx", "X.2 mailbox", "to RCPT"
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnosis:
     """What one reply (or probe event) means, in the context where it was seen.
 
@@ -202,6 +219,7 @@ class Diagnosis:
     provider: str | None = None  # e.g. "Microsoft 365", recognised from text or MX host
     references: tuple[str, ...] = ()  # RFC sections, provider documentation URLs
     notes: tuple[str, ...] = ()  # caveats, e.g. "5.9.9 is not registered; explained by class"
+    decided_by: Decision | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = to_plain(self)

@@ -14,18 +14,42 @@ from functools import cache
 from typing import Any
 
 from ..errors import CatalogueError
-from .entries import CodeEntry, EnhancedEntry, EventEntry, Example, Note, Provider, Rule, Variant, required_literals
-from .parsing import parse, parse_codes, parse_enhanced, parse_events, parse_providers, parse_rules
-from .prefilter import LiteralIndex
+from ..model import Reason
+from .entries import (
+    CodeEntry,
+    EnhancedEntry,
+    EventEntry,
+    Evidence,
+    Example,
+    Note,
+    Phrase,
+    Provider,
+    Rule,
+    Variant,
+    required_literals,
+)
+from .parsing import (
+    parse,
+    parse_codes,
+    parse_enhanced,
+    parse_events,
+    parse_evidence,
+    parse_lexicon,
+    parse_providers,
+    parse_reason_texts,
+    parse_rules,
+)
+from .prefilter import LiteralIndex, PhraseIndex
 
 __all__ = [
-    "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Example", "LiteralIndex", "Note", "Provider", "Rule",
-    "Variant", "default", "load", "parse_codes", "parse_enhanced", "parse_events", "parse_providers", "parse_rules",
-    "required_literals",
+    "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Evidence", "Example", "LiteralIndex", "Note", "Phrase",
+    "PhraseIndex", "Provider", "Rule", "Variant", "default", "load", "parse_codes", "parse_enhanced", "parse_events",
+    "parse_evidence", "parse_lexicon", "parse_providers", "parse_rules", "required_literals",
 ]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 RULES_DIR = "rules"  # wording rules, one file per family of servers; files are tried in name order
+LEXICON_DIR = "lexicon"  # phrase lexicon, one file per language
 
 
 def _package_doc(filename: str) -> dict[str, Any] | None:
@@ -65,15 +89,15 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
     return doc
 
 
-def _rule_files() -> list[str]:
-    """The shipped rules files, 'rules/NN-name.toml', in name order (the order rules are tried in)."""
+def _data_files(directory: str) -> list[str]:
+    """The shipped TOML files of a directory ('rules/NN-name.toml'), in name order (the order rules are tried in)."""
     try:
-        names = os.listdir(os.path.join(_HERE, RULES_DIR))
+        names = os.listdir(os.path.join(_HERE, directory))
     except OSError:  # not plain files (zip): importlib.resources
         from importlib import resources
 
-        names = [p.name for p in resources.files(__name__).joinpath(RULES_DIR).iterdir()]
-    return [f"{RULES_DIR}/{n}" for n in sorted(names) if n.endswith(".toml")]
+        names = [p.name for p in resources.files(__name__).joinpath(directory).iterdir()]
+    return [f"{directory}/{n}" for n in sorted(names) if n.endswith(".toml")]
 
 
 def _resource_doc(filename: str) -> dict[str, Any] | None:
@@ -130,12 +154,50 @@ class Catalogue:
             else:
                 rules: list[Rule] = []
                 seen: set[str] = set()
-                for filename in _rule_files():
+                for filename in _data_files(RULES_DIR):
                     doc = _package_doc(filename)
                     if doc is not None:
                         rules.extend(parse_rules(doc, filename, start=len(rules), seen=seen))
                 self._parsed["rules"] = tuple(rules)
         result: tuple[Rule, ...] = self._parsed["rules"]
+        return result
+
+    @property
+    def lexicon(self) -> tuple[Phrase, ...]:
+        """Every lexicon phrase: the files of lexicon/ by name, each in file order. Never needed to explain a
+        bare code. A catalogue built with `load(lexicon=TEXT)` has that one text instead (lexicon.toml)."""
+        if "lexicon" not in self._parsed:
+            if "lexicon.toml" in self._texts:
+                given = self._texts["lexicon.toml"]
+                self._parsed["lexicon"] = () if given is None or not given.strip() else parse_lexicon(given)
+            else:
+                phrases: list[Phrase] = []
+                for filename in _data_files(LEXICON_DIR):
+                    doc = _package_doc(filename)
+                    if doc is not None:
+                        phrases.extend(parse_lexicon(doc, filename))
+                self._parsed["lexicon"] = tuple(phrases)
+        result: tuple[Phrase, ...] = self._parsed["lexicon"]
+        return result
+
+    @property
+    def phrase_index(self) -> PhraseIndex:
+        """Which lexicon phrases (by position in `lexicon`) occur in a text."""
+        index: PhraseIndex | None = self.memo.get("phrase_index")
+        if index is None:
+            index = self.memo["phrase_index"] = PhraseIndex(p.text for p in self.lexicon)
+        return index
+
+    @property
+    def evidence(self) -> Evidence:
+        """What the reply class, the enhanced code's subject and the command say, for the lexicon's scoring."""
+        result: Evidence = self._get("evidence.toml", parse_evidence, Evidence({}, {}, 0.0, 0.0, 1.0))
+        return result
+
+    @property
+    def reason_texts(self) -> dict[Reason, tuple[str, str]]:
+        """(meaning, remediation) of each reason the lexicon can give, for when it decided (reasons.toml)."""
+        result: dict[Reason, tuple[str, str]] = self._get("reasons.toml", parse_reason_texts, {})
         return result
 
     @property
@@ -182,20 +244,28 @@ class Catalogue:
 
     def validate(self) -> Catalogue:
         """Parse every part now (raises CatalogueError on the first problem) and return self."""
-        _ = (self.codes, self.enhanced, self.events, self.rules, self.providers)
+        _ = (self.codes, self.enhanced, self.events, self.rules, self.providers, self.lexicon, self.evidence)
         known = {p.id for p in self.providers}
         for rule in self.rules:
             unknown = sorted(rule.providers - known) if known else []
             if unknown:
                 raise CatalogueError(f"rule {rule.id} (#{rule.index}): unknown provider(s) {unknown}")
+        texts = self.reason_texts
+        for phrase in self.lexicon:
+            if phrase.reason not in texts:
+                raise CatalogueError(f"{phrase.where}: reasons.toml says nothing about {phrase.reason.value} "
+                                     f"(phrase {phrase.text!r})")
         return self
 
 
 def load(*, codes: str | None = None, enhanced: str | None = None, events: str | None = None,
-         rules: str | None = None, providers: str | None = None) -> Catalogue:
-    """A validated catalogue from TOML texts; a part not given comes from the package files."""
+         rules: str | None = None, providers: str | None = None, lexicon: str | None = None,
+         evidence: str | None = None) -> Catalogue:
+    """A validated catalogue from TOML texts; a part not given comes from the package files.
+
+    `rules=""` gives a catalogue without wording rules (the lexicon alone), `lexicon=""` one without phrases."""
     given = {"codes.toml": codes, "enhanced.toml": enhanced, "events.toml": events, "rules.toml": rules,
-             "providers.toml": providers}
+             "providers.toml": providers, "lexicon.toml": lexicon, "evidence.toml": evidence}
     return Catalogue({k: v for k, v in given.items() if v is not None}).validate()
 
 

@@ -118,6 +118,29 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Phrase:
+    """A lexicon phrase (lexicon/*.toml): words that point to a reason wherever they occur."""
+
+    text: str  # lower-case; matched at word boundaries in the lower-cased reply
+    reason: Reason
+    weight: float
+    language: str
+    source: str  # where it was seen: a URL or github:owner/repo/path
+    where: str  # 'lexicon/fr.toml group[3]': for messages about the catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the reply code and the command say about each reason (evidence.toml), for the lexicon's scoring."""
+
+    favours: Mapping[str, frozenset[Reason]]  # 'class:4', 'subject:2', 'context:RCPT' -> reasons it supports
+    disfavours: Mapping[str, frozenset[Reason]]  # ... -> reasons it speaks against
+    bonus: float  # added to a reason's phrase score for each key that favours it
+    penalty: float  # taken off for each key that speaks against it
+    threshold: float  # the score a reason needs for the lexicon to decide
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     """A mail provider recognised from its MX host names or its wording (providers.toml)."""
 

@@ -18,8 +18,10 @@ from .entries import (
     CodeEntry,
     EnhancedEntry,
     EventEntry,
+    Evidence,
     Example,
     Note,
+    Phrase,
     Provider,
     Rule,
     Variant,
@@ -63,6 +65,15 @@ class _Place:
 
     def reason(self, table: Mapping[str, Any], key: str = "reason", *, required: bool = True) -> Reason | None:
         return self._member(Reason, table, key, "reason", required)
+
+    def reasons(self, table: Mapping[str, Any], key: str) -> frozenset[Reason]:
+        out: set[Reason] = set()
+        for value in self.strs(table, key):
+            try:
+                out.add(Reason(value))
+            except ValueError:
+                raise self.fail(f"{key!r}: unknown reason {value!r}") from None
+        return frozenset(out)
 
     def severity(self, table: Mapping[str, Any], *, required: bool = False) -> Severity | None:
         return self._member(Severity, table, "severity", "severity", required)
@@ -332,3 +343,103 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
                             place.text(t, "postmaster", required=False) or place.text(t, "url", required=False) or "",
                             required_literals(patterns) if patterns else None))
     return tuple(out)
+
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+# What a lexicon may point to: every reason but the verdicts of success and the "could not tell" ones, which
+# only the codes (or a live session's failure) can give.
+_NOT_FROM_WORDS = frozenset({Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_FORWARD, Reason.UNKNOWN,
+                             Reason.PROTOCOL_ERROR})
+
+
+def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") -> tuple[Phrase, ...]:
+    """One lexicon file's text -> its phrases in file order, validated.
+
+    The file: `language = "fr"`, then `[[group]]` tables with `reason`, `source` (where the phrases were seen),
+    `phrases` (lower-case, no surrounding spaces) and an optional `weight` (default 1, at most 3)."""
+    doc = parse(text, filename)
+    top = _Place(filename)
+    top.known(doc, {"language", "group"})
+    language = top.req(doc, "language")
+    if not _LANGUAGE.match(language):
+        raise top.fail(f"'language': {language!r} is not a language code like 'fr'")
+    phrases: list[Phrase] = []
+    seen: set[tuple[str, Reason]] = set()
+    for i, t in enumerate(_tables(doc, "group", filename)):
+        place = _Place(f"{filename} group[{i}] ({t.get('reason')})")
+        place.known(t, {"reason", "source", "phrases", "weight"})
+        reason = place.reason(t)
+        assert reason is not None
+        if reason in _NOT_FROM_WORDS:
+            raise place.fail(f"'reason': {reason.value} is given by reply codes, never by words")
+        source = place.req(t, "source")
+        weight = t.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 3:
+            raise place.fail("'weight' must be a number above 0 and at most 3")
+        raw = t.get("phrases")
+        if not isinstance(raw, list) or not raw:
+            raise place.fail("'phrases' must be a non-empty list of strings")
+        for j, value in enumerate(raw):
+            if not isinstance(value, str) or len(value.strip()) < 2:
+                raise place.fail(f"phrases[{j}]: must be a string of at least two characters")
+            if value != value.strip() or value != value.lower() or "  " in value:
+                raise place.fail(f"phrases[{j}] {value!r}: must be lower-case, single-spaced, not padded")
+            if (value, reason) in seen:
+                raise place.fail(f"phrases[{j}] {value!r}: repeated for {reason.value} in this file")
+            seen.add((value, reason))
+            phrases.append(Phrase(value, reason, float(weight), language, source, f"{filename} group[{i}]"))
+    return tuple(phrases)
+
+
+def parse_evidence(text: str | dict[str, Any]) -> Evidence:
+    """evidence.toml text -> what the reply class, the enhanced code's subject and the command say, validated."""
+    filename = "evidence.toml"
+    doc = parse(text, filename)
+    top = _Place(filename)
+    top.known(doc, {"scoring", "class", "subject", "context"})
+    scoring = doc.get("scoring", {})
+    if not isinstance(scoring, dict):
+        raise top.fail("[scoring] must be a table")
+    sp = _Place(f"{filename} scoring")
+    sp.known(scoring, {"bonus", "penalty", "threshold"})
+    numbers: dict[str, float] = {}
+    for key in ("bonus", "penalty", "threshold"):
+        value = scoring.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise sp.fail(f"{key!r} must be a number of at least 0")
+        numbers[key] = float(value)
+    favours: dict[str, frozenset[Reason]] = {}
+    disfavours: dict[str, frozenset[Reason]] = {}
+    valid = {"class": {"2", "3", "4", "5"}, "subject": {str(n) for n in range(8)}}
+    for kind in ("class", "subject", "context"):
+        table = doc.get(kind, {})
+        if not isinstance(table, dict):
+            raise top.fail(f"[{kind}] must be a table")
+        for name, entry in table.items():
+            place = _Place(f"{filename} {kind}.{name}")
+            if kind == "context":
+                name = place.context(name).value
+            elif name not in valid[kind]:
+                raise place.fail(f"unknown {kind} {name!r}")
+            if not isinstance(entry, dict):
+                raise place.fail("must be a table with 'favours' and/or 'disfavours'")
+            place.known(entry, {"favours", "disfavours"})
+            for field_name, out in (("favours", favours), ("disfavours", disfavours)):
+                reasons = place.reasons(entry, field_name)
+                if reasons:
+                    out[f"{kind}:{name}"] = reasons
+    return Evidence(favours, disfavours, numbers["bonus"], numbers["penalty"], numbers["threshold"])
+
+
+def parse_reason_texts(text: str | dict[str, Any]) -> dict[Reason, tuple[str, str]]:
+    """reasons.toml text -> {reason: (meaning, remediation)}: what to say when the lexicon decided."""
+    out: dict[Reason, tuple[str, str]] = {}
+    for i, t in enumerate(_tables(parse(text, "reasons.toml"), "reason", "reasons.toml")):
+        place = _Place(f"reasons.toml reason[{i}] ({t.get('id')})")
+        place.known(t, {"id", "meaning", "remediation"})
+        reason = place.reason(t, "id")
+        assert reason is not None
+        if reason in out:
+            raise place.fail("duplicate reason")
+        out[reason] = (place.req(t, "meaning"), place.req(t, "remediation"))
+    return out

@@ -1,4 +1,5 @@
-"""Data layer: a word index that finds which rules' required literals can occur in a text. Pure; no I/O.
+"""Data layer: word indexes that find which rules (by their required literals) and which lexicon phrases can
+occur in a text. Pure; no I/O.
 
 Must not import the network stack or anything outside the standard library. It only narrows the
 candidates: a rule it returns still has its own regex tried, so it can never change a result, only
@@ -80,3 +81,61 @@ def text_words(text: str) -> frozenset[str]:
 
 def _frozen(literals: dict[str, set[int]]) -> tuple[tuple[str, frozenset[int]], ...]:
     return tuple((literal, frozenset(positions)) for literal, positions in sorted(literals.items()))
+
+
+class PhraseIndex:
+    """Which lexicon phrases occur in a text, each at word boundaries (a phrase that starts or ends with a
+    letter or digit must not touch another one there: 'full' is not found in 'fully').
+
+    Each phrase with an [a-z0-9] word is keyed by its rarest such word (longest on a tie): matching a phrase
+    at word boundaries implies that word is a whole word of the text, so a set lookup on `text_words` finds
+    the few phrases worth a `find`. Phrases without one (Japanese, Chinese, Russian) are searched for only in
+    texts that are not pure ASCII.
+    """
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self.phrases = tuple(phrases)
+        tokens = [_WORDS.findall(p) for p in self.phrases]
+        frequency: dict[str, int] = {}
+        for words in tokens:
+            for word in set(words):
+                frequency[word] = frequency.get(word, 0) + 1
+        by_word: dict[str, list[int]] = {}
+        unkeyed: list[int] = []
+        for position, words in enumerate(tokens):
+            if words:
+                key = min(words, key=lambda w: (frequency[w], -len(w), w))
+                by_word.setdefault(key, []).append(position)
+            else:
+                unkeyed.append(position)
+        self.by_word = {key: tuple(positions) for key, positions in by_word.items()}
+        self.keys = frozenset(self.by_word)
+        self.unkeyed = tuple(unkeyed)
+
+    def matches(self, text: str, words: frozenset[str] | None = None) -> list[int]:
+        """Positions (in the order given) of the phrases found in `text` (lower-case, like the phrases)."""
+        found: list[int] = []
+        phrases = self.phrases
+        for word in self.keys & (text_words(text) if words is None else words):
+            found.extend(p for p in self.by_word[word] if _occurs(phrases[p], text))
+        if self.unkeyed and not text.isascii():
+            found.extend(p for p in self.unkeyed if phrases[p] in text)
+        found.sort()
+        return found
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def _occurs(phrase: str, text: str) -> bool:
+    """`phrase` occurs in `text` with no letter or digit glued to a letter or digit at its ends."""
+    check_start, check_end = _is_word_char(phrase[0]), _is_word_char(phrase[-1])
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        if not (check_start and start > 0 and _is_word_char(text[start - 1])) \
+                and not (check_end and end < len(text) and _is_word_char(text[end])):
+            return True
+        start = text.find(phrase, start + 1)
+    return False

@@ -60,7 +60,10 @@ def _heading(d: dict[str, Any], color: bool) -> list[str]:
         lines.append(_style("  reply: ", _DIM, color) + printable(str(shown)).replace("\n", "\n         "))
     if d.get("provider"):
         lines.append(f"  provider: {printable(str(d['provider']))}")
-    if d.get("rule"):
+    decided: dict[str, Any] = d.get("decided_by") or {}
+    if decided.get("summary"):
+        lines.append(f"  decided by: {printable(str(decided['summary']))}")
+    elif d.get("rule"):
         lines.append(f"  rule: {printable(str(d['rule']))}")
     return [*lines, ""]
 

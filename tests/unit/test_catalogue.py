@@ -163,15 +163,19 @@ def test_rule_order_is_file_order() -> None:
     assert diagnose(parse("550 gone"), None, catalogue=cat).rule == "zeta"
 
 
-def test_pattern_rule_without_code_needs_a_reply_code_unless_bounce() -> None:
+def test_text_without_a_code_is_judged_by_its_words_in_any_context() -> None:
+    """Issue 10 (1): pasted words without a code (a provider's error table, a DSN line) are judged by their
+    words, and are never protocol_error: that is for a live peer that does not speak SMTP (classify_reply)."""
     rules = '[[rule]]\nid = "phrase"\npatterns=["mailbox is dead"]\nreason = "mailbox_disabled"\nmeaning = "m"\nremediation = "r"\n'
-    cat = load(rules=rules)
-    assert diagnose(parse("the mailbox is dead"), None, catalogue=cat).rule is None
-    assert diagnose(parse("the mailbox is dead"), parse_ctx("bounce"), catalogue=cat).rule == "phrase"
+    cat = load(rules=rules, lexicon="")
+    for ctx in (None, "bounce", "RCPT", "banner"):
+        assert diagnose(parse("the mailbox is dead"), parse_ctx(ctx), catalogue=cat).rule == "phrase"
     assert diagnose(parse("550 the mailbox is dead"), None, catalogue=cat).rule == "phrase"
+    nothing = diagnose(parse("hello there"), parse_ctx("banner"), catalogue=cat)
+    assert (nothing.reason.value, nothing.decided_by and nothing.decided_by.by) == ("unknown", "nothing")
 
 
-def parse_ctx(name: str):  # type: ignore[no-untyped-def]
+def parse_ctx(name: str | None):  # type: ignore[no-untyped-def]
     from probe.model import Context
 
     return Context.parse(name)

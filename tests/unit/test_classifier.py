@@ -99,9 +99,13 @@ def test_greylisting_wording() -> None:
     assert classify("451 4.7.1 Please try again later, you are greylisted", "RCPT").reason is Reason.GREYLISTED
 
 
-def test_not_a_reply_is_protocol_error() -> None:
-    d = classify("SSH-2.0-OpenSSH_9.6", "banner")
-    assert d.reason is Reason.PROTOCOL_ERROR and d.code is None
+def test_not_a_reply_is_protocol_error_only_from_a_live_peer() -> None:
+    """Issue 10 (1): protocol_error is for a live session's peer that does not speak SMTP; the same words pasted
+    (classify, explain, bounces) are judged by their words, and are unknown when those say nothing."""
+    live = classify_reply(Reply(-1, ("SSH-2.0-OpenSSH_9.6",)), Context.BANNER)
+    pasted = classify("SSH-2.0-OpenSSH_9.6", "banner")
+    assert live.reason is Reason.PROTOCOL_ERROR
+    assert pasted.reason is Reason.UNKNOWN and pasted.code is None
 
 
 def test_unknown_context_raises_value_error() -> None:
@@ -167,10 +171,46 @@ def test_specific_2xx_code_beats_a_generic_success_status(text: str, reason: Rea
     ("500 5.5.1 Command unrecognized", "EHLO", Reason.NOT_IMPLEMENTED),
     ("503 5.5.1 Error: need MAIL command", "RCPT", Reason.BAD_SEQUENCE),
     ("504 5.5.4 Unrecognized authentication type", "AUTH", Reason.NOT_IMPLEMENTED),
-    ("501 5.5.4 Syntax: HELO hostname", "HELO", Reason.HELO_REJECTED),
+    ("501 5.5.4 x", "HELO", Reason.HELO_REJECTED),
 ])
 def test_protocol_status_does_not_hide_what_the_basic_code_says(text: str, context: str, reason: Reason) -> None:
     assert classify(text, context).reason is reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # Postfix answers a HELO without a name so (github:vdukhovni/postfix/postfix/src/smtpd/smtpd.c)
+    ("501 Syntax: HELO hostname", "HELO", Reason.SYNTAX_ERROR),
+    ("501 5.5.4 Syntax: MAIL FROM:<address>", "MAIL", Reason.SYNTAX_ERROR),
+    # Gmail (https://support.google.com/a/answer/3726730)
+    ("501-5.5.4 Empty HELO/EHLO argument not allowed, closing connection.\n501 5.5.4 - gsmtp", "EHLO",
+     Reason.SYNTAX_ERROR),
+    # a refused name is still helo_rejected (Postfix smtpd_check.c: reject_invalid_helo_hostname)
+    ("501 5.5.2 <mail_server!>: Helo command rejected: Invalid name", "HELO", Reason.HELO_REJECTED),
+    # RFC 5321 §3.3 names 503 "command out of sequence"; Postfix says "send HELO/EHLO first"
+    ("503 Command out of sequence", "DATA", Reason.BAD_SEQUENCE),
+    ("503 5.5.1 Error: send HELO/EHLO first", "MAIL", Reason.BAD_SEQUENCE),
+])
+def test_the_clients_own_syntax_errors_are_syntax_error(text: str, context: str, reason: Reason) -> None:
+    """Issue 10 (9): a HELO without a name or a malformed MAIL FROM is the client's syntax error, not a refusal
+    of its name or sender; a command out of order is bad_sequence."""
+    assert classify(text, context).reason is reason
+
+
+@pytest.mark.parametrize("context", ["VRFY", "RCPT", "EXPN", None])
+def test_252_is_cannot_verify_whatever_the_words(context: str | None) -> None:
+    """Issue 10 (8): Exim's stock VRFY refusal (github:Exim/exim/src/src/smtp_in.c) is a 252, not a rejection."""
+    d = classify("252 Administrative prohibition", context)
+    assert d.reason is Reason.CANNOT_VERIFY and d.severity is not Severity.CRITICAL
+    assert d.decided_by is not None and d.decided_by.by == "code" and d.rule is None
+
+
+@pytest.mark.parametrize("text", [  # constructed to test the invariant: refusal words under success codes
+    "250 2.1.5 Recipient address rejected: Access denied",
+    "221 2.0.0 Bye: too many connections from your host.",
+])
+def test_a_2xx_is_never_a_rejection(text: str) -> None:
+    d = classify(text, "RCPT")
+    assert d.reason in (Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_FORWARD)
 
 
 @pytest.mark.parametrize(("text", "context", "reason"), [
@@ -179,6 +219,7 @@ def test_protocol_status_does_not_hide_what_the_basic_code_says(text: str, conte
     ("504 5.5.4 Unrecognized authentication type", "AUTH", Reason.NOT_IMPLEMENTED),
     ("504 5.5.4 x", "MAIL", Reason.NOT_IMPLEMENTED),
     ("552 5.7.0 Message rejected by policy", "after-DATA", Reason.POLICY_REJECTED),
+    # issue 10 (5): a forbidden attachment is content, whatever the security-or-policy status says
     ("552 5.7.0 Our system detected an illegal attachment on your message", "after-DATA", Reason.CONTENT_REJECTED),
     ("552 5.3.4 Message size exceeds fixed limit", "after-DATA", Reason.MESSAGE_TOO_BIG),
     ("552 5.2.2 x", "RCPT", Reason.MAILBOX_FULL),

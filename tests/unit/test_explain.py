@@ -45,11 +45,25 @@ def test_entry_with_context_uses_the_context() -> None:
     assert entry("550", "RCPT")["reason"] == "user_unknown"
 
 
-@pytest.mark.parametrize("bad", ["999", "hello", "", "  ", "1.2.3"])
+@pytest.mark.parametrize("bad", ["999", "", "  ", "1.2.3", "5.1"])
 def test_bad_input_is_one_line_input_error(bad: str) -> None:
     with pytest.raises(InputError) as info:
         entry(bad)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "reason", "by"), [
+    # Postfix's stock relay refusal, its code cut off (github:vdukhovni/postfix/postfix/src/smtpd/smtpd_check.c)
+    ("Relay access denied", "relay_denied", "rule"),
+    # Sisimai's unknown-user phrases as Domino words them in French (github:sisimai/p5-sisimai/lib/Sisimai/Lhost/Domino.pm)
+    ("non répertorié dans l'annuaire Domino", "user_unknown", "lexicon"),
+    ("hello", "unknown", "nothing"),
+])
+def test_text_without_a_code_is_explained_by_its_words(text: str, reason: str, by: str) -> None:
+    """Issue 10 (1): pasted words without a code are judged by their words, never protocol_error."""
+    e = entry(text)
+    assert (e["code"], e["reason"], e["decided_by"]["by"]) == (None, reason, by)
+    assert "protocol" not in e["reason"]
 
 
 def test_unknown_context_is_input_error() -> None:
