@@ -18,7 +18,7 @@ from .catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
 from .catalogue.entries import DETAIL_SLOT
 from .catalogue.prefilter import text_words
 from .codes import ParsedReply, parse
-from .lexicon import Verdict, evidence_keys, judge
+from .lexicon import by_code, by_lexicon, by_rule, judge, phrase_sources, reason_texts
 from .model import Context, Decision, Diagnosis, Reason, Reply, ReplyClass, Severity
 
 _CLASS_SEVERITY = {2: Severity.OK, 3: Severity.INFO, 4: Severity.WARNING, 5: Severity.CRITICAL}
@@ -209,33 +209,6 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
             "excerpt, or a reply whose code was cut off when it was copied.")
 
 
-def _by_rule(rule: Rule) -> Decision:
-    return Decision("rule", f"the wording rule {rule.id}", rule=rule.id)
-
-
-def _by_lexicon(verdict: Verdict) -> Decision:
-    return Decision("lexicon", verdict.summary(), phrases=tuple(p.text for p in verdict.phrases),
-                    evidence=verdict.evidence)
-
-
-def _by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
-    """The code decided: the words said nothing the rules or the lexicon know."""
-    evidence = tuple(reads for _, reads in evidence_keys(parsed, ctx))
-    if parsed.code is not None and parsed.code < 400:
-        return Decision("code", f"{what}: a {parsed.code // 100}xx reply is no refusal, whatever its words",
-                        evidence=evidence)
-    return Decision("code", f"{what}: the words say nothing more specific", evidence=evidence)
-
-
-def _reason_texts(cat: Catalogue, verdict: Verdict) -> tuple[str, str]:
-    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by {verdict.summary()}.", remediation
-
-
-def _phrase_sources(verdict: Verdict) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(p.source for p in verdict.phrases))
-
-
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
              catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
@@ -271,12 +244,12 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             rule = match_rule(parsed, ctx, provider_id, cat, words)
             if rule is not None:
                 return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
-                            rule.remediation, rule.id, rule.references, decision=_by_rule(rule))
+                            rule.remediation, rule.id, rule.references, decision=by_rule(rule))
             verdict = judge(parsed, ctx, cat, words)
             if verdict is not None:
-                meaning, remediation = _reason_texts(cat, verdict)
+                meaning, remediation = reason_texts(cat, verdict)
                 return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation,
-                            references=_phrase_sources(verdict), decision=_by_lexicon(verdict))
+                            references=phrase_sources(verdict), decision=by_lexicon(verdict))
         return make(Reason.UNKNOWN, Severity.WARNING,
                     "The text carries no SMTP reply code, and its wording matches nothing the catalogue knows, so "
                     "the cause cannot be told from this text alone.", when,
@@ -299,7 +272,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 when = (f"{where}, worded like this: the reason here is {rule.reason.value.replace('_', ' ')}, "
                         f"not what a bare {parsed.code} usually means ({usual.value.replace('_', ' ')}).")
             return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
-                        decision=_by_rule(rule))
+                        decision=by_rule(rule))
 
     if code_entry is not None and klass not in (2, 3):
         for variant in code_entry.variants:
@@ -311,17 +284,17 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     if use_rules and use_lexicon:
         verdict = judge(parsed, ctx, cat, words)
         if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
-            by_code = diagnose(parsed, ctx, host=host, catalogue=cat, use_lexicon=False)
-            if by_code.reason is verdict.reason:  # the words agree: the code's own entry says it best
-                agreed = replace(_by_lexicon(verdict), summary=f"{verdict.summary()}, as the code says")
-                return replace(by_code, decided_by=agreed)
-            meaning, remediation = _reason_texts(cat, verdict)
+            coded = diagnose(parsed, ctx, host=host, catalogue=cat, use_lexicon=False)
+            if coded.reason is verdict.reason:  # the words agree: the code's own entry says it best
+                agreed = replace(by_lexicon(verdict), summary=f"{verdict.summary()}, as the code says")
+                return replace(coded, decided_by=agreed)
+            meaning, remediation = reason_texts(cat, verdict)
             return make(verdict.reason, None, meaning, when, remediation, None,
-                        _phrase_sources(verdict) + code_refs, decision=_by_lexicon(verdict))
+                        phrase_sources(verdict) + code_refs, decision=by_lexicon(verdict))
     if code_entry is not None and note is not None and note.firm:
         return make(note.reason or code_entry.reason, note.severity or code_entry.severity,
                     note.meaning or code_entry.meaning, when, note.remediation or code_entry.remediation,
-                    None, code_refs, decision=_by_code(parsed, ctx, f"the {parsed.code} entry for {ctx}"))
+                    None, code_refs, decision=by_code(parsed, ctx, f"the {parsed.code} entry for {ctx}"))
 
     enh_entry = None
     subject_overruled = False  # an unregistered detail's subject replaced the basic code's entry
@@ -378,7 +351,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             meaning = f"{note.meaning if note and note.meaning else code_entry.meaning} {meaning}"
         return make(reason, severity, meaning, when, remediation, None,
                     enh_entry.references + code_refs,
-                    decision=_by_code(parsed, ctx, f"the enhanced status code {parsed.enhanced}"
+                    decision=by_code(parsed, ctx, f"the enhanced status code {parsed.enhanced}"
                                       + (f" (subject X.{enh_entry.key})" if "." not in enh_entry.key else "")))
 
     if code_entry is not None:
@@ -390,7 +363,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
         return make((note.reason if note else None) or code_entry.reason,
                     (note.severity if note else None) or code_entry.severity, base_meaning, when,
                     (note.remediation if note else None) or code_entry.remediation, None, code_refs,
-                    decision=_by_code(parsed, ctx, f"the {parsed.code} entry" + (f" for {ctx}" if note else "")))
+                    decision=by_code(parsed, ctx, f"the {parsed.code} entry" + (f" for {ctx}" if note else "")))
 
     if parsed.code is not None:
         notes.append(f"{parsed.code} is not a registered SMTP reply code; it is explained by its class "

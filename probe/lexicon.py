@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .catalogue import Catalogue, Phrase
+from .catalogue import Catalogue, Phrase, Rule
 from .codes import ParsedReply
-from .model import Context, Reason
+from .model import Context, Decision, Reason
 
 _SUBJECTS = {"1": "addressing", "2": "mailbox", "3": "mail system", "4": "network and routing", "5": "protocol",
              "6": "message content", "7": "security or policy"}
@@ -88,3 +88,32 @@ def judge(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
         return None
     return Verdict(best, round(score, 2), tuple(sorted(by_reason[best], key=lambda p: parsed.normalized.find(p.text))),
                    tuple(backing.get(best, ())))
+
+
+# What decided a Diagnosis (model.Decision), for the classifier.
+
+def by_rule(rule: Rule) -> Decision:
+    return Decision("rule", f"the wording rule {rule.id}", rule=rule.id)
+
+
+def by_lexicon(verdict: Verdict) -> Decision:
+    return Decision("lexicon", verdict.summary(), phrases=tuple(p.text for p in verdict.phrases),
+                    evidence=verdict.evidence)
+
+
+def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
+    """The code decided: the words said nothing the rules or the lexicon know."""
+    evidence = tuple(reads for _, reads in evidence_keys(parsed, ctx))
+    if parsed.code is not None and parsed.code < 400:
+        return Decision("code", f"{what}: a {parsed.code // 100}xx reply is no refusal, whatever its words",
+                        evidence=evidence)
+    return Decision("code", f"{what}: the words say nothing more specific", evidence=evidence)
+
+
+def reason_texts(cat: Catalogue, verdict: Verdict) -> tuple[str, str]:
+    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
+    return f"{meaning} Decided by {verdict.summary()}.", remediation
+
+
+def phrase_sources(verdict: Verdict) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.source for p in verdict.phrases))
