@@ -418,6 +418,7 @@ def diagnose_event(event: str, context: Context | None = None, *, detail: str = 
             when="During the probe, outside any SMTP reply.",
             remediation=_located("Retry; if it persists, report it with the transcript (-v).", context, host, None),
             notes=(f"{event!r} is not a known probe event id.",),
+            decided_by=Decision("event", f"the probe event {event}"),
         )
     note = entry.contexts.get(context) if context is not None else None  # e.g. a timeout at the banner
     return Diagnosis(
@@ -427,4 +428,5 @@ def diagnose_event(event: str, context: Context | None = None, *, detail: str = 
         meaning=_weave((note.meaning if note else None) or entry.meaning, detail),
         when=(note.when if note else None) or entry.when,
         remediation=_located((note.remediation if note else None) or entry.remediation, context, host, None),
+        decided_by=Decision("event", f"the probe event {event}" + (f" ({context})" if note else "")),
     )

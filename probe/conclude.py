@@ -62,6 +62,7 @@ def to_step(exchange: Exchange, host: str | None) -> Step:
         rule=d.rule,
         elapsed_ms=round(exchange.elapsed_ms, 1),
         unsolicited=exchange.unsolicited,
+        decided_by=d.decided_by,
     )
 
 
@@ -346,7 +347,7 @@ def _result(address: Address, d: Diagnosis, verdict: Verdict, host: str | None,
     return AddressResult(
         address=address.original, verdict=verdict, reason=d.reason, code=d.code, enhanced=d.enhanced,
         meaning=d.meaning, remediation=d.remediation, host=host, command=command, text=d.text or None,
-        rule=d.rule, provider=d.provider,
+        rule=d.rule, provider=d.provider, decided_by=d.decided_by,
     )
 
 

@@ -260,6 +260,7 @@ class Step:
     rule: str | None
     elapsed_ms: float
     unsolicited: bool = False  # the server sent this without being asked (e.g. 421 before QUIT)
+    decided_by: Decision | None = None  # what decided the reason (a rule, the lexicon's phrases, the code)
 
 
 @dataclass(slots=True)
@@ -325,6 +326,7 @@ class AddressResult:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     # set when the address's own domain is not the one whose MX was asked (relay / backup-MX check)
     note: str | None = None
+    decided_by: Decision | None = None  # what decided the reason (a rule, the lexicon's phrases, the code)
 
 
 @dataclass(slots=True)

@@ -11,12 +11,25 @@ import pytest
 
 import probe
 from probe.model import Context, Reason
-from probe.testing.corpus import is_sealed, load_corpus
+from probe.testing.corpus import Labelled, is_sealed, load_corpus
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
 MIN_ENTRIES = 300
-MIN_ACCURACY = 0.95
+MIN_ACCURACY = 0.95  # on the entries from before the split, which the rules were tuned on
+# Regression guards, set at what was measured when the lexicon landed (dev 92.6 %, sealed 92.5 % over 644 replies)
+# minus a small margin. Raise them as the catalogue improves; tune only on the dev part.
+MIN_DEV_ACCURACY = 0.90
+MIN_SEALED_ACCURACY = 0.90
 MIN_MISLEADING_SHARE = 1 / 3
+# The reply contexts the corpus must cover (probe events such as connect, dns and tls carry no reply), and the
+# reasons (protocol_error is a live peer's failure, never in pasted text).
+CONTEXTS = {"banner", "EHLO", "HELO", "STARTTLS", "AUTH", "VRFY", "EXPN", "MAIL", "RCPT", "DATA", "after-DATA",
+            "QUIT", "HELP", "bounce"}
+REASONS = {r.value for r in Reason} - {"protocol_error"}
+# Still missing when this test was written: the test fails when anything else goes missing. Empty these sets as
+# entries arrive (the goal of issue 10 is full coverage).
+NOT_YET_CONTEXTS = {"EXPN", "HELP", "QUIT"}
+NOT_YET_REASONS = {"unknown"}
 
 
 CORPUS = load_corpus(CORPUS_DIR)
@@ -89,14 +102,40 @@ def test_corpus_accuracy() -> None:
     assert accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f} below {MIN_ACCURACY}:\n" + "\n".join(misses)
 
 
+def _accuracy(entries: list[Labelled]) -> float:
+    hits = sum(probe.classify(e.text, e.context, host=e.host).reason.value == e.expect for e in entries)
+    return hits / len(entries)
+
+
+def test_dev_accuracy() -> None:
+    """The development part: what rules and lexicon are tuned on (benchmarks/bench_accuracy.py --misses dev)."""
+    accuracy = _accuracy([e for e in CORPUS if not e.sealed])
+    assert accuracy >= MIN_DEV_ACCURACY, f"dev accuracy {accuracy:.3f} below {MIN_DEV_ACCURACY}"
+
+
+def test_sealed_accuracy() -> None:
+    """The sealed part, never tuned on: only its accuracy is reported, never which entries miss."""
+    accuracy = _accuracy([e for e in CORPUS if e.sealed])
+    assert accuracy >= MIN_SEALED_ACCURACY, f"sealed accuracy {accuracy:.3f} below {MIN_SEALED_ACCURACY}"
+
+
+def test_corpus_covers_every_context_and_reason() -> None:
+    contexts = {Context.parse(e.context).value for e in CORPUS}  # type: ignore[union-attr]
+    reasons = {e.expect for e in CORPUS}
+    assert not (CONTEXTS - contexts) - NOT_YET_CONTEXTS, f"contexts without a reply: {sorted(CONTEXTS - contexts)}"
+    assert not (REASONS - reasons) - NOT_YET_REASONS, f"reasons without a reply: {sorted(REASONS - reasons)}"
+
+
 def test_misleading_entries_beat_the_codes_alone() -> None:
-    """Where the corpus says the codes mislead, the wording must be what decided (a rule matched)."""
+    """Where the corpus says the codes mislead, the wording must be what decided: a wording rule, a code's
+    generic wording, or the lexicon's phrases (Diagnosis.decided_by)."""
     undecided = []
     for e in CORPUS:
         if not e.misleading:
             continue
         got = probe.classify(e.text, e.context, host=e.host)
-        if got.reason.value == e.expect and got.rule is None:
+        assert got.decided_by is not None
+        if got.reason.value == e.expect and got.decided_by.by not in ("rule", "wording", "lexicon"):
             undecided.append(f"  {e.file}: {e.text[:90]!r}")
     assert len(undecided) <= len(CORPUS) * 0.02, "labelled misleading but classified by code alone:\n" + \
         "\n".join(undecided)
