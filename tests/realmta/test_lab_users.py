@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from probe.model import DomainStatus, Reason, Verdict
 
 from lab import LabProbe
@@ -34,8 +32,6 @@ async def test_exim_known_and_unknown(lab_probe: LabProbe) -> None:
     assert alice.catch_all is False
 
 
-@pytest.mark.xfail(strict=True, reason="defect 5 (issue 11): Exim's '252 Administrative prohibition' is classified "
-                   "policy_rejected until the classifier fix (helper H1, branch i10-engine) lands")
 async def test_exim_vrfy_252_is_cannot_verify(lab_probe: LabProbe) -> None:
     """Exim without acl_smtp_vrfy answers every VRFY "252 Administrative prohibition" (smtp_in.c): a 2xx that
     neither confirms nor denies. The address's verdict still comes from RCPT."""
