@@ -111,6 +111,7 @@ def main() -> int:
     args = ap.parse_args()
 
     corpus = load_corpus(CORPUS_DIR)
+    tables = {"reason": "by_reason", "source": "by_source", "context": "by_context"}
     parts = {
         "dev": score([e for e in corpus if not e.sealed], _ours),
         "sealed": score([e for e in corpus if e.sealed], _ours),
@@ -121,6 +122,8 @@ def main() -> int:
         print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})")
     gap = (parts["dev"].accuracy - parts["sealed"].accuracy) * 100
     print(f"  dev - sealed: {gap:+.2f} points")
+    wanted_tables = [tables[b.strip()] for b in args.by.split(",") if b.strip() in tables]
+    theirs: dict[str, Score] = {}
     if args.sisimai:
         verdicts = _sisimai(corpus)
         theirs = {
@@ -132,12 +135,10 @@ def main() -> int:
         for name, s in theirs.items():
             ours = parts[name].accuracy * 100
             print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})   ours {ours:6.2f}%")
-        if "reason" in args.by:
-            _table("Sisimai, accuracy by reason", theirs, "by_reason")
-    tables = {"reason": "by_reason", "source": "by_source", "context": "by_context"}
-    for name in [b.strip() for b in args.by.split(",") if b.strip()]:
-        if name in tables:
-            _table(f"accuracy by {name}", parts, tables[name])
+    for attr in wanted_tables:
+        _table(f"accuracy by {attr[3:]}", parts, attr)
+        if theirs:
+            _table(f"Sisimai, accuracy by {attr[3:]}", theirs, attr)
     if args.misses != "none":
         wanted = ["dev", "sealed"] if args.misses == "all" else [args.misses]
         for name in wanted:
