@@ -14,7 +14,7 @@ from .wire import TranscriptLine
 EVENTS = frozenset({
     "connect-refused", "connect-timeout", "connect-unreachable", "connection-reset", "connection-closed",
     "reply-timeout", "protocol-error", "reply-too-long", "tls-handshake-failed", "tls-untrusted",
-    "starttls-not-offered", "deadline-exceeded", "smtputf8-required", "proxy-failed", "quit-sent",
+    "starttls-not-offered", "deadline-exceeded", "smtputf8-required", "proxy-failed", "quit-sent", "not-asked",
 })
 
 
@@ -48,6 +48,7 @@ class SessionRecord:
     vrfy: dict[str, Exchange] = field(default_factory=dict)
     catch_all: Exchange | None = None
     catch_all_address: str | None = None
+    unasked: list[str] = field(default_factory=list)  # recipients whose RCPT was never sent: the session ended first
     local_address: str | None = None  # the source IP our (last) connection used, for a retry from the same one
     transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order
     elapsed_ms: float = 0.0

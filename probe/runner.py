@@ -136,7 +136,7 @@ async def _walk(walk: Walk, hosts: list[MxHost], addresses: Sequence[Address], o
         else:
             for host, records in zip(hosts, per_host, strict=True):
                 await _try_host(walk, host, records, recipients, options, tls_factory, deadline, limiter, resolver)
-                if any(r.outcome in _DEFINITIVE for r in records):
+                if any(_definitive(r) for r in records):
                     break
     finally:  # in preference order, whether the walk ended or the deadline cut it short
         for host, records in zip(hosts, per_host, strict=True):
@@ -144,12 +144,70 @@ async def _walk(walk: Walk, hosts: list[MxHost], addresses: Sequence[Address], o
                 walk.report.sessions.append(unreachable_session(host, walk.no_address))
             for record in records:
                 walk.add(record, options)
-                if walk.decided is None and record.outcome in _DEFINITIVE:
+                if walk.decided is None and _definitive(record):
                     walk.decided = record
     await _retry_greylisted(walk, recipients, options, tls_factory, deadline)
 
 
 _NO_CONNECTION = frozenset({"refused", "timeout", "unreachable"})
+_ENDED_EARLY = frozenset({"reset", "deferred"})  # the server hung up, or said 421, in mid-dialogue
+
+
+def _definitive(record: SessionRecord) -> bool:
+    """The host answered: the dialogue ran to its end or was refused, or it ended early after answering
+    RCPT for at least one address (those answers stand; a 421 is the server closing, not an answer)."""
+    return record.outcome in _DEFINITIVE or any(
+        e.context is Context.RCPT and e.reply is not None and e.reply.code != 421 and e.address == key
+        for key, e in record.rcpt.items())
+
+
+_DIALOGUE = frozenset({Context.VRFY, Context.MAIL, Context.RCPT, Context.RSET})
+
+
+def _got_going(record: SessionRecord) -> bool:
+    """The server answered at least one command past the greeting (not with 421): it was working, and then
+    ended the session, as a per-session limit does (a server closing at once is not asked again)."""
+    return any(e.context in _DIALOGUE and e.reply is not None and e.reply.code != 421 for e in record.exchanges)
+
+
+async def _ask_again(walk: Walk, first: SessionRecord, options: ProbeOptions, tls_factory: TlsContextFactory | None,
+                     deadline: float) -> SessionRecord | None:
+    """A session the server ended early keeps every answer it got; the addresses it never asked are asked
+    once more in a new session (without VRFY, the usual cause), and their answers join the first's."""
+    if (not first.unasked or first.outcome not in _ENDED_EARLY or not _got_going(first)
+            or asyncio.get_running_loop().time() >= deadline):
+        return None
+    unasked = list(first.unasked)
+    again = await run_session(first.host, first.address, first.port, unasked,
+                              replace(options, catch_all=options.catch_all and first.catch_all is None, vrfy=False),
+                              tls_context_factory=tls_factory, deadline=deadline,
+                              catch_all_address=first.catch_all_address)
+    for key in unasked:
+        if key in again.rcpt:
+            first.rcpt[key] = again.rcpt[key]
+    if first.catch_all is None:
+        first.catch_all = again.catch_all
+    kept = len(first.rcpt) - len(unasked)
+    walk.finding(Finding(
+        "session-ended-early", Severity.INFO,
+        f"{first.host} ended the session early ({_how_it_ended(first)}); "
+        + (f"the {kept} RCPT answer{'s' if kept != 1 else ''} received before are kept, and " if kept else "")
+        + f"{len(unasked)} address{'es' if len(unasked) != 1 else ''} never asked went to a new session "
+        f"(outcome: {again.outcome}).", first.host))
+    return again
+
+
+def _how_it_ended(record: SessionRecord) -> str:
+    """'554 Too many nonmail commands to VRFY b@x, then connection-closed': the refusal that came with the close."""
+    steps = [e for e in record.exchanges if e.context is not Context.QUIT]
+    last = steps[-1]
+    refusal = next((e for e in reversed(steps) if e.reply is not None and e.reply.code >= 400
+                    and (e.context is not Context.RCPT or e.reply.code == 421)), None)
+    said = [f"{refusal.reply.code} {' '.join(refusal.reply.lines)[:80]} to {refusal.command or 'the greeting'}"
+            ] if refusal is not None and refusal.reply is not None else []
+    if last.event is not None:
+        said.append(f"{last.event} {last.detail}".strip())
+    return ", then ".join(said) or record.outcome
 
 
 def _never_connected(record: SessionRecord) -> bool:
@@ -167,9 +225,12 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
             async with limiter.slot(host.host, ip):  # one connection per address, whatever its MX name
                 record = await run_session(host.host, ip, host.port, recipients, options,
                                            tls_context_factory=tls_factory, deadline=deadline)
-            limiter.observe(host.host, [e.reply for e in record.exchanges if e.reply is not None], ip)
-            records.append(record)
-            if record.outcome in _DEFINITIVE:
+                again = await _ask_again(walk, record, options, tls_factory, deadline)
+            for done in (record, again):
+                if done is not None:
+                    limiter.observe(host.host, [e.reply for e in done.exchanges if e.reply is not None], ip)
+                    records.append(done)
+            if _definitive(record):
                 return True
         return False
 

@@ -30,6 +30,8 @@ from .exchanges import EVENTS, Exchange, SessionRecord
 from .model import Context, ProbeOptions
 from .proxy import ProxyFailed, ProxyUrl, open_via_proxy, parse_proxy_url
 from .smtpfacts import (
+    NONMAIL_LIMIT,
+    NonMailBudget,
     check_inputs,
     is_too_many_recipients,
     parse_extensions,
@@ -106,6 +108,8 @@ class _Dialogue:
         self.verify_error: str | None = None
         self.unanswered: list[str] = []  # later commands of the pipelined group being read
         self.vrfy_queue: list[str] = []  # recipients still to VRFY
+        self.nonmail = NonMailBudget()  # of the current connection
+        self.transacted = False  # the MAIL/RCPT transactions are done (no RSET still to come)
 
     # ---- bookkeeping -------------------------------------------------------------------------
 
@@ -177,6 +181,7 @@ class _Dialogue:
             await self.wire.send(*(cmd for cmd, _, _ in group))
         except WireError as exc:
             self._fail(exc, context, command, since, address)
+        self.nonmail.spend([cmd for cmd, _, _ in group])
         return since
 
     async def _receive(self, command: str | None, context: Context, address: str | None,
@@ -198,6 +203,7 @@ class _Dialogue:
         since = self.loop.time()
         budget = self._budget(Context.CONNECT, None)
         sock, self.sock = self.sock, None  # a pre-connected socket serves one connection only
+        self.nonmail = NonMailBudget()
         try:
             if self.proxy is not None:
                 sock = await open_via_proxy(self.proxy, self.record.address, self.record.port, timeout_s=budget)
@@ -319,6 +325,7 @@ class _Dialogue:
             return
         except WireError as exc:
             self._fail(exc, Context.TLS, "STARTTLS", since)
+        self.nonmail.after_tls()
         info = self.wire.tls_info() or {}
         if judge_after and not info.get("chain"):  # the chain could not be read after all: verify in a handshake
             await self._reopen("the server's certificate chain could not be read")
@@ -364,8 +371,26 @@ class _Dialogue:
         if ex.reply is not None and ex.reply.code in _VRFY_UNSUPPORTED_CODES:
             self.vrfy_queue.clear()  # VRFY is off on this server; asking again only costs round trips
 
+    def _vrfy_fits(self, before: Sequence[str] = ()) -> bool:
+        """One more VRFY (after `before`) stays within the non-mail commands servers allow a session;
+        before the transactions one is kept back for a second RSET (a "too many recipients" split)."""
+        reserve = 0 if self.transacted else 1
+        return self.nonmail.cost([*before, "VRFY"]) <= self.nonmail.left - reserve
+
+    def _vrfy_not_asked(self) -> None:
+        """The VRFYs that do not fit: recorded as not asked (RCPT answers for these addresses)."""
+        for key in self.vrfy_queue:  # not a step of the dialogue: kept beside it, in the VRFY results
+            self.record.vrfy[key] = Exchange(
+                None, Context.VRFY, None, "not-asked",
+                f"VRFY {key} not sent: this session already used the {NONMAIL_LIMIT} non-mail commands "
+                "servers commonly allow (Exim closes the connection at the next one)", 0.0, address=key)
+        self.vrfy_queue.clear()
+
     async def _verify_rest(self) -> None:
         while self.vrfy_queue:
+            if not self._vrfy_fits():
+                self._vrfy_not_asked()
+                return
             key = self.vrfy_queue.pop(0)
             self._vrfy_seen(key, await self._ask(self._vrfy_command(key), Context.VRFY, key))
 
@@ -397,6 +422,7 @@ class _Dialogue:
         while True:
             batch = await self._transaction(mail, batch)
             if not batch:
+                self.transacted = True
                 return
 
     async def _transaction(self, mail: str, batch: list[_Rcpt]) -> list[_Rcpt]:
@@ -404,7 +430,8 @@ class _Dialogue:
         group: list[tuple[str, Context, str | None]] = [(mail, Context.MAIL, None)]
         group += [(f"RCPT TO:<{r.key}>", Context.RCPT, r.key) for r in batch]
         group.append(("RSET", Context.RSET, None))
-        if self.pipelining and self.vrfy_queue:  # VRFY may end a group (RFC 2920 §3.1)
+        if self.pipelining and self.vrfy_queue and self._vrfy_fits([cmd for cmd, _, _ in group]):
+            # VRFY may end a group (RFC 2920 §3.1)
             vrfy_key = self.vrfy_queue.pop(0)
             group.append((self._vrfy_command(vrfy_key), Context.VRFY, vrfy_key))
         by_key = {r.key: r for r in batch}
@@ -443,8 +470,9 @@ class _Dialogue:
             self.record.rcpt[rcpt.key] = exchange
 
     def stopped(self, stop: _Stop) -> None:
-        """Every recipient not yet decided is decided by what stopped the session."""
+        """Every recipient not yet decided is decided by what stopped the session, and listed as unasked."""
         self.record.outcome = stop.outcome
+        self.record.unasked = [key for key in self.recipients if key not in self.record.rcpt]
         if stop.exchange is None:
             return
         for key in self.recipients:

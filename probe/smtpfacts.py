@@ -46,3 +46,59 @@ def check_inputs(recipients: Sequence[str], options: ProbeOptions) -> None:
         forbidden = "<>" if text.startswith('"') else "<> "  # a quoted local part may hold spaces
         if what != "the EHLO name" and any(c in text for c in forbidden):
             raise InputError(f"{what} {text!r} cannot be sent: it holds '<', '>' or a space")
+
+
+# Exim's smtp_accept_max_nonmail default: the 11th non-mail command of a session gets
+# "554 Too many nonmail commands" and the connection is closed (github:Exim/exim src/src/smtp_in.c).
+# The smallest limit in common use; the probe stays within it in every session.
+NONMAIL_LIMIT = 10
+_MAIL_VERBS = frozenset({"MAIL", "RCPT", "DATA", "BDAT", "QUIT", "AUTH"})
+_ONCE_FREE = frozenset({"RSET", "EHLO", "STARTTLS"})  # HELO shares EHLO's allowance
+
+
+def _verb(command: str) -> str:
+    verb = command.split(" ", 1)[0].split(":", 1)[0].upper()
+    return "EHLO" if verb == "HELO" else verb
+
+
+class NonMailBudget:
+    """The non-mail commands of one connection, counted as Exim counts them (smtp_in.c: cmd_list's
+    is_mail_cmd and smtp_setup_msg): every command but MAIL, RCPT, DATA, BDAT, QUIT and AUTH counts,
+    except the first RSET, the first EHLO/HELO and the first STARTTLS, and one EHLO again after STARTTLS.
+
+    >>> b = NonMailBudget(); b.spend(["EHLO x", "STARTTLS"]); b.after_tls(); b.spend(["EHLO x", "MAIL FROM:<>", "RSET"])
+    >>> b.used, b.cost(["VRFY a", "RSET"]), b.left
+    (0, 2, 10)
+    """
+
+    def __init__(self, limit: int = NONMAIL_LIMIT) -> None:
+        self.limit = limit
+        self.used = 0
+        self._free = set(_ONCE_FREE)
+
+    def _charge(self, commands: Sequence[str], free: set[str]) -> int:
+        used = 0
+        for command in commands:
+            verb = _verb(command)
+            if verb in _MAIL_VERBS:
+                continue
+            if verb in free:
+                free.discard(verb)
+            else:
+                used += 1
+        return used
+
+    def cost(self, commands: Sequence[str]) -> int:
+        """How many of `commands`, sent next, would count (nothing is spent)."""
+        return self._charge(commands, set(self._free))
+
+    def spend(self, commands: Sequence[str]) -> None:
+        self.used += self._charge(commands, self._free)
+
+    def after_tls(self) -> None:
+        """STARTTLS succeeded: the EHLO that follows is free again."""
+        self._free.add("EHLO")
+
+    @property
+    def left(self) -> int:
+        return self.limit - self.used

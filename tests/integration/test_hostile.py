@@ -14,6 +14,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -475,3 +476,40 @@ async def test_wire_close_says_no_quit_before_a_complete_greeting(behaviour: Beh
         await asyncio.sleep(0.05)  # give the server a moment to record anything we might have written
     assert srv.received == b"" and srv.early_talkers == 0
     assert all(t.direction == "S" for t in wire.transcript)  # nothing was written
+
+
+# ---------------------------------------------------------------- a session the server ends early (issue 11)
+
+CLOSING_421 = b"421 4.7.0 mx.test Error: too many errors\r\n"  # Postfix smtpd at smtpd_hard_error_limit
+
+
+async def test_answers_received_before_the_server_closes_are_kept(no_dns: dns.asyncresolver.Resolver) -> None:
+    """PIPELINING: the RCPTs are answered, then the VRFY that ends the group gets 421 and the server closes."""
+    async with HostileServer(Behaviour.SCRIPTED, script={"VRFY": CLOSING_421,
+                                                         "RCPT TO:<gone@": b"550 5.1.1 <gone@example.test>: "
+                                                         b"Recipient address rejected: User unknown in local "
+                                                         b"recipient table\r\n"}) as srv:
+        report = await probe(srv.port, no_dns, address="user@example.test", catch_all=False)
+        gone = await probe(srv.port, no_dns, address="gone@example.test", catch_all=False)
+    assert only_session(report).outcome == "deferred"
+    assert report.status is DomainStatus.ACCEPTS_MAIL and report.addresses[0].verdict is Verdict.DELIVERABLE
+    assert gone.addresses[0].reason is Reason.USER_UNKNOWN and gone.addresses[0].command == "RCPT"
+
+
+async def test_addresses_never_asked_are_asked_in_a_new_session(no_dns: dns.asyncresolver.Resolver) -> None:
+    """No PIPELINING: VRFY first; the server answers one, then ends the session with 421 before any RCPT.
+    A second session without VRFY asks them, and the report says so. (A server that closes at its first
+    answer is not asked again: test_unsolicited_421_... keeps one session.)"""
+    addresses = [parse_target(a).addresses[0] for a in ("a@example.test", "b@example.test")]
+    options = ProbeOptions(mx=(("127.0.0.1", 0),), timeout_s=1.0, deadline_s=5.0, helo="probe.test",
+                           pipelining=False, catch_all=False)
+    async with HostileServer(Behaviour.SCRIPTED, script={"VRFY B@": CLOSING_421}) as srv:
+        options = replace(options, mx=(("127.0.0.1", srv.port),))
+        report = await probe_domain("example.test", addresses, options, resolver=no_dns)
+    first, second = report.sessions
+    assert (first.outcome, second.outcome) == ("deferred", "completed")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    assert [(a.verdict, a.command) for a in report.addresses] == [(Verdict.DELIVERABLE, "RCPT")] * 2
+    assert [c.split(" ")[0] for c in srv.commands].count("VRFY") == 2  # the new session does not VRFY
+    (ended,) = [f for f in report.findings if f.id == "session-ended-early"]
+    assert "421 4.7.0 mx.test Error: too many errors to VRFY b@example.test" in ended.message

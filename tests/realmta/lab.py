@@ -203,6 +203,11 @@ class Lab:
     def mx_name(self, host: str) -> str:
         return f"mx.{host}.lab.test"
 
+    def exim_log(self, host: str = "exim") -> str:
+        """An Exim daemon's main log so far (what it says about each connection)."""
+        path = self.root / host / "log" / "mainlog"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     # -- start-up --------------------------------------------------------------------------------
 
     @classmethod

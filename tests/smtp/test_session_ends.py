@@ -12,6 +12,7 @@ import pytest
 from probe import security
 from probe.model import Context, ProbeOptions, Session, Severity
 from probe.session import SessionRecord, run_session
+from probe.smtpfacts import NONMAIL_LIMIT
 from probe.testing.fakesmtp import DelayProxy, FakeSMTP
 from probe.testing.hostile import MIXED_CODES_REPLY, Behaviour, HostileServer
 
@@ -168,3 +169,30 @@ async def test_starttls_ehlo_vrfy_mail_rcpt_and_catch_all_fit_in_few_round_trips
     assert record.outcome == "completed" and record.tls is not None and record.catch_all is not None
     assert record.vrfy["a@x.test"].reply is not None
     assert elapsed / (2 * ONE_WAY_S) <= 7.5, f"{elapsed / (2 * ONE_WAY_S):.1f} round trips"
+
+
+# ---- the non-mail command limit (Exim: smtp_accept_max_nonmail, 10 by default) ----------------------------
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_never_more_non_mail_commands_than_servers_allow(pipelining: bool) -> None:
+    recipients = [f"user{n}@x.test" for n in range(15)]
+    async with HostileServer(Behaviour.NORMAL) as srv:
+        record = await probe(srv.port, recipients, opts(pipelining=pipelining))
+    assert record.outcome == "completed"
+    sent = [c.split(" ", 1)[0].upper() for c in srv.commands]
+    nonmail = sent.count("VRFY") + max(0, sent.count("RSET") - 1) + max(0, sent.count("EHLO") - 1)
+    assert nonmail <= NONMAIL_LIMIT
+    asked = [k for k, e in record.vrfy.items() if e.reply is not None]
+    not_asked = [k for k, e in record.vrfy.items() if e.event == "not-asked"]
+    assert len(asked) == sent.count("VRFY") and len(asked) + len(not_asked) == 15 and not_asked
+    assert all(e.reply is not None and e.reply.code == 250 for e in record.rcpt.values())  # RCPT for every one
+    assert not any(e.event == "not-asked" for e in record.exchanges)  # not a step of the dialogue
+
+
+async def test_recipients_never_asked_are_listed_when_the_server_closes_early() -> None:
+    """Without PIPELINING the VRFYs come first; a 421 there ends the session before any RCPT."""
+    script = {"VRFY": b"421 4.7.0 mx.test Error: too many errors\r\n"}  # Postfix smtpd's hard error limit
+    async with HostileServer(Behaviour.SCRIPTED, script=script) as srv:
+        record = await probe(srv.port, ["a@x.test", "b@x.test"], opts(pipelining=False))
+    assert record.outcome == "deferred" and record.unasked == ["a@x.test", "b@x.test"]

@@ -30,6 +30,7 @@ EVENT_IDS = {
     "reply-timeout", "protocol-error", "reply-too-long", "tls-handshake-failed", "tls-untrusted",
     "starttls-not-offered", "deadline-exceeded", "dns-nxdomain", "dns-servfail", "dns-timeout", "null-mx",
     "no-mail-hosts", "smtputf8-required", "proxy-failed", "port25-blocked", "dns-refused", "quit-sent",
+    "not-asked",
 }
 
 
