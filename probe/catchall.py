@@ -13,10 +13,8 @@ random address was refused in the same session (then this server does check reci
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 
 from .model import (
     AddressResult,
@@ -44,7 +42,10 @@ class UnreliableRcpt:
 
 @cache
 def unreliable_services() -> dict[str, UnreliableRcpt]:
-    """provider id -> why RCPT proves nothing there, from rcpt_unreliable.toml."""
+    """provider id -> why RCPT proves nothing there, from rcpt_unreliable.toml (read when first asked)."""
+    import tomllib
+    from importlib import resources
+
     text = resources.files("probe").joinpath("rcpt_unreliable.toml").read_text("utf-8")
     entries = tomllib.loads(text).get("service", [])
     return {e["provider"]: UnreliableRcpt(e["provider"], e["why"], e["source"]) for e in entries}

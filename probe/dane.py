@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from .model import Finding, Severity
 from .resolve import lookup_tlsa
+
+if TYPE_CHECKING:  # cryptography is imported when a certificate is judged (start-up)
+    from cryptography import x509
 
 USAGE_NAMES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
 NOT_VALIDATING = "the resolver does not validate DNSSEC (no AD bit), DANE cannot be judged"
@@ -36,6 +34,9 @@ def _selected(der: bytes, selector: int) -> bytes | None:
     if selector == 0:
         return der
     if selector == 1:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
         cert = x509.load_der_x509_certificate(der)
         return cert.public_key().public_bytes(serialization.Encoding.DER,
                                               serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -64,6 +65,8 @@ def leaf_matches(der: bytes, selector: int, mtype: int, data: bytes) -> bool | N
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         cert.verify_directly_issued_by(issuer)
     except (ValueError, TypeError, InvalidSignature):  # other issuer, unsupported key type, bad signature
@@ -73,6 +76,9 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 def _names_host(leaf: x509.Certificate, mx_host: str) -> bool:
     """RFC 7672 §3.2.3: with DANE-TA the leaf must name the MX host (SAN DNS names; CN only without them)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     from .tlsinfo import name_matches  # pure helper; tlsinfo imports nothing from here
 
     try:
@@ -87,6 +93,8 @@ def judge_trust_anchor(chain: list[bytes], selector: int, mtype: int, data: byte
                        mx_host: str | None) -> tuple[bool, str | None]:
     """DANE-TA (usage 2, RFC 7671 §5.2): a certificate the server sent above the leaf matches, every link
     from the leaf up to it is a valid signature, and the leaf names the MX host. -> (match, note)."""
+    from cryptography import x509
+
     try:
         certs = [x509.load_der_x509_certificate(der) for der in chain]
     except ValueError:

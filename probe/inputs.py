@@ -39,9 +39,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import idna
-from email_validator import EmailNotValidError, validate_email
-
 from probe.errors import InputError
 
 MAX_DOMAIN_LENGTH = 253  # RFC 1035 §2.3.4, without the trailing dot
@@ -154,6 +151,8 @@ def _host_name(text: str, what: str) -> str:
     if any(ch.isspace() for ch in name):
         raise _error(f"{what} {_show(text)} contains a space")
     if not _ASCII_HOST_CHARS.match(name):
+        import idna  # only for a name that is not plain ASCII (start-up)
+
         try:
             name = idna.encode(name, uts46=True, std3_rules=True).decode("ascii")
         except (idna.IDNAError, UnicodeError) as exc:
@@ -172,6 +171,8 @@ def _host_name(text: str, what: str) -> str:
                 f"{what} {_show(text)} has an invalid label {_show(label)}: use letters, digits and inner hyphens"
             )
         if label[2:4] == "--":
+            import idna
+
             try:
                 idna.decode(label)  # xn-- labels must be valid Punycode; other "ab--" labels are reserved
             except (idna.IDNAError, UnicodeError):
@@ -217,6 +218,8 @@ def parse_address(text: str, *, what: str = "the address") -> Address:
         raise _error(f"{what} is empty")
     if "@" not in candidate:
         raise _error(f"{what} {_show(original)} has no @-sign; give an address such as user@example.com")
+    from email_validator import EmailNotValidError, validate_email  # only when there is an address (start-up)
+
     try:
         checked = validate_email(
             candidate,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dns.asyncresolver
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 from .model import Context, Finding, ProbeOptions, Session, Severity
 from .resolve import lookup_ptr

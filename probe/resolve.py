@@ -13,17 +13,13 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import dns.asyncresolver
-import dns.exception
-import dns.flags
-import dns.inet
-import dns.name
-import dns.nameserver
-import dns.rdatatype
-import dns.resolver
-import dns.reversename
+if TYPE_CHECKING:  # dnspython is imported by the first DNS question (a probe of an IP literal asks none)
+    import dns.asyncresolver
+    import dns.name
+    import dns.rdatatype
+    import dns.resolver
 
 from .errors import InputError
 from .model import Finding, MxHost, Severity
@@ -74,6 +70,13 @@ def make_resolver(nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: flo
     and the AD flag (RFC 6840 §5.7), so a validating resolver reports DNSSEC status.
     Raises InputError when the system configuration is unreadable or a server is not an IP.
     """
+    import dns.asyncresolver
+    import dns.exception
+    import dns.flags
+    import dns.inet
+    import dns.nameserver
+    import dns.resolver
+
     if nameservers:
         resolver = dns.asyncresolver.Resolver(configure=False)
         servers: list[str | dns.nameserver.Nameserver] = []
@@ -97,11 +100,31 @@ def make_resolver(nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: flo
     return resolver
 
 
+class LazyResolver:
+    """make_resolver's resolver, made when first used: a probe that asks no DNS question (an IP
+    literal given with --mx, no policies) never loads dnspython. Attributes go to the real one."""
+
+    def __init__(self, nameservers: Sequence[tuple[str, int]] = (), *, timeout_s: float = 5.0) -> None:
+        self._arguments = (tuple(nameservers), timeout_s)
+        self._resolver: dns.asyncresolver.Resolver | None = None
+
+    def real(self) -> dns.asyncresolver.Resolver:
+        if self._resolver is None:
+            nameservers, timeout_s = self._arguments
+            self._resolver = make_resolver(nameservers, timeout_s=timeout_s)
+        return self._resolver
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+
 def _server_text(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _servers_text(resolver: dns.resolver.BaseResolver) -> str:
+    import dns.nameserver
+
     parts = []
     for server in resolver.nameservers:
         if isinstance(server, dns.nameserver.AddressAndPortNameserver):
@@ -113,6 +136,10 @@ def _servers_text(resolver: dns.resolver.BaseResolver) -> str:
 
 def _failure(error: Exception, resolver: dns.resolver.BaseResolver) -> tuple[Failure, str]:
     """What kind of failure, and one line naming it: 'SERVFAIL from 127.0.0.1:53', 'no answer within 2 s from ...'."""
+    import dns.exception
+    import dns.name
+    import dns.resolver
+
     if isinstance(error, dns.resolver.NoNameservers):
         seen: list[str] = []
         problems: list[str] = []
@@ -140,6 +167,11 @@ def _plain_name(name: dns.name.Name) -> str:
 
 async def _ask(name: str, rdtype: dns.rdatatype.RdataType, resolver: dns.asyncresolver.Resolver) -> tuple[Lookup, Any]:
     """Ask one question; (Lookup without records, the rrset or None). Never raises."""
+    import dns.exception
+    import dns.flags
+    import dns.name
+    import dns.resolver
+
     if not name.strip().rstrip("."):
         return Lookup([], "error", "invalid name: empty", failure="invalid_name"), None
     try:
@@ -161,6 +193,8 @@ async def _ask(name: str, rdtype: dns.rdatatype.RdataType, resolver: dns.asyncre
 
 async def lookup_txt(name: str, resolver: dns.asyncresolver.Resolver) -> Lookup:
     """TXT records, each record's character-strings joined (RFC 7208 §3.3 style)."""
+    import dns.rdatatype
+
     lookup, rrset = await _ask(name, dns.rdatatype.TXT, resolver)
     if rrset is not None:
         lookup.records = [b"".join(rdata.strings).decode("utf-8", "replace") for rdata in rrset]
@@ -169,6 +203,10 @@ async def lookup_txt(name: str, resolver: dns.asyncresolver.Resolver) -> Lookup:
 
 async def lookup_ptr(ip: str, resolver: dns.asyncresolver.Resolver) -> Lookup:
     """Host names of an IP address (no final dot); status "error" for something that is not an IP."""
+    import dns.exception
+    import dns.rdatatype
+    import dns.reversename
+
     try:
         reverse = dns.reversename.from_address(ip.strip("[]"))
     except (dns.exception.DNSException, ValueError):
@@ -181,6 +219,8 @@ async def lookup_ptr(ip: str, resolver: dns.asyncresolver.Resolver) -> Lookup:
 
 async def lookup_tlsa(name: str, resolver: dns.asyncresolver.Resolver) -> Lookup:
     """TLSA rdata objects (.usage .selector .mtype .cert) for a name like '_25._tcp.mx.example.com'."""
+    import dns.rdatatype
+
     lookup, rrset = await _ask(name, dns.rdatatype.TLSA, resolver)
     if rrset is not None:
         lookup.records = list(rrset)
@@ -188,6 +228,8 @@ async def lookup_tlsa(name: str, resolver: dns.asyncresolver.Resolver) -> Lookup
 
 
 def _families(family: int | None) -> tuple[dns.rdatatype.RdataType, ...]:
+    import dns.rdatatype
+
     if family == 4:
         return (dns.rdatatype.A,)
     if family == 6:
@@ -339,6 +381,9 @@ async def resolve_mx(
 
 
 async def _walk(domain: str, resolver: dns.asyncresolver.Resolver, family: int | None, rng: random.Random) -> MxAnswer:
+    import dns.name
+    import dns.rdatatype
+
     lookup, rrset = await _ask(domain, dns.rdatatype.MX, resolver)
     if lookup.status == "error":
         return MxAnswer("dns_error", error=lookup.error, failure=lookup.failure)

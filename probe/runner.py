@@ -76,7 +76,7 @@ async def walk_domain(
     deadline = loop.time() + options.deadline_s
     report = Report(domain=domain, status=DomainStatus.UNREACHABLE, started_at=_now_iso())
     if resolver is None:
-        resolver = resolve.make_resolver(options.resolvers, timeout_s=options.timeout_s)
+        resolver = resolve.LazyResolver(options.resolvers, timeout_s=options.timeout_s)
     walk = Walk(report)
     try:
         # a little grace past the deadline, so a session cut short records "deadline-exceeded" itself

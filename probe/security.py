@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from . import dane, mtasts, tlsinfo
+from . import dane, tlsinfo
 from .exchanges import SessionRecord
 from .model import Context, Finding, ProbeOptions, Report, Session
 
@@ -99,6 +99,8 @@ async def domain_policies(domain: str, mx_hosts: list[str], resolver: Any, optio
     `cafile` (default: the system store, SSL_CERT_FILE honoured) and `policy_port` (default 443) are
     for loopback tests.
     """
+    from . import mtasts  # with its HTTP client, only when the policies are looked up (start-up)
+
     sts, rpt = await asyncio.gather(
         mtasts.check_mta_sts(domain, resolver, mx_hosts, timeout_s=options.timeout_s, cafile=cafile,
                              port=policy_port),
@@ -109,6 +111,8 @@ async def domain_policies(domain: str, mx_hosts: list[str], resolver: Any, optio
 
 def policy_findings(report: Report) -> list[Finding]:
     """MTA-STS judged against the certificates the sessions saw; TLS-RPT well-formedness."""
+    from . import mtasts
+
     cert_by_host: dict[str, dict[str, Any] | None] = {}
     for s in report.sessions:
         if s.outcome == "completed":

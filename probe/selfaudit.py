@@ -12,10 +12,10 @@ import ipaddress
 import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import dns.asyncresolver
-import dns.reversename
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 from .errors import InputError
 from .model import Finding, Severity, to_plain
@@ -122,6 +122,8 @@ def dnsbl_query_name(ip: str, zone: str) -> str:
     address = as_ip(ip)
     if address is None:
         raise InputError(f"{ip!r} is not an IP address")
+    import dns.reversename
+
     reverse = dns.reversename.from_address(str(address)).to_text(omit_final_dot=True)
     suffix = ".in-addr.arpa" if address.version == 4 else ".ip6.arpa"
     return f"{reverse.removesuffix(suffix)}.{plain_name(zone)}"

@@ -6,14 +6,12 @@ import datetime as dt
 import hashlib
 import ipaddress
 import ssl
-from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from .model import Finding, Severity
+
+if TYPE_CHECKING:  # cryptography is imported when there is a certificate to read (start-up)
+    from cryptography import x509
 
 DEFAULT_CERT_WARNING_DAYS = 21
 DEFAULT_CERT_CRITICAL_DAYS = 7
@@ -111,6 +109,8 @@ def name_matches(pattern: str, host: str) -> bool:
 
 def _dns_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
     """(SAN DNS names, SAN IP addresses); both empty when the extension is absent."""
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -119,10 +119,14 @@ def _dns_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
 
 
 def _common_names(cert: x509.Certificate) -> list[str]:
+    from cryptography.x509.oid import NameOID
+
     return [str(attr.value) for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
 def _key_description(cert: x509.Certificate) -> tuple[str, int | None]:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
@@ -138,6 +142,8 @@ def _key_description(cert: x509.Certificate) -> tuple[str, int | None]:
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     if cert.subject != cert.issuer:
         return False
     try:
@@ -171,6 +177,8 @@ def describe_certificate(
     if not der:
         described["error"] = "the server presented no certificate"
         return described
+    from cryptography import x509
+
     try:
         cert = x509.load_der_x509_certificate(der)
         not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc

@@ -28,12 +28,33 @@ _HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")  # how OpenSSL names certifi
 
 
 class TrustStore:
-    """Trust anchors (DER); `judge` tells whether a chain leads to one of them."""
+    """Trust anchors (DER); `judge` tells whether a chain leads to one of them.
 
-    def __init__(self, anchors: Iterable[bytes]) -> None:
+    `directory`: a CA directory (OpenSSL's hashed names) read only when the anchors given do not
+    make a chain trusted, as OpenSSL looks there only for an issuer it has not found.
+    """
+
+    def __init__(self, anchors: Iterable[bytes], *, directory: str | None = None) -> None:
         self.anchors = frozenset(anchors)
+        self._directory = directory
         self._store: Any = None
         self._subjects: set[Any] = set()
+
+    def _read_directory(self) -> bool:
+        """Add the directory's certificates to the anchors; False when there is nothing (more) to read."""
+        directory, self._directory = self._directory, None
+        if directory is None:
+            return False
+        try:
+            names = sorted(n for n in os.listdir(directory) if _HASHED_NAME.match(n))
+        except OSError:
+            names = []
+        more = {der for name in names for der in _pem_certificates(_read(os.path.join(directory, name)))}
+        if more <= self.anchors:
+            return False
+        self.anchors |= more
+        self._store = None
+        return True
 
     def _load(self) -> None:
         from cryptography import x509
@@ -75,6 +96,8 @@ class TrustStore:
             return f"unreadable certificate: {exc}"
         moment = now or dt.datetime.now(dt.UTC)
         failure = self._failure(certs, moment)
+        if failure is not None and self._read_directory():
+            failure = self._failure(certs, moment)
         if failure is None:
             return None
         # OpenSSL's order: the chain is built first (issuer errors), then signatures and dates are checked
@@ -137,15 +160,7 @@ def _read(path: str) -> bytes:
 
 @functools.lru_cache(maxsize=4)
 def _store_from_paths(cafile: str | None, capath: str | None) -> TrustStore:
-    anchors = _pem_certificates(_read(cafile)) if cafile else []
-    if capath:
-        try:
-            names = sorted(n for n in os.listdir(capath) if _HASHED_NAME.match(n))
-        except OSError:
-            names = []
-        for name in names:
-            anchors += _pem_certificates(_read(os.path.join(capath, name)))
-    return TrustStore(anchors)
+    return TrustStore(_pem_certificates(_read(cafile)) if cafile else [], directory=capath)
 
 
 def system_store() -> TrustStore:

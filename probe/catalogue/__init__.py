@@ -100,6 +100,58 @@ def _data_files(directory: str) -> list[str]:
     return [f"{directory}/{n}" for n in sorted(names) if n.endswith(".toml")]
 
 
+def _parse_package_rules() -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for filename in _data_files(RULES_DIR):
+        doc = _package_doc(filename)
+        if doc is not None:
+            rules.extend(parse_rules(doc, filename, start=len(rules), seen=seen, check_patterns=False))
+    return tuple(rules)
+
+
+def _package_rules() -> tuple[Rule, ...]:
+    """The package's rules, validated, through a pickle cache in __pycache__ (next to the .pyc files).
+
+    Validating the rules and finding their required literals costs more than the rest of the catalogue;
+    the cache holds the result, keyed on every rules file's size and mtime, on the modules that build
+    rules, and on the Python version. Ignored when unreadable or unwritable (read-only installs).
+    """
+    import hashlib
+    import pickle
+    import sys
+
+    try:
+        sources = [os.path.join(_HERE, f) for f in _data_files(RULES_DIR)]
+        sources += [os.path.join(_HERE, f"{m}.py") for m in ("entries", "parsing", "prefilter")]
+        stamp = repr([(os.path.basename(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in sources])
+    except OSError:  # not plain files (zip): no cache
+        return _parse_package_rules()
+    digest = hashlib.sha256(f"{sys.version}{stamp}".encode()).hexdigest()[:16]
+    directory = os.path.join(_HERE, "__pycache__")
+    cache = os.path.join(directory, f"rules.{digest}.pickle")
+    try:
+        with open(cache, "rb") as fh:
+            cached = pickle.load(fh)
+        if isinstance(cached, tuple) and all(isinstance(r, Rule) for r in cached):
+            return cached
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        pass
+    rules = _parse_package_rules()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for old in os.listdir(directory):  # drop caches of earlier versions of the rules
+            if old.startswith("rules.") and old.endswith(".pickle"):
+                os.remove(os.path.join(directory, old))
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            pickle.dump(rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    except (OSError, pickle.PicklingError):
+        pass
+    return rules
+
+
 def _resource_doc(filename: str) -> dict[str, Any] | None:
     """Fallback for installs where the package is not plain files (zip): importlib.resources."""
     from importlib import resources
@@ -152,13 +204,7 @@ class Catalogue:
                 given = self._texts["rules.toml"]
                 self._parsed["rules"] = () if given is None else parse_rules(given)
             else:
-                rules: list[Rule] = []
-                seen: set[str] = set()
-                for filename in _data_files(RULES_DIR):
-                    doc = _package_doc(filename)
-                    if doc is not None:
-                        rules.extend(parse_rules(doc, filename, start=len(rules), seen=seen))
-                self._parsed["rules"] = tuple(rules)
+                self._parsed["rules"] = _package_rules()
         result: tuple[Rule, ...] = self._parsed["rules"]
         return result
 

@@ -12,6 +12,38 @@ from dataclasses import dataclass, field
 from ..model import Context, Reason, Severity
 
 
+class LazyPattern:
+    """A regular expression compiled the first time it is searched with. Of the catalogue's many wording
+    rules a run compiles only those a reply gets past the literal prefilter for (compiling them all
+    took most of a probe's catalogue loading)."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = 0) -> None:
+        self.pattern, self.flags = pattern, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    def search(self, string: str) -> re.Match[str] | None:
+        return self.compiled().search(string)
+
+    def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int]]:
+        return LazyPattern, (self.pattern, self.flags)  # pickled uncompiled (the rules cache)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyPattern) and (self.pattern, self.flags) == (other.pattern, other.flags)
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self.flags))
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern!r}, {self.flags!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Note:
     """Fields that replace an entry's defaults in one context (or for one reply class)."""
@@ -30,7 +62,7 @@ class Variant:
     """Generic wording inside one basic code's entry (e.g. 530 'must issue a STARTTLS command')."""
 
     id: str
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     contexts: frozenset[Context]
     reason: Reason
     severity: Severity | None
@@ -105,8 +137,8 @@ class Rule:
     severity: Severity | None
     meaning: str
     remediation: str
-    pattern: re.Pattern[str] | None
-    prefilter: re.Pattern[str] | None  # literals, one of which occurs in any text `pattern` matches
+    pattern: LazyPattern | None
+    prefilter: LazyPattern | None  # literals, one of which occurs in any text `pattern` matches
     codes: frozenset[int]
     enhanced: tuple[str, ...]  # exact codes, or prefixes ending with "."
     contexts: frozenset[Context]
@@ -147,7 +179,7 @@ class Provider:
     id: str
     name: str
     hosts: tuple[str, ...]
-    pattern: re.Pattern[str] | None
+    pattern: LazyPattern | None
     url: str  # the provider's own page for senders (postmaster / delisting / guidelines)
     literals: tuple[str, ...] | None = None  # one of them occurs in any text `pattern` matches; None: unknown
 
@@ -247,5 +279,5 @@ def required_literals(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(literals)) or None
 
 
-def literal_regex(literals: tuple[str, ...] | None) -> re.Pattern[str] | None:
-    return None if literals is None else re.compile("|".join(re.escape(lit) for lit in literals))
+def literal_regex(literals: tuple[str, ...] | None) -> LazyPattern | None:
+    return None if literals is None else LazyPattern("|".join(re.escape(lit) for lit in literals))

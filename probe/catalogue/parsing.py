@@ -20,6 +20,7 @@ from .entries import (
     EventEntry,
     Evidence,
     Example,
+    LazyPattern,
     Note,
     Phrase,
     Provider,
@@ -101,16 +102,21 @@ class _Place:
         return frozenset(self.context(v) for v in self.strs(table, "contexts"))
 
     def regex(self, patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+        lazy = self.lazy_regex(patterns, check=True)
+        return None if lazy is None else lazy.compiled()
+
+    def lazy_regex(self, patterns: tuple[str, ...], *, check: bool) -> LazyPattern | None:
+        """The patterns as one regex, compiled when first used; `check`: try each one now (CatalogueError)."""
         if not patterns:
             return None
-        for p in patterns:
+        for p in patterns if check else ():
             try:
                 re.compile(p)
             except re.error as exc:
                 raise self.fail(f"pattern {p!r} does not compile: {exc}") from None
         joined = "|".join(f"(?:{p})" for p in patterns)
         # Texts are searched lower-cased; IGNORECASE only when a pattern needs it (it is ~4x slower).
-        return re.compile(joined, 0 if joined == joined.lower() else re.IGNORECASE)
+        return LazyPattern(joined, 0 if joined == joined.lower() else re.IGNORECASE)
 
     def known(self, table: Mapping[str, Any], allowed: set[str]) -> None:
         extra = sorted(set(table) - allowed)
@@ -163,7 +169,8 @@ def _context_notes(place: _Place, table: Mapping[str, Any]) -> dict[Context, Not
 
 
 def parse_codes(text: str | dict[str, Any]) -> dict[int, CodeEntry]:
-    """codes.toml text -> {code: entry}, validated."""
+    """codes.toml text -> {code: entry}, validated. Patterns of given text are tried now; those of the
+    package's file (a parsed dict, from the marshal cache) when first used (the test suite compiles them)."""
     entries: dict[int, CodeEntry] = {}
     fields = {"code", "title", "reason", "severity", "meaning", "when", "remediation", "sender",
               "references", "contexts", "variant"}
@@ -179,7 +186,7 @@ def parse_codes(text: str | dict[str, Any]) -> dict[int, CodeEntry]:
         for j, v in enumerate(_tables(t, "variant", "codes.toml")):
             vp = _Place(f"{place.where} variant[{j}] ({v.get('id')})")
             vp.known(v, {"id", "patterns", "contexts", "reason", "severity", "meaning", "remediation"})
-            pattern = vp.regex(vp.strs(v, "patterns"))
+            pattern = vp.lazy_regex(vp.strs(v, "patterns"), check=isinstance(text, str))
             if pattern is None:
                 raise vp.fail("missing 'patterns'")
             reason = vp.reason(v)
@@ -288,10 +295,12 @@ def _enhanced_constraint(place: _Place, value: str, codes: frozenset[int]) -> st
 
 
 def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, start: int = 0,
-                seen: set[str] | None = None) -> tuple[Rule, ...]:
+                seen: set[str] | None = None, check_patterns: bool = True) -> tuple[Rule, ...]:
     """One rules file's text -> rules in file order, validated.
 
-    `start`: position of its first rule in the whole catalogue; `seen`: ids of earlier files (no duplicates)."""
+    `start`: position of its first rule in the whole catalogue; `seen`: ids of earlier files (no duplicates).
+    `check_patterns` False: patterns are compiled when first used, not tried now (the package's own
+    files, whose patterns the test suite compiles)."""
     rules: list[Rule] = []
     seen = set() if seen is None else seen
     fields = {"id", "providers", "codes", "enhanced", "contexts", "patterns", "reason", "severity", "meaning",
@@ -311,7 +320,7 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
         codes = frozenset(raw_codes)
         enhanced = tuple(_enhanced_constraint(place, e, codes) for e in place.strs(t, "enhanced"))
         patterns = place.strs(t, "patterns")
-        pattern = place.regex(patterns)
+        pattern = place.lazy_regex(patterns, check=check_patterns)
         if pattern is None and not enhanced:
             raise place.fail("a rule needs 'patterns' or 'enhanced'")
         reason = place.reason(t)
@@ -327,7 +336,7 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
 
 
 def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
-    """providers.toml text -> providers in file order, validated."""
+    """providers.toml text -> providers in file order, validated (patterns: as parse_codes)."""
     out: list[Provider] = []
     seen: set[str] = set()
     for i, t in enumerate(_tables(parse(text, "providers.toml"), "provider", "providers.toml")):
@@ -339,7 +348,7 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
         seen.add(pid)
         hosts = tuple(h.lower().rstrip(".") for h in place.strs(t, "hosts"))
         patterns = place.strs(t, "patterns")
-        out.append(Provider(pid, place.req(t, "name"), hosts, place.regex(patterns),
+        out.append(Provider(pid, place.req(t, "name"), hosts, place.lazy_regex(patterns, check=isinstance(text, str)),
                             place.text(t, "postmaster", required=False) or place.text(t, "url", required=False) or "",
                             required_literals(patterns) if patterns else None))
     return tuple(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,38 @@ def test_light_commands_do_not_import_the_network_stack(args: tuple[str, ...]) -
     assert "probe.cli" in modules
     loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
     assert loaded == []
+
+
+async def probe_imports(*args: str) -> set[str]:
+    """The modules a probe run imports (python -X importtime), run against loopback servers."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(sys.executable, "-X", "importtime", "-m", "probe", *args,
+                                                   stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode in (0, 1), err.decode()[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in err.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+REVERSE_ZONE = "$ORIGIN 127.in-addr.arpa.\n$TTL 60\n@ SOA ns h 1 3600 600 86400 60\n1.0.0 PTR mx.test.\n"
+
+
+async def test_a_probe_imports_certificate_parsing_and_address_checks_only_when_it_needs_them(
+        tmp_path: Path) -> None:
+    from probe.testing.certs import TestCA
+    from probe.testing.fakedns import FakeDNS
+    from probe.testing.fakesmtp import FakeSMTP
+
+    ca = TestCA(tmp_path)
+    async with FakeDNS({"127.in-addr.arpa.": REVERSE_ZONE}) as dns_server, FakeSMTP() as plain, \
+            FakeSMTP(tls_context=ca.server_context(ca.issue(["mx.test"]))) as secure:
+        common = ["--resolver", f"127.0.0.1:{dns_server.port}", "--no-tls-policies", "--json", "--helo", "p.test"]
+        domain_only = await probe_imports("example.test", "--mx", f"127.0.0.1:{plain.port}", *common)
+        address = await probe_imports("a@example.test", "--mx", f"127.0.0.1:{plain.port}", *common)
+        with_tls = await probe_imports("a@example.test", "--mx", f"127.0.0.1:{secure.port}", *common)
+    assert "probe.runner" in domain_only and "email_validator" not in domain_only
+    assert "email_validator" in address
+    assert not any(m.startswith("cryptography") for m in domain_only | address)  # no certificate: not loaded
+    assert "cryptography.x509" in with_tls
+    assert not any(m in ("probe.mtasts", "http.client") for m in domain_only | address | with_tls)

@@ -37,5 +37,8 @@ def test_the_store_reads_a_ca_file_and_openssl_hashed_names_in_a_ca_directory(tm
     skipped = TestCA(tmp_path / "c", "Skipped CA")
     (directory / "README.pem").write_bytes(skipped.bundle_path.read_bytes())  # not a hashed name: OpenSSL skips it
     store = _store_from_paths(str(first.bundle_path), str(directory))
-    assert store.anchors == {first.der, second.der}
+    assert store.judge([first.issue(["mx.t"]).der]) is None
+    assert store.anchors == {first.der}  # the directory is read only for an issuer the file lacks
     assert store.judge([second.issue(["mx.t"]).der]) is None
+    assert store.anchors == {first.der, second.der}
+    assert store.judge([skipped.issue(["mx.t"]).der]) == "unable to get local issuer certificate"

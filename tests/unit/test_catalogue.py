@@ -273,3 +273,44 @@ def test_rule_candidates_never_hide_the_first_matching_rule() -> None:
             provider = detect_provider(ex.host, parsed.normalized)
             brute = next((r for r in cat.rules if _rule_matches(r, parsed, ctx, provider)), None)
             assert match_rule(parsed, ctx, provider) == brute, ex.text
+
+
+def test_packaged_rule_patterns_compile_when_first_used_and_every_one_compiles() -> None:
+    """The package's rules are loaded without compiling their patterns (start-up); each compiles."""
+    from probe.catalogue.parsing import parse_rules
+
+    rules = load().rules
+    assert rules and all(r.pattern is None or r.pattern._compiled is None for r in rules)
+    for rule in rules:
+        if rule.pattern is not None:
+            rule.pattern.compiled()  # re.error here names a broken pattern in rules/*.toml
+    given = "[[rule]]\nid = 'x'\npatterns = ['(']\nreason = 'user_unknown'\nmeaning = 'm'\nremediation = 'r'\n"
+    with pytest.raises(CatalogueError, match="does not compile"):
+        parse_rules(given)  # text given to load() is still checked when read
+
+
+def test_packaged_variant_and_provider_patterns_all_compile() -> None:
+    from probe.catalogue import Catalogue
+
+    catalogue = Catalogue({})
+    variants = [v.pattern for entry in catalogue.codes.values() for v in entry.variants]
+    providers = [p.pattern for p in catalogue.providers if p.pattern is not None]
+    assert variants and providers and all(p._compiled is None for p in variants + providers)
+    for pattern in variants + providers:
+        pattern.compiled()  # re.error here names a broken pattern in codes.toml or providers.toml
+
+
+def test_the_rules_cache_holds_what_parsing_gives_and_a_broken_cache_is_ignored() -> None:
+    import os
+
+    from probe.catalogue import _HERE, _package_rules, _parse_package_rules
+
+    parsed = _parse_package_rules()
+    assert _package_rules() == parsed  # written now, or read from an earlier run
+    directory = os.path.join(_HERE, "__pycache__")
+    caches = [n for n in os.listdir(directory) if n.startswith("rules.") and n.endswith(".pickle")]
+    assert len(caches) == 1
+    assert _package_rules() == parsed  # read back
+    with open(os.path.join(directory, caches[0]), "wb") as handle:
+        handle.write(b"not a pickle")
+    assert _package_rules() == parsed  # rebuilt
