@@ -274,9 +274,97 @@ def required_literals(patterns: tuple[str, ...]) -> tuple[str, ...] | None:
             lit = _literal_prefix(alt)
             found = [lit] if len(lit) >= 3 else _leading_group_prefixes(alt)
             if not found or any(len(x) < 3 or x != x.lower() for x in found):
-                return None
+                infix = _required_infix(alt)  # '^5\d\d (\d\.\d\.\d+ )?spam detected' -> 'spam detected'
+                if infix is None:
+                    return None
+                found = [infix]
             literals.extend(found)
     return tuple(dict.fromkeys(literals)) or None
+
+
+def _required_infix(alternative: str) -> str | None:
+    """The longest run of literal text (3+ characters, lower-case) that every match of `alternative` contains,
+    taken outside groups and classes; None when there is none. Optional or repeated pieces end a run."""
+    runs: list[str] = []
+    run: list[str] = []
+
+    def end() -> None:
+        if run:
+            runs.append("".join(run))
+            run.clear()
+
+    i, n = 0, len(alternative)
+    while i < n:
+        ch = alternative[i]
+        if ch == "\\":
+            nxt = alternative[i + 1:i + 2]
+            if not nxt or nxt.isalnum():  # \d, \w, \s, \b, back-references: not literal text
+                end()
+                i += 2
+                continue
+            ch, width = nxt, 2
+        elif ch in "([":
+            close = _closing(alternative, i)
+            if close is None:
+                return None
+            end()
+            i = close + 1
+            if alternative[i:i + 1] in ("?", "*", "+", "{"):
+                i = _after_quantifier(alternative, i)
+            continue
+        elif ch in ".^$|":
+            end()
+            i += 1
+            continue
+        elif ch in "?*+{":  # a quantifier right after a group was skipped above; here it follows a literal
+            return None
+        else:
+            width = 1
+        follower = alternative[i + width:i + width + 1]
+        if follower in ("?", "*", "{"):
+            end()
+            i = _after_quantifier(alternative, i + width)
+            continue
+        run.append(ch)
+        i += width
+        if follower == "+":
+            end()
+            i = _after_quantifier(alternative, i)
+    end()
+    best = max((r for r in runs if len(r) >= 3 and r == r.lower()), key=len, default=None)
+    return best
+
+
+def _closing(pattern: str, start: int) -> int | None:
+    """Index of the ')' or ']' that closes the group or class opening at `start`."""
+    if pattern[start] == "[":
+        j = start + 1
+        if pattern[j:j + 1] == "^":
+            j += 1
+        if pattern[j:j + 1] == "]":
+            j += 1
+        while j < len(pattern):
+            if pattern[j] == "\\":
+                j += 2
+                continue
+            if pattern[j] == "]":
+                return j
+            j += 1
+        return None
+    for index, mark, depth in _group_marks(pattern[start:]):
+        if mark == ")" and depth == 0:
+            return start + index
+    return None
+
+
+def _after_quantifier(pattern: str, i: int) -> int:
+    """The index after the quantifier at `i` ('?', '*', '+', '{m,n}', each maybe followed by a lazy '?')."""
+    if pattern[i:i + 1] == "{":
+        close = pattern.find("}", i)
+        i = close + 1 if close >= 0 else i + 1
+    else:
+        i += 1
+    return i + 1 if pattern[i:i + 1] == "?" else i
 
 
 def literal_regex(literals: tuple[str, ...] | None) -> LazyPattern | None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 _TOKEN_SPLIT = re.compile(r"([a-z0-9]+)")
 _WORDS = re.compile(r"[a-z0-9]+")
 
+_MEMO_WORDS = 50_000
+
 
 def literal_key(literal: str) -> tuple[str, bool]:
     """(key, whole_word): a piece of `literal` that any text containing the literal contains too.
@@ -55,6 +57,11 @@ class LiteralIndex:
         # key -> ((literal, positions), ...): a key found in the text is confirmed by its literals
         self.by_word = {key: _frozen(lits) for key, lits in by_word.items()}
         self.by_substring = tuple((key, _frozen(lits)) for key, lits in sorted(by_substring.items()))
+        # A key made of [a-z0-9] only lies inside one word of any text that contains it, so which of these keys
+        # a text holds is the union over its words; words repeat from reply to reply, so that is memoised.
+        self._in_words = tuple((key, hit) for key, hit in self.by_substring if _WORDS.fullmatch(key))
+        self._elsewhere = tuple((key, hit) for key, hit in self.by_substring if not _WORDS.fullmatch(key))
+        self._word_hits: dict[str, tuple[tuple[tuple[str, frozenset[int]], ...], ...]] = {}
 
     def candidates(self, text: str, words: frozenset[str] | None = None) -> set[int]:
         """Positions of the items that may match `text` (lower-case, as the catalogue patterns expect).
@@ -67,7 +74,17 @@ class LiteralIndex:
             for literal, positions in by_word[word]:
                 if literal in text:
                     found |= positions
-        for hit in [hit for key, hit in self.by_substring if key in text]:
+        memo = self._word_hits
+        hits: list[tuple[tuple[str, frozenset[int]], ...]] = []
+        for word in text_words(text) if words is None else words:
+            in_word = memo.get(word)
+            if in_word is None:
+                in_word = tuple(hit for key, hit in self._in_words if key in word)
+                if len(memo) < _MEMO_WORDS:  # bounded: hostile text brings endless new words
+                    memo[word] = in_word
+            hits.extend(in_word)
+        hits.extend(hit for key, hit in self._elsewhere if key in text)
+        for hit in hits:
             for literal, positions in hit:
                 if literal in text:
                     found |= positions

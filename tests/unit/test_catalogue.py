@@ -222,7 +222,10 @@ def test_required_literals_are_sound() -> None:
     assert required_literals(("mailbox (is )?full|blocked using [a-z]+",)) == ("mailbox ", "blocked using ")
     assert required_literals(("(rejected|refused) as spam",)) == ("rejected as spam", "refused as spam")
     assert required_literals((r"\b(?:mail|rcpt) first\b",)) == ("mail first", "rcpt first")
-    assert required_literals(("(is |are )?grey",)) is None  # an optional group: no certain start
+    assert required_literals(("(is |are )?grey",)) == ("grey",)  # what follows an optional group is certain
+    assert required_literals((r"^5\d\d (\d\.\d\.\d+ )?spam detected",)) == ("spam detected",)
+    assert required_literals((r"^4\d\d 4\.7\.1 (please )?try again",)) == ("try again",)
+    assert required_literals(("(a|b)?c?de",)) is None  # nothing of three characters is certain
     assert required_literals(("(?=abc)x",)) is None  # a lookaround is not a group of alternatives
     assert required_literals(("(ab)+c",)) is None  # only 'ab' is certain: too short
     assert required_literals(("(abc|abd)+x",)) == ("abc", "abd")
