@@ -301,6 +301,8 @@ def _required_infix(alternative: str) -> str | None:
             if not nxt or nxt.isalnum():  # \d, \w, \s, \b, back-references: not literal text
                 end()
                 i += 2
+                if alternative[i:i + 1] in ("?", "*", "+", "{"):
+                    i = _after_quantifier(alternative, i)
                 continue
             ch, width = nxt, 2
         elif ch in "([":
@@ -315,6 +317,8 @@ def _required_infix(alternative: str) -> str | None:
         elif ch in ".^$|":
             end()
             i += 1
+            if alternative[i:i + 1] in ("?", "*", "+", "{"):
+                i = _after_quantifier(alternative, i)
             continue
         elif ch in "?*+{":  # a quantifier right after a group was skipped above; here it follows a literal
             return None
