@@ -123,6 +123,15 @@ def _ip_or_none(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
+def is_ip_literal(host: str) -> bool:
+    """'192.0.2.1', '::1', '[192.0.2.1]', '[IPv6:2001:db8::1]': an address, not a host name.
+
+    MTA-STS and DANE name MX hosts (RFC 8461 §4.1, RFC 7672 §2.2); neither applies to an address.
+    """
+    inner = host.strip().removeprefix("[").removesuffix("]")
+    return _ip_or_none(inner[5:] if inner[:5].lower() == "ipv6:" else inner) is not None
+
+
 def _address_literal(text: str, what: str) -> str:
     """'[192.0.2.1]' / '[IPv6:2001:db8::1]' / '[::1]' -> the RFC 5321 address literal."""
     inner = text[1:-1]

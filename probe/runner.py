@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import ipaddress
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,7 +20,7 @@ from . import greylist, reachability, resolve, security
 from .classifier import diagnose_event
 from .conclude import Walk, conclude, diagnose, unreachable_session
 from .exchanges import SessionRecord
-from .inputs import Address
+from .inputs import Address, is_ip_literal
 from .model import (
     Context,
     DomainStatus,
@@ -105,8 +104,9 @@ async def _run(walk: Walk, domain: str, addresses: Sequence[Address], options: P
     hosts = await _mail_hosts(walk, domain, options, resolver)
     if hosts is None:
         return
-    if options.tls_policies and not domain.startswith("["):
-        policies = asyncio.ensure_future(security.domain_policies(domain, [h.host for h in hosts], resolver, options))
+    names = [h.host for h in hosts if not is_ip_literal(h.host)]  # MTA-STS and DANE apply to MX names only
+    if options.tls_policies and names and not domain.startswith("["):
+        policies = asyncio.ensure_future(security.domain_policies(domain, names, resolver, options))
         try:
             await _walk(walk, hosts, addresses, options, tls_factory, deadline, limiter, resolver)
             await security.add_dane(walk.pairs, resolver, report.findings)
@@ -234,7 +234,7 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
                 return True
         return False
 
-    if await attempt(list(host.addresses)) or options.family not in (4, 6) or _is_ip(host.host):
+    if await attempt(list(host.addresses)) or options.family not in (4, 6) or is_ip_literal(host.host):
         return  # an MX target written as an IP is never used (RFC 5321 §5.1): no fallback to it either
     if not all(_never_connected(r) for r in records) or asyncio.get_running_loop().time() >= deadline:
         return
@@ -250,14 +250,6 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
             f"{why}; trying its IPv{other} address{plural} ({', '.join(fallback)}).", host.host))
         host.addresses.extend(fallback)
         await attempt(fallback)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]").removeprefix("IPv6:"))
-    except ValueError:
-        return False
-    return True
 
 
 async def _retry_greylisted(walk: Walk, recipients: list[str], options: ProbeOptions,

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import dane, tlsinfo
 from .exchanges import SessionRecord
+from .inputs import is_ip_literal
 from .model import Context, Finding, ProbeOptions, Report, Session
 
 
@@ -88,7 +89,7 @@ async def add_dane(sessions: Sequence[tuple[Session, SessionRecord]], resolver: 
                                              chain=chain)
         findings.extend(dane.dane_findings(session.dane, mx_host=session.host, tls=record.tls is not None))
 
-    await asyncio.gather(*(one(s, r) for s, r in sessions if reached_ehlo(r)))
+    await asyncio.gather(*(one(s, r) for s, r in sessions if reached_ehlo(r) and not is_ip_literal(s.host)))
 
 
 async def domain_policies(domain: str, mx_hosts: list[str], resolver: Any, options: ProbeOptions, *,
@@ -134,11 +135,15 @@ def transport_verdicts(report: Report) -> dict[str, Any] | None:
                 s.outcome == "completed" and chosen[s.host].outcome != "completed")):
             chosen[s.host] = s
     for host, s in chosen.items():
-        hosts[host] = tlsinfo.transport_summary(s.tls, report.mta_sts, s.dane, report.tls_rpt, mx_host=host)
-        tls_by_host[host], dane_by_host[host] = s.tls, s.dane
+        named = not is_ip_literal(host)  # MTA-STS and DANE apply to MX names: each IP's line says so, once
+        hosts[host] = tlsinfo.transport_summary(s.tls, report.mta_sts, s.dane, report.tls_rpt, mx_host=host,
+                                                policies_apply=named)
+        tls_by_host[host] = s.tls
+        if named:
+            dane_by_host[host] = s.dane
     if not hosts:
         return None
-    mx_hosts = list(dict.fromkeys([m.host for m in report.mx] + list(tls_by_host)))
+    mx_hosts = list(dict.fromkeys(h for h in [m.host for m in report.mx] + list(tls_by_host) if not is_ip_literal(h)))
     domain = tlsinfo.domain_transport_summary(tls_by_host, report.mta_sts, dane_by_host, report.tls_rpt,
                                               mx_hosts=mx_hosts)
     return {"domain": domain, "hosts": hosts}

@@ -387,14 +387,25 @@ def transport_summary(
     tls_rpt: dict[str, Any] | None,
     *,
     mx_host: str,
+    policies_apply: bool = True,
 ) -> str:
-    """One line for one MX: "STARTTLS ok (TLSv1.3), certificate valid 83 days, MTA-STS enforce covers this MX, ..."."""
+    """One line for one MX: "STARTTLS ok (TLSv1.3), certificate valid 83 days, MTA-STS enforce covers this MX, ...".
+
+    `policies_apply` False: the MX is an IP address, to which MTA-STS and DANE do not apply (said once).
+    """
     parts = [_tls_phrase(session_tls)]
     cert_phrase = _cert_phrase((session_tls or {}).get("certificate"))
     if cert_phrase:
         parts.append(cert_phrase)
-    parts += [_mta_sts_phrase(mta_sts, [mx_host]), _dane_phrase(dane), _tls_rpt_phrase(tls_rpt)]
+    if policies_apply:
+        parts += [_mta_sts_phrase(mta_sts, [mx_host]), _dane_phrase(dane)]
+    else:
+        parts.append(NOT_APPLICABLE_TO_IP)
+    parts.append(_tls_rpt_phrase(tls_rpt))
     return ", ".join(parts)
+
+
+NOT_APPLICABLE_TO_IP = "MTA-STS and DANE not applicable (an IP address, not an MX host name)"
 
 
 def domain_transport_summary(
@@ -419,8 +430,9 @@ def domain_transport_summary(
         parts.append(f"certificate problems on {', '.join(bad)}")
     elif days:
         parts.append(f"certificates valid (the soonest expires in {min(days)} days)")
-    parts.append(_mta_sts_phrase(mta_sts, mx_hosts or hosts))
-    parts.append(_domain_dane_phrase(dane_by_host))
+    if mx_hosts is None or mx_hosts:  # [] : only IP addresses, whose own lines say the policies do not apply
+        parts.append(_mta_sts_phrase(mta_sts, mx_hosts or hosts))
+        parts.append(_domain_dane_phrase(dane_by_host))
     parts.append(_tls_rpt_phrase(tls_rpt))
     return ", ".join(parts)
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from probe import mtasts, resolve
 from probe.inputs import parse_address
 from probe.model import DomainStatus, Finding, ProbeOptions, Report, Severity
+from probe.render.text import render_text
 from probe.runner import probe_domain
 from probe.testing.certs import IssuedCert, TestCA, self_signed
 from probe.testing.fakedns import FakeDNS
@@ -262,3 +263,38 @@ async def test_signed_tlsa_without_starttls_is_critical(world: World, ca: TestCA
     assert report.sessions[0].dane is not None and report.sessions[0].dane["records"] == 1
     if script:
         assert f"starttls-refused@{MX1}" in found(report)
+
+
+# ---- an IP literal as MX (issue 11 defect 8) ---------------------------------------------------------------
+
+async def test_an_ip_literal_mx_gets_neither_mta_sts_nor_dane_said_once(world: World, ca: TestCA) -> None:
+    server = await world.smtp(ca.issue([MX1]))
+    await world.policy(body=policy_text("enforce", [MX1]))
+    report = await world.probe(server, [STS, RPT, "mta-sts A 127.0.0.1", tlsa(25, 3, 1, 1, "00" * 32)],
+                               mx=(("127.0.0.1", server.port),))
+    dns = next(s for s in world.servers if isinstance(s, FakeDNS))
+    assert not [q for q in dns.queries if q[1] == "TLSA"], dns.queries  # no _25._tcp.127.0.0.1
+    ids = [f.id for f in report.findings]
+    assert not [i for i in ids if i.startswith(("mta-sts", "dane"))], ids
+    assert report.mta_sts is None and all(s.dane is None for s in report.sessions)
+    assert report.transport is not None
+    line = report.transport["hosts"]["127.0.0.1"]
+    assert "MTA-STS and DANE not applicable (an IP address, not an MX host name)" in line
+    assert line.count("MTA-STS") == 1 and line.count("DANE") == 1
+    text = render_text(report)
+    assert text.count("not applicable") == 1 and "_25._tcp" not in text
+    assert "MTA-STS" not in report.transport["domain"] and "DANE" not in report.transport["domain"]
+
+
+async def test_a_named_mx_beside_an_ip_literal_keeps_its_policies(world: World, ca: TestCA) -> None:
+    server = await world.smtp(ca.issue([MX1]))
+    await world.policy(body=policy_text("enforce", [MX1]))
+    report = await world.probe(server, [STS, RPT, "mta-sts A 127.0.0.1"],
+                               mx=((MX1, server.port), ("127.0.0.1", server.port)), all_mx=True)
+    assert report.mta_sts is not None and report.mta_sts["covers"] == {MX1: True}
+    assert not any(f.id == "mta-sts-mx-not-covered" for f in report.findings)
+    assert report.transport is not None
+    assert "MTA-STS enforce covers this MX" in report.transport["hosts"][MX1]
+    assert "not applicable" in report.transport["hosts"]["127.0.0.1"]
+    domain_line = report.transport["domain"]
+    assert "MTA-STS enforce covers" in domain_line and "NOT" not in domain_line
