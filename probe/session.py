@@ -157,6 +157,9 @@ class _Dialogue:
         else:
             event, outcome = "protocol-error", "protocol_error"
         detail = waiting if not isinstance(exc, WireProtocolError) else str(exc)
+        if isinstance(exc, WireClosed) and exc.broken_tls:  # e.g. Exim 4.96's 554 to the 11th non-mail command
+            detail += (f"; the server's last bytes were not TLS ({exc.broken_tls}): a reply written in plain "
+                       "text inside the TLS session, which no TLS client can read")
         if exc.partial:
             detail += f"; received {exc.partial[:_DETAIL_BYTES].decode('utf-8', 'replace')!r}"
             if len(exc.partial) > _DETAIL_BYTES:

@@ -104,6 +104,7 @@ class _Inbox(asyncio.Protocol):
         self.buffer = bytearray()
         self.eof = False
         self.reset = False
+        self.broken_tls: str | None = None  # the TLS layer failed on what the server sent ("wrong version number")
         self.lost = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
         self._high_water = high_water
@@ -130,6 +131,8 @@ class _Inbox(asyncio.Protocol):
         self.eof = True
         if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
             self.reset = True
+        elif isinstance(exc, ssl.SSLError):
+            self.broken_tls = tlsinfo.verify_failure(exc)
         if not self.lost.done():
             self.lost.set_result(None)
         self._wake()
@@ -258,7 +261,7 @@ class Wire:
                 partial = inbox.take(len(inbox.buffer))
                 how = "reset" if inbox.reset else "closed"
                 raise WireClosed(f"server {how} the connection while {step}", reset=inbox.reset,
-                                 partial=partial, step=step)
+                                 partial=partial, step=step, broken_tls=inbox.broken_tls)
             await inbox.wait()
 
     def unsolicited(self) -> Reply | None:

@@ -25,12 +25,14 @@ class WireTimeout(WireError):
 
 
 class WireClosed(WireError):
-    """The peer closed the connection (`reset` True: it was reset rather than closed cleanly)."""
+    """The peer closed the connection (`reset` True: it was reset rather than closed cleanly; `broken_tls`:
+    OpenSSL's reason when the last bytes in a TLS session were not TLS, e.g. "wrong version number")."""
 
     def __init__(self, message: str, *, reset: bool = False, partial: bytes = b"",
-                 step: str | None = None) -> None:
+                 step: str | None = None, broken_tls: str | None = None) -> None:
         super().__init__(message, partial=partial, step=step)
         self.reset = reset
+        self.broken_tls = broken_tls
 
 
 class WireProtocolError(WireError):
