@@ -385,7 +385,7 @@ class _Dialogue:
         for key in self.vrfy_queue:  # not a step of the dialogue: kept beside it, in the VRFY results
             self.record.vrfy[key] = Exchange(
                 None, Context.VRFY, None, "not-asked",
-                f"VRFY {key} not sent: this session already used the {NONMAIL_LIMIT} non-mail commands "
+                f"not sent: this session already used the {NONMAIL_LIMIT} non-mail commands "
                 "servers commonly allow (Exim closes the connection at the next one)", 0.0, address=key)
         self.vrfy_queue.clear()
 
