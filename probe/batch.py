@@ -23,7 +23,7 @@ from . import resolve
 from .bulk import probe_unit
 from .errors import InputError
 from .inputs import Target, parse_target
-from .model import ExitCode, ProbeOptions, Report
+from .model import ExitCode, ProbeOptions, Report, could_not_run_dict
 from .polite import HostLimiter
 
 # Addresses of one domain asked in one unit (its sessions): RFC 5321 §4.5.3.1.8 has servers accept at
@@ -113,9 +113,7 @@ def _normalise(text: str) -> str:
 def _error_result(line: Line) -> dict[str, Any]:
     """A line that could not be parsed: the schema's required fields (status null, domain the raw
     input, empty lists), the reason in `error`, exit code 3."""
-    return {"schema": "smtp-probe/1", "input": line.raw, "line": line.number, "error": line.error,
-            "domain": line.raw, "status": None, "mx": [], "sessions": [], "addresses": [], "findings": [],
-            "exit_code": int(ExitCode.UNKNOWN)}
+    return {**could_not_run_dict(line.raw, line.error or "unusable line"), "line": line.number}
 
 
 @dataclass

@@ -81,7 +81,7 @@ def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: s
     fmt = "json" if as_json else fmt
     try:
         domain, parsed = _parse_target(target, addresses)
-        plan = make_plan(kw)
+        plan = make_plan(kw, address_count=len(parsed))
         report = _run_probe(domain, parsed, plan.options)
     except ProbeError as exc:
         return could_not_run(target, str(exc), fmt, output)
@@ -110,7 +110,7 @@ def could_not_run(target: str, message: str, fmt: str, output: str | None) -> in
     from .model import DomainStatus, Reason, Report
 
     report = Report(domain=target, status=DomainStatus.DNS_ERROR, reason=Reason.UNKNOWN, error=message,
-                    summary=f"{target}: probe could not run: {message}", input=target)
+                    summary=f"{target}: probe could not run: {message}", input=target, mx_source="none")
     from .health import finish_report
 
     health = finish_report(report, [])

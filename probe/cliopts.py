@@ -97,11 +97,14 @@ class Plan:
             click.echo(f"smtp-probe: warning: {warning}", err=True)
 
 
-def make_plan(kw: dict[str, Any]) -> Plan:
-    """Validate the shared options (InputError on anything unusable; nothing is sent)."""
+def make_plan(kw: dict[str, Any], *, address_count: int | None = None) -> Plan:
+    """Validate the shared options (InputError on anything unusable; nothing is sent).
+
+    `address_count`: how many addresses the target names (None in batch, where it varies per line),
+    so that expectations no run could meet are refused here."""
     from . import inputs
     from .errors import InputError
-    from .expect import parse_expectation
+    from .expect import check_expectations, parse_expectation
     from .model import ProbeOptions
 
     port = kw["port"]
@@ -135,7 +138,9 @@ def make_plan(kw: dict[str, Any]) -> Plan:
                   "cert_critical_days": cert_critical if judged else None,
                   "starttls_required": required}
     warnings = () if kw["helo"] or options.helo != FALLBACK_HELO else (helo_fallback_warning(),)
-    return Plan(options, [parse_expectation(e) for e in kw["expectations"]], thresholds, warnings)
+    expectations = [parse_expectation(e) for e in kw["expectations"]]
+    check_expectations(expectations, address_count=address_count)
+    return Plan(options, expectations, thresholds, warnings)
 
 
 DEFAULT_CERT_WARNING_DAYS, DEFAULT_CERT_CRITICAL_DAYS = 21, 7

@@ -75,3 +75,31 @@ def parse_expectation(text: str) -> Expectation:
         return Expectation(kind, ".".join(str(int(part)) for part in enhanced.groups()))
     raise InputError(f"--expect {text!r}: a code is 3 digits 200-599 (code=550) or an enhanced "
                      f"status class.subject.detail (code=5.7.1); use one of: {VALID_FORMS}")
+
+
+_VERDICT_KINDS = (ExpectKind.DELIVERABLE, ExpectKind.UNDELIVERABLE, ExpectKind.RISKY)
+# pairs no run can meet together: a domain either accepts mail or not; each verdict expectation asks
+# that EVERY address has that verdict; a domain that takes no mail has no deliverable or risky address
+_CONTRADICTIONS = (
+    (ExpectKind.ACCEPTS_MAIL, ExpectKind.NO_MAIL),
+    (ExpectKind.DELIVERABLE, ExpectKind.UNDELIVERABLE),
+    (ExpectKind.DELIVERABLE, ExpectKind.RISKY),
+    (ExpectKind.UNDELIVERABLE, ExpectKind.RISKY),
+    (ExpectKind.NO_MAIL, ExpectKind.DELIVERABLE),
+    (ExpectKind.NO_MAIL, ExpectKind.RISKY),
+)
+
+
+def check_expectations(expectations: list[Expectation], *, address_count: int | None) -> None:
+    """Raise InputError, before anything is sent, for expectations no run could meet: two that
+    contradict each other, or a verdict expected when no address is given (`address_count` 0;
+    None when it varies, as in batch)."""
+    kinds = {e.kind for e in expectations}
+    for a, b in _CONTRADICTIONS:
+        if a in kinds and b in kinds:
+            raise InputError(f"--expect {a} and --expect {b} contradict each other: no result can meet both")
+    if address_count == 0:
+        wanted = next((k for k in _VERDICT_KINDS if k in kinds), None)
+        if wanted is not None:
+            raise InputError(f"--expect {wanted} judges addresses, but none was given; add one "
+                             f"(smtp-probe --expect {wanted} DOMAIN user@DOMAIN) or drop the expectation")

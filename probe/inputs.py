@@ -15,6 +15,10 @@ Decisions (documented here because callers rely on them):
   domain and returned in RFC 5321 form; the probe then connects to that IP
   without an MX lookup. "[::1]" (no "IPv6:" tag) is normalised to "[IPv6:::1]".
   A bare IP given as a domain is refused with a hint to use --mx.
+- A URL ("https://example.com/") or HOST:PORT where a mail domain belongs is
+  refused with what to type instead (the domain; --mx HOST:PORT for a port).
+- A trailing dot is accepted in an address's domain as in a domain
+  ("user@example.com." is user@example.com).
 - HELO names may be single-label ("localhost"): a server refusing a non-FQDN
   HELO is something the probe diagnoses (helo_rejected), not an input error.
 - Local parts longer than 64 octets are accepted (email-validator's
@@ -194,6 +198,30 @@ def _host_name(text: str, what: str) -> str:
     return name
 
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_HOST_PORT = re.compile(r"(?P<host>[^:/\s]+):(?P<port>[0-9]{1,5})/?\Z")
+
+
+def _refuse_url_or_host_port(text: str, what: str) -> None:
+    """A URL ("https://example.com/") or HOST:PORT typed where a mail domain belongs: say what to type."""
+    if _URL_SCHEME.match(text) or (text.lower().startswith("mailto:") and "@" not in text):
+        from urllib.parse import urlsplit  # only for this mistake (start-up stays light)
+
+        try:
+            host = urlsplit(text).hostname or ""
+        except ValueError:
+            host = ""
+        hint = f"give just the domain, e.g. smtp-probe {host}" if host else "give just the domain (example.com)"
+        raise _error(f"{what} {_show(text)} looks like a URL, not a mail domain; {hint} "
+                     "(to probe one host on another port, use --mx HOST:PORT)")
+    host_port = _HOST_PORT.match(text)
+    if host_port:
+        host = host_port.group("host")
+        raise _error(f"{what} {_show(text)} looks like HOST:PORT, not a mail domain; to probe that host on that "
+                     f"port use --mx {text.rstrip('/')} with the domain it serves, e.g. "
+                     f"smtp-probe --mx {text.rstrip('/')} {host}")
+
+
 def parse_domain(text: str, *, what: str = "the domain") -> str:
     """A mail domain as typed -> lower-case A-labels without the trailing dot, or an address literal."""
     reject_control_characters(text, what)
@@ -203,6 +231,7 @@ def parse_domain(text: str, *, what: str = "the domain") -> str:
     if _ip_or_none(text) is not None:
         raise _error(f"{what} {_show(text)} is an IP address, not a domain; "
                      f"use --mx {text} to probe that host directly")
+    _refuse_url_or_host_port(text, what)
     name = _host_name(text, what)
     if "." not in name:
         raise _error(f"{what} {_show(text)} has no dot; give a full domain such as example.com")
@@ -227,6 +256,8 @@ def parse_address(text: str, *, what: str = "the address") -> Address:
         raise _error(f"{what} is empty")
     if "@" not in candidate:
         raise _error(f"{what} {_show(original)} has no @-sign; give an address such as user@example.com")
+    if candidate.endswith(".") and not candidate.endswith("..") and not candidate.endswith("@."):
+        candidate = candidate[:-1]  # a fully qualified domain ("user@example.com."), as parse_domain accepts
     from email_validator import EmailNotValidError, validate_email  # only when there is an address (start-up)
 
     try:

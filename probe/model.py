@@ -354,9 +354,21 @@ class Report:
     error: str | None = None  # set when the probe could not run at all (bad input, local resolver)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return could_not_run_dict(self.input or self.domain, self.error, summary=self.summary,
+                                      exit_code=self.exit_code)
         d = to_plain(self)
         d = {"schema": SCHEMA, **d}
         return d
+
+
+def could_not_run_dict(raw: str, error: str, *, summary: str = "",
+                       exit_code: ExitCode = ExitCode.UNKNOWN) -> dict[str, Any]:
+    """The JSON of a probe that could not run (bad usage or input, on the command line or a batch line):
+    the schema's required fields with nothing learned (status null, empty lists), `error` says why."""
+    return {"schema": SCHEMA, "domain": raw, "status": None, "mx": [], "sessions": [], "addresses": [],
+            "findings": [], "summary": summary or f"{raw}: probe could not run: {error}", "input": raw,
+            "error": error, "exit_code": int(exit_code)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,10 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
     """
     p = _Painter(color)
     out: list[str] = []
+    if report.error is not None:  # bad usage or input: nothing was asked, there is nothing else to show
+        out += [f"{p(printable(report.domain), 'bold')} — {p('COULD NOT RUN', 'bold', 'yellow')}",
+                f"  {printable(report.error)}", "", p("UNKNOWN: nothing was sent (exit 3)", "dim")]
+        return "\n".join(out) + "\n"
     status = str(report.status).replace("_", " ").upper()
     out.append(f"{p(report.domain, 'bold')} — {p(status, 'bold', _STATUS_STYLE[report.status])}"
                + (f"  ({report.reason})" if report.reason != "accepted" else ""))

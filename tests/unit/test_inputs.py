@@ -90,6 +90,11 @@ def test_parse_domain_accepts(text: str, expected: str) -> None:
         ("2001:db8::1", "--mx"),
         ("[300.1.1.1]", "address literal"),
         ("[IPv6:1.2.3.4]", "IPv6 address literal"),
+        ("http://example.com/", "looks like a URL, not a mail domain; give just the domain, e.g. smtp-probe example.com"),
+        ("HTTPS://Mail.Example.com:443/path", "looks like a URL"),
+        ("example.com:25", "looks like HOST:PORT, not a mail domain; to probe that host on that port use "
+                           "--mx example.com:25"),
+        ("mx.example.com:2525/", "use --mx mx.example.com:2525 with the domain it serves"),
     ],
 )
 def test_parse_domain_rejects(text: str, fragment: str) -> None:
@@ -113,6 +118,8 @@ def test_parse_domain_rejects(text: str, fragment: str) -> None:
         ("user@[IPv6:2001:db8::1]", "user@[IPv6:2001:db8::1]", "[IPv6:2001:db8::1]", False),
         (f"{'x' * 64}@example.com", f"{'x' * 64}@example.com", "example.com", False),
         ("probe@mx.example.test", "probe@mx.example.test", "mx.example.test", False),
+        ("user@example.com.", "user@example.com", "example.com", False),  # fully qualified, as a domain
+        ("<user@Example.com.>", "user@example.com", "example.com", False),
     ],
 )
 def test_parse_address_accepts(text: str, smtp_form: str, domain: str, needs_smtputf8: bool) -> None:
@@ -152,7 +159,7 @@ def test_smtputf8_address_keeps_its_parts() -> None:
         ("us er@example.com", "not valid"),
         ("John <user@example.com>", "not valid"),
         ("<<user@example.com>>", "not valid"),
-        ("user@example.com.", "not valid"),
+        ("user@example.com..", "not valid"),
         ("user@[999.1.1.1]", "not valid"),
         (f"{'x' * 250}@example.com", "not valid"),
         ("user@" + NAME_254, "not valid"),
