@@ -47,6 +47,7 @@ class Line:
 class BatchStats:
     total: int = 0
     errors: int = 0
+    skipped: int = 0  # lines already answered in the --resume file
     by_exit: dict[int, int] = field(default_factory=dict)
     worst: int = 0
 
@@ -61,8 +62,9 @@ class BatchStats:
 
     @property
     def exit_code(self) -> int:
-        """Worst probe result; UNKNOWN only when no line could be probed at all."""
-        if self.total and self.errors == self.total:
+        """Worst probe result; UNKNOWN when no line could be probed at all (an input without a single
+        target included), unless every target was already answered (--resume)."""
+        if (self.total and self.errors == self.total) or (self.total == 0 and self.skipped == 0):
             return int(ExitCode.UNKNOWN)
         return self.worst
 
@@ -70,8 +72,10 @@ class BatchStats:
 def parse_lines(lines: Iterable[str]) -> Iterator[Line]:
     """Targets from text lines: `domain`, `address`, `domain address...`, CSV, or JSON objects.
 
-    Blank lines and `#` comments are skipped; a bad line becomes a Line with `error`.
+    Blank lines, `#` comments and a CSV header line ("domain,address") are skipped; a bad line
+    becomes a Line with `error`.
     """
+    first = True
     for number, raw in enumerate(lines, 1):
         text = raw.rstrip("\r\n")
         stripped = text.strip()
@@ -80,7 +84,21 @@ def parse_lines(lines: Iterable[str]) -> Iterator[Line]:
         try:
             yield Line(number, text, target=parse_target(_normalise(stripped)))
         except (InputError, ValueError) as exc:
-            yield Line(number, text, error=str(exc))
+            if not (first and _is_header(stripped)):
+                yield Line(number, text, error=str(exc))
+        first = False
+
+
+_HEADER_WORDS = frozenset({"domain", "domains", "address", "addresses", "email", "e-mail", "email address",
+                           "mail", "mailbox", "recipient", "recipients", "target", "targets", "user", "host"})
+
+
+def _is_header(text: str) -> bool:
+    """A CSV header row: plain column names, at least one of them a name a target column would have."""
+    cells = [c.strip().strip('"').strip().lower() for c in text.replace("\t", ",").split(",")]
+    cells = [c for c in cells if c]
+    return bool(cells) and all(c.replace("_", " ").replace("-", " ").replace(" ", "").isalnum() for c in cells) \
+        and any(c.replace("_", " ") in _HEADER_WORDS for c in cells)
 
 
 def _normalise(text: str) -> str:
@@ -167,7 +185,13 @@ async def run_batch(
     held: deque[_Slot] = deque()  # every line read and not yet written, in input order
     waiting: dict[str, _Unit] = {}  # domain -> its unit not yet started (oldest line first)
     running: dict[asyncio.Task[list[dict[str, Any]]], _Unit] = {}
-    source = (line for line in parse_lines(lines) if not skip(line))
+    def unanswered(line: Line) -> bool:
+        if skip(line):
+            stats.skipped += 1
+            return False
+        return True
+
+    source = (line for line in parse_lines(lines) if unanswered(line))
     exhausted = False
 
     def write(slot: _Slot) -> None:
@@ -230,18 +254,49 @@ async def run_batch(
     return stats
 
 
-def end_with_newline(path: str) -> None:
-    """Before appending to a --resume file: finish a line cut short by an interrupted run, so the
-    next result starts on its own line (the fragment stays an unparsable line, done again)."""
+def drop_cut_line(path: str) -> int:
+    """Before appending to a --resume file: remove a last line cut short by an interrupted run (no
+    newline at the end, or not a JSON object), so the file stays valid JSON Lines; its target is not
+    among the answered ones and is probed again. Returns the bytes dropped (0: nothing to repair)."""
     try:
         with open(path, "rb+") as handle:
-            if handle.seek(0, 2) == 0:
-                return
-            handle.seek(-1, 2)
-            if handle.read(1) != b"\n":
-                handle.write(b"\n")
+            size = handle.seek(0, 2)
+            if size == 0:
+                return 0
+            handle.seek(max(0, size - _TAIL_BYTES))
+            tail = handle.read()
+            start = size - len(tail)
+            cut = tail.rfind(b"\n", 0, len(tail) - 1) + 1  # where the last line starts within tail
+            last = tail[cut:]
+            if _is_result(last):
+                if not last.endswith(b"\n"):
+                    handle.write(b"\n")  # whole, only its newline missing
+                return 0
+            if cut == 0 and start > 0:  # a last line longer than the tail: find its start the slow way
+                cut, start = _line_start(handle), 0
+            handle.truncate(start + cut)
+            return size - (start + cut)
     except FileNotFoundError:
-        pass
+        return 0
+
+
+_TAIL_BYTES = 1 << 20
+
+
+def _is_result(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+
+
+def _line_start(handle: Any) -> int:
+    """Offset where the last line of the file starts (for a line longer than _TAIL_BYTES)."""
+    handle.seek(0)
+    position = start = 0
+    for raw in iter(handle.readline, b""):
+        start, position = position, position + len(raw)
+    return start
 
 
 def answered_inputs(path: str) -> set[tuple[int, str]]:

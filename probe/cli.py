@@ -261,7 +261,7 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     import asyncio
     import time
 
-    from .batch import BatchStats, answered_inputs, end_with_newline, run_batch
+    from .batch import BatchStats, answered_inputs, drop_cut_line, run_batch
     from .health import finish_report
     from .render.json import dumps
 
@@ -273,11 +273,13 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     except OSError as exc:
         return fail(f"cannot read {source}: {exc.strerror or exc}")
     plan.warn()
-    done = answered_inputs(resume) if resume else set()
     target_path = output or resume
     try:
-        if resume and not output:
-            end_with_newline(resume)
+        dropped = drop_cut_line(resume) if resume and not output else 0
+        if dropped:
+            click.echo(f"smtp-probe: {resume}: its last line was cut short by an interrupted run; removed it "
+                       f"({dropped} bytes), so its target is probed again", err=True)
+        done = answered_inputs(resume) if resume else set()
         out = open(target_path, "a" if resume and not output else "w", encoding="utf-8") if target_path else sys.stdout  # noqa: SIM115
     except OSError as exc:
         return fail(f"cannot write {target_path}: {exc.strerror or exc}")
@@ -311,8 +313,11 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     counts = ", ".join(f"{n} {names[c]}" for c, n in sorted(stats.by_exit.items()))
     if show_progress:
         click.echo("", err=True)
+    if stats.total == 0 and stats.skipped == 0:
+        return fail(f"no targets in {'standard input' if source == '-' else source} (only blank lines, "
+                    "comments or a header): nothing was probed")
     click.echo(f"smtp-probe batch: {stats.total} results ({counts or 'none'}), "
-               f"{len(done)} skipped as already answered, {time.monotonic() - started:.1f} s", err=True)
+               f"{stats.skipped} skipped as already answered, {time.monotonic() - started:.1f} s", err=True)
     return stats.exit_code
 
 

@@ -63,7 +63,7 @@ async def test_missing_file_is_one_line_exit_3() -> None:
     assert code == 3 and err.count("\n") == 1 and "cannot read" in err
 
 
-async def test_resume_after_a_cut_line_appends_on_a_new_line(tmp_path: Path) -> None:
+async def test_resume_after_a_cut_line_repairs_the_file(tmp_path: Path) -> None:
     async with FakeDNS({"c.test.": ZONE}) as dns, FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
         common = ["--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port), "--timeout", "2",
                   "--no-tls-policies", "--starttls", "never", "--no-catch-all", "--helo", "probe.c.test"]
@@ -73,8 +73,15 @@ async def test_resume_after_a_cut_line_appends_on_a_new_line(tmp_path: Path) -> 
         previous.write_text('{"schema": "smtp-probe/1", "line": 1, "inp', encoding="utf-8")  # killed mid-write
         code, _out, _err = await smtp_probe("batch", str(targets), "--resume", str(previous), *common)
     lines = previous.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == '{"schema": "smtp-probe/1", "line": 1, "inp'
-    assert [json.loads(line)["line"] for line in lines[1:]] == [1, 2] and code == 2
+    assert [json.loads(line)["line"] for line in lines] == [1, 2] and code == 2, "valid JSON Lines, line 1 again"
+    assert "its last line was cut short by an interrupted run; removed it" in _err
+
+
+async def test_empty_input_exits_3_with_one_line() -> None:
+    code, out, err = await smtp_probe("batch", "-", stdin=b"# only a comment\n\ndomain,address\n")
+    assert code == 3 and out == ""
+    assert err == "smtp-probe: no targets in standard input (only blank lines, comments or a header): " \
+                  "nothing was probed\n"
 
 
 async def test_batch_lines_validate_against_the_schema(validate_report: Any) -> None:

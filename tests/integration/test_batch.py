@@ -178,20 +178,30 @@ async def test_every_batch_line_validates_against_the_schema(dns: FakeDNS, valid
     assert (bad["domain"], bad["mx"], bad["sessions"], bad["addresses"]) == ("bad\x00line", [], [], [])
 
 
-def test_resume_file_cut_mid_line_gets_its_newline(tmp_path: Path) -> None:
-    from probe.batch import end_with_newline
+def test_resume_file_cut_mid_line_is_repaired(tmp_path: Path) -> None:
+    from probe.batch import drop_cut_line
 
     out = tmp_path / "out.jsonl"
     out.write_text('{"line": 1, "input": "a.test"}\n{"line": 2, "inp', encoding="utf-8")
-    end_with_newline(str(out))
-    with open(out, "a", encoding="utf-8") as handle:
-        handle.write('{"line": 3, "input": "c.test"}\n')
-    lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[-1] == '{"line": 3, "input": "c.test"}' and lines[1] == '{"line": 2, "inp'
-    assert answered_inputs(str(out)) == {(1, "a.test"), (3, "c.test")}
-    end_with_newline(str(out))  # already ends with one: unchanged
-    assert out.read_text(encoding="utf-8").count("\n") == 3
-    end_with_newline(str(tmp_path / "missing.jsonl"))  # nothing to fix
+    assert drop_cut_line(str(out)) == len('{"line": 2, "inp')
+    assert out.read_text(encoding="utf-8") == '{"line": 1, "input": "a.test"}\n', "valid JSON Lines again"
+    assert answered_inputs(str(out)) == {(1, "a.test")}, "the cut line's target is probed again"
+    assert drop_cut_line(str(out)) == 0  # nothing more to repair
+    out.write_text('{"line": 1, "input": "a.test"}', encoding="utf-8")  # whole; only its newline missing
+    assert drop_cut_line(str(out)) == 0 and out.read_text(encoding="utf-8").endswith("}\n")
+    out.write_text('{"line": 1, "input": "a.test"}\n' + '{"x": "' + "y" * (1 << 21), encoding="utf-8")
+    assert drop_cut_line(str(out)) == len('{"x": "') + (1 << 21)  # a cut line longer than the tail read
+    assert out.read_text(encoding="utf-8") == '{"line": 1, "input": "a.test"}\n'
+    assert drop_cut_line(str(tmp_path / "missing.jsonl")) == 0  # nothing to repair
+
+
+def test_csv_header_line_is_skipped() -> None:
+    lines = list(parse_lines(["domain,address\n", "a.test,u@a.test\n"]))
+    assert [(line.number, line.error) for line in lines] == [(2, None)]
+    assert [(line.number, line.error is not None) for line in parse_lines(["a.test\n", "domain,address\n"])] \
+        == [(1, False), (2, True)], "only a first line can be a header"
+    assert len(list(parse_lines(['"Email"\n']))) == 0
+    assert [line.error is not None for line in parse_lines(["localhost,foo\n"])] == [True], "not a header"
 
 
 # ---- lines gathered by domain within the window; each line stands alone (issues 13 and 11) ----------------
