@@ -69,7 +69,8 @@ def render_junit(report: Report, health: HealthResult, transcript: str | None = 
         # the JUnit schema's timestamp carries no zone; started_at is always UTC
         suite.set("timestamp", report.started_at.removesuffix("Z").removesuffix("+00:00"))
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("domain", report.domain), ("status", "could_not_run" if report.error is not None else str(report.status)),
+    status = "could_not_run" if report.error is not None else str(report.status)
+    for name, value in (("domain", report.domain), ("status", status),
                         ("exit_code", str(int(health.exit_code))), ("state", health.state),
                         ("summary", health.summary)):
         ET.SubElement(properties, "property", name=name, value=xml_safe(value))
