@@ -48,8 +48,6 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
     status = str(report.status).replace("_", " ").upper()
     out.append(f"{p(report.domain, 'bold')} — {p(status, 'bold', _STATUS_STYLE[report.status])}"
                + (f"  ({report.reason})" if report.reason != "accepted" else ""))
-    if report.error:
-        out.append(f"  error: {printable(report.error)}")
     out.extend(_mx_table(report, p))
     if report.transport:
         out.append("")
