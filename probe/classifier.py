@@ -11,6 +11,7 @@ its words only (rules, then lexicon), and is `unknown` when they say nothing. Th
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import lru_cache
 
@@ -96,6 +97,19 @@ def _where(ctx: Context | None, host: str | None, provider_name: str | None) -> 
 def _located(remediation: str, ctx: Context | None, host: str | None, provider_name: str | None) -> str:
     where = _where(ctx, host, provider_name)
     return f"{where}: {remediation}" if where else remediation
+
+
+_LOCATION_TAIL = re.compile(r"(?: from [^\s:]+)?(?: \([^)]*\))?: ")
+
+
+def unlocated(d: Diagnosis) -> str:
+    """The remediation without the "RCPT reply from HOST (Provider): " lead `_located` put before it, for a
+    report that already shows where the reply came from."""
+    label = _where(d.context, None, None)
+    if not label or not d.remediation.startswith(label):
+        return d.remediation
+    tail = _LOCATION_TAIL.match(d.remediation, len(label))
+    return d.remediation[tail.end():] if tail else d.remediation
 
 
 def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider: str | None) -> bool:

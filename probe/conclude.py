@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import assess, catchall, greylist, security
-from .classifier import classify_reply, detect_provider, diagnose_event
+from . import advice, assess, catchall, greylist, security
+from .classifier import classify_reply, detect_provider, diagnose_event, unlocated
 from .exchanges import Exchange, SessionRecord
 from .inputs import Address
 from .model import (
@@ -101,6 +101,7 @@ class Walk:
         self.retry: SessionRecord | None = None  # --retry-greylist: the second session, same host and source
         self.waited_s = 0.0
         self.no_address: list[Diagnosis] = []  # one per MX host that had no address to try
+        self.facts: advice.RunFacts | None = None  # what the run settled, once the walk is over
 
     def add(self, record: SessionRecord, options: ProbeOptions) -> None:
         """Keep a finished session: raw, as the report's Session, and its findings."""
@@ -110,6 +111,13 @@ class Walk:
         self.pairs.append((session, record))
         for finding in security.session_findings(session, options):
             self.finding(finding)  # a greylisting retry to the same host repeats its findings
+
+    def settle_tls_findings(self, options: ProbeOptions, consequence: str | None) -> None:
+        """Reword the sessions' STARTTLS and certificate findings with what a TLS problem costs this domain,
+        now that its MTA-STS and DANE are known (they were looked up while the sessions ran)."""
+        fresh = {(f.id, f.subject): f for session in self.report.sessions
+                 for f in security.session_findings(session, options, consequence=consequence)}
+        self.report.findings = [fresh.get((f.id, f.subject), f) for f in self.report.findings]
 
     def finding(self, finding: Finding) -> None:
         """Add a finding once (same id and subject)."""
@@ -125,8 +133,9 @@ def unreachable_session(host: MxHost, seen: list[Diagnosis]) -> Session:
     return Session(host.host, "", host.port, "unreachable", steps=[step], error=host.error)
 
 
-def conclude(walk: Walk, addresses: Sequence[Address]) -> None:
-    """Turn what the walk learned into the domain status and one result per address."""
+def conclude(walk: Walk, addresses: Sequence[Address], facts: advice.RunFacts | None = None) -> None:
+    """Turn what the walk learned into the domain status and one result per address; with `facts`,
+    each address's advice is worded from what this run settled (probe.advice)."""
     report = walk.report
     if walk.dns_diagnosis is not None:
         d = walk.dns_diagnosis
@@ -139,6 +148,8 @@ def conclude(walk: Walk, addresses: Sequence[Address]) -> None:
         _conclude_unanswered(walk, addresses)
     report.addresses = [assess.asked_elsewhere(r, report.domain, a.domain) if a.domain != report.domain else r
                         for a, r in zip(addresses, report.addresses, strict=True)]
+    if facts is not None:
+        report.addresses = [advice.address_advice(r, facts) for r in report.addresses]
 
 
 def _conclude_unanswered(walk: Walk, addresses: Sequence[Address]) -> None:
@@ -346,7 +357,7 @@ def _result(address: Address, d: Diagnosis, verdict: Verdict, host: str | None,
             command: str | None) -> AddressResult:
     return AddressResult(
         address=address.original, verdict=verdict, reason=d.reason, code=d.code, enhanced=d.enhanced,
-        meaning=d.meaning, remediation=d.remediation, host=host, command=command, text=d.text or None,
+        meaning=d.meaning, remediation=unlocated(d), host=host, command=command, text=d.text or None,
         rule=d.rule, provider=d.provider, decided_by=d.decided_by,
     )
 

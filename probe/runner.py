@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import greylist, reachability, resolve, security
+from . import advice, greylist, reachability, resolve, security
 from .classifier import diagnose_event
 from .conclude import Walk, conclude, diagnose, unreachable_session
 from .exchanges import SessionRecord
@@ -87,14 +87,26 @@ async def walk_domain(
             "deadline-exceeded", Severity.WARNING,
             f"The probe stopped at its --deadline of {options.deadline_s:g} s; results are partial.",
         ))
+    walk.facts = _facts(report, options)  # what advice may take as settled (probe.advice)
+    walk.settle_tls_findings(options, walk.facts.tls_policy)
     report.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return walk
 
 
 def finish_walk(walk: Walk, addresses: Sequence[Address]) -> None:
     """Conclude the walk's report about `addresses` (all that were asked, or some of them)."""
-    conclude(walk, addresses)
+    conclude(walk, addresses, walk.facts)
     walk.report.transport = security.transport_verdicts(walk.report)
+
+
+def _facts(report: Report, options: ProbeOptions) -> advice.RunFacts:
+    """What this run settled, for advice (probe.advice); session findings get the same TLS consequence."""
+    dane = next((s.dane for s in report.sessions if s.dane and s.dane.get("records")), None) \
+        or next((s.dane for s in report.sessions if s.dane is not None), None)
+    policies_known = options.tls_policies and report.mta_sts is not None
+    return advice.RunFacts(domain=report.domain, catch_all_tested=options.catch_all,
+                           mx_override=report.mx_source == "override",
+                           tls_policy=advice.tls_consequence(report.mta_sts if policies_known else None, dane))
 
 
 async def _run(walk: Walk, domain: str, addresses: Sequence[Address], options: ProbeOptions,

@@ -64,16 +64,18 @@ def _refusal_in(session: Session) -> str | None:
         "certificate") else None
 
 
-def session_findings(session: Session, options: ProbeOptions) -> list[Finding]:
-    """Certificate and STARTTLS findings for a session that reached EHLO."""
+def session_findings(session: Session, options: ProbeOptions, *, consequence: str | None = None) -> list[Finding]:
+    """Certificate and STARTTLS findings for a session that reached EHLO; `consequence` (once the domain's
+    MTA-STS and DANE are known, probe.advice.tls_consequence) says what a TLS problem costs."""
     if session.outcome not in ("completed", "tls_failed"):
         return []
     findings = tlsinfo.starttls_findings(session.host, session.tls, offered="STARTTLS" in session.extensions,
-                                         mode=options.starttls, refused=_refusal_in(session))
+                                         mode=options.starttls, refused=_refusal_in(session), consequence=consequence)
     if session.tls and session.tls.get("certificate"):
         findings += tlsinfo.certificate_findings(session.host, session.tls["certificate"],
                                                  warning_days=options.cert_warning_days,
-                                                 critical_days=options.cert_critical_days)
+                                                 critical_days=options.cert_critical_days,
+                                                 **({"consequence": consequence} if consequence else {}))
     return findings
 
 

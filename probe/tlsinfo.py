@@ -244,13 +244,16 @@ def certificate_findings(
     *,
     warning_days: int = DEFAULT_CERT_WARNING_DAYS,
     critical_days: int = DEFAULT_CERT_CRITICAL_DAYS,
+    consequence: str = _ENFORCING_SENDERS,
 ) -> list[Finding]:
-    """Findings about one MX host's certificate (a describe_certificate object). None: nothing to say."""
+    """Findings about one MX host's certificate (a describe_certificate object). None: nothing to say.
+
+    `consequence`: what a bad certificate costs this domain (probe.advice.tls_consequence), once known."""
     if cert is None:
         return []
     if cert.get("error"):
         return [Finding("cert-unreadable", Severity.WARNING,
-                        f"The certificate of {mx_host} could not be read ({cert['error']}); {_ENFORCING_SENDERS}.",
+                        f"The certificate of {mx_host} could not be read ({cert['error']}); {consequence}.",
                         mx_host)]
     findings: list[Finding] = []
     days_left = cert.get("days_left")
@@ -258,43 +261,44 @@ def certificate_findings(
         findings.append(Finding(
             "cert-expired", Severity.CRITICAL,
             f"The certificate of {mx_host} expired {-days_left} day(s) ago ({cert.get('not_after')}); "
-            f"{_ENFORCING_SENDERS}. DANE-EE senders ignore the dates.", mx_host))
+            f"{consequence}. DANE-EE senders ignore the dates.", mx_host))
     elif isinstance(days_left, int) and days_left <= warning_days:
         severity = Severity.CRITICAL if days_left <= critical_days else Severity.WARNING
         findings.append(Finding(
             "cert-expiring", severity,
             f"The certificate of {mx_host} expires in {days_left} day(s) ({cert.get('not_after')}); renew it before "
-            "then, or senders enforcing MTA-STS will refuse to deliver.", mx_host))
+            f"then: once it expires, {consequence}.", mx_host))
     if cert.get("self_signed"):
         findings.append(Finding(
             "cert-self-signed", Severity.WARNING,
-            f"{mx_host} presents a self-signed certificate; {_ENFORCING_SENDERS}. "
+            f"{mx_host} presents a self-signed certificate; {consequence}. "
             "Use a certificate from a public CA, or publish a DANE-EE TLSA record for it.", mx_host))
     elif cert.get("trusted") is False and not _expired_by_verification(cert):
         reason = cert.get("verify_error") or "verification failed"
         findings.append(Finding(
             "cert-untrusted", Severity.WARNING,
-            f"The certificate of {mx_host} is not trusted ({reason}); {_ENFORCING_SENDERS}. "
+            f"The certificate of {mx_host} is not trusted ({reason}); {consequence}. "
             "Serve the full chain up to a public CA.", mx_host))
     if cert.get("hostname_match") is False:
         names = ", ".join(cert.get("names") or []) or "no names"
         findings.append(Finding(
             "cert-name-mismatch", Severity.WARNING,
-            f"The certificate of {mx_host} does not name it (it names {names}); {_ENFORCING_SENDERS}.", mx_host))
+            f"The certificate of {mx_host} does not name it (it names {names}); {consequence}.", mx_host))
     return findings
 
 
 def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str,
-                      refused: str | None = None) -> list[Finding]:
+                      refused: str | None = None, consequence: str | None = None) -> list[Finding]:
     """STARTTLS missing, refused (a 454) or failed: CRITICAL under --starttls require, else WARNING; nothing
-    under "never". `refused`: the server's reply to STARTTLS when it was not 220."""
+    under "never". `refused`: the server's reply to STARTTLS when it was not 220. `consequence`: what that
+    costs this domain (probe.advice.tls_consequence), once known."""
     if mode == "never" or (session_tls is not None and not session_tls.get("error")):
         return []
     severity = Severity.CRITICAL if mode == "require" else Severity.WARNING
     if not offered:
         return [Finding("starttls-missing", severity,
-                        f"{mx_host} does not offer STARTTLS: mail to it travels in clear text, and senders enforcing "
-                        "MTA-STS or DANE will not deliver to it.", mx_host)]
+                        f"{mx_host} does not offer STARTTLS: mail to it travels in clear text; "
+                        f"{consequence or 'senders enforcing MTA-STS or DANE will not deliver to it'}.", mx_host)]
     if refused:
         return [Finding("starttls-refused", severity,
                         f"{mx_host} offers STARTTLS but refused it (STARTTLS refused ({refused})); senders that "
@@ -302,8 +306,8 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
     reason = (session_tls or {}).get("error") or "the handshake failed"
     if mode == "require" and (session_tls or {}).get("certificate"):
         return [Finding("starttls-failed", severity,
-                        f"{reason}: the probe stopped at {mx_host} before MAIL (--starttls require); senders "
-                        "enforcing MTA-STS will not deliver to it.", mx_host)]
+                        f"{reason}: the probe stopped at {mx_host} before MAIL (--starttls require); "
+                        f"{consequence or 'senders enforcing MTA-STS will not deliver to it'}.", mx_host)]
     return [Finding("starttls-failed", severity,
                     f"STARTTLS with {mx_host} failed ({reason}); senders that insist on TLS will not deliver, others "
                     "fall back to clear text.", mx_host)]
