@@ -47,6 +47,10 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
     """The result with its remediation worded from this run's facts, where the catalogue's hedges."""
     if result.attempts:
         return replace(result, remediation=_after_retry(result))
+    if result.command == "DNS" and result.reason is Reason.DNS_ERROR:  # the finding says the rest, once
+        return replace(result, remediation="Nothing was asked about this address: the domain's MX lookup failed "
+                                           "(the finding above says how and what to do); probe again once DNS "
+                                           "answers.")
     if result.reason is Reason.ACCEPTED and result.command == "RCPT" and result.verdict is Verdict.DELIVERABLE:
         return replace(result, remediation=_accepted(result, facts))
     if result.reason is Reason.RELAY_DENIED and result.host and result.note is None:

@@ -162,9 +162,12 @@ def render(report: Any, health: Any, fmt: str, *, color: bool, verbose: bool) ->
         from .render.text import render_text
 
         return render_junit(report, health, transcript=render_text(report, verbose=True))
-    from .render.text import render_text
+    import os
 
-    return render_text(report, color=color, verbose=verbose, health=health)
+    from .render.text import render_text
+    from .render.wrap import columns
+
+    return render_text(report, color=color, verbose=verbose, health=health, width=columns(os.environ))
 
 
 # ---------------------------------------------------------------- explain
@@ -211,10 +214,14 @@ def explain_command(items: tuple[str, ...], context: str | None, host: str | Non
     if as_json:
         click.echo(dumps(data))
         return 0
-    from .render.explain import render_comparison, render_entry
+    import os
 
-    use_color = color_wanted(color)
-    text = render_comparison(data, color=use_color) if comparison else render_entry(data, color=use_color)
+    from .render.explain import render_comparison, render_entry
+    from .render.wrap import columns
+
+    use_color, width = color_wanted(color), columns(os.environ)
+    text = (render_comparison(data, color=use_color, columns=width) if comparison
+            else render_entry(data, color=use_color, columns=width))
     click.echo(text, color=use_color, nl=not text.endswith("\n"))
     return 0
 

@@ -208,9 +208,8 @@ class _Judge:
         if _transient_unreachable(r) or r.status in (DomainStatus.DNS_ERROR, DomainStatus.REFUSES_THIS_CLIENT):
             status = ExitCode.WARNING
         if local_resolver_failure(r):
-            return Check("domain", ExitCode.UNKNOWN, f"local resolver failure: {phrases[r.status]}",
-                         detail=r.summary or None)
-        return Check("domain", self._observed(status), phrases[r.status], detail=r.summary or None)
+            return Check("domain", ExitCode.UNKNOWN, f"local resolver failure: {phrases[r.status]}")
+        return Check("domain", self._observed(status), phrases[r.status])  # detail quotes servers only
 
     def session(self, session: Session, *, starttls_required: bool,
                 cert_thresholds: tuple[int | None, int | None]) -> list[Check]:
@@ -223,11 +222,7 @@ class _Judge:
                           mx=label, skipped=True)]
         spoke = any(s.code is not None for s in session.steps)
         if not spoke and (session.outcome in _NO_CONNECTION or not session.steps):
-            failed = next((s for s in session.steps if s.severity in (Severity.WARNING, Severity.CRITICAL)), None)
-            why = failed.meaning if failed is not None and failed.meaning else (session.error or session.outcome)
-            return [Check("connect", self._observed(ExitCode.CRITICAL, capped=capped),
-                          f"cannot connect to {session.address or session.host}:{session.port}: "
-                          f"{session.outcome}", connect_ms, label, detail=session.error or why)]
+            return [self._no_reply(session, label, connect_ms, capped)]
         checks = [Check("connect", ExitCode.OK, f"connected to {session.address}:{session.port}",
                         connect_ms, label)]
         for name, contexts in (("banner", (Context.BANNER,)), ("ehlo", (Context.EHLO, Context.HELO)),
@@ -246,10 +241,26 @@ class _Judge:
         checks.extend(_dane_checks(session, label))
         return checks
 
+    def _no_reply(self, session: Session, label: str, connect_ms: float | None, capped: bool) -> Check:
+        """A session without a single reply: never tried (no address), no connection, or connected and then
+        silence (a banner timeout is not "cannot connect"). The probe's own words; no server said anything."""
+        status = self._observed(ExitCode.CRITICAL, capped=capped)
+        if not session.address:
+            return Check("connect", status, f"not tried: {session.host} has no address "
+                         f"({session.error or 'no address records'})", mx=label)
+        where = f"{session.address}:{session.port}"
+        after = next((s for s in session.steps if s.context not in (Context.CONNECT, Context.DNS)), None)
+        if after is None:
+            return Check("connect", status, f"cannot connect to {where}: {session.outcome}", connect_ms, label)
+        name = "banner" if after.context is Context.BANNER else str(after.context).lower()
+        if session.outcome == "timeout":
+            return Check(name, status, f"connected to {where}, then timed out {after.text}".rstrip(), connect_ms, label)
+        return Check(name, status, f"connected to {where}, then {session.outcome}: {after.text}", connect_ms, label)
+
     def _starttls(self, session: Session, label: str, required: bool, capped: bool) -> Check:
         steps = _steps(session, Context.STARTTLS, Context.TLS)
         elapsed = sum(s.elapsed_ms for s in steps) if steps else None
-        detail = steps[-1].text if steps else None
+        detail = steps[-1].text if steps and steps[-1].code is not None else None
         if tls_negotiated(session.tls):
             tls = session.tls or {}
             return Check("starttls", ExitCode.OK, f"STARTTLS negotiated {tls.get('version', '')} "
@@ -259,10 +270,15 @@ class _Judge:
         if steps and worst is ExitCode.OK and not failed:
             return Check("starttls", ExitCode.OK, "STARTTLS negotiated", elapsed, label, detail)
         if steps or failed:
-            # advisory in auto mode (reported, status OK); CRITICAL only when the user required it
-            why = _reply_phrase(steps[-1]) if steps else str((session.tls or {}).get("error") or session.outcome)
+            # advisory in auto mode (reported, status OK); CRITICAL only when the user required it.
+            # Why: the step that went wrong (a 454, a TLS event), never the 220 that preceded it
+            bad = next((s for s in reversed(steps) if s.severity in (Severity.WARNING, Severity.CRITICAL)), None)
+            error = (session.tls or {}).get("error")
+            why = (_reply_phrase(bad) if bad is not None and bad.code is not None
+                   else str(error or (bad.text if bad is not None else session.outcome)))
+            quoted = bad.text if bad is not None and bad.code is not None else None
             return Check("starttls", ExitCode.CRITICAL if required else ExitCode.OK, f"STARTTLS failed: {why}",
-                         elapsed, label, detail or (session.tls or {}).get("error"))
+                         elapsed, label, quoted)
         spoke_ehlo = any(s.code is not None and 200 <= s.code < 300
                          for s in _steps(session, Context.EHLO, Context.HELO))
         offered = "STARTTLS" in (x.upper() for x in session.extensions)
@@ -281,7 +297,8 @@ class _Judge:
         extra = ", catch-all domain" if a.catch_all else ""
         message = f"{a.address} {a.verdict} ({a.reason}{', ' + code if code else ''}{extra})"
         checks = [Check(f"rcpt {a.address}", self._observed(_VERDICT_STATUS[a.verdict]), message,
-                        rcpt[-1].elapsed_ms if rcpt else None, label, detail=a.text)]
+                        rcpt[-1].elapsed_ms if rcpt else None, label,
+                        detail=a.text if a.code is not None else None)]  # a server's reply, not a probe event
         if a.vrfy is not None:
             vrfy = [s for session in sessions for s in _steps(session, Context.VRFY) if _mentions(s, a.address)]
             reason = str(a.vrfy.get("reason", Reason.UNKNOWN))
@@ -291,7 +308,8 @@ class _Judge:
                 f"vrfy {a.address}", ExitCode.OK,
                 f"VRFY {a.address}: {code_text + ' ' if code_text else ''}{reason}"
                 + (" (VRFY disabled; RCPT decides)" if disabled else ""),
-                vrfy[-1].elapsed_ms if vrfy else None, label, detail=a.vrfy.get("text"), skipped=disabled))
+                vrfy[-1].elapsed_ms if vrfy else None, label,
+                detail=a.vrfy.get("text") if a.vrfy.get("code") is not None else None, skipped=disabled))
         return checks
 
     def _label_for_host(self, host: str | None) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import advice, greylist, reachability, resolve, security
-from .classifier import diagnose_event
+from .classifier import diagnose_event, unlocated
 from .conclude import Walk, conclude, diagnose, unreachable_session
 from .exchanges import SessionRecord
 from .inputs import Address, is_ip_literal
@@ -331,12 +331,17 @@ async def _mail_hosts(walk: Walk, domain: str, options: ProbeOptions,
     status = {"null": DomainStatus.DOES_NOT_ACCEPT_MAIL, "nxdomain": DomainStatus.NO_SUCH_DOMAIN,
               "no_mail_hosts": DomainStatus.DOES_NOT_ACCEPT_MAIL}.get(answer.kind, DomainStatus.DNS_ERROR)
     d = diagnose_event(event, Context.DNS, detail=answer.error or domain)
+    question = "the address lookup" if (answer.error or "").startswith("address lookup") else "the MX lookup"
     if answer.kind == "dns_error" and answer.failure in ("timeout", "network"):
         # no answer at all, not even SERVFAIL: the resolver this machine asks is unreachable or dead
         report.findings.append(Finding(
             "dns-resolver-unreachable", Severity.WARNING,
-            f"No DNS answer for {domain} ({answer.error}): check this machine's DNS configuration or "
-            "name a working server with --resolver; nothing was learned about the domain.", domain))
+            f"No DNS answer to {question} for {domain} ({answer.error}): check this machine's DNS configuration "
+            "or name a working server with --resolver; nothing was learned about the domain.", domain))
+    elif answer.kind == "dns_error":  # the resolver answered, with SERVFAIL or REFUSED: say who, and what to do
+        report.findings.append(Finding(
+            "dns-lookup-failed", Severity.WARNING,
+            f"{question[0].upper()}{question[1:]} for {domain} failed: {answer.error}. {unlocated(d)}", domain))
     report.status, report.reason = status, d.reason
     report.summary = f"{domain}: {d.meaning}"
     walk.dns_diagnosis = d

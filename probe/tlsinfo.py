@@ -306,8 +306,9 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
     reason = (session_tls or {}).get("error") or "the handshake failed"
     if mode == "require" and (session_tls or {}).get("certificate"):
         return [Finding("starttls-failed", severity,
-                        f"{reason}: the probe stopped at {mx_host} before MAIL (--starttls require); "
-                        f"{consequence or 'senders enforcing MTA-STS will not deliver to it'}.", mx_host)]
+                        f"The probe stopped at {mx_host} before MAIL: --starttls require asks for a certificate "
+                        "that verifies, and this one does not (the certificate finding says why and what it "
+                        "costs).", mx_host)]
     return [Finding("starttls-failed", severity,
                     f"STARTTLS with {mx_host} failed ({reason}); senders that insist on TLS will not deliver, others "
                     "fall back to clear text.", mx_host)]

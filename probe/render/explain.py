@@ -10,8 +10,9 @@ import textwrap
 from typing import Any
 
 from .safe import printable
+from .wrap import DEFAULT_COLUMNS
 
-WIDTH = 78
+WIDTH = DEFAULT_COLUMNS - 2  # a margin of two columns on the right
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
 _DIM = "\x1b[2m"
@@ -24,16 +25,16 @@ def _style(text: str, code: str, color: bool) -> str:
     return f"{code}{text}{_RESET}" if color else text
 
 
-def _wrap(text: str, indent: str = "  ") -> str:
+def _wrap(text: str, indent: str = "  ", width: int = WIDTH) -> str:
     hanging = indent + "  " if text.startswith("- ") else indent
-    return textwrap.fill(printable(text), width=WIDTH, initial_indent=indent, subsequent_indent=hanging,
+    return textwrap.fill(printable(text), width=width, initial_indent=indent, subsequent_indent=hanging,
                          break_long_words=True, break_on_hyphens=False)
 
 
-def _section(title: str, body: str | None, color: bool) -> list[str]:
+def _section(title: str, body: str | None, color: bool, width: int = WIDTH) -> list[str]:
     if not body:
         return []
-    return [_style(title, _BOLD, color), _wrap(body), ""]
+    return [_style(title, _BOLD, color), _wrap(body, width=width), ""]
 
 
 def _label(d: dict[str, Any]) -> str:
@@ -68,18 +69,19 @@ def _heading(d: dict[str, Any], color: bool) -> list[str]:
     return [*lines, ""]
 
 
-def _body(d: dict[str, Any], color: bool) -> list[str]:
+def _body(d: dict[str, Any], color: bool, width: int = WIDTH) -> list[str]:
     lines: list[str] = []
-    lines += _section("Meaning", d.get("meaning"), color)
-    lines += _section("When you see it", d.get("when"), color)
-    lines += _section("How to resolve", d.get("remediation"), color)
-    lines += _section("If your mail bounced with it", d.get("sender"), color)
+    lines += _section("Meaning", d.get("meaning"), color, width)
+    lines += _section("When you see it", d.get("when"), color, width)
+    lines += _section("How to resolve", d.get("remediation"), color, width)
+    lines += _section("If your mail bounced with it", d.get("sender"), color, width)
     return lines
 
 
-def render_entry(d: dict[str, Any], *, color: bool) -> str:
-    """One explain entry (probe.explain.entry) as readable sections."""
-    lines = _heading(d, color) + _body(d, color)
+def render_entry(d: dict[str, Any], *, color: bool, columns: int = DEFAULT_COLUMNS) -> str:
+    """One explain entry (probe.explain.entry) as readable sections, wrapped to `columns` (less a margin)."""
+    width = columns - 2
+    lines = _heading(d, color) + _body(d, color, width)
     contexts: dict[str, dict[str, Any]] = d.get("contexts") or {}
     if contexts and not d.get("context"):
         lines.append(_style("By command", _BOLD, color))
@@ -87,32 +89,33 @@ def render_entry(d: dict[str, Any], *, color: bool) -> str:
             head = f"{name}: {note.get('reason', d.get('reason'))}"
             if note.get("severity"):
                 head += f" ({note['severity']})"
-            lines.append(_wrap(f"{head} — {note.get('remediation') or note.get('meaning') or ''}"))
+            lines.append(_wrap(f"{head} — {note.get('remediation') or note.get('meaning') or ''}", width=width))
         lines.append("")
     for title, key in (("References", "references"), ("Notes", "notes")):
         values = d.get(key) or []
         if values:
             lines.append(_style(title, _BOLD, color))
-            lines += [_wrap(f"- {v}") for v in values]
+            lines += [_wrap(f"- {v}", width=width) for v in values]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_comparison(d: dict[str, Any], *, color: bool) -> str:
+def render_comparison(d: dict[str, Any], *, color: bool, columns: int = DEFAULT_COLUMNS) -> str:
     """A comparison (probe.explain.compare): each entry, then the key differences and which applies when."""
+    width = columns - 2
     entries: list[dict[str, Any]] = d.get("entries") or []
     labels = " vs ".join(printable(str(e.get("label"))) for e in entries)
-    rule = "─" * min(WIDTH, max(20, len(labels) + 5))
+    rule = "─" * min(width, max(20, len(labels) + 5))
     lines = [_style(f"SMTP {labels}", _BOLD, color), rule, ""]
     for e in entries:
-        lines += _heading(e, color) + _body(e, color)
+        lines += _heading(e, color) + _body(e, color, width)
     lines.append(_style("Key differences", _BOLD, color))
-    lines += [_wrap(f"- {diff}") for diff in d.get("differences") or []]
+    lines += [_wrap(f"- {diff}", width=width) for diff in d.get("differences") or []]
     lines.append("")
     advice: list[dict[str, str]] = d.get("advice") or []
     if advice:
         lines.append(_style("Which applies when", _BOLD, color))
-        lines += [_wrap(f"- For {a['label']}: {a['remediation']}") for a in advice]
+        lines += [_wrap(f"- For {a['label']}: {a['remediation']}", width=width) for a in advice]
     else:
-        lines += _section("Which applies when", d.get("which_applies"), color)
+        lines += _section("Which applies when", d.get("which_applies"), color, width)
     return "\n".join(lines).rstrip() + "\n"

@@ -111,8 +111,8 @@ def _detail_lines(report: Report, health: HealthResult) -> list[str]:
         via = f" via {a.host}" if a.host else ""
         lines.append(clean(f"address {a.address}: {a.verdict} ({a.reason}{', ' + code if code else ''}){via}"
                            f" - {a.meaning}"))
-        if a.text and f"rcpt {a.address}" not in shown:
-            lines.append(f"  server said: {clean(a.text)}")
+        if a.text and f"rcpt {a.address}" not in shown:  # a server's reply has a code; the rest is the probe's
+            lines.append(f"  {'server said' if a.code is not None else 'probe saw'}: {clean(a.text)}")
         if a.verdict != "deliverable" and a.remediation:
             lines.append(f"  fix: {clean(a.remediation)}")
     for f in report.findings:

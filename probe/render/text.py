@@ -7,6 +7,7 @@ from typing import Any
 from ..health import HealthResult, tls_negotiated
 from ..model import AddressResult, Context, DomainStatus, ExitCode, Finding, Report, Session, Severity, Step, Verdict
 from .safe import printable
+from .wrap import DEFAULT_COLUMNS, wrap
 
 _RESET = "\x1b[0m"
 _STYLES = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "bold": "\x1b[1m",
@@ -32,9 +33,22 @@ class _Painter:
         return "".join(_STYLES[s] for s in styles) + text + _RESET
 
 
+def _lines(p: _Painter, width: int, head: str, body: str, *, styles: tuple[str, ...] = (),
+           indent: int | None = None, tag: str | None = None) -> list[str]:
+    """`head` + `body` wrapped to `width`, continuation lines under the body (or `indent` blanks); the head
+    painted with `styles`, a trailing [tag] dimmed. Body text must already be printable."""
+    text = f"{body}  [{tag}]" if tag else body
+    lines = wrap(text, width, " " * len(head), " " * (len(head) if indent is None else indent))
+    lines[0] = (p(head, *styles) if styles else head) + lines[0][len(head):]
+    if tag and lines[-1].endswith(f"[{tag}]"):
+        lines[-1] = lines[-1][: -len(tag) - 2] + p(f"[{tag}]", "dim")
+    return lines
+
+
 def render_text(report: Report, *, color: bool = False, verbose: bool = False,
-                health: HealthResult | None = None) -> str:
-    """The report a person reads at a terminal; with `verbose` the annotated transcript too.
+                health: HealthResult | None = None, width: int = DEFAULT_COLUMNS) -> str:
+    """The report a person reads at a terminal, wrapped to `width` columns; with `verbose` the annotated
+    transcript too (never wrapped: it is the dialogue, line by line).
 
     With `health` (what decided the exit code) the last lines say why: the state and the
     health summary, each unmet expectation and each broken limit.
@@ -43,62 +57,69 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
     out: list[str] = []
     if report.error is not None:  # bad usage or input: nothing was asked, there is nothing else to show
         out += [f"{p(printable(report.domain), 'bold')} — {p('COULD NOT RUN', 'bold', 'yellow')}",
-                f"  {printable(report.error)}", "", p("UNKNOWN: nothing was sent (exit 3)", "dim")]
+                *_lines(p, width, "  ", printable(report.error)), "", p("UNKNOWN: nothing was sent (exit 3)", "dim")]
         return "\n".join(out) + "\n"
     status = str(report.status).replace("_", " ").upper()
     out.append(f"{p(report.domain, 'bold')} — {p(status, 'bold', _STATUS_STYLE[report.status])}"
                + (f"  ({report.reason})" if report.reason != "accepted" else ""))
-    out.extend(_mx_table(report, p))
+    out.extend(_mx_table(report, p, width))
     if report.transport:
         out.append("")
-        out.append(p("Transport security", "bold") + f"  {printable(report.transport['domain'])}")
+        out += _lines(p, width, "Transport security  ", printable(report.transport["domain"]), styles=("bold",),
+                      indent=2)
         for host, line in report.transport["hosts"].items():
-            out.append(f"  {host}: {printable(line)}")
+            out += _lines(p, width, f"  {host}: ", printable(line), indent=4)
     shown = [f for f in report.findings if verbose or f.severity is not Severity.INFO]
     if shown:
         out.append("")
         out.append(p("Findings", "bold"))
         for f in shown:
-            mark = p(f"{f.severity:<8}", _SEVERITY_STYLE[f.severity])
-            out.append(f"  {mark} {printable(f.message)}  {p('[' + f.id + ']', 'dim')}")
+            out += _lines(p, width, f"  {f.severity:<8} ", printable(f.message), styles=(_SEVERITY_STYLE[f.severity],),
+                          tag=f.id)
     hidden = len(report.findings) - len(shown)
     if hidden:
         out.append(p(f"  ({hidden} informational finding{'s' if hidden > 1 else ''}: -v shows them)", "dim"))
+    out.extend(_address_facts(report.addresses, p, width))
+    shared_vrfy = _shared_vrfy(report.addresses)
     for a in report.addresses:
         out.append("")
-        out.extend(_address(a, p))
+        out.extend(_address(a, p, width, vrfy_shown=shared_vrfy is not None))
     if verbose:
         for s in report.sessions:
             out.append("")
             out.extend(_transcript(s, p))
     out.append("")
-    elapsed = p(f"  ({report.elapsed_ms / 1000:.2f} s)", "dim")
+    elapsed = f"  ({report.elapsed_ms / 1000:.2f} s)"
     if health is None:
         name = _EXIT_NAMES.get(int(report.exit_code), "?")
-        out.append(p(f"{name}: {printable(report.summary)}", "dim") + elapsed)
+        out += [p(line, "dim") for line in wrap(f"{name}: {printable(report.summary)}{elapsed}", width, "", "  ")]
     else:
-        out.extend(_why(health, p, elapsed))
+        out.extend(_why(health, p, elapsed, width))
     return "\n".join(out) + "\n"
 
 
 _STATE_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "red", "UNKNOWN": "yellow"}
 
 
-def _why(health: HealthResult, p: _Painter, elapsed: str) -> list[str]:
-    """The exit state and what decided it: the health summary, unmet expectations, broken limits."""
-    out = [p(health.state, "bold", _STATE_STYLE.get(health.state, "dim")) + f": {printable(health.summary)}"
-           + elapsed]
+def _why(health: HealthResult, p: _Painter, elapsed: str, width: int) -> list[str]:
+    """The exit state and what decided it: the health summary, unmet expectations, broken limits
+    (each said once: a line the summary already holds is not repeated)."""
+    head = f"{health.state}: "
+    out = _lines(p, width, head, printable(health.summary) + elapsed, indent=2)
+    out[0] = p(health.state, "bold", _STATE_STYLE.get(health.state, "dim")) + out[0][len(health.state):]
     for record in health.expectations:
-        if not record.get("met"):
-            out.append(f"  expectation not met: {printable(str(record.get('detail')))}")
+        detail = str(record.get("detail"))
+        if not record.get("met") and detail not in health.summary:
+            out += _lines(p, width, "  expectation not met: ", printable(detail), indent=4)
     for check in health.checks:
-        if check.name in ("time", "certificate") and check.status is not ExitCode.OK:
+        if check.name in ("time", "certificate") and check.status is not ExitCode.OK \
+                and check.message not in health.summary:
             where = f" ({check.mx})" if check.mx else ""
-            out.append(f"  limit broken: {printable(check.message)}{where}")
+            out += _lines(p, width, "  limit broken: ", printable(check.message) + where, indent=4)
     return out
 
 
-def _mx_table(report: Report, p: _Painter) -> list[str]:
+def _mx_table(report: Report, p: _Painter, width: int) -> list[str]:
     out = ["", p("Mail servers", "bold") + p(f"  (source: {report.mx_source})", "dim")]
     if not report.mx:
         out.append("  none")
@@ -108,7 +129,10 @@ def _mx_table(report: Report, p: _Painter) -> list[str]:
         tried.setdefault(s.host, []).append(s)
     for mx in report.mx:
         label = f"  {mx.preference:>3} {mx.host}" + (" (implicit MX)" if mx.implicit else "")
-        out.append(label + (p(f"  {mx.error}", "yellow") if mx.error else ""))
+        if mx.error:
+            out += _lines(p, width, label + "  ", printable(mx.error), indent=8)
+        else:
+            out.append(label)
         addresses = mx.addresses or ["-"]
         for ip in addresses:
             sessions = [s for s in tried.get(mx.host, []) if s.address == ip]
@@ -116,29 +140,33 @@ def _mx_table(report: Report, p: _Painter) -> list[str]:
                 out.append(f"        {ip:<24} {p('not tried', 'dim')}")
                 continue
             for s in sessions:
-                out.append(f"        {ip:<24} {_session_line(s, p)}")
+                out += _session_lines(s, ip, p, width)
     return out
 
 
-def _session_line(s: Session, p: _Painter) -> str:
-    style = "green" if s.outcome == "completed" else "red" if s.outcome in ("rejected", "refused") else "yellow"
-    parts = [p(s.outcome, style)]
+def _session_lines(s: Session, ip: str, p: _Painter, width: int) -> list[str]:
+    """One session's row: outcome, TLS, time, and what went wrong (each said once)."""
+    parts = [s.outcome]
     if tls_negotiated(s.tls) and s.tls is not None:
-        version = s.tls.get("version") or "TLS"
         cert = s.tls.get("certificate") or {}
-        trusted = cert.get("trusted")
-        parts.append(f"{version}" + ("" if trusted in (None, True) else p(" (untrusted certificate)", "yellow")))
+        parts.append(f"{s.tls.get('version') or 'TLS'}"
+                     + ("" if cert.get("trusted") in (None, True) else " (untrusted certificate)"))
     elif s.tls and s.tls.get("error"):
-        parts.append(p(f"STARTTLS failed ({printable(str(s.tls['error']))})", "yellow"))
+        parts.append(f"STARTTLS failed ({s.tls['error']})")
     elif "STARTTLS" in s.extensions:
-        parts.append(p("STARTTLS offered, not used", "dim"))
+        parts.append("STARTTLS offered, not used")
     parts.append(f"{s.elapsed_ms:.0f} ms")
+    error = str((s.tls or {}).get("error") or "")
     ending = _ending_reply(s)
     if ending is not None:  # the host answered: its refusal or deferral, as it said it (e.g. a 521)
-        parts.append(p(ending, "red" if s.outcome == "rejected" else "yellow"))
-    elif s.error and s.outcome != "completed":
-        parts.append(p(printable(s.error), "dim"))
-    return "  ".join(parts)
+        parts.append(ending)
+    elif s.error and s.outcome != "completed" and not (error and error in s.error):
+        parts.append(s.error)
+    head = f"        {ip:<24} "
+    lines = _lines(p, width, head, printable("  ".join(parts)))
+    style = "green" if s.outcome == "completed" else "red" if s.outcome in ("rejected", "refused") else "yellow"
+    lines[0] = head + p(s.outcome, style) + lines[0][len(head) + len(s.outcome):]
+    return lines
 
 
 def _ending_reply(s: Session) -> str | None:
@@ -152,24 +180,52 @@ def _ending_reply(s: Session) -> str | None:
     return printable(first[:120])
 
 
-def _address(a: AddressResult, p: _Painter) -> list[str]:
+def _shared_vrfy(addresses: list[AddressResult]) -> dict[str, Any] | None:
+    """The VRFY answer when it is the same for two or more addresses (said once, not per address)."""
+    answers = [a.vrfy for a in addresses if a.vrfy]
+    if len(answers) < 2 or len(answers) != len(addresses):
+        return None
+    texts = {(v.get("code"), v.get("reason"), str(v.get("text"))) for v in answers}
+    return answers[0] if len(texts) == 1 else None
+
+
+def _address_facts(addresses: list[AddressResult], p: _Painter, width: int) -> list[str]:
+    """What holds for every address asked: the catch-all test, and VRFY when its answer is the same."""
+    facts: list[str] = []
+    asked = next((a for a in addresses if a.catch_all is not None), None)
+    if asked is not None:
+        where = f" by {asked.host}" if asked.host else ""
+        facts += _lines(p, width, "  catch-all: ",
+                        f"yes — {asked.host or 'the server'} accepted a random address too, so an acceptance "
+                        "proves little" if asked.catch_all else f"no — a random address was refused{where}", indent=4)
+    vrfy = _shared_vrfy(addresses)
+    if vrfy is not None:
+        facts += _lines(p, width, "  VRFY: ", f"{printable(str(vrfy.get('text', '')))}  ({vrfy.get('reason')}, "
+                        "the same for every address)", indent=4)
+    return ["", p("Addresses", "bold"), *facts] if facts else []
+
+
+def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool) -> list[str]:
     verdict = p(str(a.verdict).upper(), "bold", _VERDICT_STYLE[a.verdict])
-    head = f"{p(printable(a.address), 'bold')} — {verdict}  ({a.reason})"
-    out = [head]
+    out = [f"{p(printable(a.address), 'bold')} — {verdict}  ({a.reason})"]
+    reply_text = printable(a.text).replace(chr(10), " / ") if a.text else ""
     if a.text:
-        where = f"{a.command} " if a.command else ""
         via = f" from {a.host}" if a.host else ""
-        out.append(f"  {where}reply{via}: {printable(a.text).replace(chr(10), ' / ')}")
-    if a.catch_all is not None:
-        out.append("  catch-all: " + ("yes — the domain accepts any address, so acceptance proves little"
-                                      if a.catch_all else "no — a random address was refused"))
-    if a.vrfy:
-        out.append(f"  VRFY: {printable(str(a.vrfy.get('text', '')))}  ({a.vrfy.get('reason')})")
+        if a.code is None:  # a probe event, not something a server said
+            head = f"  {a.command + ': ' if a.command else ''}"
+        else:
+            retried = f", asked again after {a.attempts[-1].get('waited_s', 0):g} s" if a.attempts else ""
+            head = f"  {a.command + ' ' if a.command else ''}reply{via}{retried}: "
+        out += _lines(p, width, head, reply_text, indent=4)
+    if a.vrfy and not vrfy_shown:
+        vrfy_text = printable(str(a.vrfy.get("text", ""))).replace(chr(10), " / ")
+        said = "the same reply" if vrfy_text == reply_text else vrfy_text
+        out += _lines(p, width, "  VRFY: ", f"{said}  ({a.vrfy.get('reason')})", indent=4)
     if a.provider:
         out.append(f"  provider: {a.provider}")
-    out.append(f"  {p('Meaning:', 'bold')} {printable(a.meaning)}")
-    out.append(f"  {p('What to do:', 'bold')} {printable(a.remediation)}")
-    if a.retry_after_s:
+    out += _lines(p, width, "  Meaning: ", printable(a.meaning), styles=("bold",), indent=4)
+    out += _lines(p, width, "  What to do: ", printable(a.remediation), styles=("bold",), indent=4)
+    if a.retry_after_s and not a.attempts:
         out.append(f"  retry after: {a.retry_after_s:g} s")
     return out
 
