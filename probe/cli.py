@@ -371,7 +371,12 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
         from .render.text import render_self_check
 
         use_color = color_wanted(color)
-        click.echo(render_self_check(audit.to_dict(), findings, color=use_color), color=use_color, nl=False)
+        import os
+
+        from .render.wrap import columns
+
+        click.echo(render_self_check(audit.to_dict(), findings, color=use_color, width=columns(os.environ)),
+                   color=use_color, nl=False)
     if audit.ip is None:
         return int(ExitCode.UNKNOWN)
     worst = max((f.severity for f in findings), key=list(Severity).index, default=Severity.OK)

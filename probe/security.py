@@ -139,13 +139,14 @@ def transport_verdicts(report: Report) -> dict[str, Any] | None:
     for host, s in chosen.items():
         named = not is_ip_literal(host)  # MTA-STS and DANE apply to MX names: each IP's line says so, once
         hosts[host] = tlsinfo.transport_summary(s.tls, report.mta_sts, s.dane, report.tls_rpt, mx_host=host,
-                                                policies_apply=named)
+                                                policies_apply=named, offered="STARTTLS" in s.extensions)
         tls_by_host[host] = s.tls
         if named:
             dane_by_host[host] = s.dane
     if not hosts:
         return None
     mx_hosts = list(dict.fromkeys(h for h in [m.host for m in report.mx] + list(tls_by_host) if not is_ip_literal(h)))
+    offered = frozenset(h for h, s in chosen.items() if "STARTTLS" in s.extensions)
     domain = tlsinfo.domain_transport_summary(tls_by_host, report.mta_sts, dane_by_host, report.tls_rpt,
-                                              mx_hosts=mx_hosts)
+                                              mx_hosts=mx_hosts, offered=offered)
     return {"domain": domain, "hosts": hosts}

@@ -231,10 +231,18 @@ class SourceAudit:
                    else f"could not be resolved ({self.helo_error})")
         if "." not in self.helo.strip("[]"):
             problem += ", and it is not a fully qualified domain name"
-        fix = f"use --helo {self.ptr[0]}" if self.ptr else "use a name whose A/AAAA record is this address"
+        usable = next((n for n in self.ptr if _fully_qualified(n)), None)  # never advise "localhost"
+        fix = f"use --helo {usable}" if usable else "use a fully qualified name whose A/AAAA record is this address"
         return [Finding("source-helo-mismatch", Severity.WARNING, (
             f"The HELO name {self.helo} is not the PTR name of {self.ip} and {problem}; servers that check HELO "
             f"reject or score such clients: {fix}."), self.helo)]
+
+
+def _fully_qualified(name: str) -> bool:
+    """A name fit for HELO: dotted, and not localhost or a special-use name that means nothing outside."""
+    name = name.rstrip(".").lower()
+    return "." in name and not any(name == s or name.endswith("." + s) or name.startswith(s + ".")
+                                   for s in ("localhost", "local", "localdomain", "invalid"))
 
 
 def _dnsbl_finding(ip: str, result: DnsblResult) -> Finding:
@@ -355,6 +363,6 @@ async def self_check(resolver: dns.asyncresolver.Resolver, *, source_ip: str | N
     """`smtp-probe self-check`: audit_source for the given address; without one, an audit saying why not."""
     if source_ip is None or not source_ip.strip():
         return SourceAudit(None, helo=helo, error=(
-            "This machine's public address is unknown (no server echoed it in its EHLO reply), so it was not "
-            "audited: name it with --source-ip."))
+            "self-check contacts no mail server, so it does not know this machine's public address: name it "
+            "with --source-ip (a probe's -v transcript often shows it, in the server's EHLO reply)."))
     return await audit_source(source_ip, resolver, dnsbl_zones=dnsbl_zones, helo=helo, timeout_s=timeout_s)

@@ -314,9 +314,9 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
                     "fall back to clear text.", mx_host)]
 
 
-def _tls_phrase(session_tls: dict[str, Any] | None) -> str:
+def _tls_phrase(session_tls: dict[str, Any] | None, offered: bool = False) -> str:
     if session_tls is None:
-        return "no STARTTLS"
+        return "STARTTLS offered (not used)" if offered else "no STARTTLS"
     if session_tls.get("error"):
         return f"STARTTLS failed ({session_tls['error']})"
     return f"STARTTLS ok ({session_tls.get('version') or 'TLS'})"
@@ -393,12 +393,14 @@ def transport_summary(
     *,
     mx_host: str,
     policies_apply: bool = True,
+    offered: bool = False,
 ) -> str:
     """One line for one MX: "STARTTLS ok (TLSv1.3), certificate valid 83 days, MTA-STS enforce covers this MX, ...".
 
     `policies_apply` False: the MX is an IP address, to which MTA-STS and DANE do not apply (said once).
+    `offered`: the host offered STARTTLS (said when it was not used: --starttls never).
     """
-    parts = [_tls_phrase(session_tls)]
+    parts = [_tls_phrase(session_tls, offered)]
     cert_phrase = _cert_phrase((session_tls or {}).get("certificate"))
     if cert_phrase:
         parts.append(cert_phrase)
@@ -420,6 +422,7 @@ def domain_transport_summary(
     tls_rpt: dict[str, Any] | None,
     *,
     mx_hosts: list[str] | None = None,
+    offered: frozenset[str] = frozenset(),
 ) -> str:
     """One line for the domain: STARTTLS and certificates over all probed MX, then the domain policies.
 
@@ -427,7 +430,14 @@ def domain_transport_summary(
     """
     hosts = list(tls_by_host)
     with_tls = [h for h in hosts if tls_by_host[h] and not (tls_by_host[h] or {}).get("error")]
-    parts = [f"STARTTLS on {len(with_tls)} of {len(hosts)} MX" if hosts else "no MX probed"]
+    unused = [h for h in hosts if h in offered and tls_by_host[h] is None]
+    of = f"of {len(hosts)} MX" + (" reached" if len(hosts) < len(set(mx_hosts or ()) | set(hosts)) else "")
+    if not hosts:
+        parts = ["no MX probed"]
+    elif unused and not with_tls:
+        parts = [f"STARTTLS offered by {len(unused)} {of} (not used)"]
+    else:
+        parts = [f"STARTTLS on {len(with_tls)} {of}"]
     certs = [(h, (tls_by_host[h] or {}).get("certificate")) for h in with_tls]
     bad = [h for h, c in certs if _cert_phrase(c) and not str(_cert_phrase(c)).startswith("certificate valid")]
     days = [c["days_left"] for _, c in certs if c and isinstance(c.get("days_left"), int)]

@@ -163,7 +163,17 @@ def _session_lines(s: Session, ip: str, p: _Painter, width: int) -> list[str]:
     elif s.error and s.outcome != "completed" and not (error and error in s.error):
         parts.append(s.error)
     head = f"        {ip:<24} "
-    lines = _lines(p, width, head, printable("  ".join(parts)))
+    lines = [head]  # parts kept whole ("178 ms" never split), packed into the width
+    for part in (printable(x) for x in parts):
+        if len(lines[-1]) > len(head) and len(lines[-1]) + 2 + len(part) > width:
+            lines.append(" " * len(head))
+        if len(lines[-1]) > len(head):
+            lines[-1] += "  "
+        if len(lines[-1]) + len(part) > width and len(part) > width - len(head):
+            wrapped = wrap(part, width, lines[-1], " " * len(head))
+            lines[-1:] = wrapped
+        else:
+            lines[-1] += part
     style = "green" if s.outcome == "completed" else "red" if s.outcome in ("rejected", "refused") else "yellow"
     lines[0] = head + p(s.outcome, style) + lines[0][len(head) + len(s.outcome):]
     return lines
@@ -259,30 +269,55 @@ def _step(step: Step, p: _Painter) -> list[str]:
     return out
 
 
-def render_self_check(audit: dict[str, Any], findings: list[Finding], *, color: bool = False) -> str:
-    """`smtp-probe self-check`: how receivers see this machine as a mail client."""
+def render_self_check(audit: dict[str, Any], findings: list[Finding], *, color: bool = False,
+                      width: int = DEFAULT_COLUMNS) -> str:
+    """`smtp-probe self-check`: how receivers see this machine as a mail client. Each fact once: a lookup
+    that could not be made is one "not checked" line (blocklists failing alike share one), not a table
+    row plus a finding."""
     p = _Painter(color)
     ip = audit.get("ip")
     helo_suffix = f"  (HELO {audit['helo']})" if audit.get("helo") else ""
     out = [p(f"Self-check of {ip or 'this machine'}", "bold") + helo_suffix]
     if ip:
-        ptr = ", ".join(audit.get("ptr") or []) or p("none", "red")
-        confirmed_labels: dict[bool | None, str] = {True: p("forward-confirmed", "green"),
-                                                    False: p("NOT forward-confirmed", "red")}
-        confirmed = confirmed_labels.get(audit.get("forward_confirmed"), "")
-        out.append(f"  reverse DNS  {ptr}  {confirmed}".rstrip())
+        if audit.get("ptr_status") == "error":
+            out += _lines(p, width, "  reverse DNS  ", f"not checked: {printable(str(audit.get('ptr_error')))}; "
+                          "retry, or ask another resolver with --resolver", styles=("yellow",), indent=15)
+        else:
+            ptr = ", ".join(audit.get("ptr") or []) or p("none", "red")
+            confirmed_labels: dict[bool | None, str] = {True: p("forward-confirmed", "green"),
+                                                        False: p("NOT forward-confirmed", "red")}
+            confirmed = confirmed_labels.get(audit.get("forward_confirmed"), "")
+            out.append(f"  reverse DNS  {ptr}  {confirmed}".rstrip())
         helo_ok = audit.get("helo_matches_ptr") or audit.get("helo_resolves_to_ip")
         if audit.get("helo"):
             verdict = p("consistent", "green") if helo_ok else p("inconsistent", "yellow")
             out.append(f"  HELO name    {audit['helo']}  " + verdict)
-        for entry in audit.get("dnsbl") or []:
-            status = entry.get("status")
-            style = {"listed": "red", "not_listed": "green", "refused": "yellow", "error": "yellow"}.get(status, "dim")
-            detail = f"  {printable(entry.get('meaning') or '')}" if status == "listed" else ""
-            out.append(f"  {entry.get('zone', ''):<28} {p(str(status).replace('_', ' '), style)}{detail}")
-    if findings:
+        out.extend(_blocklist_lines(audit.get("dnsbl") or [], p, width))
+    said = {"source-ptr-unchecked", "source-dnsbl-failed"}  # the lines above say them
+    shown = [f for f in findings if f.id not in said]
+    if shown:
         out.append("")
-        for f in findings:
-            out.append(f"  {p(f'{f.severity:<8}', _SEVERITY_STYLE[f.severity])} {printable(f.message)}  "
-                       f"{p('[' + f.id + ']', 'dim')}")
+        for f in shown:
+            out += _lines(p, width, f"  {f.severity:<8} ", printable(f.message),
+                          styles=(_SEVERITY_STYLE[f.severity],), tag=f.id)
     return "\n".join(out) + "\n"
+
+
+def _blocklist_lines(entries: list[dict[str, Any]], p: _Painter, width: int) -> list[str]:
+    """One line per blocklist that answered; the ones that could not be asked, grouped by why."""
+    out: list[str] = []
+    failed: dict[str, list[str]] = {}
+    for entry in entries:
+        status = entry.get("status")
+        if status == "error":
+            failed.setdefault(str(entry.get("error") or "no answer"), []).append(str(entry.get("zone", "")))
+            continue
+        style = {"listed": "red", "not_listed": "green", "refused": "yellow"}.get(str(status), "dim")
+        detail = f"  {printable(entry.get('meaning') or '')}" if status == "listed" else ""
+        out.append(f"  {entry.get('zone', ''):<28} {p(str(status).replace('_', ' '), style)}{detail}")
+    for error, zones in failed.items():
+        head = f"  {zones[0]:<28} " if len(zones) == 1 else "  DNS blocklists  "
+        which = "" if len(zones) == 1 else f" ({', '.join(zones)})"
+        out += _lines(p, width, head, f"not checked{which}: {printable(error)}; retry, or ask another resolver "
+                      "with --resolver", styles=("yellow",), indent=4)
+    return out
