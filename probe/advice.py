@@ -36,11 +36,15 @@ def tls_consequence(mta_sts: dict[str, Any] | None, dane: dict[str, Any] | None)
         return f"senders that honour {which} will not deliver to this host"
     if testing:
         return "the domain's MTA-STS policy is in testing mode, so senders still deliver and only report the failure"
-    if mta_sts is None and dane is None:
-        return ("senders still deliver unless the domain publishes MTA-STS in enforce mode or DANE "
-                "(not checked in this run)")
-    return ("the domain publishes neither an enforced MTA-STS policy nor DANE, so senders still deliver to it "
-            "(opportunistic TLS accepts clear text and unchecked certificates)")
+    dane_known = dane is not None and not (dane.get("error") and not dane.get("records"))
+    if mta_sts is not None and dane_known:
+        return ("the domain publishes neither an enforced MTA-STS policy nor DANE, so senders still deliver to "
+                "it (opportunistic TLS accepts clear text and unchecked certificates)")
+    if mta_sts is not None:
+        return ("the domain publishes no enforced MTA-STS policy, so senders still deliver to it unless it "
+                "publishes DANE (not known: its TLSA lookup failed or was not made)")
+    return ("senders still deliver unless the domain publishes MTA-STS in enforce mode or DANE "
+            "(not checked in this run)")
 
 
 def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:

@@ -13,9 +13,13 @@ from typing import Any
 import click
 
 from . import __version__
-from .cliopts import color_wanted, connection_options, default_helo, fail, make_plan
+from .cliopts import DNSBL_DEFAULT_HELP, color_wanted, connection_options, default_helo, fail, make_plan
 from .errors import ProbeError
-from .model import ExitCode
+from .model import Context, ExitCode
+
+CONTEXT_HELP = (", ".join(c.value for c in Context if c not in (Context.CONNECT, Context.DNS, Context.TLS))
+                + " (bounce: text from a bounce, command unknown); also greeting, LHLO, 'MAIL FROM', 'RCPT TO', "
+                  "end-of-data, and the probe's own events connect, dns, tls")
 
 FORMATS = ("text", "json", "nagios", "prometheus", "junit")
 
@@ -39,6 +43,11 @@ Exit codes (monitoring-plugins convention):
               the servers answered but refused this client)
   2 CRITICAL  a permanent failure (undeliverable, no mail accepted, unreachable)
   3 UNKNOWN   the probe could not run (bad usage, bad input, local resolver failure)
+
+\b
+Environment:
+  SMTP_PROBE_HELO  default for --helo     SMTP_PROBE_FROM  default for --from
+  NO_COLOR         no colour              COLUMNS          text width (default 80)
 
 Run `smtp-probe probe --help` for every probe option.
 """
@@ -174,8 +183,7 @@ def render(report: Any, health: Any, fmt: str, *, color: bool, verbose: bool) ->
 @cli.command("explain", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("items", nargs=-1)
 @click.option("--context", "context", metavar="COMMAND",
-              help="The command the reply answered: banner, EHLO, HELO, STARTTLS, AUTH, VRFY, EXPN, "
-                   "MAIL, RCPT, DATA, after-DATA, QUIT, HELP, bounce.")
+              help=f"The command the reply answered, case-insensitive: {CONTEXT_HELP}.")
 @click.option("--host", metavar="MX-HOST", help="The mail server that said it (recognises the provider).")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 @click.option("--jsonl", is_flag=True,
@@ -260,10 +268,26 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: when it is a terminal).")
 def batch_command(source: str, concurrency: int, per_host: int, unordered: bool, output: str | None,
                   resume: str | None, progress: bool | None, **kw: Any) -> int:
-    """Probe many targets, one per line of FILE (or stdin for -): `domain`, `address`, `domain address...`,
-    CSV rows or JSON objects. Results stream out as JSON Lines, the input echoed in each.
+    """Probe many targets, one per line of FILE (or stdin for -). Results stream out as JSON Lines, one
+    object per input line, with the input echoed (`input`) and its line number (`line`).
 
-    Exit code: the worst result (0/1/2); 3 only when no line could be probed.
+    \b
+    A line is one of:
+      example.com                        a domain
+      user@example.com                   an address (its domain is probed)
+      example.com a@example.com ...      a domain, then addresses
+      example.com,a@example.com          a CSV row; a first line such as
+                                         domain,address is a header (skipped)
+      {"domain": "example.com", "addresses": ["a@example.com"]}
+                                         a JSON object ("target", "address" too)
+
+    Blank lines and lines starting with # are skipped. A bad line becomes a result with `error` and
+    status null; it never stops the run.
+
+    --resume OUT skips the lines already answered in OUT and appends to it; a last line cut short by an
+    interrupted run is removed first, and its target probed again.
+
+    Exit code: the worst result (0/1/2); 3 when no line could be probed, or the input holds no target.
     """
     import asyncio
     import time
@@ -331,12 +355,14 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
 # ---------------------------------------------------------------- self-check
 @cli.command("self-check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--source-ip", metavar="IP", help="This machine's public address (as mail servers see it).")
-@click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
+@click.option("--helo", envvar="SMTP_PROBE_HELO", show_envvar=True, metavar="NAME",
               help="The EHLO name you use (default: this machine's FQDN).")
 @click.option("--dnsbl", "zones", multiple=True, metavar="ZONE",
-              help="DNS blocklist zone to check (repeatable; default: a sensible set, see README).")
-@click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]", help="DNS server to ask.")
-@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, metavar="SECONDS")
+              help=f"DNS blocklist zone to check (repeatable; default: {DNSBL_DEFAULT_HELP}).")
+@click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
+              help="DNS server to ask (repeatable; default: the system's).")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=5.0, show_default=True, metavar="SECONDS",
+              help="Limit for each DNS lookup (PTR, forward confirmation, HELO, each blocklist).")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of text.")
 @click.option("--color/--no-color", default=None)
 def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str, ...], resolvers: tuple[str, ...],

@@ -13,7 +13,10 @@ from typing import Any
 
 import click
 
+from .blocklists import DEFAULT_DNSBL_ZONES
 from .model import ExitCode
+
+DNSBL_DEFAULT_HELP = ", ".join(DEFAULT_DNSBL_ZONES)
 
 
 def color_wanted(choice: bool | None) -> bool:
@@ -37,9 +40,10 @@ CONNECTION_OPTIONS = [
                  help="Skip the MX lookup and probe this host (repeatable, tried in order)."),
     click.option("--resolver", "resolvers", multiple=True, metavar="IP[:PORT]",
                  help="DNS server to ask (repeatable; default: the system's)."),
-    click.option("--helo", envvar="SMTP_PROBE_HELO", metavar="NAME",
-                 help="EHLO/HELO name (default: this machine's FQDN)."),
-    click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", default="", metavar="ADDRESS",
+    click.option("--helo", envvar="SMTP_PROBE_HELO", show_envvar=True, metavar="NAME",
+                 help="EHLO/HELO name (default: this machine's FQDN; localhost.localdomain, with a warning, "
+                      "when it has no dotted name)."),
+    click.option("--from", "mail_from", envvar="SMTP_PROBE_FROM", show_envvar=True, default="", metavar="ADDRESS",
                  help="MAIL FROM address (default: the null reverse-path <>)."),
     click.option("--timeout", type=click.FloatRange(0.05, 600), default=10.0, show_default=True,
                  metavar="SECONDS", help="Limit for each step (connect, banner, each command)."),
@@ -61,10 +65,14 @@ CONNECTION_OPTIONS = [
     click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
     click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
     click.option("--dnsbl", "dnsbl_zones", multiple=True, metavar="ZONE",
-                 help="DNS blocklist zone to check this machine's address against when a server blames it "
-                      "(repeatable)."),
-    click.option("-4", "ipv4_only", is_flag=True, help="Connect over IPv4 only (IPv6 when no IPv4 address connects)."),
-    click.option("-6", "ipv6_only", is_flag=True, help="Connect over IPv6 only (IPv4 when no IPv6 address connects)."),
+                 help="DNS blocklist zone to check this machine's address against, when a server echoes it "
+                      f"(repeatable; default: {DNSBL_DEFAULT_HELP})."),
+    click.option("-4", "ipv4_only", is_flag=True,
+                 help="Use IPv4 addresses only. A host with no IPv4 address, or none that accepts a connection, "
+                      "is tried over IPv6 instead, and a finding says so."),
+    click.option("-6", "ipv6_only", is_flag=True,
+                 help="Use IPv6 addresses only. A host with no IPv6 address, or none that accepts a connection, "
+                      "is tried over IPv4 instead, and a finding says so."),
     click.option("--proxy", metavar="socks5://HOST:PORT",
                  help="Connect through this SOCKS5 proxy (user:password@ allowed); needs smtp-probe[socks]."),
     click.option("--retry-greylist", "retry_greylist", type=click.FloatRange(0, 3600), default=0.0,

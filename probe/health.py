@@ -494,5 +494,23 @@ def finish_report(report: Report, expectations: Sequence[Expectation] = (), **th
     health = evaluate(report, expectations, **thresholds)
     report.exit_code = health.exit_code
     report.expectations = health.expectations
+    report.summary = _summary_with_why(report, health)
     return health
+
+
+def _summary_with_why(report: Report, health: HealthResult) -> str:
+    """The report's summary, and when the exit code is not OK for a reason it does not state (an unmet
+    expectation, a broken limit, a counting finding), that reason: the summary of a CRITICAL run says why."""
+    if health.exit_code is ExitCode.OK or report.error is not None:
+        return report.summary
+    said_by_summary = {"domain", "connect", "banner"}
+    if report.reason is Reason.TLS_FAILURE:  # conclude's summary said why no host met --starttls require
+        said_by_summary |= {"starttls", "finding starttls-failed", "finding starttls-missing"}
+    missing = [c.message for c in health.checks if c.status is health.exit_code
+               and c.name not in said_by_summary and not c.name.startswith("rcpt ")
+               and c.message not in report.summary]
+    if not missing:
+        return report.summary
+    shown = missing[:2] + ([f"+{len(missing) - 2} more"] if len(missing) > 2 else [])
+    return f"{report.summary}; {health.state}: {'; '.join(shown)}"
 

@@ -154,7 +154,7 @@ def _session_lines(s: Session, ip: str, p: _Painter, width: int) -> list[str]:
     elif s.tls and s.tls.get("error"):
         parts.append(f"STARTTLS failed ({s.tls['error']})")
     elif "STARTTLS" in s.extensions:
-        parts.append("STARTTLS offered, not used")
+        parts.append("STARTTLS offered (not used)")
     parts.append(f"{s.elapsed_ms:.0f} ms")
     error = str((s.tls or {}).get("error") or "")
     ending = _ending_reply(s)

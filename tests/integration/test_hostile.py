@@ -168,7 +168,7 @@ async def test_unsolicited_421_text_is_kept_in_steps_json_and_text(no_dns: dns.a
     data = validate_report(report_json(report))
     assert data["sessions"][0]["steps"][-1]["unsolicited"] is True
     assert data["addresses"][0]["text"] == sent
-    assert sent in render_text(report) and "S (unsolicited): " + sent in render_text(report, verbose=True)
+    assert sent in render_text(report, width=500) and "S (unsolicited): " + sent in render_text(report, verbose=True)
     assert srv.commands == ["EHLO probe.test"]  # nothing was written after the 421
 
 
@@ -192,7 +192,7 @@ async def test_starttls_hang_is_not_tls_for_health_or_text(no_dns: dns.asyncreso
     assert session.tls is None or session.tls.get("version") is None  # the handshake never completed
     assert evaluate(report, [parse_expectation("starttls")]).exit_code is ExitCode.CRITICAL
     assert evaluate(report, starttls_required=True).exit_code is ExitCode.CRITICAL
-    line = next(ln for ln in render_text(report).splitlines() if "127.0.0.1" in ln and "ms" in ln)
+    line = next(ln for ln in render_text(report, width=500).splitlines() if "127.0.0.1" in ln and "ms" in ln)
     assert "TLSv" not in line and "  TLS  " not in line, line
 
 
