@@ -375,8 +375,9 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
     import asyncio
 
     from . import inputs, resolve
+    from .blocklists import DEFAULT_DNSBL_ZONES
     from .model import Severity
-    from .selfaudit import DEFAULT_DNSBL_ZONES, self_check
+    from .selfaudit import self_check
 
     try:
         name = inputs.parse_helo(helo) if helo else default_helo()

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import dns.asyncresolver
 
+from .blocklists import DEFAULT_DNSBL_ZONES
 from .model import Context, Finding, ProbeOptions, Session, Severity
 from .resolve import lookup_ptr
-from .selfaudit import DEFAULT_DNSBL_ZONES, as_ip, audit_source, bounded_lookup, plain_name, public_address_from_ehlo
+from .selfaudit import as_ip, audit_source, bounded_lookup, plain_name, public_address_from_ehlo
 
 _NOT_CONNECTED = frozenset({Context.CONNECT, Context.DNS})
 _KIND_MEANINGS = {"silent": "timed out (silently dropped: a firewall, yours or theirs)",

@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from probe.blocklists import DEFAULT_DNSBL_ZONES, KNOWN_BLOCKLISTS
 from probe.errors import InputError
 from probe.model import Context, Finding, Reason, Session, Severity, Step
 from probe.reachability import port25_diagnosis
 from probe.selfaudit import (
-    DEFAULT_DNSBL_ZONES,
-    KNOWN_BLOCKLISTS,
     DnsblResult,
     EchoedAddress,
     SourceAudit,
