@@ -250,7 +250,11 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
     def show(text: str) -> None:
         click.echo(text, color=use_color, nl=False)
 
-    return asyncio.run(run_demo(show, color=use_color, verbose=verbose, as_json=as_json))
+    import os
+
+    from .render.wrap import columns
+
+    return asyncio.run(run_demo(show, color=use_color, verbose=verbose, as_json=as_json, width=columns(os.environ)))
 
 
 # ---------------------------------------------------------------- batch

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import DomainStatus, ExitCode, ProbeOptions, Verdict
+from .render.wrap import DEFAULT_COLUMNS, wrap
 
 ZONE_HEAD = """$ORIGIN demo.test.
 $TTL 300
@@ -138,8 +139,9 @@ def check(scenario: Scenario, report: Any) -> list[str]:
 
 
 async def run_demo(show: Callable[[str], None], *, color: bool = False, verbose: bool = False,
-                   as_json: bool = False, scenarios: tuple[Scenario, ...] = SCENARIOS) -> int:
-    """Run every scenario and show its report; exit 0 when each came out as it should."""
+                   as_json: bool = False, scenarios: tuple[Scenario, ...] = SCENARIOS,
+                   width: int = DEFAULT_COLUMNS) -> int:
+    """Run every scenario and show its report, wrapped to `width`; exit 0 when each came out as it should."""
     from . import resolve
     from .health import finish_report
     from .inputs import parse_address
@@ -161,7 +163,7 @@ async def run_demo(show: Callable[[str], None], *, color: bool = False, verbose:
                 return client_context(verify=verify, cafile=str(ca.bundle_path))
 
             if not as_json:
-                show(_intro(dns_server.port, color))
+                show(_intro(dns_server.port, color, width))
             for number, scenario in enumerate(scenarios, 1):
                 kwargs = dict(scenario.server or {})
                 if scenario.tls and scenario.server is not None:
@@ -187,12 +189,12 @@ async def run_demo(show: Callable[[str], None], *, color: bool = False, verbose:
                 if as_json:
                     show(report_json(report, indent=None) + "\n")
                     continue
-                show(_heading(number, len(scenarios), scenario, color))
-                show(render_text(report, color=color, verbose=verbose, health=health))
+                show(_heading(number, len(scenarios), scenario, color, width))
+                show(render_text(report, color=color, verbose=verbose, health=health, width=width))
                 if problems:
                     show(f"  !! unexpected: {'; '.join(problems)}\n")
     if not as_json:
-        show(_outro(failures, color))
+        show(_outro(failures, color, width))
     return int(ExitCode.WARNING) if failures else int(ExitCode.OK)
 
 
@@ -200,26 +202,25 @@ def _bold(text: str, color: bool) -> str:
     return f"\x1b[1m{text}\x1b[0m" if color else text
 
 
-def _intro(dns_port: int, color: bool) -> str:
-    return (
-        _bold("smtp-probe demo", color) + "\n"
-        f"A DNS server on 127.0.0.1:{dns_port} serves the zone demo.test; fake mail servers on 127.0.0.1\n"
-        "play real servers' parts. Each report below comes from the same code a live probe runs.\n"
-        "Nothing leaves this machine, and no mail is ever sent (the probe never sends DATA).\n"
-    )
+def _intro(dns_port: int, color: bool, width: int = DEFAULT_COLUMNS) -> str:
+    text = (f"A DNS server on 127.0.0.1:{dns_port} serves the zone demo.test; fake mail servers on 127.0.0.1 "
+            "play real servers' parts. Each report below comes from the same code a live probe runs. Nothing "
+            "leaves this machine, and no mail is ever sent (the probe never sends DATA).")
+    return _bold("smtp-probe demo", color) + "\n" + "\n".join(wrap(text, width - 2)) + "\n"
 
 
-def _heading(number: int, total: int, scenario: Scenario, color: bool) -> str:
+def _heading(number: int, total: int, scenario: Scenario, color: bool, width: int = DEFAULT_COLUMNS) -> str:
     command = " ".join(["smtp-probe", *scenario.addresses]) if scenario.addresses else f"smtp-probe {scenario.domain}"
-    rule = "─" * 78
+    rule = "─" * (width - 2)
+    story = "\n".join(wrap(scenario.story, width - 2))
     return (f"\n{rule}\n{_bold(f'[{number}/{total}] {scenario.title}', color)}\n"
-            f"{scenario.story}\n$ {command}\n\n")
+            f"{story}\n$ {command}\n\n")
 
 
-def _outro(failures: list[str], color: bool) -> str:
-    rule = "─" * 78
+def _outro(failures: list[str], color: bool, width: int = DEFAULT_COLUMNS) -> str:
+    rule = "─" * (width - 2)
     if failures:
         return f"\n{rule}\nSome scenarios did not come out as expected:\n" + "".join(f"  - {f}\n" for f in failures)
-    return (f"\n{rule}\nEvery scenario came out as expected. Try `smtp-probe demo -v` for the annotated "
-            "transcripts,\n`smtp-probe explain 252 521` for two codes side by side, and "
-            "`smtp-probe --help` for a live probe.\n")
+    text = ("Every scenario came out as expected. Try `smtp-probe demo -v` for the annotated transcripts, "
+            "`smtp-probe explain 252 521` for two codes side by side, and `smtp-probe --help` for a live probe.")
+    return f"\n{rule}\n" + "\n".join(wrap(text, width - 2)) + "\n"

@@ -219,14 +219,13 @@ def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool) -> 
     verdict = p(str(a.verdict).upper(), "bold", _VERDICT_STYLE[a.verdict])
     out = [f"{p(printable(a.address), 'bold')} — {verdict}  ({a.reason})"]
     reply_text = printable(a.text).replace(chr(10), " / ") if a.text else ""
-    if a.text:
+    if a.text and a.code is not None:
         via = f" from {a.host}" if a.host else ""
-        if a.code is None:  # a probe event, not something a server said
-            head = f"  {a.command + ': ' if a.command else ''}"
-        else:
-            retried = f", asked again after {a.attempts[-1].get('waited_s', 0):g} s" if a.attempts else ""
-            head = f"  {a.command + ' ' if a.command else ''}reply{via}{retried}: "
-        out += _lines(p, width, head, reply_text, indent=4)
+        retried = f", asked again after {a.attempts[-1].get('waited_s', 0):g} s" if a.attempts else ""
+        out += _lines(p, width, f"  {a.command + ' ' if a.command else ''}reply{via}{retried}: ", reply_text,
+                      indent=4)
+    elif a.host:  # no reply: the probe's own observation, which Meaning words; say only where it was made
+        out.append(f"  no reply: {a.command + ' with ' if a.command else ''}{a.host}")
     if a.vrfy and not vrfy_shown:
         vrfy_text = printable(str(a.vrfy.get("text", ""))).replace(chr(10), " / ")
         said = "the same reply" if vrfy_text == reply_text else vrfy_text
