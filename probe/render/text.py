@@ -225,7 +225,7 @@ def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool) -> 
         out += _lines(p, width, f"  {a.command + ' ' if a.command else ''}reply{via}{retried}: ", reply_text,
                       indent=4)
     elif a.host:  # no reply: the probe's own observation, which Meaning words; say only where it was made
-        out.append(f"  no reply: {a.command + ' with ' if a.command else ''}{a.host}")
+        out.append(f"  seen by the probe at {a.command + ' with ' if a.command else ''}{a.host}")
     if a.vrfy and not vrfy_shown:
         vrfy_text = printable(str(a.vrfy.get("text", ""))).replace(chr(10), " / ")
         said = "the same reply" if vrfy_text == reply_text else vrfy_text
