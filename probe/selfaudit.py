@@ -165,7 +165,8 @@ class SourceAudit:
                 "so audit that one with --source-ip."), self.ip))
         found.extend(self._ptr_findings())
         found.extend(self._helo_findings())
-        found.extend(_dnsbl_finding(self.ip, r) for r in self.dnsbl if r.status in ("listed", "refused", "error"))
+        found.extend(_dnsbl_finding(self.ip, r) for r in self.dnsbl if r.status in ("listed", "refused"))
+        found.extend(_dnsbl_failures([r for r in self.dnsbl if r.status == "error"]))
         return found
 
     def _ptr_findings(self) -> list[Finding]:
@@ -228,6 +229,24 @@ def _dnsbl_finding(ip: str, result: DnsblResult) -> Finding:
     return Finding("source-dnsbl-failed", Severity.INFO, (
         f"Could not check {name} ({result.zone}): {result.error}; retry, or ask another resolver with --resolver."),
         result.zone)
+
+
+def _dnsbl_failures(failed: list[DnsblResult]) -> list[Finding]:
+    """Blocklists that could not be asked: one finding per distinct failure, not one per list (five lists
+    refused by the same resolver are one problem)."""
+    by_error: dict[str, list[DnsblResult]] = {}
+    for result in failed:
+        by_error.setdefault(str(result.error), []).append(result)
+    findings = []
+    for error, results in by_error.items():
+        if len(results) == 1:
+            findings.append(_dnsbl_finding("", results[0]))
+            continue
+        zones = ", ".join(r.zone for r in results)
+        findings.append(Finding("source-dnsbl-failed", Severity.INFO, (
+            f"Could not check {len(results)} DNS blocklists ({zones}): {error}; retry, or ask another resolver "
+            "with --resolver."), zones))
+    return findings
 
 
 async def bounded_lookup(lookup: Awaitable[Lookup], timeout_s: float) -> Lookup:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..health import HealthResult, tls_negotiated
@@ -21,6 +22,7 @@ _STATUS_STYLE = {DomainStatus.ACCEPTS_MAIL: "green", DomainStatus.DOES_NOT_ACCEP
 _SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
                    Severity.CRITICAL: "red"}
 _EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+_EVENT_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)+: ")  # the events.toml id before a session error's words
 
 
 class _Painter:
@@ -161,7 +163,7 @@ def _session_lines(s: Session, ip: str, p: _Painter, width: int) -> list[str]:
     if ending is not None:  # the host answered: its refusal or deferral, as it said it (e.g. a 521)
         parts.append(ending)
     elif s.error and s.outcome != "completed" and not (error and error in s.error):
-        parts.append(s.error)
+        parts.append(_EVENT_ID.sub("", s.error, count=1))  # "connect-refused: connection ... refused": the words
     head = f"        {ip:<24} "
     lines = [head]  # parts kept whole ("178 ms" never split), packed into the width
     for part in (printable(x) for x in parts):

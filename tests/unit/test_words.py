@@ -205,3 +205,19 @@ def test_helo_advice_never_names_a_non_fqdn() -> None:
     assert "--helo localhost" not in finding.message and "fully qualified" in finding.message
     named = replace(audit, ptr=["mail.example.com"])
     assert "use --helo mail.example.com" in next(f.message for f in named.findings() if f.subject == "probe")
+
+
+def test_blocklists_failing_alike_are_one_finding() -> None:
+    from probe.selfaudit import DnsblResult
+
+    failed = [DnsblResult(zone, f"1.2.0.192.{zone}", "error", error="REFUSED from 127.0.0.1:53")
+              for zone in ("zen.spamhaus.org", "bl.spamcop.net")]
+    other = DnsblResult("psbl.surriel.com", "q", "error", error="no answer within 1 s")
+    audit = SourceAudit("192.0.2.1", ptr_status="error", ptr_error="REFUSED from 127.0.0.1:53",
+                        dnsbl=[*failed, other])
+    found = [f for f in audit.findings() if f.id == "source-dnsbl-failed"]
+    assert [f.message.split(":")[0] for f in found] == [
+        "Could not check 2 DNS blocklists (zen.spamhaus.org, bl.spamcop.net)",
+        "Could not check Passive Spam Block List (psbl.surriel.com)"]
+    ptr = [f for f in audit.findings() if f.id.startswith("source-") and "PTR" in f.message]
+    assert len(ptr) == 1 and "none" not in ptr[0].message
