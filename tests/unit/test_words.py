@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sample_reports import DOMAIN, MX_HOST, MX_IP, mx_session, one_mx_report, step
 
 from probe.advice import RunFacts, address_advice, tls_consequence
 from probe.classifier import classify, unlocated
@@ -27,6 +26,8 @@ from probe.render.nagios import render_nagios
 from probe.render.text import render_text
 from probe.render.wrap import columns, wrap
 from probe.selfaudit import SourceAudit
+
+from sample_reports import DOMAIN, MX_HOST, MX_IP, mx_session, one_mx_report, step
 
 FACTS = RunFacts(domain=DOMAIN)
 
