@@ -351,7 +351,7 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     if stats.total == 0 and stats.skipped == 0:
         return fail(f"no targets in {'standard input' if source == '-' else source} (only blank lines, "
                     "comments or a header): nothing was probed")
-    click.echo(f"smtp-probe batch: {stats.total} results ({counts or 'none'}), "
+    click.echo(f"smtp-probe batch: {stats.total} result{'' if stats.total == 1 else 's'} ({counts or 'none'}), "
                f"{stats.skipped} skipped as already answered, {time.monotonic() - started:.1f} s", err=True)
     return stats.exit_code
 

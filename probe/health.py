@@ -235,7 +235,8 @@ class _Judge:
                     status = min(status, ExitCode.WARNING) if status is not ExitCode.OK else ExitCode.WARNING
                 checks.append(Check(name, self._observed(status, capped=capped),
                                     f"{name if name != 'ehlo' else str(last.context)} {_reply_phrase(last)}",
-                                    sum(s.elapsed_ms for s in steps), label, detail=last.text))
+                                    sum(s.elapsed_ms for s in steps), label,
+                                    detail=last.text if last.code is not None else None))  # servers' words only
         checks.append(self._starttls(session, label, starttls_required, capped))
         checks.extend(_certificate_checks(session, label, *cert_thresholds, starttls_required))
         checks.extend(_dane_checks(session, label))
