@@ -26,28 +26,30 @@ FORMATS = ("text", "json", "nagios", "prometheus", "junit")
 MAIN_HELP = """Probe a domain's mail servers and explain every reply.
 
 \b
-  smtp-probe DOMAIN [ADDRESS ...]     probe DOMAIN's MX hosts, optionally test addresses
-  smtp-probe ADDRESS                  same, the domain taken from the address
-  smtp-probe explain CODE [CODE ...]  what a reply code means; two or more: compared
-  smtp-probe explain --context RCPT "550 5.1.1 ..."   diagnose a pasted reply
-  smtp-probe batch FILE|-             many targets, JSON Lines out
-  smtp-probe self-check --source-ip IP   audit this machine: PTR, FCrDNS, HELO, DNS blocklists
-  smtp-probe demo                     offline tour on loopback fake servers
+smtp-probe DOMAIN [ADDRESS ...]   probe DOMAIN's MX hosts (and addresses)
+smtp-probe ADDRESS                same, the domain taken from the address
+smtp-probe explain CODE [CODE ...]   what a reply code means (two or more:
+                                     compared); --context RCPT "550 ..."
+                                     diagnoses a pasted reply
+smtp-probe batch FILE|-           many targets, JSON Lines out
+smtp-probe self-check --source-ip IP   audit this machine: PTR, FCrDNS, HELO,
+                                       DNS blocklists
+smtp-probe demo                   offline tour on loopback fake servers
 
 The probe never sends DATA: it never delivers mail.
 
 \b
 Exit codes (monitoring-plugins convention):
-  0 OK        the domain accepts mail and every address is deliverable (or --expect met)
-  1 WARNING   only transient or uncertain results (greylisting, 4xx, 252, catch-all,
-              the servers answered but refused this client)
-  2 CRITICAL  a permanent failure (undeliverable, no mail accepted, unreachable)
-  3 UNKNOWN   the probe could not run (bad usage, bad input, local resolver failure)
+0 OK        the domain accepts mail, every address deliverable (--expect met)
+1 WARNING   only transient or uncertain results (greylisting, 4xx, 252,
+            catch-all, the servers answered but refused this client)
+2 CRITICAL  a permanent failure (undeliverable, no mail accepted, unreachable)
+3 UNKNOWN   the probe could not run (bad usage or input, local DNS failure)
 
 \b
 Environment:
-  SMTP_PROBE_HELO  default for --helo     SMTP_PROBE_FROM  default for --from
-  NO_COLOR         no colour              COLUMNS          text width (default 80)
+SMTP_PROBE_HELO  default for --helo   SMTP_PROBE_FROM  default for --from
+NO_COLOR         no colour            COLUMNS   text width (default 80)
 
 Run `smtp-probe probe --help` for every probe option.
 """
@@ -196,7 +198,8 @@ def explain_command(items: tuple[str, ...], context: str | None, host: str | Non
     \b
       smtp-probe explain 252
       smtp-probe explain 252 521
-      smtp-probe explain --context RCPT "550-5.1.1 The email account that you tried to reach does not exist"
+      smtp-probe explain --context RCPT "550-5.1.1 The email account that you
+        tried to reach does not exist"
     """
     from . import explain
     from .render.json import dumps
