@@ -134,7 +134,7 @@ class PhraseIndex:
         found: list[int] = []
         phrases = self.phrases
         for word in self.keys & (text_words(text) if words is None else words):
-            found.extend(p for p in self.by_word[word] if _occurs(phrases[p], text))
+            found.extend(p for p in self.by_word[word] if phrases[p] in text and _occurs(phrases[p], text))
         if self.unkeyed and not text.isascii():
             found.extend(p for p in self.unkeyed if phrases[p] in text)
         found.sort()
@@ -148,6 +148,8 @@ def _is_word_char(ch: str) -> bool:
 def _occurs(phrase: str, text: str) -> bool:
     """`phrase` occurs in `text` with no letter or digit glued to a letter or digit at its ends."""
     check_start, check_end = _is_word_char(phrase[0]), _is_word_char(phrase[-1])
+    if not (check_start or check_end):
+        return phrase in text  # no word boundary to check
     start = text.find(phrase)
     while start >= 0:
         end = start + len(phrase)
