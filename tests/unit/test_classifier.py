@@ -387,3 +387,21 @@ def test_when_follows_the_rule_not_the_code_it_overrides() -> None:
     assert blocked.reason is Reason.BLOCKLISTED and "does not know" not in blocked.when
     assert "blocklisted" in blocked.when and "RCPT TO" in blocked.when
     assert usual.reason is Reason.USER_UNKNOWN
+
+
+@pytest.mark.parametrize(("text", "context", "reason", "bare"), [
+    # A blocklist named under 5.2.1 ("mailbox disabled"): github:zone-eu/zone-mta/config/bounces.txt (a commented example)
+    ("550 5.2.1 Mailbox unavailable. Your IP address 192.0.2.44 is blacklisted using SPAMHAUS-XBL. Details: "
+     "https://www.spamhaus.org/query/ip/192.0.2.44.", "RCPT", Reason.BLOCKLISTED, "550 5.2.1"),
+    # Orange's full mailbox under 5.1.1 ("bad destination mailbox"): same file
+    ("552 5.1.1 Boite du destinataire pleine. Recipient overquota. OFR_417 [417]", "RCPT", Reason.MAILBOX_FULL,
+     "552 5.1.1"),
+    # Exchange Online's directory-based edge blocking under 5.4.1 ("no answer from host"): Microsoft's NDR docs
+    ("550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", "RCPT", Reason.USER_UNKNOWN, "550 5.4.1"),
+])
+def test_specific_words_beat_a_misused_enhanced_code(text: str, context: str, reason: Reason, bare: str) -> None:
+    """Issue 10 (7): when the wording is specific it decides; the code alone says something else."""
+    assert classify(bare, context).reason is not reason
+    got = classify(text, context)
+    assert got.reason is reason
+    assert got.decided_by is not None and got.decided_by.by in ("rule", "lexicon")
