@@ -50,7 +50,11 @@ CONNECTION_OPTIONS = [
     click.option("--deadline", type=click.FloatRange(0.1, 3600), default=120.0, show_default=True,
                  metavar="SECONDS", help="Limit for the whole run (per target in batch), whatever the servers do."),
     click.option("--starttls", type=click.Choice(["auto", "require", "never"]), default="auto",
-                 show_default=True, help="Use STARTTLS when offered; require makes its absence CRITICAL."),
+                 show_default=True,
+                 help="auto: use STARTTLS when offered (its absence is advice). require: STARTTLS must be "
+                      "offered, the handshake succeed and the certificate verify (trusted chain, the MX name, "
+                      "in date; expiring within 7 days or --cert-critical is CRITICAL too); anything less is "
+                      "CRITICAL and the probe stops before MAIL. never: plain text only."),
     click.option("--no-vrfy", is_flag=True, help="Skip VRFY."),
     click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all."),
     click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered."),
@@ -62,8 +66,11 @@ CONNECTION_OPTIONS = [
                  help="WARNING when the whole probe takes longer."),
     click.option("--critical", "critical_s", type=float, metavar="SECONDS",
                  help="CRITICAL when the whole probe takes longer."),
-    click.option("--cert-warning", type=int, metavar="DAYS", help="WARNING when a certificate expires sooner."),
-    click.option("--cert-critical", type=int, metavar="DAYS", help="CRITICAL when a certificate expires sooner."),
+    click.option("--cert-warning", type=int, metavar="DAYS",
+                 help="WARNING when a certificate expires sooner (default 21). Certificate problems are "
+                      "WARNING, CRITICAL where MTA-STS enforce or DANE covers that MX."),
+    click.option("--cert-critical", type=int, metavar="DAYS",
+                 help="CRITICAL when a certificate expires sooner, or has expired."),
     click.option("--dnsbl", "dnsbl_zones", multiple=True, metavar="ZONE",
                  help="DNS blocklist zone to check this machine's address against, when a server echoes it "
                       f"(repeatable; default: {DNSBL_DEFAULT_HELP})."),
@@ -132,7 +139,9 @@ def make_plan(kw: dict[str, Any], *, address_count: int | None = None) -> Plan:
         timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
         vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
         tls_policies=not kw["no_tls_policies"],
-        cert_warning_days=cert_warning, cert_critical_days=cert_critical,
+        cert_warning_days=cert_warning,
+        cert_critical_days=cert_critical if kw["starttls"] == "require" or kw["cert_warning"] is not None
+        or kw["cert_critical"] is not None else None,
         dnsbl_zones=tuple(inputs.parse_domain(z, what="--dnsbl") for z in kw.get("dnsbl_zones") or ()),
         family=4 if kw["ipv4_only"] else 6 if kw["ipv6_only"] else None,
         proxy=kw["proxy"] or None, retry_greylist_s=kw["retry_greylist"], all_mx=kw["all_mx"],

@@ -27,6 +27,7 @@ from .model import (
     Reason,
     Report,
     Session,
+    Severity,
     Step,
     Verdict,
 )
@@ -290,12 +291,64 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             walk.finding(finding)
         elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
             result = catchall.accepted_by_catch_all(result, a.domain)
+        result.mx_verdicts = _mx_verdicts(walk, a)
+        for finding in _disagreements(result):
+            walk.finding(finding)
         report.addresses.append(result)
     report.summary = _summary(report)
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
                           f"({_refusal_words(refusal)}); the domain may accept mail from others, "
                           "and nothing was learned about the addresses")
+
+
+def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:
+    """Each session (host and address, preference order) that answered `a`'s RCPT; [] when fewer than two did."""
+    answers = []
+    for record in walk.records:
+        exchange = record.rcpt.get(a.smtp_form)
+        if record is walk.retry or exchange is None or exchange.context is not Context.RCPT or exchange.reply is None:
+            continue
+        d = diagnose(exchange, record.host)
+        verdict = assess.address_verdict(d, catch_all=_catch_all(record))
+        answers.append({"host": record.host, "address": record.address, "verdict": str(verdict),
+                        "reason": str(d.reason), "code": d.code, "enhanced": d.enhanced, "text": d.text})
+    return answers if len(answers) > 1 else []
+
+
+# how bad it is when a host answers this while the deciding host answers something else
+_DISAGREEMENT_SEVERITY = {Verdict.UNDELIVERABLE: Severity.CRITICAL, Verdict.RISKY: Severity.WARNING,
+                          Verdict.UNKNOWN: Severity.WARNING, Verdict.DELIVERABLE: Severity.WARNING}
+
+
+def _disagreements(result: AddressResult) -> list[Finding]:
+    """mx-disagree, once per host whose verdict differs from the deciding (first) host's.
+
+    A host that refuses what the first accepts bounces the mail that fails over to it (CRITICAL); one that
+    accepts what the first refuses takes mail only to bounce it later (WARNING), as does one that defers.
+    """
+    if not result.mx_verdicts:
+        return []
+    first = result.mx_verdicts[0]
+    findings: list[Finding] = []
+    for other in result.mx_verdicts[1:]:
+        if other["verdict"] == first["verdict"] or other["host"] == first["host"]:
+            continue
+        verdict = Verdict(other["verdict"])
+        said = " ".join(str(other["text"] or other["code"]).split("\n", 1)[0].split())[:100]
+        if verdict is Verdict.UNDELIVERABLE:
+            consequence = (f"mail that fails over to {other['host']} will bounce: it does not accept "
+                           f"{result.address} ({said})")
+        elif first["verdict"] == Verdict.UNDELIVERABLE:
+            consequence = (f"{other['host']} accepts {result.address} ({said}), which {first['host']} refuses: "
+                           "mail that fails over to it is accepted, then bounced by the primary (backscatter)")
+        else:
+            consequence = (f"{other['host']} answers {result.address} {verdict} ({said}) where "
+                           f"{first['host']} answers {first['verdict']}: mail that fails over to it may be "
+                           "delayed or refused")
+        findings.append(Finding("mx-disagree", _DISAGREEMENT_SEVERITY[verdict],
+                                f"The MX hosts disagree about {result.address}: {consequence}.", other["host"]))
+    return findings
 
 
 def _refusal_words(exchange: Exchange) -> str:

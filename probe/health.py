@@ -24,10 +24,16 @@ The exit-code policy, in one place (each rule has a test in tests/unit/test_heal
   or found no usable nameserver): 3 UNKNOWN "local resolver failure".
 * `port25-blocked` (every MX connection attempt timed out from here): 3 UNKNOWN —
   the probe could not run from this network; it says nothing about the target.
-* Findings are advisory (reported, status OK): no STARTTLS in auto mode, MX is a CNAME,
-  TLS-RPT absent, unreachable MTA-STS policy, this machine on a DNSBL (about us, not the
-  target)... Except ALWAYS_COUNTING_FINDINGS at CRITICAL severity (MTA-STS enforce not
-  covering an MX or its certificate, DNSSEC DANE mismatch, DANE without TLS).
+* Findings: ONE rule in every mode and format — a finding counts at its own severity (INFO → 0,
+  WARNING → 1, CRITICAL → 2), so no line marked critical stands under an OK exit and Prometheus and
+  JUnit show a warning finding as failing. Findings that are only advice are INFO. A certificate
+  problem (expired, untrusted, self-signed, wrong name, unreadable, expiring within --cert-warning
+  days) is WARNING by default and CRITICAL where MTA-STS enforce or DANE covers that MX
+  (probe.security.grade_certificate_findings); `--cert-critical DAYS` (and `--starttls require`,
+  with 7) makes expiring within DAYS, and expired, CRITICAL. STARTTLS missing/refused/failed is
+  advice (INFO) in auto mode, CRITICAL under `--starttls require`. Findings about this machine (source-*) are at most
+  WARNING in a probe. MX hosts that disagree about an address (--all-mx, mx-disagree): CRITICAL
+  when mail failing over would bounce, else WARNING.
 * What the user asked for always counts: each `--expect`, `--warning/--critical`,
   certificate days left `<=` the cert thresholds (judged only when given: the CLI passes
   the effective values, 21/7 with `--starttls require`; the findings compare alike),
@@ -57,7 +63,7 @@ from .model import (
 )
 
 __all__ = [  # the --expect vocabulary lives in probe.expect and is re-exported here
-    "ALWAYS_COUNTING_FINDINGS", "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",
+    "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",
     "HealthResult", "evaluate", "finish_report", "local_resolver_failure", "parse_expectation", "session_label",
     "tls_negotiated",
 ]
@@ -112,7 +118,7 @@ def evaluate(
                                     cert_thresholds=(cert_warning_days, cert_critical_days)))
     for address in report.addresses:
         checks.extend(judge.address(address))
-    checks.extend(judge.findings(starttls_required=starttls_required))
+    checks.extend(judge.findings())
     results = [_expectation_check(report, e) for e in expectations]
     checks.extend(check for check, _ in results)
     checks.append(_time_check(report, warning_s, critical_s))
@@ -133,10 +139,6 @@ _VERDICT_STATUS = {Verdict.DELIVERABLE: ExitCode.OK, Verdict.RISKY: ExitCode.WAR
 TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
                                Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
 _NO_CONNECTION = frozenset({"refused", "timeout", "reset", "unreachable"})
-# Findings that count whatever the options (at their own severity, when it is CRITICAL); the rest are advisory.
-ALWAYS_COUNTING_FINDINGS = frozenset({"mta-sts-mx-not-covered", "mta-sts-cert-fails", "dane-mismatch",
-                                      "dane-no-tls"})
-_STARTTLS_FINDINGS = frozenset({"starttls-missing", "starttls-failed"})
 def tls_negotiated(tls: Any) -> bool:
     """A version and no error: a failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
     return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
@@ -238,7 +240,8 @@ class _Judge:
                                     sum(s.elapsed_ms for s in steps), label,
                                     detail=last.text if last.code is not None else None))  # servers' words only
         checks.append(self._starttls(session, label, starttls_required, capped))
-        checks.extend(_certificate_checks(session, label, *cert_thresholds, starttls_required))
+        checks.extend(_certificate_checks(session, label, *cert_thresholds, starttls_required,
+                                          _worst_certificate_finding(self.report, session.host)))
         checks.extend(_dane_checks(session, label))
         return checks
 
@@ -317,24 +320,26 @@ class _Judge:
         matching = [s for s in self.report.sessions if s.host == host]
         return session_label(self.report, matching[-1]) if matching else host
 
-    def findings(self, *, starttls_required: bool) -> list[Check]:
-        """Findings are advisory (status OK) except ALWAYS_COUNTING_FINDINGS at CRITICAL severity,
-        the STARTTLS findings under `--starttls require`, and port25-blocked (UNKNOWN: could not run)."""
+    def findings(self) -> list[Check]:
+        """Each finding counts at its own severity (INFO: OK), in every mode and format; port25-blocked is
+        UNKNOWN (the probe could not run from this network)."""
         checks: list[Check] = []
         for f in self.report.findings:
-            status = ExitCode.OK
-            if f.id == "port25-blocked":
-                status = ExitCode.UNKNOWN
-            elif f.severity is Severity.CRITICAL and (
-                    f.id in ALWAYS_COUNTING_FINDINGS or (starttls_required and f.id in _STARTTLS_FINDINGS)):
-                status = ExitCode.CRITICAL
+            status = ExitCode.UNKNOWN if f.id == "port25-blocked" else _SEVERITY_STATUS[f.severity]
             checks.append(Check(f"finding {f.id}", status, f.message, mx=f.subject))
         return checks
 
 
+def _worst_certificate_finding(report: Report, host: str) -> ExitCode:
+    """The certificate check agrees with the certificate findings about the same host (one rule)."""
+    return max((_SEVERITY_STATUS[f.severity] for f in report.findings
+                if f.id.startswith("cert-") and f.subject == host), default=ExitCode.OK)
+
+
 def _certificate_checks(session: Session, label: str, warn_days: int | None, crit_days: int | None,
-                        starttls_required: bool) -> list[Check]:
-    """Days left against the thresholds; expired is CRITICAL when thresholds or `require` are set."""
+                        starttls_required: bool, from_findings: ExitCode = ExitCode.OK) -> list[Check]:
+    """Days left against the thresholds (expired is CRITICAL when thresholds or `require` are set), and never
+    better than the certificate findings about this host."""
     cert = (session.tls or {}).get("certificate")
     if not isinstance(cert, dict) or not isinstance(cert.get("days_left"), (int, float)):
         return []
@@ -349,6 +354,7 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
         status = ExitCode.CRITICAL
     elif warn_days is not None and days <= warn_days:
         status = ExitCode.WARNING
+    status = max(status, from_findings)
     return [Check("certificate", status, message, mx=label, detail=cert.get("not_after"))]
 
 

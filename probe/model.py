@@ -326,6 +326,10 @@ class AddressResult:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     # set when the address's own domain is not the one whose MX was asked (relay / backup-MX check)
     note: str | None = None
+    # each MX host that answered this address's RCPT, in preference order, when more than one did
+    # (--all-mx): {"host", "address", "verdict", "reason", "code", "enhanced", "text"}; `verdict`
+    # above stays the first host's, a mx-disagree finding says where the others differ
+    mx_verdicts: list[dict[str, Any]] = field(default_factory=list)
     decided_by: Decision | None = None  # what decided the reason (a rule, the lexicon's phrases, the code)
 
 
@@ -392,5 +396,7 @@ class ProbeOptions:
     retry_greylist_s: float = 0.0  # wait up to this long and retry a greylisted RCPT
     tls_policies: bool = True  # look up MTA-STS, TLS-RPT and DANE
     cert_warning_days: int = 21  # certificate findings: WARNING when it expires sooner
-    cert_critical_days: int = 7  # ... and CRITICAL
+    # ... and CRITICAL when it expires sooner or has expired; None: certificate problems are WARNING unless
+    # MTA-STS enforce or DANE covers the MX (the CLI sets it with --cert-* or --starttls require)
+    cert_critical_days: int | None = None
     dnsbl_zones: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from typing import Any
 from . import dane, tlsinfo
 from .exchanges import SessionRecord
 from .inputs import is_ip_literal
-from .model import Context, Finding, ProbeOptions, Report, Session
+from .model import Context, Finding, ProbeOptions, Report, Session, Severity
 
 
 def handshake_error(record: SessionRecord) -> str | None:
@@ -121,6 +121,32 @@ def policy_findings(report: Report) -> list[Finding]:
         if s.outcome == "completed":
             cert_by_host[s.host] = (s.tls or {}).get("certificate") if s.tls and not s.tls.get("error") else None
     return mtasts.mta_sts_findings(report.mta_sts, cert_by_host) + mtasts.tls_rpt_findings(report.tls_rpt)
+
+
+# Certificate problems a sender that authenticates the MX (MTA-STS enforce, DANE) refuses to deliver over.
+CERTIFICATE_PROBLEMS = frozenset({"cert-expired", "cert-self-signed", "cert-untrusted", "cert-name-mismatch",
+                                  "cert-unreadable"})
+
+
+def authenticated_by(report: Report, host: str) -> str | None:
+    """'MTA-STS enforce' or 'DANE' when senders authenticate `host`'s certificate; None when none does."""
+    sts = report.mta_sts or {}
+    if sts.get("mode") == "enforce" and (sts.get("covers") or {}).get(host):
+        return "MTA-STS enforce"
+    if any(s.host == host and s.dane and s.dane.get("records") and s.dane.get("dnssec") for s in report.sessions):
+        return "DANE"
+    return None
+
+
+def grade_certificate_findings(report: Report) -> None:
+    """The one rule for certificate problems (see probe.health): WARNING, CRITICAL where MTA-STS enforce or
+    DANE covers that MX (senders that authenticate it will not deliver there)."""
+    for f in report.findings:
+        if f.id in CERTIFICATE_PROBLEMS and f.subject and f.severity is not Severity.CRITICAL:
+            policy = authenticated_by(report, f.subject)
+            if policy is not None:
+                f.severity = Severity.CRITICAL
+                f.message += f" {policy} covers {f.subject}: this is CRITICAL."
 
 
 def transport_verdicts(report: Report) -> dict[str, Any] | None:

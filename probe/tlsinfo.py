@@ -243,12 +243,16 @@ def certificate_findings(
     cert: dict[str, Any] | None,
     *,
     warning_days: int = DEFAULT_CERT_WARNING_DAYS,
-    critical_days: int = DEFAULT_CERT_CRITICAL_DAYS,
+    critical_days: int | None = None,
     consequence: str = _ENFORCING_SENDERS,
 ) -> list[Finding]:
     """Findings about one MX host's certificate (a describe_certificate object). None: nothing to say.
 
-    `consequence`: what a bad certificate costs this domain (probe.advice.tls_consequence), once known."""
+    `consequence`: what a bad certificate costs this domain (probe.advice.tls_consequence), once known.
+    Every problem is a WARNING here; expiring within (or expired beyond) `critical_days`, when given
+    (--cert-critical, --starttls require), is CRITICAL. probe.security.grade_certificate_findings makes
+    the problems CRITICAL where MTA-STS enforce or DANE covers the MX (the one rule, health.py).
+    """
     if cert is None:
         return []
     if cert.get("error"):
@@ -257,15 +261,16 @@ def certificate_findings(
                         mx_host)]
     findings: list[Finding] = []
     days_left = cert.get("days_left")
+    by_days = Severity.CRITICAL if (critical_days is not None and isinstance(days_left, int)
+                                    and days_left <= critical_days) else Severity.WARNING
     if isinstance(days_left, int) and days_left < 0:
         findings.append(Finding(
-            "cert-expired", Severity.CRITICAL,
+            "cert-expired", by_days,
             f"The certificate of {mx_host} expired {-days_left} day(s) ago ({cert.get('not_after')}); "
             f"{consequence}. DANE-EE senders ignore the dates.", mx_host))
     elif isinstance(days_left, int) and days_left <= warning_days:
-        severity = Severity.CRITICAL if days_left <= critical_days else Severity.WARNING
         findings.append(Finding(
-            "cert-expiring", severity,
+            "cert-expiring", by_days,
             f"The certificate of {mx_host} expires in {days_left} day(s) ({cert.get('not_after')}); renew it before "
             f"then: once it expires, {consequence}.", mx_host))
     if cert.get("self_signed"):
@@ -289,12 +294,13 @@ def certificate_findings(
 
 def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str,
                       refused: str | None = None, consequence: str | None = None) -> list[Finding]:
-    """STARTTLS missing, refused (a 454) or failed: CRITICAL under --starttls require, else WARNING; nothing
-    under "never". `refused`: the server's reply to STARTTLS when it was not 220. `consequence`: what that
-    costs this domain (probe.advice.tls_consequence), once known."""
+    """STARTTLS missing, refused (a 454) or failed: CRITICAL under --starttls require; in auto mode advice
+    (INFO: the exit code does not change, the transport line says "no STARTTLS"); nothing under "never".
+    `refused`: the server's reply to STARTTLS when it was not 220. `consequence`: what that costs this
+    domain (probe.advice.tls_consequence), once known."""
     if mode == "never" or (session_tls is not None and not session_tls.get("error")):
         return []
-    severity = Severity.CRITICAL if mode == "require" else Severity.WARNING
+    severity = Severity.CRITICAL if mode == "require" else Severity.INFO
     if not offered:
         return [Finding("starttls-missing", severity,
                         f"{mx_host} does not offer STARTTLS: mail to it travels in clear text; "

@@ -105,6 +105,8 @@ def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: flo
     reply_code = _Family("smtp_probe_reply_code", "Last SMTP reply code to each command (banner: greeting)")
     verdict = _Family("smtp_probe_address_verdict", "1 for the verdict an address got, 0 for the others")
     status = _Family("smtp_probe_domain_status", "1 for the status the domain got, 0 for the others")
+    mx_verdict = _Family("smtp_probe_mx_address_verdict",
+                         "--all-mx: 1 for the verdict each MX host gave an address, 0 for the others")
     expiry = _Family("probe_ssl_earliest_cert_expiry", "Returns last SSL chain expiry in unixtime")
     tls_version = _Family("smtp_probe_tls_version_info", "The TLS version negotiated after STARTTLS")
 
@@ -135,8 +137,12 @@ def render_prometheus(report: Report, health: HealthResult, *, dns_lookup_s: flo
         for candidate in Verdict:
             verdict.add(1 if address.verdict is candidate else 0, domain=domain, address=address.address,
                         verdict=str(candidate))
+        for answer in address.mx_verdicts:
+            for candidate in Verdict:
+                mx_verdict.add(1 if answer["verdict"] == candidate else 0, domain=domain, mx=str(answer["host"]),
+                               ip=str(answer["address"]), address=address.address, verdict=str(candidate))
     families = (success, duration, dns, exit_code, status, check_success, check_status, reply_code, verdict,
-                expiry, tls_version)
+                mx_verdict, expiry, tls_version)
     return "".join(f"{line}\n" for family in families for line in family.lines())
 
 

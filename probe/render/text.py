@@ -113,9 +113,11 @@ def _why(health: HealthResult, p: _Painter, elapsed: str, width: int) -> list[st
         detail = str(record.get("detail"))
         if not record.get("met") and detail not in health.summary:
             out += _lines(p, width, "  expectation not met: ", printable(detail), indent=4)
+    limits = {"time"} | ({"certificate"} if health.cert_warning_days is not None
+                         or health.cert_critical_days is not None else set())
     for check in health.checks:
-        if check.name in ("time", "certificate") and check.status is not ExitCode.OK \
-                and check.message not in health.summary:
+        if check.name in limits and check.status is not ExitCode.OK \
+                and check.message not in health.summary:  # only limits the user set
             where = f" ({check.mx})" if check.mx else ""
             out += _lines(p, width, "  limit broken: ", printable(check.message) + where, indent=4)
     return out
@@ -228,6 +230,10 @@ def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool) -> 
                       indent=4)
     elif a.host:  # no reply: the probe's own observation, which Meaning words; say only where it was made
         out.append(f"  seen by the probe at {a.command + ' with ' if a.command else ''}{a.host}")
+    for answer in a.mx_verdicts:  # --all-mx: each host's own answer, so a disagreement shows
+        said = printable(str(answer.get("text") or answer.get("code") or "")).replace(chr(10), " / ")
+        out += _lines(p, width, f"  {answer['host']} [{answer['address']}]: ",
+                      f"{answer['verdict']} ({answer['reason']}): {said}", indent=4)
     if a.vrfy and not vrfy_shown:
         vrfy_text = printable(str(a.vrfy.get("text", ""))).replace(chr(10), " / ")
         said = "the same reply" if vrfy_text == reply_text else vrfy_text

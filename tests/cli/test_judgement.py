@@ -113,3 +113,58 @@ async def test_a_host_that_did_not_answer_is_said_so() -> None:
     data = json.loads(out)
     assert (code, data["status"]) == (2, "unreachable")
     assert data["summary"].startswith("one.j.test: no mail server answered: ")
+
+
+# ---------------------------------------------------------------- defect 3: --all-mx, hosts that disagree
+
+# Exim's default ACL for a domain it neither hosts nor relays for (github:Exim/exim src/src/configure.default:
+# "require message = relay not permitted / domains = +local_domains : +relay_to_domains")
+RELAY_NOT_PERMITTED = "550 relay not permitted"
+
+
+async def test_all_mx_shows_the_backup_that_would_bounce_in_every_format(validate_report: Any) -> None:
+    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(rcpt={"alice@two.j.test": "250 2.1.5 Ok"}) as mx1, \
+            FakeSMTP(host="127.0.0.2", port=mx1.port, rcpt_default=RELAY_NOT_PERMITTED) as mx2:
+        args = ("alice@two.j.test", "--resolver", f"127.0.0.1:{dns.port}", "--port", str(mx1.port),
+                "--no-catch-all")
+        runs = await every_format(*args, "--all-mx")
+        one_host_code, _ = await smtp_probe(*args)  # without --all-mx the walk stops at mx1
+        assert len(mx2.connections) == len(runs)
+    assert one_host_code == 0
+    assert {fmt: code for fmt, (code, _) in runs.items()} == dict.fromkeys(runs, 2)  # the worse state
+    data = json.loads(runs["json"][1])
+    validate_report(data)
+    (alice,) = data["addresses"]
+    assert (alice["verdict"], alice["host"]) == ("deliverable", "mx1.two.j.test")  # preference order decides
+    assert [(v["host"], v["verdict"], v["code"]) for v in alice["mx_verdicts"]] == [
+        ("mx1.two.j.test", "deliverable", 250), ("mx2.two.j.test", "undeliverable", 550)]
+    (disagree,) = [f for f in data["findings"] if f["id"] == "mx-disagree"]
+    assert disagree["severity"] == "critical" and disagree["subject"] == "mx2.two.j.test"
+    assert ("mail that fails over to mx2.two.j.test will bounce: it does not accept alice@two.j.test "
+            f"({RELAY_NOT_PERMITTED})") in disagree["message"]
+    text = runs["text"][1]
+    assert "mx1.two.j.test [127.0.0.1]: deliverable (accepted): 250 2.1.5 Ok" in text
+    assert f"mx2.two.j.test [127.0.0.2]: undeliverable (relay_denied): {RELAY_NOT_PERMITTED}" in text
+    assert "critical The MX hosts disagree about alice@two.j.test" in text
+    assert text.rstrip().splitlines()[-1].startswith("CRITICAL: ")
+    assert runs["nagios"][1].startswith("SMTP CRITICAL - ") and "mail that fails over" in runs["nagios"][1]
+    families = {f.name: f for f in text_string_to_metric_families(runs["prometheus"][1])}
+    per_mx = {(s.labels["mx"], s.labels["verdict"]) for s in families["smtp_probe_mx_address_verdict"].samples
+              if s.value == 1}
+    assert per_mx == {("mx1.two.j.test", "deliverable"), ("mx2.two.j.test", "undeliverable")}
+    statuses = {s.labels["check"]: s.value for s in families["smtp_probe_check_status"].samples}
+    assert statuses["finding mx-disagree"] == 2
+    junit = ET.fromstring(runs["junit"][1])
+    case = next(c for c in junit.iter("testcase") if c.get("name") == "finding mx-disagree")
+    failure = case.find("failure")
+    assert failure is not None and failure.get("type") == "critical"
+
+
+async def test_all_mx_hosts_that_agree_add_nothing() -> None:
+    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(rcpt={"alice@two.j.test": "250 2.1.5 Ok"}) as mx1, \
+            FakeSMTP(host="127.0.0.2", port=mx1.port, rcpt={"alice@two.j.test": "250 2.1.5 Ok"}):
+        code, out = await smtp_probe("alice@two.j.test", "--resolver", f"127.0.0.1:{dns.port}", "--port",
+                                     str(mx1.port), "--no-catch-all", "--all-mx")
+    data = json.loads(out)
+    assert code == 0 and not [f for f in data["findings"] if f["id"] == "mx-disagree"]
+    assert [v["verdict"] for v in data["addresses"][0]["mx_verdicts"]] == ["deliverable", "deliverable"]

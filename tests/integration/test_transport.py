@@ -19,8 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from probe import mtasts, resolve
+from probe.health import finish_report
 from probe.inputs import parse_address
-from probe.model import DomainStatus, Finding, ProbeOptions, Report, Severity
+from probe.model import DomainStatus, ExitCode, Finding, ProbeOptions, Report, Severity
 from probe.render.text import render_text
 from probe.runner import probe_domain
 from probe.testing.certs import IssuedCert, TestCA, self_signed
@@ -176,7 +177,7 @@ async def test_policy_fetch_errors_are_warnings(world: World, ca: TestCA, record
     ("make_cert", "finding", "severity"),
     [
         (lambda ca: self_signed([MX1]), "cert-self-signed", Severity.WARNING),
-        (lambda ca: ca.issue([MX1], expired=True), "cert-expired", Severity.CRITICAL),
+        (lambda ca: ca.issue([MX1], expired=True), "cert-expired", Severity.WARNING),
         (lambda ca: ca.issue(["other.t.test"]), "cert-name-mismatch", Severity.WARNING),
     ],
 )
@@ -188,6 +189,37 @@ async def test_certificate_problems(world: World, ca: TestCA, make_cert: Callabl
     assert session.outcome == "completed" and session.tls is not None and session.tls["certificate"]
     assert found(report)[f"{finding}@{MX1}"].severity is severity
     assert report.mta_sts is not None and report.mta_sts["status"] == "absent"
+
+
+@pytest.mark.parametrize(("cover", "severity", "exit_code"), [
+    (None, Severity.WARNING, ExitCode.WARNING),  # nobody authenticates the MX: a WARNING
+    ("mta-sts", Severity.CRITICAL, ExitCode.CRITICAL),  # MTA-STS enforce covers it
+    ("dane", Severity.CRITICAL, ExitCode.CRITICAL),  # DANE (DNSSEC-signed TLSA) covers it
+])
+async def test_a_certificate_problem_is_critical_where_mta_sts_enforce_or_dane_covers_the_mx(
+        world: World, ca: TestCA, cover: str | None, severity: Severity, exit_code: ExitCode) -> None:
+    issued = ca.issue([MX1], expired=True)
+    server = await world.smtp(issued)
+    records: list[str] = []
+    secure: tuple[str, ...] = ()
+    if cover == "mta-sts":
+        await world.policy(body=policy_text("enforce", [f"*.{DOMAIN}"]))
+        records = [STS, "mta-sts A 127.0.0.1"]
+    elif cover == "dane":
+        records = [tlsa(server.port, 3, 1, 1, spki_sha256(issued.der))]
+        secure = (f"_{server.port}._tcp.{MX1}.",)
+    report = await world.probe(server, records, secure=secure)
+    health = finish_report(report)
+    expired = found(report)[f"cert-expired@{MX1}"]
+    assert expired.severity is severity
+    # the line and the exit code agree in every format
+    assert health.exit_code is exit_code and report.exit_code is exit_code
+    text = render_text(report, health=health)
+    assert f"{severity:<8} The certificate of {MX1} expired" in text
+    assert [line for line in text.splitlines() if line.startswith(("OK:", "WARNING:", "CRITICAL:"))] == [
+        next(line for line in text.splitlines() if line.startswith(f"{exit_code.name}:"))]
+    assert next(c for c in health.checks if c.name == "finding cert-expired").status is exit_code
+    assert next(c for c in health.checks if c.name == "certificate" and c.mx == MX1).status is exit_code
 
 
 async def test_certificate_trusted_through_the_test_ca(world: World, ca: TestCA) -> None:

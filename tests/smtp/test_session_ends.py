@@ -93,7 +93,7 @@ async def test_a_broken_pipelined_reply_keeps_its_lines_and_the_unanswered_comma
 # ---- STARTTLS refused, the TLS close ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("mode", "severity"), [("auto", Severity.WARNING), ("require", Severity.CRITICAL)])
+@pytest.mark.parametrize(("mode", "severity"), [("auto", Severity.INFO), ("require", Severity.CRITICAL)])
 async def test_a_454_to_starttls_is_reported_as_refused_not_as_a_failed_handshake(
         server_cert: ServerCert, mode: str, severity: Severity) -> None:
     async with FakeSMTP(tls_context=server_cert.server_context(),

@@ -90,7 +90,7 @@ async def test_self_signed_server_reason_and_finding(ca: TestCA, tls_server: TLS
     assert ids(certificate_findings(MX, cert)) == {"cert-self-signed": Severity.WARNING}
 
 
-async def test_expired_server_reason_and_critical_finding(ca: TestCA, tls_server: TLSServerFactory) -> None:
+async def test_expired_server_reason_and_finding(ca: TestCA, tls_server: TLSServerFactory) -> None:
     port = await tls_server(ca.server_context(ca.issue(MX, expired=True)))
     with pytest.raises(ssl.SSLCertVerificationError) as failure:
         await handshake(port, client_context(verify=True, cafile=str(ca.bundle_path)))
@@ -99,7 +99,9 @@ async def test_expired_server_reason_and_critical_finding(ca: TestCA, tls_server
     _, _, der = await handshake(port, client_context(verify=False))
     cert = describe_certificate(der, mx_host=MX, trusted=False, verify_error=reason)
     assert cert["days_left"] < 0
-    assert ids(certificate_findings(MX, cert)) == {"cert-expired": Severity.CRITICAL}  # not also "untrusted"
+    # not also "untrusted"; WARNING by default, CRITICAL with a critical threshold (--cert-critical)
+    assert ids(certificate_findings(MX, cert)) == {"cert-expired": Severity.WARNING}
+    assert ids(certificate_findings(MX, cert, critical_days=0)) == {"cert-expired": Severity.CRITICAL}
 
 
 def test_verify_failure_of_other_errors() -> None:
@@ -268,11 +270,11 @@ def test_summary_when_trust_was_not_checked() -> None:
     ("offered", "session_tls", "mode", "expected"),
     [
         (False, None, "require", {"starttls-missing": Severity.CRITICAL}),
-        (False, None, "auto", {"starttls-missing": Severity.WARNING}),
+        (False, None, "auto", {"starttls-missing": Severity.INFO}),
         (False, None, "never", {}),
         (True, tls_object(None, None, None, error="certificate has expired"), "require",
          {"starttls-failed": Severity.CRITICAL}),
-        (True, tls_object(None, None, None, error="wrong version number"), "auto", {"starttls-failed": Severity.WARNING}),
+        (True, tls_object(None, None, None, error="wrong version number"), "auto", {"starttls-failed": Severity.INFO}),
         (True, tls_object("TLSv1.3", "x", None), "require", {}),
     ],
 )

@@ -188,14 +188,14 @@ def test_vrfy_disabled_is_skipped_and_does_not_count() -> None:
     assert check.skipped and "VRFY disabled" in check.message and result.exit_code is ExitCode.OK
 
 
-def test_advisory_finding_is_reported_but_critical_finding_is_critical() -> None:
+def test_a_finding_counts_at_its_own_severity_in_every_mode() -> None:
     warn = Finding("mx-is-cname", Severity.WARNING, "MX target is a CNAME", subject="mx1.example.com")
-    assert evaluate(report(findings=[warn])).exit_code is ExitCode.OK
+    assert evaluate(report(findings=[warn])).exit_code is ExitCode.WARNING
     assert by_name(evaluate(report(findings=[warn])), "finding mx-is-cname").message == "MX target is a CNAME"
     crit = Finding("mta-sts-mx-not-covered", Severity.CRITICAL, "MTA-STS enforce does not cover mx1")
     result = evaluate(report(findings=[warn, crit]), [parse_expectation("deliverable")])
-    assert result.exit_code is ExitCode.CRITICAL  # critical findings count even with expectations
-    assert by_name(result, "finding mx-is-cname").status is ExitCode.OK
+    assert result.exit_code is ExitCode.CRITICAL  # findings count even with expectations
+    assert by_name(result, "finding mx-is-cname").status is ExitCode.WARNING
 
 
 def test_mta_sts_enforce_not_covering_an_mx_is_critical_per_host() -> None:
@@ -207,8 +207,8 @@ def test_mta_sts_enforce_not_covering_an_mx_is_critical_per_host() -> None:
     assert result.exit_code is ExitCode.CRITICAL
     assert {c.mx for c in result.checks if c.name == "finding mta-sts-mx-not-covered"} == {
         "mx1.example.com", "mx2.example.com"}
-    # testing mode (WARNING severity) is advisory: senders do not enforce it
-    assert evaluate(report(findings=[uncovered("mx1.example.com", Severity.WARNING)])).exit_code is ExitCode.OK
+    # testing mode (WARNING severity): senders do not enforce it yet, a WARNING
+    assert evaluate(report(findings=[uncovered("mx1.example.com", Severity.WARNING)])).exit_code is ExitCode.WARNING
     info = Finding("tls-rpt-present", Severity.INFO, "TLS-RPT reports go to ...")
     assert evaluate(report(findings=[info])).exit_code is ExitCode.OK
 
@@ -443,16 +443,17 @@ def test_port25_blocked_is_unknown_not_critical() -> None:
     assert result.exit_code is ExitCode.UNKNOWN and "port 25" in result.summary
 
 
-@pytest.mark.parametrize("finding", [
-    Finding("starttls-missing", Severity.WARNING, "no STARTTLS", "mx1.example.com"),
-    Finding("mx-is-cname", Severity.WARNING, "MX is a CNAME", "mx1.example.com"),
-    Finding("tls-rpt-absent", Severity.INFO, "no TLS-RPT"),
-    Finding("mta-sts-policy-unreachable", Severity.WARNING, "policy fetch failed"),
-    Finding("source-listed", Severity.CRITICAL, "this machine is listed on zen.example"),
-    Finding("cert-expired", Severity.CRITICAL, "certificate expired"),
+@pytest.mark.parametrize(("finding", "expected"), [
+    (Finding("starttls-missing", Severity.INFO, "no STARTTLS", "mx1.example.com"), ExitCode.OK),
+    (Finding("mx-is-cname", Severity.WARNING, "MX is a CNAME", "mx1.example.com"), ExitCode.WARNING),
+    (Finding("tls-rpt-absent", Severity.INFO, "no TLS-RPT"), ExitCode.OK),
+    (Finding("mta-sts-policy-unreachable", Severity.WARNING, "policy fetch failed"), ExitCode.WARNING),
+    (Finding("cert-expired", Severity.WARNING, "certificate expired", "mx1.example.com"), ExitCode.WARNING),
+    (Finding("cert-expired", Severity.CRITICAL, "certificate expired", "mx1.example.com"), ExitCode.CRITICAL),
 ])
-def test_advisory_findings_do_not_change_the_exit_code(finding: Finding) -> None:
-    assert evaluate(report(findings=[finding])).exit_code is ExitCode.OK
+def test_the_exit_code_follows_each_findings_severity(finding: Finding, expected: ExitCode) -> None:
+    result = evaluate(report(findings=[finding]))
+    assert result.exit_code is expected and by_name(result, f"finding {finding.id}").status is expected
 
 
 @pytest.mark.parametrize("finding_id", ["mta-sts-mx-not-covered", "mta-sts-cert-fails", "dane-mismatch",
@@ -463,10 +464,12 @@ def test_findings_the_issues_call_critical_always_count(finding_id: str) -> None
     assert expect(report(findings=[finding]), "deliverable").exit_code is ExitCode.CRITICAL
 
 
-def test_starttls_findings_count_only_when_required() -> None:
+def test_starttls_findings_count_at_their_severity() -> None:
+    # tlsinfo.starttls_findings makes them CRITICAL under --starttls require, WARNING otherwise
     missing = Finding("starttls-missing", Severity.CRITICAL, "no STARTTLS", "mx1.example.com")
-    assert evaluate(report(findings=[missing])).exit_code is ExitCode.OK
     assert evaluate(report(findings=[missing]), starttls_required=True).exit_code is ExitCode.CRITICAL
+    missing.severity = Severity.WARNING
+    assert evaluate(report(findings=[missing])).exit_code is ExitCode.WARNING
 
 
 @pytest.mark.parametrize(("days", "expected"), [(8, ExitCode.WARNING), (7, ExitCode.CRITICAL),
