@@ -89,6 +89,7 @@ async def walk_domain(
         ))
     walk.facts = _facts(report, options)  # what advice may take as settled (probe.advice)
     walk.settle_tls_findings(options, walk.facts.tls_policy)
+    security.grade_certificate_findings(report)  # CRITICAL where MTA-STS enforce or DANE covers the MX
     report.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return walk
 
@@ -124,7 +125,6 @@ async def _run(walk: Walk, domain: str, addresses: Sequence[Address], options: P
             await security.add_dane(walk.pairs, resolver, report.findings)
             report.mta_sts, report.tls_rpt = await policies
             report.findings.extend(security.policy_findings(report))
-            security.grade_certificate_findings(report)
         finally:
             policies.cancel()  # a no-op when it finished; stops it when the deadline cut the walk short
     else:
