@@ -123,9 +123,9 @@ def policy_findings(report: Report) -> list[Finding]:
     return mtasts.mta_sts_findings(report.mta_sts, cert_by_host) + mtasts.tls_rpt_findings(report.tls_rpt)
 
 
-# Certificate problems a sender that authenticates the MX (MTA-STS enforce, DANE) refuses to deliver over.
+# TLS problems a sender that authenticates the MX (MTA-STS enforce, DANE) refuses to deliver over.
 CERTIFICATE_PROBLEMS = frozenset({"cert-expired", "cert-self-signed", "cert-untrusted", "cert-name-mismatch",
-                                  "cert-unreadable"})
+                                  "cert-unreadable", "starttls-missing", "starttls-refused", "starttls-failed"})
 
 
 def authenticated_by(report: Report, host: str) -> str | None:
@@ -139,8 +139,9 @@ def authenticated_by(report: Report, host: str) -> str | None:
 
 
 def grade_certificate_findings(report: Report) -> None:
-    """The one rule for certificate problems (see probe.health): WARNING, CRITICAL where MTA-STS enforce or
-    DANE covers that MX (senders that authenticate it will not deliver there)."""
+    """The one rule for certificate problems (see probe.health): WARNING (STARTTLS missing in auto mode:
+    advice), CRITICAL where MTA-STS enforce or DANE covers that MX (senders that authenticate it will not
+    deliver there)."""
     for f in report.findings:
         if f.id in CERTIFICATE_PROBLEMS and f.subject and f.severity is not Severity.CRITICAL:
             policy = authenticated_by(report, f.subject)

@@ -330,3 +330,14 @@ async def test_a_named_mx_beside_an_ip_literal_keeps_its_policies(world: World, 
     assert "not applicable" in report.transport["hosts"]["127.0.0.1"]
     domain_line = report.transport["domain"]
     assert "MTA-STS enforce covers" in domain_line and "NOT" not in domain_line
+
+
+async def test_no_starttls_is_advice_unless_mta_sts_enforce_covers_the_mx(world: World, ca: TestCA) -> None:
+    server = await world.smtp()  # no STARTTLS at all
+    plain = await world.probe(server, [])
+    assert found(plain)[f"starttls-missing@{MX1}"].severity is Severity.INFO
+    assert next(c for c in finish_report(plain).checks if c.name == "finding starttls-missing").status is ExitCode.OK
+    await world.policy(body=policy_text("enforce", [f"*.{DOMAIN}"]))
+    enforced = await world.probe(server, [STS, "mta-sts A 127.0.0.1"])
+    assert found(enforced)[f"starttls-missing@{MX1}"].severity is Severity.CRITICAL
+    assert finish_report(enforced).exit_code is ExitCode.CRITICAL
