@@ -224,14 +224,17 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
 
 
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
-             catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True) -> Diagnosis:
+             catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True,
+             _code_only: tuple[frozenset[str], str | None] | None = None) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
 
-    use_rules=False: the codes alone (no wording rules, no lexicon, no provider); use_lexicon=False: no lexicon."""
+    use_rules=False: the codes alone (no wording rules, no lexicon, no provider); use_lexicon=False: no lexicon;
+    _code_only: (words, provider id) when the rules and the code's wordings were tried already (see below)."""
     cat = catalogue or default()
     klass = _class_of(parsed)
-    words = text_words(parsed.normalized) if use_rules else frozenset()
-    provider_id = detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
+    words = _code_only[0] if _code_only else text_words(parsed.normalized) if use_rules else frozenset()
+    provider_id = _code_only[1] if _code_only else \
+        detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
     provider_name = cat.provider_name(provider_id)
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
     note = _code_note(code_entry, ctx)
@@ -271,7 +274,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                     "after 'Remote server returned', 'said:' or 'Diagnostic-Code') and explain that line.",
                     decision=Decision("nothing", "no reply code, and no wording the catalogue knows"))
 
-    if use_rules:
+    if use_rules and _code_only is None:
         rule = match_rule(parsed, ctx, provider_id, cat, words)
         if rule is not None:
             enh_entry = cat.enhanced.get(parsed.enhanced.split(".", 1)[1]) if parsed.enhanced else None
@@ -288,17 +291,17 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
                         decision=by_rule(rule))
 
-    if code_entry is not None and klass not in (2, 3):
+    if code_entry is not None and klass not in (2, 3) and _code_only is None:
         for variant in code_entry.variants:
             if (not variant.contexts or ctx is None or ctx in variant.contexts) and variant.pattern.search(parsed.body):
                 return make(variant.reason, variant.severity or (note.severity if note else None)
                             or code_entry.severity, variant.meaning, when, variant.remediation, variant.id, code_refs,
                             decision=Decision("wording", f"the generic wording '{variant.id}' of a {parsed.code} reply",
                                               rule=variant.id))
-    if use_rules and use_lexicon:
+    if use_rules and use_lexicon and _code_only is None:
         verdict = judge(parsed, ctx, cat, words)
         if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
-            coded = diagnose(parsed, ctx, host=host, catalogue=cat, use_lexicon=False)
+            coded = diagnose(parsed, ctx, host=host, catalogue=cat, _code_only=(words, provider_id))
             if coded.reason is verdict.reason:  # the words agree: the code's own entry says it best
                 agreed = replace(by_lexicon(verdict), summary=f"{verdict.summary()}, as the code says")
                 return replace(coded, decided_by=agreed)
