@@ -292,8 +292,9 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
             result = catchall.accepted_by_catch_all(result, a.domain)
         result.mx_verdicts = _mx_verdicts(walk, a)
-        for finding in _disagreements(result):
-            walk.finding(finding)
+        for finding in _disagreements(result):  # one per address and host (walk.finding keeps one per host)
+            if finding not in report.findings:
+                report.findings.append(finding)
         report.addresses.append(result)
     report.summary = _summary(report)
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from probe import catchall, resolve
+from probe.batch import run_batch
 from probe.cli import main
 from probe.greylist import planned_wait_s, retry_delay_s
 from probe.health import finish_report
@@ -287,6 +288,30 @@ async def test_all_mx_probes_every_host_at_once_and_preference_decides(dns: Fake
     assert (a.host, a.verdict) == ("mx1.two.in.test", Verdict.UNDELIVERABLE)  # preference order decides
     text = render_text(report)
     assert "127.0.0.1" in text and "127.0.0.2" in text
+
+
+async def test_all_mx_disagreement_is_said_per_address_and_each_batch_line_keeps_its_own(dns: FakeDNS) -> None:
+    relay = "550 relay not permitted"  # Exim's default ACL (github:Exim/exim src/src/configure.default)
+    mx1 = await FakeSMTP(rcpt_default="250 2.1.5 Ok").start()
+    try:
+        async with FakeSMTP(host="127.0.0.2", port=mx1.port, rcpt_default=relay):
+            report = await run(dns, "two.in.test", ["alice@two.in.test", "bob@two.in.test"], mx1.port,
+                               all_mx=True, catch_all=False)
+            options = ProbeOptions(helo="probe.in.test", port=mx1.port, timeout_s=2.0, deadline_s=20.0,
+                                   tls_policies=False, starttls="never", all_mx=True, catch_all=False)
+            lines: list[dict[str, Any]] = []
+            await run_batch(["alice@two.in.test", "bob@two.in.test"], options, lines.append,
+                            finish=lambda r: finish_report(r, []),
+                            resolver=resolve.make_resolver([(dns.host, dns.port)], timeout_s=0.6))
+    finally:
+        await mx1.stop()
+    disagree = [f for f in report.findings if f.id == "mx-disagree"]
+    assert [(f.subject, f.severity) for f in disagree] == [("mx2.two.in.test", Severity.CRITICAL)] * 2
+    assert ["alice@" in disagree[0].message, "bob@" in disagree[1].message] == [True, True]
+    assert report.exit_code == 2 and all(a.verdict is Verdict.DELIVERABLE for a in report.addresses)
+    for line, who in zip(lines, ("alice@", "bob@"), strict=True):
+        (own,) = [f for f in line["findings"] if f["id"] == "mx-disagree"]
+        assert who in own["message"] and line["exit_code"] == 2
 
 
 async def test_without_all_mx_the_walk_stops_at_the_first_answer(dns: FakeDNS) -> None:
