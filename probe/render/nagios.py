@@ -79,10 +79,12 @@ def _days_left(session: Session) -> int | None:
 def _problem_lines(checks: list[Check]) -> list[str]:
     """One line per check that is not OK (worst first), with the server's reply indented below."""
     lines: list[str] = []
+    quoted: set[str] = set()  # a reply that decided several checks is quoted once
     for check in sorted((c for c in checks if c.status is not ExitCode.OK), key=lambda c: -c.status):
         where = f"{check.mx} " if check.mx else ""
         lines.append(f"{check.status.name}: {clean(where + check.name)}: {clean(check.message)}")
-        if check.detail:
+        if check.detail and check.detail not in quoted:
+            quoted.add(check.detail)
             lines.append(f"  server said: {clean(check.detail)}")
     return lines
 

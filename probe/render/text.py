@@ -83,9 +83,10 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
         out.append(p(f"  ({hidden} informational finding{'s' if hidden > 1 else ''}: -v shows them)", "dim"))
     out.extend(_address_facts(report.addresses, p, width))
     shared_vrfy = _shared_vrfy(report.addresses)
+    on_rows = {(s.host, ending) for s in report.sessions if (ending := _ending_reply(s)) is not None}
     for a in report.addresses:
         out.append("")
-        out.extend(_address(a, p, width, vrfy_shown=shared_vrfy is not None))
+        out.extend(_address(a, p, width, vrfy_shown=shared_vrfy is not None, on_rows=on_rows))
     if verbose:
         for s in report.sessions:
             out.append("")
@@ -191,7 +192,7 @@ def _ending_reply(s: Session) -> str | None:
     if not replies:
         return None
     first = replies[-1].text.split("\n", 1)[0]
-    return printable(first[:120])
+    return printable(first[:300])  # the row wraps; a line longer than that is cut
 
 
 def _shared_vrfy(addresses: list[AddressResult]) -> dict[str, Any] | None:
@@ -219,15 +220,16 @@ def _address_facts(addresses: list[AddressResult], p: _Painter, width: int) -> l
     return ["", p("Addresses", "bold"), *facts] if facts else []
 
 
-def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool) -> list[str]:
+def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool,
+             on_rows: set[tuple[str, str]]) -> list[str]:
     verdict = p(str(a.verdict).upper(), "bold", _VERDICT_STYLE[a.verdict])
     out = [f"{p(printable(a.address), 'bold')} — {verdict}  ({a.reason})"]
     reply_text = printable(a.text).replace(chr(10), " / ") if a.text else ""
     if a.text and a.code is not None:
         via = f" from {a.host}" if a.host else ""
         retried = f", asked again after {a.attempts[-1].get('waited_s', 0):g} s" if a.attempts else ""
-        out += _lines(p, width, f"  {a.command + ' ' if a.command else ''}reply{via}{retried}: ", reply_text,
-                      indent=4)
+        said = "the one on its row above" if (a.host, reply_text) in on_rows else reply_text  # said once
+        out += _lines(p, width, f"  {a.command + ' ' if a.command else ''}reply{via}{retried}: ", said, indent=4)
     elif a.host:  # no reply: the probe's own observation, which Meaning words; say only where it was made
         out.append(f"  seen by the probe at {a.command + ' with ' if a.command else ''}{a.host}")
     for answer in a.mx_verdicts:  # --all-mx: each host's own answer, so a disagreement shows

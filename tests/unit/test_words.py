@@ -222,3 +222,16 @@ def test_blocklists_failing_alike_are_one_finding() -> None:
         "Could not check Passive Spam Block List (psbl.surriel.com)"]
     ptr = [f for f in audit.findings() if f.id.startswith("source-") and "PTR" in f.message]
     assert len(ptr) == 1 and "none" not in ptr[0].message
+
+
+def test_a_refusal_on_the_mx_row_is_not_repeated_under_the_address() -> None:
+    said = "554 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org"
+    banner = step(Context.BANNER, 554, enhanced="5.7.1", reason=Reason.BLOCKLISTED, severity=Severity.CRITICAL,
+                  text=said)
+    address = AddressResult(f"a@{DOMAIN}", Verdict.UNKNOWN, Reason.BLOCKLISTED, 554, "5.7.1", "m", "r",
+                            host=MX_HOST, command="banner", text=said)
+    report = one_mx_report([mx_session([banner], outcome="rejected")], [address],
+                           status=DomainStatus.UNREACHABLE, reason=Reason.BLOCKLISTED)
+    words = " ".join(render_text(report).split())
+    assert words.count(said) == 1 and f"banner reply from {MX_HOST}: the one on its row above" in words
+    assert render_nagios(report, evaluate(report)).count("server said") == 1
