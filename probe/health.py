@@ -202,7 +202,9 @@ class _Judge:
             DomainStatus.UNREACHABLE: (f"answered but broke the SMTP protocol ({r.reason})"
                                        if r.reason is Reason.PROTOCOL_ERROR else
                                        f"no mail server gave a definitive answer ({r.reason})"
-                                       if _any_reply(r) else f"no mail server answered ({r.reason})"),
+                                       if _any_reply(r) else f"no mail server answered ({r.reason})"
+                                       if any(s.address for s in r.sessions)
+                                       else "no MX host has an address, so none was tried"),
             DomainStatus.NO_SUCH_DOMAIN: "no such domain (NXDOMAIN)",
             DomainStatus.DNS_ERROR: f"DNS lookup failed ({r.reason})",
         }
