@@ -117,6 +117,8 @@ def test_a_host_without_an_address_was_not_tried() -> None:
     health = evaluate(report)
     assert "not tried: ghost.example.com has no address (host name does not exist (NXDOMAIN))" in health.summary
     assert "unreachable" not in health.summary.split("(")[0] and "cannot connect" not in health.summary
+    assert health.summary.startswith(f"{DOMAIN}: no MX host has an address, so none was tried")
+    assert "no mail server answered" not in health.summary
 
 
 def test_require_never_blames_the_220_that_started_tls() -> None:
