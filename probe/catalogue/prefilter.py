@@ -57,11 +57,25 @@ class LiteralIndex:
         # key -> ((literal, positions), ...): a key found in the text is confirmed by its literals
         self.by_word = {key: _frozen(lits) for key, lits in by_word.items()}
         self.by_substring = tuple((key, _frozen(lits)) for key, lits in sorted(by_substring.items()))
-        # A key made of [a-z0-9] only lies inside one word of any text that contains it, so which of these keys
-        # a text holds is the union over its words; words repeat from reply to reply, so that is memoised.
+        # A key made of [a-z0-9] only lies inside one word of any text that contains it, so which keys a text
+        # holds is the union over its words. Words repeat from reply to reply, so what each word brings is worked
+        # out once: the positions it makes certain (a literal that is the key itself) and the literals still to
+        # confirm in the whole text.
         self._in_words = tuple((key, hit) for key, hit in self.by_substring if _WORDS.fullmatch(key))
         self._elsewhere = tuple((key, hit) for key, hit in self.by_substring if not _WORDS.fullmatch(key))
-        self._word_hits: dict[str, tuple[tuple[tuple[str, frozenset[int]], ...], ...]] = {}
+        self._word_hits: dict[str, tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]] = {}
+
+    def _brought_by(self, word: str) -> tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]:
+        certain: set[int] = set()
+        confirm: list[tuple[str, frozenset[int]]] = list(self.by_word.get(word, ()))
+        for key, hit in self._in_words:
+            if key in word:
+                for literal, positions in hit:
+                    if literal == key:
+                        certain |= positions
+                    else:
+                        confirm.append((literal, positions))
+        return frozenset(certain), tuple(confirm)
 
     def candidates(self, text: str, words: frozenset[str] | None = None) -> set[int]:
         """Positions of the items that may match `text` (lower-case, as the catalogue patterns expect).
@@ -69,25 +83,24 @@ class LiteralIndex:
         `words` is `text_words(text)` when the caller already has it (one reply, several indexes).
         """
         found = set(self.always)
-        by_word = self.by_word
-        for word in by_word.keys() & (text_words(text) if words is None else words):
-            for literal, positions in by_word[word]:
-                if literal in text:
-                    found |= positions
         memo = self._word_hits
-        hits: list[tuple[tuple[str, frozenset[int]], ...]] = []
         for word in text_words(text) if words is None else words:
-            in_word = memo.get(word)
-            if in_word is None:
-                in_word = tuple(hit for key, hit in self._in_words if key in word)
+            brought = memo.get(word)
+            if brought is None:
+                brought = self._brought_by(word)
                 if len(memo) < _MEMO_WORDS:  # bounded: hostile text brings endless new words
-                    memo[word] = in_word
-            hits.extend(in_word)
-        hits.extend(hit for key, hit in self._elsewhere if key in text)
-        for hit in hits:
-            for literal, positions in hit:
+                    memo[word] = brought
+            certain, confirm = brought
+            if certain:
+                found |= certain
+            for literal, positions in confirm:
                 if literal in text:
                     found |= positions
+        for key, hit in self._elsewhere:
+            if key in text:
+                for literal, positions in hit:
+                    if literal in text:
+                        found |= positions
         return found
 
 
