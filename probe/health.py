@@ -44,11 +44,12 @@ The exit-code policy, in one place (each rule has a test in tests/unit/test_heal
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .expect import VALID_FORMS, Expectation, ExpectKind, parse_expectation
+from .expectations import judge_expectation
 from .model import (
     AddressResult,
     Context,
@@ -60,6 +61,16 @@ from .model import (
     Severity,
     Step,
     Verdict,
+)
+from .reportfacts import (
+    TRANSIENT_REASONS,
+    any_reply,
+    is_4xx,
+    local_resolver_failure,
+    session_label,
+    steps_of,
+    tls_negotiated,
+    transient_unreachable,
 )
 
 __all__ = [  # the --expect vocabulary lives in probe.expect and is re-exported here
@@ -135,36 +146,7 @@ _SEVERITY_STATUS = {Severity.OK: ExitCode.OK, Severity.INFO: ExitCode.OK,
                     Severity.WARNING: ExitCode.WARNING, Severity.CRITICAL: ExitCode.CRITICAL}
 _VERDICT_STATUS = {Verdict.DELIVERABLE: ExitCode.OK, Verdict.RISKY: ExitCode.WARNING,
                    Verdict.UNKNOWN: ExitCode.WARNING, Verdict.UNDELIVERABLE: ExitCode.CRITICAL}
-# Reasons that make an unreachable domain a WARNING: the servers answered, only "not now".
-TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
-                               Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
 _NO_CONNECTION = frozenset({"refused", "timeout", "reset", "unreachable"})
-def tls_negotiated(tls: Any) -> bool:
-    """A version and no error: a failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
-    return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
-
-
-def local_resolver_failure(report: Report) -> bool:
-    """A dns_error because our resolver gave no answer at all (the runner's dns-resolver-unreachable
-    finding), as opposed to a SERVFAIL/REFUSED answer about the domain."""
-    return report.status is DomainStatus.DNS_ERROR and any(
-        f.id == "dns-resolver-unreachable" for f in report.findings)
-
-
-def _is_4xx(step: Step) -> bool:
-    return step.code is not None and 400 <= step.code < 500
-
-
-def session_label(report: Report, session: Session) -> str:
-    """The MX host name, with the address added when the report holds several sessions to that host."""
-    same_host = sum(1 for s in report.sessions if s.host == session.host)
-    return session.host if same_host < 2 or not session.address else f"{session.host} [{session.address}]"
-
-
-def _steps(session: Session, *contexts: Context) -> list[Step]:
-    return [s for s in session.steps if s.context in contexts]
-
-
 def _reply_phrase(step: Step) -> str:
     """'550 5.1.1 user_unknown' — code, enhanced code and reason, never the server's own text."""
     parts = [str(p) for p in (step.code, step.enhanced) if p is not None]
@@ -202,14 +184,14 @@ class _Judge:
             DomainStatus.UNREACHABLE: (f"answered but broke the SMTP protocol ({r.reason})"
                                        if r.reason is Reason.PROTOCOL_ERROR else
                                        f"no mail server gave a definitive answer ({r.reason})"
-                                       if _any_reply(r) else f"no mail server answered ({r.reason})"
+                                       if any_reply(r) else f"no mail server answered ({r.reason})"
                                        if any(s.address for s in r.sessions)
                                        else "no MX host has an address, so none was tried"),
             DomainStatus.NO_SUCH_DOMAIN: "no such domain (NXDOMAIN)",
             DomainStatus.DNS_ERROR: f"DNS lookup failed ({r.reason})",
         }
         status = ExitCode.OK if self.domain_ok else ExitCode.CRITICAL
-        if _transient_unreachable(r) or r.status in (DomainStatus.DNS_ERROR, DomainStatus.REFUSES_THIS_CLIENT):
+        if transient_unreachable(r) or r.status in (DomainStatus.DNS_ERROR, DomainStatus.REFUSES_THIS_CLIENT):
             status = ExitCode.WARNING
         if local_resolver_failure(r):
             return Check("domain", ExitCode.UNKNOWN, f"local resolver failure: {phrases[r.status]}")
@@ -219,7 +201,7 @@ class _Judge:
                 cert_thresholds: tuple[int | None, int | None]) -> list[Check]:
         label = session_label(self.report, session)
         capped = self.capped
-        connect_steps = _steps(session, Context.CONNECT)
+        connect_steps = steps_of(session, Context.CONNECT)
         connect_ms = connect_steps[-1].elapsed_ms if connect_steps else None
         if session.outcome == "skipped":
             return [Check("connect", ExitCode.OK, f"not attempted ({session.error or 'deadline'})",
@@ -231,11 +213,11 @@ class _Judge:
                         connect_ms, label)]
         for name, contexts in (("banner", (Context.BANNER,)), ("ehlo", (Context.EHLO, Context.HELO)),
                                ("mail", (Context.MAIL,))):
-            steps = _steps(session, *contexts)
+            steps = steps_of(session, *contexts)
             if steps:
                 last = steps[-1]
                 status = _SEVERITY_STATUS[last.severity]
-                if _is_4xx(last):  # a 4xx (421 banner included) is transient: never worse than WARNING
+                if is_4xx(last):  # a 4xx (421 banner included) is transient: never worse than WARNING
                     status = min(status, ExitCode.WARNING) if status is not ExitCode.OK else ExitCode.WARNING
                 checks.append(Check(name, self._observed(status, capped=capped),
                                     f"{name if name != 'ehlo' else str(last.context)} {_reply_phrase(last)}",
@@ -264,7 +246,7 @@ class _Judge:
         return Check(name, status, f"connected to {where}, then {session.outcome}: {after.text}", connect_ms, label)
 
     def _starttls(self, session: Session, label: str, required: bool, capped: bool) -> Check:
-        steps = _steps(session, Context.STARTTLS, Context.TLS)
+        steps = steps_of(session, Context.STARTTLS, Context.TLS)
         elapsed = sum(s.elapsed_ms for s in steps) if steps else None
         detail = steps[-1].text if steps and steps[-1].code is not None else None
         if tls_negotiated(session.tls):
@@ -286,7 +268,7 @@ class _Judge:
             return Check("starttls", ExitCode.CRITICAL if required else ExitCode.OK, f"STARTTLS failed: {why}",
                          elapsed, label, quoted)
         spoke_ehlo = any(s.code is not None and 200 <= s.code < 300
-                         for s in _steps(session, Context.EHLO, Context.HELO))
+                         for s in steps_of(session, Context.EHLO, Context.HELO))
         offered = "STARTTLS" in (x.upper() for x in session.extensions)
         if required and spoke_ehlo:
             return Check("starttls", ExitCode.CRITICAL,
@@ -298,7 +280,7 @@ class _Judge:
     def address(self, a: AddressResult) -> list[Check]:
         label = self._label_for_host(a.host)
         sessions = [s for s in self.report.sessions if s.host == a.host] if a.host else []
-        rcpt = [s for session in sessions for s in _steps(session, Context.RCPT) if _mentions(s, a.address)]
+        rcpt = [s for session in sessions for s in steps_of(session, Context.RCPT) if _mentions(s, a.address)]
         code = " ".join(str(p) for p in (a.code, a.enhanced) if p is not None)
         extra = ", catch-all domain" if a.catch_all else ""
         message = f"{a.address} {a.verdict} ({a.reason}{', ' + code if code else ''}{extra})"
@@ -306,7 +288,7 @@ class _Judge:
                         rcpt[-1].elapsed_ms if rcpt else None, label,
                         detail=a.text if a.code is not None else None)]  # a server's reply, not a probe event
         if a.vrfy is not None:
-            vrfy = [s for session in sessions for s in _steps(session, Context.VRFY) if _mentions(s, a.address)]
+            vrfy = [s for session in sessions for s in steps_of(session, Context.VRFY) if _mentions(s, a.address)]
             reason = str(a.vrfy.get("reason", Reason.UNKNOWN))
             code_text = " ".join(str(a.vrfy[k]) for k in ("code", "enhanced") if a.vrfy.get(k) is not None)
             disabled = reason == Reason.NOT_IMPLEMENTED
@@ -386,97 +368,13 @@ def _time_check(report: Report, warning_s: float | None, critical_s: float | Non
     return Check("time", ExitCode.OK, message, report.elapsed_ms)
 
 
-def _transient_unreachable(report: Report) -> bool:
-    """Unreachable only because the servers said "not now": a transient reason, or every reply that
-    ended a session was a 4xx (421 banner included)."""
-    if report.status is not DomainStatus.UNREACHABLE:
-        return False
-    if report.reason in TRANSIENT_REASONS:
-        return True
-    last_replies = [[s for s in session.steps if s.code is not None][-1:] for session in report.sessions]
-    ended = [replies[0] for replies in last_replies if replies]
-    return bool(ended) and all(_is_4xx(s) for s in ended)
-
-
-def _any_reply(report: Report) -> bool:
-    """Some server said something in SMTP (the polite QUIT's 221 aside)."""
-    return any(s.code is not None and s.context is not Context.QUIT for s in _all_steps(report))
-
-
-def _all_steps(report: Report) -> Iterable[Step]:
-    return (step for session in report.sessions for step in session.steps)
-
-
-def _uncertain(report: Report) -> bool:
-    """True when the evidence itself was transient: a mismatch then is a WARNING, not CRITICAL."""
-    if _transient_unreachable(report):
-        return True
-    return any(a.verdict in (Verdict.RISKY, Verdict.UNKNOWN) for a in report.addresses)
-
-
 def _expectation_check(report: Report, e: Expectation) -> tuple[Check, bool]:
     """(check, met) for one expectation; an unmet one carries the state the mismatch deserves."""
     name = f"expect {e}"
-    met, status, seen = _judge_expectation(report, e)
+    met, status, seen = judge_expectation(report, e)
     if met:
         return Check(name, ExitCode.OK, f"expected {e}: met ({seen})"), True
     return Check(name, status, f"expected {e}: {seen}"), False
-
-
-def _judge_expectation(report: Report, e: Expectation) -> tuple[bool, ExitCode, str]:
-    status_text = str(report.status).replace("_", " ")
-    if e.kind is ExpectKind.ACCEPTS_MAIL:
-        transient = _transient_unreachable(report) or report.status in (DomainStatus.DNS_ERROR,
-                                                                         DomainStatus.REFUSES_THIS_CLIENT)
-        return (report.status is DomainStatus.ACCEPTS_MAIL,
-                ExitCode.WARNING if transient else ExitCode.CRITICAL, f"domain {status_text} ({report.reason})")
-    if e.kind is ExpectKind.NO_MAIL:
-        refusing = any(s.context is Context.BANNER and s.code in (521, 556) for s in _all_steps(report))
-        met = report.status is DomainStatus.DOES_NOT_ACCEPT_MAIL or (
-            refusing and report.status is DomainStatus.UNREACHABLE)
-        # refused this client: whether the domain takes mail from others is unknown from here
-        miss = ExitCode.WARNING if report.status is DomainStatus.REFUSES_THIS_CLIENT else ExitCode.CRITICAL
-        return met, miss, f"domain {status_text} ({report.reason})"
-    if e.kind in (ExpectKind.DELIVERABLE, ExpectKind.UNDELIVERABLE, ExpectKind.RISKY):
-        return _judge_verdicts(report, Verdict(str(e.kind)))
-    if e.kind is ExpectKind.STARTTLS:
-        talked = [s for s in report.sessions if any(st.code is not None and 200 <= st.code < 300
-                                                     for st in _steps(s, Context.EHLO, Context.HELO))]
-        without = [s.host for s in talked if not tls_negotiated(s.tls)]
-        if not talked:
-            return False, ExitCode.CRITICAL, "no MX host got as far as EHLO"
-        if without:
-            return False, ExitCode.CRITICAL, f"no TLS with {', '.join(dict.fromkeys(without))}"
-        return True, ExitCode.OK, ", ".join(f"{s.host} {(s.tls or {}).get('version', 'TLS')}" for s in talked)
-    mismatch = ExitCode.WARNING if _uncertain(report) else ExitCode.CRITICAL
-    if e.kind is ExpectKind.REASON:
-        seen = list(dict.fromkeys([str(report.reason), *(str(a.reason) for a in report.addresses)]))
-        return e.value in seen, mismatch, f"reasons seen: {', '.join(seen)}"
-    codes = _codes_seen(report)
-    return e.value in codes, mismatch, f"codes seen: {', '.join(codes) or 'none'}"
-
-
-def _judge_verdicts(report: Report, wanted: Verdict) -> tuple[bool, ExitCode, str]:
-    """Every address must have the wanted verdict; the worst miss decides WARNING or CRITICAL."""
-    if not report.addresses:
-        return False, ExitCode.UNKNOWN, "no address was given to test"
-    misses = [a for a in report.addresses if a.verdict is not wanted]
-    seen = ", ".join(f"{a.address} {a.verdict} ({a.reason})" for a in (misses or report.addresses))
-    if not misses:
-        return True, ExitCode.OK, seen
-    uncertain = (Verdict.UNKNOWN,) if wanted is Verdict.RISKY else (Verdict.UNKNOWN, Verdict.RISKY)
-    status = max(ExitCode.WARNING if a.verdict in uncertain else ExitCode.CRITICAL for a in misses)
-    return False, status, seen
-
-
-def _codes_seen(report: Report) -> list[str]:
-    """Every basic and enhanced code in the dialogue and the address results, in order, once."""
-    seen: list[str] = []
-    for step in _all_steps(report):
-        seen.extend(str(v) for v in (step.code, step.enhanced) if v is not None)
-    for a in report.addresses:
-        seen.extend(str(v) for v in (a.code, a.enhanced) if v is not None)
-    return list(dict.fromkeys(seen))
 
 
 # --- summary ----------------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
-from ..health import Check, HealthResult, session_label
+from ..health import Check, HealthResult
 from ..model import Context, ExitCode, Report, Session
+from ..reportfacts import session_label
 from .safe import printable
 
 # Perfdata per phase, in dialogue order: (label suffix, contexts summed into it)

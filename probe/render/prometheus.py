@@ -11,8 +11,9 @@ import datetime as _dt
 import math
 from collections.abc import Iterable
 
-from ..health import Check, HealthResult, session_label, tls_negotiated
+from ..health import Check, HealthResult
 from ..model import DomainStatus, ExitCode, Report, Step, Verdict
+from ..reportfacts import session_label, tls_negotiated
 
 Labels = tuple[tuple[str, str], ...]
 

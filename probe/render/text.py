@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..health import HealthResult, tls_negotiated
+from ..health import HealthResult
 from ..model import AddressResult, Context, DomainStatus, ExitCode, Finding, Report, Session, Severity, Step, Verdict
+from ..reportfacts import tls_negotiated
 from .safe import printable
 from .wrap import DEFAULT_COLUMNS, wrap
 
