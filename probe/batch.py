@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,9 @@ from .polite import HostLimiter
 # new transaction (probe.session).
 MAX_GROUP = 100
 WINDOW = 1000  # lines read ahead and held at most (their results wait for the oldest to be written)
+
+# Probes one JSON unit (see probe.bulk), returns one JSON result per line: here, or on a fleet (probe.cluster).
+UnitRunner = Callable[[dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 
 
 @dataclass
@@ -171,16 +174,18 @@ async def run_batch(
     resolver: Any | None = None,
     tls_context_factory: Any | None = None,
     window: int = WINDOW,
+    run_unit: UnitRunner | None = None,
 ) -> BatchStats:
     """Probe every target; `emit` gets one JSON-ready dict per input line (input order if `ordered`).
 
     At most `window` lines are held (read and not yet written). While every worker is busy, lines
     keep being read into one unit per domain; a free worker takes the unit of the oldest line waiting
     (a unit holds at most MAX_GROUP addresses), so the addresses of a domain share sessions.
+    `run_unit` probes a unit elsewhere (a fleet of workers); by default it is probed here, with one
+    resolver and one HostLimiter for the whole run.
     """
-    if resolver is None:
-        resolver = resolve.make_resolver(options.resolvers, timeout_s=options.timeout_s)
-    limiter = HostLimiter(per_host=per_host)
+    if run_unit is None:
+        run_unit = _local_runner(options, finish, per_host, resolver, tls_context_factory)
     stats = BatchStats()
     held: deque[_Slot] = deque()  # every line read and not yet written, in input order
     waiting: dict[str, _Unit] = {}  # domain -> its unit not yet started (oldest line first)
@@ -214,8 +219,7 @@ async def run_batch(
             progress(stats)
 
     def start(unit: _Unit) -> None:
-        task = asyncio.ensure_future(probe_unit(unit.as_json(), options, finish=finish, resolver=resolver,
-                                                limiter=limiter, tls_context_factory=tls_context_factory))
+        task = asyncio.ensure_future(run_unit(unit.as_json()))
         running[task] = unit
 
     while True:
@@ -252,6 +256,19 @@ async def run_batch(
                 slot.result = result
     write_ready()
     return stats
+
+
+def _local_runner(options: ProbeOptions, finish: Callable[[Report], None], per_host: int, resolver: Any | None,
+                  tls_context_factory: Any | None) -> UnitRunner:
+    if resolver is None:
+        resolver = resolve.make_resolver(options.resolvers, timeout_s=options.timeout_s)
+    limiter = HostLimiter(per_host=per_host)
+
+    async def run(unit: dict[str, Any]) -> list[dict[str, Any]]:
+        return await probe_unit(unit, options, finish=finish, resolver=resolver, limiter=limiter,
+                                tls_context_factory=tls_context_factory)
+
+    return run
 
 
 def drop_cut_line(path: str) -> int:

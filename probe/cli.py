@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .cliopts import DNSBL_DEFAULT_HELP, color_wanted, connection_options, default_helo, fail, make_plan
+from .cluster.commands import worker_command  # click only: Celery is imported when a worker starts
 from .errors import ProbeError
 from .model import Context, ExitCode
 
@@ -32,6 +33,7 @@ smtp-probe explain CODE [CODE ...]   what a reply code means (two or more:
                                      compared); --context RCPT "550 ..."
                                      diagnoses a pasted reply
 smtp-probe batch FILE|-           many targets, JSON Lines out
+smtp-probe worker --broker URL    probe for `batch --broker URL` (a fleet)
 smtp-probe self-check --source-ip IP   audit this machine: PTR, FCrDNS, HELO,
                                        DNS blocklists
 smtp-probe demo                   offline tour on loopback fake servers
@@ -273,8 +275,16 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
 @click.option("--resume", metavar="OUT",
               help="Skip targets already answered in OUT and append the new results to it.")
 @click.option("--progress/--no-progress", default=None, help="Progress on stderr (default: when it is a terminal).")
+@click.option("--broker", envvar="SMTP_PROBE_BROKER", metavar="URL",
+              help="Send the work to `smtp-probe worker`s on this Celery broker (redis://[:PASSWORD@]HOST:6379/0); "
+                   "needs smtp-probe[cluster].")
+@click.option("--redis", "redis_url", envvar="SMTP_PROBE_REDIS", metavar="URL",
+              help="With --broker: the fleet's Redis (default: the broker).")
+@click.option("--wait", "wait_s", type=click.FloatRange(1, 86400), default=900.0, show_default=True,
+              metavar="SECONDS", help="With --broker: give up when no worker has answered for this long.")
 def batch_command(source: str, concurrency: int, per_host: int, unordered: bool, output: str | None,
-                  resume: str | None, progress: bool | None, **kw: Any) -> int:
+                  resume: str | None, progress: bool | None, broker: str | None, redis_url: str | None,
+                  wait_s: float, **kw: Any) -> int:
     """Probe many targets, one per line of FILE (or stdin for -). Results stream out as JSON Lines, one
     object per input line, with the input echoed (`input`) and its line number (`line`).
 
@@ -293,6 +303,9 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
 
     --resume OUT skips the lines already answered in OUT and appends to it; a last line cut short by an
     interrupted run is removed first, and its target probed again.
+
+    --broker URL sends the work to `smtp-probe worker`s (smtp-probe[cluster]): the same lines, order,
+    progress, summary and exit code; 3 when the broker, Redis or the workers cannot be used.
 
     Exit code: the worst result (0/1/2); 3 when no line could be probed, or the input holds no target.
     """
@@ -335,11 +348,20 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     def finish(report: Any) -> None:
         finish_report(report, plan.expectations, **plan.thresholds)
 
+    common: dict[str, Any] = dict(concurrency=concurrency, per_host=per_host, ordered=not unordered,
+                                  skip=lambda line: (line.number, line.raw) in done,
+                                  progress=tick if show_progress else None)
+    stats: BatchStats
     try:
-        stats = asyncio.run(run_batch(
-            infile, plan.options, emit, finish=finish, concurrency=concurrency, per_host=per_host,
-            ordered=not unordered, skip=lambda line: (line.number, line.raw) in done,
-            progress=tick if show_progress else None))
+        if broker:
+            from .cluster.commands import batch_on_fleet
+
+            stats = asyncio.run(batch_on_fleet(infile, plan, emit, broker=broker, redis_url=redis_url, wait_s=wait_s,
+                                               expect=list(kw["expectations"]), **common))
+        else:
+            stats = asyncio.run(run_batch(infile, plan.options, emit, finish=finish, **common))
+    except ProbeError as exc:  # the fleet could not be used: broker, Redis, workers
+        return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted; results so far are written (use --resume to go on)")
     finally:
@@ -428,6 +450,9 @@ def _bare_ip(text: str) -> str:
     except ValueError:
         raise InputError(f"--source-ip {text!r} is not a bare IP address (e.g. 203.0.113.5 or 2001:db8::5; "
                          "no port, no name)") from None
+
+
+cli.add_command(worker_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

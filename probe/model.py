@@ -393,6 +393,7 @@ class ProbeOptions:
     all_mx: bool = False  # probe every MX host (concurrently), not just until a definitive answer
     family: int | None = None  # 4 or 6 to force an address family
     proxy: str | None = None  # socks5://host:port
+    source_ip: str | None = None  # bind connections to this local address (a cluster worker's own egress)
     retry_greylist_s: float = 0.0  # wait up to this long and retry a greylisted RCPT
     tls_policies: bool = True  # look up MTA-STS, TLS-RPT and DANE
     cert_warning_days: int = 21  # certificate findings: WARNING when it expires sooner

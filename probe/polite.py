@@ -43,13 +43,24 @@ class _HostState:
     users: int = 0
 
 
-def _key(name: str) -> str:
+def host_key(name: str) -> str:
+    """The key of a host name or an address: brackets, trailing dot and case folded away."""
     return name.strip("[]").rstrip(".").lower()
+
+
+def next_backoff(current_s: float, base_s: float, max_s: float) -> float:
+    """The backoff after one more "slow down": the base at first, then doubling up to the cap."""
+    return min(max_s, max(base_s, current_s * 2))
 
 
 @dataclass
 class HostLimiter:
-    """Per-address connection limit and per-host/per-address backoff, shared across concurrent probes."""
+    """Per-address connection limit and per-host/per-address backoff, shared across concurrent probes.
+
+    This is the local backend (one process). `slot` and `observe` hold the policy; the three backend
+    hooks `_hold`, `_pause_left_s` and `_learn` hold the state, and a fleet's backend
+    (probe.cluster.fleet.RedisHostLimiter) overrides only those, so every worker shares it.
+    """
 
     per_host: int = 1
     base_backoff_s: float = 2.0
@@ -58,52 +69,65 @@ class HostLimiter:
     # source IP -> the (running or finished) audit of it, for this run only (probe.reachability)
     audits: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
+    @asynccontextmanager
+    async def slot(self, host: str, address: str | None = None) -> AsyncIterator[None]:
+        """Hold one connection slot to `address` (the IP connected; `host` when none is given),
+        after waiting out any backoff of the host name and of the address."""
+        key = host_key(address) if address else host_key(host)
+        async with self._hold(key):
+            wait = await self._pause_left_s(list(dict.fromkeys([host_key(host), key])))
+            if wait > 0:
+                await asyncio.sleep(wait)
+            yield
+
+    async def observe(self, host: str, replies: Iterable[Reply], address: str | None = None) -> None:
+        """Learn from a finished session: back off after "slow down", relax after a clean one
+        (for the host name and, when given, the address)."""
+        slow = any(asks_to_slow_down(r) for r in replies)
+        for key in dict.fromkeys([host_key(host)] + ([host_key(address)] if address else [])):
+            await self._learn(key, slow)
+
+    async def backoff_of(self, host: str) -> float:
+        """The current backoff of a host name or an address."""
+        state = self._hosts.get(host_key(host))
+        return state.backoff_s if state else 0.0
+
+    # -- the local backend's state: an asyncio semaphore and a pause per key, in this process only
     def _state(self, key: str) -> _HostState:
         state = self._hosts.get(key)
         if state is None:
             state = self._hosts[key] = _HostState(asyncio.Semaphore(self.per_host))
         return state
 
-    def _release(self, key: str) -> None:
+    def _forget(self, key: str) -> None:
         state = self._hosts.get(key)
         if state is not None and state.users == 0 and state.backoff_s == 0:
             self._hosts.pop(key, None)  # keep memory flat in long batches
 
     @asynccontextmanager
-    async def slot(self, host: str, address: str | None = None) -> AsyncIterator[None]:
-        """Hold one connection slot to `address` (the IP connected; `host` when none is given),
-        after waiting out any backoff of the host name and of the address."""
-        key = _key(address) if address else _key(host)
+    async def _hold(self, key: str) -> AsyncIterator[None]:
+        """Hold one of the key's `per_host` connection slots."""
         state = self._state(key)
         state.users += 1
         try:
             async with state.semaphore:
-                loop = asyncio.get_running_loop()
-                others = [self._hosts[k] for k in {_key(host), key} if k in self._hosts]
-                wait = max(s.not_before for s in others) - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
                 yield
         finally:
             state.users -= 1
-            self._release(key)
+            self._forget(key)
 
-    def observe(self, host: str, replies: Iterable[Reply], address: str | None = None) -> None:
-        """Learn from a finished session: back off after "slow down", relax after a clean one
-        (for the host name and, when given, the address)."""
-        slow = any(asks_to_slow_down(r) for r in replies)
-        for key in dict.fromkeys([_key(host)] + ([_key(address)] if address else [])):
-            if not slow and key not in self._hosts:
-                continue
-            state = self._state(key)
-            if slow:
-                state.backoff_s = min(self.max_backoff_s, max(self.base_backoff_s, state.backoff_s * 2))
-                state.not_before = asyncio.get_running_loop().time() + state.backoff_s
-            else:
-                state.backoff_s = 0.0
-            self._release(key)
+    async def _pause_left_s(self, keys: list[str]) -> float:
+        """Seconds before any of `keys` may be connected to again (0 when none is paused)."""
+        others = [self._hosts[k] for k in keys if k in self._hosts]
+        return max((s.not_before for s in others), default=0.0) - asyncio.get_running_loop().time()
 
-    def backoff_of(self, host: str) -> float:
-        """The current backoff of a host name or an address."""
-        state = self._hosts.get(_key(host))
-        return state.backoff_s if state else 0.0
+    async def _learn(self, key: str, slow: bool) -> None:
+        if not slow and key not in self._hosts:
+            return
+        state = self._state(key)
+        if slow:
+            state.backoff_s = next_backoff(state.backoff_s, self.base_backoff_s, self.max_backoff_s)
+            state.not_before = asyncio.get_running_loop().time() + state.backoff_s
+        else:
+            state.backoff_s = 0.0
+        self._forget(key)

@@ -244,7 +244,7 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
                 again = await _ask_again(walk, record, options, tls_factory, deadline)
             for done in (record, again):
                 if done is not None:
-                    limiter.observe(host.host, [e.reply for e in done.exchanges if e.reply is not None], ip)
+                    await limiter.observe(host.host, [e.reply for e in done.exchanges if e.reply is not None], ip)
                     records.append(done)
             if _definitive(record):
                 return True

@@ -95,7 +95,7 @@ class _Dialogue:
                  factory: TlsContextFactory, deadline: float | None, sock: socket.socket | None,
                  local_host: str | None = None, catch_all_address: str | None = None) -> None:
         self.record, self.options, self.factory = record, options, factory
-        self.local_host = local_host
+        self.local_host = local_host or options.source_ip
         self.catch_all_address = catch_all_address
         self.proxy: ProxyUrl | None = parse_proxy_url(options.proxy) if options.proxy and sock is None else None
         self.recipients = list(dict.fromkeys(recipients))
@@ -495,7 +495,7 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
     `deadline` is a loop.time() by which the session is over; `sock` a connected socket
     (e.g. through a SOCKS proxy) used instead of connecting; without one, `options.proxy`
     (socks5://) carries every connection. `local_host` binds the source address (a
-    greylisting retry must come from the same one); `catch_all_address` reuses the
+    greylisting retry must come from the same one; else `options.source_ip`); `catch_all_address` reuses the
     random address of an earlier session (so its greylisting triplet passes too).
     """
     check_inputs(recipients, options)

@@ -153,6 +153,10 @@ class _ScriptedSMTP(SMTP):
         self.log.record(data, greeted=self._greeted)
         super().data_received(data)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.fake.open_now -= 1
+        super().connection_lost(exc)
+
     async def push(self, status: Any) -> None:
         if self._greeted:
             await super().push(status)
@@ -218,6 +222,8 @@ class FakeSMTP:
         self.vrfy, self.vrfy_default, self.mail = vrfy, vrfy_default, mail
         self.rcpt, self.rcpt_default, self.rcpt_policy = dict(rcpt or {}), rcpt_default, rcpt_policy
         self.connections: list[ConnectionLog] = []
+        self.open_now = 0  # client connections open at this moment
+        self.most_open = 0  # ... and the most ever open at once (a politeness limit holds if it stays low)
         self.port = port
         self._server: asyncio.Server | None = None
         self._protocols: list[_ScriptedSMTP] = []
@@ -233,6 +239,8 @@ class FakeSMTP:
         protocol = _ScriptedSMTP(self, log, loop=asyncio.get_running_loop(), tls_context=self.tls_context,
                                  enable_SMTPUTF8=self.smtputf8)
         self._protocols.append(protocol)
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
         return protocol
 
     async def start(self) -> FakeSMTP:

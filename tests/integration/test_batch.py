@@ -149,16 +149,16 @@ def test_slow_down_replies() -> None:
 async def test_backoff_doubles_and_resets() -> None:
     limiter = HostLimiter(base_backoff_s=0.01, max_backoff_s=0.04)
     slow = [Reply(421, ("4.7.0 slow down",))]
-    limiter.observe("mx.test", slow)
-    assert limiter.backoff_of("mx.test") == 0.01
-    limiter.observe("mx.test", slow)
-    limiter.observe("mx.test", slow)
-    limiter.observe("mx.test", slow)
-    assert limiter.backoff_of("MX.test.") == 0.04  # capped, host names folded
+    await limiter.observe("mx.test", slow)
+    assert await limiter.backoff_of("mx.test") == 0.01
+    await limiter.observe("mx.test", slow)
+    await limiter.observe("mx.test", slow)
+    await limiter.observe("mx.test", slow)
+    assert await limiter.backoff_of("MX.test.") == 0.04  # capped, host names folded
     async with limiter.slot("mx.test"):
         pass
-    limiter.observe("mx.test", [Reply(250, ("ok",))])
-    assert limiter.backoff_of("mx.test") == 0.0
+    await limiter.observe("mx.test", [Reply(250, ("ok",))])
+    assert await limiter.backoff_of("mx.test") == 0.0
 
 
 def test_quoted_csv_rows_are_accepted() -> None:

@@ -338,9 +338,9 @@ async def test_two_mx_names_on_one_address_get_one_connection_at_a_time() -> Non
 
     await asyncio.gather(connect("mx1.two.in.test"), connect("mx2.two.in.test"))
     assert peak == 1
-    limiter.observe("mx1.two.in.test", [Reply(421, ("4.7.0 slow down",))], "127.0.0.1")
-    assert limiter.backoff_of("mx1.two.in.test") == limiter.backoff_of("127.0.0.1") == 0.01  # name and address
-    assert limiter.backoff_of("mx2.two.in.test") == 0.0
+    await limiter.observe("mx1.two.in.test", [Reply(421, ("4.7.0 slow down",))], "127.0.0.1")
+    assert await limiter.backoff_of("mx1.two.in.test") == await limiter.backoff_of("127.0.0.1") == 0.01  # name and address
+    assert await limiter.backoff_of("mx2.two.in.test") == 0.0
 
 
 # ---------------------------------------------------------------- IPv6
