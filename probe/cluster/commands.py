@@ -40,11 +40,13 @@ def _need_extra() -> None:
 @click.option("--visibility-timeout", type=click.FloatRange(5, 86400), default=600.0, show_default=True,
               metavar="SECONDS", help="A unit taken by a worker that died is given to another after this long; "
                                       "units whose --deadline does not fit are refused.")
+@click.option("--slot-lease", type=click.FloatRange(1, 600), default=20.0, show_default=True, metavar="SECONDS",
+              help="A connection slot held by a worker that died is free again after this long.")
 @click.option("--name", metavar="NAME", help="This worker's name (default: smtp-probe-PID@HOST).")
 @click.option("--loglevel", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def worker_command(broker: str, redis_url: str | None, concurrency: int, source_ip: str | None, proxy: str | None,
-                   visibility_timeout: float, name: str | None, loglevel: str) -> int:
+                   visibility_timeout: float, slot_lease: float, name: str | None, loglevel: str) -> int:
     """Probe the units a `smtp-probe batch --broker URL` sends, politely across the whole fleet.
 
     \b
@@ -70,13 +72,14 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
     except ProbeError as exc:
         return fail(str(exc))
     from .payload import Redactor
-    from .worker import RedactingFilter, WorkerRuntime, make_app
+    from .worker import SafeLogFilter, WorkerRuntime, make_app
 
-    runtime = WorkerRuntime(redis_url, source_ip=source_ip, proxy=proxy, visibility_timeout_s=visibility_timeout)
+    runtime = WorkerRuntime(redis_url, source_ip=source_ip, proxy=proxy, visibility_timeout_s=visibility_timeout,
+                            lease_s=slot_lease)
     runtime.start()
     app = make_app(broker, visibility_timeout_s=visibility_timeout, runtime=runtime)
-    redacting = RedactingFilter([shown, Redactor(redis_url), *([Redactor(proxy)] if proxy else [])])
-    _redact_logs(redacting)
+    safe_log = SafeLogFilter([shown, Redactor(redis_url), *([Redactor(proxy)] if proxy else [])])
+    _redact_logs(safe_log)
     node = name or f"smtp-probe-{os.getpid()}@{socket.gethostname()}"
     egress = f"source address {source_ip}" if source_ip else "proxy " + Redactor(proxy).url if proxy else \
         "this machine's default address"
@@ -87,12 +90,12 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
     return int(worker.exitcode or 0)
 
 
-def _redact_logs(redacting: Any) -> None:
+def _redact_logs(safe_log: Any) -> None:
     from celery import signals
 
     def add(logger: Any, **_: Any) -> None:
         for handler in logger.handlers:
-            handler.addFilter(redacting)
+            handler.addFilter(safe_log)
 
     signals.after_setup_logger.connect(add, weak=False)
     signals.after_setup_task_logger.connect(add, weak=False)

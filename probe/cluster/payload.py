@@ -27,6 +27,7 @@ from ..model import ProbeOptions
 VERSION = 1
 MAX_GROUP = 100  # addresses in one unit: probe.batch.MAX_GROUP (a worker refuses bigger units)
 _RUN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_USERINFO_PASSWORD = re.compile(r"(://[^/@\s:]*:)[^@\s/]+@")
 _THRESHOLDS = {"warning_s": (float, True), "critical_s": (float, True), "cert_warning_days": (int, True),
                "cert_critical_days": (int, True), "starttls_required": (bool, False)}
 
@@ -211,4 +212,4 @@ class Redactor:
     def text(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return _USERINFO_PASSWORD.sub(r"\1***@", text)  # any other URL's password too

@@ -23,6 +23,7 @@ from .payload import Redactor, Task, TaskRejected, decode_task, results_key, tas
 
 TASK_NAME = "smtp_probe.unit"
 QUEUE = "smtp-probe"
+DEADLINE_MARGIN_S = 5  # a unit's deadline, plus this, must fit in the visibility timeout (else it may run twice)
 RESULTS_KEEP_S = 86400  # a run's results list expires a day after its last result
 log = logging.getLogger("smtp_probe.worker")
 
@@ -59,6 +60,7 @@ class WorkerRuntime:
     source_ip: str | None = None
     proxy: str | None = None
     visibility_timeout_s: float = 600.0
+    lease_s: float = 20.0  # a connection slot's lease (RedisHostLimiter.lease_s)
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     _limiters: dict[int, Any] = field(default_factory=dict)
     _resolvers: dict[tuple[Any, ...], Any] = field(default_factory=dict)
@@ -75,9 +77,10 @@ class WorkerRuntime:
         """Probe one task and push its results; a bad task is logged, answered if possible, and dropped."""
         try:
             task = decode_task(payload)
-            if task.options.deadline_s + 30 > self.visibility_timeout_s:
+            if task.options.deadline_s + DEADLINE_MARGIN_S > self.visibility_timeout_s:
                 raise TaskRejected(f"deadline_s {task.options.deadline_s:g} s does not fit in this worker's "
-                                   f"--visibility-timeout {self.visibility_timeout_s:g} s (minus 30 s)")
+                                   f"--visibility-timeout {self.visibility_timeout_s:g} s "
+                                   f"(minus {DEADLINE_MARGIN_S} s)")
         except TaskRejected as exc:
             reason = self.redactor.text(" ".join(str(exc).split()))
             log.error("rejected a task: %s", reason)
@@ -85,7 +88,7 @@ class WorkerRuntime:
             if where is not None:
                 self._call(self._push(where[0], {"unit_id": where[1], "error": f"rejected by the worker: {reason}"}))
             return
-        self._call(self._probe(task), timeout_s=task.options.deadline_s + 25)
+        self._call(self._probe(task), timeout_s=task.options.deadline_s + DEADLINE_MARGIN_S)
 
     def _call(self, coroutine: Any, timeout_s: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout_s)
@@ -105,7 +108,8 @@ class WorkerRuntime:
         options = replace(task.options, source_ip=self.source_ip, proxy=self.proxy)  # this worker's egress
         limiter = self._limiters.get(task.per_host)
         if limiter is None:
-            limiter = self._limiters[task.per_host] = RedisHostLimiter(per_host=task.per_host, redis=self.redis)
+            limiter = self._limiters[task.per_host] = RedisHostLimiter(per_host=task.per_host, redis=self.redis,
+                                                                         lease_s=self.lease_s)
 
         def finish(report: Any) -> None:
             finish_report(report, task.expectations, **task.thresholds)
@@ -130,8 +134,11 @@ class WorkerRuntime:
         return self._resolvers[key]
 
 
-class RedactingFilter(logging.Filter):
-    """Takes every secret of the worker's URLs out of every log line."""
+class SafeLogFilter(logging.Filter):
+    """Every worker log line without the secrets of its URLs; a refused message in one line (Celery's own
+    report of an undecodable message spans lines and dumps the body, a pickle's included)."""
+
+    _REFUSALS = ("Received invalid task message", "Can't decode message body", "Received unregistered task")
 
     def __init__(self, redactors: list[Redactor]) -> None:
         super().__init__()
@@ -139,14 +146,13 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
-        clean = text
+        if text.startswith(self._REFUSALS):
+            text = "refused a message: " + text.split("\n", 1)[0].rstrip(".") + "; acknowledged and dropped"
+            record.exc_info, record.exc_text = None, None
+        elif record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info, record.exc_text = None, None
         for redactor in self.redactors:
-            clean = redactor.text(clean)
-        if clean != text or record.exc_info:
-            if record.exc_info:
-                clean += "\n" + "".join(logging.Formatter().formatException(record.exc_info))
-                for redactor in self.redactors:
-                    clean = redactor.text(clean)
-                record.exc_info, record.exc_text = None, None
-            record.msg, record.args = clean, None
+            text = redactor.text(text)
+        record.msg, record.args = text, None
         return True

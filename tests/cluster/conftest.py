@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,11 +109,9 @@ class Fleet:
         handle.close()
         worker = Worker(process, log)
         self.workers.append(worker)
-        async with asyncio.timeout(30):
-            while " ready." not in worker.text():
-                if process.returncode is not None:
-                    pytest.fail(f"the worker exited {process.returncode}: {worker.text()[-2000:]}")
-                await asyncio.sleep(0.05)
+        await until(lambda: " ready." in worker.text() or process.returncode is not None)
+        if process.returncode is not None:
+            pytest.fail(f"the worker exited {process.returncode}: {worker.text()[-2000:]}")
         return worker
 
     async def stop(self) -> None:
@@ -135,6 +133,13 @@ async def fleet(redis_server: RedisServer, tmp_path: Path) -> AsyncIterator[Flee
         yield fleet
     finally:
         await fleet.stop()
+
+
+async def until(condition: Callable[[], object], timeout_s: float = 30, what: str = "") -> None:
+    """Bounded wait for a condition that another process makes true (a log line, a queue emptied)."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 -- polls another process's state; no event to await
+            await asyncio.sleep(0.05)
 
 
 async def smtp_probe(*args: str, stdin: bytes = b"", timeout_s: float = 90) -> tuple[int, str, str]:

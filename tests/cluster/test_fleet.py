@@ -3,12 +3,14 @@ politeness across workers, nothing lost when a worker is killed, and one-line er
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from conftest import PASSWORD, Fleet, smtp_probe
+import pytest
+from conftest import PASSWORD, Fleet, smtp_probe, until
 
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
@@ -21,8 +23,8 @@ _CATCH_ALL = re.compile(r"smtp-probe-[a-z0-9]{12}@")  # the random catch-all loc
 _VARYING = {"elapsed_ms", "started_at", "finished_at", "elapsed_s", "duration_ms", "t_ms", "ms", "at"}
 
 
-def common(dns: FakeDNS, smtp: FakeSMTP) -> list[str]:
-    return ["--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port), "--timeout", "5", "--deadline", "20",
+def common(dns: FakeDNS, smtp: FakeSMTP, deadline: str = "20") -> list[str]:
+    return ["--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port), "--timeout", "3", "--deadline", deadline,
             "--no-tls-policies", "--starttls", "never", "--helo", "probe.f.test"]
 
 
@@ -58,3 +60,64 @@ async def test_fleet_output_equals_a_local_batch(fleet: Fleet, tmp_path: Path) -
     assert local[2].splitlines()[-1].split(",")[:3] == summary.split(",")[:3]
     assert "done, 1 bad lines" in remote[2]  # the same progress line
     assert PASSWORD not in remote[1] + remote[2] + "".join(w.text() for w in fleet.workers)
+
+
+async def test_two_workers_never_exceed_per_host_on_one_mx(fleet: Fleet, tmp_path: Path) -> None:
+    # eight domains, one mail server: without a fleet-wide limit, 2 workers x 4 would open up to 8 at once
+    async with FakeDNS({"f.test.": ZONE}) as dns, FakeSMTP(banner_delay_s=0.2) as smtp:
+        for _ in range(2):
+            await fleet.start_worker("--concurrency", "4", "--visibility-timeout", "60")
+        targets = "".join(f"x@{d}.f.test\n" for d in DOMAINS).encode()
+        code, out, err = await smtp_probe("batch", "-", "--broker", fleet.redis.url, "--concurrency", "8",
+                                          *common(dns, smtp), stdin=targets)
+        assert code == 1, err  # catch-all: the fake accepts every address
+        assert smtp.most_open == 1 and len(smtp.connections) == len(DOMAINS)
+        assert all("received" in w.text() for w in fleet.workers)  # both workers took units
+
+        code, out, err = await smtp_probe("batch", "-", "--broker", fleet.redis.url, "--concurrency", "8",
+                                          "--per-host", "2", *common(dns, smtp), stdin=targets)
+        assert code == 1 and len(out.splitlines()) == len(DOMAINS), err
+        assert smtp.most_open <= 2
+
+
+@pytest.mark.timeout(180)  # the killed worker's units come back after its --visibility-timeout (10 s)
+async def test_a_worker_killed_mid_run_loses_nothing(fleet: Fleet, tmp_path: Path) -> None:
+    async with FakeDNS({"f.test.": ZONE}) as dns, FakeSMTP(banner_delay_s=0.5) as smtp:
+        first = await fleet.start_worker("--concurrency", "4", "--visibility-timeout", "10", "--slot-lease", "2")
+        targets = tmp_path / "targets.txt"
+        targets.write_text(TARGETS, encoding="utf-8")
+        client = asyncio.ensure_future(smtp_probe(
+            "batch", str(targets), "--broker", fleet.redis.url, *common(dns, smtp, deadline="4"), timeout_s=120))
+        await until(lambda: smtp.connections)  # the first worker is in a session (the banner takes 0.5 s)
+        first.process.kill()  # SIGKILL: no warm shutdown, its units stay unacknowledged
+        await first.process.wait()
+        taken = set(re.findall(r"smtp_probe\.unit\[(\S+)\] received", first.text()))
+        assert taken and "succeeded" not in first.text()  # it died holding units
+        second = await fleet.start_worker("--concurrency", "4", "--visibility-timeout", "10", "--slot-lease", "2")
+        code, out, err = await client
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["line"] for r in results] == list(range(1, len(DOMAINS) * 2 + 3)), err  # each line once, in order
+    assert code == 2 and [r.get("error") for r in results[:-1]] == [None] * (len(results) - 1)
+    assert all(r["status"] == "accepts_mail" for r in results[:-2])
+    assert "lost" not in err
+    assert taken <= set(re.findall(r"smtp_probe\.unit\[(\S+)\] received", second.text()))  # given again
+
+
+async def test_unreachable_or_bad_broker_is_one_line_exit_3(tmp_path: Path) -> None:
+    closed = f"redis://:{PASSWORD}@127.0.0.1:{_closed_port()}/0"
+    for args in (["batch", "-", "--broker", closed], ["worker", "--broker", closed]):
+        code, out, err = await smtp_probe(*args, stdin=b"example.com\n", timeout_s=60)
+        assert code == 3 and err.count("\n") == 1 and "cannot reach Redis at redis://:***@127.0.0.1" in err, err
+        assert PASSWORD not in out + err and not out
+    for url in ("http://queue.example:6379/0", f"redis://:{PASSWORD}@127.0.0.1:notaport/0", "redis://"):
+        code, out, err = await smtp_probe("batch", "-", "--broker", url, stdin=b"example.com\n")
+        assert code == 3 and err.count("\n") == 1 and "is not a usable URL" in err, err
+        assert PASSWORD not in out + err
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # bound, never listening: connections to it are refused
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
