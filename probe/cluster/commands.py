@@ -50,7 +50,8 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
     """Probe the units a `smtp-probe batch --broker URL` sends, politely across the whole fleet.
 
     \b
-      smtp-probe worker --broker redis://:PASSWORD@queue.example.net:6379/0 --source-ip 203.0.113.5
+      export SMTP_PROBE_BROKER=redis://:PASSWORD@queue.example.net:6379/0
+      smtp-probe worker --source-ip 203.0.113.5
     """
     try:
         _need_extra()

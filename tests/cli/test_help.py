@@ -14,7 +14,7 @@ from probe.model import Context
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("command", ["--help", "probe", "batch", "explain", "self-check", "demo"])
+@pytest.mark.parametrize("command", ["--help", "probe", "batch", "explain", "self-check", "demo", "worker"])
 def test_help_fits_80_columns(run_cli: Any, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     result = run_cli(command) if command == "--help" else run_cli(command, "--help")
