@@ -91,7 +91,7 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
     if verbose:
         for s in report.sessions:
             out.append("")
-            out.extend(_transcript(s, p))
+            out.extend(_transcript(s, p, width))
     out.append("")
     elapsed = f"  ({report.elapsed_ms / 1000:.2f} s)"
     if health is None:
@@ -250,32 +250,44 @@ def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool,
     return out
 
 
-def _transcript(s: Session, p: _Painter) -> list[str]:
+def _transcript(s: Session, p: _Painter, width: int = DEFAULT_COLUMNS) -> list[str]:
     out = [p(f"Transcript {s.host} [{s.address}]:{s.port} — {s.outcome}, {s.elapsed_ms:.0f} ms", "bold")]
     for step in s.steps:
-        out.extend(_step(step, p))
+        out.extend(_step(step, p, width))
     return out
 
 
-def _step(step: Step, p: _Painter) -> list[str]:
+_GLUE = "\x00"  # stands for a blank that must not break a line (printable text never holds a NUL)
+
+
+def _said(p: _Painter, width: int, head: str, style: str, text: str, tag: str | None, step: Step) -> list[str]:
+    """One transcript line wrapped under its text; the last one ends with the reason and the time."""
+    suffix = f"  [{tag}]  {step.elapsed_ms:.0f} ms" if tag is not None else ""
+    glued = "  " + suffix.lstrip().replace(" ", _GLUE) if suffix else ""  # "[reason]  N ms" never split
+    lines = [line.replace(_GLUE, " ") for line in _lines(p, width, head, text + glued, styles=(style,))]
+    if tag is not None and lines[-1].endswith(suffix.lstrip()):
+        coloured = f"{p(f'[{tag}]', _SEVERITY_STYLE[step.severity])}  {p(f'{step.elapsed_ms:.0f} ms', 'dim')}"
+        lines[-1] = lines[-1][: -len(suffix.lstrip())] + coloured
+    return lines
+
+
+def _step(step: Step, p: _Painter, width: int = DEFAULT_COLUMNS) -> list[str]:
+    """One exchange of the dialogue: what the probe sent, what came back, each wrapped to `width`."""
     out = []
     if step.command:
-        out.append(f"  {p('C:', 'cyan')} {printable(step.command)}")
-    tag = p(f"[{step.reason}]", _SEVERITY_STYLE[step.severity])
-    time = p(f"{step.elapsed_ms:.0f} ms", "dim")
+        out += _said(p, width, "  C: ", "cyan", printable(step.command), None, step)
     if step.code is None and not step.lines:
         if step.severity is Severity.OK:  # e.g. QUIT whose 221 was not awaited: a note, not an alarm
-            out.append(f"     {p('(' + printable(step.text) + ')', 'dim')}")
+            out += [p(line, "dim") for line in wrap(f"({printable(step.text)})", width, "     ")]
         else:
-            out.append(f"  {p('!!', 'yellow')} {printable(step.text)}  {tag}  {time}")
+            out += _said(p, width, "  !! ", "yellow", printable(step.text), str(step.reason), step)
         return out
-    prefix = p("S:", "cyan") if not step.unsolicited else p("S (unsolicited):", "yellow")
+    head, style = ("  S: ", "cyan") if not step.unsolicited else ("  S (unsolicited): ", "yellow")
     lines = step.text.split("\n") or [""]
     for i, line in enumerate(lines):
-        suffix = f"  {tag}  {time}" if i == len(lines) - 1 else ""
-        out.append(f"  {prefix} {printable(line)}{suffix}")
+        out += _said(p, width, head, style, printable(line), str(step.reason) if i == len(lines) - 1 else None, step)
     if step.severity in (Severity.WARNING, Severity.CRITICAL):
-        out.append(f"      {p(printable(step.meaning), 'dim')}")
+        out += [p(line, "dim") for line in wrap(printable(step.meaning), width, "      ")]
     return out
 
 

@@ -186,8 +186,14 @@ def test_a_vrfy_reply_equal_to_the_rcpt_reply_is_not_repeated() -> None:
 def test_text_reports_fit_the_width(width: int) -> None:
     report = two_addresses("252 2.5.2 Cannot VRFY user, but will accept message and attempt delivery " * 2)
     report.summary = "a long summary " * 20
-    lines = render_text(report, width=width).splitlines()
+    long_reply = step(Context.RCPT, 550, "RCPT TO:<a@example.com>", reason=Reason.USER_UNKNOWN,
+                      severity=Severity.CRITICAL, text="550 5.1.1 <a@example.com>: Recipient address rejected: "
+                                                       "User unknown in local recipient table")
+    report.sessions[0].steps.append(long_reply)
+    lines = render_text(report, width=width, verbose=True).splitlines()
     assert max(len(line) for line in lines) <= width
+    transcript = " ".join(render_text(report, width=width, verbose=True).split())
+    assert "local recipient table [user_unknown] 10 ms" in transcript, "the reason and time stay together"
 
 
 def test_columns_come_from_the_environment() -> None:
