@@ -439,3 +439,58 @@ def test_injection_anywhere_in_an_address_is_refused(local: str, char: str) -> N
         text = f"{local[:position]}{char}{local[position:]}@example.com"
         with pytest.raises(InputError, match="control character"):
             parse_address(text)
+
+
+# -- the plain-address fast path gives email-validator's verdict ------------------------------------------
+
+ATEXT = "abcXYZ019_!#$%&'*+/=?^`{|}~-"
+LABELS = st.one_of(
+    st.text(alphabet="abcxyzABZ019-", min_size=1, max_size=8),
+    st.sampled_from(["xn--bcher-kva", "ab--cd", "test", "arpa", "local", "localhost", "onion", "invalid",
+                     "a" * 63, "b" * 64, "123", "-a", "a-", "com", "COM", "example", "\u212a", "é", "", "x" * 70]),
+)
+PLAIN_LIKE = st.builds(
+    lambda local, labels, at: local + at + ".".join(labels),
+    st.text(alphabet=ATEXT + ".", min_size=0, max_size=70) | st.sampled_from(
+        ["Postmaster", "ABUSE", "info", "a..b", ".a", "a.", '"a b"', "user", "é", "a" * 64, "a" * 65]),
+    st.lists(LABELS, min_size=1, max_size=5) | st.lists(st.just("a" * 63), min_size=4, max_size=5),
+    st.sampled_from(["@", "@", "@", "@@", "＠", " @", "@["]),
+)
+NEAR_VALID = st.builds(  # mostly valid: dot-atoms at LDH names, some too long, reserved or upper-case
+    lambda local, labels, tld: f"{local}@{'.'.join([*labels, tld])}",
+    st.from_regex(r"[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]{1,20}(\.[A-Za-z0-9_!#$%&'*+/=?^`{|}~-]{1,20}){0,3}", fullmatch=True),
+    st.lists(st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9-]{0,65}[A-Za-z0-9])?", fullmatch=True), min_size=1, max_size=4),
+    st.from_regex(r"[A-Za-z0-9-]{0,5}[A-Za-z]", fullmatch=True) | st.sampled_from(["test", "arpa", "onion", "9"]),
+)
+
+
+def _email_validator_verdict(candidate: str) -> tuple[str, str | None, str] | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(candidate, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=True,
+                                 allow_domain_literal=True, allow_display_name=False, test_environment=True)
+    except EmailNotValidError:
+        return None
+    return checked.local_part, checked.ascii_local_part, checked.ascii_domain
+
+
+@settings(max_examples=500)
+@given(candidate=NEAR_VALID | PLAIN_LIKE | st.text(alphabet=ATEXT + ".@ \"<>[]é", max_size=40))
+def test_the_plain_address_fast_path_agrees_with_email_validator(candidate: str) -> None:
+    from probe.inputs import _plain_address
+
+    plain = _plain_address(candidate)
+    if plain is not None:  # whatever the fast path accepts, email-validator accepts with the same parts
+        local, domain = plain
+        assert _email_validator_verdict(candidate) == (local, local, domain)
+
+
+@pytest.mark.parametrize("text", ["alice@example.com", "Bob.Smith+tag@Mail.Example.COM", "POSTMASTER@example.org",
+                                  "a!#$%&'*+/=?^_`{|}~-@x1.example.net", "alice@bench.test"])
+def test_common_addresses_take_the_fast_path_with_email_validators_answer(text: str) -> None:
+    from probe.inputs import _plain_address
+
+    verdict = _email_validator_verdict(text)
+    assert verdict is not None
+    assert _plain_address(text) == (verdict[0], verdict[2])
