@@ -115,17 +115,21 @@ class Context(StrEnum):
         key = value.strip().lower().replace("_", "-")
         if not key:
             return None
-        aliases = {
-            "greeting": "banner", "connect-banner": "banner", "rcpt to": "rcpt", "mail from": "mail",
-            "end-of-data": "after-data", "dot": "after-data", "data-end": "after-data",
-            "message": "after-data", "lhlo": "ehlo", "tls-handshake": "tls",
-        }
-        key = aliases.get(key, key)
-        for member in cls:
-            if member.value.lower() == key:
-                return member
+        member = _CONTEXT_KEYS.get(key)
+        if member is not None:
+            return member
         names = ", ".join(m.value for m in cls)
         raise ValueError(f"unknown reply context {value!r}; use one of: {names}")
+
+
+_CONTEXT_ALIASES = {
+    "greeting": "banner", "connect-banner": "banner", "rcpt to": "rcpt", "mail from": "mail",
+    "end-of-data": "after-data", "dot": "after-data", "data-end": "after-data",
+    "message": "after-data", "lhlo": "ehlo", "tls-handshake": "tls",
+}
+# lower-case value or alias -> member, built once: the catalogue parses a context for every note it loads
+_CONTEXT_KEYS = {member.value.lower(): member for member in Context}
+_CONTEXT_KEYS |= {alias: _CONTEXT_KEYS[key] for alias, key in _CONTEXT_ALIASES.items()}
 
 
 class Verdict(StrEnum):
