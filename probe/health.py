@@ -391,9 +391,17 @@ def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectati
         if expectations:
             parts.append(f"{expectations} expectation{'s' if expectations != 1 else ''} met")
         return f"{report.domain}: {', '.join(parts)}"
-    worst = [item(c) for c in checks if c.status is exit_code]
+    worst = [item(c) for c in checks if c.status is exit_code and not _said_by_a_finding(c, checks)]
     shown = worst[:3] + ([f"+{len(worst) - 3} more"] if len(worst) > 3 else [])
     return f"{report.domain}: {'; '.join(shown)}"
+
+
+def _said_by_a_finding(check: Check, checks: list[Check]) -> bool:
+    """A certificate check at the status of a certificate finding about the same host says the same thing
+    less well ("expires in 89 days (untrusted)" beside "is not trusted"): a summary gives the finding only."""
+    return check.name == "certificate" and any(
+        o.name.startswith("finding cert-") and o.status is check.status and o.mx and o.mx in (check.mx or "")
+        for o in checks)
 
 
 def finish_report(report: Report, expectations: Sequence[Expectation] = (), **thresholds: Any) -> HealthResult:
@@ -415,7 +423,7 @@ def _summary_with_why(report: Report, health: HealthResult) -> str:
         said_by_summary |= {"starttls", "finding starttls-failed", "finding starttls-missing"}
     missing = [c.message for c in health.checks if c.status is health.exit_code
                and c.name not in said_by_summary and not c.name.startswith("rcpt ")
-               and c.message not in report.summary]
+               and c.message not in report.summary and not _said_by_a_finding(c, health.checks)]
     if not missing:
         return report.summary
     shown = missing[:2] + ([f"+{len(missing) - 2} more"] if len(missing) > 2 else [])

@@ -62,3 +62,17 @@ async def test_no_finding_is_worse_than_the_exit_code(lab_probe: LabProbe, domai
     assert not [f for f in report.findings if f.id.startswith("cert-") and f.severity is Severity.CRITICAL]
     if domain != "tls-valid":
         assert report.exit_code >= ExitCode.WARNING
+
+
+@pytest.mark.parametrize("domain", ["tls-selfsigned", "tls-wrongname"])
+async def test_a_certificate_problem_is_said_once_in_the_summaries(lab_probe: LabProbe, domain: str) -> None:
+    """The certificate check raised by a certificate finding is not quoted beside it ("certificate expires in
+    89 days (untrusted); The certificate of mx... is not trusted"): the finding says why, once."""
+    report = await lab_probe(domain=f"{domain}.lab.test")
+    health = finish_report(report)
+    (finding,) = [f for f in report.findings if f.id.startswith("cert-") and f.severity is Severity.WARNING]
+    for summary in (report.summary, health.summary):
+        assert finding.message in summary
+        assert "certificate expires in" not in summary
+    text = " ".join(render_text(report, health=health).split())
+    assert text.count(" ".join(finding.message.split())) == 2  # Findings, and the WARNING line
