@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, Fleet, smtp_probe, until
 
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
+
+from fleetlab import MISSING, PASSWORD, Fleet, smtp_probe, until
+
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
 
 DOMAINS = [f"d{i}" for i in range(8)]
 ZONE = "$ORIGIN f.test.\n@ SOA ns.f.test. h.f.test. 1 3600 600 86400 60\nmx A 127.0.0.1\nnullmx MX 0 .\n" + "".join(

@@ -8,13 +8,17 @@ import json
 import pickle
 from typing import Any
 
-import redis.asyncio
-from conftest import PASSWORD, Fleet, RedisServer, until
+import pytest
 
 from probe.cluster.fleet import PREFIX, RedisHostLimiter
 from probe.cluster.payload import results_key
 from probe.cluster.worker import QUEUE, TASK_NAME, make_app
 from probe.model import Reply
+
+from fleetlab import MISSING, PASSWORD, Fleet, RedisServer, until
+
+if MISSING:
+    pytest.skip(MISSING, allow_module_level=True)
 
 
 async def _queue_settled(server: RedisServer) -> None:
@@ -76,6 +80,8 @@ async def test_a_pickle_payload_never_runs(fleet: Fleet, tmp_path: Any) -> None:
 
 
 async def test_slots_and_backoff_are_shared_by_every_worker(redis_server: RedisServer) -> None:
+    import redis.asyncio
+
     one, two = (redis.asyncio.from_url(redis_server.url) for _ in range(2))
     a = RedisHostLimiter(redis=one, per_host=1, base_backoff_s=30)
     b = RedisHostLimiter(redis=two, per_host=1, base_backoff_s=30)
