@@ -1,9 +1,14 @@
 """Benchmark: classification throughput (replies/s, one core) and `explain` start-up time.
 
-Run: .venv/bin/python benchmarks/bench_classify.py [--seconds 2] [--runs 15]
+Run: .venv/bin/python benchmarks/bench_classify.py [--seconds 2] [--runs 15] [--reference bb130bc] [--same-as REF]
 
 Both are measured in CPU time (this process's for throughput, the child's user+system time for start-up), so a
 machine busy with other work does not skew them; the wall-clock start-up is printed beside it.
+
+--reference REF also measures the engine of git commit REF (its probe/ package and catalogue, checked out into
+a temporary directory) on the same corpus in the same run, and prints the ratio: a busy machine slows both alike.
+--same-as REF asserts that the corpus gets the very same diagnoses (every field, decided_by included) from the
+working tree as from REF: for speed work that must not change behaviour. Exit 1 when any differs.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 MIXED = [
     ("250 2.1.5 Ok", "RCPT", None),
@@ -62,16 +68,65 @@ def throughput(seconds: float) -> tuple[float, int]:
     return rate, int(rate * seconds)
 
 
-def corpus_throughput(seconds: float) -> tuple[float, int]:
-    """Replies/s over the labelled corpus (fixtures/corpus, distinct real replies, one pass each)."""
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def corpus_replies() -> list[tuple[str, str | None, str | None]]:
+    """(text, context, host) of every labelled corpus reply (fixtures/corpus), in file and entry order."""
     import tomllib
-    from pathlib import Path
 
     replies = []
-    for path in sorted((Path(__file__).resolve().parents[1] / "fixtures" / "corpus").glob("*.toml")):
+    for path in sorted((_ROOT / "fixtures" / "corpus").glob("*.toml")):
         with path.open("rb") as fh:
             replies += [(r["text"], r["context"], r.get("host")) for r in tomllib.load(fh).get("reply", [])]
+    return replies
+
+
+def corpus_throughput(seconds: float) -> tuple[float, int]:
+    """Replies/s over the labelled corpus (fixtures/corpus, distinct real replies, one pass each)."""
+    replies = corpus_replies()
     return _rate(replies, seconds), len(replies)
+
+
+def corpus_diagnoses() -> list[dict[str, object]]:
+    """Every corpus reply's Diagnosis as a plain dict (the engine this interpreter imports)."""
+    from probe.classifier import classify
+
+    return [classify(text, ctx, host=host).to_dict() for text, ctx, host in corpus_replies()]
+
+
+def _at_commit(ref: str, job: str, tmp: str, seconds: float) -> str:
+    """Run `job` ('rate' or 'diagnoses') with the probe package of git commit `ref` on this tree's corpus, in a
+    fresh interpreter; its stdout (JSON)."""
+    archive = subprocess.run(["git", "-C", str(_ROOT), "archive", ref, "probe"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    code = (f"import json, sys; sys.path.insert(0, {tmp!r}); sys.path.insert(1, {str(_ROOT / 'benchmarks')!r});"
+            "import bench_classify as b;"
+            + ("print(json.dumps(b.corpus_diagnoses()))" if job == "diagnoses"
+               else f"print(json.dumps(b.corpus_throughput({seconds})[0]))"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, cwd=tmp)
+    return done.stdout
+
+
+def at_commit(ref: str, job: str, seconds: float = 2.0) -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
+        return _at_commit(ref, job, tmp, seconds)
+
+
+def same_as(ref: str) -> int:
+    """How many corpus replies get a different Diagnosis here than at commit `ref` (printing the first few)."""
+    import json
+
+    theirs = json.loads(at_commit(ref, "diagnoses"))
+    ours = json.loads(json.dumps(corpus_diagnoses()))
+    differ = [(a, b) for a, b in zip(ours, theirs, strict=True) if a != b]
+    for a, b in differ[:5]:
+        print(f"  differs: {a['text'][:70]!r}: {a['reason']} {a['decided_by']} / at {ref}: {b['reason']} "
+              f"{b['decided_by']}")
+    return len(differ)
 
 
 # "Warm" means what an installed copy sees: bytecode cached (pip compiles it at install time).
@@ -99,11 +154,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--reference", metavar="REF", help="also time the engine of this git commit (e.g. bb130bc)")
+    parser.add_argument("--same-as", metavar="REF", help="assert the corpus diagnoses equal those of this commit")
     args = parser.parse_args()
+    if args.same_as:
+        differ = same_as(args.same_as)
+        print(f"diagnoses of the corpus: {differ} differ from {args.same_as}")
+        if differ:
+            sys.exit(1)
     rate, count = throughput(args.seconds)
     print(f"classify: {rate:,.0f} replies/s on one core ({count} replies, {len(MIXED)}-reply mix)")
     corpus_rate, distinct = corpus_throughput(args.seconds)
     print(f"classify: {corpus_rate:,.0f} replies/s on one core over the corpus ({distinct} distinct replies)")
+    if args.reference:
+        import json
+
+        ref_rate = json.loads(at_commit(args.reference, "rate", args.seconds))
+        print(f"classify at {args.reference}: {ref_rate:,.0f} replies/s over the same corpus, same run; "
+              f"ratio {corpus_rate / ref_rate:.2f}")
     print(f"start-up, median of {args.runs} fresh interpreters:   CPU ms   wall ms")
     explain_code = ("import probe.explain as e, probe.render.explain as r;"
                     "print(r.render_entry(e.entry('252'), color=False))")
