@@ -29,7 +29,8 @@ class LazyPattern:
         return self._compiled
 
     def search(self, string: str) -> re.Match[str] | None:
-        return self.compiled().search(string)
+        compiled = self._compiled
+        return (compiled or self.compiled()).search(string)
 
     def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int]]:
         return LazyPattern, (self.pattern, self.flags)  # pickled uncompiled (the rules cache)
@@ -373,3 +374,4 @@ def _after_quantifier(pattern: str, i: int) -> int:
 
 def literal_regex(literals: tuple[str, ...] | None) -> LazyPattern | None:
     return None if literals is None else LazyPattern("|".join(re.escape(lit) for lit in literals))
+

@@ -17,20 +17,22 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _MEMO_WORDS = 50_000
 
 
-def literal_key(literal: str) -> tuple[str, bool]:
+def literal_key(literal: str, frequency: dict[str, int] | None = None) -> tuple[str, bool]:
     """(key, whole_word): a piece of `literal` that any text containing the literal contains too.
 
     whole_word is True when the key is a token with a non-alphanumeric character on both sides inside
     the literal: then it appears in the text as a whole [a-z0-9]+ word, and a set lookup finds it.
-    Otherwise the key (the longest token, or the literal itself) must be looked for as a substring.
+    Otherwise the key (a token, or the literal itself) must be looked for as a substring.
+    Among the tokens the rarest in `frequency` (how many literals of the index hold it) is taken, a whole
+    word before a substring and the longest on a tie: a key many literals share ('address', 'not') would
+    make every reply that holds it confirm all of them.
     """
     parts = _TOKEN_SPLIT.split(literal)  # odd indices are tokens, even ones the text between them
     tokens = [(parts[i], bool(parts[i - 1]) and bool(parts[i + 1])) for i in range(1, len(parts), 2)]
-    inner = [t for t, bounded in tokens if bounded]
-    if inner:
-        return max(inner, key=len), True
     if tokens:
-        return max((t for t, _ in tokens), key=len), False
+        counts = frequency or {}
+        key, bounded = min(tokens, key=lambda t: (counts.get(t[0], 0), not t[1], -len(t[0])))
+        return key, bounded
     return literal, False
 
 
@@ -45,12 +47,17 @@ class LiteralIndex:
         always: set[int] = set()
         by_word: dict[str, dict[str, set[int]]] = {}
         by_substring: dict[str, dict[str, set[int]]] = {}
+        items = list(items)
+        frequency: dict[str, int] = {}
+        for literal in {lit for _, literals in items for lit in literals or ()}:
+            for token in set(_WORDS.findall(literal)):
+                frequency[token] = frequency.get(token, 0) + 1
         for position, literals in items:
             if literals is None:
                 always.add(position)
                 continue
             for literal in literals:
-                key, whole_word = literal_key(literal)
+                key, whole_word = literal_key(literal, frequency)
                 table = by_word if whole_word else by_substring
                 table.setdefault(key, {}).setdefault(literal, set()).add(position)
         self.always = frozenset(always)

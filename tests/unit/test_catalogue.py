@@ -253,6 +253,14 @@ def test_literal_index_keeps_every_rule_whose_literal_occurs() -> None:
     assert literal_key("relay access denied") == ("access", True)  # a whole word inside the literal
     assert literal_key("spamhaus.org") == ("spamhaus", False)  # could be part of a longer word
     assert literal_key("-- ") == ("-- ", False)
+    # the rarest token among the index's literals keys it, so a common word does not bring many literals
+    assert literal_key("recipient address rejected", {"address": 9, "recipient": 1, "rejected": 5}) \
+        == ("recipient", False)
+    assert literal_key("not a valid address here", {"not": 9, "a": 9, "valid": 2, "address": 9, "here": 3}) \
+        == ("valid", True)
+    shared = LiteralIndex([(0, ("user address rejected",)), (1, ("bad address",)), (2, ("address unknown",))])
+    assert [key for key, _ in shared.by_substring] == ["bad", "rejected", "unknown"]
+    assert shared.candidates("550 user address rejected") == {0}
     index = LiteralIndex([(0, ("relay access denied",)), (1, ("spamhaus.org", "in spamhaus")), (2, None),
                           (3, ("over",))])
     assert index.candidates("554 relay access denied") == {0, 2}
