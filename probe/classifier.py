@@ -408,7 +408,8 @@ def classify_reply(reply: Reply, context: Context | None, *, host: str | None = 
     if reply.code < 0:
         return diagnose_event("protocol-error", context, detail=f"the peer sent {reply.text[:120]!r}",
                               host=host)
-    return diagnose(parse(reply.text), context, host=host)
+    diagnosis = diagnose(parse(reply.as_final_code), context, host=host)  # its meaning: the final line's code
+    return replace(diagnosis, text=reply.text) if reply.line_codes else diagnosis  # its text: as sent
 
 
 def _weave(meaning: str, detail: str) -> str:

@@ -110,7 +110,7 @@ class Walk:
         session = to_session(record)
         self.report.sessions.append(session)
         self.pairs.append((session, record))
-        for finding in security.session_findings(session, options):
+        for finding in security.session_findings(session, options) + mixed_code_findings(record):
             self.finding(finding)  # a greylisting retry to the same host repeats its findings
 
     def settle_tls_findings(self, options: ProbeOptions, consequence: str | None) -> None:
@@ -124,6 +124,22 @@ class Walk:
         """Add a finding once (same id and subject)."""
         if all((f.id, f.subject) != (finding.id, finding.subject) for f in self.report.findings):
             self.report.findings.append(finding)
+
+
+def mixed_code_findings(record: SessionRecord) -> list[Finding]:
+    """A reply whose lines carry different codes is read as its final line's code (as Postfix's client does);
+    say once per host that the server broke RFC 5321 §4.2.1's one-code rule (postscreen's 220- teaser then 521)."""
+    for exchange in record.exchanges:
+        reply = exchange.reply
+        if reply is not None and reply.line_codes:
+            codes = " then ".join(dict.fromkeys(str(c) for c in reply.line_codes))
+            what = f"its reply {_verb(exchange.command)}" if exchange.command else f"its {exchange.context}"
+            return [Finding("reply-mixed-codes", Severity.INFO, (
+                f"{record.host} sent {what} with different codes on its lines ({codes}); RFC 5321 §4.2.1 "
+                f"wants one code per reply. Read as its final line's {reply.code}, as Postfix's SMTP client "
+                "does (Postfix postscreen sends its 220- greeting teaser, then 521 when it drops a client)."),
+                record.host)]
+    return []
 
 
 def unreachable_session(host: MxHost, seen: list[Diagnosis]) -> Session:

@@ -237,14 +237,24 @@ class Reply:
 
     code: int
     lines: tuple[str, ...]  # each line's text after "NNN-"/"NNN " (or the raw line when code is -1)
+    # the code each line carried, only when they differ (RFC 5321 §4.2.1 wants one code; Postfix's client
+    # takes the final line's code as the reply's, as `code` does here); () for a well-formed reply
+    line_codes: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
-        """The reply as a server log would show it: every line with its code."""
+        """The reply as the server sent it: every line with its own code."""
         if self.code < 0:
             return "\n".join(self.lines)
         n = len(self.lines)
-        return "\n".join(f"{self.code}{'-' if i < n - 1 else ' '}{line}" for i, line in enumerate(self.lines))
+        codes = self.line_codes or (self.code,) * n
+        return "\n".join(f"{c}{'-' if i < n - 1 else ' '}{line}"
+                         for i, (c, line) in enumerate(zip(codes, self.lines, strict=True)))
+
+    @property
+    def as_final_code(self) -> str:
+        """The reply with the final line's code on every line: what it means (see `line_codes`)."""
+        return Reply(self.code, self.lines).text if self.line_codes else self.text
 
 
 @dataclass(slots=True)

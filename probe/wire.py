@@ -226,7 +226,7 @@ class Wire:
 
     async def _read_lines(self, raw: bytearray, step: str) -> Reply:
         limits = self.limits
-        code: int | None = None
+        codes: list[int] = []
         lines: list[str] = []
         while True:
             line = await self._next_line(step)
@@ -240,13 +240,13 @@ class Wire:
             if match is None or line_code is None or not 200 <= line_code <= 599:
                 raise WireProtocolError(f"server sent {decode_line(body[:120])!r}, not an SMTP reply",
                                         kind="not-smtp", step=step)
-            if code is not None and line_code != code:
-                raise WireProtocolError(f"reply lines carry different codes ({code} then {line_code})",
-                                        kind="mixed-codes", step=step)
-            code = line_code
+            codes.append(line_code)
             lines.append(decode_line(match.group(3) or b""))
             if match.group(2) != b"-":
-                return Reply(code, tuple(lines))
+                # lines with different codes (postscreen: "220-" teaser, then "521 ..." when it drops the
+                # client): the final line's code is the reply's, as Postfix's smtp_chat_resp() takes it
+                mixed = tuple(codes) if len(set(codes)) > 1 else ()
+                return Reply(line_code, tuple(lines), mixed)
 
     async def _next_line(self, step: str) -> bytes:
         inbox, max_line = self._inbox, self.limits.max_line

@@ -39,7 +39,7 @@ class WireProtocolError(WireError):
     """The peer does not speak SMTP, or broke a `Limits` bound.
 
     `kind`: "not-smtp" (garbage, an HTTP or SSH banner, a code outside 2xx-5xx),
-    "mixed-codes" (lines of one reply carry different codes), "line-too-long",
+    "line-too-long",
     "reply-too-large", "data-after-starttls" (bytes after the
     220 to STARTTLS: a possible injection, RFC 3207 §5).
     """

@@ -192,7 +192,9 @@ def _ending_reply(s: Session) -> str | None:
     replies = [step for step in s.steps if step.code is not None and step.context is not Context.QUIT]
     if not replies:
         return None
-    first = replies[-1].text.split("\n", 1)[0]
+    step = replies[-1]  # its first line with the reply's code (postscreen: not the "220-" teaser before its 521)
+    lines = step.text.split("\n")
+    first = next((line for line in lines if line.startswith(str(step.code))), lines[0])
     return printable(first[:300])  # the row wraps; a line longer than that is cut
 
 

@@ -139,17 +139,31 @@ async def test_an_ehlo_reply_of_3000_lines_is_read_whole(no_dns: dns.asyncresolv
     assert report.addresses[0].reason is Reason.ACCEPTED and not srv.saw_data
 
 
-async def test_mixed_codes_in_a_rcpt_reply_are_a_protocol_error(no_dns: dns.asyncresolver.Resolver) -> None:
+async def test_mixed_codes_in_a_rcpt_reply_are_the_final_lines_reply_with_a_finding(
+        no_dns: dns.asyncresolver.Resolver) -> None:
+    """The documented rule (RFC 5321 §4.2.1 wants one code; Postfix's client takes the final line's): "250-ok"
+    then "550 no" is the server's 550, shown exactly as sent, with a finding that it mixed codes."""
     async with HostileServer(Behaviour.MIXED_CODES) as srv:
         report = await probe(srv.port, no_dns)
-    assert only_session(report).outcome == "protocol_error"
-    step = failing_step(report)
-    assert (step.context, step.reason, step.command) == (Context.RCPT, Reason.PROTOCOL_ERROR, f"RCPT TO:<{ADDRESS}>")
-    assert "different codes (250 then 550)" in step.text
+    session = only_session(report)
+    assert session.outcome == "completed"
+    [step] = [s for s in session.steps if s.command == f"RCPT TO:<{ADDRESS}>"]
+    assert (step.context, step.code) == (Context.RCPT, 550)
+    assert step.text == "250-ok\n550 no"  # the lines exactly as the server sent them
     [result] = report.addresses
-    assert (result.verdict, result.reason) == (Verdict.UNKNOWN, Reason.PROTOCOL_ERROR)  # not the 221 to QUIT
-    assert report.reason is Reason.PROTOCOL_ERROR
+    assert result.verdict is Verdict.UNDELIVERABLE  # the 550, never the 250 of its first line
+    [mixed] = [f for f in report.findings if f.id == "reply-mixed-codes"]
+    assert "250 then 550" in mixed.message and mixed.subject == "127.0.0.1"
     assert not srv.saw_data and srv.errors == []
+
+
+async def test_mixed_codes_ending_in_garbage_stay_a_protocol_error(no_dns: dns.asyncresolver.Resolver) -> None:
+    """Only a final line with a valid code makes a reply: "250-ok" then a line that is no reply is broken."""
+    async with HostileServer(Behaviour.MIXED_CODES, reply=b"250-ok\r\n600 no\r\n") as srv:
+        report = await probe(srv.port, no_dns)
+    assert only_session(report).outcome == "protocol_error"
+    assert failing_step(report).reason is Reason.PROTOCOL_ERROR
+    assert report.addresses[0].verdict is Verdict.UNKNOWN and not srv.saw_data
 
 
 # ---------------------------------------------------------------- the unsolicited 421

@@ -44,7 +44,7 @@ INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim or postgrey missing, 
 # host label -> last octet of its address in the lab's /24
 HOSTS = {
     "dns": 1, "postgrey": 2,
-    "postfix": 10, "postfix-novrfy": 11, "postscreen": 12, "postfix-grey": 13,
+    "postfix": 10, "postfix-novrfy": 11, "postscreen": 12, "postfix-grey": 13, "postscreen-pregreet": 14,
     "exim": 20, "exim-strict": 21,
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
 }
@@ -273,6 +273,9 @@ class Lab:
             Listener(self.ip("postfix-novrfy"), ("disable_vrfy_command=yes",)),
             Listener(self.ip("postscreen"), (f"postscreen_access_list=cidr:{root / 'maps' / 'postscreen'}",
                                              "postscreen_denylist_action=drop"), postscreen=True),
+            Listener(self.ip("postscreen-pregreet"), (  # two postscreens cannot share one cache map
+                "postscreen_greet_action=drop", "postscreen_cache_map=btree:$data_directory/postscreen_pregreet"),
+                postscreen=True),
             Listener(self.ip("postfix-grey"), (
                 f"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,{policy}",)),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),

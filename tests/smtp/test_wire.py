@@ -205,7 +205,6 @@ async def test_reply_limits_end_as_protocol_errors(flood: bytes, limits: Limits,
     (b"199 too low\r\n", "not-smtp"),
     (b"600 too high\r\n", "not-smtp"),
     (b"2200 four digits\r\n", "not-smtp"),
-    (b"220-mx.test\r\n554 changed my mind\r\n", "mixed-codes"),
 ])
 async def test_not_smtp_is_a_protocol_error_carrying_what_was_received(banner: bytes, kind: str) -> None:
     async with scripted(replies(greeting=banner)) as wire:
@@ -213,6 +212,24 @@ async def test_not_smtp_is_a_protocol_error_carrying_what_was_received(banner: b
             await wire.read_reply()
     assert caught.value.kind == kind
     assert banner.startswith(caught.value.partial) and caught.value.partial
+
+
+async def test_a_reply_whose_lines_change_code_is_its_final_lines_reply() -> None:
+    """RFC 5321 §4.2.1 wants one code per reply; Postfix's smtp_chat_resp() reads lines until one has a space
+    after its three digits and takes THAT line's code (github:NetBSD/src external/ibm-public/postfix/dist/src/
+    smtp/smtp_chat.c). postscreen relies on it: its "220-" teaser, then "521 ..." when it drops the client."""
+    async with scripted(replies(greeting=b"220-mx.test\r\n220-more\r\n554 changed my mind\r\n")) as wire:
+        reply = await wire.read_reply()
+    assert (reply.code, reply.line_codes) == (554, (220, 220, 554))
+    assert reply.text == "220-mx.test\n220-more\n554 changed my mind"  # exactly as sent
+    assert reply.as_final_code == "554-mx.test\n554-more\n554 changed my mind"  # what it means
+    assert wire.transcript[-1].data == b"220-mx.test\r\n220-more\r\n554 changed my mind\r\n"
+
+
+async def test_a_reply_of_one_code_has_no_line_codes() -> None:
+    async with scripted(replies(greeting=b"220-mx.test\r\n220 ready\r\n")) as wire:
+        reply = await wire.read_reply()
+    assert (reply.code, reply.line_codes, reply.text) == (220, (), "220-mx.test\n220 ready")
 
 
 async def test_clean_close_mid_reply_is_closed_not_reset() -> None:

@@ -1,0 +1,73 @@
+"""Postfix postscreen's pregreet drop, read the way Postfix's own SMTP client reads it.
+
+postscreen sends its "220-" greeting teaser, and when it drops the client sends "521 ..." as the final line of
+that same reply. RFC 5321 §4.2.1 wants one code per reply; Postfix's smtp_chat_resp() takes the final line's
+code (github:NetBSD/src external/ibm-public/postfix/dist/src/smtp/smtp_chat.c). The probe does the same: the
+reply is the server's 521 refusal, its lines are kept exactly as sent, with a finding that the codes changed.
+
+A real postscreen drops on demand only a client that talks before the greeting (postscreen_greet_action =
+drop), which the probe never does; so the first test has the real postscreen answer a socket that spoke
+early and reads its reply with the probe's own Wire, and the second replays exactly those bytes, captured
+in this run, to the full runner (no reply text is written here)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from dataclasses import replace
+
+from conftest import LAB_OPTIONS
+
+from probe.health import finish_report
+from probe.inputs import parse_address
+from probe.model import Context, DomainStatus, ProbeOptions, Reason
+from probe.render.text import render_text
+from probe.runner import probe_domain
+from probe.testing.hostile import Behaviour, HostileServer
+from probe.wire import Wire
+
+from lab import Lab
+
+
+async def _pregreeted_reply(lab: Lab) -> tuple[int, tuple[int, ...], bytes]:
+    """Connect to the lab's pregreet postscreen, talk before its greeting, read its reply with Wire."""
+    sock = await asyncio.to_thread(socket.create_connection, (lab.ip("postscreen-pregreet"), lab.port), 5)
+    sock.sendall(b"EHLO early.lab.test\r\n")  # before the greeting: postscreen's pregreet test catches it
+    sock.setblocking(False)
+    wire = await Wire.connect("", 0, timeout_s=15.0, sock=sock)  # a bound only: postscreen drops at once
+    try:
+        reply = await wire.read_reply(step="reading the greeting")
+    finally:
+        await wire.close(quit=False)
+    (received,) = [line.data for line in wire.transcript if line.direction == "S"]
+    return reply.code, reply.line_codes, received
+
+
+async def test_postscreen_teaser_then_521_is_read_as_the_521(lab: Lab) -> None:
+    code, line_codes, received = await _pregreeted_reply(lab)
+    assert (code, line_codes) == (521, (220, 521))
+    assert received.startswith(b"220-mx.postfix.lab.test ESMTP Postfix\r\n521 ")  # kept exactly as sent
+
+
+async def test_the_same_bytes_end_a_probe_as_an_answered_refusal_with_the_521_on_its_row(lab: Lab) -> None:
+    _, _, received = await _pregreeted_reply(lab)
+    async with HostileServer(Behaviour.MIXED_CODES, at="banner", reply=received) as srv:
+        address = parse_address("alice@screened.lab.test")
+        options: ProbeOptions = replace(LAB_OPTIONS, mx=(("127.0.0.1", srv.port),))
+        report = await probe_domain(address.domain, [address], options, resolver=lab.resolver())
+    (session,) = report.sessions
+    banner = session.steps[0]
+    assert (banner.context, banner.code) == (Context.BANNER, 521)
+    assert banner.text == received.decode().replace("\r\n", "\n").rstrip("\n")  # the lines exactly as sent
+    assert session.outcome == "rejected"
+    # the server answered and refused: never "unreachable" nor a protocol error. (Which refusal: the
+    # catalogue reads "521 5.5.1 Protocol error" at the greeting as RFC 7504's "does not accept mail";
+    # a DNSBL drop's "521 5.3.2" is refuses_this_client, test_lab_judgement.py.)
+    assert report.status in (DomainStatus.REFUSES_THIS_CLIENT, DomainStatus.DOES_NOT_ACCEPT_MAIL)
+    assert report.reason is not Reason.PROTOCOL_ERROR
+    text = " ".join(render_text(report, health=finish_report(report)).split())
+    assert re.search(r"127\.0\.0\.1 rejected \d+ ms 521 5\.5\.1 Protocol error",
+                     text), text  # the MX row shows the 521, not the teaser
+    (mixed,) = [f for f in report.findings if f.id == "reply-mixed-codes"]
+    assert "220 then 521" in mixed.message
