@@ -16,6 +16,8 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import functools
+import hashlib
+import itertools
 import os
 import re
 import ssl
@@ -24,32 +26,39 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----(.+?)-----END (?:TRUSTED )?CERTIFICATE-----", re.S)
-_HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.[0-9]+$")  # how OpenSSL names certificates in a CA directory
 
 
 class TrustStore:
     """Trust anchors (DER); `judge` tells whether a chain leads to one of them.
 
-    `directory`: a CA directory (OpenSSL's hashed names) read only when the anchors given do not
-    make a chain trusted, as OpenSSL looks there only for an issuer it has not found.
+    `directory`: a CA directory (OpenSSL's hashed names, c_rehash) consulted only when the anchors given
+    do not make a chain trusted, and then, as OpenSSL does, only the files named by the hash of an
+    issuer the chain names (not the whole directory: a system directory holds hundreds of files).
     """
 
     def __init__(self, anchors: Iterable[bytes], *, directory: str | None = None) -> None:
         self.anchors = frozenset(anchors)
         self._directory = directory
+        self._hashes_read: set[str] = set()
         self._store: Any = None
         self._subjects: set[Any] = set()
 
-    def _read_directory(self) -> bool:
-        """Add the directory's certificates to the anchors; False when there is nothing (more) to read."""
-        directory, self._directory = self._directory, None
-        if directory is None:
+    def _read_directory(self, certs: Sequence[Any]) -> bool:
+        """Add the directory's certificates that could issue one of `certs` (their files named by the
+        issuer's hash, as OpenSSL looks them up); False when that brings no new anchor."""
+        if self._directory is None:
             return False
-        try:
-            names = sorted(n for n in os.listdir(directory) if _HASHED_NAME.match(n))
-        except OSError:
-            names = []
-        more = {der for name in names for der in _pem_certificates(_read(os.path.join(directory, name)))}
+        more: set[bytes] = set()
+        for cert in certs:
+            stem = subject_hash(cert.issuer.public_bytes())
+            if not stem or stem in self._hashes_read:
+                continue
+            self._hashes_read.add(stem)
+            for number in itertools.count():  # <hash>.0, <hash>.1, ... up to the first missing one
+                path = os.path.join(self._directory, f"{stem}.{number}")
+                if not os.path.exists(path):
+                    break
+                more.update(_pem_certificates(_read(path)))
         if more <= self.anchors:
             return False
         self.anchors |= more
@@ -96,7 +105,7 @@ class TrustStore:
             return f"unreadable certificate: {exc}"
         moment = now or dt.datetime.now(dt.UTC)
         failure = self._failure(certs, moment)
-        if failure is not None and self._read_directory():
+        if failure is not None and self._read_directory(certs):
             failure = self._failure(certs, moment)
         if failure is None:
             return None
@@ -172,3 +181,68 @@ def system_store() -> TrustStore:
 def context_store(context: ssl.SSLContext) -> TrustStore:
     """The anchors a verifying SSLContext holds (those it loaded from a cafile or cadata)."""
     return TrustStore(bytes(der) for der in context.get_ca_certs(binary_form=True))
+
+
+# -- OpenSSL's subject-name hash (X509_NAME_hash_ex), which names the files of a CA directory ---------------
+
+# string types OpenSSL canonicalises (ASN1_MASK_CANON), with how each decodes (ASN1_STRING_to_UTF8)
+_CANONICAL_STRINGS = {0x0C: "utf-8", 0x13: "latin-1", 0x14: "latin-1", 0x16: "latin-1", 0x1A: "latin-1",
+                      0x1C: "utf-32-be", 0x1E: "utf-16-be"}
+_ASCII_SPACE = re.compile(rb"[ \t\n\v\f\r]+")
+_ASCII_UPPER = re.compile(rb"[A-Z]+")
+
+
+def _der_items(data: bytes) -> list[tuple[int, bytes]]:
+    """(tag, whole TLV) of each DER element in `data`, in order. Raises ValueError on a bad length."""
+    items, at = [], 0
+    while at < len(data):
+        tag, length, start = data[at], data[at + 1], at + 2
+        if length & 0x80:
+            count = length & 0x7F
+            length, start = int.from_bytes(data[start:start + count], "big"), start + count
+        end = start + length
+        if end > len(data):
+            raise ValueError("truncated DER")
+        items.append((tag, data[at:end]))
+        at = end
+    return items
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def _content(tlv: bytes) -> bytes:
+    return tlv[2 + (tlv[1] & 0x7F if tlv[1] & 0x80 else 0):]
+
+
+def _canonical_value(tlv: bytes) -> bytes:
+    """asn1_string_canon: a text value as lower-case UTF-8 (ASCII letters), outer spaces stripped and
+    inner runs of spaces made one, as a UTF8String; other types unchanged."""
+    encoding = _CANONICAL_STRINGS.get(tlv[0])
+    if encoding is None:
+        return tlv
+    text = _content(tlv).decode(encoding).encode("utf-8")
+    text = _ASCII_SPACE.sub(b" ", text.strip(b" \t\n\v\f\r"))
+    return _der(0x0C, _ASCII_UPPER.sub(lambda m: m.group().lower(), text))
+
+
+def subject_hash(name_der: bytes) -> str:
+    """The 8 hex digits OpenSSL names a CA directory's file by for a certificate with this subject
+    (`openssl x509 -subject_hash`): SHA-1 of the name's canonical encoding, its first 4 bytes little-endian.
+    "" for a name it cannot read."""
+    try:
+        canonical = b""
+        for _tag, rdn in _der_items(_content(name_der)):
+            entries = []
+            for _tag, entry in _der_items(_content(rdn)):
+                oid, value = _der_items(_content(entry))
+                entries.append(_der(0x30, oid[1] + _canonical_value(value[1])))
+            canonical += _der(0x31, b"".join(sorted(entries)))  # DER: a SET OF sorted by encoding
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return ""
+    return hashlib.sha1(canonical).digest()[3::-1].hex()  # OpenSSL's file naming, not a security use
