@@ -60,7 +60,7 @@ class RedisHostLimiter(HostLimiter):
     redis: Any = None
     lease_s: float = 20.0  # a slot not renewed for this long (its worker died) is free again
     remember_s: float = 3600.0  # a backoff not raised again for this long is forgotten
-    poll_max_s: float = 0.25  # longest wait between two tries for a full slot
+    poll_max_s: float = 0.05  # longest wait between two tries for a full slot (a freed slot idles at most this)
 
     def __post_init__(self) -> None:
         if self.redis is None:
@@ -71,7 +71,7 @@ class RedisHostLimiter(HostLimiter):
     @asynccontextmanager
     async def _hold(self, key: str) -> AsyncIterator[None]:
         slots, token, lease_ms = f"{PREFIX}slots:{key}", uuid.uuid4().hex, int(self.lease_s * 1000)
-        delay = 0.01
+        delay = 0.005
         while not await self._acquire(keys=[slots], args=[token, self.per_host, lease_ms]):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # slots are full: try again soon
             delay = min(self.poll_max_s, delay * 2)

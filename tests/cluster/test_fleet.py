@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,25 @@ def _closed_port() -> int:
     with socket.socket() as sock:  # bound, never listening: connections to it are refused
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_an_interrupted_client_resumes_and_writes_each_line_once(fleet: Fleet, tmp_path: Path) -> None:
+    async with FakeDNS({"f.test.": ZONE}) as dns, FakeSMTP(banner_delay_s=0.2) as smtp:
+        await fleet.start_worker("--concurrency", "1", "--visibility-timeout", "60")
+        targets = tmp_path / "targets.txt"
+        targets.write_text(TARGETS, encoding="utf-8")
+        out = tmp_path / "out.jsonl"
+        client = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "probe", "batch", str(targets), "--broker", fleet.redis.url, "--resume", str(out),
+            *common(dns, smtp), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        await until(lambda: out.exists() and out.read_text(encoding="utf-8").count("\n") >= 2)
+        client.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(client.communicate(), 60)
+        assert client.returncode == 3 and "interrupted" in err.decode() and PASSWORD not in err.decode()
+        first = len(out.read_text(encoding="utf-8").splitlines())
+        assert first < len(DOMAINS) * 2 + 2  # cut short
+        code, _, err2 = await smtp_probe("batch", str(targets), "--broker", fleet.redis.url, "--resume", str(out),
+                                         *common(dns, smtp))
+    numbers = [json.loads(line)["line"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(numbers) == list(range(1, len(DOMAINS) * 2 + 3)), err2  # every line, each once
+    assert code == 2 and f"{first} skipped as already answered" in err2
