@@ -71,7 +71,12 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
             parse_proxy_url(proxy)
         _preflight(broker, redis_url)
     except ProbeError as exc:
-        return fail(str(exc))
+        from .payload import Redactor
+
+        message = str(exc)
+        for url in (broker, redis_url or "", proxy or ""):
+            message = Redactor(url).text(message)
+        return fail(message)
     from .payload import Redactor
     from .worker import SafeLogFilter, WorkerRuntime, make_app
 

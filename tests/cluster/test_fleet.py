@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from probe.testing.fakedns import FakeDNS
-from probe.testing.fakesmtp import FakeSMTP
+from probe.testing.fakesmtp import FakeSMTP, RcptRequest
 
 from fleetlab import MISSING, PASSWORD, Fleet, smtp_probe, until
 
@@ -149,3 +149,21 @@ async def test_an_interrupted_client_resumes_and_writes_each_line_once(fleet: Fl
     numbers = [json.loads(line)["line"] for line in out.read_text(encoding="utf-8").splitlines()]
     assert sorted(numbers) == list(range(1, len(DOMAINS) * 2 + 3)), err2  # every line, each once
     assert code == 2 and f"{first} skipped as already answered" in err2
+
+
+async def test_a_worker_connects_from_its_own_source_address(fleet: Fleet) -> None:
+    peers: list[str] = []
+
+    def remember(request: RcptRequest) -> None:
+        peers.append(request.peer)
+
+    async with FakeDNS({"f.test.": ZONE}) as dns, FakeSMTP(rcpt_policy=remember) as smtp:
+        await fleet.start_worker("--source-ip", "127.0.0.7")
+        code, _, err = await smtp_probe("batch", "-", "--broker", fleet.redis.url, *common(dns, smtp),
+                                        stdin=b"x@d0.f.test\n")
+    assert code == 1 and peers and set(peers) == {"127.0.0.7"}, err
+
+
+async def test_a_bad_worker_proxy_is_one_line_without_its_password(fleet: Fleet) -> None:
+    code, _out, err = await smtp_probe("worker", "--broker", fleet.redis.url, "--proxy", "http://u:pr0xypw@h:1")
+    assert code == 3 and err.count("\n") == 1 and "pr0xypw" not in err and "only socks5" in err, err
