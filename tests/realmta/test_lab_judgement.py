@@ -10,6 +10,7 @@ import pytest
 
 from probe.health import finish_report
 from probe.model import DomainStatus, ExitCode, Severity, Verdict
+from probe.render.nagios import render_nagios
 from probe.render.text import render_text
 
 from lab import LabProbe
@@ -76,3 +77,13 @@ async def test_a_certificate_problem_is_said_once_in_the_summaries(lab_probe: La
         assert "certificate expires in" not in summary
     text = " ".join(render_text(report, health=health).split())
     assert text.count(" ".join(finding.message.split())) == 2  # Findings, and the WARNING line
+
+
+async def test_nagios_server_said_quotes_only_what_a_server_said(lab_probe: LabProbe) -> None:
+    """A certificate's expiry date is the probe's reading, not a reply: Nagios does not label it 'server said'."""
+    report = await lab_probe(domain="tls-selfsigned.lab.test")
+    said = {step.text for session in report.sessions for step in session.steps if step.code is not None}
+    output = render_nagios(report, finish_report(report))
+    quoted = [line.split("server said: ", 1)[1] for line in output.splitlines() if "server said: " in line]
+    assert report.exit_code is ExitCode.WARNING and "certificate" in output
+    assert [q for q in quoted if q not in said] == []
