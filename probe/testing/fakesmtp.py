@@ -319,8 +319,9 @@ async def start_raw_server(handler: RawHandler) -> AsyncIterator[RawServer]:
 MAX_CHUNKS = 10_000  # per direction and connection: a bound on the relay loop
 
 
-async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float) -> None:
-    """Copy one direction, each chunk delivered `delay_s` after it arrived (order kept)."""
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: float,
+                 arrived: Callable[[], None]) -> None:
+    """Copy one direction, each chunk delivered `delay_s` after it arrived (order kept); `arrived()` per chunk."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -338,6 +339,8 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, del
     try:
         for _ in range(MAX_CHUNKS):
             data = await reader.read(65536)
+            if data:
+                arrived()
             queue.put_nowait((loop.time() + delay_s, data))
             if not data:
                 break
@@ -350,11 +353,18 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, del
 
 
 class DelayProxy:
-    """A TCP proxy on 127.0.0.1 to 127.0.0.1:target_port that adds `delay_s` each way."""
+    """A TCP proxy on 127.0.0.1 to 127.0.0.1:target_port that adds `delay_s` each way.
+
+    It counts round trips as events, not from the clock: `client_flights` is how many times the client
+    spoke again after the server had spoken (each is one wait for the server); a session that starts with
+    the server's greeting costs `client_flights + 0.5` round trips. Exact when the server only ever answers
+    (e.g. no TLS 1.3 session tickets pushed after the handshake: server context num_tickets = 0).
+    """
 
     def __init__(self, target_port: int, delay_s: float) -> None:
         self.target_port, self.delay_s = target_port, delay_s
         self.port = 0
+        self.client_flights = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -367,9 +377,22 @@ class DelayProxy:
         except OSError:
             client_writer.close()
             return
+        server_spoke = True  # the greeting (or the connection itself) comes before the client's first flight
+
+        def client_chunk() -> None:
+            nonlocal server_spoke
+            if server_spoke:
+                self.client_flights += 1
+            server_spoke = False
+
+        def server_chunk() -> None:
+            nonlocal server_spoke
+            server_spoke = True
+
         try:
-            await asyncio.gather(_relay(client_reader, up_writer, self.delay_s),
-                                 _relay(up_reader, client_writer, self.delay_s), return_exceptions=True)
+            await asyncio.gather(_relay(client_reader, up_writer, self.delay_s, client_chunk),
+                                 _relay(up_reader, client_writer, self.delay_s, server_chunk),
+                                 return_exceptions=True)
         except asyncio.CancelledError:
             pass  # stop() ends connections still open
         finally:
