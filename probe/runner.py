@@ -141,8 +141,9 @@ async def _run(walk: Walk, domain: str, addresses: Sequence[Address], options: P
 async def _walk(walk: Walk, hosts: list[MxHost], addresses: Sequence[Address], options: ProbeOptions,
                 tls_factory: TlsContextFactory | None, deadline: float, limiter: HostLimiter,
                 resolver: Any) -> None:
-    """Try the hosts in preference order until one gives a definitive answer (--all-mx: every
-    host at once, one connection each); the first definitive host in preference order decides."""
+    """Try the hosts in preference order until one gives a definitive answer, past hosts that refuse at
+    their greeting (--all-mx: every host at once, one connection each); the first definitive host in
+    preference order decides, a host that refused at its greeting only when no other answered."""
     recipients = [a.smtp_form for a in addresses]
     per_host: list[list[SessionRecord]] = [[] for _ in hosts]  # filled as sessions end, kept if cut short
     try:
@@ -152,16 +153,19 @@ async def _walk(walk: Walk, hosts: list[MxHost], addresses: Sequence[Address], o
         else:
             for host, records in zip(hosts, per_host, strict=True):
                 await _try_host(walk, host, records, recipients, options, tls_factory, deadline, limiter, resolver)
-                if any(_definitive(r) for r in records):
+                if any(_definitive(r) and not _greeting_refused(r) for r in records):
                     break
     finally:  # in preference order, whether the walk ended or the deadline cut it short
+        answered: list[SessionRecord] = []
         for host, records in zip(hosts, per_host, strict=True):
             if not host.addresses:
                 walk.report.sessions.append(unreachable_session(host, walk.no_address))
             for record in records:
                 walk.add(record, options)
-                if walk.decided is None and _definitive(record):
-                    walk.decided = record
+                if _definitive(record):
+                    answered.append(record)
+        if walk.decided is None and answered:  # a host past a 5xx greeting decides; else the first refusal
+            walk.decided = next((r for r in answered if not _greeting_refused(r)), answered[0])
     await _retry_greylisted(walk, recipients, options, tls_factory, deadline)
 
 
@@ -175,6 +179,13 @@ def _definitive(record: SessionRecord) -> bool:
     return record.outcome in _DEFINITIVE or any(
         e.context is Context.RCPT and e.reply is not None and e.reply.code != 421 and e.address == key
         for key, e in record.rcpt.items())
+
+
+def _greeting_refused(record: SessionRecord) -> bool:
+    """The host greeted with a 5xx (postscreen's 521): a sender goes on to the next MX, as Postfix's client
+    does by default (smtp_skip_5xx_greeting = yes), so the walk does too and that host does not decide."""
+    banner = next((e for e in record.exchanges if e.context is Context.BANNER and not e.unsolicited), None)
+    return banner is not None and banner.reply is not None and 500 <= banner.reply.code <= 599
 
 
 _DIALOGUE = frozenset({Context.VRFY, Context.MAIL, Context.RCPT, Context.RSET})

@@ -55,6 +55,7 @@ SCENARIOS: dict[str, list[str]] = {
     "screened": ["postscreen"],  # postscreen drops 127.0.0.0/8 (521)
     "grey": ["postfix-grey"],  # the pf users behind postgrey (--delay GREYLIST_DELAY_S): vary the sender per test
     "catchall": ["postfix"],  # every local part accepted (virtual alias @catchall.lab.test)
+    "screenedfirst": ["postscreen", "postfix"],  # the primary postscreen drops us (521); the backup hosts alice
     "twomx": ["postfix", "exim"],  # Postfix hosts it; Exim, the backup, says "550 relay not permitted"
     "exim": ["exim"],  # alice, bob known; stock limits; VRFY 252
     "eximstrict": ["exim-strict"],  # as exim, but smtp_accept_max_nonmail = 2
@@ -263,7 +264,7 @@ class Lab:
         (root / "maps").mkdir()
         (root / "queue").mkdir()
         alias_domains = ["catchall.lab.test"]
-        local_domains = [f"{d}.lab.test" for d in ("pf", "novrfy", "screened", "grey", "twomx", "tls-valid",
+        local_domains = [f"{d}.lab.test" for d in ("pf", "novrfy", "screened", "screenedfirst", "grey", "twomx", "tls-valid",
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"))

@@ -21,13 +21,13 @@ from conftest import LAB_OPTIONS
 
 from probe.health import finish_report
 from probe.inputs import parse_address
-from probe.model import Context, DomainStatus, ProbeOptions, Reason
+from probe.model import Context, DomainStatus, ProbeOptions, Reason, Verdict
 from probe.render.text import render_text
 from probe.runner import probe_domain
 from probe.testing.hostile import Behaviour, HostileServer
 from probe.wire import Wire
 
-from lab import Lab
+from lab import Lab, LabProbe
 
 
 async def _pregreeted_reply(lab: Lab) -> tuple[int, tuple[int, ...], bytes]:
@@ -71,3 +71,20 @@ async def test_the_same_bytes_end_a_probe_as_an_answered_refusal_with_the_521_on
                      text), text  # the MX row shows the 521, not the teaser
     (mixed,) = [f for f in report.findings if f.id == "reply-mixed-codes"]
     assert "220 then 521" in mixed.message
+
+
+async def test_a_5xx_greeting_from_the_first_mx_goes_on_to_the_next(lab_probe: LabProbe) -> None:
+    """screenedfirst.lab.test: MX 10 is the postscreen that drops us with 521, MX 20 the Postfix that hosts
+    alice. Postfix's own client goes on to the next MX after a 5xx greeting (smtp_skip_5xx_greeting = yes,
+    the default), so a sender's mail would reach the backup: the probe asks it too, without --all-mx, and
+    reports both hosts, the 521 on the first one's row."""
+    report = await lab_probe("alice@screenedfirst.lab.test")
+    assert [(s.host, s.outcome) for s in report.sessions] == [
+        ("mx.postscreen.lab.test", "rejected"), ("mx.postfix.lab.test", "completed")]
+    assert report.sessions[0].steps[0].text == "521 5.3.2 Service currently unavailable"
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.host) == (Verdict.DELIVERABLE, "mx.postfix.lab.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    text = " ".join(render_text(report, health=finish_report(report)).split())
+    assert re.search(rf"{re.escape(report.sessions[0].address)} rejected \d+ ms 521 5\.3\.2 Service currently "
+                     r"unavailable", text), text
