@@ -382,7 +382,8 @@ def _expectation_check(report: Report, e: Expectation) -> tuple[Check, bool]:
 def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectations: int) -> str:
     """One line: what is wrong (the worst checks), or what is right."""
     def item(c: Check) -> str:
-        return c.message + (f" ({c.mx})" if c.mx and c.mx not in c.message else "")
+        message = c.message.rstrip(".")  # a sentence's full stop does not run into the "; " that follows
+        return message + (f" ({c.mx})" if c.mx and c.mx not in message else "")
 
     if exit_code is ExitCode.OK:
         domain = next(c for c in checks if c.name == "domain")

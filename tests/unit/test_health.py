@@ -483,3 +483,10 @@ def test_certificate_thresholds_use_the_same_comparison_as_the_findings(days: in
     severity = max((f.severity for f in findings), key=list(Severity).index, default=Severity.OK)
     assert {Severity.OK: ExitCode.OK, Severity.WARNING: ExitCode.WARNING,
             Severity.CRITICAL: ExitCode.CRITICAL}[severity] is expected
+
+
+def test_sentences_joined_in_the_summary_do_not_end_in_a_stop_before_the_semicolon() -> None:
+    found = [Finding(f"f{i}", Severity.WARNING, f"Sentence number {i}. Do this.", subject="mx1.example.com")
+             for i in (1, 2)]
+    summary = evaluate(report(findings=found)).summary
+    assert "Do this (mx1.example.com); Sentence number 2" in summary and ".;" not in summary
