@@ -37,8 +37,7 @@ from .smtpfacts import (
     parse_extensions,
     random_local_part,
 )
-from .tlsinfo import chain_readable
-from .trust import TrustStore, context_store, system_store
+from .starttls import default_tls_context, secure
 from .wire import (
     ConnectRefused,
     ConnectTimeout,
@@ -47,7 +46,6 @@ from .wire import (
     WireError,
     WireProtocolError,
     WireTimeout,
-    WireTLSFailed,
     WireUnsolicited,
 )
 
@@ -61,12 +59,6 @@ TlsContextFactory = Callable[[bool], ssl.SSLContext]
 __all__ = [  # the record types live in probe.exchanges and are re-exported here
     "EVENTS", "Exchange", "SessionRecord", "TlsContextFactory", "run_session",
 ]
-
-
-def _default_tls_context(verify: bool) -> ssl.SSLContext:
-    from .tlsinfo import client_context  # one place builds TLS contexts
-
-    return client_context(verify=verify)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +269,7 @@ class _Dialogue:
         await self._open()
         mode = self.options.starttls
         if mode != "never" and "STARTTLS" in self.record.extensions:
-            await self._secure(verify=True)
+            await secure(self, verify=True)
         elif mode == "require":
             ex = self._event("starttls-not-offered", Context.STARTTLS,
                              "--starttls require is set, so the probe stopped",
@@ -286,74 +278,6 @@ class _Dialogue:
         await self._verify_recipients()
         await self._transactions()
         await self._verify_rest()
-
-    async def _secure(self, *, verify: bool, judge_after: bool = True, untrusted: Exchange | None = None) -> None:
-        """STARTTLS; on failure record why and, where allowed, go on over a new connection.
-
-        verify with `judge_after` on a Python that reads the server's chain: ONE handshake without
-        verification, then the chain judged against the trust store (probe.trust). Otherwise a verifying
-        handshake and, after an untrusted certificate, a new connection without verification to collect it;
-        `untrusted`: under --starttls require, the tls-untrusted event of the verifying attempt (this
-        unverified attempt only collects the certificate and then stops the session).
-        """
-        require = self.options.starttls == "require"
-        ex = await self._ask("STARTTLS", Context.STARTTLS)
-        assert ex.reply is not None and self.wire is not None
-        if ex.reply.code != 220:
-            if require:
-                self._stop("tls_failed", ex)
-            return  # the server declined; this connection goes on in plain text
-        since = self.loop.time()
-        judge_after = verify and judge_after and chain_readable()
-        try:
-            await self.wire.starttls(self.factory(verify and not judge_after), self.record.host,
-                                     self._budget(Context.TLS, "STARTTLS"))
-        except WireTLSFailed as exc:
-            if exc.untrusted:
-                self.verify_error = exc.verify_message
-                why = exc.verify_message or str(exc)
-                detail = f"STARTTLS required: certificate untrusted ({why})" if require else why
-                ev = self._event("tls-untrusted", Context.TLS, detail, since)
-                await self._reopen(str(exc))
-                if "STARTTLS" in self.record.extensions:
-                    await self._secure(verify=False, untrusted=ev if require else None)
-                elif require:
-                    self._stop("tls_failed", ev)
-                return
-            tail = "; stopping (--starttls require)" if require else "; continuing in plain text on a new connection"
-            ev = self._event("tls-handshake-failed", Context.TLS, f"{exc}{tail}", since)
-            if require:
-                self._stop("tls_failed", ev)
-            await self._reopen(str(exc))
-            return
-        except WireError as exc:
-            self._fail(exc, Context.TLS, "STARTTLS", since)
-        self.nonmail.after_tls()
-        info = self.wire.tls_info() or {}
-        if judge_after and not info.get("chain"):  # the chain could not be read after all: verify in a handshake
-            await self._reopen("the server's certificate chain could not be read")
-            if "STARTTLS" in self.record.extensions:
-                await self._secure(verify=True, judge_after=False)
-            return
-        if judge_after:
-            failure = self._trust_store().judge(info["chain"])
-            self.record.tls = {**info, "verified": failure is None, "verify_error": failure}
-            if failure is not None:
-                detail = f"STARTTLS required: certificate untrusted ({failure})" if require else failure
-                event = self._event("tls-untrusted", Context.TLS, detail, since)
-                untrusted = event if require else None
-        else:
-            self.record.tls = {**info, "verified": verify, "verify_error": None if verify else self.verify_error}
-        if untrusted is not None:  # require: the certificate is collected, the dialogue goes no further
-            self.record.tls["error"] = untrusted.detail
-            self._stop("tls_failed", untrusted)
-        await self._greet()
-
-    def _trust_store(self) -> TrustStore:
-        """The anchors the factory's verifying context would use: the system store for the default one."""
-        if self.factory is _default_tls_context:
-            return system_store()
-        return context_store(self.factory(True))
 
     async def _verify_recipients(self) -> None:
         """VRFY each recipient. With PIPELINING the first VRFY ends the MAIL/RCPT/RSET group instead
@@ -502,7 +426,7 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
     loop = asyncio.get_running_loop()
     started = loop.time()
     record = SessionRecord(host, address, port)
-    dialogue = _Dialogue(record, recipients, options, tls_context_factory or _default_tls_context, deadline, sock,
+    dialogue = _Dialogue(record, recipients, options, tls_context_factory or default_tls_context, deadline, sock,
                          local_host, catch_all_address)
     if deadline is not None and started >= deadline:
         record.outcome = "skipped"

@@ -151,7 +151,7 @@ async def test_untrusted_certificate_with_require_stops_before_mail(fake: Factor
 async def test_without_a_readable_chain_the_certificate_is_collected_on_a_new_connection(
         fake: Factory, server_cert: ServerCert, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """A Python that cannot give the chain: a verifying handshake, then an unverified reconnect."""
-    monkeypatch.setattr("probe.session.chain_readable", lambda: False)
+    monkeypatch.setattr("probe.starttls.chain_readable", lambda: False)
     server = await fake(tls_context=server_cert.server_context())
     record = await probe(server, ["a@x.test"], opts(starttls=mode))
     events = [e for e in record.exchanges if e.event and e.event != "quit-sent"]
