@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from probe import session
+from probe import starttls
 from probe.inputs import parse_address
 from probe.model import ProbeOptions
 from probe.runner import probe_domain
@@ -91,14 +91,14 @@ async def certificate_cases(ca: TestCA, delay_s: float, runs: int, factory: Call
         async with FakeSMTP(pipelining=True, tls_context=ca.server_context(cert), hostname="mx.bench.test",
                             rcpt={ADDRESS: "250 2.1.5 OK"}, rcpt_default="550 5.1.1 User unknown") as smtp:
             for way, readable in ways:
-                saved = session.chain_readable
+                saved = starttls.chain_readable
                 if not readable:  # as on a Python that cannot give the chain
-                    session.chain_readable = _never  # type: ignore[assignment]
+                    starttls.chain_readable = _never  # type: ignore[assignment]
                 try:
                     at = probe(True, factory, lambda: len(smtp.connections))
                     await measure(f"certificate {label}, {way}", runs, delay_s, smtp.port, at)
                 finally:
-                    session.chain_readable = saved  # type: ignore[assignment]
+                    starttls.chain_readable = saved  # type: ignore[assignment]
                 print(f"{'':<44} {at.connections} connection(s) per probe")  # type: ignore[attr-defined]
 
 

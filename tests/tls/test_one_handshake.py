@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from probe import session as session_module
+from probe import starttls as starttls_module
 from probe.health import finish_report
 from probe.inputs import parse_address
 from probe.model import ProbeOptions, Report
@@ -59,7 +59,7 @@ async def test_one_connection_and_the_same_report_as_the_reconnect(
     once, server = await run(ca, cert, starttls=starttls, factory=trusting(ca))
     assert len(server.connections) == 1 and server.connections[0].tls
 
-    monkeypatch.setattr(session_module, "chain_readable", lambda: False)  # a Python without the chain
+    monkeypatch.setattr(starttls_module, "chain_readable", lambda: False)  # a Python without the chain
     before, old_server = await run(ca, cert, starttls=starttls, factory=trusting(ca))
     trusted = case in ("valid", "wrong-name")
     assert len(old_server.connections) == (1 if trusted else 2)
