@@ -41,7 +41,7 @@ _CLASS_REASON = {2: Reason.ACCEPTED, 3: Reason.ACCEPTED, 4: Reason.UNKNOWN, 5: R
 _POSITIVE_REASONS = frozenset({Reason.ACCEPTED, Reason.WILL_FORWARD, Reason.CANNOT_VERIFY})
 _WHERE = {
     Context.BANNER: "Banner", Context.BOUNCE: "Bounce", Context.AFTER_DATA: "Reply to the end of DATA",
-    Context.CONNECT: "Connection", Context.DNS: "DNS lookup", Context.TLS: "TLS handshake",
+    Context.CONNECT: "Connection", Context.DNS: "DNS lookup", Context.TLS: "TLS",
 }
 
 

@@ -76,7 +76,8 @@ async def secure(d: _Dialogue, *, verify: bool, judge_after: bool = True, untrus
         failure = _trust_store(d).judge(info["chain"])
         d.record.tls = {**info, "verified": failure is None, "verify_error": failure}
         if failure is not None:
-            detail = f"STARTTLS required: certificate untrusted ({failure})" if require else failure
+            up = f"TLS session up ({info.get('version') or 'TLS'}); certificate untrusted: {failure}"
+            detail = f"STARTTLS required: certificate untrusted ({failure})" if require else up
             event = d._event("tls-untrusted", Context.TLS, detail, since)
             untrusted = event if require else None
     else:

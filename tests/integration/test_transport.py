@@ -8,6 +8,7 @@ the way a user would (SSL_CERT_FILE) and its port is the one test-only knob (pro
 from __future__ import annotations
 
 import hashlib
+import json
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from probe import mtasts, resolve
 from probe.health import finish_report
 from probe.inputs import parse_address
 from probe.model import DomainStatus, ExitCode, Finding, ProbeOptions, Report, Severity
+from probe.render.json import report_json
 from probe.render.text import render_text
 from probe.runner import probe_domain
 from probe.testing.certs import IssuedCert, TestCA, self_signed
@@ -230,6 +232,21 @@ async def test_certificate_trusted_through_the_test_ca(world: World, ca: TestCA)
     assert tls["certificate"]["trusted"] is True and tls["certificate"]["hostname_match"] is True
     assert not any(f.id.startswith(("cert-", "starttls-")) for f in report.findings)
     assert report.transport is not None and "certificate valid" in report.transport["hosts"][MX1]
+
+
+async def test_an_untrusted_certificate_on_a_working_session_is_not_called_a_handshake_failure(world: World) -> None:
+    """Opportunistic STARTTLS with a self-signed certificate: the handshake succeeded and the session went on,
+    so the step says the session is up and the certificate untrusted, a WARNING, never "TLS handshake"."""
+    server = await world.smtp(self_signed([MX1]))
+    report = await world.probe(server, [])
+    assert report.sessions[0].outcome == "completed"
+    step = next(s for s in json.loads(report_json(report))["sessions"][0]["steps"] if s["context"] == "tls")
+    assert step["text"].startswith("TLS session up (TLSv1.3); certificate untrusted: self-signed certificate")
+    assert step["severity"] == "warning" and "handshake" not in step["remediation"]
+    assert step["meaning"].startswith("The server's certificate is not trusted")
+    transcript = render_text(report, verbose=True, width=200)
+    assert "!! TLS session up (TLSv1.3); certificate untrusted: self-signed certificate" in transcript
+    assert "TLS handshake" not in transcript
 
 
 async def test_require_with_an_untrusted_certificate_keeps_it_and_is_critical(world: World) -> None:
