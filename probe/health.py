@@ -282,7 +282,7 @@ class _Judge:
         sessions = [s for s in self.report.sessions if s.host == a.host] if a.host else []
         rcpt = [s for session in sessions for s in steps_of(session, Context.RCPT) if _mentions(s, a.address)]
         code = " ".join(str(p) for p in (a.code, a.enhanced) if p is not None)
-        extra = ", catch-all domain" if a.catch_all else ""
+        extra = _CATCH_ALL if a.catch_all else ""
         message = f"{a.address} {a.verdict} ({a.reason}{', ' + code if code else ''}{extra})"
         checks = [Check(f"rcpt {a.address}", self._observed(_VERDICT_STATUS[a.verdict]), message,
                         rcpt[-1].elapsed_ms if rcpt else None, label,
@@ -379,6 +379,9 @@ def _expectation_check(report: Report, e: Expectation) -> tuple[Check, bool]:
 
 # --- summary ----------------------------------------------------------------------------------
 
+_CATCH_ALL = ", catch-all domain"  # an address check's note; a summary says it once for the domain
+
+
 def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectations: int) -> str:
     """One line: what is wrong (the worst checks), or what is right."""
     def item(c: Check) -> str:
@@ -393,6 +396,8 @@ def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectati
             parts.append(f"{expectations} expectation{'s' if expectations != 1 else ''} met")
         return f"{report.domain}: {', '.join(parts)}"
     worst = [item(c) for c in checks if c.status is exit_code and not _said_by_a_finding(c, checks)]
+    if sum(_CATCH_ALL in w for w in worst) >= 2:  # a fact of the domain: said once, not per address
+        worst = [f"{report.domain} is a catch-all domain"] + [w.replace(_CATCH_ALL, "") for w in worst]
     shown = worst[:3] + ([f"+{len(worst) - 3} more"] if len(worst) > 3 else [])
     return f"{report.domain}: {'; '.join(shown)}"
 

@@ -84,10 +84,11 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
         out.append(p(f"  ({hidden} informational finding{'s' if hidden > 1 else ''}: -v shows them)", "dim"))
     out.extend(_address_facts(report.addresses, p, width))
     shared_vrfy = _shared_vrfy(report.addresses)
+    shared = _shared_catch_all(report.addresses)
     on_rows = {(s.host, ending) for s in report.sessions if (ending := _ending_reply(s)) is not None}
     for a in report.addresses:
         out.append("")
-        out.extend(_address(a, p, width, vrfy_shown=shared_vrfy is not None, on_rows=on_rows))
+        out.extend(_address(a, p, width, vrfy_shown=shared_vrfy is not None, on_rows=on_rows, shared=shared))
     if verbose:
         for s in report.sessions:
             out.append("")
@@ -207,6 +208,12 @@ def _shared_vrfy(addresses: list[AddressResult]) -> dict[str, Any] | None:
     return answers[0] if len(texts) == 1 else None
 
 
+def _shared_catch_all(addresses: list[AddressResult]) -> tuple[str, str] | None:
+    """The catch-all meaning and advice when two or more accepted addresses carry the same (said once)."""
+    said = [(a.meaning, a.remediation) for a in addresses if a.catch_all and a.verdict is Verdict.RISKY]
+    return said[0] if len(said) >= 2 and len(set(said)) == 1 else None
+
+
 def _address_facts(addresses: list[AddressResult], p: _Painter, width: int) -> list[str]:
     """What holds for every address asked: the catch-all test, and VRFY when its answer is the same."""
     facts: list[str] = []
@@ -216,6 +223,10 @@ def _address_facts(addresses: list[AddressResult], p: _Painter, width: int) -> l
         facts += _lines(p, width, "  catch-all: ",
                         f"yes — {asked.host or 'the server'} accepted a random address too, so an acceptance "
                         "proves little" if asked.catch_all else f"no — a random address was refused{where}", indent=4)
+        shared = _shared_catch_all(addresses)
+        if shared is not None:
+            facts += _lines(p, width, "    Meaning: ", printable(shared[0]), styles=("bold",), indent=6)
+            facts += _lines(p, width, "    What to do: ", printable(shared[1]), styles=("bold",), indent=6)
     vrfy = _shared_vrfy(addresses)
     if vrfy is not None:
         facts += _lines(p, width, "  VRFY: ", f"{printable(str(vrfy.get('text', '')))}  ({vrfy.get('reason')}, "
@@ -224,7 +235,7 @@ def _address_facts(addresses: list[AddressResult], p: _Painter, width: int) -> l
 
 
 def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool,
-             on_rows: set[tuple[str, str]]) -> list[str]:
+             on_rows: set[tuple[str, str]], shared: tuple[str, str] | None = None) -> list[str]:
     verdict = p(str(a.verdict).upper(), "bold", _VERDICT_STYLE[a.verdict])
     out = [f"{p(printable(a.address), 'bold')} — {verdict}  ({a.reason})"]
     reply_text = printable(a.text).replace(chr(10), " / ") if a.text else ""
@@ -245,8 +256,11 @@ def _address(a: AddressResult, p: _Painter, width: int, *, vrfy_shown: bool,
         out += _lines(p, width, "  VRFY: ", f"{said}  ({a.vrfy.get('reason')})", indent=4)
     if a.provider:
         out.append(f"  provider: {a.provider}")
-    out += _lines(p, width, "  Meaning: ", printable(a.meaning), styles=("bold",), indent=4)
-    out += _lines(p, width, "  What to do: ", printable(a.remediation), styles=("bold",), indent=4)
+    if shared is not None and (a.meaning, a.remediation) == shared:
+        out.append("  Meaning, what to do: as for the catch-all domain above")
+    else:
+        out += _lines(p, width, "  Meaning: ", printable(a.meaning), styles=("bold",), indent=4)
+        out += _lines(p, width, "  What to do: ", printable(a.remediation), styles=("bold",), indent=4)
     if a.retry_after_s and not a.attempts:
         out.append(f"  retry after: {a.retry_after_s:g} s")
     return out

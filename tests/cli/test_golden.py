@@ -119,8 +119,13 @@ async def test_golden_deliverable_and_unknown_on_a_checked_domain(run: Probe) ->
 async def test_golden_catch_all(run: Probe) -> None:
     async with FakeSMTP(hostname="mx.catchall.w.test", banner="220 mx.catchall.w.test ESMTP Postfix",
                         rcpt_default="250 2.1.5 Ok", vrfy_default="502 5.5.1 VRFY command is disabled") as smtp:
-        _report, text = await run("catchall.w.test", ["alice@catchall.w.test"], smtp.port)
+        report, text = await run("catchall.w.test", ["alice@catchall.w.test", "zed@catchall.w.test"], smtp.port)
     check_golden("catch-all", text)
+    # a fact of the domain is said once, not under each address nor per address in the summary
+    words = " ".join(text.split())  # as read, across wrapped lines
+    assert words.count("accepts any address (catch-all)") == 1
+    assert words.count("is a catch-all domain") == 1 and "catch-all domain)" not in words
+    assert [a.catch_all for a in report.addresses] == [True, True]  # JSON keeps the per-address field
 
 
 async def test_golden_greylisting_retried(run: Probe) -> None:
