@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probe import resolve
-from probe.batch import run_batch
-from probe.health import finish_report
+from probe.dns import resolve
+from probe.judge.health import finish_report
 from probe.model import ProbeOptions
+from probe.run.batch import run_batch
 from probe.testing.certs import TestCA
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
@@ -157,9 +157,9 @@ MEMORY_CHILD = """
 import asyncio, resource, sys
 import dns.resolver
 sys.path.insert(0, {root!r})
-from probe import resolve
-from probe.batch import run_batch
-from probe.health import finish_report
+from probe.dns import resolve
+from probe.run.batch import run_batch
+from probe.judge.health import finish_report
 from probe.model import ProbeOptions
 from probe.render.json import dumps
 

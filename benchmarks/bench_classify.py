@@ -49,7 +49,7 @@ MIXED = [
 
 def _rate(replies: list[tuple[str, str | None, str | None]], seconds: float) -> float:
     """Replies classified per second, looping over `replies` for about `seconds` (one core)."""
-    from probe.classifier import classify
+    from probe.diagnosis.classifier import classify
 
     for text, ctx, host in replies:  # warm the lazy catalogue and the per-code rule index
         classify(text, ctx, host=host)
@@ -90,7 +90,7 @@ def corpus_throughput(seconds: float) -> tuple[float, int]:
 
 def corpus_diagnoses() -> list[dict[str, object]]:
     """Every corpus reply's Diagnosis as a plain dict (the engine this interpreter imports)."""
-    from probe.classifier import classify
+    from probe.diagnosis.classifier import classify
 
     return [classify(text, ctx, host=host).to_dict() for text, ctx, host in corpus_replies()]
 
@@ -173,15 +173,15 @@ def main() -> None:
         print(f"classify at {args.reference}: {ref_rate:,.0f} replies/s over the same corpus, same run; "
               f"ratio {corpus_rate / ref_rate:.2f}")
     print(f"start-up, median of {args.runs} fresh interpreters:   CPU ms   wall ms")
-    explain_code = ("import probe.explain as e, probe.render.explain as r;"
+    explain_code = ("import probe.diagnosis.explain as e, probe.render.explain as r;"
                     "print(r.render_entry(e.entry('252'), color=False))")
     cases = [
         ("python -c pass", "pass"),
         ("explain 252 (import + entry + render)", explain_code),
         ("explain '550 5.1.1 ...' (rules, lexicon)",
-         "import probe.explain as e; e.entry('550 5.1.1 user unknown', 'RCPT')"),
+         "import probe.diagnosis.explain as e; e.entry('550 5.1.1 user unknown', 'RCPT')"),
         ("smtp-probe explain 252 (CLI)", "import sys; sys.argv = ['smtp-probe', 'explain', '252'];"
-                                         "from probe.cli import main; main()"),
+                                         "from probe.cli.main import main; main()"),
     ]
     for label, code in cases:
         try:

@@ -14,10 +14,10 @@ import time
 import tracemalloc
 from typing import Any
 
+from probe.dns.resolve import make_resolver
 from probe.inputs import parse_target
 from probe.model import Context, ProbeOptions
-from probe.resolve import make_resolver
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
 from probe.testing.fakedns import FakeDNS
 from probe.testing.hostile import HTTP_400, Behaviour, HostileServer
 

@@ -30,13 +30,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from probe import starttls
 from probe.inputs import parse_address
 from probe.model import ProbeOptions
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
+from probe.smtp import starttls
 from probe.testing.certs import IssuedCert, TestCA, self_signed
 from probe.testing.fakesmtp import DelayProxy, FakeSMTP
-from probe.tlsinfo import client_context
+from probe.tls.certificates import client_context
 
 ADDRESS = "alice@bench.test"
 

@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "classify"]
 
 if TYPE_CHECKING:
-    from .model import Context, Diagnosis
+    from probe.model import Context, Diagnosis
 
 
 def classify(text: str, context: str | Context | None = None, *, host: str | None = None) -> Diagnosis:
@@ -23,6 +23,6 @@ def classify(text: str, context: str | Context | None = None, *, host: str | Non
     `host` is the MX host that said it, when known: it lets provider rules apply.
     Never raises on odd text; an unknown context name raises ValueError.
     """
-    from .classifier import classify as _classify
+    from probe.diagnosis.classifier import classify as _classify
 
     return _classify(text, context, host=host)

@@ -1,5 +1,5 @@
 """`python -m probe` runs the smtp-probe command line."""
 
-from .cli import main
+from probe.cli.main import main
 
 main()

@@ -1,6 +1,6 @@
-"""I/O helper: a batch's units sent to the fleet, their results gathered for probe.batch.run_batch.
+"""I/O helper: a batch's units sent to the fleet, their results gathered for probe.run.batch.run_batch.
 
-`FleetClient.run_unit` is a probe.batch.UnitRunner: it publishes the unit as a Celery task (task id
+`FleetClient.run_unit` is a probe.run.batch.UnitRunner: it publishes the unit as a Celery task (task id
 `<run>-<unit>`), and resolves when a worker pushes that unit's results to the run's Redis list.
 A unit answered twice (a worker died after answering and before acknowledging, so its task ran
 again) is taken once: results are keyed by unit, hence by input line.
@@ -15,10 +15,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import ProbeError
-from ..model import ExitCode, ProbeOptions
-from .payload import Redactor, encode_task, results_key
-from .worker import QUEUE, TASK_NAME, make_app
+from probe.cluster.payload import Redactor, encode_task, results_key
+from probe.cluster.worker import QUEUE, TASK_NAME, make_app
+from probe.errors import ProbeError
+from probe.model import ExitCode, ProbeOptions
 
 
 class FleetError(ProbeError):
@@ -166,6 +166,6 @@ class FleetClient:
 
 
 def _error_line(line: dict[str, Any], reason: str) -> dict[str, Any]:
-    from ..batch import Line, _error_result
+    from probe.run.batch import Line, _error_result
 
     return _error_result(Line(line["line"], line["input"], error=reason))

@@ -1,4 +1,4 @@
-"""I/O helper: the Redis backend of probe.polite.HostLimiter, so politeness holds across a fleet.
+"""I/O helper: the Redis backend of probe.smtp.polite.HostLimiter, so politeness holds across a fleet.
 
 The policy (which keys, when to wait, when to back off and by how much) stays in HostLimiter;
 this backend only keeps its state in Redis, where every worker sees it:
@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..polite import HostLimiter, host_key, next_backoff
+from probe.smtp.polite import HostLimiter, host_key, next_backoff
 
 PREFIX = "smtp-probe:polite:"
 

@@ -1,6 +1,6 @@
 """What travels between a batch client and its workers: JSON only, validated on arrival.
 
-A task is one unit of probe.bulk (one domain, the addresses of its lines) with how to probe it
+A task is one unit of probe.run.bulk (one domain, the addresses of its lines) with how to probe it
 (ProbeOptions as a JSON object) and how to judge each line (the --expect texts and the thresholds):
 
     {"v": 1, "run": "3f2a...", "unit_id": 7, "per_host": 1,
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from ..errors import InputError
-from ..model import ProbeOptions
+from probe.errors import InputError
+from probe.model import ProbeOptions
 
 VERSION = 1
-MAX_GROUP = 100  # addresses in one unit: probe.batch.MAX_GROUP (a worker refuses bigger units)
+MAX_GROUP = 100  # addresses in one unit: probe.run.batch.MAX_GROUP (a worker refuses bigger units)
 _RUN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _USERINFO_PASSWORD = re.compile(r"(://[^/@\s:]*:)[^@\s/]+@")
 _THRESHOLDS = {"warning_s": (float, True), "critical_s": (float, True), "cert_warning_days": (int, True),
@@ -42,7 +42,7 @@ class Task:
     unit_id: int
     unit: dict[str, Any]
     options: ProbeOptions
-    expectations: list[Any]  # probe.expect.Expectation
+    expectations: list[Any]  # probe.judge.expect.Expectation
     thresholds: dict[str, Any]
     per_host: int
 
@@ -132,8 +132,8 @@ def task_address(payload: Any) -> tuple[str, int] | None:
 
 def decode_task(payload: Any) -> Task:
     """A validated Task, or TaskRejected with a one-line reason."""
-    from ..expect import parse_expectation
-    from ..inputs import parse_address
+    from probe.inputs import parse_address
+    from probe.judge.expect import parse_expectation
 
     if not isinstance(payload, dict):
         raise TaskRejected("the task is not a JSON object")

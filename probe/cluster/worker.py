@@ -1,4 +1,4 @@
-"""Edge: the Celery app of a fleet, and the worker that runs probe.bulk.probe_unit for it.
+"""Edge: the Celery app of a fleet, and the worker that runs probe.run.bulk.probe_unit for it.
 
 Safe settings, for client and worker alike: JSON only (accept_content=['json']: a pickled message
 is refused, never unpickled), acknowledged late and re-queued when a worker dies mid-task, one task
@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .payload import Redactor, Task, TaskRejected, decode_task, results_key, task_address
+from probe.cluster.payload import Redactor, Task, TaskRejected, decode_task, results_key, task_address
 
 TASK_NAME = "smtp_probe.unit"
 QUEUE = "smtp-probe"
@@ -101,9 +101,9 @@ class WorkerRuntime:
             await pipe.execute()
 
     async def _probe(self, task: Task) -> None:
-        from ..bulk import probe_unit
-        from ..health import finish_report
-        from .fleet import RedisHostLimiter
+        from probe.cluster.fleet import RedisHostLimiter
+        from probe.judge.health import finish_report
+        from probe.run.bulk import probe_unit
 
         options = replace(task.options, source_ip=self.source_ip, proxy=self.proxy)  # this worker's egress
         limiter = self._limiters.get(task.per_host)
@@ -126,7 +126,7 @@ class WorkerRuntime:
         log.info("unit %s of run %s: %d lines", task.unit_id, task.run, len(results))
 
     def _resolver(self, options: Any) -> Any:
-        from .. import resolve
+        from probe.dns import resolve
 
         key = (options.resolvers, options.timeout_s)
         if key not in self._resolvers:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from .safe import printable
-from .wrap import DEFAULT_COLUMNS
+from probe.render.safe import printable
+from probe.render.wrap import DEFAULT_COLUMNS
 
 WIDTH = DEFAULT_COLUMNS - 2  # a margin of two columns on the right
 _RESET = "\x1b[0m"
@@ -79,7 +79,7 @@ def _body(d: dict[str, Any], color: bool, width: int = WIDTH) -> list[str]:
 
 
 def render_entry(d: dict[str, Any], *, color: bool, columns: int = DEFAULT_COLUMNS) -> str:
-    """One explain entry (probe.explain.entry) as readable sections, wrapped to `columns` (less a margin)."""
+    """One explain entry (probe.diagnosis.explain.entry) as readable sections, wrapped to `columns` (less a margin)."""
     width = columns - 2
     lines = _heading(d, color) + _body(d, color, width)
     contexts: dict[str, dict[str, Any]] = d.get("contexts") or {}
@@ -101,7 +101,7 @@ def render_entry(d: dict[str, Any], *, color: bool, columns: int = DEFAULT_COLUM
 
 
 def render_comparison(d: dict[str, Any], *, color: bool, columns: int = DEFAULT_COLUMNS) -> str:
-    """A comparison (probe.explain.compare): each entry, then the key differences and which applies when."""
+    """A comparison (probe.diagnosis.explain.compare): each entry, then the key differences and which applies when."""
     width = columns - 2
     entries: list[dict[str, Any]] = d.get("entries") or []
     labels = " vs ".join(printable(str(e.get("label"))) for e in entries)

@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
-from ..model import Report
-from .safe import TERMINAL_ACTIVE  # json.dumps has escaped C0 inside strings; the rest is ours
+from probe.model import Report
+from probe.render.safe import TERMINAL_ACTIVE  # json.dumps has escaped C0 inside strings; the rest is ours
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -30,7 +30,7 @@ def health_dict(health: Any) -> dict[str, Any]:
 def report_json(report: Report, *, indent: int | None = 2, health: Any | None = None) -> str:
     """The report as one JSON document (`--json`); indent=None gives one line (batch, JSON Lines).
 
-    With `health` (a probe.health.HealthResult) the document carries a `health` object too.
+    With `health` (a probe.judge.health.HealthResult) the document carries a `health` object too.
     """
     data = report.to_dict()
     if health is not None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from ..health import Check, HealthResult
-from ..model import ExitCode, Report
-from .safe import printable
+from probe.judge.health import Check, HealthResult
+from probe.model import ExitCode, Report
+from probe.render.safe import printable
 
 # Everything outside XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | ...
 _ILLEGAL_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from ..health import Check, HealthResult
-from ..model import Context, ExitCode, Report, Session
-from ..reportfacts import session_label
-from .safe import printable
+from probe.judge.health import Check, HealthResult
+from probe.judge.reportfacts import session_label
+from probe.model import Context, ExitCode, Report, Session
+from probe.render.safe import printable
 
 # Perfdata per phase, in dialogue order: (label suffix, contexts summed into it)
 PHASES: tuple[tuple[str, tuple[Context, ...]], ...] = (

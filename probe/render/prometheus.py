@@ -11,9 +11,9 @@ import datetime as _dt
 import math
 from collections.abc import Iterable
 
-from ..health import Check, HealthResult
-from ..model import DomainStatus, ExitCode, Report, Step, Verdict
-from ..reportfacts import session_label, tls_negotiated
+from probe.judge.health import Check, HealthResult
+from probe.judge.reportfacts import session_label, tls_negotiated
+from probe.model import DomainStatus, ExitCode, Report, Step, Verdict
 
 Labels = tuple[tuple[str, str], ...]
 

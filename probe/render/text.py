@@ -5,11 +5,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..health import HealthResult
-from ..model import AddressResult, Context, DomainStatus, ExitCode, Finding, Report, Session, Severity, Step, Verdict
-from ..reportfacts import tls_negotiated
-from .safe import printable
-from .wrap import DEFAULT_COLUMNS, wrap
+from probe.judge.health import HealthResult
+from probe.judge.reportfacts import tls_negotiated
+from probe.model import (
+    AddressResult,
+    Context,
+    DomainStatus,
+    ExitCode,
+    Finding,
+    Report,
+    Session,
+    Severity,
+    Step,
+    Verdict,
+)
+from probe.render.safe import printable
+from probe.render.wrap import DEFAULT_COLUMNS, wrap
 
 _RESET = "\x1b[0m"
 _STYLES = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "bold": "\x1b[1m",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from types import TracebackType
 
-from .certs import TestCA
+from probe.testing.certs import TestCA
 
 _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found", 500: "Internal Server Error"}
 

@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-import probe.cli
-from probe.cli import main
+import probe.cli.main
+from probe.cli.main import main
 from probe.model import AddressResult, DomainStatus, MxHost, ProbeOptions, Reason, Report, Verdict
 
 
@@ -84,7 +84,7 @@ def fake_probe(monkeypatch: pytest.MonkeyPatch) -> Callable[[Report], list[Any]]
             calls.append((domain, addresses, options))
             return report
 
-        monkeypatch.setattr(probe.cli, "_run_probe", fake)
+        monkeypatch.setattr(probe.cli.main, "_run_probe", fake)
         return calls
 
     return install

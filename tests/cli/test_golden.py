@@ -20,17 +20,17 @@ from typing import Any
 
 import pytest
 
-from probe import resolve
-from probe.health import finish_report
+from probe.dns import resolve
 from probe.inputs import parse_address
+from probe.judge.health import finish_report
 from probe.model import ProbeOptions, Report
 from probe.render.text import render_self_check, render_text
-from probe.runner import probe_domain
-from probe.selfaudit import self_check
+from probe.run.probe import probe_domain
+from probe.run.selfaudit import self_check
 from probe.testing.certs import TestCA
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest
-from probe.tlsinfo import client_context
+from probe.tls.certificates import client_context
 
 GOLDEN = Path(__file__).parent / "golden"
 WIDTH = 80

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from probe.blocklists import DEFAULT_DNSBL_ZONES
-from probe.cli import cli
+from probe.cli.main import cli
 from probe.model import Context
+from probe.run.blocklists import DEFAULT_DNSBL_ZONES
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 

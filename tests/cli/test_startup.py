@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("dns", "asyncio", "ssl", "aiosmtpd", "cryptography", "email_validator", "probe.wire", "probe.session",
-         "probe.runner", "probe.resolve")
+HEAVY = ("dns", "asyncio", "ssl", "aiosmtpd", "cryptography", "email_validator", "probe.smtp.wire", "probe.smtp.session",
+         "probe.run.probe", "probe.dns.resolve")
 
 
 def imported_modules(*args: str) -> set[str]:
@@ -27,7 +27,7 @@ def imported_modules(*args: str) -> set[str]:
                                   ("explain", "--context", "RCPT", "550 5.1.1 user unknown")])
 def test_light_commands_do_not_import_the_network_stack(args: tuple[str, ...]) -> None:
     modules = imported_modules(*args)
-    assert "probe.cli" in modules
+    assert "probe.cli.main" in modules
     loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
     assert loaded == []
 
@@ -61,9 +61,9 @@ async def test_a_probe_imports_certificate_parsing_and_address_checks_only_when_
         address = await probe_imports("a@example.test", "--mx", f"127.0.0.1:{plain.port}", *common)
         unicode_address = await probe_imports("用户@example.test", "--mx", f"127.0.0.1:{plain.port}", *common)
         with_tls = await probe_imports("a@example.test", "--mx", f"127.0.0.1:{secure.port}", *common)
-    assert "probe.runner" in domain_only and "email_validator" not in domain_only
+    assert "probe.run.probe" in domain_only and "email_validator" not in domain_only
     assert "email_validator" not in address  # a plain ASCII address is checked without it
     assert "email_validator" in unicode_address
     assert not any(m.startswith("cryptography") for m in domain_only | address)  # no certificate: not loaded
     assert "cryptography.x509" in with_tls
-    assert not any(m in ("probe.mtasts", "http.client") for m in domain_only | address | with_tls)
+    assert not any(m in ("probe.tls.mtasts", "http.client") for m in domain_only | address | with_tls)

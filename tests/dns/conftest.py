@@ -9,7 +9,7 @@ import dns.asyncresolver
 import pytest
 import pytest_asyncio
 
-from probe.resolve import make_resolver
+from probe.dns.resolve import make_resolver
 from probe.testing.fakedns import FakeDNS
 
 ZONES = Path(__file__).resolve().parents[2] / "fixtures" / "zones"

@@ -1,4 +1,4 @@
-"""probe.resolve against FakeDNS: MX kinds, findings, ordering, families, failures as values, lookups."""
+"""probe.dns.resolve against FakeDNS: MX kinds, findings, ordering, families, failures as values, lookups."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import dns.flags
 import dns.resolver
 import pytest
 
-from probe.errors import InputError
-from probe.model import Finding, Severity
-from probe.resolve import (
+from probe.dns.resolve import (
     CACHE_SIZE,
     MxAnswer,
     lookup_addresses,
@@ -22,6 +20,8 @@ from probe.resolve import (
     resolve_host,
     resolve_mx,
 )
+from probe.errors import InputError
+from probe.model import Finding, Severity
 from probe.testing.fakedns import FakeDNS
 
 Resolver = dns.asyncresolver.Resolver

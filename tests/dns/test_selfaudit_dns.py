@@ -1,4 +1,4 @@
-"""probe.selfaudit against FakeDNS on loopback: source PTR/FCrDNS/HELO, DNSBL answers, MX PTR vs banner."""
+"""probe.run.selfaudit against FakeDNS on loopback: source PTR/FCrDNS/HELO, DNSBL answers, MX PTR vs banner."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import dns.asyncresolver
 import pytest
 import pytest_asyncio
 
+from probe.dns.resolve import make_resolver
 from probe.errors import InputError
 from probe.model import Context, Reason, Session, Severity, Step
-from probe.reachability import mx_reverse_findings
-from probe.resolve import make_resolver
-from probe.selfaudit import (
+from probe.run.reachability import mx_reverse_findings
+from probe.run.selfaudit import (
     DnsblResult,
     SourceAudit,
     audit_source,

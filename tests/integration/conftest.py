@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import pytest_asyncio
 
-from probe.resolve import make_resolver
+from probe.dns.resolve import make_resolver
 from probe.testing.fakedns import FakeDNS
 
 RESOLVER_TIMEOUT_S = 0.5  # a failing lookup ends within this; passing ones answer at once on loopback

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from probe import resolve
-from probe.batch import answered_inputs, parse_lines, run_batch
-from probe.health import finish_report
+from probe.dns import resolve
+from probe.judge.health import finish_report
 from probe.model import ProbeOptions, Reply
-from probe.polite import HostLimiter, asks_to_slow_down
+from probe.run.batch import answered_inputs, parse_lines, run_batch
+from probe.smtp.polite import HostLimiter, asks_to_slow_down
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
 
@@ -179,7 +179,7 @@ async def test_every_batch_line_validates_against_the_schema(dns: FakeDNS, valid
 
 
 def test_resume_file_cut_mid_line_is_repaired(tmp_path: Path) -> None:
-    from probe.batch import drop_cut_line
+    from probe.run.batch import drop_cut_line
 
     out = tmp_path / "out.jsonl"
     out.write_text('{"line": 1, "input": "a.test"}\n{"line": 2, "inp', encoding="utf-8")
@@ -270,7 +270,7 @@ async def test_each_line_speaks_of_its_own_targets_only(dns: FakeDNS) -> None:
 
 async def test_the_unit_of_work_is_json_in_and_json_out(dns: FakeDNS) -> None:
     """What a worker elsewhere would run: probe_unit takes and returns plain JSON data."""
-    from probe.bulk import probe_unit
+    from probe.run.bulk import probe_unit
 
     unit = {"domain": "one.b.test", "lines": [{"line": 1, "input": "a@one.b.test", "addresses": ["a@one.b.test"]},
                                               {"line": 2, "input": "one.b.test", "addresses": []}]}

@@ -1,6 +1,6 @@
 """End to end against a hostile world (issue 5): the real probe path (runner → session → wire) on loopback.
 
-Every case runs `probe.runner.probe_domain` with --mx pointing at a misbehaving server and checks
+Every case runs `probe.run.probe.probe_domain` with --mx pointing at a misbehaving server and checks
 that the probe ends within its deadline (an upper bound only, with slack), that the result is
 classified with a SPEC reason, that the steps keep what the server sent, and that DATA is never sent.
 """
@@ -22,19 +22,19 @@ import dns.asyncresolver
 import pytest
 
 from probe import classify
-from probe.batch import run_batch
-from probe.cli import main
-from probe.health import evaluate, parse_expectation
+from probe.cli.main import main
 from probe.inputs import parse_target
+from probe.judge.health import evaluate, parse_expectation
 from probe.model import Context, DomainStatus, ExitCode, ProbeOptions, Reason, Report, Session, Step, Verdict
 from probe.render.json import report_json
 from probe.render.nagios import render_nagios
 from probe.render.text import render_text
-from probe.runner import probe_domain
+from probe.run.batch import run_batch
+from probe.run.probe import probe_domain
+from probe.smtp.wire import Wire, WireError
 from probe.testing.certs import TestCA
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest
 from probe.testing.hostile import BAD_CODE_REPLIES, HTTP_400, Behaviour, HostileServer
-from probe.wire import Wire, WireError
 
 ADDRESS = "user@example.test"
 SLACK_S = 1.5  # loopback is fast; this only absorbs a loaded CI machine

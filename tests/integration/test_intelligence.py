@@ -16,18 +16,19 @@ from typing import Any
 import jsonschema
 import pytest
 
-from probe import catchall, resolve
-from probe.batch import run_batch
-from probe.cli import main
-from probe.greylist import planned_wait_s, retry_delay_s
-from probe.health import finish_report
+from probe.cli.main import main
+from probe.dns import resolve
 from probe.inputs import parse_address
+from probe.judge import catchall
+from probe.judge.greylist import planned_wait_s, retry_delay_s
+from probe.judge.health import finish_report
 from probe.model import AddressResult, ProbeOptions, Reason, Reply, Report, Severity, Verdict
-from probe.polite import HostLimiter
-from probe.proxy import MISSING_DEPENDENCY, parse_proxy_url
 from probe.render.json import report_json
 from probe.render.text import render_text
-from probe.runner import probe_domain
+from probe.run.batch import run_batch
+from probe.run.probe import probe_domain
+from probe.smtp.polite import HostLimiter
+from probe.smtp.proxy import MISSING_DEPENDENCY, parse_proxy_url
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest, start_raw_server
 

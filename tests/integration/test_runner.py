@@ -12,13 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from probe import resolve
-from probe.health import finish_report
+from probe.dns import resolve
 from probe.inputs import parse_address
+from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, ProbeOptions, Reason, Report, Verdict
 from probe.render.json import report_json
 from probe.render.text import render_text
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
 from probe.testing.certs import self_signed
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP

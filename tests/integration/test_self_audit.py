@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from probe import resolve
+from probe.dns import resolve
 from probe.inputs import parse_address
 from probe.model import ProbeOptions, Reason, Report, Verdict
-from probe.polite import HostLimiter
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
+from probe.smtp.polite import HostLimiter
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
 

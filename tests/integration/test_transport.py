@@ -2,7 +2,7 @@
 (FakeSMTP with STARTTLS) and an HTTPS policy server (FakePolicyServer), through the real resolver.
 
 mta-sts.<domain> is found through the run's resolver (never the system's). The policy server's CA is trusted
-the way a user would (SSL_CERT_FILE) and its port is the one test-only knob (probe.mtasts.HTTPS_PORT).
+the way a user would (SSL_CERT_FILE) and its port is the one test-only knob (probe.tls.mtasts.HTTPS_PORT).
 """
 
 from __future__ import annotations
@@ -19,18 +19,19 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from probe import mtasts, resolve
-from probe.health import finish_report
+from probe.dns import resolve
 from probe.inputs import parse_address
+from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Finding, ProbeOptions, Report, Severity
 from probe.render.json import report_json
 from probe.render.text import render_text
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
 from probe.testing.certs import IssuedCert, TestCA, self_signed
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakehttps import FakePolicyServer, policy_text
 from probe.testing.fakesmtp import FakeSMTP
-from probe.tlsinfo import client_context
+from probe.tls import mtasts
+from probe.tls.certificates import client_context
 
 DOMAIN = "t.test"
 MX1, MX2 = f"mx1.{DOMAIN}", f"mx2.{DOMAIN}"

@@ -31,11 +31,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # lab.py and mtaconf.py, imported by plain name
 
-from probe.health import finish_report
 from probe.inputs import parse_address
+from probe.judge.health import finish_report
 from probe.model import ProbeOptions, Report
-from probe.runner import probe_domain
-from probe.tlsinfo import client_context
+from probe.run.probe import probe_domain
+from probe.tls.certificates import client_context
 
 from lab import INSTALL_HINT, Lab, LabProbe, missing_tools
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from probe.dns.resolve import make_resolver
 from probe.model import Report
-from probe.resolve import make_resolver
 from probe.testing.certs import TestCA, self_signed
 from probe.testing.fakedns import FakeDNS
 

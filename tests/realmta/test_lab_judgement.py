@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from probe.health import finish_report
+from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Severity, Verdict
 from probe.render.nagios import render_nagios
 from probe.render.text import render_text

@@ -19,13 +19,13 @@ from dataclasses import replace
 
 from conftest import LAB_OPTIONS
 
-from probe.health import finish_report
 from probe.inputs import parse_address
+from probe.judge.health import finish_report
 from probe.model import Context, DomainStatus, ProbeOptions, Reason, Verdict
 from probe.render.text import render_text
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
+from probe.smtp.wire import Wire
 from probe.testing.hostile import Behaviour, HostileServer
-from probe.wire import Wire
 
 from lab import Lab, LabProbe
 

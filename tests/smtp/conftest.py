@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from probe.testing.certs import self_signed
-from probe.tlsinfo import client_context
+from probe.tls.certificates import client_context
 
 
 @dataclass(frozen=True)

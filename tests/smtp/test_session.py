@@ -1,4 +1,4 @@
-"""probe.session against loopback fakes: every path of the dialogue, the exchanges it records, and never DATA."""
+"""probe.smtp.session against loopback fakes: every path of the dialogue, the exchanges it records, and never DATA."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest_asyncio
 
 from probe.errors import InputError
 from probe.model import Context, ProbeOptions, Reply
-from probe.session import SessionRecord, run_session
-from probe.smtpfacts import is_too_many_recipients
+from probe.smtp.facts import is_too_many_recipients
+from probe.smtp.session import SessionRecord, run_session
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest, start_raw_server
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ async def test_untrusted_certificate_with_require_stops_before_mail(fake: Factor
 async def test_without_a_readable_chain_the_certificate_is_collected_on_a_new_connection(
         fake: Factory, server_cert: ServerCert, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """A Python that cannot give the chain: a verifying handshake, then an unverified reconnect."""
-    monkeypatch.setattr("probe.starttls.chain_readable", lambda: False)
+    monkeypatch.setattr("probe.smtp.starttls.chain_readable", lambda: False)
     server = await fake(tls_context=server_cert.server_context())
     record = await probe(server, ["a@x.test"], opts(starttls=mode))
     events = [e for e in record.exchanges if e.event and e.event != "quit-sent"]
@@ -168,7 +168,7 @@ async def test_without_a_readable_chain_the_certificate_is_collected_on_a_new_co
 async def test_a_chain_unreadable_after_all_falls_back_to_a_verifying_handshake(
         fake: Factory, server_cert: ServerCert, monkeypatch: pytest.MonkeyPatch) -> None:
     """Feature detection said yes but no chain came: verify during a handshake on a new connection."""
-    from probe.wire import Wire
+    from probe.smtp.wire import Wire
 
     real = Wire.tls_info
     monkeypatch.setattr(Wire, "tls_info", lambda self: {**(real(self) or {}), "chain": None})

@@ -1,4 +1,4 @@
-"""probe.session: how a dialogue ends (QUIT after protocol errors, the TLS close), what a broken pipelined
+"""probe.smtp.session: how a dialogue ends (QUIT after protocol errors, the TLS close), what a broken pipelined
 group leaves in the record, STARTTLS refused, pipelined VRFY, and the round trips a whole session costs."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from probe import security
 from probe.model import Context, ProbeOptions, Session, Severity
-from probe.session import SessionRecord, run_session
-from probe.smtpfacts import NONMAIL_LIMIT
+from probe.smtp.facts import NONMAIL_LIMIT
+from probe.smtp.session import SessionRecord, run_session
 from probe.testing.fakesmtp import DelayProxy, FakeSMTP
 from probe.testing.hostile import Behaviour, HostileServer
+from probe.tls import checks as security
 
 if TYPE_CHECKING:
     from conftest import ServerCert  # tests/smtp/conftest.py (a fixture type only)

@@ -1,4 +1,4 @@
-"""probe.wire against loopback servers: replies kept exactly, every bound enforced, nothing lost, nothing injected."""
+"""probe.smtp.wire against loopback servers: replies kept exactly, every bound enforced, nothing lost, nothing injected."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from probe.model import Reply
-from probe.testing.fakesmtp import FakeSMTP, start_raw_server
-from probe.wire import (
+from probe.smtp.wire import (
     ConnectRefused,
     ConnectTimeout,
     ConnectUnreachable,
@@ -32,6 +31,7 @@ from probe.wire import (
     connect_error,
     decode_line,
 )
+from probe.testing.fakesmtp import FakeSMTP, start_raw_server
 
 if TYPE_CHECKING:
     from conftest import ServerCert  # tests/smtp/conftest.py (a fixture type only)

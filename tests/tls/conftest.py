@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from probe.resolve import make_resolver
+from probe.dns.resolve import make_resolver
 from probe.testing.certs import TestCA
 from probe.testing.fakedns import FakeDNS
 

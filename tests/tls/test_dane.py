@@ -10,10 +10,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from probe.dane import NOT_VALIDATING, check_dane, dane_findings, evaluate_dane, judge_record, leaf_matches
 from probe.model import Severity
 from probe.testing.certs import TestCA
-from probe.tlsinfo import transport_summary
+from probe.tls.certificates import transport_summary
+from probe.tls.dane import NOT_VALIDATING, check_dane, dane_findings, evaluate_dane, judge_record, leaf_matches
 
 ResolverFactory = Callable[..., Awaitable[Any]]  # the dns_resolver fixture
 MX = "mx1.probe.test"

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from probe.model import Severity
-from probe.mtasts import (
+from probe.testing.certs import TestCA
+from probe.testing.fakehttps import FakePolicyServer, policy_text
+from probe.tls.mtasts import (
     MAX_POLICY_BYTES,
     check_mta_sts,
     check_tls_rpt,
@@ -22,8 +24,6 @@ from probe.mtasts import (
     parse_tls_rpt,
     tls_rpt_findings,
 )
-from probe.testing.certs import TestCA
-from probe.testing.fakehttps import FakePolicyServer, policy_text
 
 ResolverFactory = Callable[..., Awaitable[Any]]  # the dns_resolver fixture
 DOMAIN = "probe.test"

@@ -1,4 +1,4 @@
-"""One STARTTLS handshake per session: the chain is judged afterwards (probe.trust), with the same
+"""One STARTTLS handshake per session: the chain is judged afterwards (probe.tls.trust), with the same
 certificate fields and findings as a verifying handshake followed by an unverified reconnect gave."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from probe import starttls as starttls_module
-from probe.health import finish_report
 from probe.inputs import parse_address
+from probe.judge.health import finish_report
 from probe.model import ProbeOptions, Report
-from probe.runner import probe_domain
+from probe.run.probe import probe_domain
+from probe.smtp import starttls as starttls_module
 from probe.testing.certs import IssuedCert, TestCA, self_signed
 from probe.testing.fakesmtp import FakeSMTP
-from probe.tlsinfo import chain_readable, client_context
+from probe.tls.certificates import chain_readable, client_context
 
 CASES: dict[str, Callable[[TestCA], IssuedCert]] = {
     "valid": lambda ca: ca.issue(["mx.t.test", "127.0.0.1"]),

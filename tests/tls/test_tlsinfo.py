@@ -11,7 +11,7 @@ import pytest
 
 from probe.model import Severity
 from probe.testing.certs import TestCA, self_signed
-from probe.tlsinfo import (
+from probe.tls.certificates import (
     certificate_findings,
     client_context,
     describe_certificate,

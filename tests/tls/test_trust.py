@@ -1,4 +1,4 @@
-"""probe.trust: a chain judged after the handshake, failures said in OpenSSL's words."""
+"""probe.tls.trust: a chain judged after the handshake, failures said in OpenSSL's words."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from probe.testing.certs import TestCA, self_signed
-from probe.trust import TrustStore, _store_from_paths, subject_hash
+from probe.tls.trust import TrustStore, _store_from_paths, subject_hash
 
 
 def test_openssl_words_for_each_failure(tmp_path: Path) -> None:

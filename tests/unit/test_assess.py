@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from probe.assess import address_verdict, asked_elsewhere, domain_status_from_refusal, worst_reason
-from probe.conclude import Walk, conclude
-from probe.exchanges import Exchange, SessionRecord
 from probe.inputs import parse_address
+from probe.judge.conclude import Walk, conclude
+from probe.judge.verdicts import address_verdict, asked_elsewhere, domain_status_from_refusal, worst_reason
 from probe.model import (
     AddressResult,
     Context,
@@ -21,6 +20,7 @@ from probe.model import (
     Severity,
     Verdict,
 )
+from probe.smtp.exchanges import Exchange, SessionRecord
 
 
 def diag(code: int | None, reason: Reason) -> Diagnosis:
@@ -92,7 +92,7 @@ def test_asked_elsewhere_keeps_only_a_permanent_refusal(code: int | None, verdic
     assert asked.meaning.startswith("Asked x.test's MX") and "probe y.test itself" in asked.remediation
 
 
-# -- what the report says when no host decided (probe.conclude) ----------------------------------
+# -- what the report says when no host decided (probe.judge.conclude) ----------------------------------
 
 
 def walk_of(*records: SessionRecord, findings: tuple[Finding, ...] = ()) -> Walk:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.catalogue import default, load
-from probe.classifier import diagnose
-from probe.codes import parse
+from probe.diagnosis.catalogue import default, load
+from probe.diagnosis.classifier import diagnose
+from probe.diagnosis.codes import parse
 from probe.errors import CatalogueError
 
 RFC_BASIC_CODES = {
@@ -185,8 +185,8 @@ def parse_ctx(name: str | None):  # type: ignore[no-untyped-def]
 def test_marshal_cache_gives_the_same_catalogue_as_the_toml_text() -> None:
     from pathlib import Path
 
-    import probe.catalogue as catalogue_pkg
-    from probe.catalogue import Catalogue, parse_codes, parse_rules
+    import probe.diagnosis.catalogue as catalogue_pkg
+    from probe.diagnosis.catalogue import Catalogue, parse_codes, parse_rules
 
     here = Path(catalogue_pkg.__file__).parent
     Catalogue({}).codes  # noqa: B018 -- the property read writes the cache if it can
@@ -201,8 +201,8 @@ def test_marshal_cache_gives_the_same_catalogue_as_the_toml_text() -> None:
 
 
 def test_rules_come_from_every_file_of_rules_dir_in_name_order() -> None:
-    import probe.catalogue as catalogue_pkg
-    from probe.catalogue import Catalogue
+    import probe.diagnosis.catalogue as catalogue_pkg
+    from probe.diagnosis.catalogue import Catalogue
 
     files = sorted((Path(catalogue_pkg.__file__).parent / "rules").glob("*.toml"))
     assert len(files) > 1
@@ -216,7 +216,7 @@ def test_rules_come_from_every_file_of_rules_dir_in_name_order() -> None:
 
 
 def test_required_literals_are_sound() -> None:
-    from probe.catalogue import required_literals
+    from probe.diagnosis.catalogue import required_literals
 
     assert required_literals((r"\bgsmtp\b", "over ?quota")) == ("gsmtp", "over")
     assert required_literals(("mailbox (is )?full|blocked using [a-z]+",)) == ("mailbox ", "blocked using ")
@@ -234,7 +234,7 @@ def test_required_literals_are_sound() -> None:
 
 def test_every_rule_example_contains_one_of_its_rule_literals() -> None:
     """The prefilter may only skip a rule when its regex cannot match: check it on every real example."""
-    from probe.codes import parse
+    from probe.diagnosis.codes import parse
 
     cat = default()
     for rule in cat.rules:
@@ -247,8 +247,8 @@ def test_every_rule_example_contains_one_of_its_rule_literals() -> None:
 
 
 def test_literal_index_keeps_every_rule_whose_literal_occurs() -> None:
-    from probe.catalogue import LiteralIndex
-    from probe.catalogue.prefilter import literal_key
+    from probe.diagnosis.catalogue import LiteralIndex
+    from probe.diagnosis.catalogue.prefilter import literal_key
 
     assert literal_key("relay access denied") == ("access", True)  # a whole word inside the literal
     assert literal_key("spamhaus.org") == ("spamhaus", False)  # could be part of a longer word
@@ -272,8 +272,8 @@ def test_literal_index_keeps_every_rule_whose_literal_occurs() -> None:
 
 def test_rule_candidates_never_hide_the_first_matching_rule() -> None:
     """Trying only the indexed candidates gives the same rule as trying every rule in file order."""
-    from probe.classifier import _rule_matches, detect_provider, match_rule
-    from probe.codes import parse
+    from probe.diagnosis.classifier import _rule_matches, detect_provider, match_rule
+    from probe.diagnosis.codes import parse
     from probe.model import Context
 
     cat = default()
@@ -288,7 +288,7 @@ def test_rule_candidates_never_hide_the_first_matching_rule() -> None:
 
 def test_packaged_rule_patterns_compile_when_first_used_and_every_one_compiles() -> None:
     """The package's rules are loaded without compiling their patterns (start-up); each compiles."""
-    from probe.catalogue.parsing import parse_rules
+    from probe.diagnosis.catalogue.parsing import parse_rules
 
     rules = load().rules
     assert rules and all(r.pattern is None or r.pattern._compiled is None for r in rules)
@@ -301,7 +301,7 @@ def test_packaged_rule_patterns_compile_when_first_used_and_every_one_compiles()
 
 
 def test_packaged_variant_and_provider_patterns_all_compile() -> None:
-    from probe.catalogue import Catalogue
+    from probe.diagnosis.catalogue import Catalogue
 
     catalogue = Catalogue({})
     variants = [v.pattern for entry in catalogue.codes.values() for v in entry.variants]
@@ -314,7 +314,7 @@ def test_packaged_variant_and_provider_patterns_all_compile() -> None:
 def test_the_rules_cache_holds_what_parsing_gives_and_a_broken_cache_is_ignored() -> None:
     import os
 
-    from probe.catalogue import _HERE, _package_rules, _parse_package_rules
+    from probe.diagnosis.catalogue import _HERE, _package_rules, _parse_package_rules
 
     parsed = _parse_package_rules()
     assert _package_rules() == parsed  # written now, or read from an earlier run

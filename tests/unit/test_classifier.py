@@ -1,4 +1,4 @@
-"""probe.classifier: the same code gets its meaning from the context, the wording and the host."""
+"""probe.diagnosis.classifier: the same code gets its meaning from the context, the wording and the host."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import probe
-from probe.classifier import classify, classify_reply, detect_provider, diagnose_event
+from probe.diagnosis.classifier import classify, classify_reply, detect_provider, diagnose_event
 from probe.model import Context, Reason, Reply, ReplyClass, Severity
 
 
@@ -296,7 +296,7 @@ def test_policy_refusals_on_rcpt_are_named_by_their_wording(text: str, context: 
 
 
 def test_a_policy_refusal_is_not_an_undeliverable_address() -> None:
-    from probe.assess import address_verdict
+    from probe.judge.verdicts import address_verdict
     from probe.model import Verdict
 
     for text in ("550 5.7.0 Go away", "550 Your IP is blocked", "550 5.7.0 Your server IP address is in the SORBS DNSBL"):
@@ -345,7 +345,7 @@ REALISTIC_DETAILS = {
 
 
 def test_realistic_details_cover_every_event() -> None:
-    from probe.catalogue import default
+    from probe.diagnosis.catalogue import default
 
     assert set(REALISTIC_DETAILS) == set(default().events)
 

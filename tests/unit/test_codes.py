@@ -1,4 +1,4 @@
-"""probe.codes: reply text -> code, enhanced code, lines, normalised text."""
+"""probe.diagnosis.codes: reply text -> code, enhanced code, lines, normalised text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe.codes import parse, split_enhanced
+from probe.diagnosis.codes import parse, split_enhanced
 
 
 def test_multiline_reply() -> None:

@@ -204,8 +204,8 @@ def test_provider_is_recognised_from_mx_host_and_from_text() -> None:
 
 
 def test_provider_index_finds_the_same_provider_as_trying_every_pattern() -> None:
-    from probe.catalogue import default
-    from probe.classifier import detect_provider
+    from probe.diagnosis.catalogue import default
+    from probe.diagnosis.classifier import detect_provider
 
     providers = default().providers
     for e in CORPUS:
@@ -241,7 +241,7 @@ def test_classification_is_the_same_in_fresh_interpreters() -> None:
 
 def test_corpus_is_held_out_from_the_rule_examples() -> None:
     """The accuracy gate measures the rules on replies they were not written from."""
-    from probe.catalogue import default
+    from probe.diagnosis.catalogue import default
 
     examples = {ex.text for rule in default().rules for ex in (*rule.examples, *rule.not_examples)}
     copies = [f"  {e.file}: {e.text[:90]!r}" for e in CORPUS if e.text in examples]
@@ -250,8 +250,8 @@ def test_corpus_is_held_out_from_the_rule_examples() -> None:
 
 def test_misleading_flags_are_honest() -> None:
     """misleading = the basic and enhanced codes alone (no text at all) give another reason than expected."""
-    from probe.classifier import diagnose
-    from probe.codes import parse
+    from probe.diagnosis.classifier import diagnose
+    from probe.diagnosis.codes import parse
 
     wrong = []
     for e in CORPUS:

@@ -1,4 +1,4 @@
-"""probe.explain and its renderer: entries, comparisons, JSON Lines, safe terminal text."""
+"""probe.diagnosis.explain and its renderer: entries, comparisons, JSON Lines, safe terminal text."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from probe.classifier import classify, diagnose_event
+from probe.diagnosis.classifier import classify, diagnose_event
+from probe.diagnosis.explain import compare, entry, explain_stream
 from probe.errors import InputError
-from probe.explain import compare, entry, explain_stream
 from probe.model import Context, Reason
 from probe.render.explain import render_comparison, render_entry
 from probe.render.safe import printable
@@ -126,7 +126,7 @@ def test_explain_stream_never_stops() -> None:
 
 
 def test_explain_does_not_import_the_network_stack() -> None:
-    code = ("import sys, probe.explain as e, probe.render.explain as r; r.render_entry(e.entry('252'), color=False);"
+    code = ("import sys, probe.diagnosis.explain as e, probe.render.explain as r; r.render_entry(e.entry('252'), color=False);"
             "e.entry('550 5.1.1 x'); bad = [m for m in ('asyncio', 'ssl', 'socket', 'dns', 'click', 'aiosmtplib')"
             " if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -1,4 +1,4 @@
-"""Expectations, thresholds and the exit code: probe.health on hand-built reports."""
+"""Expectations, thresholds and the exit code: probe.judge.health on hand-built reports."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from probe.errors import InputError
-from probe.health import Check, Expectation, ExpectKind, HealthResult, evaluate, parse_expectation
+from probe.judge.health import Check, Expectation, ExpectKind, HealthResult, evaluate, parse_expectation
 from probe.model import (
     AddressResult,
     Context,
@@ -401,7 +401,7 @@ def failed_tls_session() -> Session:
 
 
 def test_failed_handshake_is_not_tls() -> None:
-    from probe.health import tls_negotiated
+    from probe.judge.health import tls_negotiated
 
     assert not tls_negotiated(FAILED_TLS) and not tls_negotiated(None) and not tls_negotiated({})
     assert tls_negotiated({"version": "TLSv1.3", "error": None})
@@ -475,7 +475,7 @@ def test_starttls_findings_count_at_their_severity() -> None:
 @pytest.mark.parametrize(("days", "expected"), [(8, ExitCode.WARNING), (7, ExitCode.CRITICAL),
                                                 (21, ExitCode.WARNING), (22, ExitCode.OK)])
 def test_certificate_thresholds_use_the_same_comparison_as_the_findings(days: int, expected: ExitCode) -> None:
-    from probe.tlsinfo import certificate_findings
+    from probe.tls.certificates import certificate_findings
 
     result = evaluate(report(sessions=[good_session(tls=tls(days))]), cert_warning_days=21, cert_critical_days=7)
     assert by_name(result, "certificate").status is expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from probe.health import Check, HealthResult, evaluate
+from probe.judge.health import Check, HealthResult, evaluate
 from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Verdict
 from probe.render.junit import render_junit, xml_safe
 

@@ -1,4 +1,4 @@
-"""The phrase lexicon under the wording rules (catalogue/lexicon/*.toml, evidence.toml, reasons.toml; probe.lexicon)."""
+"""The phrase lexicon under the wording rules (catalogue/lexicon/*.toml, evidence.toml, reasons.toml; probe.diagnosis.lexicon)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.catalogue import PhraseIndex, default, load
-from probe.classifier import diagnose
-from probe.codes import parse
+from probe.diagnosis.catalogue import PhraseIndex, default, load
+from probe.diagnosis.classifier import diagnose
+from probe.diagnosis.codes import parse
 from probe.errors import CatalogueError
 from probe.model import Context, Reason
 from probe.testing.corpus import load_corpus
@@ -133,7 +133,7 @@ def test_the_lexicon_alone_is_mostly_right_on_the_dev_corpus_where_it_decides() 
 
 def test_explaining_a_bare_code_never_reads_the_lexicon() -> None:
     """`smtp-probe explain 252` start-up: the lexicon (and the rules) are read only for a reply's words."""
-    script = ("import probe.explain as e; from probe.catalogue import default; e.entry('252'); e.entry('5.7.26');"
+    script = ("import probe.diagnosis.explain as e; from probe.diagnosis.catalogue import default; e.entry('252'); e.entry('5.7.26');"
               "print(sorted(k for k in default()._parsed if k in ('lexicon', 'rules', 'evidence.toml')))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"

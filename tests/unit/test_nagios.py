@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from probe.health import HealthResult, evaluate, parse_expectation
+from probe.judge.health import HealthResult, evaluate, parse_expectation
 from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Session, Severity, Step, Verdict
 from probe.render.nagios import render_nagios
 

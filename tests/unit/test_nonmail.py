@@ -1,9 +1,9 @@
-"""probe.smtpfacts.NonMailBudget: non-mail commands counted as Exim counts them (github:Exim/exim
+"""probe.smtp.facts.NonMailBudget: non-mail commands counted as Exim counts them (github:Exim/exim
 src/src/smtp_in.c: cmd_list's is_mail_cmd, reset in smtp_setup_msg and after STARTTLS)."""
 
 from __future__ import annotations
 
-from probe.smtpfacts import NONMAIL_LIMIT, NonMailBudget
+from probe.smtp.facts import NONMAIL_LIMIT, NonMailBudget
 
 
 def test_the_first_ehlo_starttls_and_rset_are_free_and_mail_commands_never_count() -> None:

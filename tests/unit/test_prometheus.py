@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from probe.health import HealthResult, evaluate, parse_expectation
+from probe.judge.health import HealthResult, evaluate, parse_expectation
 from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Verdict
-from probe.output import write_output
+from probe.render.output import write_output
 from probe.render.prometheus import render_prometheus
 
 from sample_reports import MX_HOST, mx_session, one_mx_report, step

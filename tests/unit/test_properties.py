@@ -1,6 +1,6 @@
 """Property tests (hypothesis): the parser, the classifier and the wire reader against arbitrary input never break.
 
-Whatever the text or bytes, `probe.codes.parse` and `probe.classify` return a result with a SPEC
+Whatever the text or bytes, `probe.diagnosis.codes.parse` and `probe.classify` return a result with a SPEC
 reason and a JSON-ready `to_dict()`, and the Wire reply reader raises nothing but WireError.
 """
 
@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from probe import classify
-from probe.classifier import classify_reply, diagnose_event
-from probe.codes import parse
+from probe.diagnosis.classifier import classify_reply, diagnose_event
+from probe.diagnosis.codes import parse
 from probe.model import Context, Diagnosis, Reason, Reply, ReplyClass, Severity
-from probe.wire import Limits, Wire, WireError
+from probe.smtp.wire import Limits, Wire, WireError
 
 CONTEXTS = st.one_of(st.none(), st.sampled_from(list(Context)))
 CODE = st.from_regex(r"[2-5][0-9]{2}", fullmatch=True)

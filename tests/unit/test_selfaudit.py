@@ -1,4 +1,4 @@
-"""probe.selfaudit, pure parts: echoed addresses, DNSBL names and codes, port 25 diagnosis, audit findings."""
+"""probe.run.selfaudit, pure parts: echoed addresses, DNSBL names and codes, port 25 diagnosis, audit findings."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probe.blocklists import DEFAULT_DNSBL_ZONES, KNOWN_BLOCKLISTS
 from probe.errors import InputError
 from probe.model import Context, Finding, Reason, Session, Severity, Step
-from probe.reachability import port25_diagnosis
-from probe.selfaudit import (
+from probe.run.blocklists import DEFAULT_DNSBL_ZONES, KNOWN_BLOCKLISTS
+from probe.run.reachability import port25_diagnosis
+from probe.run.selfaudit import (
     DnsblResult,
     EchoedAddress,
     SourceAudit,

@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from probe.advice import RunFacts, address_advice, tls_consequence
-from probe.classifier import classify, unlocated
-from probe.health import evaluate, finish_report, parse_expectation
+from probe.diagnosis.classifier import classify, unlocated
+from probe.judge.advice import RunFacts, address_advice, tls_consequence
+from probe.judge.health import evaluate, finish_report, parse_expectation
 from probe.model import (
     AddressResult,
     Context,
@@ -25,7 +25,7 @@ from probe.model import (
 from probe.render.nagios import render_nagios
 from probe.render.text import render_text
 from probe.render.wrap import columns, wrap
-from probe.selfaudit import SourceAudit
+from probe.run.selfaudit import SourceAudit
 
 from sample_reports import DOMAIN, MX_HOST, MX_IP, mx_session, one_mx_report, step
 
@@ -217,7 +217,7 @@ def test_helo_advice_never_names_a_non_fqdn() -> None:
 
 
 def test_blocklists_failing_alike_are_one_finding() -> None:
-    from probe.selfaudit import DnsblResult
+    from probe.run.selfaudit import DnsblResult
 
     failed = [DnsblResult(zone, f"1.2.0.192.{zone}", "error", error="REFUSED from 127.0.0.1:53")
               for zone in ("zen.spamhaus.org", "bl.spamcop.net")]

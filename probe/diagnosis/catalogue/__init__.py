@@ -1,0 +1,321 @@
+"""Data layer: load and validate the shipped TOML catalogue. Pure: reads package data only, no network.
+
+Each file is parsed lazily, once, the first time a part is needed (`smtp-probe explain 252`
+reads codes.toml only). Order is file order everywhere. Malformed data raises CatalogueError
+naming the file, the entry and the field.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from probe.diagnosis.catalogue.entries import (
+    CodeEntry,
+    EnhancedEntry,
+    EventEntry,
+    Evidence,
+    Example,
+    Note,
+    Phrase,
+    Provider,
+    Rule,
+    Variant,
+    required_literals,
+)
+from probe.diagnosis.catalogue.parsing import (
+    parse,
+    parse_codes,
+    parse_enhanced,
+    parse_events,
+    parse_evidence,
+    parse_lexicon,
+    parse_providers,
+    parse_reason_texts,
+    parse_rules,
+)
+from probe.diagnosis.catalogue.prefilter import LiteralIndex, PhraseIndex
+from probe.errors import CatalogueError
+from probe.model import Reason
+
+__all__ = [
+    "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Evidence", "Example", "LiteralIndex", "Note", "Phrase",
+    "PhraseIndex", "Provider", "Rule", "Variant", "default", "load", "parse_codes", "parse_enhanced", "parse_events",
+    "parse_evidence", "parse_lexicon", "parse_providers", "parse_rules", "required_literals",
+]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+RULES_DIR = "rules"  # wording rules, one file per family of servers; files are tried in name order
+LEXICON_DIR = "lexicon"  # phrase lexicon, one file per language
+
+
+def _package_doc(filename: str) -> dict[str, Any] | None:
+    """A package TOML file parsed, through a marshal cache in __pycache__ (like .pyc files).
+
+    tomllib is pure Python (about 0.2 ms per KB); the cache keeps `smtp-probe explain` start-up low.
+    The cache is keyed on the file's size and mtime and ignored when unreadable or unwritable.
+    """
+    path = os.path.join(_HERE, filename)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _resource_doc(filename)
+    base = os.path.basename(filename)
+    stamp = f"{base}.{st.st_size}.{st.st_mtime_ns}.marshal"
+    cache = os.path.join(_HERE, "__pycache__", os.path.dirname(filename), stamp)
+    try:
+        with open(cache, "rb") as fh:
+            doc = marshal.load(fh)
+        if isinstance(doc, dict):
+            return doc
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    with open(path, encoding="utf-8") as fh:
+        doc = parse(fh.read(), filename)
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        for old in os.listdir(os.path.dirname(cache)):  # drop caches of earlier versions of the file
+            if old.startswith(f"{base}.") and old.endswith(".marshal"):
+                os.remove(os.path.join(os.path.dirname(cache), old))
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            marshal.dump(doc, fh)
+        os.replace(tmp, cache)
+    except (OSError, ValueError):  # read-only install, or a value marshal cannot store
+        pass
+    return doc
+
+
+def _data_files(directory: str) -> list[str]:
+    """The shipped TOML files of a directory ('rules/NN-name.toml'), in name order (the order rules are tried in)."""
+    try:
+        names = os.listdir(os.path.join(_HERE, directory))
+    except OSError:  # not plain files (zip): importlib.resources
+        from importlib import resources
+
+        names = [p.name for p in resources.files(__name__).joinpath(directory).iterdir()]
+    return [f"{directory}/{n}" for n in sorted(names) if n.endswith(".toml")]
+
+
+def _parse_package_rules() -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for filename in _data_files(RULES_DIR):
+        doc = _package_doc(filename)
+        if doc is not None:
+            rules.extend(parse_rules(doc, filename, start=len(rules), seen=seen, check_patterns=False))
+    return tuple(rules)
+
+
+def _package_rules() -> tuple[Rule, ...]:
+    """The package's rules, validated, through a pickle cache in __pycache__ (next to the .pyc files).
+
+    Validating the rules and finding their required literals costs more than the rest of the catalogue;
+    the cache holds the result, keyed on every rules file's size and mtime, on the modules that build
+    rules, and on the Python version. Ignored when unreadable or unwritable (read-only installs).
+    """
+    import hashlib
+    import pickle
+    import sys
+
+    try:
+        sources = [os.path.join(_HERE, f) for f in _data_files(RULES_DIR)]
+        sources += [os.path.join(_HERE, f"{m}.py") for m in ("entries", "parsing", "prefilter")]
+        stamp = repr([(os.path.basename(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in sources])
+    except OSError:  # not plain files (zip): no cache
+        return _parse_package_rules()
+    digest = hashlib.sha256(f"{sys.version}{stamp}".encode()).hexdigest()[:16]
+    directory = os.path.join(_HERE, "__pycache__")
+    cache = os.path.join(directory, f"rules.{digest}.pickle")
+    try:
+        with open(cache, "rb") as fh:
+            cached = pickle.load(fh)
+        if isinstance(cached, tuple) and all(isinstance(r, Rule) for r in cached):
+            return cached
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        pass
+    rules = _parse_package_rules()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for old in os.listdir(directory):  # drop caches of earlier versions of the rules
+            if old.startswith("rules.") and old.endswith(".pickle"):
+                os.remove(os.path.join(directory, old))
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            pickle.dump(rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    except (OSError, pickle.PicklingError):
+        pass
+    return rules
+
+
+def _resource_doc(filename: str) -> dict[str, Any] | None:
+    """Fallback for installs where the package is not plain files (zip): importlib.resources."""
+    from importlib import resources
+
+    try:
+        text = resources.files(__name__).joinpath(filename).read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return None
+    return parse(text, filename)
+
+
+class Catalogue:
+    """The catalogue's parts, each parsed on first use. Built by `load()`; the default one is shared."""
+
+    def __init__(self, texts: Mapping[str, str | None]) -> None:
+        self._texts = dict(texts)
+        self._parsed: dict[str, Any] = {}
+        self.memo: dict[str, Any] = {}  # derived data the engine computes once per catalogue
+
+    def _get(self, filename: str, parser: Callable[[str | dict[str, Any]], Any], empty: Any) -> Any:
+        if filename not in self._parsed:
+            text: str | dict[str, Any] | None = self._texts.get(filename)
+            if text is None and filename not in self._texts:
+                text = _package_doc(filename)
+            self._parsed[filename] = empty if text is None else parser(text)
+        return self._parsed[filename]
+
+    @property
+    def codes(self) -> dict[int, CodeEntry]:
+        result: dict[int, CodeEntry] = self._get("codes.toml", parse_codes, {})
+        return result
+
+    @property
+    def enhanced(self) -> dict[str, EnhancedEntry]:
+        result: dict[str, EnhancedEntry] = self._get("enhanced.toml", parse_enhanced, {})
+        return result
+
+    @property
+    def events(self) -> dict[str, EventEntry]:
+        result: dict[str, EventEntry] = self._get("events.toml", parse_events, {})
+        return result
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every wording rule in the order they are tried: the files of rules/ by name, each in file order.
+
+        A catalogue built with `load(rules=TEXT)` has that one text instead (named rules.toml in errors)."""
+        if "rules" not in self._parsed:
+            if "rules.toml" in self._texts:
+                given = self._texts["rules.toml"]
+                self._parsed["rules"] = () if given is None else parse_rules(given)
+            else:
+                self._parsed["rules"] = _package_rules()
+        result: tuple[Rule, ...] = self._parsed["rules"]
+        return result
+
+    @property
+    def lexicon(self) -> tuple[Phrase, ...]:
+        """Every lexicon phrase: the files of lexicon/ by name, each in file order. Never needed to explain a
+        bare code. A catalogue built with `load(lexicon=TEXT)` has that one text instead (lexicon.toml)."""
+        if "lexicon" not in self._parsed:
+            if "lexicon.toml" in self._texts:
+                given = self._texts["lexicon.toml"]
+                self._parsed["lexicon"] = () if given is None or not given.strip() else parse_lexicon(given)
+            else:
+                phrases: list[Phrase] = []
+                for filename in _data_files(LEXICON_DIR):
+                    doc = _package_doc(filename)
+                    if doc is not None:
+                        phrases.extend(parse_lexicon(doc, filename))
+                self._parsed["lexicon"] = tuple(phrases)
+        result: tuple[Phrase, ...] = self._parsed["lexicon"]
+        return result
+
+    @property
+    def phrase_index(self) -> PhraseIndex:
+        """Which lexicon phrases (by position in `lexicon`) occur in a text."""
+        index: PhraseIndex | None = self.memo.get("phrase_index")
+        if index is None:
+            index = self.memo["phrase_index"] = PhraseIndex(p.text for p in self.lexicon)
+        return index
+
+    @property
+    def evidence(self) -> Evidence:
+        """What the reply class, the enhanced code's subject and the command say, for the lexicon's scoring."""
+        result: Evidence = self._get("evidence.toml", parse_evidence, Evidence({}, {}, 0.0, 0.0, 1.0))
+        return result
+
+    @property
+    def reason_texts(self) -> dict[Reason, tuple[str, str]]:
+        """(meaning, remediation) of each reason the lexicon can give, for when it decided (reasons.toml)."""
+        result: dict[Reason, tuple[str, str]] = self._get("reasons.toml", parse_reason_texts, {})
+        return result
+
+    @property
+    def providers(self) -> tuple[Provider, ...]:
+        result: tuple[Provider, ...] = self._get("providers.toml", parse_providers, ())
+        return result
+
+    def provider_name(self, provider_id: str | None) -> str | None:
+        """'microsoft' -> 'Microsoft 365 / Exchange Online / Outlook.com'; None for an unknown id."""
+        names: dict[str, str] | None = self.memo.get("provider_names")
+        if names is None:
+            names = self.memo["provider_names"] = {p.id: p.name for p in self.providers}
+        return names.get(provider_id) if provider_id else None
+
+    @property
+    def rule_index(self) -> LiteralIndex:
+        """Which rules (by position in `rules`) may match a text, from their required literals."""
+        index: LiteralIndex | None = self.memo.get("rule_index")
+        if index is None:
+            index = self.memo["rule_index"] = LiteralIndex((i, r.literals) for i, r in enumerate(self.rules))
+        return index
+
+    def rules_for(self, code: int | None) -> frozenset[int]:
+        """Positions of the rules whose code constraints admit a reply with this basic code."""
+        key = f"rules_for:{code}"
+        cached: frozenset[int] | None = self.memo.get(key)
+        if cached is None:
+            digit = None if code is None else str(code)[0]
+            cached = self.memo[key] = frozenset(
+                i for i, r in enumerate(self.rules)
+                if (not r.codes or code in r.codes)
+                and (not r.enhanced or code is None or any(e[0] == digit for e in r.enhanced))
+            )
+        return cached
+
+    @property
+    def provider_index(self) -> LiteralIndex:
+        """Which providers (by position in `providers`) may have written a text, from their literals."""
+        index: LiteralIndex | None = self.memo.get("provider_index")
+        if index is None:
+            index = self.memo["provider_index"] = LiteralIndex(
+                (i, p.literals) for i, p in enumerate(self.providers) if p.pattern is not None)
+        return index
+
+    def validate(self) -> Catalogue:
+        """Parse every part now (raises CatalogueError on the first problem) and return self."""
+        _ = (self.codes, self.enhanced, self.events, self.rules, self.providers, self.lexicon, self.evidence)
+        known = {p.id for p in self.providers}
+        for rule in self.rules:
+            unknown = sorted(rule.providers - known) if known else []
+            if unknown:
+                raise CatalogueError(f"rule {rule.id} (#{rule.index}): unknown provider(s) {unknown}")
+        texts = self.reason_texts
+        for phrase in self.lexicon:
+            if phrase.reason not in texts:
+                raise CatalogueError(f"{phrase.where}: reasons.toml says nothing about {phrase.reason.value} "
+                                     f"(phrase {phrase.text!r})")
+        return self
+
+
+def load(*, codes: str | None = None, enhanced: str | None = None, events: str | None = None,
+         rules: str | None = None, providers: str | None = None, lexicon: str | None = None,
+         evidence: str | None = None) -> Catalogue:
+    """A validated catalogue from TOML texts; a part not given comes from the package files.
+
+    `rules=""` gives a catalogue without wording rules (the lexicon alone), `lexicon=""` one without phrases."""
+    given = {"codes.toml": codes, "enhanced.toml": enhanced, "events.toml": events, "rules.toml": rules,
+             "providers.toml": providers, "lexicon.toml": lexicon, "evidence.toml": evidence}
+    return Catalogue({k: v for k, v in given.items() if v is not None}).validate()
+
+
+@cache
+def default() -> Catalogue:
+    """The shipped catalogue, shared, each part parsed on first use."""
+    return Catalogue({})

@@ -1,0 +1,119 @@
+"""Pure engine: the general layer under the wording rules. Phrases (catalogue/lexicon/*.toml) weighed with what
+the reply code and the command say (catalogue/evidence.toml), so that a reply no rule knows still lands on
+the right reason. Must not import asyncio, dns, ssl, socket or click.
+
+Scoring: each phrase found adds its weight to the reason it points to (a phrase found inside a longer one
+that was found too counts once, as the longer one). Each piece of code evidence (the reply class, the
+enhanced code's subject, the command) that favours one of those reasons adds a bonus; one that speaks
+against it takes off a penalty. Reasons no phrase points to score nothing: the code alone never decides
+here, it only tips the balance between what the words say. The best reason wins when it reaches the
+threshold and no other reason scores as much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from probe.diagnosis.catalogue import Catalogue, Phrase, Rule
+from probe.diagnosis.codes import ParsedReply
+from probe.model import Context, Decision, Reason
+
+_SUBJECTS = {"1": "addressing", "2": "mailbox", "3": "mail system", "4": "network and routing", "5": "protocol",
+             "6": "message content", "7": "security or policy"}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the words (and the code evidence that backed them) say."""
+
+    reason: Reason
+    score: float
+    phrases: tuple[Phrase, ...]  # the phrases found that point to `reason`
+    evidence: tuple[str, ...]  # "5xx", "X.2 (mailbox)", "to RCPT": the code evidence that favoured it
+
+    def summary(self) -> str:
+        quoted = ", ".join(f"'{p.text}'" for p in self.phrases[:4]) + (" ..." if len(self.phrases) > 4 else "")
+        backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
+        return f"the words {quoted} ({self.reason.value}, score {self.score:g}{backed})"
+
+
+def evidence_keys(parsed: ParsedReply, ctx: Context | None) -> list[tuple[str, str]]:
+    """(evidence.toml key, how it reads) for what this reply's code and command can say."""
+    keys: list[tuple[str, str]] = []
+    klass = parsed.code // 100 if parsed.code is not None else (int(parsed.enhanced[0]) if parsed.enhanced else None)
+    if klass is not None:
+        keys.append((f"class:{klass}", f"{klass}xx"))
+    if parsed.enhanced is not None:
+        subject = parsed.enhanced.split(".")[1]
+        keys.append((f"subject:{subject}", f"X.{subject} ({_SUBJECTS.get(subject, 'unregistered subject')})"))
+    if ctx is not None and ctx is not Context.BOUNCE:
+        keys.append((f"context:{ctx.value}", f"to {ctx.value}"))
+    return keys
+
+
+def judge(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
+          words: frozenset[str] | None = None) -> Verdict | None:
+    """The reason the lexicon's phrases, weighed with the code evidence, point to; None when they say nothing
+    clear (no phrase, a tie, or a score under the threshold). 2xx and 3xx replies are never judged by words."""
+    klass = parsed.code // 100 if parsed.code is not None else None
+    if klass in (2, 3):
+        return None
+    lexicon = catalogue.lexicon
+    found = [lexicon[p] for p in catalogue.phrase_index.matches(parsed.normalized, words)]
+    if not found:
+        return None
+    found.sort(key=lambda p: -len(p.text))
+    kept: list[Phrase] = []
+    for phrase in found:  # a phrase inside a longer one found counts as that one
+        if not any(phrase.text in longer.text for longer in kept):
+            kept.append(phrase)
+    scores: dict[Reason, float] = {}
+    by_reason: dict[Reason, list[Phrase]] = {}
+    for phrase in kept:
+        scores[phrase.reason] = scores.get(phrase.reason, 0.0) + phrase.weight
+        by_reason.setdefault(phrase.reason, []).append(phrase)
+    evidence = catalogue.evidence
+    backing: dict[Reason, list[str]] = {}
+    for key, reads in evidence_keys(parsed, ctx):
+        for reason in evidence.favours.get(key, ()):
+            if reason in scores:
+                scores[reason] += evidence.bonus
+                backing.setdefault(reason, []).append(reads)
+        for reason in evidence.disfavours.get(key, ()):
+            if reason in scores:
+                scores[reason] -= evidence.penalty
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    best, score = ranked[0]
+    if score < evidence.threshold or (len(ranked) > 1 and ranked[1][1] >= score):
+        return None
+    return Verdict(best, round(score, 2), tuple(sorted(by_reason[best], key=lambda p: parsed.normalized.find(p.text))),
+                   tuple(backing.get(best, ())))
+
+
+# What decided a Diagnosis (model.Decision), for the classifier.
+
+def by_rule(rule: Rule) -> Decision:
+    return Decision("rule", f"the wording rule {rule.id}", rule=rule.id)
+
+
+def by_lexicon(verdict: Verdict) -> Decision:
+    return Decision("lexicon", verdict.summary(), phrases=tuple(p.text for p in verdict.phrases),
+                    evidence=verdict.evidence)
+
+
+def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
+    """The code decided: the words said nothing the rules or the lexicon know."""
+    evidence = tuple(reads for _, reads in evidence_keys(parsed, ctx))
+    if parsed.code is not None and parsed.code < 400:
+        return Decision("code", f"{what}: a {parsed.code // 100}xx reply is no refusal, whatever its words",
+                        evidence=evidence)
+    return Decision("code", f"{what}: the words say nothing more specific", evidence=evidence)
+
+
+def reason_texts(cat: Catalogue, verdict: Verdict) -> tuple[str, str]:
+    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
+    return f"{meaning} Decided by {verdict.summary()}.", remediation
+
+
+def phrase_sources(verdict: Verdict) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.source for p in verdict.phrases))

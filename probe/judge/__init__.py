@@ -1,0 +1,1 @@
+"""Judgement of what a run means: verdicts, catch-all, greylisting, conclusions, health, expectations."""

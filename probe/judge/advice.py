@@ -1,0 +1,104 @@
+"""Pure: advice written from the facts of this run. No I/O.
+
+The catalogue's remediation is written for a reply seen anywhere (a pasted bounce, `explain`), so it
+hedges: "if the random control address was accepted too", "if you are probing the domain's MX",
+"senders enforcing MTA-STS". A live probe has settled those conditions; this module words the advice
+from what the run established: whether a random address was refused, whether the host was named
+with --mx, whether the domain publishes MTA-STS or DANE, whether a greylisting retry happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from probe.model import AddressResult, Reason, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What the run settled, as far as advice needs it."""
+
+    domain: str
+    catch_all_tested: bool = True  # False under --no-catch-all
+    mx_override: bool = False  # the host was named with --mx (or an address literal), not found in DNS
+    tls_policy: str | None = None  # tls_consequence(): what a TLS failure costs this domain; None: not known
+
+
+def tls_consequence(mta_sts: dict[str, Any] | None, dane: dict[str, Any] | None) -> str:
+    """What a missing or failed STARTTLS / a bad certificate costs, given the domain's published policies."""
+    enforce = bool(mta_sts) and mta_sts.get("status") in ("ok", None) and mta_sts.get("mode") == "enforce"  # type: ignore[union-attr]
+    testing = bool(mta_sts) and mta_sts.get("status") in ("ok", None) and mta_sts.get("mode") == "testing"  # type: ignore[union-attr]
+    signed_tlsa = bool(dane) and bool(dane.get("records")) and bool(dane.get("dnssec"))  # type: ignore[union-attr]
+    if enforce or signed_tlsa:
+        which = " and ".join(w for w, on in (("the domain's MTA-STS policy (enforce mode)", enforce),
+                                             ("its DNSSEC-signed TLSA records (DANE)", signed_tlsa)) if on)
+        return f"senders that honour {which} will not deliver to this host"
+    if testing:
+        return "the domain's MTA-STS policy is in testing mode, so senders still deliver and only report the failure"
+    dane_known = dane is not None and not (dane.get("error") and not dane.get("records"))
+    if mta_sts is not None and dane_known:
+        return ("the domain publishes neither an enforced MTA-STS policy nor DANE, so senders still deliver to "
+                "it (opportunistic TLS accepts clear text and unchecked certificates)")
+    if mta_sts is not None:
+        return ("the domain publishes no enforced MTA-STS policy, so senders still deliver to it unless it "
+                "publishes DANE (not known: its TLSA lookup failed or was not made)")
+    return ("senders still deliver unless the domain publishes MTA-STS in enforce mode or DANE "
+            "(not checked in this run)")
+
+
+def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
+    """The result with its remediation worded from this run's facts, where the catalogue's hedges."""
+    if result.attempts:
+        return replace(result, remediation=_after_retry(result))
+    if result.command == "DNS" and result.reason is Reason.DNS_ERROR:  # the finding says the rest, once
+        return replace(result, remediation="Nothing was asked about this address: the domain's MX lookup failed "
+                                           "(the finding above says how and what to do); probe again once DNS "
+                                           "answers.")
+    if result.reason is Reason.ACCEPTED and result.command == "RCPT" and result.verdict is Verdict.DELIVERABLE:
+        return replace(result, remediation=_accepted(result, facts))
+    if result.reason is Reason.RELAY_DENIED and result.host and result.note is None:
+        return replace(result, remediation=_relay_denied(result.host, facts))
+    if result.reason is Reason.TLS_FAILURE and facts.tls_policy:
+        return replace(result, remediation=f"{result.remediation.rstrip('.')}. Meanwhile {facts.tls_policy}.")
+    return result
+
+
+def _accepted(result: AddressResult, facts: RunFacts) -> str:
+    host = result.host or "the server"
+    if result.catch_all is False:
+        return (f"Nothing to fix: {host} accepted this address and refused a random one, so the acceptance is "
+                "specific to this mailbox (a 250 promises delivery; it cannot show that someone reads it).")
+    if not facts.catch_all_tested:
+        return ("Nothing to fix at the SMTP level. The catch-all test was skipped (--no-catch-all), so this "
+                f"acceptance alone does not show that the mailbox exists: {facts.domain} may accept any address.")
+    return (f"Nothing to fix at the SMTP level. The random address got no clear answer, so whether "
+            f"{facts.domain} accepts any address is unknown, and this acceptance proves less than it seems.")
+
+
+def _relay_denied(host: str, facts: RunFacts) -> str:
+    if facts.mx_override:
+        return (f"{host}, named with --mx, does not take mail for {facts.domain}: it is not one of the "
+                f"domain's mail servers, or not configured for it. Check the host name, or drop --mx to probe "
+                "the domain's own MX hosts.")
+    return (f"{facts.domain}'s MX records point at {host}, which is not configured to take mail for the domain: "
+            "its admin must fix the MX records or add the domain to the server (relay_domains, accepted "
+            "domains).")
+
+
+def _after_retry(result: AddressResult) -> str:
+    first, last = result.attempts[0], result.attempts[-1]
+    said = " ".join(str(p) for p in (last.get("code"), last.get("enhanced")) if p is not None) or "no reply"
+    head = (f"Greylisted at first ({_reply_words(first)}); asked again {last.get('waited_s', 0):g} s later from "
+            f"the same source address, {last.get('host')} answered {said} ({last.get('reason')}).")
+    if result.verdict is Verdict.DELIVERABLE:
+        return f"{head} Nothing to fix: greylisting only delays mail from a new sender."
+    if result.reason is Reason.GREYLISTED:
+        return (f"{head} Still greylisted: a real MTA keeps retrying for hours and gets through; to see it, "
+                "retry with a longer --retry-greylist (and --deadline).")
+    return f"{head} {result.remediation}"
+
+
+def _reply_words(attempt: dict[str, Any]) -> str:
+    code = " ".join(str(p) for p in (attempt.get("code"), attempt.get("enhanced")) if p is not None)
+    return f"{code} {attempt.get('reason')}".strip()

@@ -1,0 +1,441 @@
+"""From what the MX walk saw to the report: each session classified, the domain status, one result per
+address and the summary line. No I/O: probe.run.probe walks, this module concludes.
+
+Honesty rules live here and in probe.judge.verdicts: a host that never answered decides nothing (the summary
+says what each one did); a host that answered SMTP but could not meet --starttls require shows that the
+domain accepts mail without asking about the addresses; an address in another domain than the one
+whose MX was asked is a relay/backup question, not a deliverability answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from probe.diagnosis.classifier import classify_reply, detect_provider, diagnose_event, unlocated
+from probe.inputs import Address
+from probe.judge import advice, catchall, greylist
+from probe.judge import verdicts as assess
+from probe.model import (
+    AddressResult,
+    Context,
+    Diagnosis,
+    DomainStatus,
+    Finding,
+    MxHost,
+    ProbeOptions,
+    Reason,
+    Report,
+    Session,
+    Severity,
+    Step,
+    Verdict,
+)
+from probe.smtp.exchanges import Exchange, SessionRecord
+from probe.tls import checks as security
+
+
+def _last(record: SessionRecord) -> Exchange:
+    """The exchange that ended the dialogue: the last one that is not the polite QUIT."""
+    return [e for e in record.exchanges if e.context is not Context.QUIT][-1]
+
+
+def diagnose(exchange: Exchange, host: str | None) -> Diagnosis:
+    """The meaning of one exchange: a reply through the catalogue, an event through events.toml."""
+    if exchange.reply is not None:
+        return classify_reply(exchange.reply, exchange.context, host=host)
+    return diagnose_event(exchange.event or "protocol-error", exchange.context,
+                          detail=exchange.detail, host=host)
+
+
+def to_step(exchange: Exchange, host: str | None) -> Step:
+    d = diagnose(exchange, host)
+    reply = exchange.reply
+    return Step(
+        command=exchange.command,
+        context=exchange.context,
+        code=reply.code if reply is not None and reply.code >= 0 else None,
+        enhanced=d.enhanced,
+        text=reply.text if reply is not None else exchange.detail,
+        lines=list(reply.lines) if reply is not None else [],
+        reason=d.reason,
+        severity=d.severity,
+        meaning=d.meaning,
+        remediation=d.remediation,
+        rule=d.rule,
+        elapsed_ms=round(exchange.elapsed_ms, 1),
+        unsolicited=exchange.unsolicited,
+        decided_by=d.decided_by,
+    )
+
+
+def to_session(record: SessionRecord) -> Session:
+    return Session(
+        host=record.host,
+        address=record.address,
+        port=record.port,
+        outcome=record.outcome,
+        steps=[to_step(e, record.host) for e in record.exchanges],
+        tls=security.session_tls(record),
+        extensions=sorted(record.extensions),
+        error=_session_error(record),
+        elapsed_ms=round(record.elapsed_ms, 1),
+    )
+
+
+def _session_error(record: SessionRecord) -> str | None:
+    if record.outcome == "completed":
+        return None
+    for e in reversed(record.exchanges):
+        if e.event is not None and e.context is not Context.QUIT:  # the polite QUIT is not why it ended
+            return f"{e.event}: {e.detail}" if e.detail else e.event
+    return None
+
+
+class Walk:
+    """Mutable state of one probe, so a deadline can cut it short and keep what was learned."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.decided: SessionRecord | None = None
+        self.records: list[SessionRecord] = []
+        self.dns_diagnosis: Diagnosis | None = None  # set when DNS alone decided the outcome
+        self.pairs: list[tuple[Session, SessionRecord]] = []  # each session with its raw record
+        self.retry: SessionRecord | None = None  # --retry-greylist: the second session, same host and source
+        self.waited_s = 0.0
+        self.no_address: list[Diagnosis] = []  # one per MX host that had no address to try
+        self.facts: advice.RunFacts | None = None  # what the run settled, once the walk is over
+
+    def add(self, record: SessionRecord, options: ProbeOptions) -> None:
+        """Keep a finished session: raw, as the report's Session, and its findings."""
+        self.records.append(record)
+        session = to_session(record)
+        self.report.sessions.append(session)
+        self.pairs.append((session, record))
+        for finding in security.session_findings(session, options) + mixed_code_findings(record):
+            self.finding(finding)  # a greylisting retry to the same host repeats its findings
+
+    def settle_tls_findings(self, options: ProbeOptions, consequence: str | None) -> None:
+        """Reword the sessions' STARTTLS and certificate findings with what a TLS problem costs this domain,
+        now that its MTA-STS and DANE are known (they were looked up while the sessions ran)."""
+        fresh = {(f.id, f.subject): f for session in self.report.sessions
+                 for f in security.session_findings(session, options, consequence=consequence)}
+        self.report.findings = [fresh.get((f.id, f.subject), f) for f in self.report.findings]
+
+    def finding(self, finding: Finding) -> None:
+        """Add a finding once (same id and subject)."""
+        if all((f.id, f.subject) != (finding.id, finding.subject) for f in self.report.findings):
+            self.report.findings.append(finding)
+
+
+def mixed_code_findings(record: SessionRecord) -> list[Finding]:
+    """A reply whose lines carry different codes is read as its final line's code (as Postfix's client does);
+    say once per host that the server broke RFC 5321 §4.2.1's one-code rule (postscreen's 220- teaser then 521)."""
+    for exchange in record.exchanges:
+        reply = exchange.reply
+        if reply is not None and reply.line_codes:
+            codes = " then ".join(dict.fromkeys(str(c) for c in reply.line_codes))
+            what = f"its reply {_verb(exchange.command)}" if exchange.command else f"its {exchange.context}"
+            return [Finding("reply-mixed-codes", Severity.INFO, (
+                f"{record.host} sent {what} with different codes on its lines ({codes}); RFC 5321 §4.2.1 "
+                f"wants one code per reply. Read as its final line's {reply.code}, as Postfix's SMTP client "
+                "does (Postfix postscreen sends its 220- greeting teaser, then 521 when it drops a client)."),
+                record.host)]
+    return []
+
+
+def unreachable_session(host: MxHost, seen: list[Diagnosis]) -> Session:
+    d = diagnose_event("no-mail-hosts", Context.DNS, detail=host.error or f"{host.host} has no address")
+    seen.append(d)
+    step = Step(None, Context.DNS, None, None, host.error or "no address records", [], d.reason,
+                d.severity, d.meaning, d.remediation, d.rule, 0.0)
+    return Session(host.host, "", host.port, "unreachable", steps=[step], error=host.error)
+
+
+def conclude(walk: Walk, addresses: Sequence[Address], facts: advice.RunFacts | None = None) -> None:
+    """Turn what the walk learned into the domain status and one result per address; with `facts`,
+    each address's advice is worded from what this run settled (probe.judge.advice)."""
+    report = walk.report
+    if walk.dns_diagnosis is not None:
+        d = walk.dns_diagnosis
+        report.addresses = [_result(a, d, assess.address_verdict(d), None, "DNS") for a in addresses]
+    elif walk.decided is not None:
+        _conclude_answered(walk, walk.decided, addresses)
+    elif (tls := next((r for r in walk.records if _tls_refused(r)), None)) is not None:
+        _conclude_tls(walk, tls, addresses)
+    else:
+        _conclude_unanswered(walk, addresses)
+    report.addresses = [assess.asked_elsewhere(r, report.domain, a.domain) if a.domain != report.domain else r
+                        for a, r in zip(addresses, report.addresses, strict=True)]
+    if facts is not None:
+        report.addresses = [advice.address_advice(r, facts) for r in report.addresses]
+
+
+def _conclude_unanswered(walk: Walk, addresses: Sequence[Address]) -> None:
+    """No host gave a definitive answer: unreachable, and the summary says what each host did."""
+    report = walk.report
+    ends = [(r, _last(r)) for r in walk.records if any(x.context is not Context.QUIT for x in r.exchanges)]
+    failures = [diagnose(e, r.host) for r, e in ends] or walk.no_address
+    refusals = [d for d in failures if assess.refuses_client(d)]  # e.g. 421 4.7.0 too many connections
+    reason = assess.worst_reason(refusals or failures) if failures else Reason.NETWORK_ERROR
+    report.status = DomainStatus.REFUSES_THIS_CLIENT if refusals else DomainStatus.UNREACHABLE
+    report.reason = reason
+    last = (refusals or failures)[-1] if failures else diagnose_event("deadline-exceeded", Context.CONNECT)
+    label = _command_label(*ends[-1]) if ends else str(last.context or "")
+    report.addresses = [_result(a, last, Verdict.UNKNOWN, None, label) for a in addresses]
+    blocked = next((f for f in report.findings if f.id == "port25-blocked"), None)
+    if blocked is not None:
+        report.summary = (f"{report.domain}: not tested — outbound port 25 looks blocked from this network "
+                          "(every connection attempt timed out unanswered); this says nothing about the domain")
+        return
+    parts = [_what_happened(r) for r in walk.records]
+    parts += [f"{s.host} has no address ({s.error or 'no address records'})"
+              for s in report.sessions if not s.address]
+    head = _unanswered_head(walk.records, refused=bool(refusals))
+    report.summary = f"{report.domain}: {head}: " + "; ".join(dict.fromkeys(parts)) if parts else \
+        f"{report.domain}: {head} ({reason})"
+
+
+def _unanswered_head(records: list[SessionRecord], *, refused: bool) -> str:
+    """Which it was (SPEC.md): answered and refused this client, answered but broke the protocol,
+    answered but only deferred, or did not answer at all."""
+    if refused:
+        return "a mail server answered and refused this client"
+    if any(r.outcome == "protocol_error" for r in records):
+        return "a mail server answered but broke the SMTP protocol, and none gave a definitive answer"
+    if any(e.reply is not None and e.context is not Context.QUIT for r in records for e in r.exchanges):
+        return "no mail server gave a definitive answer"
+    return "no mail server answered"
+
+
+_EVENT_WORDS = {
+    "connect-refused": "refused the connection", "connect-timeout": "did not answer the connection (timed out)",
+    "connect-unreachable": "could not be reached (no route)", "proxy-failed": "could not be reached through the proxy",
+    "deadline-exceeded": "was cut short by the --deadline",
+}
+
+
+def _what_happened(record: SessionRecord) -> str:
+    """One host's session in a few words: 'mx1 deferred (421 4.3.2 busy)', 'mx2 timed out waiting for ...'."""
+    last = [_last(record)] if any(e.context is not Context.QUIT for e in record.exchanges) else []
+    if not last:
+        return f"{record.host} was not tried"
+    e = last[0]
+    if e.reply is not None:
+        said = " ".join(f"{e.reply.code} {e.reply.lines[0] if e.reply.lines else ''}".split())[:100]
+        verb = {2: "answered", 4: "deferred", 5: "refused"}.get(e.reply.code // 100, "answered oddly")
+        where = " unasked" if e.unsolicited else "" if e.command is None else f" {_verb(e.command)}"
+        return f"{record.host} {verb}{where} ({said})"
+    event = e.event or "protocol-error"
+    if event in _EVENT_WORDS:
+        return f"{record.host} {_EVENT_WORDS[event]}"
+    if event == "reply-timeout":
+        return f"{record.host} timed out {e.detail.removeprefix('while ')}"
+    return f"{record.host}: {event}" + (f" ({e.detail})" if e.detail else "")
+
+
+def _verb(command: str) -> str:
+    """'RCPT TO:<a@b>' -> 'to RCPT TO', 'EHLO x' -> 'to EHLO'."""
+    head = command.split(":", 1)[0] if ":" in command else command.split(" ", 1)[0]
+    return f"to {head}"
+
+
+def _tls_refused(record: SessionRecord) -> bool:
+    """A session that spoke SMTP (2xx banner and greeting) and stopped because TLS could not be had."""
+    if record.outcome != "tls_failed":
+        return False
+    ok = {e.context for e in record.exchanges if e.reply is not None and 200 <= e.reply.code < 300}
+    # greeted and answered EHLO: the host speaks SMTP, whatever then went wrong with TLS
+    return Context.BANNER in ok and bool(ok & {Context.EHLO, Context.HELO})
+
+
+def _conclude_tls(walk: Walk, record: SessionRecord, addresses: Sequence[Address]) -> None:
+    """--starttls require and no host met it: the domain accepts mail; the addresses were not asked."""
+    report = walk.report
+    report.status, report.reason = DomainStatus.ACCEPTS_MAIL, Reason.TLS_FAILURE
+    d = diagnose(_tls_stop(record) or _last(record), record.host)
+    report.addresses = [_result(a, d, Verdict.UNKNOWN, record.host, "STARTTLS") for a in addresses]
+    failed = [r for r in walk.records if _tls_refused(r)]
+    why = "; ".join(dict.fromkeys(f"{r.host}: {_tls_words(r)}" for r in failed))
+    report.summary = (f"{report.domain} accepts mail, but no MX host met --starttls require ({why}); "
+                      "the addresses were not asked")
+
+
+def _tls_stop(record: SessionRecord) -> Exchange | None:
+    """Why TLS could not be had: the TLS event (untrusted, failed, not offered) or the refusal of STARTTLS.
+    (A session may reconnect after it, e.g. to collect the certificate: that is not the reason.)"""
+    tls = (Context.TLS, Context.STARTTLS)
+    return (next((e for e in reversed(record.exchanges) if e.context in tls and e.event is not None), None)
+            or next((e for e in reversed(record.exchanges) if e.context is Context.STARTTLS
+                     and e.reply is not None and e.reply.code != 220), None))
+
+
+def _tls_words(record: SessionRecord) -> str:
+    e = _tls_stop(record)
+    if e is None:
+        return "TLS failed"
+    if e.event == "tls-untrusted":
+        return f"untrusted certificate ({e.detail})" if e.detail else "untrusted certificate"
+    if e.event == "starttls-not-offered":
+        return "STARTTLS not offered"
+    if e.reply is not None:
+        return f"STARTTLS refused ({e.reply.code})"
+    return f"{e.event}: {e.detail}" if e.detail else str(e.event)
+
+
+def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Address]) -> None:
+    report = walk.report
+    refusal = _last(record) if record.outcome == "rejected" and record.exchanges else None
+    if refusal is not None:  # 5xx to the greeting or to EHLO/HELO
+        d = diagnose(refusal, record.host)
+        report.status, report.reason = assess.domain_status_from_refusal(d), d.reason
+    else:
+        report.status, report.reason = DomainStatus.ACCEPTS_MAIL, Reason.ACCEPTED
+    catch_all = _catch_all(walk.retry) if walk.retry is not None and walk.retry.catch_all else None
+    if catch_all is None:
+        catch_all = _catch_all(record)
+    provider_id = detect_provider(record.host, " ".join(e.reply.text for e in record.exchanges[:2] if e.reply))
+    service = catchall.unreliable(provider_id)
+    for a in addresses:
+        source = walk.retry if walk.retry is not None and a.smtp_form in walk.retry.rcpt else record
+        d, result = _address_result(a, source, catch_all)
+        if source is not record:
+            first_d, _ = _address_result(a, record, catch_all)
+            result.attempts = [_attempt(record, first_d, 0.0), _attempt(source, d, walk.waited_s)]
+        if greylist.worth_retrying(d):
+            result.retry_after_s = greylist.retry_delay_s(d.text)
+        if service is not None:
+            result, finding = catchall.rcpt_proves_nothing(result, service, d.provider, catch_all, record.host)
+            walk.finding(finding)
+        elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
+            result = catchall.accepted_by_catch_all(result, a.domain)
+        result.mx_verdicts = _mx_verdicts(walk, a)
+        for finding in _disagreements(result):  # one per address and host (walk.finding keeps one per host)
+            if finding not in report.findings:
+                report.findings.append(finding)
+        report.addresses.append(result)
+    report.summary = _summary(report)
+    if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
+        report.summary = (f"{report.domain}: {record.host} answered and refused this client "
+                          f"({_refusal_words(refusal)}); the domain may accept mail from others, "
+                          "and nothing was learned about the addresses")
+
+
+def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:
+    """Each session (host and address, preference order) that answered `a`'s RCPT; [] when fewer than two did."""
+    answers = []
+    for record in walk.records:
+        exchange = record.rcpt.get(a.smtp_form)
+        if record is walk.retry or exchange is None or exchange.context is not Context.RCPT or exchange.reply is None:
+            continue
+        d = diagnose(exchange, record.host)
+        verdict = assess.address_verdict(d, catch_all=_catch_all(record))
+        answers.append({"host": record.host, "address": record.address, "verdict": str(verdict),
+                        "reason": str(d.reason), "code": d.code, "enhanced": d.enhanced, "text": d.text})
+    return answers if len(answers) > 1 else []
+
+
+# how bad it is when a host answers this while the deciding host answers something else
+_DISAGREEMENT_SEVERITY = {Verdict.UNDELIVERABLE: Severity.CRITICAL, Verdict.RISKY: Severity.WARNING,
+                          Verdict.UNKNOWN: Severity.WARNING, Verdict.DELIVERABLE: Severity.WARNING}
+
+
+def _disagreements(result: AddressResult) -> list[Finding]:
+    """mx-disagree, once per host whose verdict differs from the deciding (first) host's.
+
+    A host that refuses what the first accepts bounces the mail that fails over to it (CRITICAL); one that
+    accepts what the first refuses takes mail only to bounce it later (WARNING), as does one that defers.
+    """
+    if not result.mx_verdicts:
+        return []
+    first = result.mx_verdicts[0]
+    findings: list[Finding] = []
+    for other in result.mx_verdicts[1:]:
+        if other["verdict"] == first["verdict"] or other["host"] == first["host"]:
+            continue
+        verdict = Verdict(other["verdict"])
+        said = " ".join(str(other["text"] or other["code"]).split("\n", 1)[0].split())[:100]
+        if verdict is Verdict.UNDELIVERABLE:
+            consequence = (f"mail that fails over to {other['host']} will bounce: it does not accept "
+                           f"{result.address} ({said})")
+        elif first["verdict"] == Verdict.UNDELIVERABLE:
+            consequence = (f"{other['host']} accepts {result.address} ({said}), which {first['host']} refuses: "
+                           "mail that fails over to it is accepted, then bounced by the primary (backscatter)")
+        else:
+            consequence = (f"{other['host']} answers {result.address} {verdict} ({said}) where "
+                           f"{first['host']} answers {first['verdict']}: mail that fails over to it may be "
+                           "delayed or refused")
+        findings.append(Finding("mx-disagree", _DISAGREEMENT_SEVERITY[verdict],
+                                f"The MX hosts disagree about {result.address}: {consequence}.", other["host"]))
+    return findings
+
+
+def _refusal_words(exchange: Exchange) -> str:
+    """'521 5.3.2 Service currently unavailable, at the greeting' (first line, bounded)."""
+    reply = exchange.reply
+    said = " ".join(f"{reply.code} {reply.lines[0] if reply.lines else ''}".split())[:100] if reply else ""
+    where = "at the greeting" if exchange.command is None else f"to {exchange.command.split(' ', 1)[0]}"
+    return f"{said}, {where}" if said else where
+
+
+def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -> tuple[Diagnosis, AddressResult]:
+    exchange = record.rcpt.get(a.smtp_form) or (_last(record) if record.exchanges else None)
+    if exchange is None:
+        d = diagnose_event("protocol-error", Context.RCPT, detail="no reply recorded")
+    else:
+        d = diagnose(exchange, record.host)
+    result = _result(a, d, assess.address_verdict(d, catch_all=catch_all), record.host,
+                     _command_label(record, exchange) if exchange is not None else str(d.context))
+    result.catch_all = catch_all
+    result.vrfy = _vrfy(record, a.smtp_form)
+    return d, result
+
+
+def _command_label(record: SessionRecord, exchange: Exchange) -> str:
+    """The command whose reply decided ('RCPT'); for a reply nobody asked for, where it came."""
+    if exchange.unsolicited:
+        before = None
+        for e in record.exchanges:
+            if e is exchange:
+                break
+            before = e.command or before
+        return f"unsolicited (after {before.split(' ', 1)[0] if before else 'the banner'})"
+    return exchange.command.split(" ", 1)[0] if exchange.command else str(exchange.context)
+
+
+def _attempt(record: SessionRecord, d: Diagnosis, waited_s: float) -> dict[str, Any]:
+    return {"host": record.host, "address": record.address, "code": d.code, "enhanced": d.enhanced,
+            "reason": str(d.reason), "text": d.text, "waited_s": round(waited_s, 1)}
+
+
+def _catch_all(record: SessionRecord) -> bool | None:
+    """What the random address's RCPT proved (see probe.judge.catchall)."""
+    e = record.catch_all
+    if e is None:
+        return None
+    return catchall.catch_all_answer(diagnose(e, record.host), e.context is Context.RCPT and e.reply is not None)
+
+
+def _vrfy(record: SessionRecord, recipient: str) -> dict[str, Any] | None:
+    e = record.vrfy.get(recipient)
+    if e is None:
+        return None
+    d = diagnose(e, record.host)
+    return {"code": d.code, "enhanced": d.enhanced, "reason": str(d.reason),
+            "text": e.reply.text if e.reply else e.detail}
+
+
+def _result(address: Address, d: Diagnosis, verdict: Verdict, host: str | None,
+            command: str | None) -> AddressResult:
+    return AddressResult(
+        address=address.original, verdict=verdict, reason=d.reason, code=d.code, enhanced=d.enhanced,
+        meaning=d.meaning, remediation=unlocated(d), host=host, command=command, text=d.text or None,
+        rule=d.rule, provider=d.provider, decided_by=d.decided_by,
+    )
+
+
+def _summary(report: Report) -> str:
+    parts = [f"{report.domain} {str(report.status).replace('_', ' ')}"]
+    for a in report.addresses:
+        parts.append(f"{a.address} {a.verdict} ({a.reason})")
+    return "; ".join(parts)

@@ -1,0 +1,60 @@
+"""Pure: small facts about a report that the health judgement, the expectations and the renderers share.
+No I/O, no judgement of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from probe.model import Context, DomainStatus, Reason, Report, Session, Step
+
+# Reasons that make an unreachable domain a WARNING: the servers answered, only "not now".
+TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
+                               Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
+
+
+def tls_negotiated(tls: Any) -> bool:
+    """A version and no error: a failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
+    return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
+
+
+def local_resolver_failure(report: Report) -> bool:
+    """A dns_error because our resolver gave no answer at all (the runner's dns-resolver-unreachable
+    finding), as opposed to a SERVFAIL/REFUSED answer about the domain."""
+    return report.status is DomainStatus.DNS_ERROR and any(
+        f.id == "dns-resolver-unreachable" for f in report.findings)
+
+
+def is_4xx(step: Step) -> bool:
+    return step.code is not None and 400 <= step.code < 500
+
+
+def session_label(report: Report, session: Session) -> str:
+    """The MX host name, with the address added when the report holds several sessions to that host."""
+    same_host = sum(1 for s in report.sessions if s.host == session.host)
+    return session.host if same_host < 2 or not session.address else f"{session.host} [{session.address}]"
+
+
+def steps_of(session: Session, *contexts: Context) -> list[Step]:
+    return [s for s in session.steps if s.context in contexts]
+
+
+def transient_unreachable(report: Report) -> bool:
+    """Unreachable only because the servers said "not now": a transient reason, or every reply that
+    ended a session was a 4xx (421 banner included)."""
+    if report.status is not DomainStatus.UNREACHABLE:
+        return False
+    if report.reason in TRANSIENT_REASONS:
+        return True
+    last_replies = [[s for s in session.steps if s.code is not None][-1:] for session in report.sessions]
+    ended = [replies[0] for replies in last_replies if replies]
+    return bool(ended) and all(is_4xx(s) for s in ended)
+
+
+def any_reply(report: Report) -> bool:
+    """Some server said something in SMTP (the polite QUIT's 221 aside)."""
+    return any(s.code is not None and s.context is not Context.QUIT for s in all_steps(report))
+
+
+def all_steps(report: Report) -> Iterable[Step]:
+    return (step for session in report.sessions for step in session.steps)

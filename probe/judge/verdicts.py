@@ -1,0 +1,95 @@
+"""Pure: from classified replies to verdicts and a domain status. No I/O.
+
+The probe's honesty lives here (STYLE.md lesson 3): a probe that was blocked,
+timed out or rate limited learned nothing about the mailbox, so its verdict is
+`unknown` with the cause as reason, never `undeliverable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from probe.model import AddressResult, Diagnosis, DomainStatus, Reason, ReplyClass, Verdict
+
+# Reasons that speak about the address or the domain itself: a permanent reply with one
+# of these is a real "no". (relay_denied from the domain's own MX means it does not take
+# mail for that domain either.)
+_ADDRESS_REFUSED = frozenset({
+    Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED, Reason.BAD_ADDRESS,
+    Reason.DOMAIN_UNKNOWN, Reason.NOT_ACCEPTING_MAIL, Reason.RELAY_DENIED,
+})
+
+# Reasons that say the recipient exists but delivery is uncertain right now.
+_RISKY = frozenset({Reason.MAILBOX_FULL, Reason.GREYLISTED, Reason.CANNOT_VERIFY})
+
+
+def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> Verdict:
+    """The verdict for an address from the reply (or event) that decided it.
+
+    >>> from probe.model import Severity
+    >>> d = Diagnosis("250 OK", 250, None, ReplyClass.POSITIVE, None, Reason.ACCEPTED,
+    ...               Severity.OK, "", "", "")
+    >>> address_verdict(d), address_verdict(d, catch_all=True)
+    (<Verdict.DELIVERABLE: 'deliverable'>, <Verdict.RISKY: 'risky'>)
+    """
+    reason, klass = diagnosis.reason, diagnosis.reply_class
+    if klass is ReplyClass.POSITIVE:
+        if reason is Reason.CANNOT_VERIFY:
+            return Verdict.RISKY
+        return Verdict.RISKY if catch_all else Verdict.DELIVERABLE
+    if reason in _RISKY:
+        return Verdict.RISKY
+    if reason in _ADDRESS_REFUSED:
+        # a temporary "unknown user" (Postfix 450 4.1.1 unverified) may still resolve itself
+        return Verdict.UNDELIVERABLE if klass is ReplyClass.PERMANENT or klass is None else Verdict.RISKY
+    if reason is Reason.UNKNOWN and klass is ReplyClass.PERMANENT:
+        return Verdict.UNDELIVERABLE
+    return Verdict.UNKNOWN
+
+
+# Reasons by which a server that answered refuses *this client* (its address, name or manners), not the
+# domain's mail: postscreen, blocklists, reputation, rate limits (SPEC.md: refuses_this_client).
+CLIENT_REFUSALS = frozenset({
+    Reason.POLICY_REJECTED, Reason.BLOCKLISTED, Reason.BAD_REPUTATION, Reason.RATE_LIMITED,
+    Reason.REVERSE_DNS, Reason.HELO_REJECTED,
+})
+
+
+def domain_status_from_refusal(diagnosis: Diagnosis) -> DomainStatus:
+    """What a permanent refusal at the greeting or EHLO/HELO says about the domain (only used when no
+    host accepted): "no mail here" (521/556 dummy servers, RFC 7504) or a refusal of this client.
+
+    A host that answered is never `unreachable`: whatever else it refused (policy, blocklist, our
+    EHLO name, a syntax quibble), it refused this session, not the domain's mail.
+    """
+    if diagnosis.reason is Reason.NOT_ACCEPTING_MAIL:
+        return DomainStatus.DOES_NOT_ACCEPT_MAIL
+    return DomainStatus.REFUSES_THIS_CLIENT
+
+
+def refuses_client(diagnosis: Diagnosis) -> bool:
+    """A reply (any class) that refuses this client by policy: postscreen, a blocklist, a rate limit."""
+    return diagnosis.code is not None and diagnosis.reason in CLIENT_REFUSALS
+
+
+def worst_reason(diagnoses: list[Diagnosis]) -> Reason:
+    """The most telling reason among several failures: permanent before transient, then order."""
+    if not diagnoses:
+        return Reason.UNKNOWN
+    rank = {ReplyClass.PERMANENT: 0, ReplyClass.TRANSIENT: 1, None: 2,
+            ReplyClass.INTERMEDIATE: 3, ReplyClass.POSITIVE: 4}
+    return min(diagnoses, key=lambda d: rank[d.reply_class]).reason
+
+
+def asked_elsewhere(result: AddressResult, asked: str, own: str) -> AddressResult:
+    """An address of `own` answered by `asked`'s MX: a relay or backup-MX question, not deliverability.
+
+    Only a permanent refusal keeps its verdict; anything else (an acceptance above all) proves
+    nothing about the mailbox and is `unknown`, with a note saying why.
+    """
+    note = (f"asked {asked}'s MX, which is not {own}'s MX: acceptance means relaying/backup, "
+            "not deliverability")
+    permanent = result.code is not None and 500 <= result.code < 600
+    verdict = result.verdict if permanent else Verdict.UNKNOWN
+    return replace(result, verdict=verdict, note=note, meaning=f"{note[:1].upper()}{note[1:]}. {result.meaning}",
+                   remediation=f"To test {own}'s deliverability, probe {own} itself. {result.remediation}")

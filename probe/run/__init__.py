@@ -1,0 +1,1 @@
+"""Orchestration: one probe under a deadline, batch, the demo, and this machine's own audit."""

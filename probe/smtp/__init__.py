@@ -1,0 +1,1 @@
+"""The SMTP client: the bounded wire protocol, one dialogue (session), proxy and politeness."""

@@ -1,0 +1,1 @@
+"""Transport security: certificates, DANE, MTA-STS and TLS-RPT, and when each check runs."""
