@@ -141,16 +141,19 @@ def _key_description(cert: x509.Certificate) -> tuple[str, int | None]:
     return type(key).__name__, None
 
 
-def _is_self_signed(cert: x509.Certificate) -> bool:
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """`issuer` signed `cert` (its signature verifies with the issuer's key)."""
     from cryptography.exceptions import InvalidSignature
 
-    if cert.subject != cert.issuer:
-        return False
     try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature):  # not its own issuer, unsupported key type, bad signature
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):  # other issuer, unsupported key type, bad signature
         return False
     return True
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer and issued_by(cert, cert)
 
 
 def _hostname_match(mx_host: str, dns_names: list[str], ip_names: list[str], common_names: list[str]) -> bool:
@@ -162,6 +165,12 @@ def _hostname_match(mx_host: str, dns_names: list[str], ip_names: list[str], com
         return str(literal) in ip_names
     candidates = dns_names if dns_names else common_names  # RFC 6125 §6.4.4: CN only without SAN DNS names
     return any(name_matches(name, mx_host) for name in candidates)
+
+
+def names_host(cert: x509.Certificate, mx_host: str) -> bool:
+    """The certificate names `mx_host` (SAN DNS names or IP addresses; the CN only without SAN DNS names)."""
+    dns_names, ip_names = _dns_names(cert)
+    return _hostname_match(mx_host, dns_names, ip_names, _common_names(cert))
 
 
 def describe_certificate(
@@ -199,7 +208,7 @@ def describe_certificate(
         not_after=_iso(not_after),
         days_left=(not_after - moment).days,
         hostname_match=_hostname_match(mx_host, dns_names, ip_names, common_names),
-        self_signed=_is_self_signed(cert),
+        self_signed=is_self_signed(cert),
         sha256=hashlib.sha256(der).hexdigest(),
         key_type=key_type,
         key_bits=key_bits,

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from probe.dns.resolve import lookup_tlsa
 from probe.model import Finding, Severity
+from probe.tls.certificates import issued_by, names_host
 
 if TYPE_CHECKING:  # cryptography is imported when a certificate is judged (start-up)
-    from cryptography import x509
+    pass
 
 USAGE_NAMES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
 NOT_VALIDATING = "the resolver does not validate DNSSEC (no AD bit), DANE cannot be judged"
@@ -64,31 +65,6 @@ def leaf_matches(der: bytes, selector: int, mtype: int, data: bytes) -> bool | N
     return None if digest is None else digest == data
 
 
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):  # other issuer, unsupported key type, bad signature
-        return False
-    return True
-
-
-def _names_host(leaf: x509.Certificate, mx_host: str) -> bool:
-    """RFC 7672 §3.2.3: with DANE-TA the leaf must name the MX host (SAN DNS names; CN only without them)."""
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-
-    from probe.tls.certificates import name_matches  # pure helper; tlsinfo imports nothing from here
-
-    try:
-        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-            x509.DNSName)
-    except x509.ExtensionNotFound:
-        names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    return any(name_matches(name, mx_host) for name in names)
-
-
 def judge_trust_anchor(chain: list[bytes], selector: int, mtype: int, data: bytes,
                        mx_host: str | None) -> tuple[bool, str | None]:
     """DANE-TA (usage 2, RFC 7671 §5.2): a certificate the server sent above the leaf matches, every link
@@ -102,9 +78,9 @@ def judge_trust_anchor(chain: list[bytes], selector: int, mtype: int, data: byte
     for index in range(1, len(chain)):
         if not leaf_matches(chain[index], selector, mtype, data):
             continue
-        if not all(_issued_by(certs[i], certs[i + 1]) for i in range(index)):
+        if not all(issued_by(certs[i], certs[i + 1]) for i in range(index)):
             return False, "the trust anchor is in the chain but the chain does not link up to the leaf"
-        if mx_host is not None and not _names_host(certs[0], mx_host):
+        if mx_host is not None and not names_host(certs[0], mx_host):
             return False, f"the chain leads to the trust anchor but the certificate does not name {mx_host}"
         return True, None
     return False, f"none of the {len(chain) - 1} certificate(s) above the leaf matches"

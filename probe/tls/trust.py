@@ -25,6 +25,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from probe.tls.certificates import is_self_signed
+
 _PEM_BLOCK = re.compile(rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----(.+?)-----END (?:TRUSTED )?CERTIFICATE-----", re.S)
 
 
@@ -110,11 +112,11 @@ class TrustStore:
         if failure is None:
             return None
         # OpenSSL's order: the chain is built first (issuer errors), then signatures and dates are checked
-        if chain[0] not in self.anchors and _signs_itself(certs[0]):
+        if chain[0] not in self.anchors and is_self_signed(certs[0]):
             return "self-signed certificate"
         top = certs[-1]
         if chain[-1] not in self.anchors and top.issuer not in self._subjects:
-            if len(certs) > 1 and _signs_itself(top):
+            if len(certs) > 1 and is_self_signed(top):
                 return "self-signed certificate in certificate chain"
             return "unable to get local issuer certificate"
         if any(c.not_valid_after_utc < moment for c in certs):
@@ -134,18 +136,6 @@ class TrustStore:
         except ValueError as exc:  # an unusable certificate or store
             return str(exc) or "verification failed"
         return None
-
-
-def _signs_itself(cert: Any) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    if cert.subject != cert.issuer:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
 
 
 def _pem_certificates(data: bytes) -> list[bytes]:
