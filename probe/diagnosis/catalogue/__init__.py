@@ -52,6 +52,37 @@ RULES_DIR = "rules"  # wording rules, one file per family of servers; files are 
 LEXICON_DIR = "lexicon"  # phrase lexicon, one file per language
 
 
+def _through_cache(directory: str, prefix: str, key: str, build: Callable[[], Any], *, codec: Any,
+                   valid: Callable[[Any], bool]) -> Any:
+    """`build()`, or what an earlier run stored for the same `key` in `directory` (a __pycache__ folder).
+
+    The file is `<prefix>.<key>.<codec name>`; files of other keys with the same prefix are removed when a
+    new one is written. `codec` is marshal or pickle; a cache that cannot be read, written or checked by
+    `valid` is ignored (read-only installs build every time)."""
+    suffix = codec.__name__
+    cache = os.path.join(directory, f"{prefix}.{key}.{suffix}")
+    try:
+        with open(cache, "rb") as fh:
+            value = codec.load(fh)
+        if valid(value):
+            return value
+    except Exception:
+        pass
+    value = build()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for old in os.listdir(directory):  # drop caches of earlier versions
+            if old.startswith(f"{prefix}.") and old.endswith(f".{suffix}"):
+                os.remove(os.path.join(directory, old))
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            codec.dump(value, fh)
+        os.replace(tmp, cache)
+    except (OSError, ValueError, TypeError, AttributeError):  # read-only install, or a value the codec cannot store
+        pass
+    return value
+
+
 def _package_doc(filename: str) -> dict[str, Any] | None:
     """A package TOML file parsed, through a marshal cache in __pycache__ (like .pyc files).
 
@@ -63,29 +94,14 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
         st = os.stat(path)
     except OSError:
         return _resource_doc(filename)
-    base = os.path.basename(filename)
-    stamp = f"{base}.{st.st_size}.{st.st_mtime_ns}.marshal"
-    cache = os.path.join(_HERE, "__pycache__", os.path.dirname(filename), stamp)
-    try:
-        with open(cache, "rb") as fh:
-            doc = marshal.load(fh)
-        if isinstance(doc, dict):
-            return doc
-    except (OSError, EOFError, ValueError, TypeError):
-        pass
-    with open(path, encoding="utf-8") as fh:
-        doc = parse(fh.read(), filename)
-    try:
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        for old in os.listdir(os.path.dirname(cache)):  # drop caches of earlier versions of the file
-            if old.startswith(f"{base}.") and old.endswith(".marshal"):
-                os.remove(os.path.join(os.path.dirname(cache), old))
-        tmp = f"{cache}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            marshal.dump(doc, fh)
-        os.replace(tmp, cache)
-    except (OSError, ValueError):  # read-only install, or a value marshal cannot store
-        pass
+
+    def build() -> dict[str, Any]:
+        with open(path, encoding="utf-8") as fh:
+            return parse(fh.read(), filename)
+
+    doc: dict[str, Any] = _through_cache(
+        os.path.join(_HERE, "__pycache__", os.path.dirname(filename)), os.path.basename(filename),
+        f"{st.st_size}.{st.st_mtime_ns}", build, codec=marshal, valid=lambda d: isinstance(d, dict))
     return doc
 
 
@@ -128,27 +144,9 @@ def _package_rules() -> tuple[Rule, ...]:
     except OSError:  # not plain files (zip): no cache
         return _parse_package_rules()
     digest = hashlib.sha256(f"{sys.version}{stamp}".encode()).hexdigest()[:16]
-    directory = os.path.join(_HERE, "__pycache__")
-    cache = os.path.join(directory, f"rules.{digest}.pickle")
-    try:
-        with open(cache, "rb") as fh:
-            cached = pickle.load(fh)
-        if isinstance(cached, tuple) and all(isinstance(r, Rule) for r in cached):
-            return cached
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-        pass
-    rules = _parse_package_rules()
-    try:
-        os.makedirs(directory, exist_ok=True)
-        for old in os.listdir(directory):  # drop caches of earlier versions of the rules
-            if old.startswith("rules.") and old.endswith(".pickle"):
-                os.remove(os.path.join(directory, old))
-        tmp = f"{cache}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            pickle.dump(rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache)
-    except (OSError, pickle.PicklingError):
-        pass
+    rules: tuple[Rule, ...] = _through_cache(
+        os.path.join(_HERE, "__pycache__"), "rules", digest, _parse_package_rules, codec=pickle,
+        valid=lambda cached: isinstance(cached, tuple) and all(isinstance(r, Rule) for r in cached))
     return rules
 
 
