@@ -66,7 +66,7 @@ def _through_cache(directory: str, prefix: str, key: str, build: Callable[[], An
             value = codec.load(fh)
         if valid(value):
             return value
-    except Exception:
+    except Exception:  # a stale or corrupt cache (any error the codec raises) is rebuilt
         pass
     value = build()
     try:
