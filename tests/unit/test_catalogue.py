@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -218,18 +219,45 @@ def test_rules_come_from_every_file_of_rules_dir_in_name_order() -> None:
 def test_required_literals_are_sound() -> None:
     from probe.diagnosis.catalogue import required_literals
 
-    assert required_literals((r"\bgsmtp\b", "over ?quota")) == ("gsmtp", "over")
-    assert required_literals(("mailbox (is )?full|blocked using [a-z]+",)) == ("mailbox ", "blocked using ")
-    assert required_literals(("(rejected|refused) as spam",)) == ("rejected as spam", "refused as spam")
+    assert required_literals((r"\bgsmtp\b", "over ?quota")) == ("gsmtp", "over quota", "overquota")
+    assert required_literals(("mailbox (is )?full|blocked using [a-z]+",)) \
+        == ("blocked using ", "mailbox full", "mailbox is full")
+    assert required_literals(("(rejected|refused) as spam",)) == ("refused as spam", "rejected as spam")
     assert required_literals((r"\b(?:mail|rcpt) first\b",)) == ("mail first", "rcpt first")
-    assert required_literals(("(is |are )?grey",)) == ("grey",)  # what follows an optional group is certain
+    assert required_literals(("(is |are )?grey",)) == ("grey",)  # 'is grey' holds 'grey': one is enough
     assert required_literals((r"^5\d\d (\d\.\d\.\d+ )?spam detected",)) == ("spam detected",)
-    assert required_literals((r"^4\d\d 4\.7\.1 (please )?try again",)) == ("try again",)
+    assert required_literals((r"^4\d\d 4\.7\.1 (please )?try again",)) \
+        == (" 4.7.1 please try again", " 4.7.1 try again")
+    assert required_literals((r"\b550 (can't verify|sender did not verify)",)) \
+        == ("550 can't verify", "550 sender did not verify")  # a group in the middle of the text
+    assert required_literals((r"\((bl|dial)\)$",)) == ("(bl)", "(dial)")
+    assert required_literals(("relay[- ]denied",)) == ("relay denied", "relay-denied")  # a small class
     assert required_literals(("(a|b)?c?de",)) is None  # nothing of three characters is certain
-    assert required_literals(("(?=abc)x",)) is None  # a lookaround is not a group of alternatives
+    assert required_literals(("(?=abc)x",)) is None  # a lookahead's text is not part of the match
     assert required_literals(("(ab)+c",)) is None  # only 'ab' is certain: too short
     assert required_literals(("(abc|abd)+x",)) == ("abc", "abd")
     assert required_literals(("ab",)) is None  # too short to be worth it
+    assert required_literals(("spam|.*",)) is None  # an alternative that needs nothing: always tried
+    assert required_literals(("(",)) is None  # unreadable: always tried
+    # IGNORECASE: the lower-case text holds the lower-case letter, except where a non-ASCII letter folds to it
+    assert required_literals(("Quota Exceeded",), re.IGNORECASE) == ("quota exceeded",)
+    assert required_literals(("over SIZE limit",), re.IGNORECASE) == ("over ",)
+    assert re.search("over SIZE limit", "over \u017fize l\u0131mit", re.IGNORECASE)  # long s, dotless i
+
+
+def test_required_literals_hold_in_every_text_the_pattern_matches() -> None:
+    """Soundness on the catalogue's own rules: each rule's regex is tried on every rule example and not_example
+    text; wherever it matches, one of its literals occurs."""
+    from probe.diagnosis.codes import parse
+
+    cat = default()
+    texts = {parse(ex.text).normalized for rule in cat.rules for ex in (*rule.examples, *rule.not_examples)}
+    for rule in cat.rules:
+        if rule.literals is None or rule.pattern is None:
+            continue
+        for text in texts:
+            if rule.pattern.search(text):
+                assert any(lit in text for lit in rule.literals), (rule.id, text)
 
 
 def test_every_rule_example_contains_one_of_its_rule_literals() -> None:

@@ -24,8 +24,8 @@ from probe.diagnosis.catalogue.entries import (
     Provider,
     Rule,
     Variant,
-    required_literals,
 )
+from probe.diagnosis.catalogue.literals import required_literals
 from probe.diagnosis.catalogue.parsing import (
     parse,
     parse_codes,
@@ -139,7 +139,7 @@ def _package_rules() -> tuple[Rule, ...]:
 
     try:
         sources = [os.path.join(_HERE, f) for f in _data_files(RULES_DIR)]
-        sources += [os.path.join(_HERE, f"{m}.py") for m in ("entries", "parsing", "prefilter")]
+        sources += [os.path.join(_HERE, f"{m}.py") for m in ("entries", "literals", "parsing", "prefilter")]
         stamp = repr([(os.path.basename(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in sources])
     except OSError:  # not plain files (zip): no cache
         return _parse_package_rules()

@@ -23,9 +23,8 @@ from probe.diagnosis.catalogue.entries import (
     Provider,
     Rule,
     Variant,
-    literal_regex,
-    required_literals,
 )
+from probe.diagnosis.catalogue.literals import required_literals
 from probe.diagnosis.codes import split_enhanced, valid_code
 from probe.errors import CatalogueError
 from probe.model import Context, Reason, Severity
@@ -325,10 +324,10 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
             raise place.fail("a rule needs 'patterns' or 'enhanced'")
         reason = place.reason(t)
         assert reason is not None
-        literals = required_literals(patterns) if patterns else None
+        literals = required_literals(patterns, pattern.flags) if pattern is not None else None
         rules.append(Rule(
             rule_id, i, reason, place.severity(t), place.req(t, "meaning"), place.req(t, "remediation"),
-            pattern, literal_regex(literals), codes, enhanced, place.contexts(t),
+            pattern, codes, enhanced, place.contexts(t),
             frozenset(place.strs(t, "providers")), place.strs(t, "references"), _examples(place, t, "examples"),
             _examples(place, t, "not_examples"), literals,
         ))
@@ -348,9 +347,10 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
         seen.add(pid)
         hosts = tuple(h.lower().rstrip(".") for h in place.strs(t, "hosts"))
         patterns = place.strs(t, "patterns")
-        out.append(Provider(pid, place.req(t, "name"), hosts, place.lazy_regex(patterns, check=isinstance(text, str)),
+        pattern = place.lazy_regex(patterns, check=isinstance(text, str))
+        out.append(Provider(pid, place.req(t, "name"), hosts, pattern,
                             place.text(t, "postmaster", required=False) or place.text(t, "url", required=False) or "",
-                            required_literals(patterns) if patterns else None))
+                            required_literals(patterns, pattern.flags) if pattern is not None else None))
     return tuple(out)
 
 

@@ -69,8 +69,13 @@ class LiteralIndex:
         # out once: the positions it makes certain (a literal that is the key itself) and the literals still to
         # confirm in the whole text.
         self._in_words = tuple((key, hit) for key, hit in self.by_substring if _WORDS.fullmatch(key))
-        self._elsewhere = tuple((key, hit) for key, hit in self.by_substring if not _WORDS.fullmatch(key))
+        elsewhere = [(key, hit) for key, hit in self.by_substring if not _WORDS.fullmatch(key)]
+        self._elsewhere = tuple((key, hit) for key, hit in elsewhere if key.isascii())
+        self._elsewhere_non_ascii = tuple((key, hit) for key, hit in elsewhere if not key.isascii())
+        # Words worked out so far: those that bring something (-> what they bring), and those that bring nothing,
+        # so that a reply's words are sorted out by two set operations and only the few that matter are looped on.
         self._word_hits: dict[str, tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]] = {}
+        self._barren: set[str] = set()
 
     def _brought_by(self, word: str) -> tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]:
         certain: set[int] = set()
@@ -90,20 +95,23 @@ class LiteralIndex:
         `words` is `text_words(text)` when the caller already has it (one reply, several indexes).
         """
         found = set(self.always)
-        memo = self._word_hits
-        for word in text_words(text) if words is None else words:
+        memo, barren = self._word_hits, self._barren
+        for word in (text_words(text) if words is None else words).difference(barren):
             brought = memo.get(word)
             if brought is None:
                 brought = self._brought_by(word)
-                if len(memo) < _MEMO_WORDS:  # bounded: hostile text brings endless new words
-                    memo[word] = brought
+                if len(memo) + len(barren) < _MEMO_WORDS:  # bounded: hostile text brings endless new words
+                    if brought[0] or brought[1]:
+                        memo[word] = brought
+                    else:
+                        barren.add(word)
             certain, confirm = brought
             if certain:
                 found |= certain
             for literal, positions in confirm:
                 if literal in text:
                     found |= positions
-        for key, hit in self._elsewhere:
+        for key, hit in self._elsewhere if text.isascii() else self._elsewhere + self._elsewhere_non_ascii:
             if key in text:
                 for literal, positions in hit:
                     if literal in text:
