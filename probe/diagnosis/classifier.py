@@ -83,15 +83,25 @@ def _class_of(parsed: ParsedReply) -> int | None:
     return int(parsed.enhanced[0]) if parsed.enhanced else None
 
 
+_REPLY_CLASSES = {klass: ReplyClass.of(klass * 100) for klass in (2, 3, 4, 5)}
+_WHERE_MEMO: dict[tuple[Context | None, str | None, str | None], str] = {}
+
+
 def _where(ctx: Context | None, host: str | None, provider_name: str | None) -> str:
-    parts = []
-    if ctx is not None:
-        parts.append(_WHERE.get(ctx, f"{ctx.value} reply"))
-    if host:
-        parts.append(f"from {host}")
-    if provider_name:
-        parts.append(f"({provider_name})")
-    return " ".join(parts)
+    key = (ctx, host, provider_name)
+    where = _WHERE_MEMO.get(key)
+    if where is None:
+        parts = []
+        if ctx is not None:
+            parts.append(_WHERE.get(ctx) or f"{ctx.value} reply")
+        if host:
+            parts.append(f"from {host}")
+        if provider_name:
+            parts.append(f"({provider_name})")
+        where = " ".join(parts)
+        if len(_WHERE_MEMO) < 4096:  # bounded: a long batch run meets many hosts
+            _WHERE_MEMO[key] = where
+    return where
 
 
 def _located(remediation: str, ctx: Context | None, host: str | None, provider_name: str | None) -> str:
@@ -204,10 +214,14 @@ def _enhanced_parts(entry: EnhancedEntry, klass: int, ctx: Context | None) -> tu
     return reason, meaning, remediation, severity
 
 
+_COMMAND_WORDS = {Context.RCPT: "RCPT TO", Context.MAIL: "MAIL FROM", Context.BANNER: "the greeting",
+                  Context.AFTER_DATA: "the end of the message data"}
+_REASON_WORDS = {reason: reason.value.replace("_", " ") for reason in Reason}
+
+
 def _command_words(ctx: Context | None) -> str:
     """'RCPT' -> 'RCPT TO', 'banner' -> 'the greeting': how a context reads in a sentence."""
-    return {Context.RCPT: "RCPT TO", Context.MAIL: "MAIL FROM", Context.BANNER: "the greeting",
-            Context.AFTER_DATA: "the end of the message data"}.get(ctx, str(ctx)) if ctx else "a command"
+    return (_COMMAND_WORDS.get(ctx) or str(ctx)) if ctx else "a command"
 
 
 def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = None) -> str:
@@ -244,8 +258,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
              rule: str | None = None, references: tuple[str, ...] = (), *, decision: Decision) -> Diagnosis:
         sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
         return Diagnosis(
-            text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=ReplyClass.of(parsed.code)
-            if parsed.code is not None else (ReplyClass.of(klass * 100) if klass else None),
+            text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=_REPLY_CLASSES.get(klass),
             context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
             remediation=_located(remediation, ctx, host, provider_name), rule=rule, provider=provider_name,
             references=tuple(dict.fromkeys(references)), notes=tuple(notes), decided_by=decision,
@@ -286,8 +299,8 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             usual = (note.reason if note else None) or (code_entry.reason if code_entry else None)
             if usual is not None and usual != rule.reason:  # the code's usual "when" describes another case
                 where = f"In reply to {_command_words(ctx)}" if ctx not in (None, Context.BOUNCE) else "In a reply"
-                when = (f"{where}, worded like this: the reason here is {rule.reason.value.replace('_', ' ')}, "
-                        f"not what a bare {parsed.code} usually means ({usual.value.replace('_', ' ')}).")
+                when = (f"{where}, worded like this: the reason here is {_REASON_WORDS[rule.reason]}, "
+                        f"not what a bare {parsed.code} usually means ({_REASON_WORDS[usual]}).")
             return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
                         decision=by_rule(rule))
 

@@ -14,7 +14,6 @@ _MARKER_BEFORE = re.compile(r"(?:smtp\s*;|said:|returned|code:|[;'\"(\[:])\s*$",
 # RFC 3463 class.subject.detail; not part of an IP address or version number.
 _ENHANCED = re.compile(r"(?<![\w.])([245])\.([0-9]{1,3})\.([0-9]{1,3})(?!\.?[0-9])")
 _STATUS_FIELD = re.compile(r"(?:^|\bstatus:\s*|#)\s*$", re.IGNORECASE)
-_SPACE = re.compile(r"\s+")
 
 MAX_TEXT = 8192  # characters searched by wording rules: bounds regex work on hostile input
 
@@ -52,16 +51,23 @@ def split_enhanced(value: str) -> tuple[int, int, int] | None:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
+def _status(m: re.Match[str]) -> str:
+    """'5.1.1' as matched, or without leading zeros ('5.01.1' -> '5.1.1')."""
+    found = m.group(0)
+    return found if ".0" not in found else f"{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
+
+
 def _find_enhanced(text: str, code: int | None) -> str | None:
+    klass = None if code is None else str(code // 100)
     for m in _ENHANCED.finditer(text):
-        if code is not None:
-            if int(m.group(1)) == code // 100:
-                return f"{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
+        if klass is not None:
+            if m.group(1) == klass:
+                return _status(m)
             continue
         # No basic code: only trust a status standing at a line start or after "Status:".
         line_start = text.rfind("\n", 0, m.start()) + 1
         if _STATUS_FIELD.search(text[line_start:m.start()]):
-            return f"{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
+            return _status(m)
     return None
 
 
@@ -81,7 +87,7 @@ def _embedded_code(raw_lines: list[str]) -> tuple[int | None, int, int]:
 
 
 def _collapse(text: str) -> str:
-    return _SPACE.sub(" ", text).strip().lower()
+    return " ".join(text.split()).lower()  # str.split splits on what \\s matches, and drops the ends
 
 
 def parse(text: object) -> ParsedReply:
@@ -91,19 +97,22 @@ def parse(text: object) -> ParsedReply:
     """
     raw = text if isinstance(text, str) else str(text)
     raw_lines = raw.splitlines() or [""]
-    first = next((ln for ln in raw_lines if ln.strip()), "")
+    first = raw_lines[0] if len(raw_lines) == 1 else next((ln for ln in raw_lines if ln.strip()), "")
     m = _REPLY_LINE.match(first)
     code: int | None = None
     lines: list[str]
-    if m and valid_code(int(m.group(1))):
+    if m and 200 <= int(m.group(1)) <= 599:  # valid_code
         code = int(m.group(1))
-        lines = []
-        for ln in raw_lines:
-            lm = _REPLY_LINE.match(ln)
-            if lm and int(lm.group(1)) == code:
-                lines.append(lm.group(2).strip())
-            elif ln.strip():
-                lines.append(ln.strip())
+        if len(raw_lines) == 1:  # one line (most replies): the line just matched
+            lines = [m.group(2).strip()]
+        else:
+            lines = []
+            for ln in raw_lines:
+                lm = _REPLY_LINE.match(ln)
+                if lm and int(lm.group(1)) == code:
+                    lines.append(lm.group(2).strip())
+                elif ln.strip():
+                    lines.append(ln.strip())
         search_from = "\n".join(lines)
     else:
         lines = [ln.strip() for ln in raw_lines if ln.strip()]
@@ -115,13 +124,12 @@ def parse(text: object) -> ParsedReply:
         if code is None:
             search_from = raw
     enhanced = _find_enhanced(search_from[:MAX_TEXT], code)
-    body_lines = []
-    for ln in lines:
-        stripped = ln
-        if enhanced and stripped.startswith(enhanced):
-            stripped = stripped[len(enhanced):]
-        body_lines.append(stripped)
-    body = _collapse(" ".join(body_lines)[:MAX_TEXT])
-    prefix = " ".join(p for p in (str(code) if code else "", enhanced or "") if p)
-    normalized = f"{prefix} {body}".strip() if prefix else body
+    if enhanced:
+        cut = len(enhanced)
+        body = " ".join([ln[cut:] if ln.startswith(enhanced) else ln for ln in lines])
+    else:
+        body = " ".join(lines)
+    body = _collapse(body[:MAX_TEXT])
+    prefix = (f"{code} {enhanced}" if enhanced else str(code)) if code is not None else enhanced or ""
+    normalized = f"{prefix} {body}" if prefix and body else prefix or body
     return ParsedReply(raw, code, enhanced, tuple(lines), normalized)

@@ -92,8 +92,16 @@ def judge(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
 
 # What decided a Diagnosis (model.Decision), for the classifier.
 
+_BY_RULE: dict[str, Decision] = {}  # rule id -> its Decision (immutable, the same for every reply it decides)
+
+
 def by_rule(rule: Rule) -> Decision:
-    return Decision("rule", f"the wording rule {rule.id}", rule=rule.id)
+    decision = _BY_RULE.get(rule.id)
+    if decision is None:
+        decision = Decision("rule", f"the wording rule {rule.id}", rule=rule.id)
+        if len(_BY_RULE) < 100_000:  # bounded: catalogues built from given text bring other ids
+            _BY_RULE[rule.id] = decision
+    return decision
 
 
 def by_lexicon(verdict: Verdict) -> Decision:

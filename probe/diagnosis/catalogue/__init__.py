@@ -261,7 +261,9 @@ class Catalogue:
         """Which rules (by position in `rules`) may match a text, from their required literals."""
         index: LiteralIndex | None = self.memo.get("rule_index")
         if index is None:
-            index = self.memo["rule_index"] = LiteralIndex((i, r.literals) for i, r in enumerate(self.rules))
+            index = self.memo["rule_index"] = LiteralIndex(
+                ((i, r.literals) for i, r in enumerate(self.rules)),
+                sample=(ex.text for r in self.rules for ex in r.examples))
         return index
 
     def rules_for(self, code: int | None) -> frozenset[int]:
@@ -283,7 +285,8 @@ class Catalogue:
         index: LiteralIndex | None = self.memo.get("provider_index")
         if index is None:
             index = self.memo["provider_index"] = LiteralIndex(
-                (i, p.literals) for i, p in enumerate(self.providers) if p.pattern is not None)
+                ((i, p.literals) for i, p in enumerate(self.providers) if p.pattern is not None),
+                sample=(ex.text for r in self.rules for ex in r.examples))
         return index
 
     def validate(self) -> Catalogue:

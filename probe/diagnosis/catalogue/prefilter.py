@@ -9,7 +9,7 @@ skip regexes that cannot match.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 _TOKEN_SPLIT = re.compile(r"([a-z0-9]+)")
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -17,33 +17,57 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _MEMO_WORDS = 50_000
 
 
-def literal_key(literal: str, frequency: dict[str, int] | None = None) -> tuple[str, bool]:
+def literal_key(literal: str, frequency: dict[str, int] | None = None,
+                in_replies: Callable[[str, bool], int] | None = None) -> tuple[str, bool]:
     """(key, whole_word): a piece of `literal` that any text containing the literal contains too.
 
     whole_word is True when the key is a token with a non-alphanumeric character on both sides inside
     the literal: then it appears in the text as a whole [a-z0-9]+ word, and a set lookup finds it.
     Otherwise the key (a token, or the literal itself) must be looked for as a substring.
-    Among the tokens the rarest in `frequency` (how many literals of the index hold it) is taken, a whole
-    word before a substring and the longest on a tie: a key many literals share ('address', 'not') would
+    The token taken is the one found least often in real replies (`in_replies(token, whole_word)`), then the
+    rarest in `frequency` (how many literals of the index hold it), a whole word before a substring and the
+    longest on a tie: a key common in replies ('550', 'not') or shared by many literals ('address') would
     make every reply that holds it confirm all of them.
     """
     parts = _TOKEN_SPLIT.split(literal)  # odd indices are tokens, even ones the text between them
     tokens = [(parts[i], bool(parts[i - 1]) and bool(parts[i + 1])) for i in range(1, len(parts), 2)]
     if tokens:
         counts = frequency or {}
-        key, bounded = min(tokens, key=lambda t: (counts.get(t[0], 0), not t[1], -len(t[0])))
+        seen = in_replies or (lambda token, whole_word: 0)
+        key, bounded = min(tokens, key=lambda t: (seen(*t), counts.get(t[0], 0), not t[1], -len(t[0])))
         return key, bounded
     return literal, False
+
+
+class _ReplyWords:
+    """In how many sample replies a token occurs: as a whole word, or (a key that may be part of a longer
+    word) inside any word."""
+
+    def __init__(self, sample: Iterable[str]) -> None:
+        self.words: dict[str, int] = {}
+        for text in sample:
+            for word in text_words(text.lower()):
+                self.words[word] = self.words.get(word, 0) + 1
+        self._inside: dict[str, int] = {}
+
+    def __call__(self, token: str, whole_word: bool) -> int:
+        if whole_word:
+            return self.words.get(token, 0)
+        count = self._inside.get(token)
+        if count is None:
+            count = self._inside[token] = sum(n for word, n in self.words.items() if token in word)
+        return count
 
 
 class LiteralIndex:
     """Positions of items (rules, providers) keyed by their required literals.
 
     `candidates(text)` returns every position whose item may match `text`: items without literals
-    always, the others when the key of at least one of their literals is in the text.
+    always, the others when the key of at least one of their literals is in the text. `sample`: real reply
+    texts (the rules' examples) that show which words are common, so that literals are keyed by rare ones.
     """
 
-    def __init__(self, items: Iterable[tuple[int, tuple[str, ...] | None]]) -> None:
+    def __init__(self, items: Iterable[tuple[int, tuple[str, ...] | None]], sample: Iterable[str] = ()) -> None:
         always: set[int] = set()
         by_word: dict[str, dict[str, set[int]]] = {}
         by_substring: dict[str, dict[str, set[int]]] = {}
@@ -52,12 +76,13 @@ class LiteralIndex:
         for literal in {lit for _, literals in items for lit in literals or ()}:
             for token in set(_WORDS.findall(literal)):
                 frequency[token] = frequency.get(token, 0) + 1
+        in_replies = _ReplyWords(sample)
         for position, literals in items:
             if literals is None:
                 always.add(position)
                 continue
             for literal in literals:
-                key, whole_word = literal_key(literal, frequency)
+                key, whole_word = literal_key(literal, frequency, in_replies)
                 table = by_word if whole_word else by_substring
                 table.setdefault(key, {}).setdefault(literal, set()).add(position)
         self.always = frozenset(always)
@@ -119,8 +144,15 @@ class LiteralIndex:
         return found
 
 
+# ASCII text: every character that is not [a-z0-9] made a space, so that str.split gives the words (faster than
+# findall); upper-case letters too, like findall on the lower-case texts this is for
+_NOT_WORD = str.maketrans({chr(i): " " for i in range(128) if chr(i) not in "abcdefghijklmnopqrstuvwxyz0123456789"})
+
+
 def text_words(text: str) -> frozenset[str]:
     """The [a-z0-9]+ words of a lower-case text: what `LiteralIndex` looks its whole-word keys up in."""
+    if text.isascii():
+        return frozenset(text.translate(_NOT_WORD).split())
     return frozenset(_WORDS.findall(text))
 
 
