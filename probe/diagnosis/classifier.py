@@ -83,7 +83,7 @@ def _class_of(parsed: ParsedReply) -> int | None:
     return int(parsed.enhanced[0]) if parsed.enhanced else None
 
 
-_REPLY_CLASSES = {klass: ReplyClass.of(klass * 100) for klass in (2, 3, 4, 5)}
+_REPLY_CLASSES: dict[int | None, ReplyClass | None] = {klass: ReplyClass.of(klass * 100) for klass in (2, 3, 4, 5)}
 _WHERE_MEMO: dict[tuple[Context | None, str | None, str | None], str] = {}
 
 
