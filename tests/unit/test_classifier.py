@@ -284,7 +284,9 @@ def test_address_and_mailbox_statuses_keep_the_550_rcpt_default(text: str) -> No
     ("550 Your IP is blocked", "RCPT", Reason.POLICY_REJECTED),
     ("550 5.7.1 Sender IP reputation is bad", "RCPT", Reason.BAD_REPUTATION),
     ("554 5.7.1 Rejected because of poor reputation of 192.0.2.7", "RCPT", Reason.BAD_REPUTATION),
-    ("550 5.7.1 <a@example.org>... Relaying denied. IP name lookup failed [192.0.2.7]", "RCPT", Reason.REVERSE_DNS),
+    # "Relaying denied" decides; Sendmail appends why it could not trust the client (fixtures/corpus/README.md)
+    ("550 5.7.1 <a@example.org>... Relaying denied. IP name lookup failed [192.0.2.7]", "RCPT", Reason.RELAY_DENIED),
+    ("450 4.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.7]", "RCPT", Reason.REVERSE_DNS),
     ("550 5.3.2 Service currently unavailable", "RCPT", Reason.POLICY_REJECTED),
     ("521 5.3.2 Service currently unavailable", "banner", Reason.POLICY_REJECTED),
     ("450 4.3.2 Service currently unavailable", "RCPT", Reason.GREYLISTED),
