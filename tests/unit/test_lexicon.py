@@ -96,6 +96,20 @@ def test_a_phrase_inside_a_longer_one_counts_once_and_the_code_tips_the_balance(
     assert diagnose(parse("over quota, high spam score"), None, catalogue=cat).reason is Reason.UNKNOWN
 
 
+@pytest.mark.parametrize(("text", "reason"), [
+    # the shipped expiry phrases weigh less than a cause's (corpus README: the cause the bounce quotes wins,
+    # expired only when the expiry is all it says); pasted words, no code, every wording rule off
+    ("retry timeout exceeded", Reason.EXPIRED),  # Exim retry.c
+    ("Message could not be delivered for 5 days. Message will be deleted from queue", Reason.EXPIRED),  # Sendmail
+    ("Deferred: Name server: example.net.: host name lookup failure. Message could not be delivered for 8 hours",
+     Reason.DNS_ERROR),  # Sendmail envelope.c + domain.c
+    ("Message expired, DNS query failed", Reason.DNS_ERROR),  # go-sisimai rhost/for-microsoft.go
+])
+def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> None:
+    d = diagnose(parse(text), Context.BOUNCE, catalogue=load(rules=""))
+    assert d.reason is reason, d.decided_by
+
+
 @pytest.mark.parametrize(("text", "context", "reason"), [
     # typical wordings in several languages, each from a cited source, classified with every wording rule off
     ("552 5.2.2 Benutzer hat das Speichervolumen ueberschritten. / User has exhausted allowed storage space.",
