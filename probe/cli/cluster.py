@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from probe.cli.options import fail
+from probe.cli.options import collect_cycles, fail
 from probe.errors import ProbeError
 
 INSTALL_HINT = "the cluster commands need the cluster extra: pip install 'smtp-probe[cluster]'"
@@ -53,6 +53,7 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
       export SMTP_PROBE_BROKER=redis://:PASSWORD@queue.example.net:6379/0
       smtp-probe worker --source-ip 203.0.113.5
     """
+    collect_cycles()
     try:
         _need_extra()
         from probe.cluster.client import check_url

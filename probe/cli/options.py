@@ -6,6 +6,7 @@ asyncio, DNS, TLS or the SMTP layers before a command actually runs.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,13 @@ def fail(message: str) -> int:
     """One line on stderr; the UNKNOWN exit code (3) for the command to return."""
     click.echo(f"smtp-probe: {message}", err=True)
     return int(ExitCode.UNKNOWN)
+
+
+def collect_cycles() -> None:
+    """For a command that runs long (batch, worker): cyclic garbage collection back on (main() turns it off
+    for a command's start-up), with what is loaded by now frozen (gc.freeze), never walked again."""
+    gc.freeze()
+    gc.enable()
 
 
 CONNECTION_OPTIONS = [

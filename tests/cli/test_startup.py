@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,33 @@ async def test_a_probe_imports_certificate_parsing_and_address_checks_only_when_
     assert not any(m.startswith("cryptography") for m in domain_only | address)  # no certificate: not loaded
     assert "cryptography.x509" in with_tls
     assert not any(m in ("probe.tls.mtasts", "http.client") for m in domain_only | address | with_tls)
+
+
+def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restores_it(
+        run_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import gc
+
+    import probe.cli.main
+    import probe.run.batch
+    from probe.errors import ProbeError
+
+    seen: dict[str, bool] = {}
+
+    def probe_run(*_args: Any) -> Any:
+        seen["probe"] = gc.isenabled()
+        raise ProbeError("stopped here")
+
+    async def batch_run(*_args: Any, **_kw: Any) -> Any:
+        seen["batch"] = gc.isenabled()
+        raise ProbeError("stopped here")
+
+    monkeypatch.setattr(probe.cli.main, "_run_probe", probe_run)
+    monkeypatch.setattr(probe.run.batch, "run_batch", batch_run)
+    targets = tmp_path / "targets.txt"
+    targets.write_text("example.test\n")
+    assert gc.isenabled()
+    assert run_cli("example.test", "--mx", "127.0.0.1").exit_code == 3
+    assert gc.isenabled()  # main() gives the process back as it found it
+    assert run_cli("batch", str(targets)).exit_code == 3
+    assert seen == {"probe": False, "batch": True}
+    assert gc.isenabled()
