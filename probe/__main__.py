@@ -1,5 +1,5 @@
 """`python -m probe` runs the smtp-probe command line."""
 
-from probe.cli.main import main
+from probe.cli.main import console
 
-main()
+console()

@@ -53,6 +53,9 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
       export SMTP_PROBE_BROKER=redis://:PASSWORD@queue.example.net:6379/0
       smtp-probe worker --source-ip 203.0.113.5
     """
+    from probe.dns.loading import prepare_dnspython
+
+    prepare_dnspython()
     collect_cycles()
     try:
         _need_extra()

@@ -160,6 +160,9 @@ def _parse_target(target: str, addresses: Sequence[str]) -> tuple[str, list[Any]
 def _run_probe(domain: str, addresses: Sequence[Any], options: Any) -> Any:
     import asyncio
 
+    from probe.dns.loading import prepare_dnspython
+
+    prepare_dnspython()
     from probe.run.probe import probe_domain
 
     return asyncio.run(probe_domain(domain, addresses, options))
@@ -257,6 +260,9 @@ def demo_command(verbose: bool, as_json: bool, color: bool | None) -> int:
     """Offline tour: real situations on loopback fake DNS and mail servers, probed by the real code."""
     import asyncio
 
+    from probe.dns.loading import prepare_dnspython
+
+    prepare_dnspython()
     from probe.run.demo import run_demo
 
     use_color = color_wanted(color)
@@ -321,6 +327,9 @@ def batch_command(source: str, concurrency: int, per_host: int, unordered: bool,
     import asyncio
     import time
 
+    from probe.dns.loading import prepare_dnspython
+
+    prepare_dnspython()
     from probe.judge.health import finish_report
     from probe.render.json import dumps
     from probe.run.batch import BatchStats, answered_inputs, drop_cut_line, run_batch
@@ -414,6 +423,9 @@ def self_check_command(source_ip: str | None, helo: str | None, zones: tuple[str
     """
     import asyncio
 
+    from probe.dns.loading import prepare_dnspython
+
+    prepare_dnspython()
     from probe import inputs
     from probe.dns import resolve
     from probe.model import Severity
@@ -468,22 +480,25 @@ cli.add_command(worker_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: exit codes follow SPEC.md; click's usage errors exit 3, not 2.
-
-    No cyclic garbage collection during a command: a run loads hundreds of modules, whose objects live as
-    long as the process, and CPython's collector would walk them again and again (about a tenth of a
-    probe's CPU time). The commands that run for long (batch, worker) turn it back on (collect_cycles).
-    """
+    """The command line for programs and tests (`console` in-process): the process's cyclic garbage
+    collection is left as it was found."""
     collecting = gc.isenabled()
-    gc.disable()
     try:
-        _main(argv)
+        console(argv)
     finally:
         if collecting:
             gc.enable()
 
 
-def _main(argv: Sequence[str] | None) -> None:
+def console(argv: Sequence[str] | None = None) -> None:
+    """Console entry point (smtp-probe, python -m probe): exit codes follow SPEC.md; click's usage errors
+    exit 3, not 2.
+
+    No cyclic garbage collection: a run loads hundreds of modules, whose objects live as long as the process,
+    and CPython's collector would walk them again and again, and once more at exit (about a tenth of a
+    probe's CPU time). The commands that run for long (batch, worker) turn it back on (collect_cycles).
+    """
+    gc.disable()
     try:
         rv = cli.main(args=list(argv) if argv is not None else None, prog_name="smtp-probe",
                       standalone_mode=False)

@@ -68,6 +68,8 @@ async def test_a_probe_imports_certificate_parsing_and_address_checks_only_when_
     assert not any(m.startswith("cryptography") for m in domain_only | address)  # no certificate: not loaded
     assert "cryptography.x509" in with_tls
     assert not any(m in ("probe.tls.mtasts", "http.client") for m in domain_only | address | with_tls)
+    # dnspython without its package-metadata scan and the idna tables (probe.dns.loading)
+    assert not any(m in ("importlib.metadata", "idna", "zipfile") for m in domain_only | address | with_tls)
 
 
 def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restores_it(
@@ -98,3 +100,7 @@ def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restore
     assert run_cli("batch", str(targets)).exit_code == 3
     assert seen == {"probe": False, "batch": True}
     assert gc.isenabled()
+    with pytest.raises(SystemExit):  # the console entry point leaves it off: the process ends
+        probe.cli.main.console(["--version"])
+    assert not gc.isenabled()
+    gc.enable()
