@@ -123,6 +123,11 @@ def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> N
     ("收件人不存在", "bounce", Reason.USER_UNKNOWN),  # https://www.emailhost.com.cn/ (bounce phrases)
     ("宛先不明", "bounce", Reason.USER_UNKNOWN),  # https://www.catv-yokohama.ne.jp/ (bounce phrases)
     ("550 Relay access denied", "RCPT", Reason.RELAY_DENIED),  # Postfix smtpd_check.c
+    # a rate limit *because* the mail is unauthenticated: the cause wins (the bare 'rate limited' weighs 0.75, and a
+    # 4xx favours sender_unauthenticated as much as rate_limited)
+    ("421 4.7.30 Your email has been rate limited because DKIM authentication didn't pass for this message.",
+     "bounce", Reason.SENDER_UNAUTHENTICATED),  # go-sisimai rhost/for-google.go
+    ("452 4.4.5 Rate limit exceeded, try again later.", "RCPT", Reason.RATE_LIMITED),  # Stalwart inbound/rcpt.rs
 ])
 def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, reason: Reason) -> None:
     cat = load(rules="")
