@@ -339,17 +339,50 @@ def test_packaged_variant_and_provider_patterns_all_compile() -> None:
         pattern.compiled()  # re.error here names a broken pattern in codes.toml or providers.toml
 
 
-def test_the_rules_cache_holds_what_parsing_gives_and_a_broken_cache_is_ignored() -> None:
+def _index_state(index: object) -> tuple[object, ...]:
+    from probe.diagnosis.catalogue import LiteralIndex
+
+    if isinstance(index, LiteralIndex):
+        return index.always, index.by_word, index.by_substring
+    return vars(index)
+
+
+def test_the_catalogue_caches_hold_what_parsing_gives_and_a_broken_cache_is_ignored() -> None:
+    """The rules, the providers and the lexicon, each with its index, come from pickle caches in __pycache__."""
     import os
 
-    from probe.diagnosis.catalogue import _HERE, _package_rules, _parse_package_rules
+    from probe.diagnosis.catalogue import (
+        _HERE,
+        PhraseIndex,
+        _example_texts,
+        _package_lexicon,
+        _package_providers,
+        _package_rules,
+        _parse_package_lexicon,
+        _parse_package_rules,
+        parse_providers,
+        provider_index,
+        rule_index,
+    )
+    from probe.diagnosis.catalogue import _package_doc as doc
 
-    parsed = _parse_package_rules()
-    assert _package_rules() == parsed  # written now, or read from an earlier run
+    rules = _parse_package_rules()
+    providers = parse_providers(doc("providers.toml") or {})
+    phrases = _parse_package_lexicon()
+    expected = {
+        "rules": (_package_rules, (rules, rule_index(rules))),
+        "providers": (_package_providers, (providers, provider_index(providers, rules))),
+        "lexicon": (_package_lexicon, (phrases, PhraseIndex((p.text for p in phrases), _example_texts(rules)))),
+    }
     directory = os.path.join(_HERE, "__pycache__")
-    caches = [n for n in os.listdir(directory) if n.startswith("rules.") and n.endswith(".pickle")]
-    assert len(caches) == 1
-    assert _package_rules() == parsed  # read back
-    with open(os.path.join(directory, caches[0]), "wb") as handle:
-        handle.write(b"not a pickle")
-    assert _package_rules() == parsed  # rebuilt
+    for prefix, (cached, (items, index)) in expected.items():
+        def same(got: tuple[object, object], items: object = items, index: object = index) -> bool:
+            return got[0] == items and _index_state(got[1]) == _index_state(index)
+
+        assert same(cached())  # written now, or read from an earlier run
+        caches = [n for n in os.listdir(directory) if n.startswith(f"{prefix}.") and n.endswith(".pickle")]
+        assert len(caches) == 1, prefix
+        assert same(cached())  # read back
+        with open(os.path.join(directory, caches[0]), "wb") as handle:
+            handle.write(b"not a pickle")
+        assert same(cached())  # rebuilt

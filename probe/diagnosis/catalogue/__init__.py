@@ -126,28 +126,103 @@ def _parse_package_rules() -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def _package_rules() -> tuple[Rule, ...]:
-    """The package's rules, validated, through a pickle cache in __pycache__ (next to the .pyc files).
+_BUILDERS = ("entries", "literals", "parsing", "prefilter")  # the modules whose code shapes what is cached
 
-    Validating the rules and finding their required literals costs more than the rest of the catalogue;
-    the cache holds the result, keyed on every rules file's size and mtime, on the modules that build
-    rules, and on the Python version. Ignored when unreadable or unwritable (read-only installs).
-    """
-    import hashlib
+
+def _through_pickle(prefix: str, files: list[str], build: Callable[[], Any], valid: Callable[[Any], bool]) -> Any:
+    """`build()` through a pickle cache in __pycache__ (next to the .pyc files), keyed on the size and mtime of
+    `files` (catalogue data) and of the modules that build catalogue data, and on the Python version. The cache
+    holds that key in full beside the value, so a checksum that happens to collide cannot bring a stale one."""
     import pickle
     import sys
+    import zlib  # not hashlib: importing it (OpenSSL) costs more than the rest of this
 
     try:
-        sources = [os.path.join(_HERE, f) for f in _data_files(RULES_DIR)]
-        sources += [os.path.join(_HERE, f"{m}.py") for m in ("entries", "literals", "parsing", "prefilter")]
-        stamp = repr([(os.path.basename(p), os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in sources])
+        sources = [os.path.join(_HERE, f) for f in files] + [os.path.join(_HERE, f"{m}.py") for m in _BUILDERS]
+        stamp = repr([sys.version] + [(os.path.relpath(p, _HERE), st.st_size, st.st_mtime_ns)
+                                      for p in sources for st in [os.stat(p)]])
     except OSError:  # not plain files (zip): no cache
-        return _parse_package_rules()
-    digest = hashlib.sha256(f"{sys.version}{stamp}".encode()).hexdigest()[:16]
-    rules: tuple[Rule, ...] = _through_cache(
-        os.path.join(_HERE, "__pycache__"), "rules", digest, _parse_package_rules, codec=pickle,
-        valid=lambda cached: isinstance(cached, tuple) and all(isinstance(r, Rule) for r in cached))
-    return rules
+        return build()
+    digest = f"{zlib.crc32(stamp.encode()):08x}{len(stamp):x}"
+    stamped = _through_cache(os.path.join(_HERE, "__pycache__"), prefix, digest, lambda: (stamp, build()),
+                             codec=pickle, valid=lambda cached: isinstance(cached, tuple) and len(cached) == 2
+                             and cached[0] == stamp and valid(cached[1]))
+    return stamped[1]
+
+
+def rule_index(rules: tuple[Rule, ...]) -> LiteralIndex:
+    """Which rules (by position) may match a text, from their required literals; the rules' examples show
+    which words are common in replies."""
+    return LiteralIndex(((i, r.literals) for i, r in enumerate(rules)), sample=_example_texts(rules))
+
+
+def provider_index(providers: tuple[Provider, ...], rules: tuple[Rule, ...]) -> LiteralIndex:
+    """Which providers (by position) may have written a text, from their literals."""
+    return LiteralIndex(((i, p.literals) for i, p in enumerate(providers) if p.pattern is not None),
+                        sample=_example_texts(rules))
+
+
+def _example_texts(rules: tuple[Rule, ...]) -> list[str]:
+    return [ex.text for r in rules for ex in r.examples]
+
+
+def _package_rules() -> tuple[tuple[Rule, ...], LiteralIndex]:
+    """The package's rules, validated, and their index, through a pickle cache: validating the rules, finding
+    their required literals and indexing them costs more than the rest of the catalogue."""
+
+    def build() -> tuple[tuple[Rule, ...], LiteralIndex]:
+        rules = _parse_package_rules()
+        return rules, rule_index(rules)
+
+    def valid(cached: Any) -> bool:
+        return (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], LiteralIndex)
+                and all(isinstance(r, Rule) for r in cached[0]))
+
+    result: tuple[tuple[Rule, ...], LiteralIndex] = _through_pickle("rules", _data_files(RULES_DIR), build, valid)
+    return result
+
+
+def _package_providers() -> tuple[tuple[Provider, ...], LiteralIndex]:
+    """The package's providers, validated, and their index (keyed by words the rules' examples show to be
+    rare, so the rules files are part of the key), through a pickle cache."""
+
+    def build() -> tuple[tuple[Provider, ...], LiteralIndex]:
+        doc = _package_doc("providers.toml")
+        providers = parse_providers(doc) if doc is not None else ()
+        return providers, provider_index(providers, _package_rules()[0])
+
+    def valid(cached: Any) -> bool:
+        return (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], LiteralIndex)
+                and all(isinstance(p, Provider) for p in cached[0]))
+
+    files = ["providers.toml", *_data_files(RULES_DIR)]
+    result: tuple[tuple[Provider, ...], LiteralIndex] = _through_pickle("providers", files, build, valid)
+    return result
+
+
+def _parse_package_lexicon() -> tuple[Phrase, ...]:
+    phrases: list[Phrase] = []
+    for filename in _data_files(LEXICON_DIR):
+        doc = _package_doc(filename)
+        if doc is not None:
+            phrases.extend(parse_lexicon(doc, filename))
+    return tuple(phrases)
+
+
+def _package_lexicon() -> tuple[tuple[Phrase, ...], PhraseIndex]:
+    """The package's lexicon, validated, and its index, through a pickle cache (as `_package_rules`)."""
+
+    def build() -> tuple[tuple[Phrase, ...], PhraseIndex]:
+        phrases = _parse_package_lexicon()
+        return phrases, PhraseIndex((p.text for p in phrases), sample=_example_texts(_package_rules()[0]))
+
+    def valid(cached: Any) -> bool:
+        return (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], PhraseIndex)
+                and all(isinstance(p, Phrase) for p in cached[0]))
+
+    files = [*_data_files(LEXICON_DIR), *_data_files(RULES_DIR)]  # the rules' examples choose the index keys
+    result: tuple[tuple[Phrase, ...], PhraseIndex] = _through_pickle("lexicon", files, build, valid)
+    return result
 
 
 def _resource_doc(filename: str) -> dict[str, Any] | None:
@@ -202,7 +277,8 @@ class Catalogue:
                 given = self._texts["rules.toml"]
                 self._parsed["rules"] = () if given is None else parse_rules(given)
             else:
-                self._parsed["rules"] = _package_rules()
+                self._parsed["rules"], index = _package_rules()
+                self.memo.setdefault("rule_index", index)
         result: tuple[Rule, ...] = self._parsed["rules"]
         return result
 
@@ -215,12 +291,8 @@ class Catalogue:
                 given = self._texts["lexicon.toml"]
                 self._parsed["lexicon"] = () if given is None or not given.strip() else parse_lexicon(given)
             else:
-                phrases: list[Phrase] = []
-                for filename in _data_files(LEXICON_DIR):
-                    doc = _package_doc(filename)
-                    if doc is not None:
-                        phrases.extend(parse_lexicon(doc, filename))
-                self._parsed["lexicon"] = tuple(phrases)
+                self._parsed["lexicon"], index = _package_lexicon()
+                self.memo.setdefault("phrase_index", index)
         result: tuple[Phrase, ...] = self._parsed["lexicon"]
         return result
 
@@ -229,7 +301,9 @@ class Catalogue:
         """Which lexicon phrases (by position in `lexicon`) occur in a text."""
         index: PhraseIndex | None = self.memo.get("phrase_index")
         if index is None:
-            index = self.memo["phrase_index"] = PhraseIndex(p.text for p in self.lexicon)
+            lexicon = self.lexicon  # the package's comes with its index
+            index = self.memo.get("phrase_index") or self.memo.setdefault(
+                "phrase_index", PhraseIndex((p.text for p in lexicon), sample=_example_texts(self.rules)))
         return index
 
     @property
@@ -246,24 +320,28 @@ class Catalogue:
 
     @property
     def providers(self) -> tuple[Provider, ...]:
+        if "providers.toml" not in self._parsed and "providers.toml" not in self._texts:
+            self._parsed["providers.toml"], index = _package_providers()
+            self.memo.setdefault("provider_index", index)
         result: tuple[Provider, ...] = self._get("providers.toml", parse_providers, ())
         return result
 
     def provider_name(self, provider_id: str | None) -> str | None:
         """'microsoft' -> 'Microsoft 365 / Exchange Online / Outlook.com'; None for an unknown id."""
+        if not provider_id:
+            return None
         names: dict[str, str] | None = self.memo.get("provider_names")
         if names is None:
             names = self.memo["provider_names"] = {p.id: p.name for p in self.providers}
-        return names.get(provider_id) if provider_id else None
+        return names.get(provider_id)
 
     @property
     def rule_index(self) -> LiteralIndex:
         """Which rules (by position in `rules`) may match a text, from their required literals."""
         index: LiteralIndex | None = self.memo.get("rule_index")
         if index is None:
-            index = self.memo["rule_index"] = LiteralIndex(
-                ((i, r.literals) for i, r in enumerate(self.rules)),
-                sample=(ex.text for r in self.rules for ex in r.examples))
+            rules = self.rules  # the package's come with their index
+            index = self.memo.get("rule_index") or self.memo.setdefault("rule_index", rule_index(rules))
         return index
 
     def rules_for(self, code: int | None) -> frozenset[int]:
@@ -284,9 +362,9 @@ class Catalogue:
         """Which providers (by position in `providers`) may have written a text, from their literals."""
         index: LiteralIndex | None = self.memo.get("provider_index")
         if index is None:
-            index = self.memo["provider_index"] = LiteralIndex(
-                ((i, p.literals) for i, p in enumerate(self.providers) if p.pattern is not None),
-                sample=(ex.text for r in self.rules for ex in r.examples))
+            providers = self.providers  # the package's come with their index
+            index = self.memo.get("provider_index") or self.memo.setdefault(
+                "provider_index", provider_index(providers, self.rules))
         return index
 
     def validate(self) -> Catalogue:

@@ -171,6 +171,8 @@ class Phrase:
     source: str  # where it was seen: a URL or github:owner/repo/path
     where: str  # 'lexicon/fr.toml group[3]': for messages about the catalogue
 
+    __reduce__ = _by_constructor
+
 
 @dataclass(frozen=True, slots=True)
 class Evidence:

@@ -102,6 +102,12 @@ class LiteralIndex:
         self._word_hits: dict[str, tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]] = {}
         self._barren: set[str] = set()
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (the catalogue cache) without what it learnt about the words of the replies it saw."""
+        state = dict(self.__dict__)
+        state["_word_hits"], state["_barren"] = {}, set()
+        return state
+
     def _brought_by(self, word: str) -> tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]:
         certain: set[int] = set()
         confirm: list[tuple[str, frozenset[int]]] = list(self.by_word.get(word, ()))
@@ -164,24 +170,26 @@ class PhraseIndex:
     """Which lexicon phrases occur in a text, each at word boundaries (a phrase that starts or ends with a
     letter or digit must not touch another one there: 'full' is not found in 'fully').
 
-    Each phrase with an [a-z0-9] word is keyed by its rarest such word (longest on a tie): matching a phrase
-    at word boundaries implies that word is a whole word of the text, so a set lookup on `text_words` finds
-    the few phrases worth a `find`. Phrases without one (Japanese, Chinese, Russian) are searched for only in
-    texts that are not pure ASCII.
+    Each phrase with an [a-z0-9] word is keyed by its rarest such word: matching a phrase at word boundaries
+    implies that word is a whole word of the text, so a set lookup on `text_words` finds the few phrases worth
+    a `find`. Rarest: in the fewest `sample` replies (real replies: the rules' examples), then in the fewest
+    phrases, the longest on a tie. Phrases without such a word (Japanese, Chinese, Russian) are searched for
+    only in texts that are not pure ASCII.
     """
 
-    def __init__(self, phrases: Iterable[str]) -> None:
+    def __init__(self, phrases: Iterable[str], sample: Iterable[str] = ()) -> None:
         self.phrases = tuple(phrases)
         tokens = [_WORDS.findall(p) for p in self.phrases]
         frequency: dict[str, int] = {}
         for words in tokens:
             for word in set(words):
                 frequency[word] = frequency.get(word, 0) + 1
+        in_replies = _ReplyWords(sample).words
         by_word: dict[str, list[int]] = {}
         unkeyed: list[int] = []
         for position, words in enumerate(tokens):
             if words:
-                key = min(words, key=lambda w: (frequency[w], -len(w), w))
+                key = min(words, key=lambda w: (in_replies.get(w, 0), frequency[w], -len(w), w))
                 by_word.setdefault(key, []).append(position)
             else:
                 unkeyed.append(position)
