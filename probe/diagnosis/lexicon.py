@@ -37,18 +37,27 @@ class Verdict:
         return f"the words {quoted} ({self.reason.value}, score {self.score:g}{backed})"
 
 
-def evidence_keys(parsed: ParsedReply, ctx: Context | None) -> list[tuple[str, str]]:
+_EVIDENCE_KEYS: dict[tuple[int | None, str | None, Context | None], tuple[tuple[str, str], ...]] = {}
+
+
+def evidence_keys(parsed: ParsedReply, ctx: Context | None) -> tuple[tuple[str, str], ...]:
     """(evidence.toml key, how it reads) for what this reply's code and command can say."""
-    keys: list[tuple[str, str]] = []
     klass = parsed.code // 100 if parsed.code is not None else (int(parsed.enhanced[0]) if parsed.enhanced else None)
-    if klass is not None:
-        keys.append((f"class:{klass}", f"{klass}xx"))
-    if parsed.enhanced is not None:
-        subject = parsed.enhanced.split(".")[1]
-        keys.append((f"subject:{subject}", f"X.{subject} ({_SUBJECTS.get(subject, 'unregistered subject')})"))
-    if ctx is not None and ctx is not Context.BOUNCE:
-        keys.append((f"context:{ctx.value}", f"to {ctx.value}"))
-    return keys
+    subject = parsed.enhanced.split(".")[1] if parsed.enhanced is not None else None
+    memo_key = (klass, subject, ctx)
+    found = _EVIDENCE_KEYS.get(memo_key)
+    if found is None:
+        keys: list[tuple[str, str]] = []
+        if klass is not None:
+            keys.append((f"class:{klass}", f"{klass}xx"))
+        if subject is not None:
+            keys.append((f"subject:{subject}", f"X.{subject} ({_SUBJECTS.get(subject, 'unregistered subject')})"))
+        if ctx is not None and ctx is not Context.BOUNCE:
+            keys.append((f"context:{ctx.value}", f"to {ctx.value}"))
+        found = tuple(keys)
+        if len(_EVIDENCE_KEYS) < 10_000:  # bounded: subjects run to 999
+            _EVIDENCE_KEYS[memo_key] = found
+    return found
 
 
 def judge(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,

@@ -346,11 +346,11 @@ class Catalogue:
 
     def rules_for(self, code: int | None) -> frozenset[int]:
         """Positions of the rules whose code constraints admit a reply with this basic code."""
-        key = f"rules_for:{code}"
-        cached: frozenset[int] | None = self.memo.get(key)
+        by_code: dict[int | None, frozenset[int]] = self.memo.setdefault("rules_for", {})
+        cached = by_code.get(code)
         if cached is None:
             digit = None if code is None else str(code)[0]
-            cached = self.memo[key] = frozenset(
+            cached = by_code[code] = frozenset(
                 i for i, r in enumerate(self.rules)
                 if (not r.codes or code in r.codes)
                 and (not r.enhanced or code is None or any(e[0] == digit for e in r.enhanced))

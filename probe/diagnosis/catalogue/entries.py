@@ -6,7 +6,7 @@ Must not import tomllib, the network stack or anything outside probe.model.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,20 +18,22 @@ class LazyPattern:
     rules a run compiles only those a reply gets past the literal prefilter for (compiling them all
     took most of a probe's catalogue loading)."""
 
-    __slots__ = ("_compiled", "flags", "pattern")
+    __slots__ = ("_compiled", "flags", "pattern", "search")
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self.pattern, self.flags = pattern, flags
         self._compiled: re.Pattern[str] | None = None
+        # search(text): compiles, then becomes the compiled pattern's own search (no Python call in between)
+        self.search: Callable[[str], re.Match[str] | None] = self._first_search
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
             self._compiled = re.compile(self.pattern, self.flags)
+            self.search = self._compiled.search
         return self._compiled
 
-    def search(self, string: str) -> re.Match[str] | None:
-        compiled = self._compiled
-        return (compiled or self.compiled()).search(string)
+    def _first_search(self, string: str) -> re.Match[str] | None:
+        return self.compiled().search(string)
 
     def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int]]:
         return LazyPattern, (self.pattern, self.flags)  # pickled uncompiled (the rules cache)
