@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -146,6 +145,8 @@ def explain_stream(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
 
     A bad line becomes {"line": n, "error": "..."}; the stream never stops on bad input.
     """
+    import json  # here: `explain CODE` needs no JSON parser
+
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -386,3 +386,42 @@ def test_the_catalogue_caches_hold_what_parsing_gives_and_a_broken_cache_is_igno
         with open(os.path.join(directory, caches[0]), "wb") as handle:
             handle.write(b"not a pickle")
         assert same(cached())  # rebuilt
+
+
+def test_required_literals_hold_for_generated_patterns_and_texts() -> None:
+    """Soundness beyond the catalogue: random patterns (groups, alternatives, optional and repeated parts,
+    classes, lookarounds, IGNORECASE) tried on random lower-case texts; wherever one matches, a literal occurs."""
+    import random
+
+    from probe.diagnosis.catalogue import required_literals
+
+    rng = random.Random(7)
+    atoms = ["a", "b", "ab", "abc", "is", "ks", "x", " ", "-", "\\.", "[ab]", "[a-c]", "\\d", ".", "\\s", "\\b",
+             "^", "$", "(?=ab)", "(?!a)", "[^a]", "\\w", "A", "S", "I", "K"]
+
+    def pattern(depth: int = 0) -> str:
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            if rng.random() < 0.55 or depth > 2:
+                parts.append(rng.choice(atoms))
+            else:
+                parts.append("(" + "|".join(pattern(depth + 1) for _ in range(rng.randint(1, 3))) + ")")
+            if rng.random() < 0.25:
+                parts[-1] = f"(?:{parts[-1]}){rng.choice(['?', '*', '+', '{2}', '{1,3}', '??'])}"
+        return "".join(parts)
+
+    pieces = ["a", "b", "ab", "abc", "x", " ", "-", ".", "1", "\u017f", "\u0131", "k", "K", "s", "i"]
+    matched = 0
+    for _ in range(1000):
+        patterns = tuple(pattern() for _ in range(rng.randint(1, 2)))
+        flags = rng.choice([0, re.IGNORECASE])
+        literals = required_literals(patterns, flags)
+        if literals is None:
+            continue
+        regex = re.compile("|".join(f"(?:{p})" for p in patterns), flags)
+        for _ in range(200):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))).lower()
+            if regex.search(text):
+                matched += 1
+                assert any(lit in text for lit in literals), (patterns, flags, literals, text)
+    assert matched > 100  # the texts do exercise the literals
