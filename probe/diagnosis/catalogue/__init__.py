@@ -320,10 +320,12 @@ class Catalogue:
 
     @property
     def providers(self) -> tuple[Provider, ...]:
-        if "providers.toml" not in self._parsed and "providers.toml" not in self._texts:
-            self._parsed["providers.toml"], index = _package_providers()
-            self.memo.setdefault("provider_index", index)
-        result: tuple[Provider, ...] = self._get("providers.toml", parse_providers, ())
+        result: tuple[Provider, ...] | None = self._parsed.get("providers.toml")
+        if result is None:
+            if "providers.toml" not in self._texts:
+                self._parsed["providers.toml"], index = _package_providers()
+                self.memo.setdefault("provider_index", index)
+            result = self._get("providers.toml", parse_providers, ())
         return result
 
     def provider_name(self, provider_id: str | None) -> str | None:
