@@ -1,6 +1,7 @@
 """Benchmark: classification throughput (replies/s, one core) and `explain` start-up time.
 
-Run: .venv/bin/python benchmarks/bench_classify.py [--seconds 2] [--runs 15] [--reference bb130bc] [--same-as REF]
+Run: .venv/bin/python benchmarks/bench_classify.py [--seconds 2] [--runs 15] [--reference REF] [--same-as REF]
+                                                  [--engine-only]
 
 Both are measured in CPU time (this process's for throughput, the child's user+system time for start-up), so a
 machine busy with other work does not skew them; the wall-clock start-up is printed beside it.
@@ -9,6 +10,8 @@ machine busy with other work does not skew them; the wall-clock start-up is prin
 a temporary directory) on the same corpus in the same run, and prints the ratio: a busy machine slows both alike.
 --same-as REF asserts that the corpus gets the very same diagnoses (every field, decided_by included) from the
 working tree as from REF: for speed work that must not change behaviour. Exit 1 when any differs.
+--engine-only: REF gives only its Python code; the catalogue data (every .toml of probe/diagnosis/catalogue) is this
+tree's, so that both figures and the comparison are of two engines on the same rules, lexicon and corpus.
 """
 
 from __future__ import annotations
@@ -95,11 +98,23 @@ def corpus_diagnoses() -> list[dict[str, object]]:
     return [classify(text, ctx, host=host).to_dict() for text, ctx, host in corpus_replies()]
 
 
-def _at_commit(ref: str, job: str, tmp: str, seconds: float) -> str:
+_CATALOGUE = Path("probe") / "diagnosis" / "catalogue"
+
+
+def _at_commit(ref: str, job: str, tmp: str, seconds: float, engine_only: bool = False) -> str:
     """Run `job` ('rate' or 'diagnoses') with the probe package of git commit `ref` on this tree's corpus, in a
-    fresh interpreter; its stdout (JSON)."""
+    fresh interpreter; its stdout (JSON). `engine_only`: with this tree's catalogue data instead of ref's."""
     archive = subprocess.run(["git", "-C", str(_ROOT), "archive", ref, "probe"], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+    if engine_only:
+        import shutil
+
+        for old in (Path(tmp) / _CATALOGUE).rglob("*.toml"):
+            old.unlink()
+        for data in (_ROOT / _CATALOGUE).rglob("*.toml"):
+            target = Path(tmp) / data.relative_to(_ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(data, target)
     code = (f"import json, sys; sys.path.insert(0, {tmp!r}); sys.path.insert(1, {str(_ROOT / 'benchmarks')!r});"
             "import bench_classify as b;"
             + ("print(json.dumps(b.corpus_diagnoses()))" if job == "diagnoses"
@@ -109,18 +124,18 @@ def _at_commit(ref: str, job: str, tmp: str, seconds: float) -> str:
     return done.stdout
 
 
-def at_commit(ref: str, job: str, seconds: float = 2.0) -> str:
+def at_commit(ref: str, job: str, seconds: float = 2.0, engine_only: bool = False) -> str:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
-        return _at_commit(ref, job, tmp, seconds)
+        return _at_commit(ref, job, tmp, seconds, engine_only)
 
 
-def same_as(ref: str) -> int:
+def same_as(ref: str, engine_only: bool = False) -> int:
     """How many corpus replies get a different Diagnosis here than at commit `ref` (printing the first few)."""
     import json
 
-    theirs = json.loads(at_commit(ref, "diagnoses"))
+    theirs = json.loads(at_commit(ref, "diagnoses", engine_only=engine_only))
     ours = json.loads(json.dumps(corpus_diagnoses()))
     differ = [(a, b) for a, b in zip(ours, theirs, strict=True) if a != b]
     for a, b in differ[:5]:
@@ -156,9 +171,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--reference", metavar="REF", help="also time the engine of this git commit (e.g. bb130bc)")
     parser.add_argument("--same-as", metavar="REF", help="assert the corpus diagnoses equal those of this commit")
+    parser.add_argument("--engine-only", action="store_true",
+                        help="REF's code with this tree's catalogue data (compare engines on the same data)")
     args = parser.parse_args()
     if args.same_as:
-        differ = same_as(args.same_as)
+        differ = same_as(args.same_as, args.engine_only)
         print(f"diagnoses of the corpus: {differ} differ from {args.same_as}")
         if differ:
             sys.exit(1)
@@ -169,8 +186,9 @@ def main() -> None:
     if args.reference:
         import json
 
-        ref_rate = json.loads(at_commit(args.reference, "rate", args.seconds))
-        print(f"classify at {args.reference}: {ref_rate:,.0f} replies/s over the same corpus, same run; "
+        ref_rate = json.loads(at_commit(args.reference, "rate", args.seconds, args.engine_only))
+        data = ", this tree's catalogue" if args.engine_only else ""
+        print(f"classify at {args.reference}{data}: {ref_rate:,.0f} replies/s over the same corpus, same run; "
               f"ratio {corpus_rate / ref_rate:.2f}")
     print(f"start-up, median of {args.runs} fresh interpreters:   CPU ms   wall ms")
     explain_code = ("import probe.diagnosis.explain as e, probe.render.explain as r;"
