@@ -39,6 +39,10 @@ _CLASS_REMEDIATION = {
 }
 _CLASS_REASON = {2: Reason.ACCEPTED, 3: Reason.ACCEPTED, 4: Reason.UNKNOWN, 5: Reason.UNKNOWN}
 _POSITIVE_REASONS = frozenset({Reason.ACCEPTED, Reason.WILL_FORWARD, Reason.CANNOT_VERIFY})
+# Enum members as constants: reading Context.BOUNCE costs ten times a global's lookup (an enum descriptor)
+_NO_COMMAND = (None, Context.BOUNCE)  # a reply seen outside a session: in a bounce, or pasted bare
+_CODE_SAYS_MORE = (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE)  # than a protocol status X.5.1 / X.5.2
+_KEEPS_ITS_SAY = (*_CODE_SAYS_MORE, Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_FORWARD)
 _WHERE = {
     Context.BANNER: "Banner", Context.BOUNCE: "Bounce", Context.AFTER_DATA: "Reply to the end of DATA",
     Context.CONNECT: "Connection", Context.DNS: "DNS lookup", Context.TLS: "TLS",
@@ -84,24 +88,16 @@ def _class_of(parsed: ParsedReply) -> int | None:
 
 
 _REPLY_CLASSES: dict[int | None, ReplyClass | None] = {klass: ReplyClass.of(klass * 100) for klass in (2, 3, 4, 5)}
-_WHERE_MEMO: dict[tuple[Context | None, str | None, str | None], str] = {}
-
-
+@lru_cache(maxsize=4096)  # bounded: a long batch run meets many hosts
 def _where(ctx: Context | None, host: str | None, provider_name: str | None) -> str:
-    key = (ctx, host, provider_name)
-    where = _WHERE_MEMO.get(key)
-    if where is None:
-        parts = []
-        if ctx is not None:
-            parts.append(_WHERE.get(ctx) or f"{ctx.value} reply")
-        if host:
-            parts.append(f"from {host}")
-        if provider_name:
-            parts.append(f"({provider_name})")
-        where = " ".join(parts)
-        if len(_WHERE_MEMO) < 4096:  # bounded: a long batch run meets many hosts
-            _WHERE_MEMO[key] = where
-    return where
+    parts = []
+    if ctx is not None:
+        parts.append(_WHERE.get(ctx) or f"{ctx.value} reply")
+    if host:
+        parts.append(f"from {host}")
+    if provider_name:
+        parts.append(f"({provider_name})")
+    return " ".join(parts)
 
 
 def _located(remediation: str, ctx: Context | None, host: str | None, provider_name: str | None) -> str:
@@ -126,7 +122,7 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
     """Every constraint of the rule holds; the cheap ones are tested first."""
     if rule.codes and parsed.code not in rule.codes:
         return False
-    if rule.contexts and ctx not in (None, Context.BOUNCE) and ctx not in rule.contexts:
+    if rule.contexts and ctx not in _NO_COMMAND and ctx not in rule.contexts:
         return False
     if rule.providers and provider not in rule.providers:
         return False
@@ -182,8 +178,7 @@ def _subject_overrules(cat: Catalogue, subject: str, basic_reason: Reason) -> bo
     """An unregistered X.<subject>.D explains a reply better than its basic code's entry when the basic code's
     reason is one no registered code of that subject gives (550 5.7.750 to RCPT: policy, not an unknown user).
     X.0 says nothing and never overrules; 2xx codes and 'not implemented'/'bad sequence' keep their say."""
-    if subject == "0" or basic_reason in (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE, Reason.ACCEPTED,
-                                          Reason.CANNOT_VERIFY, Reason.WILL_FORWARD):
+    if subject == "0" or basic_reason in _KEEPS_ITS_SAY:
         return False
     return basic_reason not in _subject_reasons(cat, subject)
 
@@ -214,14 +209,10 @@ def _enhanced_parts(entry: EnhancedEntry, klass: int, ctx: Context | None) -> tu
     return reason, meaning, remediation, severity
 
 
+# how a command reads in a sentence ('RCPT' -> 'RCPT TO'); the others by their name
 _COMMAND_WORDS = {Context.RCPT: "RCPT TO", Context.MAIL: "MAIL FROM", Context.BANNER: "the greeting",
                   Context.AFTER_DATA: "the end of the message data"}
 _REASON_WORDS = {reason: reason.value.replace("_", " ") for reason in Reason}
-
-
-def _command_words(ctx: Context | None) -> str:
-    """'RCPT' -> 'RCPT TO', 'banner' -> 'the greeting': how a context reads in a sentence."""
-    return (_COMMAND_WORDS.get(ctx) or str(ctx)) if ctx else "a command"
 
 
 def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = None) -> str:
@@ -298,7 +289,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 remediation = f"{note.remediation} {remediation}"  # a generic rule; the context adds its advice
             usual = (note.reason if note else None) or (code_entry.reason if code_entry else None)
             if usual is not None and usual != rule.reason:  # the code's usual "when" describes another case
-                where = f"In reply to {_command_words(ctx)}" if ctx not in (None, Context.BOUNCE) else "In a reply"
+                where = f"In reply to {_COMMAND_WORDS.get(ctx) or ctx}" if ctx not in _NO_COMMAND else "In a reply"
                 when = (f"{where}, worded like this: the reason here is {_REASON_WORDS[rule.reason]}, "
                         f"not what a bare {parsed.code} usually means ({_REASON_WORDS[usual]}).")
             return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
@@ -358,7 +349,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     basic_wins = klass == 2 and basic_says is not None and basic_says is not Reason.ACCEPTED
     # Likewise 502/504/555 "not implemented" and 503 "bad sequence" say more than a protocol status
     # X.5.1 "invalid command" or X.5.2 "syntax error" that servers attach to them.
-    basic_wins = basic_wins or (basic_says in (Reason.NOT_IMPLEMENTED, Reason.BAD_SEQUENCE)
+    basic_wins = basic_wins or (basic_says in _CODE_SAYS_MORE
                                 and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "5")
     # A generic status still beats a basic code's default when its subject rules that default out: a
     # security/policy X.7.0 on 552 (servers reuse 552 for policy refusals) is no size or storage limit, and

@@ -126,7 +126,7 @@ def _parse_package_rules() -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-_BUILDERS = ("entries", "literals", "parsing", "prefilter")  # the modules whose code shapes what is cached
+_BUILDERS = ("__init__", "entries", "literals", "parsing", "prefilter")  # modules whose code shapes what is cached
 
 
 def _through_pickle(prefix: str, files: list[str], build: Callable[[], Any], valid: Callable[[Any], bool]) -> Any:
