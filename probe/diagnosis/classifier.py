@@ -19,7 +19,7 @@ from probe.diagnosis.catalogue import Catalogue, CodeEntry, EnhancedEntry, Note,
 from probe.diagnosis.catalogue.entries import DETAIL_SLOT
 from probe.diagnosis.catalogue.prefilter import text_words
 from probe.diagnosis.codes import ParsedReply, parse
-from probe.diagnosis.lexicon import by_code, by_lexicon, by_rule, judge, phrase_sources, reason_texts
+from probe.diagnosis.lexicon import Verdict, by_code, by_lexicon, by_rule, judge, phrase_sources, reason_texts
 from probe.model import Context, Decision, Diagnosis, Reason, Reply, ReplyClass, Severity
 
 _CLASS_SEVERITY = {2: Severity.OK, 3: Severity.INFO, 4: Severity.WARNING, 5: Severity.CRITICAL}
@@ -49,36 +49,12 @@ _WHERE = {
 }
 
 
-def _provider_by_host(cat: Catalogue, host: str) -> str | None:
-    """The provider whose MX host names end like `host`, memoised per catalogue and host."""
-    name = host.strip().lower().rstrip(".")
-    memo: dict[str, str | None] = cat.memo.setdefault("provider_by_host", {})
-    if name in memo:
-        return memo[name]
-    found = next((p.id for p in cat.providers
-                  if any(name.endswith(s) or name == s.lstrip(".") for s in p.hosts)), None)
-    if len(memo) < 4096:  # bounded: a long batch run meets many hosts
-        memo[name] = found
-    return found
-
-
 def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None,
                     words: frozenset[str] | None = None) -> str | None:
-    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None.
+    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None (Catalogue.provider_of).
 
     `words`: text_words(text) when the caller has them already (text is then lower-case)."""
-    cat = catalogue or default()
-    if host:
-        by_host = _provider_by_host(cat, host)
-        if by_host is not None:
-            return by_host
-    lowered = text if words is not None else text.lower()
-    providers = cat.providers
-    for position in sorted(cat.provider_index.candidates(lowered, words)):
-        pattern = providers[position].pattern
-        if pattern is not None and pattern.search(lowered):
-            return providers[position].id
-    return None
+    return (catalogue or default()).provider_of(host, text, words)
 
 
 def _class_of(parsed: ParsedReply) -> int | None:
@@ -230,11 +206,12 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
 
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
              catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True,
-             _code_only: tuple[frozenset[str], str | None] | None = None) -> Diagnosis:
+             _code_only: tuple[frozenset[str], str | None, Verdict] | None = None) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
 
     use_rules=False: the codes alone (no wording rules, no lexicon, no provider); use_lexicon=False: no lexicon;
-    _code_only: (words, provider id) when the rules and the code's wordings were tried already (see below)."""
+    _code_only: (words, provider id, the lexicon's verdict) when the rules, the code's wordings and the lexicon were
+    tried already: the code decides, saying so when the words agree (see below)."""
     cat = catalogue or default()
     klass = _class_of(parsed)
     words = _code_only[0] if _code_only else text_words(parsed.normalized) if use_rules else frozenset()
@@ -248,6 +225,8 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     def make(reason: Reason, severity: Severity | None, meaning: str, when: str, remediation: str,
              rule: str | None = None, references: tuple[str, ...] = (), *, decision: Decision) -> Diagnosis:
         sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
+        if _code_only is not None and reason is _code_only[2].reason:  # the words agree with the code
+            decision = by_lexicon(_code_only[2], agreed=True)
         return Diagnosis(
             text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=_REPLY_CLASSES.get(klass),
             context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
@@ -305,10 +284,9 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     if use_rules and use_lexicon and _code_only is None:
         verdict = judge(parsed, ctx, cat, words)
         if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
-            coded = diagnose(parsed, ctx, host=host, catalogue=cat, _code_only=(words, provider_id))
+            coded = diagnose(parsed, ctx, host=host, catalogue=cat, _code_only=(words, provider_id, verdict))
             if coded.reason is verdict.reason:  # the words agree: the code's own entry says it best
-                agreed = replace(by_lexicon(verdict), summary=f"{verdict.summary()}, as the code says")
-                return replace(coded, decided_by=agreed)
+                return coded
             meaning, remediation = reason_texts(cat, verdict)
             return make(verdict.reason, None, meaning, when, remediation, None,
                         phrase_sources(verdict) + code_refs, decision=by_lexicon(verdict))

@@ -113,9 +113,10 @@ def by_rule(rule: Rule) -> Decision:
     return decision
 
 
-def by_lexicon(verdict: Verdict) -> Decision:
-    return Decision("lexicon", verdict.summary(), phrases=tuple(p.text for p in verdict.phrases),
-                    evidence=verdict.evidence)
+def by_lexicon(verdict: Verdict, *, agreed: bool = False) -> Decision:
+    """The words decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
+    summary = f"{verdict.summary()}, as the code says" if agreed else verdict.summary()
+    return Decision("lexicon", summary, phrases=tuple(p.text for p in verdict.phrases), evidence=verdict.evidence)
 
 
 def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:

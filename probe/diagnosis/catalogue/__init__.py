@@ -337,6 +337,33 @@ class Catalogue:
             names = self.memo["provider_names"] = {p.id: p.name for p in self.providers}
         return names.get(provider_id)
 
+    def provider_of(self, host: str | None, text: str, words: frozenset[str] | None = None) -> str | None:
+        """The id of the provider whose MX host names end like `host`, or else whose wording `text` has, or None.
+
+        `words`: text_words(text) when the caller has them already (text is then lower-case)."""
+        found = self._provider_by_host(host) if host else None
+        return found if found is not None else self._provider_by_text(text, words)
+
+    def _provider_by_host(self, host: str) -> str | None:
+        name = host.strip().lower().rstrip(".")
+        memo: dict[str, str | None] = self.memo.setdefault("provider_by_host", {})
+        if name in memo:
+            return memo[name]
+        found = next((p.id for p in self.providers
+                      if any(name.endswith(s) or name == s.lstrip(".") for s in p.hosts)), None)
+        if len(memo) < 4096:  # bounded: a long batch run meets many hosts
+            memo[name] = found
+        return found
+
+    def _provider_by_text(self, text: str, words: frozenset[str] | None) -> str | None:
+        lowered = text if words is not None else text.lower()
+        providers = self.providers
+        for position in sorted(self.provider_index.candidates(lowered, words)):
+            pattern = providers[position].pattern
+            if pattern is not None and pattern.search(lowered):
+                return providers[position].id
+        return None
+
     @property
     def rule_index(self) -> LiteralIndex:
         """Which rules (by position in `rules`) may match a text, from their required literals."""
