@@ -18,7 +18,7 @@ from probe.testing.corpus import load_corpus
 
 CORPUS = load_corpus(Path(__file__).resolve().parents[2] / "fixtures" / "corpus")
 MIN_PHRASES = 1500
-LANGUAGES = {"en", "fr", "de", "es", "pt", "it", "ru", "ja", "zh", "nl", "ko"}
+LANGUAGES = {"en", "fr", "de", "es", "pt", "it", "ru", "ja", "zh", "nl", "ko", "cs"}
 GROUP = '[[group]]\nreason = "mailbox_full"\nsource = "https://example.org/"\nphrases = ["mailbox is full"]\n'
 
 
