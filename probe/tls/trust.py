@@ -43,7 +43,8 @@ class TrustStore:
         self._directory = directory
         self._hashes_read: set[str] = set()
         self._store: Any = None
-        self._subjects: set[Any] = set()
+        self._certificates: list[Any] = []
+        self._subjects: set[Any] | None = None  # the anchors' subject names, read when a chain fails
 
     def _read_directory(self, certs: Sequence[Any]) -> bool:
         """Add the directory's certificates that could issue one of `certs` (their files named by the
@@ -79,8 +80,14 @@ class TrustStore:
                     certificates.append(x509.load_der_x509_certificate(der))
                 except ValueError:
                     continue  # one unreadable anchor does not spoil the others
-        self._subjects = {c.subject for c in certificates}
+        self._certificates, self._subjects = certificates, None
         self._store = verification.Store(certificates)
+
+    def _anchor_subjects(self) -> set[Any]:
+        """The anchors' subject names, read only to word a failure (reading a name costs; a store holds 150)."""
+        if self._subjects is None:
+            self._subjects = {c.subject for c in self._certificates}
+        return self._subjects
 
     def _verifier(self, moment: dt.datetime) -> Any:
         from cryptography.x509 import verification
@@ -115,7 +122,7 @@ class TrustStore:
         if chain[0] not in self.anchors and is_self_signed(certs[0]):
             return "self-signed certificate"
         top = certs[-1]
-        if chain[-1] not in self.anchors and top.issuer not in self._subjects:
+        if chain[-1] not in self.anchors and top.issuer not in self._anchor_subjects():
             if len(certs) > 1 and is_self_signed(top):
                 return "self-signed certificate in certificate chain"
             return "unable to get local issuer certificate"

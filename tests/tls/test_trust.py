@@ -33,6 +33,15 @@ def test_openssl_words_for_each_failure(tmp_path: Path) -> None:
     assert (store.judge([b"\x30\x03garbage"]) or "").startswith("unreadable certificate")
 
 
+def test_the_anchors_names_are_read_only_to_word_a_failure(tmp_path: Path) -> None:
+    ca, other = TestCA(tmp_path / "a"), TestCA(tmp_path / "b", "Other CA")
+    store = TrustStore([ca.der, other.der])
+    assert store.judge([ca.issue(["mx.t"]).der]) is None
+    assert store._subjects is None  # a trusted chain: 150 system anchors' names are not parsed (start-up)
+    assert store.judge([ca.issue(["mx.t"], expired=True).der]) == "certificate has expired"
+    assert store._subjects == {ca.certificate.subject, other.certificate.subject}
+
+
 def test_a_self_signed_certificate_given_as_an_anchor_is_trusted() -> None:
     leaf = self_signed(["mx.t"]).der
     assert TrustStore([leaf]).judge([leaf]) is None
