@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from probe import __version__
-from probe.cli.cluster import worker_command  # click only: Celery is imported when a worker starts
 from probe.cli.options import (
     DNSBL_DEFAULT_HELP,
     collect_cycles,
@@ -66,13 +65,29 @@ Run `smtp-probe probe --help` for every probe option.
 """
 
 
+# commands defined in a module of their own, imported when named (or listed by --help): start-up stays light
+_ELSEWHERE = {"worker": ("probe.cli.cluster", "worker_command")}
+
+
 class _DefaultGroup(click.Group):
     """A group whose default command is `probe`: `smtp-probe example.com` == `smtp-probe probe example.com`."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if args and args[0] not in self.commands and args[0] not in _ELSEWHERE \
+                and args[0] not in ("--help", "-h", "--version"):
             args = ["probe", *args]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_ELSEWHERE})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _ELSEWHERE and name not in self.commands:
+            import importlib
+
+            module, attribute = _ELSEWHERE[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
 
 @click.group(cls=_DefaultGroup, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -474,9 +489,6 @@ def _bare_ip(text: str) -> str:
     except ValueError:
         raise InputError(f"--source-ip {text!r} is not a bare IP address (e.g. 203.0.113.5 or 2001:db8::5; "
                          "no port, no name)") from None
-
-
-cli.add_command(worker_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

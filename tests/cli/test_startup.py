@@ -31,6 +31,8 @@ def test_light_commands_do_not_import_the_network_stack(args: tuple[str, ...]) -
     assert "probe.cli.main" in modules
     loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
     assert loaded == []
+    if args != ("--help",):  # --help lists every command, with its first line
+        assert "probe.cli.cluster" not in modules  # `worker` is loaded when named
 
 
 async def probe_imports(*args: str) -> set[str]:
@@ -70,6 +72,7 @@ async def test_a_probe_imports_certificate_parsing_and_address_checks_only_when_
     assert not any(m in ("probe.tls.mtasts", "http.client") for m in domain_only | address | with_tls)
     # dnspython without its package-metadata scan and the idna tables (probe.dns.loading)
     assert not any(m in ("importlib.metadata", "idna", "zipfile") for m in domain_only | address | with_tls)
+    assert "probe.cli.cluster" not in domain_only | address | with_tls  # the worker command: loaded when named
 
 
 def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restores_it(
