@@ -18,7 +18,7 @@ from probe.testing.corpus import load_corpus
 
 CORPUS = load_corpus(Path(__file__).resolve().parents[2] / "fixtures" / "corpus")
 MIN_PHRASES = 1500
-LANGUAGES = {"en", "fr", "de", "es", "pt", "it", "ru", "ja", "zh", "nl", "ko", "cs"}
+LANGUAGES = {"en", "fr", "de", "es", "pt", "it", "ru", "ja", "zh", "nl", "ko", "cs", "tr"}
 GROUP = '[[group]]\nreason = "mailbox_full"\nsource = "https://example.org/"\nphrases = ["mailbox is full"]\n'
 
 
@@ -156,3 +156,16 @@ def test_explaining_a_bare_code_never_reads_the_lexicon() -> None:
               "print(sorted(k for k in default()._parsed if k in ('lexicon', 'rules', 'evidence.toml')))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Het postvak van de ontvanger is vol.", Reason.MAILBOX_FULL),  # nl
+    ("수신자의 메일함이 가득 찼습니다", Reason.MAILBOX_FULL),  # ko: no ASCII word boundaries at all
+    ("Příjemce má plnou schránku.", Reason.MAILBOX_FULL),  # cs
+    ("Geçersiz veya var olmayan e-posta adresi", Reason.USER_UNKNOWN),  # tr
+    ("送信先メールアドレスが見つかりませんでした。", Reason.USER_UNKNOWN),  # ja, a carrier's bounce
+])
+def test_words_in_languages_without_rules_still_decide(text: str, reason: Reason) -> None:
+    diagnosis = diagnose(parse(text), Context.BOUNCE)
+    assert diagnosis.reason is reason
+    assert diagnosis.decided_by.by == "lexicon"
