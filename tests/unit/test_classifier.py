@@ -258,7 +258,8 @@ def test_554_no_smtp_service_in_the_banner_refuses_the_connection(text: str) -> 
 def test_domain_that_accepts_no_mail_is_still_recognised_by_its_wording() -> None:
     d = classify("550 5.7.27 <a@nomail.example>: Sender address rejected: Domain nomail.example does not accept mail",
                  "MAIL")
-    assert (d.reason, d.rule) == (Reason.SENDER_REJECTED, "sender-address-rejected")  # the sender's domain
+    # the sender's domain publishes a null MX (RFC 7505 X.7.27): the rule that says so, not the generic one
+    assert (d.reason, d.rule) == (Reason.SENDER_REJECTED, "null-mx-sender")
     assert classify("521 5.3.2 mx.example.org does not accept mail", "banner").reason is Reason.NOT_ACCEPTING_MAIL
     assert classify("556 5.1.10 Domain example.org does not accept mail (nullMX)", "RCPT").rule == \
         "null-mx-does-not-accept-mail"
