@@ -17,11 +17,13 @@ tree's, so that both figures and the comparison are of two engines on the same r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 MIXED = [
@@ -101,9 +103,8 @@ def corpus_diagnoses() -> list[dict[str, object]]:
 _CATALOGUE = Path("probe") / "diagnosis" / "catalogue"
 
 
-def _at_commit(ref: str, job: str, tmp: str, seconds: float, engine_only: bool = False) -> str:
-    """Run `job` ('rate' or 'diagnoses') with the probe package of git commit `ref` on this tree's corpus, in a
-    fresh interpreter; its stdout (JSON). `engine_only`: with this tree's catalogue data instead of ref's."""
+def _extract(ref: str, tmp: str, engine_only: bool) -> None:
+    """The probe package of git commit `ref` into `tmp`; `engine_only`: with this tree's catalogue data."""
     archive = subprocess.run(["git", "-C", str(_ROOT), "archive", ref, "probe"], check=True, capture_output=True)
     subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
     if engine_only:
@@ -115,6 +116,11 @@ def _at_commit(ref: str, job: str, tmp: str, seconds: float, engine_only: bool =
             target = Path(tmp) / data.relative_to(_ROOT)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(data, target)
+
+
+def _at_commit(tmp: str, job: str, seconds: float) -> str:
+    """Run `job` ('rate' or 'diagnoses') with the probe package extracted into `tmp` on this tree's corpus, in a
+    fresh interpreter; its stdout (JSON)."""
     code = (f"import json, sys; sys.path.insert(0, {tmp!r}); sys.path.insert(1, {str(_ROOT / 'benchmarks')!r});"
             "import bench_classify as b;"
             + ("print(json.dumps(b.corpus_diagnoses()))" if job == "diagnoses"
@@ -124,11 +130,19 @@ def _at_commit(ref: str, job: str, tmp: str, seconds: float, engine_only: bool =
     return done.stdout
 
 
-def at_commit(ref: str, job: str, seconds: float = 2.0, engine_only: bool = False) -> str:
+@contextlib.contextmanager
+def checkout(ref: str, engine_only: bool = False) -> Iterator[str]:
+    """A temporary directory holding the probe package of git commit `ref` (see _extract)."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="bench-classify-") as tmp:
-        return _at_commit(ref, job, tmp, seconds, engine_only)
+        _extract(ref, tmp, engine_only)
+        yield tmp
+
+
+def at_commit(ref: str, job: str, seconds: float = 2.0, engine_only: bool = False) -> str:
+    with checkout(ref, engine_only) as tmp:
+        return _at_commit(tmp, job, seconds)
 
 
 def same_as(ref: str, engine_only: bool = False) -> int:
@@ -149,20 +163,26 @@ def same_as(ref: str, engine_only: bool = False) -> int:
 _WARM_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def startup(code: str, runs: int) -> tuple[float, float]:
-    """(median CPU ms, median wall ms) of a fresh interpreter running `code` (caches warm after the first run)."""
+def startup(code: str, runs: int, trees: tuple[str | None, ...] = (None,)) -> list[tuple[float, float]]:
+    """(median CPU ms, median wall ms) of a fresh interpreter running `code` (caches warm after the first run),
+    for each tree: None is this one, a directory one that holds another probe package (run in turns, so that
+    a change in the machine's load touches all alike)."""
     import resource
 
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=_WARM_ENV)
-    cpu, wall = [], []
+    envs = [_WARM_ENV if tree is None else {**_WARM_ENV, "PYTHONPATH": tree} for tree in trees]
+    for tree, env in zip(trees, envs, strict=True):
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, cwd=tree)
+    cpu: list[list[float]] = [[] for _ in trees]
+    wall: list[list[float]] = [[] for _ in trees]
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=_WARM_ENV)
-        wall.append((time.perf_counter() - t) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
-    return statistics.median(cpu), statistics.median(wall)
+        for i, (tree, env) in enumerate(zip(trees, envs, strict=True)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, cwd=tree)
+            wall[i].append((time.perf_counter() - t) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[i].append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
+    return [(statistics.median(c), statistics.median(w)) for c, w in zip(cpu, wall, strict=True)]
 
 
 def main() -> None:
@@ -183,14 +203,23 @@ def main() -> None:
     print(f"classify: {rate:,.0f} replies/s on one core ({count} replies, {len(MIXED)}-reply mix)")
     corpus_rate, distinct = corpus_throughput(args.seconds)
     print(f"classify: {corpus_rate:,.0f} replies/s on one core over the corpus ({distinct} distinct replies)")
-    if args.reference:
-        import json
+    with contextlib.ExitStack() as stack:
+        reference = stack.enter_context(checkout(args.reference, args.engine_only)) if args.reference else None
+        if reference is not None:
+            import json
 
-        ref_rate = json.loads(at_commit(args.reference, "rate", args.seconds, args.engine_only))
-        data = ", this tree's catalogue" if args.engine_only else ""
-        print(f"classify at {args.reference}{data}: {ref_rate:,.0f} replies/s over the same corpus, same run; "
-              f"ratio {corpus_rate / ref_rate:.2f}")
-    print(f"start-up, median of {args.runs} fresh interpreters:   CPU ms   wall ms")
+            ref_rate = json.loads(_at_commit(reference, "rate", args.seconds))
+            data = ", this tree's catalogue" if args.engine_only else ""
+            print(f"classify at {args.reference}{data}: {ref_rate:,.0f} replies/s over the same corpus, same run; "
+                  f"ratio {corpus_rate / ref_rate:.2f}")
+        print_startup(args.runs, reference, args.reference)
+
+
+def print_startup(runs: int, reference: str | None, ref: str | None) -> None:
+    """Start-up of `explain` here (and in the `reference` checkout of commit `ref`, in turns)."""
+    trees = (None,) if reference is None else (None, reference)
+    column = f"   at {ref[:10]}: CPU ms" if ref else ""
+    print(f"start-up, median of {runs} fresh interpreters:   CPU ms   wall ms{column}")
     explain_code = ("import probe.diagnosis.explain as e, probe.render.explain as r;"
                     "print(r.render_entry(e.entry('252'), color=False))")
     cases = [
@@ -203,8 +232,9 @@ def main() -> None:
     ]
     for label, code in cases:
         try:
-            cpu, wall = startup(code, args.runs)
-            print(f"  {label:<44} {cpu:7.1f}  {wall:8.1f}")
+            (cpu, wall), *others = startup(code, runs, trees)
+            then = "".join(f"  {other_cpu:19.1f}" for other_cpu, _ in others)
+            print(f"  {label:<44} {cpu:7.1f}  {wall:8.1f}{then}")
         except subprocess.CalledProcessError:
             print(f"  {label:<44} not available")
 
