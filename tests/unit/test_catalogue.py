@@ -425,3 +425,16 @@ def test_required_literals_hold_for_generated_patterns_and_texts() -> None:
                 matched += 1
                 assert any(lit in text for lit in literals), (patterns, flags, literals, text)
     assert matched > 100  # the texts do exercise the literals
+
+
+def test_substring_keys_inside_a_word_are_found_piece_by_piece_as_by_trying_every_key() -> None:
+    import random
+
+    rng = random.Random(3)
+    for index in (default().rule_index, default().provider_index):
+        keys = [key for key, _ in index._in_words]
+        words = ["".join(rng.choice("abcdefilmnoprstu0123456789") for _ in range(rng.randint(1, 40)))
+                 for _ in range(3000)]
+        words += keys + [f"x{key}yy" for key in keys]
+        for word in words:
+            assert sorted(index._keys_inside(word)) == sorted(kh for kh in index._in_words if kh[0] in word), word

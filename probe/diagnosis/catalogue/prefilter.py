@@ -94,6 +94,8 @@ class LiteralIndex:
         # out once: the positions it makes certain (a literal that is the key itself) and the literals still to
         # confirm in the whole text.
         self._in_words = tuple((key, hit) for key, hit in self.by_substring if _WORDS.fullmatch(key))
+        self._in_words_by_key = dict(self._in_words)
+        self._key_lengths = tuple(sorted({len(key) for key, _ in self._in_words}))
         elsewhere = [(key, hit) for key, hit in self.by_substring if not _WORDS.fullmatch(key)]
         self._elsewhere = tuple((key, hit) for key, hit in elsewhere if key.isascii())
         self._elsewhere_non_ascii = tuple((key, hit) for key, hit in elsewhere if not key.isascii())
@@ -111,14 +113,28 @@ class LiteralIndex:
     def _brought_by(self, word: str) -> tuple[frozenset[int], tuple[tuple[str, frozenset[int]], ...]]:
         certain: set[int] = set()
         confirm: list[tuple[str, frozenset[int]]] = list(self.by_word.get(word, ()))
-        for key, hit in self._in_words:
-            if key in word:
-                for literal, positions in hit:
-                    if literal == key:
-                        certain |= positions
-                    else:
-                        confirm.append((literal, positions))
+        for key, hit in self._keys_inside(word):
+            for literal, positions in hit:
+                if literal == key:
+                    certain |= positions
+                else:
+                    confirm.append((literal, positions))
         return frozenset(certain), tuple(confirm)
+
+    def _keys_inside(self, word: str) -> list[tuple[str, tuple[tuple[str, frozenset[int]], ...]]]:
+        """The substring keys inside `word`: looked up piece by piece when the word is short (a few dozen set
+        lookups; a reply's new words, such as host names, are met once each), else by trying every key."""
+        if len(word) * len(self._key_lengths) >= len(self._in_words):
+            return [(key, hit) for key, hit in self._in_words if key in word]
+        by_key, found = self._in_words_by_key, []
+        for length in self._key_lengths:
+            if length > len(word):
+                break
+            for piece in {word[i:i + length] for i in range(len(word) - length + 1)}:
+                hit = by_key.get(piece)
+                if hit is not None:
+                    found.append((piece, hit))
+        return found
 
     def candidates(self, text: str, words: frozenset[str] | None = None) -> set[int]:
         """Positions of the items that may match `text` (lower-case, as the catalogue patterns expect).
