@@ -52,7 +52,13 @@ def required_literals(patterns: Iterable[str], flags: int = 0) -> tuple[str, ...
 
 def _minimal(strings: Strings) -> Strings:
     """Without the strings that contain another one of the set: a text holding 'is grey' holds 'grey'."""
-    return frozenset(s for s in strings if not any(t != s and t in s for t in strings))
+    if len(strings) < 2:
+        return strings
+    kept: list[str] = []
+    for s in sorted(strings, key=len):  # whatever lies inside a string is shorter: kept before it comes
+        if not any(t in s for t in kept):
+            kept.append(s)
+    return frozenset(kept)
 
 
 def _score(strings: Strings) -> tuple[int, int, int]:
@@ -80,8 +86,16 @@ def _sequence(items: list[tuple[Any, Any]], ignore_case: bool) -> tuple[Strings 
     of which every match contains (the most selective found), or None."""
     options: list[Strings] = []
     run: Strings = frozenset({""})
+    tail = ""  # literal characters that follow every string of the run (joined to it when the run ends)
     exact_so_far = True
     for op, av in items:
+        if op is _sre.LITERAL:
+            ch = _char(av, ignore_case)
+            if ch is not None:
+                tail += ch
+                continue
+        if tail:
+            run, tail = frozenset(r + tail for r in run), ""
         exact, need = _item(op, av, ignore_case)
         joined = _cross(run, exact) if exact is not None else None
         if joined is not None:
@@ -95,6 +109,8 @@ def _sequence(items: list[tuple[Any, Any]], ignore_case: bool) -> tuple[Strings 
         if need is not None:
             options.append(need)
         run = frozenset({""})
+    if tail:
+        run = frozenset(r + tail for r in run)
     options.append(run)
     return (run if exact_so_far else None), _best(options)
 
