@@ -333,11 +333,13 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     # security/policy X.7.0 on 552 (servers reuse 552 for policy refusals) is no size or storage limit, and
     # X.7.0 / X.3.0 / X.4.0 / X.5.0 on 550 to RCPT is no claim that the mailbox does not exist (550 5.7.0
     # "Go away" is a policy refusal). X.1 and X.2 speak about addresses and mailboxes, so they never do.
+    # And any generic status but X.0 says more than a basic code that names no cause (550, 554: unknown).
     status_subject = parsed.enhanced.split(".")[1] if parsed.enhanced is not None else None
     weak_but_contradicting = enh_entry is not None and enh_entry.weak and (
         (basic_says in _STORAGE_REASONS and status_subject == "7")
         or (basic_says in _ADDRESS_CLAIMS and status_subject in _NOT_ABOUT_ADDRESSES
-            and _subject_overrules(cat, status_subject, basic_says)))
+            and _subject_overrules(cat, status_subject, basic_says))
+        or (basic_says is Reason.UNKNOWN and status_subject != "0"))
     if enh_entry is not None and not (enh_entry.weak and code_entry is not None and not weak_but_contradicting) \
             and not basic_wins:
         reason, meaning, remediation, severity = _enhanced_parts(enh_entry, klass, ctx)

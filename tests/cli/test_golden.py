@@ -116,6 +116,20 @@ async def test_golden_deliverable_and_unknown_on_a_checked_domain(run: Probe) ->
     check_golden("deliverable-and-unknown", text)
 
 
+async def test_golden_a_refusal_that_names_no_cause(run: Probe) -> None:
+    """RFC 5321's bare '554 Transaction failed' to RCPT (Hotmail's reply in github:sisimai/set-of-emails
+    maildir/bsd/lhost-postfix-47.eml): the address is refused (undeliverable, CRITICAL), but the report must not
+    say the mailbox does not exist, and it says where to find the cause."""
+    async with FakeSMTP(hostname="mx.real.w.test", banner="220 mx.real.w.test ESMTP Postfix",
+                        rcpt={"carol@real.w.test": "554 Transaction failed"}, rcpt_default=UNKNOWN) as smtp:
+        report, text = await run("real.w.test", ["carol@real.w.test"], smtp.port)
+    check_golden("refusal-naming-no-cause", text)
+    (carol,) = report.addresses
+    assert (carol.verdict.value, carol.reason.value) == ("undeliverable", "unknown")
+    words = " ".join(text.split())
+    assert "does not exist" not in words and "postmaster" in words
+
+
 async def test_golden_catch_all(run: Probe) -> None:
     async with FakeSMTP(hostname="mx.catchall.w.test", banner="220 mx.catchall.w.test ESMTP Postfix",
                         rcpt_default="250 2.1.5 Ok", vrfy_default="502 5.5.1 VRFY command is disabled") as smtp:

@@ -35,9 +35,46 @@ def test_554_banner_refuses_the_connection_but_after_rcpt_the_recipient() -> Non
     assert "recipient" in rcpt.meaning and rcpt.meaning != banner.meaning
 
 
-def test_550_to_rcpt_is_user_unknown_to_mail_is_sender_rejected() -> None:
-    assert classify("550 Requested action not taken", "RCPT").reason is Reason.USER_UNKNOWN
+def test_a_bare_550_to_rcpt_names_no_cause_to_mail_is_sender_rejected() -> None:
+    """RFC 5321 4.2.2: 550 is a missing mailbox, no access or a policy refusal alike; to MAIL the sender was refused."""
+    assert classify("550 Requested action not taken", "RCPT").reason is Reason.UNKNOWN
     assert classify("550 Requested action not taken", "MAIL").reason is Reason.SENDER_REJECTED
+
+
+@pytest.mark.parametrize(("text", "context"), [
+    ("550 Error", None), ("550 Error", "RCPT"), ("550 Requested action not taken", "bounce"),
+    ("550 5.0.0 <x@example.com>... Unknown error", None), ("554 5.0.0 Error", None),
+    ("554 Transaction failed", "bounce"), ("554 Transaction failed", "RCPT"), ("450 4.0.0 Temporary failure", "RCPT"),
+])
+def test_codes_and_words_that_name_no_cause_are_unknown_and_keep_their_class(text: str, context: str | None) -> None:
+    d = classify(text, context)
+    assert d.reason is Reason.UNKNOWN and d.decided_by is not None and d.decided_by.by == "code"
+    assert d.reply_class is (ReplyClass.PERMANENT if text[0] == "5" else ReplyClass.TRANSIENT)
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    ("554 Transaction failed", "banner", Reason.POLICY_REJECTED),  # "No SMTP service here" for this client
+    ("550 Error", "VRFY", Reason.USER_UNKNOWN),  # RFC 5321 3.5.3
+    ("550 Error", "MAIL", Reason.SENDER_REJECTED), ("550 Error", "EHLO", Reason.HELO_REJECTED),
+    ("554 Transaction failed", "after-DATA", Reason.CONTENT_REJECTED),
+    ("451 4.0.0 Temporary failure", None, Reason.SYSTEM_ERROR),  # 451: "local error in processing"
+    ("550 5.7.0 x", "RCPT", Reason.POLICY_REJECTED),  # any generic status but X.0 says more than a bare 550
+    ("554 5.1.0 x", "RCPT", Reason.USER_UNKNOWN),
+    ("550 mailbox unavailable", "RCPT", Reason.USER_UNKNOWN),  # RFC 5321's own words for a missing mailbox
+    ("550 <a@example.org>: Requested action not taken: mailbox unavailable", "bounce", Reason.USER_UNKNOWN),
+    ("550 Requested action not taken: mailbox unavailable (not enough free space)", "RCPT", Reason.STORAGE_FULL),
+])
+def test_the_command_or_the_words_name_what_a_bare_code_does_not(text: str, context: str, reason: Reason) -> None:
+    assert classify(text, context).reason is reason
+
+
+def test_a_bare_550_to_rcpt_still_refuses_the_address() -> None:
+    from probe.judge.verdicts import address_verdict
+    from probe.model import Verdict
+
+    d = classify("550 Error", "RCPT")
+    assert d.reason is Reason.UNKNOWN and address_verdict(d) is Verdict.UNDELIVERABLE
+    assert "postmaster" in d.remediation and "does not say that the mailbox is missing" in d.remediation
 
 
 def test_502_to_vrfy_is_normal() -> None:
@@ -86,7 +123,8 @@ def test_enhanced_code_beats_the_basic_default() -> None:
 def test_unregistered_enhanced_code_falls_back_and_says_so(text: str, part: str) -> None:
     d = classify(text, "RCPT")
     assert d.notes and part in d.notes[0]
-    assert d.reason is Reason.USER_UNKNOWN  # the basic code's entry for RCPT
+    # X.9 is no subject: the basic code's entry for RCPT, which names no cause; X.1 is the addressing subject
+    assert d.reason is (Reason.BAD_ADDRESS if text.startswith("550 5.1.") else Reason.UNKNOWN)
 
 
 def test_unregistered_basic_code_uses_its_class() -> None:
@@ -243,7 +281,8 @@ def test_unregistered_x7_detail_is_explained_by_its_subject_not_the_550_default(
 
 
 def test_unregistered_detail_whose_subject_agrees_keeps_the_basic_entry() -> None:
-    assert classify("550 5.1.99 x", "RCPT").reason is Reason.USER_UNKNOWN  # X.1 addressing: an unknown user fits
+    assert classify("552 5.2.99 x", "RCPT").reason is Reason.MAILBOX_FULL  # X.2 mailbox: a full mailbox fits
+    assert classify("550 5.1.99 x", "RCPT").reason is Reason.BAD_ADDRESS  # a bare 550 names no cause: X.1 speaks
     assert classify("503 5.5.99 x", "RCPT").reason is Reason.BAD_SEQUENCE
     assert classify("250 2.7.99 x", "RCPT").reason is Reason.ACCEPTED
 
@@ -273,9 +312,11 @@ def test_generic_non_address_status_on_rcpt_is_not_an_unknown_user(text: str) ->
     assert "does not exist" not in d.meaning.replace("says nothing about whether the mailbox exists", "")
 
 
-@pytest.mark.parametrize("text", ["550 5.1.0 x", "550 5.2.0 x", "550 Requested action not taken"])
-def test_address_and_mailbox_statuses_keep_the_550_rcpt_default(text: str) -> None:
-    assert classify(text, "RCPT").reason is Reason.USER_UNKNOWN
+@pytest.mark.parametrize(("text", "reason"), [("550 5.1.0 x", Reason.USER_UNKNOWN),
+                                              ("550 5.2.0 x", Reason.MAILBOX_DISABLED),  # RFC 3463: the mailbox exists
+                                              ("550 Requested action not taken", Reason.UNKNOWN)])
+def test_address_and_mailbox_statuses_say_more_than_a_bare_550(text: str, reason: Reason) -> None:
+    assert classify(text, "RCPT").reason is reason
 
 
 @pytest.mark.parametrize(("text", "context", "reason"), [

@@ -42,7 +42,9 @@ def test_entry_enhanced_only() -> None:
 
 def test_entry_with_context_uses_the_context() -> None:
     assert entry("550", "MAIL")["reason"] == "sender_rejected"
-    assert entry("550", "RCPT")["reason"] == "user_unknown"
+    assert entry("550", "VRFY")["reason"] == "user_unknown"  # RFC 5321 3.5.3: no mailbox matched the name
+    rcpt = entry("550", "RCPT")  # a bare 550 names no cause (RFC 5321 4.2.2): not "the user does not exist"
+    assert rcpt["reason"] == "unknown" and "postmaster" in rcpt["remediation"]
 
 
 @pytest.mark.parametrize("bad", ["999", "", "  ", "1.2.3", "5.1"])
