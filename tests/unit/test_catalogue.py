@@ -92,6 +92,13 @@ def test_rule_ids_unique() -> None:
     assert len(ids) == len(set(ids))
 
 
+def test_every_wording_rule_cites_its_source() -> None:
+    """Issue 10: each rule's wording comes from a real, cited source (an MTA's source file, an RFC, a provider's
+    published page, or a phrase table that quotes real bounces) -- never a wording made up for the rule."""
+    uncited = [r.id for r in default().rules if not any(ref.strip() for ref in r.references)]
+    assert not uncited, "rules without references: " + ", ".join(uncited)
+
+
 @pytest.mark.parametrize("rule", default().rules, ids=lambda r: r.id)
 def test_rule_examples_land_on_their_rule(rule) -> None:  # type: ignore[no-untyped-def]
     assert rule.examples, f"{rule.id} has no example"
