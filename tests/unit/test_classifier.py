@@ -449,3 +449,11 @@ def test_specific_words_beat_a_misused_enhanced_code(text: str, context: str, re
     got = classify(text, context)
     assert got.reason is reason
     assert got.decided_by is not None and got.decided_by.by in ("rule", "lexicon")
+
+
+def test_a_cause_after_microsofts_generic_refusal_decides() -> None:
+    """OpenSMTPD words its content refusal as RFC 3463's description of X.7.1 followed by the cause
+    (github:OpenSMTPD/OpenSMTPD usr.sbin/smtpd/smtp_session.c); the cause decides, not Exchange's bare sentence."""
+    d = classify("550 5.7.1 Delivery not authorized, message refused: Message is not RFC 2822 compliant", "DATA")
+    assert d.reason is Reason.CONTENT_REJECTED
+    assert classify("550 5.7.1 Delivery not authorized, message refused", "RCPT").rule == "m365-delivery-restriction"
