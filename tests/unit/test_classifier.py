@@ -457,3 +457,10 @@ def test_a_cause_after_microsofts_generic_refusal_decides() -> None:
     d = classify("550 5.7.1 Delivery not authorized, message refused: Message is not RFC 2822 compliant", "DATA")
     assert d.reason is Reason.CONTENT_REJECTED
     assert classify("550 5.7.1 Delivery not authorized, message refused", "RCPT").rule == "m365-delivery-restriction"
+
+
+def test_words_that_fit_any_address_do_not_claim_an_unknown_user() -> None:
+    """'invalid address' and 'does not exist' may be said of the sender or of a domain: the generic user-unknown
+    rule does not take them; the lexicon weighs them with the command (the sender's address at MAIL)."""
+    assert classify("550 Invalid address", "MAIL").reason is Reason.SENDER_REJECTED
+    assert classify("550 The user does not exist", "RCPT").reason is Reason.USER_UNKNOWN
