@@ -154,6 +154,15 @@ def test_loader_errors_name_the_place(kwargs: dict[str, str], message: str) -> N
     assert str(info.value).startswith(message), str(info.value)
 
 
+def test_a_pattern_holding_a_control_character_is_refused() -> None:
+    """In a double-quoted TOML string \\b is a backspace, not a regex word boundary: such a pattern never matches."""
+    rules = ('[[rule]]\nid = "a"\npatterns=["\\bspamhaus list\\b"]\nreason = "blocklisted"\nmeaning = "m"\n'
+             'remediation = "r"\n')
+    with pytest.raises(CatalogueError, match="control character"):
+        load(rules=rules)
+    assert load(rules=rules.replace('"\\b', '"\\\\b').replace('\\b"', '\\\\b"')).rules
+
+
 def test_rule_naming_an_unknown_provider_is_refused() -> None:
     rules = ('[[rule]]\nid = "a"\nproviders=["nobody"]\npatterns=["x"]\nreason = "accepted"\nmeaning = "m"\n'
              'remediation = "r"\n')

@@ -32,6 +32,7 @@ from probe.model import Context, Reason, Severity
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _E = TypeVar("_E", bound=StrEnum)
 _ENHANCED_PREFIX = re.compile(r"^[245]\.(?:[0-9]{1,3}\.(?:[0-9]{1,3})?)?$")
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 class _Place:
     """Builds CatalogueError messages: 'rules.toml rule[3] (m365-x): field: problem'."""
@@ -108,6 +109,10 @@ class _Place:
         """The patterns as one regex, compiled when first used; `check`: try each one now (CatalogueError)."""
         if not patterns:
             return None
+        for p in patterns:
+            if _CONTROL_CHARACTER.search(p):
+                raise self.fail(f"pattern {p!r} holds a control character (a regex escape such as \\b in a "
+                                "double-quoted TOML string? write patterns in single quotes)")
         for p in patterns if check else ():
             try:
                 re.compile(p)
