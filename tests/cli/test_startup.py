@@ -100,10 +100,41 @@ def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restore
     assert gc.isenabled()
     assert run_cli("example.test", "--mx", "127.0.0.1").exit_code == 3
     assert gc.isenabled()  # main() gives the process back as it found it
+    assert gc.get_freeze_count() == 0  # nothing left frozen either
     assert run_cli("batch", str(targets)).exit_code == 3
     assert seen == {"probe": False, "batch": True}
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0  # what the batch froze is given back too
     with pytest.raises(SystemExit):  # the console entry point leaves it off: the process ends
         probe.cli.main.console(["--version"])
     assert not gc.isenabled()
+    assert gc.get_freeze_count() > 0  # frozen: the interpreter's collection at exit walks none of it
+    gc.unfreeze()
     gc.enable()
+
+
+COLLECTOR_WHEN_LOADED = """
+import gc, sys
+
+class Watch:  # reports the collector's state when the command line's module is looked for
+    def find_spec(self, name, path=None, target=None):
+        if name == "probe.cli.main":
+            print("collector on" if gc.isenabled() else "collector off", flush=True)
+        return None
+
+sys.meta_path.insert(0, Watch())
+sys.argv = ["smtp-probe", "--version"]
+from probe.__main__ import run
+run()
+"""
+
+
+def test_the_entry_point_loads_the_command_line_with_the_collector_off() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "smtp-probe"]
+    assert script.value == "probe.__main__:run"  # the installed script goes through it too, not only -m
+    proc = subprocess.run([sys.executable, "-c", COLLECTOR_WHEN_LOADED], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[0] == "collector off"
