@@ -70,15 +70,29 @@ async def test_fleet_output_equals_a_local_batch(fleet: Fleet, tmp_path: Path) -
 
 async def test_two_workers_never_exceed_per_host_on_one_mx(fleet: Fleet, tmp_path: Path) -> None:
     # eight domains, one mail server: without a fleet-wide limit, 2 workers x 4 would open up to 8 at once
+    import redis.asyncio
+
+    from probe.cluster.fleet import RedisHostLimiter
+
     async with FakeDNS({"f.test.": ZONE}) as dns, FakeSMTP(banner_delay_s=0.2) as smtp:
         for _ in range(2):
             await fleet.start_worker("--concurrency", "4", "--visibility-timeout", "60")
         targets = "".join(f"x@{d}.f.test\n" for d in DOMAINS).encode()
-        code, out, err = await smtp_probe("batch", "-", "--broker", fleet.redis.url, "--concurrency", "8",
-                                          *common(dns, smtp), stdin=targets)
+        # Both workers must hold units at once, whatever the broker's timing: while the test holds the
+        # mail server's only slot no unit can finish, and a worker reserves at most --concurrency (4) of the
+        # 8 units (prefetch 1 per process), so the other worker must take the rest.
+        client = redis.asyncio.from_url(fleet.redis.url)
+        try:
+            async with RedisHostLimiter(redis=client, per_host=1).slot("mx.f.test", "127.0.0.1"):
+                batch = asyncio.ensure_future(smtp_probe("batch", "-", "--broker", fleet.redis.url, "--concurrency",
+                                                         "8", *common(dns, smtp), stdin=targets))
+                await until(lambda: all("received" in w.text() for w in fleet.workers), what="both workers")
+                assert not smtp.connections  # the slot held here kept every worker out
+        finally:
+            await client.aclose()
+        code, out, err = await batch
         assert code == 1, err  # catch-all: the fake accepts every address
         assert smtp.most_open == 1 and len(smtp.connections) == len(DOMAINS)
-        assert all("received" in w.text() for w in fleet.workers)  # both workers took units
 
         code, out, err = await smtp_probe("batch", "-", "--broker", fleet.redis.url, "--concurrency", "8",
                                           "--per-host", "2", *common(dns, smtp), stdin=targets)
