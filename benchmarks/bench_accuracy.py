@@ -1,10 +1,13 @@
 """Benchmark: classification accuracy on the labelled corpus, development part and sealed part.
 
 Run: python benchmarks/bench_accuracy.py [--misses dev|sealed|all] [--by reason,source,context] [--sisimai]
+                                        [--corpus-at REF]
 
 The split is fixed by each entry's id (probe.testing.corpus.is_sealed). Tune rules and the lexicon on the
 development part only: `--misses dev` lists what to look at; `--misses sealed` is for the final report, not for
 tuning. "sealed, new" counts only the sealed entries added after the split (no rule was tuned on them).
+--corpus-at REF adds "sealed @REF": the sealed entries that were already in the corpus at git commit REF, the
+strictest figure when rules were later written from the sources that new entries were taken from.
 
 --sisimai also asks Sisimai (Debian's libsisimai-perl) for each line, through benchmarks/sisimai_verdict.pl
 (what Sisimai::Data->make does once a bounce is parsed: Sisimai::Rhost for the host, else
@@ -16,10 +19,13 @@ decide; those no SPEC reason matches (onhold, undefined, vacation, feedback) map
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,6 +96,19 @@ def _sisimai(corpus: list[Labelled]) -> dict[str, str]:
     return {e.id: SISIMAI_REASONS.get(v, "unknown") for e, v in zip(corpus, verdicts, strict=True)}
 
 
+def _ids_at(ref: str) -> set[str]:
+    """The ids of the corpus entries at git commit `ref` (its fixtures/corpus, unpacked to a temporary folder)."""
+    root = CORPUS_DIR.parents[1]
+    done = subprocess.run(["git", "-C", str(root), "archive", ref, "fixtures/corpus"], capture_output=True,
+                          check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"--corpus-at {ref}: {done.stderr.decode(errors='replace').strip()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(fileobj=io.BytesIO(done.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        return {e.id for e in load_corpus(Path(tmp) / "fixtures" / "corpus")}
+
+
 def _table(title: str, parts: dict[str, Score], attr: str) -> None:
     keys = sorted({k for s in parts.values() for k in getattr(s, attr).totals})
     names = list(parts)
@@ -108,6 +127,7 @@ def main() -> int:
     ap.add_argument("--misses", choices=["none", "dev", "sealed", "all"], default="none")
     ap.add_argument("--by", default="reason,source,context", help="tables to print: reason,source,context")
     ap.add_argument("--sisimai", action="store_true", help="also score Sisimai (libsisimai-perl) on the same lines")
+    ap.add_argument("--corpus-at", metavar="REF", help="also score the sealed entries already in the corpus at REF")
     args = ap.parse_args()
 
     corpus = load_corpus(CORPUS_DIR)
@@ -117,6 +137,9 @@ def main() -> int:
         "sealed": score([e for e in corpus if e.sealed], _ours),
         "sealed, new": score([e for e in corpus if e.sealed and not e.before_split], _ours),
     }
+    if args.corpus_at:
+        older = _ids_at(args.corpus_at)
+        parts[f"sealed @{args.corpus_at}"] = score([e for e in corpus if e.sealed and e.id in older], _ours)
     print(f"corpus: {len(corpus)} replies, {len({e.file for e in corpus})} source families")
     for name, s in parts.items():
         print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})")
