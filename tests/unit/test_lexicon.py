@@ -128,6 +128,17 @@ def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> N
     ("421 4.7.30 Your email has been rate limited because DKIM authentication didn't pass for this message.",
      "bounce", Reason.SENDER_UNAUTHENTICATED),  # go-sisimai rhost/for-google.go
     ("452 4.4.5 Rate limit exceeded, try again later.", "RCPT", Reason.RATE_LIMITED),  # Stalwart inbound/rcpt.rs
+    # lines quoted by MailWizz's bounce handler (twisted1919/bounce-handler rules.php), decided by phrases from
+    # KumoMTA's, CiviCRM's and MailWizz's own tables (none of these lines is in the corpus or a rule's example)
+    ("552 recipient storage full, try again later (in reply to RCPT TO command)", "bounce", Reason.MAILBOX_FULL),
+    ("Diagnostic-Code: X-Postfix; cannot append message to destination file /var/mail/dale.me89g: error writing "
+     "message: File too large", "bounce", Reason.MAILBOX_FULL),
+    ("554 Please visit http:// antispam.domain.com/denyip.php?IP=111.111.111.000 (#5.7.1)", "RCPT",
+     Reason.BLOCKLISTED),
+    ("552 sorry, the spam message is detected (#5.6.0)", "after-DATA", Reason.SPAM_DETECTED),
+    ("550-ds176.domain.com [111.111.111.211] is currently not permitted to relay through this server. Perhaps you "
+     "have not logged into the pop/imap server in the last 30 minutes or do not have SMTP Authentication turned on "
+     "in your email client.", "RCPT", Reason.RELAY_DENIED),
 ])
 def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, reason: Reason) -> None:
     cat = load(rules="")
