@@ -304,7 +304,7 @@ def _step(step: Step, p: _Painter, width: int = DEFAULT_COLUMNS) -> list[str]:
     if step.command:
         out += _said(p, width, "  C: ", "cyan", printable(step.command), None, step)
     if step.code is None and not step.lines:
-        if step.severity is Severity.OK:  # e.g. QUIT whose 221 was not awaited: a note, not an alarm
+        if step.severity is Severity.OK:  # e.g. QUIT whose 221 did not come in time: a note, not an alarm
             out += [p(line, "dim") for line in wrap(f"({printable(step.text)})", width, "     ")]
         else:
             out += _said(p, width, "  !! ", "yellow", printable(step.text), str(step.reason), step)

@@ -260,7 +260,7 @@ class _Dialogue:
                                                                             self.deadline - self.loop.time())))
         if said:  # shown in the report like any step; nothing is concluded from it
             self._add(Exchange("QUIT", Context.QUIT, reply, None if reply else "quit-sent",
-                               "" if reply else "the reply was not awaited", self._now_ms(since)))
+                               "" if reply else "no 221 came within the wait", self._now_ms(since)))
         self.record.transcript.extend(wire.transcript)
 
     # ---- the dialogue ------------------------------------------------------------------------

@@ -383,10 +383,13 @@ class Wire:
         """End the session: QUIT (when asked, to a peer that has spoken SMTP and still listens), then close.
 
         Bytes still unread (after a protocol error the dialogue is desynchronised) go to the transcript,
-        not in the way of the QUIT. Plain TCP: write QUIT and close at once (the FIN follows the QUIT).
-        TLS: wait for the 221 (at most `timeout_s`, capped at 1 s) and then drop the connection without
-        waiting for the peer's close_notify: the server has processed QUIT by then, and a graceful TLS
-        close costs another round trip. Never raises. Returns (QUIT was said, the 221 if it was read).
+        not in the way of the QUIT. The client waits for the 221 (at most `timeout_s`, capped at 1 s), as
+        RFC 5321 §4.1.1.10 says it SHOULD: only then has the server ended the session on its side, so a
+        per-host connection limit (ours, or the server's own, such as Exim's smtp_accept_max_per_host)
+        never sees the next session to that host begin while this one is still open. Then plain TCP
+        closes; TLS drops the connection without waiting for the peer's close_notify (a graceful TLS close
+        costs another round trip, and the server has processed QUIT by then). Never raises. Returns
+        (QUIT was said, the 221 if it was read).
         """
         if self._inbox.buffer:
             self._log("S", self._inbox.take(len(self._inbox.buffer)))
@@ -397,14 +400,15 @@ class Wire:
             self._log("C", b"QUIT\r\n")
             transport.write(b"QUIT\r\n")
             said_quit = True
-        if said_quit and self.tls_info() is not None:
+        if said_quit:
             with contextlib.suppress(WireError):
                 reply = await self.read_reply(min(timeout_s, _QUIT_WAIT_S), step="waiting for the reply to QUIT")
             if self._inbox.buffer:
                 self._log("S", self._inbox.take(len(self._inbox.buffer)))
-            if transport is not None and not self._inbox.lost.done():
-                transport.abort()
-            return said_quit, reply
+            if self.tls_info() is not None:
+                if transport is not None and not self._inbox.lost.done():
+                    transport.abort()
+                return said_quit, reply
         await self.close(quit=False)
         return said_quit, reply
 

@@ -382,7 +382,7 @@ REALISTIC_DETAILS = {
     "proxy-failed": ["the SOCKS proxy at 127.0.0.1:1080 did not complete the connection to 192.0.2.1:25 within "
                      "5 s [proxy-timeout]"],
     "port25-blocked": ["3 of 3 MX addresses timed out on port 25"],
-    "quit-sent": ["the reply was not awaited"],
+    "quit-sent": ["no 221 came within the wait"],
     "not-asked": ["not sent: this session already used the 10 non-mail commands servers "
                   "commonly allow (Exim closes the connection at the next one)"],
 }
