@@ -7,10 +7,11 @@ about a sixth of a probe's CPU time (callgrind: 180M of 1,024M instructions). Th
 class's definition, so its code object can be kept, as a .pyc keeps a module's: `install()` gives the
 dataclasses module an exec of its own (a module global, found before the builtin) that looks each text up
 among the code objects compiled before, compiling only a text it has not seen, exactly as exec() compiles
-it ("<string>", no inherited __future__ flags); `save()` stores them, marshalled, in __pycache__, in a file
-named for the interpreter's exact version (not under PYTHONDONTWRITEBYTECODE). The classes are the same; a
-missing, stale, unreadable or unwritable cache only costs the time. For the probe's own process (python -m
-probe, the smtp-probe script): a program that uses probe as a library keeps dataclasses as it is.
+it ("<string>", no inherited __future__ flags); `save()` stores them, marshalled, in __pycache__ (or the
+user's cache where that cannot be written: probe.caches), in a file named for the interpreter's exact
+version (not under PYTHONDONTWRITEBYTECODE). The classes are the same; a missing, stale, unreadable or
+unwritable cache only costs the time. For the probe's own process (python -m probe, the smtp-probe script):
+a program that uses probe as a library keeps dataclasses as it is.
 """
 
 import builtins
@@ -21,8 +22,10 @@ import sys
 from types import CodeType
 from typing import Any
 
-CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__",
-                     f"dataclass-methods.{sys.implementation.cache_tag}.{sys.hexversion:x}.marshal")
+from probe import caches
+
+NAME = f"dataclass-methods.{sys.implementation.cache_tag}.{sys.hexversion:x}.marshal"
+HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_TEXTS = 2000  # past this many (classes edited over time), a save keeps only the texts this run used
 
 
@@ -48,43 +51,47 @@ class CompilingOnce:
         builtins.exec(source, globals, locals)
 
 
-def _read(path: str) -> dict[str, CodeType]:
-    try:
-        with open(path, "rb") as fh:
-            known = marshal.loads(fh.read())  # not marshal.load(fh): that reads in many small calls
-    except Exception:  # missing, or corrupt (any error marshal raises): compiled afresh
-        return {}
+def _places(path: str | None) -> tuple[tuple[caches.Place, ...], str]:
+    """(where the cache is, its file name): this package's places, or the one file `path` (for tests)."""
+    if path is None:
+        return caches.places(HERE), NAME
+    directory, name = os.path.split(path)
+    return (caches.Place(directory),), name
+
+
+def _decode(data: bytes) -> dict[str, CodeType]:
+    known = marshal.loads(data)  # corrupt: any error marshal raises makes caches.load skip it
     if not isinstance(known, dict) or not all(isinstance(k, str) and isinstance(v, CodeType)
                                               for k, v in known.items()):
-        return {}
+        raise ValueError("not a dataclass methods cache")
     return known
 
 
-def install(path: str = CACHE) -> CompilingOnce:
-    """From now on the dataclasses module compiles through the cache at `path` (read now)."""
-    compiler = CompilingOnce(_read(path))
+def install(path: str | None = None) -> CompilingOnce:
+    """From now on the dataclasses module compiles through the cache (read now): in __pycache__, and in the
+    user's cache (both read: a run that cannot write __pycache__ keeps what it adds in the user's), or `path`."""
+    found, name = _places(path)
+    known: dict[str, CodeType] = {}
+    for place in found:
+        known.update(caches.load((place,), name, _decode) or {})
+    compiler = CompilingOnce(known)
     setattr(dataclasses, "exec", compiler)  # noqa: B010 - a module global that shadows the builtin
     return compiler
 
 
-def save(compiler: CompilingOnce, path: str = CACHE) -> None:
-    """The texts compiled since `install` added to the cache at `path`; caches of other interpreters'
-    versions are removed. Like a .pyc, nothing is written under PYTHONDONTWRITEBYTECODE. Never raises."""
+def save(compiler: CompilingOnce, path: str | None = None) -> None:
+    """The texts compiled since `install` added to the cache (in the first place that can take it, or
+    `path`); caches of other interpreters' versions are removed. Like a .pyc, nothing is written under
+    PYTHONDONTWRITEBYTECODE. Never raises."""
     if not compiler.added or sys.dont_write_bytecode:
         return
     known = compiler.known
     if len(known) > MAX_TEXTS:
         known = {text: known[text] for text in compiler.used}
-    directory, name = os.path.split(path)
+    found, name = _places(path)
     prefix = name.split(".", 1)[0] + "."
     try:
-        os.makedirs(directory, exist_ok=True)
-        for old in os.listdir(directory):
-            if old.startswith(prefix) and old.endswith(".marshal") and old != name:
-                os.remove(os.path.join(directory, old))
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(marshal.dumps(known))
-        os.replace(tmp, path)
-    except (OSError, ValueError):  # a read-only install compiles every time
-        pass
+        data = marshal.dumps(known)
+    except ValueError:
+        return
+    caches.store(found, name, data, lambda old: old.startswith(prefix) and old.endswith(".marshal"))

@@ -17,7 +17,7 @@ PACKAGE = Path(probe.__file__).resolve().parent
 
 # Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("vocabulary", ("probe.model", "probe.errors")),
+    ("vocabulary", ("probe.model", "probe.errors", "probe.caches")),
     ("core", ("probe.inputs", "probe.diagnosis")),
     ("io", ("probe.dns", "probe.smtp", "probe.tls")),
     ("judge", ("probe.judge",)),
@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("edge", ("probe.cli", "probe.__main__", "probe")),
 ]
 # The pure core: no network, no event loop, no terminal. (`probe` itself re-exports the pure API.)
-PURE = ("probe.model", "probe.errors", "probe.inputs", "probe.diagnosis", "probe.judge.verdicts",
+PURE = ("probe.model", "probe.errors", "probe.caches", "probe.inputs", "probe.diagnosis", "probe.judge.verdicts",
         "probe.judge.catchall", "probe.judge.greylist", "probe.judge.health", "probe.judge.expect", "probe.judge.expectations",
         "probe.judge.advice", "probe.judge.reportfacts", "probe.render")
 IO_MODULES = ("asyncio", "socket", "ssl", "dns", "click", "aiosmtpd", "http", "urllib.request", "selectors")

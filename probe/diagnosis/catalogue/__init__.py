@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
+from probe import caches
 from probe.diagnosis.catalogue.entries import (
     CodeEntry,
     EnhancedEntry,
@@ -52,39 +53,37 @@ RULES_DIR = "rules"  # wording rules, one file per family of servers; files are 
 LEXICON_DIR = "lexicon"  # phrase lexicon, one file per language
 
 
-def _through_cache(directory: str, prefix: str, key: str, build: Callable[[], Any], *, codec: Any,
+def _through_cache(sub: str, prefix: str, key: str, build: Callable[[], Any], *, codec: Any,
                    valid: Callable[[Any], bool]) -> Any:
-    """`build()`, or what an earlier run stored for the same `key` in `directory` (a __pycache__ folder).
+    """`build()`, or what an earlier run stored for the same `key` in this package's caches (`sub`: a folder
+    in them): its __pycache__, or the user's cache where that cannot be written (probe.caches).
 
     The file is `<prefix>.<key>.<codec name>`; files of other keys with the same prefix are removed when a
     new one is written. `codec` is marshal or pickle; a cache that cannot be read, written or checked by
-    `valid` is ignored (read-only installs build every time)."""
+    `valid` is ignored (with neither place writable, every run builds)."""
     suffix = codec.__name__
-    cache = os.path.join(directory, f"{prefix}.{key}.{suffix}")
-    try:
-        with open(cache, "rb") as fh:
-            value = codec.load(fh)
-        if valid(value):
+    name = f"{prefix}.{key}.{suffix}"
+    found = caches.places(_HERE, sub)
+
+    def decode(data: bytes) -> Any:
+        value = codec.loads(data)
+        if not valid(value):
+            raise ValueError("not what this version stores")
+        return value
+
+    value = caches.load(found, name, decode)
+    if value is None:
+        value = build()
+        try:
+            data = codec.dumps(value)
+        except Exception:  # a value the codec cannot store (any error it raises): not cached
             return value
-    except Exception:  # a stale or corrupt cache (any error the codec raises) is rebuilt
-        pass
-    value = build()
-    try:
-        os.makedirs(directory, exist_ok=True)
-        for old in os.listdir(directory):  # drop caches of earlier versions
-            if old.startswith(f"{prefix}.") and old.endswith(f".{suffix}"):
-                os.remove(os.path.join(directory, old))
-        tmp = f"{cache}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            codec.dump(value, fh)
-        os.replace(tmp, cache)
-    except (OSError, ValueError, TypeError, AttributeError):  # read-only install, or a value the codec cannot store
-        pass
+        caches.store(found, name, data, lambda old: old.startswith(f"{prefix}.") and old.endswith(f".{suffix}"))
     return value
 
 
 def _package_doc(filename: str) -> dict[str, Any] | None:
-    """A package TOML file parsed, through a marshal cache in __pycache__ (like .pyc files).
+    """A package TOML file parsed, through a marshal cache in __pycache__ (like .pyc files) or the user's.
 
     tomllib is pure Python (about 0.2 ms per KB); the cache keeps `smtp-probe explain` start-up low.
     The cache is keyed on the file's size and mtime and ignored when unreadable or unwritable.
@@ -100,7 +99,7 @@ def _package_doc(filename: str) -> dict[str, Any] | None:
             return parse(fh.read(), filename)
 
     doc: dict[str, Any] = _through_cache(
-        os.path.join(_HERE, "__pycache__", os.path.dirname(filename)), os.path.basename(filename),
+        os.path.dirname(filename), os.path.basename(filename),
         f"{st.st_size}.{st.st_mtime_ns}", build, codec=marshal, valid=lambda d: isinstance(d, dict))
     return doc
 
@@ -130,9 +129,10 @@ _BUILDERS = ("__init__", "entries", "literals", "parsing", "prefilter")  # modul
 
 
 def _through_pickle(prefix: str, files: list[str], build: Callable[[], Any], valid: Callable[[Any], bool]) -> Any:
-    """`build()` through a pickle cache in __pycache__ (next to the .pyc files), keyed on the size and mtime of
-    `files` (catalogue data) and of the modules that build catalogue data, and on the Python version. The cache
-    holds that key in full beside the value, so a checksum that happens to collide cannot bring a stale one."""
+    """`build()` through a pickle cache in __pycache__ (next to the .pyc files) or the user's, keyed on the size
+    and mtime of `files` (catalogue data) and of the modules that build catalogue data, and on the Python version.
+    The cache holds that key in full beside the value, so a checksum that happens to collide cannot bring a stale
+    one."""
     import pickle
     import sys
     import zlib  # not hashlib: importing it (OpenSSL) costs more than the rest of this
@@ -144,8 +144,8 @@ def _through_pickle(prefix: str, files: list[str], build: Callable[[], Any], val
     except OSError:  # not plain files (zip): no cache
         return build()
     digest = f"{zlib.crc32(stamp.encode()):08x}{len(stamp):x}"
-    stamped = _through_cache(os.path.join(_HERE, "__pycache__"), prefix, digest, lambda: (stamp, build()),
-                             codec=pickle, valid=lambda cached: isinstance(cached, tuple) and len(cached) == 2
+    stamped = _through_cache("", prefix, digest, lambda: (stamp, build()), codec=pickle,
+                             valid=lambda cached: isinstance(cached, tuple) and len(cached) == 2
                              and cached[0] == stamp and valid(cached[1]))
     return stamped[1]
 
