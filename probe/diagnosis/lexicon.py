@@ -2,11 +2,15 @@
 the reply code and the command say (catalogue/evidence.toml), so that a reply no rule knows still lands on
 the right reason. Must not import asyncio, dns, ssl, socket or click.
 
-Scoring: each phrase found adds its weight to the reason it points to (a phrase found inside a longer one
-that was found too counts once, as the longer one). Each piece of code evidence (the reply class, the
-enhanced code's subject, the command) that favours one of those reasons adds a bonus; one that speaks
-against it takes off a penalty. Reasons no phrase points to score nothing: the code alone never decides
-here, it only tips the balance between what the words say. The best reason wins when it reaches the
+Scoring: each phrase found adds its weight to the reason it points to (a phrase found inside a longer one that was
+found too counts once, as the longer one). Topic words (lexicon files marked `topics = true`, e.g. 'virus',
+'dmarc', 'greylisted') are phrases of one or two words that weigh less than any phrase (0.5): a phrase outweighs
+them, a topic word inside a phrase found counts as that phrase, and they decide alone only when no phrase speaks;
+the Decision then names them as topic words. A verdict carried by topic words alone may overrule the code like any
+other (dev evidence: holding it back for a registered X.Y.Z code lost more than it saved). Each piece of code
+evidence (the reply class, the enhanced code's subject, the command) that favours one of those reasons adds a
+bonus; one that speaks against it takes off a penalty. Reasons no phrase points to score nothing: the code alone
+never decides here, it only tips the balance between what the words say. The best reason wins when it reaches the
 threshold and no other reason scores as much.
 """
 
@@ -31,10 +35,16 @@ class Verdict:
     phrases: tuple[Phrase, ...]  # the phrases found that point to `reason`
     evidence: tuple[str, ...]  # "5xx", "X.2 (mailbox)", "to RCPT": the code evidence that favoured it
 
+    @property
+    def topical(self) -> bool:
+        """Carried by topic words only (lexicon files with `topics = true`): no phrase named this reason."""
+        return all(p.topic for p in self.phrases)
+
     def summary(self) -> str:
         quoted = ", ".join(f"'{p.text}'" for p in self.phrases[:4]) + (" ..." if len(self.phrases) > 4 else "")
         backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
-        return f"the words {quoted} ({self.reason.value}, score {self.score:g}{backed})"
+        words = ("the topic word" if len(self.phrases) == 1 else "the topic words") if self.topical else "the words"
+        return f"{words} {quoted} ({self.reason.value}, score {self.score:g}{backed})"
 
 
 _EVIDENCE_KEYS: dict[tuple[int | None, str | None, Context | None], tuple[tuple[str, str], ...]] = {}

@@ -50,7 +50,7 @@ __all__ = [
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 RULES_DIR = "rules"  # wording rules, one file per family of servers; files are tried in name order
-LEXICON_DIR = "lexicon"  # phrase lexicon, one file per language
+LEXICON_DIR = "lexicon"  # phrase lexicon: files per language (en.toml phrases, en-topics.toml topic words)
 
 
 def _through_cache(sub: str, prefix: str, key: str, build: Callable[[], Any], *, codec: Any,

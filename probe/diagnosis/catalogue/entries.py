@@ -172,6 +172,7 @@ class Phrase:
     language: str
     source: str  # where it was seen: a URL or github:owner/repo/path
     where: str  # 'lexicon/fr.toml group[3]': for messages about the catalogue
+    topic: bool = False  # a topic word (a file with `topics = true`): names a cause, weighs under a phrase
 
     __reduce__ = _by_constructor
 

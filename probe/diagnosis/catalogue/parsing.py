@@ -369,14 +369,19 @@ _NOT_FROM_WORDS = frozenset({Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_
 def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") -> tuple[Phrase, ...]:
     """One lexicon file's text -> its phrases in file order, validated.
 
-    The file: `language = "fr"`, then `[[group]]` tables with `reason`, `source` (where the phrases were seen),
-    `phrases` (lower-case, no surrounding spaces) and an optional `weight` (default 1, at most 3)."""
+    The file: `language = "fr"`, an optional `topics = true` (its phrases are topic words: single words or short
+    collocations that name a cause, weighing under a phrase), then `[[group]]` tables with `reason`, `source` (where
+    the phrases were seen), `phrases` (lower-case, no surrounding spaces) and an optional `weight` (default 1, at
+    most 3)."""
     doc = parse(text, filename)
     top = _Place(filename)
-    top.known(doc, {"language", "group"})
+    top.known(doc, {"language", "topics", "group"})
     language = top.req(doc, "language")
     if not _LANGUAGE.match(language):
         raise top.fail(f"'language': {language!r} is not a language code like 'fr'")
+    topics = doc.get("topics", False)
+    if not isinstance(topics, bool):
+        raise top.fail("'topics' must be true or false")
     phrases: list[Phrase] = []
     seen: set[tuple[str, Reason]] = set()
     for i, t in enumerate(_tables(doc, "group", filename)):
@@ -390,6 +395,8 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
         weight = t.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 3:
             raise place.fail("'weight' must be a number above 0 and at most 3")
+        if topics and weight >= 1:
+            raise place.fail("'weight': topic words must weigh less than a phrase (under 1)")
         raw = t.get("phrases")
         if not isinstance(raw, list) or not raw:
             raise place.fail("'phrases' must be a non-empty list of strings")
@@ -401,7 +408,7 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
             if (value, reason) in seen:
                 raise place.fail(f"phrases[{j}] {value!r}: repeated for {reason.value} in this file")
             seen.add((value, reason))
-            phrases.append(Phrase(value, reason, float(weight), language, source, f"{filename} group[{i}]"))
+            phrases.append(Phrase(value, reason, float(weight), language, source, f"{filename} group[{i}]", topics))
     return tuple(phrases)
 
 
