@@ -180,3 +180,74 @@ def test_words_in_languages_without_rules_still_decide(text: str, reason: Reason
     diagnosis = diagnose(parse(text), Context.BOUNCE)
     assert diagnosis.reason is reason
     assert diagnosis.decided_by.by == "lexicon"
+
+
+TOPIC_GROUP = '[[group]]\nreason = "virus_detected"\nsource = "https://example.org/"\nphrases = ["virus"]\n'
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('language = "en"\ntopics = true\n' + TOPIC_GROUP,
+     "lexicon.toml group[0] (virus_detected): 'weight': topic words must weigh less than a phrase"),
+    ('language = "en"\ntopics = "yes"\n' + TOPIC_GROUP, "lexicon.toml: 'topics' must be true or false"),
+])
+def test_topic_words_must_weigh_less_than_a_phrase(text: str, message: str) -> None:
+    with pytest.raises(CatalogueError) as info:
+        load(lexicon=text)
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_the_shipped_topic_words_are_single_words_or_short_collocations_under_a_phrase() -> None:
+    topics = [p for p in default().lexicon if p.topic]
+    assert len(topics) >= 50, len(topics)
+    assert all(p.weight < 1 and p.language == "en" and len(p.text.split()) <= 3 for p in topics)
+    # words mail replies use for several causes stay out (lexicon/en-topics.toml says why)
+    assert not {"relay", "blocked", "suspended", "disabled", "expired", "policy", "rejected"} & {p.text for p in topics}
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # real replies no phrase knows, classified with every wording rule off: a topic word decides, weighed with the
+    # code evidence. Each from github:twisted1919/bounce-handler BounceHandler/rules.php ('Triggered by' comments),
+    # except where noted.
+    ("552 sorry, the spam message is detected (#5.6.0)", "after-DATA", Reason.SPAM_DETECTED),
+    ("550 <xxxxx@yourdomain.com>: User status is locked.", "RCPT", Reason.MAILBOX_DISABLED),
+    ("550 relaying to <xxxxx@yourdomain.com> prohibited by administrator", "RCPT", Reason.RELAY_DENIED),
+    ("552 Requested mailbox exceeds quota.", "bounce", Reason.MAILBOX_FULL),
+    ("451 System(u) busy, try again later.", "bounce", Reason.SERVICE_UNAVAILABLE),
+    # github:sisimai/p5-sisimai set-of-emails/maildir/bsd/rhost-google-04.eml
+    ("550-5.7.26 This mail has been blocked because the sender is unauthenticated.", "bounce",
+     Reason.SENDER_UNAUTHENTICATED),
+])
+def test_topic_words_decide_where_no_phrase_speaks(text: str, context: str, reason: Reason) -> None:
+    d = diagnose(parse(text), Context.parse(context), catalogue=load(rules=""))
+    assert d.reason is reason, d.decided_by
+    assert d.decided_by is not None and d.decided_by.by == "lexicon"
+    assert d.decided_by.summary.startswith("the topic word '"), d.decided_by.summary
+
+
+def test_a_phrase_outweighs_a_topic_word() -> None:
+    # Gmail (github:sisimai/p5-sisimai set-of-emails/maildir/bsd/rhost-google-08.eml): 'spam' is found, but the phrase
+    # naming the malformed message decides (content_rejected, fixtures/corpus/README.md)
+    text = ("550-5.7.1 This message is not RFC 5322 compliant. There are multiple Subject 550-5.7.1 headers. To "
+            "reduce the amount of spam sent to Gmail, this message has 550-5.7.1 been blocked.")
+    cat = load(rules="")
+    parsed = parse(text)
+    found = {cat.lexicon[i].text for i in cat.phrase_index.matches(parsed.normalized)}
+    assert "spam" in found
+    d = diagnose(parsed, Context.BOUNCE, catalogue=cat)
+    assert d.reason is Reason.CONTENT_REJECTED and d.decided_by is not None
+    assert "this message is not rfc 5322 compliant" in d.decided_by.phrases and "spam" not in d.decided_by.phrases
+
+
+def test_topic_words_keep_out_of_longer_words_and_log_fields() -> None:
+    cat = load(rules="")
+
+    def topic_words(text: str) -> set[str]:
+        return {cat.lexicon[i].text for i in cat.phrase_index.matches(parse(text).normalized) if cat.lexicon[i].topic}
+
+    # blocklist zones hold 'spam' inside a word (Postfix reject_rbl_client, SpamCop's published reply text)
+    assert topic_words("554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org") == set()
+    assert topic_words("blocked - see http://www.spamcop.net/bl.shtml?192.0.2.1") == set()
+    # Sendmail's DSN line names the host it talked to as 'relay=': no relay refusal (bounce-handler rules.php)
+    text = "553 5.3.0 <xxxxx@yourdomain.com>... Addressee unknown, relay=[111.111.111.000]"
+    assert topic_words(text) == set()
+    assert diagnose(parse(text), Context.BOUNCE, catalogue=cat).reason is Reason.USER_UNKNOWN
