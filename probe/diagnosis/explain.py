@@ -10,7 +10,7 @@ from probe.diagnosis.catalogue import CodeEntry, EnhancedEntry, default
 from probe.diagnosis.classifier import CLASS_NAMES, classify, diagnose
 from probe.diagnosis.codes import parse, split_enhanced
 from probe.errors import InputError
-from probe.model import Context
+from probe.model import Context, Diagnosis, Reason
 
 _BARE_CODE = re.compile(r"^[0-9]{3}$")
 _CODE_LIKE = re.compile(r"^[0-9.]+$")  # digits and dots only: meant as a code, so a bad one is an error
@@ -82,11 +82,22 @@ def entry(code_or_line: str, context: str | Context | None = None) -> dict[str, 
         "input": text,
         "label": " ".join(str(p) for p in (parsed.code, parsed.enhanced) if p),
         "title": " / ".join(titles) if titles else None,
-        "sender": code_entry.sender if code_entry else None,
+        "sender": _sender_advice(code_entry, diag, ctx),
         "contexts": _context_view(code_entry, enh_entry),
     })
     result["references"] = list(dict.fromkeys([*result["references"], *(enh_entry.references if enh_entry else ())]))
     return result
+
+
+def _sender_advice(code_entry: CodeEntry | None, diag: Diagnosis, ctx: Context | None) -> str | None:
+    """The code's advice to someone whose mail bounced with it, when it speaks of the reason diagnosed: a 552
+    whose words say 'Virus found' is no size or quota problem, so 552's size advice would mislead there.
+    A code whose own reason is unknown (550, 554) has advice that names the usual causes, and always fits."""
+    if code_entry is None or not code_entry.sender:
+        return None
+    note = code_entry.contexts.get(ctx) if ctx is not None else None
+    usual = {code_entry.reason, note.reason if note is not None and note.reason else code_entry.reason}
+    return code_entry.sender if diag.reason in usual or Reason.UNKNOWN in usual else None
 
 
 def _class_digit(e: dict[str, Any]) -> int | None:

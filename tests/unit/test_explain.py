@@ -172,3 +172,13 @@ def test_printable_escapes_lone_surrogates_so_any_utf8_stream_can_print_them() -
     shown = printable("caf\udce9 ok\n")
     assert shown == "caf\\udce9 ok\n"
     shown.encode("utf-8")  # would raise UnicodeEncodeError if a surrogate were left in
+
+
+def test_the_bounce_advice_is_left_out_when_the_words_give_another_reason_than_the_code() -> None:
+    # 552's own advice speaks of size and full mailboxes; a 552 whose words say 'Virus found' is neither
+    assert "too large" in (entry("552")["sender"] or "")
+    worded = entry("552 Virus found.")
+    assert worded["reason"] == "virus_detected" and worded["sender"] is None
+    assert entry("552 5.3.4 Message size exceeds fixed limit")["sender"]  # the words agree with the code
+    # 550's advice names the usual causes itself, so it fits whatever the words say
+    assert entry("550 5.7.1 Client host blocked using zen.spamhaus.org")["sender"]
