@@ -139,6 +139,29 @@ def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> N
     ("550-ds176.domain.com [111.111.111.211] is currently not permitted to relay through this server. Perhaps you "
      "have not logged into the pop/imap server in the last 30 minutes or do not have SMTP Authentication turned on "
      "in your email client.", "RCPT", Reason.RELAY_DENIED),
+    # topic words alone (lexicon/<lang>-topics.toml, no phrase of <lang>.toml matches): Exchange Server 2013's
+    # localized DSN tables (MicrosoftDocs/OfficeDocs-Exchange-Test-pr.<locale>, dsns-and-ndrs-in-exchange-2013),
+    # Roundcube's localized messages.inc, and the providers' help pages each *-topics.toml group cites
+    ("Le quota de stockage de la boîte aux lettres du destinataire étant dépassé, celle-ci ne peut plus accepter de "
+     "nouveaux messages.", "bounce", Reason.MAILBOX_FULL),  # fr-fr, 5.2.2
+    ("Das Postfach des Empfängers hat sein Speicherkontingent überschritten und kann keine weiteren neuen Nachrichten "
+     "annehmen.", "bounce", Reason.MAILBOX_FULL),  # de-de, 5.2.2
+    ("El buzón del destinatario ha superado su cuota de almacenamiento y ya no puede aceptar mensajes nuevos.",
+     "bounce", Reason.MAILBOX_FULL),  # es-es, 5.2.2
+    ("Este mensaje es demasiado grande y se ha superado la cuota local.", "bounce", Reason.MESSAGE_TOO_BIG),  # es-es 5.2.3
+    ("A caixa de correio do destinatário excedeu sua cota de repositório e não pode mais aceitar novas mensagens.",
+     "bounce", Reason.MAILBOX_FULL),  # pt-br, 5.2.2
+    ("Numero eccessivo di destinatari, ridurlo a $max", "bounce", Reason.RATE_LIMITED),  # Roundcube it_IT
+    ("Сообщение слишком велико, превышена локальная квота.", "bounce", Reason.MESSAGE_TOO_BIG),  # ru-ru, 5.2.3
+    ("メッセージがトランスポート データベースまたはメールボックス データベースに構成されているサイズ制限を超えているため、"
+     "受け付けられません。", "bounce", Reason.MESSAGE_TOO_BIG),  # ja-jp, 5.3.4: a CJK topic word inside a sentence
+    ("收件人的邮箱已超过其存储配额，无法再接收新邮件。", "bounce", Reason.MAILBOX_FULL),  # zh-cn, 5.2.2
+    ("메시지가 너무 커서 이며 로컬 할당량을 초과 하는 합니다.", "bounce", Reason.MESSAGE_TOO_BIG),  # ko-kr, 5.2.3
+    ("nadawca wiadomości znajduje się na czarnej liście", "bounce", Reason.BLOCKLISTED),  # support.konto.pl a2871
+    ("Het bericht dat je probeerde te versturen was te groot", "bounce", Reason.MESSAGE_TOO_BIG),  # oni.nl
+    ("odesílatel zprávy je na blacklistu", "bounce", Reason.BLOCKLISTED),  # support.grhosting.cz a290
+    ("Príliš veľa príjemcov. Zredukujte počet príjemcov na $max.", "bounce", Reason.RATE_LIMITED),  # Roundcube sk_SK
+    ("Çok fazla alıcı var. En fazla $max alıcı olabilir.", "bounce", Reason.RATE_LIMITED),  # Roundcube tr_TR
 ])
 def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, reason: Reason) -> None:
     cat = load(rules="")
