@@ -269,8 +269,9 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             usual = (note.reason if note else None) or (code_entry.reason if code_entry else None)
             if usual is not None and usual != rule.reason:  # the code's usual "when" describes another case
                 where = f"In reply to {_COMMAND_WORDS.get(ctx) or ctx}" if ctx not in _NO_COMMAND else "In a reply"
-                when = (f"{where}, worded like this: the reason here is {_REASON_WORDS[rule.reason]}, "
-                        f"not what a bare {parsed.code} usually means ({_REASON_WORDS[usual]}).")
+                bare = (f"a bare {parsed.code} names no cause" if usual is Reason.UNKNOWN
+                        else f"not what a bare {parsed.code} usually means ({_REASON_WORDS[usual]})")
+                when = f"{where}, worded like this: the reason here is {_REASON_WORDS[rule.reason]}, {bare}."
             return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
                         decision=by_rule(rule))
 

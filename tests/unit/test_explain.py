@@ -182,3 +182,9 @@ def test_the_bounce_advice_is_left_out_when_the_words_give_another_reason_than_t
     assert entry("552 5.3.4 Message size exceeds fixed limit")["sender"]  # the words agree with the code
     # 550's advice names the usual causes itself, so it fits whatever the words say
     assert entry("550 5.7.1 Client host blocked using zen.spamhaus.org")["sender"]
+
+
+def test_when_a_rule_overrides_a_code_that_names_no_cause_the_text_says_so() -> None:
+    when = classify("550 user is locked.", "RCPT").when
+    assert "a bare 550 names no cause" in when and "(unknown)" not in when
+    assert "not what a bare 552 usually means (message too big)" in classify("552 Virus found.").when
