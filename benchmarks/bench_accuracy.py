@@ -1,13 +1,16 @@
 """Benchmark: classification accuracy on the labelled corpus, development part and sealed part.
 
 Run: python benchmarks/bench_accuracy.py [--misses dev|sealed|all] [--by reason,source,context] [--sisimai]
-                                        [--corpus-at REF]
+                                        [--corpus-at REF] [--added-after REF]
 
 The split is fixed by each entry's id (probe.testing.corpus.is_sealed). Tune rules and the lexicon on the
 development part only: `--misses dev` lists what to look at; `--misses sealed` is for the final report, not for
 tuning. "sealed, new" counts only the sealed entries added after the split (no rule was tuned on them).
 --corpus-at REF adds "sealed @REF": the sealed entries that were already in the corpus at git commit REF, the
 strictest figure when rules were later written from the sources that new entries were taken from.
+--added-after REF adds "new since @REF" (every entry not in the corpus at REF, dev and sealed alike) and the same
+without the positive replies (2xx/3xx: accepted, will_forward, cannot_verify, which the code alone settles): the
+figure for a batch collected after the tuning it is measured against, before anyone tuned on it.
 
 --sisimai also asks Sisimai (Debian's libsisimai-perl) for each line, through benchmarks/sisimai_verdict.pl
 (what Sisimai::Data->make does once a bounce is parsed: Sisimai::Rhost for the host, else
@@ -96,6 +99,9 @@ def _sisimai(corpus: list[Labelled]) -> dict[str, str]:
     return {e.id: SISIMAI_REASONS.get(v, "unknown") for e, v in zip(corpus, verdicts, strict=True)}
 
 
+_POSITIVE = frozenset({"accepted", "will_forward", "cannot_verify"})
+
+
 def _ids_at(ref: str) -> set[str]:
     """The ids of the corpus entries at git commit `ref` (its fixtures/corpus, unpacked to a temporary folder)."""
     root = CORPUS_DIR.parents[1]
@@ -128,6 +134,7 @@ def main() -> int:
     ap.add_argument("--by", default="reason,source,context", help="tables to print: reason,source,context")
     ap.add_argument("--sisimai", action="store_true", help="also score Sisimai (libsisimai-perl) on the same lines")
     ap.add_argument("--corpus-at", metavar="REF", help="also score the sealed entries already in the corpus at REF")
+    ap.add_argument("--added-after", metavar="REF", help="also score every entry added to the corpus after REF")
     args = ap.parse_args()
 
     corpus = load_corpus(CORPUS_DIR)
@@ -140,9 +147,14 @@ def main() -> int:
     if args.corpus_at:
         older = _ids_at(args.corpus_at)
         parts[f"sealed @{args.corpus_at}"] = score([e for e in corpus if e.sealed and e.id in older], _ours)
+    if args.added_after:
+        known = _ids_at(args.added_after)
+        added = [e for e in corpus if e.id not in known]
+        parts[f"new since @{args.added_after}"] = score(added, _ours)
+        parts["  of them refusals"] = score([e for e in added if e.expect not in _POSITIVE], _ours)
     print(f"corpus: {len(corpus)} replies, {len({e.file for e in corpus})} source families")
     for name, s in parts.items():
-        print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})")
+        print(f"  {name:<12} {s.accuracy * 100:6.2f}%  ({s.hits} of {s.total})" if s.total else f"  {name:<12}  none")
     gap = (parts["dev"].accuracy - parts["sealed"].accuracy) * 100
     print(f"  dev - sealed: {gap:+.2f} points")
     wanted_tables = [tables[b.strip()] for b in args.by.split(",") if b.strip() in tables]
