@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).parent))  # lab.py and mtaconf.py, importe
 
 from probe.inputs import parse_address
 from probe.judge.health import finish_report
-from probe.model import ProbeOptions, Report
+from probe.model import Report
 from probe.run.probe import probe_domain
 from probe.tls.certificates import client_context
 
-from lab import INSTALL_HINT, Lab, LabProbe, missing_tools
+from lab import INSTALL_HINT, LAB_OPTIONS, Lab, LabProbe, missing_tools
 
 _WHY_NOT = missing_tools()
 _HERE = Path(__file__).parent
@@ -77,7 +77,6 @@ def lab() -> Iterator[Lab]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0, tls_policies=False)
 
 
 @pytest.fixture

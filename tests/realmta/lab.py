@@ -29,11 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from probe.dns.resolve import make_resolver
-from probe.model import Report
+from probe.model import ProbeOptions, Report
 from probe.testing.certs import TestCA, self_signed
 from probe.testing.fakedns import FakeDNS
 
 from mtaconf import Listener, exim_configure, postfix_main_cf, postfix_master_cf, texthash
+
+# what every lab probe uses unless a test says otherwise (the lab's zone, short bounds, no MTA-STS/TLS-RPT fetch)
+LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0, tls_policies=False)
 
 START_TIMEOUT_S = 20.0  # each daemon must listen within this (they take well under a second)
 GREYLIST_DELAY_S = 2  # postgrey --delay: a retry after this passes
