@@ -17,8 +17,6 @@ import re
 import socket
 from dataclasses import replace
 
-from conftest import LAB_OPTIONS
-
 from probe.inputs import parse_address
 from probe.judge.health import finish_report
 from probe.model import Context, DomainStatus, ProbeOptions, Reason, Verdict
@@ -27,7 +25,7 @@ from probe.run.probe import probe_domain
 from probe.smtp.wire import Wire
 from probe.testing.hostile import Behaviour, HostileServer
 
-from lab import Lab, LabProbe
+from lab import LAB_OPTIONS, Lab, LabProbe
 
 
 async def _pregreeted_reply(lab: Lab) -> tuple[int, tuple[int, ...], bytes]:
@@ -61,11 +59,11 @@ async def test_the_same_bytes_end_a_probe_as_an_answered_refusal_with_the_521_on
     assert (banner.context, banner.code) == (Context.BANNER, 521)
     assert banner.text == received.decode().replace("\r\n", "\n").rstrip("\n")  # the lines exactly as sent
     assert session.outcome == "rejected"
-    # the server answered and refused: never "unreachable" nor a protocol error. (Which refusal: the
-    # catalogue reads "521 5.5.1 Protocol error" at the greeting as RFC 7504's "does not accept mail";
-    # a DNSBL drop's "521 5.3.2" is refuses_this_client, test_lab_judgement.py.)
-    assert report.status in (DomainStatus.REFUSES_THIS_CLIENT, DomainStatus.DOES_NOT_ACCEPT_MAIL)
-    assert report.reason is not Reason.PROTOCOL_ERROR
+    # the server answered and refused this client for its manners (postscreen's pregreet test): never
+    # "unreachable", a protocol error of the peer, nor RFC 7504's "this host accepts no mail" that a bare
+    # 521 greeting means (a DNSBL drop's "521 5.3.2" is refuses_this_client too, test_lab_judgement.py)
+    assert report.status is DomainStatus.REFUSES_THIS_CLIENT
+    assert report.reason is Reason.BAD_SEQUENCE
     text = " ".join(render_text(report, health=finish_report(report)).split())
     assert re.search(r"127\.0\.0\.1 rejected \d+ ms 521 5\.5\.1 Protocol error",
                      text), text  # the MX row shows the 521, not the teaser
