@@ -169,6 +169,30 @@ def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, 
     assert d.reason is reason, d.decided_by
 
 
+@pytest.mark.parametrize(("text", "context", "reason", "token"), [
+    # real replies carrying a provider's status token (lexicon/en-tokens.toml), none in the corpus or a rule's
+    # example, classified with every wording rule off: the token's published meaning decides, whatever the code or
+    # the generic words around it say.
+    # Outlook.com SC-004 "a block has been placed against your IP address" (github:sisimai/go-sisimai
+    # set-of-emails/maildir/bsd/lhost-ezweb-08.eml); its words alone say bad reputation
+    ("550 SC-004 (COL0-MC1-F1) Unfortunately, messages from 111.86.156.22 weren't sent. We recommend that you "
+     "contact your Internet service provider. The problem is that too many unwanted messages have been sent from the "
+     "following IP address above. You can also refer your provider to "
+     "http://mail.live.com/mail/troubleshooting.aspx#errors.", "MAIL", Reason.BLOCKLISTED, "sc-004"),
+    # NetEase's replies as its table gives them (https://biecuoliao.com/pa/MBRrwEM.html, http://reibang.com/p/5eb000544dd7):
+    # the code alone would say sender_rejected, unknown, content_rejected
+    ("550 MI:STC", "MAIL", Reason.RATE_LIMITED, "mi:stc"),
+    ("550 RP:TRC", "RCPT", Reason.RATE_LIMITED, "rp:trc"),
+    ("550 RP:FRL", "RCPT", Reason.RELAY_DENIED, "rp:frl"),
+    ("550 MI:DMA", "after-DATA", Reason.SENDER_UNAUTHENTICATED, "mi:dma"),
+])
+def test_a_provider_status_token_decides_by_its_published_meaning(text: str, context: str, reason: Reason,
+                                                                  token: str) -> None:
+    d = diagnose(parse(text), Context.parse(context), catalogue=load(rules=""))
+    assert d.reason is reason, d.decided_by
+    assert d.decided_by is not None and token in d.decided_by.phrases, d.decided_by
+
+
 def test_the_lexicon_alone_is_mostly_right_on_the_dev_corpus_where_it_decides() -> None:
     """With every wording rule off, the replies the lexicon decides (development part only) are mostly right:
     it generalises beyond the rules instead of guessing."""
