@@ -162,6 +162,25 @@ def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> N
     ("odesílatel zprávy je na blacklistu", "bounce", Reason.BLOCKLISTED),  # support.grhosting.cz a290
     ("Príliš veľa príjemcov. Zredukujte počet príjemcov na $max.", "bounce", Reason.RATE_LIMITED),  # Roundcube sk_SK
     ("Çok fazla alıcı var. En fazla $max alıcı olabilir.", "bounce", Reason.RATE_LIMITED),  # Roundcube tr_TR
+    # the sending MTA's and the local delivery agent's own words (en.toml, issue 10 item 2): their format strings
+    # filled in, none of them a corpus entry or a rule's example
+    ("retry time not reached for any host for 'example.net'", "bounce", Reason.EXPIRED),  # Exim transports/smtp.c
+    ("transport filter process failed (127): unable to execute command", "bounce",
+     Reason.SYSTEM_ERROR),  # Exim transports/smtp.c
+    ("to=<bob@example.net>, relay=local, dsn=4.0.0, status=deferred (user lookup error)", "bounce",
+     Reason.SYSTEM_ERROR),  # Postfix local/recipient.c
+    ("cannot update mailbox /var/mail/bob for user bob. unable to lock for exclusive access: Resource temporarily "
+     "unavailable", "bounce", Reason.SYSTEM_ERROR),  # Postfix local/mailbox.c
+    ("maildir delivery failed: create maildir file /var/vmail/example.net/bob/tmp/1700000000.P1.mx: Permission "
+     "denied", "bounce", Reason.SYSTEM_ERROR),  # Postfix virtual/maildir.c
+    # ... whose wrapper weighs 0.75, so the cause it quotes still wins
+    ("cannot append message to file /home/bob/mbox: No space left on device", "bounce",
+     Reason.STORAGE_FULL),  # Postfix local/file.c
+    ("Deferred: user database error", "bounce", Reason.SYSTEM_ERROR),  # Sendmail recipient.c
+    ("Name server: mail.example.net.: no data known", "bounce", Reason.DOMAIN_UNKNOWN),  # Sendmail err.c
+    ("Deferred: DNS failure: CNAME loop for mail.example.net", "bounce", Reason.DNS_ERROR),  # Sendmail domain.c
+    ("bob@example.net: Destination seem to reject all mails", "bounce", Reason.POLICY_REJECTED),  # OpenSMTPD mta.c
+    ("Nowhere to deliver mail to for domain: example.net", "bounce", Reason.DOMAIN_UNKNOWN),  # Haraka hmail.js
 ])
 def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, reason: Reason) -> None:
     cat = load(rules="")
