@@ -181,6 +181,24 @@ def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> N
     ("Deferred: DNS failure: CNAME loop for mail.example.net", "bounce", Reason.DNS_ERROR),  # Sendmail domain.c
     ("bob@example.net: Destination seem to reject all mails", "bounce", Reason.POLICY_REJECTED),  # OpenSMTPD mta.c
     ("Nowhere to deliver mail to for domain: example.net", "bounce", Reason.DOMAIN_UNKNOWN),  # Haraka hmail.js
+    # refused senders at submission servers and sending services (issue 10), each as its source prints it
+    # Exim smtp_in.c + verify.c's cached-callout message: its closing sentence holds 'host does not accept mail'
+    ("550-Postmaster verification failed while checking <someone@example.net>\n550-Previous (cached) callout "
+     "verification failure\n550-Several RFCs state that you are required to have a postmaster\n550-mailbox for each "
+     "mail domain. This host does not accept mail\n550 from domains whose servers reject the postmaster address.",
+     "RCPT", Reason.SENDER_REJECTED),
+    # Exchange Online SMTP AUTH without Send As (MicrosoftDocs/SupportArticles-docs)
+    ("550 5.7.60 SMTP; Client does not have permissions to send as this sender", "bounce", Reason.SENDER_REJECTED),
+    ("550 5.7.1 Unconfigured Sending Domain <demo.example.com>", "after-DATA", Reason.SENDER_REJECTED),  # SparkPost
+    ("You are not authorized to send from that email address", "bounce", Reason.SENDER_REJECTED),  # SendGrid's table
+    ("Sender address is not allowed", "MAIL", Reason.SENDER_REJECTED),  # IONOS help centre
+    ("440 mail from account doesn't conform with authentication", "MAIL", Reason.SENDER_REJECTED),  # quoted on CSDN
+    ("\"someone@example.com\" is not an authorized sender email address for your account.", "bounce",
+     Reason.SENDER_REJECTED),  # Mailjet Send API v3.1 send-0008
+    ("530 From/Sender domain is not verified for this workspace. From: someone@example.com", "after-DATA",
+     Reason.SENDER_REJECTED),  # Emailit's SMTP relay: the words beat 530's 'authentication required'
+    # Gmail's live wording of 534 5.7.14 (PHPMailer's troubleshooting wiki); the code alone says policy
+    ("5.7.14 Please log in via your web browser and then try again", "AUTH", Reason.CREDENTIALS_INVALID),
 ])
 def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, reason: Reason) -> None:
     cat = load(rules="")
@@ -204,6 +222,10 @@ def test_the_lexicon_alone_classifies_typical_wordings(text: str, context: str, 
     ("550 RP:TRC", "RCPT", Reason.RATE_LIMITED, "rp:trc"),
     ("550 RP:FRL", "RCPT", Reason.RELAY_DENIED, "rp:frl"),
     ("550 MI:DMA", "after-DATA", Reason.SENDER_UNAUTHENTICATED, "mi:dma"),
+    # Tencent Cloud SES's error codes (tencentcloud-sdk-go ses/v20201002/errors.go): the sender identity is not
+    # verified with the service (the bare code, as its API returns it)
+    ("OperationDenied.SendAddressStatusError", "bounce", Reason.SENDER_REJECTED,
+     "operationdenied.sendaddressstatuserror"),
 ])
 def test_a_provider_status_token_decides_by_its_published_meaning(text: str, context: str, reason: Reason,
                                                                   token: str) -> None:
