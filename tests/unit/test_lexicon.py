@@ -192,6 +192,7 @@ def test_an_expiry_yields_to_the_cause_it_quotes(text: str, reason: Reason) -> N
     ("550 5.7.1 Unconfigured Sending Domain <demo.example.com>", "after-DATA", Reason.SENDER_REJECTED),  # SparkPost
     ("You are not authorized to send from that email address", "bounce", Reason.SENDER_REJECTED),  # SendGrid's table
     ("Sender address is not allowed", "MAIL", Reason.SENDER_REJECTED),  # IONOS help centre
+    ("Spoofed MAIL FROM", "bounce", Reason.SENDER_REJECTED),  # Haraka plugins/queue/smtp_forward.js
     ("440 mail from account doesn't conform with authentication", "MAIL", Reason.SENDER_REJECTED),  # quoted on CSDN
     ("\"someone@example.com\" is not an authorized sender email address for your account.", "bounce",
      Reason.SENDER_REJECTED),  # Mailjet Send API v3.1 send-0008
