@@ -86,8 +86,17 @@ def _embedded_code(raw_lines: list[str]) -> tuple[int | None, int, int]:
     return fallback
 
 
+# Typographic quotes folded to ASCII: text pasted from a web page, a word processor or a mail client's rendering
+# of a bounce carries "couldn\u2019t" for what the server sent as "couldn't"; rules and phrases are written in ASCII
+# (the catalogue loader refuses these characters in them).
+TYPOGRAPHIC_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'",
+                      "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"'}
+_FOLD_QUOTES = str.maketrans(TYPOGRAPHIC_QUOTES)
+
+
 def _collapse(text: str) -> str:
-    return " ".join(text.split()).lower()  # str.split splits on what \\s matches, and drops the ends
+    # str.split splits on what \\s matches, and drops the ends
+    return " ".join(text.translate(_FOLD_QUOTES).split()).lower()
 
 
 def parse(text: object) -> ParsedReply:

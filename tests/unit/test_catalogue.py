@@ -454,3 +454,15 @@ def test_substring_keys_inside_a_word_are_found_piece_by_piece_as_by_trying_ever
         words += keys + [f"x{key}yy" for key in keys]
         for word in words:
             assert sorted(index._keys_inside(word)) == sorted(kh for kh in index._in_words if kh[0] in word), word
+
+
+def test_a_pattern_or_phrase_holding_a_typographic_quote_is_refused() -> None:
+    """Replies are matched with U+2019 and U+201C folded to ' and ": a rule or phrase holding them never matches."""
+    rules = ('[[rule]]\nid = "a"\npatterns=[\'couldn’t find\']\nreason = "domain_unknown"\nmeaning = "m"\n'
+             'remediation = "r"\n')
+    with pytest.raises(CatalogueError, match="typographic quote"):
+        load(rules=rules)
+    lexicon = 'language = "it"\n[[group]]\nreason = "rate_limited"\nsource = "s"\nphrases = ["dall’invio"]\n'
+    with pytest.raises(CatalogueError, match="typographic quote"):
+        load(lexicon=lexicon)
+    assert load(lexicon=lexicon.replace("’", "'")).lexicon

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from probe import classify
 from probe.diagnosis.codes import parse, split_enhanced
 
 
@@ -57,3 +58,13 @@ def test_parse_never_raises_and_codes_are_valid(text: str) -> None:
     assert p.code is None or 200 <= p.code <= 599
     if p.code is not None and p.enhanced is not None:
         assert p.enhanced[0] == str(p.code)[0]
+
+
+def test_typographic_quotes_are_folded_to_ascii_so_pasted_text_matches_what_the_server_sent() -> None:
+    # a bounce copied from a web page or a word processor carries U+2019 where the server wrote '
+    assert parse("550 Sorry, I couldn’t find any host named example.org").normalized == \
+        "550 sorry, i couldn't find any host named example.org"
+    assert parse("550 5.7.1 “Message rejected”").normalized == '550 5.7.1 "message rejected"'
+    curly = classify("550 Sorry, I couldn’t find any host named example.org (#5.1.2)")
+    assert curly.reason is classify("550 Sorry, I couldn't find any host named example.org (#5.1.2)").reason
+    assert curly.rule == "qmail-remote-no-host"

@@ -25,7 +25,7 @@ from probe.diagnosis.catalogue.entries import (
     Variant,
 )
 from probe.diagnosis.catalogue.literals import required_literals
-from probe.diagnosis.codes import split_enhanced, valid_code
+from probe.diagnosis.codes import TYPOGRAPHIC_QUOTES, split_enhanced, valid_code
 from probe.errors import CatalogueError
 from probe.model import Context, Reason, Severity
 
@@ -33,6 +33,9 @@ _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _E = TypeVar("_E", bound=StrEnum)
 _ENHANCED_PREFIX = re.compile(r"^[245]\.(?:[0-9]{1,3}\.(?:[0-9]{1,3})?)?$")
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TYPOGRAPHIC = re.compile("[" + "".join(TYPOGRAPHIC_QUOTES) + "]")
+_TYPOGRAPHIC_HINT = ("holds a typographic quote: replies are matched with their typographic quotes folded to ASCII "
+                     "(probe.diagnosis.codes.TYPOGRAPHIC_QUOTES), so write ' or \" instead")
 
 class _Place:
     """Builds CatalogueError messages: 'rules.toml rule[3] (m365-x): field: problem'."""
@@ -113,6 +116,8 @@ class _Place:
             if _CONTROL_CHARACTER.search(p):
                 raise self.fail(f"pattern {p!r} holds a control character (a regex escape such as \\b in a "
                                 "double-quoted TOML string? write patterns in single quotes)")
+            if _TYPOGRAPHIC.search(p):
+                raise self.fail(f"pattern {p!r} {_TYPOGRAPHIC_HINT}")
         for p in patterns if check else ():
             try:
                 re.compile(p)
@@ -405,6 +410,8 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
                 raise place.fail(f"phrases[{j}]: must be a string of at least two characters")
             if value != value.strip() or value != value.lower() or "  " in value:
                 raise place.fail(f"phrases[{j}] {value!r}: must be lower-case, single-spaced, not padded")
+            if _TYPOGRAPHIC.search(value):
+                raise place.fail(f"phrases[{j}] {value!r} {_TYPOGRAPHIC_HINT}")
             if (value, reason) in seen:
                 raise place.fail(f"phrases[{j}] {value!r}: repeated for {reason.value} in this file")
             seen.add((value, reason))
