@@ -43,7 +43,10 @@ def make_app(broker: str, *, visibility_timeout_s: float = 600.0, runtime: Worke
                                   "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout_s / 4))},
     )
 
-    @app.task(name=TASK_NAME, ignore_result=True)  # type: ignore[untyped-decorator]
+    # shared=False: Celery's default adds a task to every app made afterwards in the process, and the first
+    # registered wins; a worker with a non-Redis broker makes a sending app first (its preflight check), so
+    # every unit would have run that app's task ("this app only sends tasks") instead of this one.
+    @app.task(name=TASK_NAME, ignore_result=True, shared=False)  # type: ignore[untyped-decorator]
     def unit_task(payload: Any) -> None:
         if runtime is None:
             raise RuntimeError("this app only sends tasks")

@@ -73,3 +73,23 @@ def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
     for password in ("s3cret", "p@ss", "p%40ss", "guestpw", ":x@"):
         assert password not in redactor.text(f"Error connecting to {url}: refused")
     assert "s3cret" not in Redactor("redis://:s3cret@q.test").text("AUTH s3cret: WRONGPASS")
+
+
+def test_a_workers_app_runs_its_own_task_after_a_sending_app_was_made() -> None:
+    # `smtp-probe worker --broker amqp://...` checks the broker with a sending app before it makes its own:
+    # the task must not be shared between apps, else the first app's ("this app only sends tasks") runs.
+    pytest.importorskip("celery")
+    from probe.cluster.worker import TASK_NAME, make_app
+
+    handled: list[Any] = []
+
+    class Runtime:
+        def handle(self, payload: Any) -> None:
+            handled.append(payload)
+
+    sender = make_app("amqp://u:p@127.0.0.1:1/v")
+    worker = make_app("amqp://u:p@127.0.0.1:1/v", runtime=Runtime())  # type: ignore[arg-type]
+    worker.tasks[TASK_NAME].run({"v": 1})
+    assert handled == [{"v": 1}]
+    with pytest.raises(RuntimeError, match="only sends"):
+        sender.tasks[TASK_NAME].run({"v": 1})
