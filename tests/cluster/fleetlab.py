@@ -98,13 +98,18 @@ class Fleet:
     redis: RedisServer
     tmp: Path
     workers: list[Worker] = field(default_factory=list)
+    broker: str | None = None  # another broker (amqp://...), the Redis keeping politeness and results; else Redis
+
+    def urls(self) -> list[str]:
+        """The broker (and Redis) options of `batch` and `worker` for this fleet."""
+        return ["--broker", self.broker, "--redis", self.redis.url] if self.broker else ["--broker", self.redis.url]
 
     async def start_worker(self, *args: str) -> Worker:
-        """`smtp-probe worker` on this Redis; returns once Celery says it is ready (bounded)."""
+        """`smtp-probe worker` on this fleet's broker; returns once Celery says it is ready (bounded)."""
         log = self.tmp / f"worker{len(self.workers)}.log"
         handle = log.open("wb")
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "probe", "worker", "--broker", self.redis.url, *args,
+            sys.executable, "-m", "probe", "worker", *self.urls(), *args,
             stdin=subprocess.DEVNULL, stdout=handle, stderr=handle)
         handle.close()
         worker = Worker(process, log)
