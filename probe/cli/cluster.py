@@ -38,8 +38,9 @@ def _need_extra() -> None:
               help="Connect to mail servers from this local address (this worker's egress).")
 @click.option("--proxy", metavar="socks5://HOST:PORT", help="Connect to mail servers through this SOCKS5 proxy.")
 @click.option("--visibility-timeout", type=click.FloatRange(5, 86400), default=600.0, show_default=True,
-              metavar="SECONDS", help="A unit taken by a worker that died is given to another after this long; "
-                                      "units whose --deadline does not fit are refused.")
+              metavar="SECONDS", help="A unit taken by a worker that died is given to another after this long "
+                                      "(Redis; RabbitMQ gives it at once); units whose --deadline does not fit "
+                                      "are refused.")
 @click.option("--slot-lease", type=click.FloatRange(1, 600), default=20.0, show_default=True, metavar="SECONDS",
               help="A connection slot held by a worker that died is free again after this long.")
 @click.option("--name", metavar="NAME", help="This worker's name (default: smtp-probe-PID@HOST).")
