@@ -64,6 +64,8 @@ def _class_of(parsed: ParsedReply) -> int | None:
 
 
 _REPLY_CLASSES: dict[int | None, ReplyClass | None] = {klass: ReplyClass.of(klass * 100) for klass in (2, 3, 4, 5)}
+
+
 @lru_cache(maxsize=4096)  # bounded: a long batch run meets many hosts
 def _where(ctx: Context | None, host: str | None, provider_name: str | None) -> str:
     parts = []

@@ -95,7 +95,7 @@ _FOLD_QUOTES = str.maketrans(TYPOGRAPHIC_QUOTES)
 
 
 def _collapse(text: str) -> str:
-    # str.split splits on what \\s matches, and drops the ends
+    # str.split splits on what \s matches, and drops the ends
     return " ".join(text.translate(_FOLD_QUOTES).split()).lower()
 
 
@@ -110,7 +110,7 @@ def parse(text: object) -> ParsedReply:
     m = _REPLY_LINE.match(first)
     code: int | None = None
     lines: list[str]
-    if m and 200 <= int(m.group(1)) <= 599:  # valid_code
+    if m and valid_code(int(m.group(1))):
         code = int(m.group(1))
         if len(raw_lines) == 1:  # one line (most replies): the line just matched
             lines = [m.group(2).strip()]

@@ -96,7 +96,7 @@ def _sender_advice(code_entry: CodeEntry | None, diag: Diagnosis, ctx: Context |
     if code_entry is None or not code_entry.sender:
         return None
     note = code_entry.contexts.get(ctx) if ctx is not None else None
-    usual = {code_entry.reason, note.reason if note is not None and note.reason else code_entry.reason}
+    usual = {code_entry.reason, *([note.reason] if note is not None and note.reason else [])}
     return code_entry.sender if diag.reason in usual or Reason.UNKNOWN in usual else None
 
 

@@ -150,6 +150,12 @@ def _through_pickle(prefix: str, files: list[str], build: Callable[[], Any], val
     return stamped[1]
 
 
+def _pair_of(item: type, index: type) -> Callable[[Any], bool]:
+    """The check of a cached (items, their index) pair: a tuple of `item`s and an `index`."""
+    return lambda cached: (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], index)
+                           and all(isinstance(x, item) for x in cached[0]))
+
+
 def rule_index(rules: tuple[Rule, ...]) -> LiteralIndex:
     """Which rules (by position) may match a text, from their required literals; the rules' examples show
     which words are common in replies."""
@@ -174,11 +180,8 @@ def _package_rules() -> tuple[tuple[Rule, ...], LiteralIndex]:
         rules = _parse_package_rules()
         return rules, rule_index(rules)
 
-    def valid(cached: Any) -> bool:
-        return (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], LiteralIndex)
-                and all(isinstance(r, Rule) for r in cached[0]))
-
-    result: tuple[tuple[Rule, ...], LiteralIndex] = _through_pickle("rules", _data_files(RULES_DIR), build, valid)
+    result: tuple[tuple[Rule, ...], LiteralIndex] = _through_pickle("rules", _data_files(RULES_DIR), build,
+                                                                     _pair_of(Rule, LiteralIndex))
     return result
 
 
@@ -191,12 +194,9 @@ def _package_providers() -> tuple[tuple[Provider, ...], LiteralIndex]:
         providers = parse_providers(doc) if doc is not None else ()
         return providers, provider_index(providers, _package_rules()[0])
 
-    def valid(cached: Any) -> bool:
-        return (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], LiteralIndex)
-                and all(isinstance(p, Provider) for p in cached[0]))
-
     files = ["providers.toml", *_data_files(RULES_DIR)]
-    result: tuple[tuple[Provider, ...], LiteralIndex] = _through_pickle("providers", files, build, valid)
+    result: tuple[tuple[Provider, ...], LiteralIndex] = _through_pickle("providers", files, build,
+                                                                             _pair_of(Provider, LiteralIndex))
     return result
 
 
@@ -216,12 +216,9 @@ def _package_lexicon() -> tuple[tuple[Phrase, ...], PhraseIndex]:
         phrases = _parse_package_lexicon()
         return phrases, PhraseIndex((p.text for p in phrases), sample=_example_texts(_package_rules()[0]))
 
-    def valid(cached: Any) -> bool:
-        return (isinstance(cached, tuple) and len(cached) == 2 and isinstance(cached[1], PhraseIndex)
-                and all(isinstance(p, Phrase) for p in cached[0]))
-
     files = [*_data_files(LEXICON_DIR), *_data_files(RULES_DIR)]  # the rules' examples choose the index keys
-    result: tuple[tuple[Phrase, ...], PhraseIndex] = _through_pickle("lexicon", files, build, valid)
+    result: tuple[tuple[Phrase, ...], PhraseIndex] = _through_pickle("lexicon", files, build,
+                                                                         _pair_of(Phrase, PhraseIndex))
     return result
 
 
