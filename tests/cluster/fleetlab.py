@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import socket
@@ -31,10 +32,21 @@ MISSING = None if REDIS_SERVER is not None and redis is not None else (
     "cluster tests need redis-server and celery[redis]: apt-get install redis-server; pip install '.[test]'")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """Loopback ports bound and let go (held together, so they differ): free to listen on, and refusing
+    connections until something does."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 @dataclass
@@ -53,7 +65,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     workdir = tmp_path / "redis"
     workdir.mkdir()
     for _attempt in range(5):  # a free port may be taken by another test between bind and listen
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), "--save", "",
              "--appendonly", "no", "--requirepass", PASSWORD, "--protected-mode", "yes", "--loglevel", "notice"],
@@ -91,6 +103,10 @@ class Worker:
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def units(self, event: str) -> set[str]:
+        """The ids of the units its log says were `event` ('received', 'succeeded')."""
+        return set(re.findall(rf"smtp_probe\.unit\[(\S+)\] {event}", self.text()))
 
 
 @dataclass

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from fleetlab import free_ports
+
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # the Debian package's start script (no su wrapper)
 EPMD = shutil.which("epmd") or ("/usr/bin/epmd" if os.path.exists("/usr/bin/epmd") else None)
 USER = "probe"
@@ -60,17 +62,6 @@ class RabbitServer:
             return "(no log)"
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:  # held together, so the ports differ
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -93,7 +84,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def _start(folder: Path) -> tuple[RabbitServer, subprocess.Popen[bytes], subprocess.Popen[bytes]] | str:
     """One attempt: the node and its epmd, ready; or why not (its log's tail)."""
-    amqp_port, dist_port, epmd_port = _free_ports(3)
+    amqp_port, dist_port, epmd_port = free_ports(3)
     node = f"probe-{secrets.token_hex(4)}@localhost"
     home, base, logs = folder / "home", folder / "mnesia", folder / "log"
     for path in (home, base, logs):

@@ -16,7 +16,7 @@ import pytest
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP, RcptRequest
 
-from fleetlab import MISSING, PASSWORD, Fleet, smtp_probe, until
+from fleetlab import MISSING, PASSWORD, Fleet, free_port, smtp_probe, until
 
 if MISSING:
     pytest.skip(MISSING, allow_module_level=True)
@@ -111,8 +111,7 @@ async def test_a_worker_killed_mid_run_loses_nothing(fleet: Fleet, tmp_path: Pat
         await until(lambda: smtp.connections)  # the first worker is in a session (the banner takes 0.5 s)
         first.process.kill()  # SIGKILL: no warm shutdown, its units stay unacknowledged
         await first.process.wait()
-        taken = set(re.findall(r"smtp_probe\.unit\[(\S+)\] received", first.text())) - set(
-            re.findall(r"smtp_probe\.unit\[(\S+)\] succeeded", first.text()))
+        taken = first.units("received") - first.units("succeeded")
         assert taken  # it died holding units
         second = await fleet.start_worker("--concurrency", "4", "--visibility-timeout", "10", "--slot-lease", "2")
         code, out, err = await client
@@ -121,11 +120,11 @@ async def test_a_worker_killed_mid_run_loses_nothing(fleet: Fleet, tmp_path: Pat
     assert code == 2 and [r.get("error") for r in results[:-1]] == [None] * (len(results) - 1)
     assert all(r["status"] == "accepts_mail" for r in results[:-2])
     assert "lost" not in err
-    assert taken <= set(re.findall(r"smtp_probe\.unit\[(\S+)\] received", second.text()))  # given again
+    assert taken <= second.units("received")  # given again
 
 
 async def test_unreachable_or_bad_broker_is_one_line_exit_3(tmp_path: Path) -> None:
-    closed = f"redis://:{PASSWORD}@127.0.0.1:{_closed_port()}/0"
+    closed = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
     for args in (["batch", "-", "--broker", closed], ["worker", "--broker", closed]):
         code, out, err = await smtp_probe(*args, stdin=b"example.com\n", timeout_s=60)
         assert code == 3 and err.count("\n") == 1 and "cannot reach Redis at redis://:***@127.0.0.1" in err, err
@@ -134,14 +133,6 @@ async def test_unreachable_or_bad_broker_is_one_line_exit_3(tmp_path: Path) -> N
         code, out, err = await smtp_probe("batch", "-", "--broker", url, stdin=b"example.com\n")
         assert code == 3 and err.count("\n") == 1 and "is not a usable URL" in err, err
         assert PASSWORD not in out + err
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:  # bound, never listening: connections to it are refused
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_an_interrupted_client_resumes_and_writes_each_line_once(fleet: Fleet, tmp_path: Path) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 from probe.testing.fakedns import FakeDNS
 from probe.testing.fakesmtp import FakeSMTP
 
-from fleetlab import MISSING, Fleet, RedisServer, smtp_probe, until
+from fleetlab import MISSING, Fleet, RedisServer, free_port, smtp_probe, until
 from rabbitlab import PASSWORD, RABBIT_MISSING, USER, RabbitServer
 from test_fleet import DOMAINS, TARGETS, ZONE, common, steady
 
@@ -94,8 +92,7 @@ async def test_a_killed_workers_units_come_back_at_once(rabbit_fleet: Fleet, tmp
         await until(lambda: smtp.connections)  # the first worker is in a session (the banner takes 0.5 s)
         first.process.kill()  # SIGKILL: no warm shutdown, its units stay unacknowledged
         await first.process.wait()
-        taken = set(re.findall(r"smtp_probe\.unit\[(\S+)\] received", first.text())) - set(
-            re.findall(r"smtp_probe\.unit\[(\S+)\] succeeded", first.text()))
+        taken = first.units("received") - first.units("succeeded")
         assert taken  # it died holding units
         second = await fleet.start_worker("--concurrency", "4", "--slot-lease", "2")
         code, out, err = await client
@@ -103,13 +100,13 @@ async def test_a_killed_workers_units_come_back_at_once(rabbit_fleet: Fleet, tmp
     assert [r["line"] for r in results] == list(range(1, len(DOMAINS) * 2 + 3)), err  # each line once, in order
     assert code == 2 and [r.get("error") for r in results[:-1]] == [None] * (len(results) - 1)
     assert all(r["status"] == "accepts_mail" for r in results[:-2])
-    assert taken <= set(re.findall(r"smtp_probe\.unit\[(\S+)\] received", second.text()))  # given again
+    assert taken <= second.units("received")  # given again
 
 
 async def test_a_refused_or_unreachable_rabbitmq_is_one_line_exit_3(
         rabbitmq_server: RabbitServer, redis_server: RedisServer) -> None:
     wrong = rabbitmq_server.url.replace(PASSWORD, "wr0ng-pw")
-    closed = f"amqp://{USER}:{PASSWORD}@127.0.0.1:{_closed_port()}/probe-fleet"
+    closed = f"amqp://{USER}:{PASSWORD}@127.0.0.1:{free_port()}/probe-fleet"
     for broker in (wrong, closed):
         for command in ("batch", "worker"):
             code, out, err = await smtp_probe(command, "-", "--broker", broker, "--redis", redis_server.url,
@@ -120,9 +117,3 @@ async def test_a_refused_or_unreachable_rabbitmq_is_one_line_exit_3(
             assert PASSWORD not in err and "wr0ng-pw" not in err
     code, _, err = await smtp_probe("batch", "-", "--broker", rabbitmq_server.url, stdin=b"example.com\n")
     assert code == 3 and "with a non-Redis --broker, give --redis" in err and PASSWORD not in err, err
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:  # bound, never listening: connections to it are refused
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
