@@ -1,7 +1,7 @@
 """A RabbitMQ node of the fleet tests' own (fixture re-exported by conftest.py): Debian's rabbitmq-server started
 as a private node, never the system service. Everything is on loopback and in a temporary folder:
 
-- AMQP on 127.0.0.1 at a free port, Erlang distribution at another, and an epmd of its own (started here, in
+- AMQP on 127.0.0.1 at a free port, Erlang distribution on 127.0.0.1 at another (inet_dist_use_interface), and an epmd of its own (started here, in
   the foreground, on 127.0.0.1 at a third free port: ERL_EPMD_ADDRESS / ERL_EPMD_PORT), so neither the
   machine's epmd (4369) nor its RabbitMQ (5672) is used or disturbed;
 - a unique node name (probe-<random>@localhost), its database, logs, configuration, enabled plugins (none)
@@ -102,7 +102,9 @@ def _start(folder: Path) -> tuple[RabbitServer, subprocess.Popen[bytes], subproc
         RABBITMQ_NODE_IP_ADDRESS="127.0.0.1", RABBITMQ_NODE_PORT=str(amqp_port), RABBITMQ_DIST_PORT=str(dist_port),
         RABBITMQ_MNESIA_BASE=str(base), RABBITMQ_LOG_BASE=str(logs), RABBITMQ_CONFIG_FILE=str(folder / "rabbitmq.conf"),
         RABBITMQ_ENABLED_PLUGINS_FILE=str(folder / "enabled_plugins"), RABBITMQ_PID_FILE=str(folder / "node.pid"),
-        ERL_EPMD_ADDRESS="127.0.0.1", ERL_EPMD_PORT=str(epmd_port))
+        ERL_EPMD_ADDRESS="127.0.0.1", ERL_EPMD_PORT=str(epmd_port),
+        # the Erlang distribution listener on loopback too (by default it listens on every interface)
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
     output = (folder / "server.out").open("wb")
     epmd = subprocess.Popen([str(EPMD), "-address", "127.0.0.1", "-port", str(epmd_port)], env=env,
                             stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
