@@ -305,6 +305,9 @@ def test_the_shipped_topic_words_are_single_words_or_short_collocations_under_a_
     # (fixtures/corpus/README.md): a postfix/smtp bounce of a host without an AAAA record
     ("Host or domain name not found. Name service error for name=yosemite type=AAAA: Host not found", "bounce",
      Reason.DOMAIN_UNKNOWN),
+    # Postfix's dns_strerror() for NODATA (no record of the type asked, so no MX and no address): nowhere to
+    # deliver, as with NXDOMAIN; the same as rule postfix-client-name-service-nxdomain, not a resolver failure
+    ("Host found but no data record of requested type", "bounce", Reason.DOMAIN_UNKNOWN),
     # 'crlf' is a line ending of the message, but hMailServer (Server/SMTP/SMTPConnection.cpp) quotes it in its
     # command syntax: the phrase 'syntax should be' decides
     ("550 Invalid syntax. Syntax should be RCPT TO:<userdomain>[crlf]", "RCPT", Reason.SYNTAX_ERROR),
