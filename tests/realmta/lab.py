@@ -38,6 +38,7 @@ from mtaconf import Listener, exim_configure, postfix_main_cf, postfix_master_cf
 # what every lab probe uses unless a test says otherwise (the lab's zone, short bounds, no MTA-STS/TLS-RPT fetch)
 LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0, tls_policies=False)
 
+DAEMON_DNS_PORT = 53  # the lab's FakeDNS answers here too, for the daemons (resolv.conf names no port)
 START_TIMEOUT_S = 20.0  # each daemon must listen within this (they take well under a second)
 GREYLIST_DELAY_S = 2  # postgrey --delay: a retry after this passes
 EXIM_CANDIDATES = ("exim4", "exim", "/opt/smtp-probe-lab/usr/sbin/exim4")  # the last: tests/realmta/install.sh
@@ -48,7 +49,8 @@ INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim or postgrey missing, 
 HOSTS = {
     "dns": 1, "postgrey": 2,
     "postfix": 10, "postfix-novrfy": 11, "postscreen": 12, "postfix-grey": 13, "postscreen-pregreet": 14,
-    "exim": 20, "exim-strict": 21,
+    "postfix-strict": 15, "postfix-early": 16, "postfix-verify": 17, "postfix-limit": 18, "postfix-rate": 19,
+    "exim": 20, "exim-strict": 21, "exim-verify": 22, "postscreen-dnsbl": 25,
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -62,6 +64,14 @@ SCENARIOS: dict[str, list[str]] = {
     "twomx": ["postfix", "exim"],  # Postfix hosts it; Exim, the backup, says "550 relay not permitted"
     "exim": ["exim"],  # alice, bob known; stock limits; VRFY 252
     "eximstrict": ["exim-strict"],  # as exim, but smtp_accept_max_nonmail = 2
+    "strict": ["postfix-strict"],  # pf users; HELO must be a FQDN with an A or MX, the sender's domain must exist
+    "early": ["postfix-early"],  # as strict, with smtpd_delay_reject = no (the HELO refused at EHLO, not at RCPT)
+    "verify": ["postfix-verify"],  # Postfix relays to exim-verify, reject_unverified_recipient (its verify probes)
+    "limit": ["postfix-limit"],  # pf users, smtpd_recipient_limit = 2
+    "rate": ["postfix-rate"],  # pf users, smtpd_client_connection_rate_limit = 1 (anvil)
+    "listed": ["postscreen-dnsbl"],  # postscreen finds 127.0.0.1 on bl.lab.test (enforce: 550 at RCPT)
+    "callout": ["exim-verify"],  # Exim routes it to Postfix (pf users) and verifies recipients by callout
+    "deferred": ["exim-verify"],  # Exim's RCPT ACL says a bare "defer" for it
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
 }
@@ -88,6 +98,8 @@ def missing_tools() -> str | None:
             return f"{tool} missing"
     if exim_binary() is None:
         return "exim missing"
+    if shutil.which("unshare") is None:
+        return "unshare (util-linux) missing"
     for user in ("postfix", "postgrey", "Debian-exim"):
         try:
             pwd.getpwnam(user)
@@ -112,7 +124,8 @@ def _free_block_and_port() -> tuple[str, int]:
         with socket.socket() as probe_socket:
             probe_socket.bind((f"{block}.{HOSTS['dns']}", 0))
             port = probe_socket.getsockname()[1]
-        if all(_bindable(f"{block}.{octet}", port) for octet in HOSTS.values()):
+        if all(_bindable(f"{block}.{octet}", port) for octet in HOSTS.values()) and _bindable(
+                f"{block}.{HOSTS['dns']}", DAEMON_DNS_PORT):
             return block, port
     raise LabError("no free loopback block and port for the lab")
 
@@ -156,6 +169,7 @@ class _DnsThread:
     def __init__(self, zone: str, ip: str, port: int) -> None:
         self.loop = asyncio.new_event_loop()
         self.server = FakeDNS({"lab.test.": zone})
+        self.daemons_server = FakeDNS({"lab.test.": zone})  # on DAEMON_DNS_PORT
         ready = threading.Event()
         self.error: BaseException | None = None
 
@@ -163,6 +177,7 @@ class _DnsThread:
             asyncio.set_event_loop(self.loop)
             try:
                 self.loop.run_until_complete(self.server.start(ip, port))
+                self.loop.run_until_complete(self.daemons_server.start(ip, DAEMON_DNS_PORT))
             except BaseException as exc:  # reported by the constructor below
                 self.error = exc
                 ready.set()
@@ -170,6 +185,7 @@ class _DnsThread:
             ready.set()
             self.loop.run_forever()
             self.loop.run_until_complete(self.server.aclose())
+            self.loop.run_until_complete(self.daemons_server.aclose())
             self.loop.close()
 
         self.thread = threading.Thread(target=run, name="lab-dns", daemon=True)
@@ -224,6 +240,11 @@ class Lab:
             lab._start_postfix()
             lab._start_exim("exim", ["exim.lab.test"])
             lab._start_exim("exim-strict", ["eximstrict.lab.test"], "smtp_accept_max_nonmail = 2")
+            lab._start_exim("exim-verify", ["verify.lab.test", "callout.lab.test", "deferred.lab.test"],
+                            acl="  defer   domains = deferred.lab.test\n", verify="recipient/callout=5s",
+                            routers=("to_postfix:\n  driver = manualroute\n  domains = callout.lab.test\n"
+                                     f"  route_list = * {lab.ip('postfix')}\n  transport = remote_smtp\n\n"),
+                            transports=f"\nremote_smtp:\n  driver = smtp\n  port = {port}\n")
         except BaseException:
             lab.stop()
             raise
@@ -231,7 +252,8 @@ class Lab:
 
     def zone(self) -> str:
         lines = ["$TTL 60", "@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60",
-                 f"ns A {self.ip('dns')}"]
+                 f"ns A {self.ip('dns')}",
+                 "1.0.0.127.bl A 127.0.0.2"]  # the DNSBL bl.lab.test lists 127.0.0.1 (the probe's source)
         lines += [f"mx.{host} A {self.ip(host)}" for host in HOSTS]
         for domain, hosts in SCENARIOS.items():
             lines += [f"{domain} MX {10 * (i + 1)} mx.{host}.lab.test." for i, host in enumerate(hosts)]
@@ -240,6 +262,17 @@ class Lab:
     def _cert(self, host: str, *, expired: bool = False, name: str | None = None) -> tuple[Path, Path]:
         issued = self.ca.issue([name or self.mx_name(host)], expired=expired)
         return self.ca.write(issued, host)
+
+    def _own_resolver(self, argv: list[str]) -> list[str]:
+        """`argv` in a mount namespace of its own where /etc/resolv.conf names the lab's FakeDNS (port 53 of
+        its address): the daemon's DNS lookups (HELO names, sender domains, DNSBLs) get the lab's zone,
+        never the machine's resolver; the machine's own /etc/resolv.conf is not touched."""
+        conf = self.root / "resolv.conf"
+        if not conf.exists():
+            conf.write_text(f"nameserver {self.ip('dns')}\noptions timeout:2 attempts:1\n")
+            conf.chmod(0o644)
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(conf), *argv]
 
     def _spawn(self, name: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
@@ -268,9 +301,14 @@ class Lab:
         (root / "queue").mkdir()
         alias_domains = ["catchall.lab.test"]
         local_domains = [f"{d}.lab.test" for d in ("pf", "novrfy", "screened", "screenedfirst", "grey", "twomx", "tls-valid",
-                                                   "tls-expired", "tls-wrongname", "tls-selfsigned")]
+                                                   "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
+                                                   "early", "limit", "rate", "listed", "callout")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
-                               alias_domains=alias_domains, cert=self._cert("postfix"))
+                               alias_domains=alias_domains, cert=self._cert("postfix"),
+                               relay_domains=("verify.lab.test",))
+        strict = ("smtpd_helo_required=yes",
+                  "smtpd_helo_restrictions=reject_non_fqdn_helo_hostname,reject_unknown_helo_hostname",
+                  "smtpd_sender_restrictions=reject_unknown_sender_domain")
         policy = f"inet:{self.ip('postgrey')}:{self.port}"
         listeners = [
             Listener(self.ip("postfix")),
@@ -282,6 +320,18 @@ class Lab:
                 postscreen=True),
             Listener(self.ip("postfix-grey"), (
                 f"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,{policy}",)),
+            Listener(self.ip("postfix-strict"), strict),
+            Listener(self.ip("postfix-early"), (*strict, "smtpd_delay_reject=no")),
+            Listener(self.ip("postfix-verify"), (  # one look at the verify service per RCPT: no waiting;
+                # 450 while its probe runs, then 550 for an address the next hop refused (the default is 450)
+                "smtpd_recipient_restrictions=reject_unauth_destination,reject_unverified_recipient",
+                "address_verify_poll_count=1", "unverified_recipient_reject_code=550")),
+            Listener(self.ip("postfix-limit"), ("smtpd_recipient_limit=2",)),
+            Listener(self.ip("postfix-rate"), ("smtpd_client_connection_rate_limit=1",)),
+            Listener(self.ip("postscreen-dnsbl"), (
+                "postscreen_dnsbl_sites=bl.lab.test", "postscreen_dnsbl_threshold=1",
+                "postscreen_dnsbl_action=enforce", "postscreen_greet_wait=1s",
+                "postscreen_cache_map=btree:$data_directory/postscreen_dnsbl"), postscreen=True),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),
@@ -293,8 +343,10 @@ class Lab:
         (root / "maps" / "access").write_text(texthash(POSTFIX_ACCESS))
         (root / "maps" / "virtual").write_text(texthash({f"@{d}": "alice@pf.lab.test" for d in alias_domains}))
         (root / "maps" / "postscreen").write_text("127.0.0.0/8 reject\n")
+        (root / "maps" / "transport").write_text(texthash({"verify.lab.test": f"smtp:[{self.ip('exim-verify')}]:{self.port}"}))
         log = root / "postfix.log"
-        started = subprocess.run(["/usr/sbin/postfix", "-c", str(root / "etc"), "start"], capture_output=True,
+        started = subprocess.run(self._own_resolver(["/usr/sbin/postfix", "-c", str(root / "etc"), "start"]),
+                                 capture_output=True,
                                  timeout=START_TIMEOUT_S, check=False)
         self.stoppers.append(["/usr/sbin/postfix", "-c", str(root / "etc"), "abort"])
         if started.returncode != 0:
@@ -311,7 +363,7 @@ class Lab:
             cert_path, key_path = self._cert(host, expired=expired, name=name)
         return (f"smtpd_tls_chain_files={key_path},{cert_path}", f"myhostname={self.mx_name(host)}")
 
-    def _start_exim(self, host: str, domains: list[str], extra_main: str = "") -> None:
+    def _start_exim(self, host: str, domains: list[str], extra_main: str = "", **acl_and_routes: str) -> None:
         root = self.root / host
         for sub in ("spool", "log", "mail"):
             (root / sub).mkdir(parents=True)
@@ -319,11 +371,12 @@ class Lab:
         (root / "users").write_text("".join(f"{u}:\n" for u in ("alice", "bob")))
         config = root / "configure"
         config.write_text(exim_configure(root, hostname=self.mx_name(host), ip=self.ip(host), port=self.port,
-                                         local_domains=domains, cert=self._cert(host), extra_main=extra_main))
+                                         local_domains=domains, cert=self._cert(host), extra_main=extra_main,
+                                         **acl_and_routes))
         log = root / "log" / "mainlog"
         binary = exim_binary()
         assert binary is not None
-        process = self._spawn(host, [binary, "-C", str(config), "-bdf"], root / "stderr.log")
+        process = self._spawn(host, self._own_resolver([binary, "-C", str(config), "-bdf"]), root / "stderr.log")
         try:
             wait_for_port(host, self.ip(host), self.port, root / "stderr.log", process)
         except LabError as exc:

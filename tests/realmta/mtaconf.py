@@ -62,8 +62,9 @@ class Listener:
 
 
 def postfix_main_cf(root: Path, *, hostname: str, local_domains: list[str], alias_domains: list[str],
-                    cert: tuple[Path, Path]) -> str:
-    """main.cf of the lab's Postfix: every directory under `root`, nothing from /etc/postfix."""
+                    cert: tuple[Path, Path], relay_domains: tuple[str, ...] = ()) -> str:
+    """main.cf of the lab's Postfix: every directory under `root`, nothing from /etc/postfix. Mail for
+    `relay_domains` goes where maps/transport says (the lab's Exim)."""
     maps = root / "maps"
     return f"""\
 compatibility_level = 3.6
@@ -88,6 +89,8 @@ mynetworks = 192.0.2.1/32
 mydestination = {', '.join(local_domains)}
 virtual_alias_domains = {', '.join(alias_domains)}
 virtual_alias_maps = texthash:{maps / 'virtual'}
+relay_domains = {', '.join(relay_domains)}
+transport_maps = texthash:{maps / 'transport'}
 local_recipient_maps = texthash:{maps / 'recipients'}
 alias_maps =
 alias_database =
@@ -114,13 +117,15 @@ def texthash(entries: dict[str, str]) -> str:
 
 
 def exim_configure(root: Path, *, hostname: str, ip: str, port: int, local_domains: list[str],
-                   cert: tuple[Path, Path], extra_main: str = "") -> str:
+                   cert: tuple[Path, Path], extra_main: str = "", acl: str = "", verify: str = "recipient",
+                   routers: str = "", transports: str = "") -> str:
     """One Exim daemon's configure. The RCPT ACL is the one of Exim's src/src/configure.default
     (github:Exim/exim), reduced to what a stranger on 127.0.0.1 meets: "relay not permitted" for a
     domain it neither hosts nor relays for, "Unrouteable address" for an unknown local part. No
     acl_smtp_vrfy: VRFY gets Exim's built-in "252 Administrative prohibition" (smtp_in.c). The
     non-mail command limit is Exim's default (smtp_accept_max_nonmail = 10) unless `extra_main`
-    sets it."""
+    sets it. `acl` adds statements before the recipient check, `verify` is that check's condition
+    ("recipient/callout=5s"), `routers` come before the local users, `transports` after local delivery."""
     return f"""\
 primary_hostname = {hostname}
 domainlist local_domains = {' : '.join(local_domains)}
@@ -152,12 +157,12 @@ acl_check_rcpt:
           message = Restricted characters in address
   require message = relay not permitted
           domains = +local_domains : +relay_to_domains
-  require verify = recipient
+{acl}  require verify = {verify}
   accept
 
 begin routers
 
-local_users:
+{routers}local_users:
   driver = accept
   domains = +local_domains
   local_parts = lsearch;{root / 'users'}
@@ -169,7 +174,7 @@ local_delivery:
   driver = appendfile
   file = {root / 'mail'}/$local_part_data
   user = Debian-exim
-
+{transports}
 begin retry
 
 *   *   F,2h,15m
