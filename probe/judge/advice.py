@@ -86,14 +86,28 @@ def _relay_denied(host: str, facts: RunFacts) -> str:
             "domains).")
 
 
+# the catalogue rule of Postfix's "Address verification in progress" (verify.c): a deferral while the server
+# asks the server behind it about the address, for every sender; not greylisting of a new sender
+_VERIFYING = "postfix-address-verification-in-progress"
+
+
 def _after_retry(result: AddressResult) -> str:
     first, last = result.attempts[0], result.attempts[-1]
+    verifying = first.get("rule") == _VERIFYING
     said = " ".join(str(p) for p in (last.get("code"), last.get("enhanced")) if p is not None) or "no reply"
-    head = (f"Greylisted at first ({_reply_words(first)}); asked again {last.get('waited_s', 0):g} s later from "
+    at_first = ("Deferred at first while the server verified the address with the server behind it"
+                if verifying else "Greylisted at first")
+    head = (f"{at_first} ({_reply_words(first)}); asked again {last.get('waited_s', 0):g} s later from "
             f"the same source address, {last.get('host')} answered {said} ({last.get('reason')}).")
     if result.verdict is Verdict.DELIVERABLE:
+        if verifying:
+            return (f"{head} Nothing to fix: the server behind it accepted the address, and the server keeps "
+                    "that answer for a while (Postfix: address_verify_positive_expire_time).")
         return f"{head} Nothing to fix: greylisting only delays mail from a new sender."
     if result.reason is Reason.GREYLISTED:
+        if verifying or last.get("rule") == _VERIFYING:
+            return (f"{head} The server had not finished verifying the address: retry with a longer "
+                    "--retry-greylist (and --deadline).")
         return (f"{head} Still greylisted: a real MTA keeps retrying for hours and gets through; to see it, "
                 "retry with a longer --retry-greylist (and --deadline).")
     return f"{head} {result.remediation}"

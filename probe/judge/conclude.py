@@ -405,7 +405,7 @@ def _command_label(record: SessionRecord, exchange: Exchange) -> str:
 
 def _attempt(record: SessionRecord, d: Diagnosis, waited_s: float) -> dict[str, Any]:
     return {"host": record.host, "address": record.address, "code": d.code, "enhanced": d.enhanced,
-            "reason": str(d.reason), "text": d.text, "waited_s": round(waited_s, 1)}
+            "reason": str(d.reason), "rule": d.rule, "text": d.text, "waited_s": round(waited_s, 1)}
 
 
 def _catch_all(record: SessionRecord) -> bool | None:
