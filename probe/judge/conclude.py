@@ -314,11 +314,29 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             if finding not in report.findings:
                 report.findings.append(finding)
         report.addresses.append(result)
+    if refusal is None and walk.retry is None:
+        refusal = _refused_at_every_rcpt(record)
+        if refusal is not None:
+            report.status, report.reason = DomainStatus.REFUSES_THIS_CLIENT, diagnose(refusal, record.host).reason
     report.summary = _summary(report)
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
                           f"({_refusal_words(refusal)}); the domain may accept mail from others, "
                           "and nothing was learned about the addresses")
+
+
+def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
+    """The first refusal, when the server answered every recipient of the session (the addresses' and the
+    random one) with a refusal of this client (SPEC.md: refuses_this_client), never with an acceptance:
+    Postfix says its HELO, client and sender restrictions only at RCPT (smtpd_delay_reject = yes, the
+    default), and postscreen's DNSBL "enforce" action too ("550 5.7.1 Service unavailable; client [...]
+    blocked using ..." to each RCPT, postscreen_early.c). Such a host accepted no mail from this client:
+    it refused this client, as when it says so at the greeting or to EHLO. None otherwise."""
+    answers = [e for e in (*record.rcpt.values(), record.catch_all) if e is not None and e.reply is not None]
+    if not answers or not all(assess.refuses_client(diagnose(e, record.host)) and e.reply is not None
+                              and e.reply.code >= 400 for e in answers):
+        return None
+    return answers[0]
 
 
 def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:

@@ -29,6 +29,71 @@ def _flat_text(report: Report) -> str:
     return " ".join(render_text(report, health=finish_report(report)).split())
 
 
+async def test_helo_refused_at_rcpt_is_a_refusal_of_this_client(lab_probe: LabProbe) -> None:
+    """reject_unknown_helo_hostname with smtpd_delay_reject = yes: EHLO and MAIL get 250, every RCPT (the
+    random one too) "450 4.7.1 <probe.lab.test>: Helo command rejected: Host not found" (smtpd_check.c).
+    Nothing was accepted from this client: not "accepts mail"."""
+    report = await lab_probe("alice@strict.lab.test", "nobody@strict.lab.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED, ExitCode.WARNING)
+    for result in report.addresses:
+        assert (result.verdict, result.reason, result.code, result.command) == (
+            Verdict.UNKNOWN, Reason.HELO_REJECTED, 450, "RCPT")
+        assert result.text == "450 4.7.1 <probe.lab.test>: Helo command rejected: Host not found"
+    assert "answered and refused this client (450 4.7.1 <probe.lab.test>: Helo command rejected" in report.summary
+    text = _flat_text(report)
+    assert "REFUSES THIS CLIENT" in text and "ACCEPTS MAIL" not in text
+
+
+async def test_helo_refused_at_ehlo_without_delay_reject(lab_probe: LabProbe) -> None:
+    """The same restriction with smtpd_delay_reject = no answers EHLO itself: the same status and reason."""
+    report = await lab_probe("alice@early.lab.test")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.code, alice.text) == (
+        Verdict.UNKNOWN, 450, "450 4.7.1 <probe.lab.test>: Helo command rejected: Host not found")
+
+
+async def test_a_helo_that_is_no_fqdn(lab_probe: LabProbe) -> None:
+    """reject_non_fqdn_helo_hostname: "504 5.5.2 <probe>: Helo command rejected: need fully-qualified hostname"."""
+    report = await lab_probe("alice@early.lab.test", helo="probe")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED)
+    assert report.addresses[0].verdict is Verdict.UNKNOWN
+    assert report.addresses[0].text == "504 5.5.2 <probe>: Helo command rejected: need fully-qualified hostname"
+
+
+async def test_a_resolvable_helo_passes_and_an_unknown_sender_domain_is_the_senders_fault(
+        lab_probe: LabProbe) -> None:
+    """reject_unknown_sender_domain: "450 4.1.8 <...>: Sender address rejected: Domain not found" to each RCPT.
+    The probe's own MAIL FROM is refused, so nothing is learned about the mailboxes (unknown, not risky or
+    undeliverable); VRFY, which that restriction does not apply to, still answers for them."""
+    report = await lab_probe("alice@strict.lab.test", "nobody@strict.lab.test", helo="mx.postfix.lab.test",
+                             mail_from="someone@nowhere.lab.test")
+    alice, nobody = report.addresses
+    for result in (alice, nobody):
+        assert (result.verdict, result.reason, result.code, result.enhanced) == (
+            Verdict.UNKNOWN, Reason.SENDER_REJECTED, 450, "4.1.8")
+        assert result.text == "450 4.1.8 <someone@nowhere.lab.test>: Sender address rejected: Domain not found"
+    assert alice.vrfy is not None and alice.vrfy["code"] == 252
+    assert nobody.vrfy is not None and nobody.vrfy["reason"] == Reason.USER_UNKNOWN
+
+
+async def test_postscreen_dnsbl_enforce_refuses_this_client(lab_probe: LabProbe) -> None:
+    """postscreen with postscreen_dnsbl_action = enforce lets the client talk, then answers every RCPT
+    "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.lab.test" (postscreen_early.c): the
+    host refuses this client because of a named blocklist; the mailboxes were never asked."""
+    report = await lab_probe("alice@listed.lab.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.BLOCKLISTED, ExitCode.WARNING)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason, alice.code, alice.enhanced) == (
+        Verdict.UNKNOWN, Reason.BLOCKLISTED, 550, "5.7.1")
+    assert alice.text == "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.lab.test"
+    assert "bl.lab.test" in report.summary and "refused this client" in report.summary
+    text = _flat_text(report)
+    assert "REFUSES THIS CLIENT" in text and "ACCEPTS MAIL" not in text
+
+
 async def _until_verified(lab_probe: LabProbe, address: str) -> Report:
     """Probe `address` until Postfix's verify service has its answer (its probe to Exim is done): bounded
     by the deadline, never by a guess of how long that takes."""
@@ -63,6 +128,60 @@ async def test_address_verification_in_progress_then_the_next_hops_answer(lab_pr
                         final.text or ""), final.text
     alice = (await _until_verified(lab_probe, "alice@verify.lab.test")).addresses[0]
     assert (alice.verdict, alice.code) == (Verdict.DELIVERABLE, 250)
+
+
+async def test_exim_callout_passes_on_the_next_hops_refusal(lab_probe: LabProbe) -> None:
+    """Exim with `verify = recipient/callout` asks the next hop (the lab's Postfix) and passes its refusal on
+    as "550-Callout verification failed:" and the next hop's reply (Exim's verify.c)."""
+    report = await lab_probe("alice@callout.lab.test", "nobody@callout.lab.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    alice, nobody = report.addresses
+    assert (alice.verdict, alice.code) == (Verdict.DELIVERABLE, 250)
+    assert (nobody.verdict, nobody.reason, nobody.code) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, 550)
+    assert (nobody.text or "").startswith("550-Callout verification failed:\n550-550 5.1.1 <nobody@callout.lab.test>")
+    assert "callout" in nobody.meaning
+
+
+async def test_exim_acl_defer_is_not_greylisting(lab_probe: LabProbe) -> None:
+    """A bare `defer` in Exim's RCPT ACL answers "451 Temporary local problem - please try later" (smtp_in.c):
+    nothing says greylisting, so the probe does not claim it; it learned nothing about the mailbox."""
+    report = await lab_probe("alice@deferred.lab.test")
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.code, alice.text) == (
+        Verdict.UNKNOWN, 451, "451 Temporary local problem - please try later")
+    assert alice.reason is not Reason.GREYLISTED
+
+
+async def test_too_many_recipients_are_asked_again(lab_probe: LabProbe) -> None:
+    """smtpd_recipient_limit = 2: the third RCPT gets "452 4.5.3 Error: too many recipients"; that says
+    nothing about the mailbox, and the probe asks it again in a new transaction."""
+    report = await lab_probe("alice@limit.lab.test", "bob@limit.lab.test", "nobody@limit.lab.test",
+                             "full@limit.lab.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    verdicts = {a.address.split("@")[0]: (a.verdict, a.code) for a in report.addresses}
+    assert verdicts == {"alice": (Verdict.DELIVERABLE, 250), "bob": (Verdict.DELIVERABLE, 250),
+                        "nobody": (Verdict.UNDELIVERABLE, 550), "full": (Verdict.DELIVERABLE, 250)}
+    assert report.addresses[0].catch_all is False
+    steps = [s for s in report.sessions[0].steps if s.code == 452]
+    assert steps and all(s.text == "452 4.5.3 Error: too many recipients" for s in steps)
+
+
+async def test_connection_rate_limit_refuses_this_client(lab: Lab, lab_probe: LabProbe) -> None:
+    """smtpd_client_connection_rate_limit = 1 (anvil, per 60 s anvil_rate_time_unit): a first connection uses
+    this client's allowance (the lab's start-up check may have used it already), the probe's is answered
+    "421 4.7.0 <host> Error: too many connections from 127.0.0.1" (smtpd.c). Should anvil's minute end
+    between the two, the next pair falls in one minute: ask once more."""
+    for _ in range(2):
+        with socket.create_connection((lab.ip("postfix-rate"), lab.port), timeout=5) as first:
+            first.recv(512)
+        report = await lab_probe("alice@rate.lab.test")
+        if report.addresses[0].code == 421:
+            break
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.RATE_LIMITED, ExitCode.WARNING)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.code) == (Verdict.UNKNOWN, 421)
+    assert alice.text == "421 4.7.0 mx.postfix.lab.test Error: too many connections from 127.0.0.1"
 
 
 async def test_retry_after_address_verification_is_not_called_greylisting(lab_probe: LabProbe) -> None:
