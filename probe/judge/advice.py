@@ -61,7 +61,28 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
         return replace(result, remediation=_relay_denied(result.host, facts))
     if result.reason is Reason.TLS_FAILURE and facts.tls_policy:
         return replace(result, remediation=f"{result.remediation.rstrip('.')}. Meanwhile {facts.tls_policy}.")
+    if result.reason is Reason.GREYLISTED and (refused := _vrfy_refusal(result)):
+        return replace(result, remediation=(
+            f"{result.remediation.rstrip('.')}. But {result.host or 'the server'} answered VRFY for this address "
+            f"with {refused}: past the deferral, expect RCPT to be refused the same way."))
     return result
+
+
+# what a permanent VRFY refusal can say of the mailbox itself (RFC 5321 §3.5.3: 550 for no such user)
+_MAILBOX_REFUSED = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED, Reason.BAD_ADDRESS,
+                              Reason.DOMAIN_UNKNOWN})
+
+
+def _vrfy_refusal(result: AddressResult) -> str:
+    """'550 5.1.1 (user_unknown)' when the same host refused this mailbox to VRFY; '' otherwise. A greylisting
+    policy service (postgrey behind Postfix's check_policy_service) answers RCPT before the server's own
+    recipient check, and often not VRFY: the VRFY answer is then the server's word on the mailbox."""
+    vrfy = result.vrfy or {}
+    code = vrfy.get("code")
+    if not isinstance(code, int) or not 500 <= code < 600 or vrfy.get("reason") not in _MAILBOX_REFUSED:
+        return ""
+    said = " ".join(str(p) for p in (code, vrfy.get("enhanced")) if p is not None)
+    return f"{said} ({vrfy.get('reason')})"
 
 
 def _accepted(result: AddressResult, facts: RunFacts) -> str:

@@ -35,3 +35,19 @@ async def test_retry_greylist_gets_the_real_answer(lab_probe: LabProbe) -> None:
     assert alice.attempts[1]["waited_s"] >= GREYLIST_DELAY_S
     assert alice.catch_all is False
     assert "greylist-retried" in {f.id for f in report.findings}
+
+
+async def test_greylisting_does_not_promise_a_mailbox_that_vrfy_denies(lab_probe: LabProbe) -> None:
+    """postgrey answers RCPT (Postfix's check_policy_service) before Postfix's own recipient check, so an
+    unknown mailbox is greylisted like a real one; VRFY, which postgrey lets through, gets Postfix's "550 5.1.1
+    ... User unknown". The report does not say a retry "is accepted" or "gets through" to that mailbox: it
+    says what VRFY said, and that RCPT will refuse it past the greylist (as the retry test shows)."""
+    report = await lab_probe("alice@grey.lab.test", "nobody@grey.lab.test", mail_from=_new_sender())
+    alice, nobody = report.addresses
+    for result in (alice, nobody):
+        assert (result.verdict, result.reason, result.code) == (Verdict.RISKY, Reason.GREYLISTED, 450)
+        assert "is accepted" not in result.meaning and "gets through" not in result.remediation
+    assert nobody.vrfy is not None and (nobody.vrfy["code"], nobody.vrfy["enhanced"]) == (550, "5.1.1")
+    assert ("answered VRFY for this address with 550 5.1.1 (user_unknown): past the deferral, expect RCPT to be "
+            "refused the same way") in nobody.remediation
+    assert alice.vrfy is not None and alice.vrfy["code"] == 252 and "answered VRFY" not in alice.remediation
