@@ -5,13 +5,14 @@ It must not classify replies."""
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from typing import TYPE_CHECKING
 
 from probe.model import Context
 from probe.smtp.exchanges import Exchange
 from probe.smtp.wire import WireError, WireTLSFailed
-from probe.tls.certificates import chain_readable
+from probe.tls.certificates import chain_readable, names_host
 from probe.tls.trust import TrustStore, context_store, system_store
 
 if TYPE_CHECKING:
@@ -82,10 +83,33 @@ async def secure(d: _Dialogue, *, verify: bool, judge_after: bool = True, untrus
             untrusted = event if require else None
     else:
         d.record.tls = {**info, "verified": verify, "verify_error": None if verify else d.verify_error}
+    if require and untrusted is None and d.record.tls.get("verified") and not _names_host(info, d.record.host):
+        # a trusted chain for another name: no MTA-STS or DANE sender (RFC 8461 §4.2, RFC 7672) accepts it
+        untrusted = d._event("tls-untrusted", Context.TLS,
+                             f"STARTTLS required: certificate untrusted (it does not name {d.record.host})", since)
     if untrusted is not None:  # require: the certificate is collected, the dialogue goes no further
         d.record.tls["error"] = untrusted.detail
         d._stop("tls_failed", untrusted)
     await d._greet()
+
+def _names_host(info: dict[str, object], host: str) -> bool:
+    """The leaf certificate names the MX host (True when there is none to read, or the host is an IP address
+    given with --mx: there is no MX name to check)."""
+    der = info.get("der")
+    if not isinstance(der, bytes) or not host:
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    from cryptography import x509
+
+    try:
+        return names_host(x509.load_der_x509_certificate(der), host)
+    except ValueError:
+        return True  # unreadable: the certificate checks say so
+
 
 def _trust_store(d: _Dialogue) -> TrustStore:
     """The anchors the factory's verifying context would use: the system store for the default one."""

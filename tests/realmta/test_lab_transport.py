@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from probe.judge.health import evaluate
+from probe.model import ExitCode, Reason, Verdict
+
 from lab import LabProbe
 
 
@@ -53,3 +56,20 @@ async def test_two_mx_hosts_that_disagree(lab_probe: LabProbe) -> None:
             for host, s in by_host.items()}
     assert (rcpt["mx.postfix.lab.test"].code, rcpt["mx.exim.lab.test"].code) == (250, 550)
     assert rcpt["mx.exim.lab.test"].text == "550 relay not permitted"
+
+
+async def test_starttls_require_stops_on_a_certificate_for_another_name(lab_probe: LabProbe) -> None:
+    """--starttls require asks for a certificate that verifies for the MX host name (as MTA-STS and DANE senders
+    do: RFC 8461 §4.2). The lab CA's certificate for mx.elsewhere.test on mx.tls-wrongname.lab.test has a
+    trusted chain and the wrong name: the probe stops before MAIL, CRITICAL, as for an untrusted chain."""
+    report = await lab_probe("alice@tls-wrongname.lab.test", starttls="require")
+    (session,) = report.sessions
+    assert session.outcome == "tls_failed"
+    assert not any(s.command and s.command.startswith(("MAIL", "RCPT")) for s in session.steps)
+    assert session.tls is not None and session.tls["certificate"]["hostname_match"] is False
+    assert "does not name mx.tls-wrongname.lab.test" in (session.tls["error"] or "")
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason) == (Verdict.UNKNOWN, Reason.TLS_FAILURE)
+    assert evaluate(report, starttls_required=True).exit_code is ExitCode.CRITICAL
+    valid = await lab_probe("alice@tls-valid.lab.test", starttls="require")  # the right name passes
+    assert valid.sessions[0].outcome == "completed" and valid.addresses[0].verdict is Verdict.DELIVERABLE
