@@ -53,6 +53,21 @@ async def test_postfix_vrfy_enabled_and_disabled(lab_probe: LabProbe) -> None:
     assert off.verdict is Verdict.DELIVERABLE  # RCPT decides
 
 
+async def test_postfix_vrfy_252_is_not_said_to_hide_users(lab_probe: LabProbe) -> None:
+    """Postfix with VRFY enabled runs the recipient checks before it says "252 2.0.0 <address>" (smtpd.c
+    vrfy_cmd), and refuses an unknown user with 550: the report does not say of its 252 that the server hides
+    its users (that is Exim's "252 Administrative prohibition"), nor that disable_vrfy_command gives 252."""
+    report = await lab_probe("alice@pf.lab.test", "nobody@pf.lab.test")
+    vrfy = {s.command: s for s in report.sessions[0].steps if s.command and s.command.startswith("VRFY ")}
+    ok, unknown = vrfy["VRFY alice@pf.lab.test"], vrfy["VRFY nobody@pf.lab.test"]
+    assert (ok.code, ok.text, ok.reason) == (252, "252 2.0.0 alice@pf.lab.test", Reason.CANNOT_VERIFY)
+    assert (unknown.code, unknown.reason) == (550, Reason.USER_UNKNOWN)  # it does not hide its users
+    said = f"{ok.meaning} {ok.remediation}"
+    assert "hides its users" not in ok.remediation and not ok.meaning.startswith("The server hides its users")
+    assert "Postfix with disable_vrfy_command" not in said
+    assert "Postfix with VRFY enabled says '252 2.0.0 <address>' only for an address that passed" in ok.meaning
+
+
 async def test_catch_all_domain_is_detected(lab_probe: LabProbe) -> None:
     report = await lab_probe("anyone@catchall.lab.test")
     (anyone,) = report.addresses

@@ -11,10 +11,10 @@ from probe.diagnosis.classifier import classify, classify_reply, detect_provider
 from probe.model import Context, Reason, Reply, ReplyClass, Severity
 
 
-def test_252_to_vrfy_hides_users_rcpt_is_the_real_test() -> None:
+def test_252_to_vrfy_proves_nothing_rcpt_is_the_real_test() -> None:
     d = classify("252 2.0.0 Cannot VRFY user; try RCPT to attempt delivery", "VRFY")
     assert (d.reason, d.severity) == (Reason.CANNOT_VERIFY, Severity.INFO)
-    assert "hides its users" in d.remediation and "RCPT" in d.remediation
+    assert "does not prove that the mailbox exists" in d.remediation and "RCPT" in d.remediation
 
 
 def test_seed_meaning_of_252_and_521() -> None:
