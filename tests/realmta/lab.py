@@ -50,7 +50,7 @@ HOSTS = {
     "dns": 1, "postgrey": 2,
     "postfix": 10, "postfix-novrfy": 11, "postscreen": 12, "postfix-grey": 13, "postscreen-pregreet": 14,
     "postfix-strict": 15, "postfix-early": 16, "postfix-verify": 17, "postfix-limit": 18, "postfix-rate": 19,
-    "exim": 20, "exim-strict": 21, "exim-verify": 22, "postscreen-dnsbl": 25,
+    "exim": 20, "exim-strict": 21, "exim-verify": 22, "postscreen-dnsbl": 25, "postscreen-deep": 26,
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -70,6 +70,7 @@ SCENARIOS: dict[str, list[str]] = {
     "limit": ["postfix-limit"],  # pf users, smtpd_recipient_limit = 2
     "rate": ["postfix-rate"],  # pf users, smtpd_client_connection_rate_limit = 1 (anvil)
     "listed": ["postscreen-dnsbl"],  # postscreen finds 127.0.0.1 on bl.lab.test (enforce: 550 at RCPT)
+    "deep": ["postscreen-deep"],  # postscreen's after-greeting tests (pipelining): the first session gets 450
     "callout": ["exim-verify"],  # Exim routes it to Postfix (pf users) and verifies recipients by callout
     "deferred": ["exim-verify"],  # Exim's RCPT ACL says a bare "defer" for it
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
@@ -302,7 +303,7 @@ class Lab:
         alias_domains = ["catchall.lab.test"]
         local_domains = [f"{d}.lab.test" for d in ("pf", "novrfy", "screened", "screenedfirst", "grey", "twomx", "tls-valid",
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
-                                                   "early", "limit", "rate", "listed", "callout")]
+                                                   "early", "limit", "rate", "listed", "deep", "callout")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test",))
@@ -332,6 +333,9 @@ class Lab:
                 "postscreen_dnsbl_sites=bl.lab.test", "postscreen_dnsbl_threshold=1",
                 "postscreen_dnsbl_action=enforce", "postscreen_greet_wait=1s",
                 "postscreen_cache_map=btree:$data_directory/postscreen_dnsbl"), postscreen=True),
+            Listener(self.ip("postscreen-deep"), (
+                "postscreen_pipelining_enable=yes", "postscreen_greet_wait=1s",
+                "postscreen_cache_map=btree:$data_directory/postscreen_deep"), postscreen=True),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),

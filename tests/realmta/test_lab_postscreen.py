@@ -86,3 +86,28 @@ async def test_a_5xx_greeting_from_the_first_mx_goes_on_to_the_next(lab_probe: L
     text = " ".join(render_text(report, health=finish_report(report)).split())
     assert re.search(rf"{re.escape(report.sessions[0].address)} rejected \d+ ms 521 5\.3\.2 Service currently "
                      r"unavailable", text), text
+
+
+async def test_postscreen_after_greeting_tests_defer_the_first_session_to_vrfy_too(lab_probe: LabProbe) -> None:
+    """deep.lab.test: postscreen with its after-greeting tests on (postscreen_pipelining_enable) talks to the
+    client itself, so even a client that passes gets "450 4.3.2 Service currently unavailable" to RCPT and to
+    VRFY alike (postscreen_smtpd.c: psc_rcpt_cmd and psc_vrfy_cmd both send rcpt_reply) and must reconnect;
+    the next session goes to the real smtpd. The VRFY answer is that same deferral, not a server that is
+    "shutting down, in maintenance or overloaded". (Only this test uses deep.lab.test: postscreen caches the
+    pass.)"""
+    first = await lab_probe("alice@deep.lab.test", "nobody@deep.lab.test")
+    for result in first.addresses:
+        assert (result.verdict, result.reason, result.text) == (
+            Verdict.RISKY, Reason.GREYLISTED, "450 4.3.2 Service currently unavailable")
+        assert result.vrfy is not None and result.vrfy["text"] == "450 4.3.2 Service currently unavailable"
+        assert result.vrfy["reason"] == Reason.GREYLISTED
+    vrfy_steps = [s for s in first.sessions[0].steps if s.command and s.command.startswith("VRFY ")]
+    assert vrfy_steps and all("reconnect" in s.meaning and "overloaded" not in s.meaning for s in vrfy_steps)
+    for _ in range(50):  # postscreen records the pass as the session ends: the next session reaches smtpd
+        again = await lab_probe("alice@deep.lab.test", "nobody@deep.lab.test")
+        if again.addresses[0].code != 450:
+            break
+        await asyncio.sleep(0.1)
+    alice, nobody = again.addresses
+    assert (alice.verdict, alice.code) == (Verdict.DELIVERABLE, 250)
+    assert (nobody.verdict, nobody.reason, nobody.code) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, 550)
