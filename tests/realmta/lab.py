@@ -2,7 +2,10 @@
 
 Everything of the lab lives under one temporary directory and on one random 127.X.Y.0/24 block, all
 servers on one free port (the probe's --port applies to every MX host): the machine's own mail system
-is never read, written or signalled, and two lab runs at once (two test sessions) do not meet.
+is never read, written or signalled, and two lab runs at once (two test sessions) do not meet. The
+daemons resolve names through the lab's FakeDNS too (HELO names, sender domains, DNSBLs): each runs in a
+mount namespace of its own where /etc/resolv.conf names the FakeDNS, which also answers on port 53 of
+its address for them; the machine's resolver is never asked.
 
     lab = Lab.start(tmp_dir)            # raises LabError (one line and the log tail) when a daemon fails
     lab.resolver()                      # a dnspython resolver asking the lab's FakeDNS
@@ -101,6 +104,8 @@ def missing_tools() -> str | None:
         return "exim missing"
     if shutil.which("unshare") is None:
         return "unshare (util-linux) missing"
+    if not _bindable("127.53.53.1", DAEMON_DNS_PORT):
+        return f"port {DAEMON_DNS_PORT} on loopback is taken (a DNS server on a wildcard address?)"
     for user in ("postfix", "postgrey", "Debian-exim"):
         try:
             pwd.getpwnam(user)
