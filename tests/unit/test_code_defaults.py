@@ -1,0 +1,60 @@
+"""What a reply code means when its words say nothing the rules or the lexicon know (codes.toml, enhanced.toml):
+the defaults under the words, each fixed by the RFC that defines the code."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.diagnosis.catalogue import load
+from probe.diagnosis.classifier import classify, diagnose
+from probe.diagnosis.codes import parse
+from probe.model import Context, Reason
+
+
+def _words_off(text: str, context: str) -> Reason:
+    """The reason with every wording rule off: what unseen wording meets."""
+    return diagnose(parse(text), Context.parse(context), catalogue=load(rules="")).reason
+
+
+@pytest.mark.parametrize("context", ["MAIL", "DATA", "after-DATA", "bounce"])
+def test_421_with_a_mail_system_status_is_the_receivers_own_failure(context: str) -> None:
+    """RFC 3463 §3.4: X.3.0 names the destination system as the cause, which a bare 421 leaves open; unlike X.0.0
+    it is no weak status."""
+    assert classify("421 4.3.0", context).reason is Reason.SYSTEM_ERROR
+    assert classify("421", context).reason is Reason.SERVICE_UNAVAILABLE
+    assert classify("554 5.3.0", "after-DATA").reason is Reason.SYSTEM_ERROR  # qmail's 'qq permanent problem'
+    assert classify("450 4.0.0", "banner").reason is not Reason.SYSTEM_ERROR  # X.0.0 still adds nothing
+
+
+def test_a_directory_server_failure_is_no_dns_failure_unless_the_words_say_dns() -> None:
+    """RFC 3463 §3.5: X.4.3 is a directory server failure, DNS being 'one example'."""
+    assert classify("451 4.4.3", "RCPT").reason is Reason.SYSTEM_ERROR
+    # chasquid's recipient lookup failing (its smtpsrv/conn.go), with every rule off
+    assert _words_off("451 4.4.3 Temporary error checking address", "RCPT") is Reason.SYSTEM_ERROR
+    # qmail's own DNS wording still decides dns_error
+    assert _words_off("CNAME lookup failed temporarily. (#4.4.3)", "bounce") is Reason.DNS_ERROR
+
+
+def test_554_to_data_is_no_valid_recipients() -> None:
+    """RFC 5321 §3.3: 'no valid recipients' (554) to DATA, like 503, when every RCPT was refused."""
+    assert classify("554", "DATA").reason is Reason.BAD_SEQUENCE
+    assert classify("554", "RCPT").reason is Reason.UNKNOWN
+
+
+def test_500_after_the_data_refuses_the_messages_lines() -> None:
+    """RFC 5321 §4.2.2 ('command line too long') and §4.5.3.1.6 (1000-octet lines): after the final dot, the lines
+    the server could not take are the message's."""
+    assert classify("500", "after-DATA").reason is Reason.CONTENT_REJECTED
+    assert classify("500", "MAIL").reason is Reason.SYNTAX_ERROR
+
+
+def test_550_to_vrfy_is_an_unknown_user_whatever_the_enhanced_code() -> None:
+    """RFC 5321 §3.5.3: 550 to VRFY is 'String does not match anything'; Stalwart (crates/smtp/src/inbound/vrfy.rs)
+    attaches 5.1.2 to it."""
+    assert classify("550 5.1.2", "VRFY").reason is Reason.USER_UNKNOWN
+    assert classify("550 5.1.2", "RCPT").reason is Reason.DOMAIN_UNKNOWN
+
+
+def test_a_server_shutting_down_is_unavailable_whatever_its_status() -> None:
+    """Stalwart's '421 4.3.0 Server shutting down.' (crates/smtp/src/inbound/mod.rs): the words beat X.3.0."""
+    assert _words_off("421 4.3.0 Server shutting down.", "MAIL") is Reason.SERVICE_UNAVAILABLE
