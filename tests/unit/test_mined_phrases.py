@@ -1,0 +1,62 @@
+"""Phrases mined whole from MTA sources (lexicon/en.toml, the section 'Mined whole from MTA sources'): each reject
+string of the source, as the software prints it, is read right by its words with every wording rule off."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.diagnosis.catalogue import load
+from probe.diagnosis.classifier import diagnose
+from probe.diagnosis.codes import parse
+from probe.model import Context, Reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # bare LF in the data, each MTA's words (Postfix cleanup_strerror.c/smtpd.c, Haraka connection.js, chasquid conn.go)
+    ("521 5.5.2 mx.example.org Error: bare <LF> received", "after-DATA", Reason.CONTENT_REJECTED),
+    ("451 Bare line-feed; see http://haraka.github.io/barelf/", "after-DATA", Reason.CONTENT_REJECTED),
+    ("521 5.5.2 Error reading DATA: invalid line ending", "after-DATA", Reason.CONTENT_REJECTED),
+    # chasquid internal/smtpsrv/conn.go
+    ("501 5.1.7 Sender address too long", "MAIL", Reason.SYNTAX_ERROR),
+    ("501 5.1.2 Malformed destination domain (IDNA conversion failed)", "RCPT", Reason.BAD_ADDRESS),
+    ("501 5.1.3 Destination address too long", "RCPT", Reason.BAD_ADDRESS),
+    # hMailServer SMTPConnection.cpp and RecipientParser.cpp
+    ("550 Sender address must be specified.", "MAIL", Reason.SYNTAX_ERROR),
+    ("504 Authentication type not specified.", "AUTH", Reason.SYNTAX_ERROR),
+    ("550 A valid address is required.", "RCPT", Reason.BAD_ADDRESS),
+    ("550 Login credentials no longer valid. Please re-authenticate.", "MAIL", Reason.CREDENTIALS_INVALID),
+    ("550 Delivery is not allowed to this address.", "RCPT", Reason.RELAY_DENIED),
+    ("554 Your message was received but it could not be saved. Please retry later.", "after-DATA",
+     Reason.SYSTEM_ERROR),
+    ("421 Excessive amounts of data sent to server.", "after-DATA", Reason.MESSAGE_TOO_BIG),
+    ("550 Unsupported ESMTP extension: SMTPUTF8", "MAIL", Reason.NOT_IMPLEMENTED),
+    ("550 Distribution list is not active.", "RCPT", Reason.MAILBOX_DISABLED),
+    ("550 Recipient not in route list.", "RCPT", Reason.USER_UNKNOWN),
+    # Haraka connection.js and its bundled plugins
+    ("450 HELO denied", "HELO", Reason.HELO_REJECTED),
+    ("501 EHLO requires domain/address - see RFC-2821 4.1.1.1", "EHLO", Reason.SYNTAX_ERROR),
+    ("550 I cannot deliver mail for <alice@example.org>", "RCPT", Reason.RELAY_DENIED),
+    ("504 Invalid AUTH string", "AUTH", Reason.SYNTAX_ERROR),
+    ("550 Mail from domain 'example.net' is not allowed from your host", "RCPT", Reason.SENDER_REJECTED),
+    # Exim configure.default and the ACL examples of its specification
+    ("550 Restricted characters in address", "RCPT", Reason.BAD_ADDRESS),
+    ("550 This address does not send an unsigned reverse path", "RCPT", Reason.POLICY_REJECTED),
+    ("550 Can't verify sender", "MAIL", Reason.SENDER_REJECTED),
+    ("550 contains blacklisted regex (FREE MONEY)", "after-DATA", Reason.CONTENT_REJECTED),
+    # Apache James RcptCmdHandler: the recipient address, not the command
+    ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
+])
+def test_mined_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
+    d = diagnose(parse(text), Context.parse(context), catalogue=load(rules=""))
+    assert d.reason is reason, d.decided_by
+    assert d.decided_by is not None and d.decided_by.by == "lexicon", d.decided_by
+
+
+@pytest.mark.parametrize("reason", [Reason.BAD_REPUTATION])
+def test_gmails_reputation_sentence_is_not_read_as_spam_by_its_lead(reason: Reason) -> None:
+    """'Our system has detected that this message is' leads Gmail's spam and reputation sentences alike
+    (support.google.com/a/answer/3726730): the words after it decide."""
+    text = ("550-5.7.1 [192.0.2.7] Our system has detected that this message is likely suspicious due to the very "
+            "low reputation of the sending IP address. To protect our users from spam, mail sent from your IP "
+            "address has been blocked.")
+    assert diagnose(parse(text), Context.AFTER_DATA, catalogue=load(rules="")).reason is reason
