@@ -58,3 +58,13 @@ def test_550_to_vrfy_is_an_unknown_user_whatever_the_enhanced_code() -> None:
 def test_a_server_shutting_down_is_unavailable_whatever_its_status() -> None:
     """Stalwart's '421 4.3.0 Server shutting down.' (crates/smtp/src/inbound/mod.rs): the words beat X.3.0."""
     assert _words_off("421 4.3.0 Server shutting down.", "MAIL") is Reason.SERVICE_UNAVAILABLE
+
+
+def test_starttls_not_implemented_or_failing_is_no_tls() -> None:
+    """A 502 to STARTTLS: the server does not do TLS (fixtures/corpus/README.md, 'STARTTLS replies'); a 554 there
+    (Exim's 'Security failure') is TLS failing; a 503 stays a sequence error ('already speaking TLS')."""
+    assert classify("502 5.5.1", "STARTTLS").reason is Reason.TLS_FAILURE
+    assert _words_off("502 5.5.1 TLS support is not enabled.", "STARTTLS") is Reason.TLS_FAILURE  # Dovecot
+    assert classify("554", "STARTTLS").reason is Reason.TLS_FAILURE
+    assert classify("502 5.5.1", "HELP").reason is Reason.NOT_IMPLEMENTED
+    assert classify("503 5.5.1", "STARTTLS").reason is Reason.BAD_SEQUENCE

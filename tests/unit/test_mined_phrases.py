@@ -43,6 +43,15 @@ from probe.model import Context, Reason
     ("550 This address does not send an unsigned reverse path", "RCPT", Reason.POLICY_REJECTED),
     ("550 Can't verify sender", "MAIL", Reason.SENDER_REJECTED),
     ("550 contains blacklisted regex (FREE MONEY)", "after-DATA", Reason.CONTENT_REJECTED),
+    # Exim src/src/smtp_in.c
+    ("501 Syntactically invalid EHLO argument(s)", "EHLO", Reason.HELO_REJECTED),
+    ("503 AUTH command used when not advertised", "AUTH", Reason.NOT_IMPLEMENTED),
+    ("503 STARTTLS command used when not advertised", "STARTTLS", Reason.TLS_FAILURE),
+    ("501 Invalid value for NOTIFY parameter", "RCPT", Reason.SYNTAX_ERROR),
+    ("421 mx.example.org lost input connection", "DATA", Reason.NETWORK_ERROR),
+    # Dovecot src/lib-smtp/smtp-server-cmd-rcpt.c and smtp-server-cmd-starttls.c
+    ("501 5.5.4 Invalid TO: Missing domain", "RCPT", Reason.BAD_ADDRESS),
+    ("502 5.5.1 TLS is already active.", "STARTTLS", Reason.BAD_SEQUENCE),
     # Apache James RcptCmdHandler: the recipient address, not the command
     ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
 ])
