@@ -68,3 +68,11 @@ def test_starttls_not_implemented_or_failing_is_no_tls() -> None:
     assert classify("554", "STARTTLS").reason is Reason.TLS_FAILURE
     assert classify("502 5.5.1", "HELP").reason is Reason.NOT_IMPLEMENTED
     assert classify("503 5.5.1", "STARTTLS").reason is Reason.BAD_SEQUENCE
+
+
+@pytest.mark.parametrize("context", ["HELP", "EXPN"])
+def test_500_to_an_optional_command_is_not_implemented(context: str) -> None:
+    """RFC 5321 §4.5.1: HELP and EXPN are not among the commands a server must support; 'command unrecognized'
+    to them says the server does not do them (Postfix's '500 5.5.2 Error: command not recognized' to HELP)."""
+    assert classify("500 5.5.2", context).reason is Reason.NOT_IMPLEMENTED
+    assert classify("500 5.5.2", "MAIL").reason is Reason.SYNTAX_ERROR

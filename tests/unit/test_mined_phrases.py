@@ -52,6 +52,16 @@ from probe.model import Context, Reason
     # Dovecot src/lib-smtp/smtp-server-cmd-rcpt.c and smtp-server-cmd-starttls.c
     ("501 5.5.4 Invalid TO: Missing domain", "RCPT", Reason.BAD_ADDRESS),
     ("502 5.5.1 TLS is already active.", "STARTTLS", Reason.BAD_SEQUENCE),
+    # maddy internal/check and internal/endpoint/smtp
+    ("501 5.1.8 No domain part in address", "MAIL", Reason.SYNTAX_ERROR),
+    ("501 5.1.2 Unable to normalize the recipient address", "RCPT", Reason.BAD_ADDRESS),
+    ("553 5.6.7 SMTPUTF8 is required for non-ASCII recipients", "RCPT", Reason.BAD_ADDRESS),
+    ("550 5.7.1 TLS conversation required", "MAIL", Reason.TLS_REQUIRED),
+    ("451 4.4.5 High load, try again later", "RCPT", Reason.SERVICE_UNAVAILABLE),
+    # mox smtpserver/server.go
+    ("500 5.6.0 message with non-us-ascii requires 8bitmime extension", "MAIL", Reason.CONTENT_REJECTED),
+    ("503 5.5.1 starttls not offered", "STARTTLS", Reason.TLS_FAILURE),
+    ("550 5.7.1 message from address must belong to authenticated user", "after-DATA", Reason.SENDER_REJECTED),
     # Apache James RcptCmdHandler: the recipient address, not the command
     ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
 ])
