@@ -62,6 +62,16 @@ from probe.model import Context, Reason
     ("500 5.6.0 message with non-us-ascii requires 8bitmime extension", "MAIL", Reason.CONTENT_REJECTED),
     ("503 5.5.1 starttls not offered", "STARTTLS", Reason.TLS_FAILURE),
     ("550 5.7.1 message from address must belong to authenticated user", "after-DATA", Reason.SENDER_REJECTED),
+    # a Chinese mail system's published reply table (blog.sina.com.cn/s/blog_8dc13ec50101fxxr.html), its glosses
+    ("450 database temporary error.", "RCPT", Reason.SYSTEM_ERROR),
+    ("451 out of allow RCPT numbers.", "RCPT", Reason.RATE_LIMITED),
+    ("451 stray newline", "after-DATA", Reason.CONTENT_REJECTED),
+    ("501 please say HELO/EHLO first", "MAIL", Reason.BAD_SEQUENCE),
+    ("550 black ip.", "MAIL", Reason.BLOCKLISTED),
+    ("551 line parse error", "MAIL", Reason.SYNTAX_ERROR),
+    ("553 host denies relay.", "RCPT", Reason.RELAY_DENIED),
+    ("555 helohost error.", "HELO", Reason.HELO_REJECTED),
+    ("556 remote ip check error.", "MAIL", Reason.SENDER_UNAUTHENTICATED),
     # Apache James RcptCmdHandler: the recipient address, not the command
     ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
 ])
