@@ -72,6 +72,9 @@ from probe.model import Context, Reason
     ("553 host denies relay.", "RCPT", Reason.RELAY_DENIED),
     ("555 helohost error.", "HELO", Reason.HELO_REJECTED),
     ("556 remote ip check error.", "MAIL", Reason.SENDER_UNAUTHENTICATED),
+    # Outlook.com's bulk-sender authentication requirement (Microsoft's announcement; Sisimai's why-authfailure.go)
+    ("550 5.7.515 Access denied, sending domain example.net does not meet the required authentication level.",
+     "after-DATA", Reason.SENDER_UNAUTHENTICATED),
     # Apache James RcptCmdHandler: the recipient address, not the command
     ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
 ])
