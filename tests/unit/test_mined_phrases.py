@@ -92,3 +92,11 @@ def test_gmails_reputation_sentence_is_not_read_as_spam_by_its_lead(reason: Reas
             "low reputation of the sending IP address. To protect our users from spam, mail sent from your IP "
             "address has been blocked.")
     assert diagnose(parse(text), Context.AFTER_DATA, catalogue=load(rules="")).reason is reason
+
+
+def test_a_provider_token_outweighs_a_generic_phrase_with_all_the_code_evidence() -> None:
+    """A status token (weight 3) beats one phrase for another reason backed by class, subject and command
+    (1 + 3 x 0.5): Spectrum's AUP#I-1330 is a connection limit (go-sisimai rhost/for-spectrum.go, 1300-1340), whatever
+    'sender rejected' under 5.1.0 to MAIL says."""
+    d = diagnose(parse("550 5.1.0 sender rejected AUP#I-1330"), Context.MAIL, catalogue=load(rules=""))
+    assert d.reason is Reason.RATE_LIMITED, d.decided_by
