@@ -59,6 +59,8 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
         return replace(result, remediation=_accepted(result, facts))
     if result.reason is Reason.RELAY_DENIED and result.host and result.note is None:
         return replace(result, remediation=_relay_denied(result.host, facts))
+    if result.reason is Reason.RELAY_DENIED and result.host and result.note is not None:
+        return replace(result, remediation=_relay_refused_for_another_domain(result, facts))
     if result.reason is Reason.TLS_FAILURE and facts.tls_policy:
         return replace(result, remediation=f"{result.remediation.rstrip('.')}. Meanwhile {facts.tls_policy}.")
     if result.reason is Reason.GREYLISTED and (refused := _vrfy_refusal(result)):
@@ -110,6 +112,15 @@ def _relay_denied(host: str, facts: RunFacts) -> str:
 # the catalogue rule of Postfix's "Address verification in progress" (verify.c): a deferral while the server
 # asks the server behind it about the address, for every sender; not greylisting of a new sender
 _VERIFYING = "postfix-address-verification-in-progress"
+
+
+def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) -> str:
+    """An address of another domain, refused by the probed domain's MX (`DOMAIN ADDRESS`: a relay or backup-MX
+    check). Its own MX was not asked, so nothing is wrong with the MX records: the host just does not relay."""
+    other = result.address.rsplit("@", 1)[-1]
+    return (f"{result.host} does not take mail for {other} from this client: right for a host that is not a "
+            f"backup MX of {other} (it is no open relay). If it should be one, add {other} to its relay domains "
+            f"(Postfix relay_domains, Exim relay_to_domains). To test the address itself, probe {other}.")
 
 
 def _after_retry(result: AddressResult) -> str:

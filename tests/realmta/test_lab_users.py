@@ -20,6 +20,10 @@ async def test_postfix_known_unknown_full_disabled_and_relay(lab_probe: LabProbe
         Verdict.UNDELIVERABLE, Reason.MAILBOX_DISABLED, "5.2.1")
     assert (stranger.reason, stranger.code) == (Reason.RELAY_DENIED, 554)
     assert "Relay access denied" in (stranger.text or "")
+    # elsewhere.test's own MX was not asked: Postfix refusing to relay for it is no fault of any MX record
+    assert "MX records point at" not in stranger.remediation and "fix the MX records" not in stranger.remediation
+    assert stranger.remediation.startswith("mx.postfix.lab.test does not take mail for elsewhere.test from this "
+                                           "client: right for a host that is not a backup MX of elsewhere.test")
     assert alice.catch_all is False  # the random address got Postfix's "User unknown"
 
 
