@@ -78,7 +78,8 @@ _MAILBOX_REFUSED = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reas
 def _vrfy_refusal(result: AddressResult) -> str:
     """'550 5.1.1 (user_unknown)' when the same host refused this mailbox to VRFY; '' otherwise. A greylisting
     policy service (postgrey behind Postfix's check_policy_service) answers RCPT before the server's own
-    recipient check, and often not VRFY: the VRFY answer is then the server's word on the mailbox."""
+    recipient check; VRFY passes the same restrictions, and once the greylist lets its triplet through
+    (postgrey sees VRFY with the null sender), the VRFY answer is the server's own word on the mailbox."""
     vrfy = result.vrfy or {}
     code = vrfy.get("code")
     if not isinstance(code, int) or not 500 <= code < 600 or vrfy.get("reason") not in _MAILBOX_REFUSED:
