@@ -75,6 +75,21 @@ from probe.model import Context, Reason
     # Outlook.com's bulk-sender authentication requirement (Microsoft's announcement; Sisimai's why-authfailure.go)
     ("550 5.7.515 Access denied, sending domain example.net does not meet the required authentication level.",
      "after-DATA", Reason.SENDER_UNAUTHENTICATED),
+    # Postal app/lib/smtp_server/client.rb and Courier courieresmtpd.C
+    ("501 RCPT TO should not be empty", "RCPT", Reason.SYNTAX_ERROR),
+    ("530 From/Sender name is not valid", "after-DATA", Reason.SENDER_REJECTED),
+    ("502 ESMTP command error", "MAIL", Reason.SYNTAX_ERROR),
+    # Postfix smtpd_check.c: the sender, not the recipient, not logged in / unlisted
+    ("553 5.7.1 <bob@example.net>: Sender address rejected: not logged in", "RCPT", Reason.AUTH_REQUIRED),
+    ("550 5.1.0 <bob@example.net>: Sender address rejected: User unknown in relay recipient table", "RCPT",
+     Reason.SENDER_REJECTED),
+    # maddy internal/check/dns/dns.go: the MAIL FROM domain's null MX is the sender's problem
+    ("501 5.7.27 Domain in MAIL FROM has null MX record", "MAIL", Reason.SENDER_REJECTED),
+    # Postfix's SASL lead-in yields to the cause it quotes (hMailServer's and Stalwart's AUTH replies)
+    ("SASL authentication failed; server mx.example.net[192.0.2.7] said: 504 Authentication mechanism not "
+     "supported.", "bounce", Reason.NOT_IMPLEMENTED),
+    ("SASL authentication failed; server mx.example.net[192.0.2.7] said: 504 Authentication not enabled.", "bounce",
+     Reason.NOT_IMPLEMENTED),
     # Apache James RcptCmdHandler: the recipient address, not the command
     ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
 ])
@@ -100,3 +115,10 @@ def test_a_provider_token_outweighs_a_generic_phrase_with_all_the_code_evidence(
     'sender rejected' under 5.1.0 to MAIL says."""
     d = diagnose(parse("550 5.1.0 sender rejected AUP#I-1330"), Context.MAIL, catalogue=load(rules=""))
     assert d.reason is Reason.RATE_LIMITED, d.decided_by
+
+
+def test_the_sasl_lead_in_alone_still_says_the_credentials() -> None:
+    """Postfix's 'SASL authentication failed; server X said:' weighs less than a cause, but alone it still decides."""
+    text = "SASL authentication failed; server mx.example.net[192.0.2.7] said: 535 Denied"
+    d = diagnose(parse(text), Context.BOUNCE, catalogue=load(rules=""))
+    assert d.reason is Reason.CREDENTIALS_INVALID, d.decided_by
