@@ -190,15 +190,16 @@ class Decision:
     """What decided a Diagnosis. JSON: `decided_by`.
 
     by: "rule" (a wording rule, `rule` names it), "lexicon" (the phrases that matched, weighed with the code
-    evidence), "wording" (a basic code's generic wording), "code" (the reply code, its enhanced status code or
-    the command it answered), "class" (only the first digit was known), "event" (a probe event, not a reply),
-    "nothing" (text without a code whose words say nothing known).
+    evidence), "learned" (words learned from the rules' examples and the lexicon's phrases, weighed with the code
+    evidence and the code's own reason: `phrases` names them), "wording" (a basic code's generic wording), "code"
+    (the reply code, its enhanced status code or the command it answered), "class" (only the first digit was known),
+    "event" (a probe event, not a reply), "nothing" (text without a code whose words say nothing known).
     """
 
     by: str
     summary: str  # one line for people
     rule: str | None = None
-    phrases: tuple[str, ...] = ()  # the lexicon phrases that pointed to the reason
+    phrases: tuple[str, ...] = ()  # the lexicon phrases (or learned words) that pointed to the reason
     evidence: tuple[str, ...] = ()  # what the code and the command added: "5xx", "X.2 mailbox", "to RCPT"
 
 

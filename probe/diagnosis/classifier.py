@@ -3,23 +3,27 @@
 Order of evidence: a 2xx or 3xx code first (a success is never a rejection, whatever the words: 252 is
 cannot_verify) -> wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic wording of
 the basic code (codes.toml variants) -> the phrase lexicon weighed with the code evidence (probe.diagnosis.lexicon:
-specific words beat a misused code) -> a context entry marked firm -> the enhanced status code, with the basic
-code's context entry for 'when' -> the basic code's entry -> the reply class. Text without a code is judged by
-its words only (rules, then lexicon), and is `unknown` when they say nothing. The Diagnosis says which decided
-(`decided_by`).
+specific words beat a misused code) -> words learned from the rules' examples and the lexicon's phrases, weighed
+with the code evidence against the reason the code alone gives (probe.diagnosis.learned) -> a context entry marked
+firm -> the enhanced status code, with the basic code's context entry for 'when' -> the basic code's entry -> the
+reply class. Text without a code is judged by its words only (rules, then lexicon, then learned words), and is
+`unknown` when they say nothing. The Diagnosis says which decided (`decided_by`).
 """
 
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
+from types import ModuleType
 
 from probe.diagnosis.catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
 from probe.diagnosis.catalogue.entries import DETAIL_SLOT
 from probe.diagnosis.catalogue.prefilter import text_words
 from probe.diagnosis.codes import ParsedReply, parse
-from probe.diagnosis.lexicon import Verdict, by_code, by_lexicon, by_rule, judge, phrase_sources, reason_texts
+from probe.diagnosis.lexicon import by_code, by_lexicon, by_rule, judge, phrase_sources, reason_texts
 from probe.model import Context, Decision, Diagnosis, Reason, Reply, ReplyClass, Severity
 
 _CLASS_SEVERITY = {2: Severity.OK, 3: Severity.INFO, 4: Severity.WARNING, 5: Severity.CRITICAL}
@@ -206,14 +210,29 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
             "excerpt, or a reply whose code was cut off when it was copied.")
 
 
+def _learned() -> ModuleType:
+    """probe.diagnosis.learned, imported on first use: only replies the rules and the lexicon leave need it, and
+    its import costs `explain 252` start-up."""
+    module = sys.modules.get("probe.diagnosis.learned")
+    if module is None:
+        import probe.diagnosis.learned
+
+        module = probe.diagnosis.learned
+    return module
+
+
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
              catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True,
-             _code_only: tuple[frozenset[str], str | None, Verdict] | None = None) -> Diagnosis:
+             use_learned: bool = True,
+             _code_only: tuple[frozenset[str], str | None, Reason | None, Callable[[], Decision] | None] | None = None,
+             ) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
 
-    use_rules=False: the codes alone (no wording rules, no lexicon, no provider); use_lexicon=False: no lexicon;
-    _code_only: (words, provider id, the lexicon's verdict) when the rules, the code's wordings and the lexicon were
-    tried already: the code decides, saying so when the words agree (see below)."""
+    use_rules=False: the codes alone (no wording rules, no lexicon, no learned words, no provider);
+    use_lexicon=False: no lexicon and no learned words; use_learned=False: no learned words (probe.diagnosis.learned);
+    _code_only: (words, provider id, the reason the words gave, the Decision to give if the code agrees) when the rules,
+    the code's wordings and the words were tried already: the code decides, saying so when the words agree (see
+    below)."""
     cat = catalogue or default()
     klass = _class_of(parsed)
     words = _code_only[0] if _code_only else text_words(parsed.normalized) if use_rules else frozenset()
@@ -227,8 +246,8 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     def make(reason: Reason, severity: Severity | None, meaning: str, when: str, remediation: str,
              rule: str | None = None, references: tuple[str, ...] = (), *, decision: Decision) -> Diagnosis:
         sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
-        if _code_only is not None and reason is _code_only[2].reason:  # the words agree with the code
-            decision = by_lexicon(_code_only[2], agreed=True)
+        if _code_only is not None and _code_only[3] is not None and reason is _code_only[2]:  # the words agree
+            decision = _code_only[3]()
         return Diagnosis(
             text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=_REPLY_CLASSES.get(klass),
             context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
@@ -252,6 +271,13 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 meaning, remediation = reason_texts(cat, verdict)
                 return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation,
                             references=phrase_sources(verdict), decision=by_lexicon(verdict))
+            if use_learned:
+                learned = _learned()
+                leaning = learned.judge_words(parsed, ctx, cat, words)
+                if leaning is not None:
+                    meaning, remediation = learned.word_texts(cat, leaning)
+                    return make(leaning.reason, Severity.CRITICAL, meaning, when, remediation,
+                                decision=learned.by_words(leaning))
         return make(Reason.UNKNOWN, Severity.WARNING,
                     "The text carries no SMTP reply code, and its wording matches nothing the catalogue knows, so "
                     "the cause cannot be told from this text alone.", when,
@@ -287,12 +313,33 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     if use_rules and use_lexicon and _code_only is None:
         verdict = judge(parsed, ctx, cat, words)
         if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
-            coded = diagnose(parsed, ctx, host=host, catalogue=cat, _code_only=(words, provider_id, verdict))
+            coded = diagnose(parsed, ctx, host=host, catalogue=cat,
+                             _code_only=(words, provider_id, verdict.reason, lambda: by_lexicon(verdict, agreed=True)))
             if coded.reason is verdict.reason:  # the words agree: the code's own entry says it best
                 return coded
             meaning, remediation = reason_texts(cat, verdict)
             return make(verdict.reason, None, meaning, when, remediation, None,
                         phrase_sources(verdict) + code_refs, decision=by_lexicon(verdict))
+        if use_learned:  # no phrase decided, but the words may lean clearly one way
+            learned = _learned()
+            code_only: list[Diagnosis] = []
+
+            def code_says() -> Reason:  # what the code alone gives, which the learned words must outweigh
+                if not code_only:
+                    code_only.append(diagnose(parsed, ctx, host=host, catalogue=cat,
+                                              _code_only=(words, provider_id, None, None)))
+                return code_only[0].reason
+
+            leaning = learned.judge_words(parsed, ctx, cat, words, code_says)
+            if leaning is None:
+                if code_only:  # the code decides, as it already did for the words to weigh it
+                    return code_only[0]
+            elif leaning.reason is code_says():
+                return replace(code_only[0], decided_by=learned.by_words(leaning, agreed=True))
+            else:
+                meaning, remediation = learned.word_texts(cat, leaning)
+                return make(leaning.reason, None, meaning, when, remediation, None, code_refs,
+                            decision=learned.by_words(leaning))
     if code_entry is not None and note is not None and note.firm:
         return make(note.reason or code_entry.reason, note.severity or code_entry.severity,
                     note.meaning or code_entry.meaning, when, note.remediation or code_entry.remediation,

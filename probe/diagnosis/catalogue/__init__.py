@@ -11,7 +11,7 @@ import marshal
 import os
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probe import caches
 from probe.diagnosis.catalogue.entries import (
@@ -41,6 +41,9 @@ from probe.diagnosis.catalogue.parsing import (
 from probe.diagnosis.catalogue.prefilter import LiteralIndex, PhraseIndex
 from probe.errors import CatalogueError
 from probe.model import Reason
+
+if TYPE_CHECKING:
+    from probe.diagnosis.catalogue.learnedwords import LearnedWords
 
 __all__ = [
     "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Evidence", "Example", "LiteralIndex", "Note", "Phrase",
@@ -222,6 +225,21 @@ def _package_lexicon() -> tuple[tuple[Phrase, ...], PhraseIndex]:
     return result
 
 
+def _package_learned() -> LearnedWords:
+    """The package's learned words, validated, through a pickle cache (as `_package_rules`): validating their
+    provenance costs ten times loading them."""
+
+    from probe.diagnosis.catalogue.learnedwords import NO_WORDS, LearnedWords, parse_learned
+
+    def build() -> LearnedWords:
+        doc = _package_doc("learned.toml")
+        return parse_learned(doc) if doc is not None else NO_WORDS
+
+    result: LearnedWords = _through_pickle("learned", ["learned.toml", "learnedwords.py"], build,
+                                           lambda cached: isinstance(cached, LearnedWords))
+    return result
+
+
 def _resource_doc(filename: str) -> dict[str, Any] | None:
     """Fallback for installs where the package is not plain files (zip): importlib.resources."""
     from importlib import resources
@@ -310,6 +328,19 @@ class Catalogue:
         return result
 
     @property
+    def learned(self) -> LearnedWords:
+        """The words learned from the rules' examples and the lexicon's phrases (learned.toml), for replies
+        neither the rules nor the lexicon decide. Never needed to explain a bare code."""
+        result: LearnedWords | None = self._parsed.get("learned.toml")
+        if result is None:
+            from probe.diagnosis.catalogue.learnedwords import NO_WORDS, parse_learned
+
+            if "learned.toml" not in self._texts:
+                self._parsed["learned.toml"] = _package_learned()
+            result = self._get("learned.toml", parse_learned, NO_WORDS)
+        return result
+
+    @property
     def reason_texts(self) -> dict[Reason, tuple[str, str]]:
         """(meaning, remediation) of each reason the lexicon can give, for when it decided (reasons.toml)."""
         result: dict[Reason, tuple[str, str]] = self._get("reasons.toml", parse_reason_texts, {})
@@ -395,7 +426,8 @@ class Catalogue:
 
     def validate(self) -> Catalogue:
         """Parse every part now (raises CatalogueError on the first problem) and return self."""
-        _ = (self.codes, self.enhanced, self.events, self.rules, self.providers, self.lexicon, self.evidence)
+        _ = (self.codes, self.enhanced, self.events, self.rules, self.providers, self.lexicon, self.evidence,
+             self.learned)
         known = {p.id for p in self.providers}
         for rule in self.rules:
             unknown = sorted(rule.providers - known) if known else []
@@ -406,17 +438,28 @@ class Catalogue:
             if phrase.reason not in texts:
                 raise CatalogueError(f"{phrase.where}: reasons.toml says nothing about {phrase.reason.value} "
                                      f"(phrase {phrase.text!r})")
+        # the rules the words were learned from: the package's (a catalogue given other rules has other ids)
+        rule_ids = {rule.id for rule in self.rules} if "rules.toml" not in self._texts else None
+        for word in self.learned.words.values():
+            if word.reason not in texts:
+                raise CatalogueError(f"learned.toml word {word.word!r}: reasons.toml says nothing about "
+                                     f"{word.reason.value}")
+            unknown = sorted(set(word.rules) - rule_ids) if rule_ids is not None else []
+            if unknown:
+                raise CatalogueError(f"learned.toml word {word.word!r}: unknown rule(s) {unknown}: regenerate it "
+                                     "(tools/learn_words.py)")
         return self
 
 
 def load(*, codes: str | None = None, enhanced: str | None = None, events: str | None = None,
          rules: str | None = None, providers: str | None = None, lexicon: str | None = None,
-         evidence: str | None = None) -> Catalogue:
+         evidence: str | None = None, learned: str | None = None) -> Catalogue:
     """A validated catalogue from TOML texts; a part not given comes from the package files.
 
-    `rules=""` gives a catalogue without wording rules (the lexicon alone), `lexicon=""` one without phrases."""
+    `rules=""` gives a catalogue without wording rules (the lexicon alone), `lexicon=""` one without phrases,
+    `learned=""` one without learned words."""
     given = {"codes.toml": codes, "enhanced.toml": enhanced, "events.toml": events, "rules.toml": rules,
-             "providers.toml": providers, "lexicon.toml": lexicon, "evidence.toml": evidence}
+             "providers.toml": providers, "lexicon.toml": lexicon, "evidence.toml": evidence, "learned.toml": learned}
     return Catalogue({k: v for k, v in given.items() if v is not None}).validate()
 
 
