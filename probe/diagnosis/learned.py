@@ -91,7 +91,7 @@ def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, 
     if words is None:
         words = text_words(text)
     if table.singles.isdisjoint(words) and not any(  # the usual case, cheap: no learned word nor both of a pair
-            not seconds.isdisjoint(words) for first in words if (seconds := table.pairs.get(first)) is not None):
+            not table.pairs[first].isdisjoint(words) for first in table.firsts.intersection(words)):
         return None
     found = [known[w] for w in learned_words(text) if w in known]
     if not found:

@@ -89,7 +89,7 @@ def test_bad_learned_data_names_the_entry_and_the_field(text: str, message: str)
     assert str(info.value).startswith(message), str(info.value)
 
 
-def test_a_word_pair_outranks_its_words_and_the_keys_find_both() -> None:
+def test_the_table_indexes_single_words_and_the_two_words_of_a_pair() -> None:
     table = parse_learned(HEAD + "[[word]]\n" + WORD.replace('"prison"', '"not found"'))
     assert table.singles == frozenset() and table.pairs == {"not": frozenset({"found"})}
 

@@ -38,12 +38,13 @@ class LearnedWords:
     words: Mapping[str, LearnedWord]  # a word, or two ('not allowed')
     singles: frozenset[str]  # the entries of one word
     pairs: Mapping[str, frozenset[str]]  # the entries of two: first word -> the second words it is learned with
+    firsts: frozenset[str]  # the first words of the pairs
     threshold: float  # the score (weights plus the code evidence of evidence.toml) the best reason needs
     margin: float  # by how much it must beat the second best
     code: float  # the weight of the reason the code alone gives, which the words must outweigh (unknown: none)
 
 
-NO_WORDS = LearnedWords({}, frozenset(), {}, 1.0, 1.0, 0.0)  # a catalogue without learned words
+NO_WORDS = LearnedWords({}, frozenset(), {}, frozenset(), 1.0, 1.0, 0.0)  # a catalogue without learned words
 _LEARNED_WORD = re.compile(r"^[a-z]{2,}(?: [a-z]{2,})?$")
 
 
@@ -96,5 +97,5 @@ def parse_learned(text: str | dict[str, Any]) -> LearnedWords:
         if second:
             pairs.setdefault(first, set()).add(second)
     return LearnedWords(words, frozenset(w for w in words if " " not in w),
-                        {first: frozenset(seconds) for first, seconds in pairs.items()},
+                        {first: frozenset(seconds) for first, seconds in pairs.items()}, frozenset(pairs),
                         numbers["threshold"], numbers["margin"], numbers["code"])
