@@ -27,8 +27,9 @@ def _tool() -> object:
     spec = importlib.util.spec_from_file_location("learn_words", ROOT / "tools" / "learn_words.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.modules.setdefault("learn_words", module)  # its dataclass looks its module up
+    spec.loader.exec_module(sys.modules["learn_words"])
+    return sys.modules["learn_words"]
 
 
 def test_the_shipped_file_is_what_the_rules_and_the_lexicon_teach() -> None:
@@ -58,7 +59,7 @@ import importlib.util, sys
 opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" and args and args[0] else None)
 spec = importlib.util.spec_from_file_location("learn_words", {str(ROOT / "tools" / "learn_words.py")!r})
-tool = importlib.util.module_from_spec(spec); spec.loader.exec_module(tool)
+tool = sys.modules["learn_words"] = importlib.util.module_from_spec(spec); spec.loader.exec_module(tool)
 tool.generate()
 print([p for p in opened if "fixtures" in p], "probe.testing.corpus" in sys.modules)
 """
