@@ -133,4 +133,4 @@ def by_words(verdict: WordVerdict, *, agreed: bool = False) -> Decision:
 def word_texts(cat: Catalogue, verdict: WordVerdict) -> tuple[str, str]:
     """(meaning, remediation) of the reason the learned words gave (reasons.toml)."""
     meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by {verdict.summary()}.", remediation
+    return f"{meaning} Decided by learned words: {verdict.summary()}.", remediation
