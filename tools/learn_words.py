@@ -19,8 +19,9 @@ those texts come from MIN_SOURCES different rules or lexicon sources at least (o
 list are one voice); a pair is left out when one of its words alone leans as far the same way. Each entry lists
 those rules and sources. THRESHOLD, MARGIN and CODE (the weight of the reason the code alone gives) go into the
 file's [scoring] for probe.diagnosis.learned. They were chosen on the development part of the corpus only, where
-the settings near them give nearly the same result (MARGIN 0.6-0.75, CODE 0.75-1: 3 code-decided replies won and
-none lost with the wording rules on, 10 or 11 won and none lost with them off; MARGIN 0.5 lost one).
+the settings near them give nearly the same result (on 2026-12-07, MARGIN 0.6-0.75 and CODE 0.75-1: 3 code-decided
+replies won and none lost with the wording rules on, 6 or 7 won and none lost with them off; MARGIN 0.5 with CODE
+0.75 lost one with the rules on and off alike).
 """
 
 from __future__ import annotations
