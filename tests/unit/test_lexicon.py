@@ -423,10 +423,51 @@ def _rules_off(rule_id: str) -> list[tuple[str, str, str]]:
     "google-pipelining-after-starttls",  # 'SMTP protocol violation, no commands allowed to pipeline after STARTTLS'
     "google-unrecognized-command-help",  # 'unrecognized command' says what the code says: the code and command decide
     # ... weighed as the wrapper it is (0.75), so that the reply it quotes decides
+    "haraka-line-or-auth-syntax",  # Postfix's 'SASL authentication failed; server X said: 504 Invalid AUTH string'
+    "auth-mechanism-not-supported",
+    "hmailserver-auth-not-enabled",
     "gmx-spf-policy",  # RFC 5321's 'Requested action not taken: mailbox unavailable' before GMX's cause
-    "cox-aup-block-list",  # Cox's table names its codes bare ('CXBL'), as lexicon/en-tokens.toml now does
+    # ... a longer phrase of the right reason holds the one that misread them
+    "titan-domain-quota",  # 'Recipients Domain Hourly Quota Exceeded' holds 'quota exceeded' (mailbox_full)
+    "recipient-address-syntax-error",  # 'Syntax error in recipient address' holds 'syntax error'
+    "sender-address-rejected",  # 'Sender address rejected: User unknown in local recipient table'
+    "null-mx-sender", "maddy-sender-domain-no-mx",  # a sender domain's null MX, not the recipient's ('null mx')
+    "chasquid-sender-syntax", "chasquid-destination-syntax",  # 'IDNA conversion failed' is no message conversion
+    "sendmail-relaying-temporarily-denied",  # holds the topic word 'relaying'; the missing PTR is the refusal
+    "sendmail-ruleset-error", "haraka-scanner-trouble", "maddy-spf-temporary-error",  # topic words 'loop', 'virus', 'spf'
+    "exim-callout-defer",  # topic word 'unreachable': the receiver's own callout failed
+    "zoho-relaying-disallowed-as", "mimecast-spam-signature", "trendmicro-ers-lists", "cox-aup-block-list",
 ])
 def test_the_lexicon_alone_no_longer_misreads_these_rules_examples(rule_id: str) -> None:
+    assert _rules_off(rule_id) == []
+
+
+@pytest.mark.parametrize("rule_id", [
+    # the code decided these wrongly (or nothing did) because no phrase spoke: phrases mined from the sources the rules
+    # cite (MTA source code, providers' tables), at the end of lexicon/en.toml and in lexicon/en-tokens.toml
+    "postfix-bare-lf", "postfix-address-verification-problem", "postfix-multiple-auth-options",
+    "postfix-client-name-service-nxdomain", "postfix-client-tls-required", "postfix-delivery-internal-failure",
+    "postfix-local-file-restricted", "exim-not-advertised", "exim-timeouts", "exim-batv-reverse-path",
+    "exim-sender-not-verified", "exim-lost-connection", "sendmail-address-syntax", "sendmail-mx-check-tempfail",
+    "haraka-cannot-deliver-for", "haraka-credential-leak", "haraka-bare-line-feed", "haraka-helo-checks",
+    "haraka-helo-dns-timeout", "haraka-early-talker", "haraka-sender-resolver-tempfail",
+    "chasquid-temporary-error-checking-address", "chasquid-invalid-line-ending", "chasquid-submission-needs-auth",
+    "maddy-tls-conversation-required", "maddy-high-load", "mox-ehlo-does-not-resolve", "mox-from-not-authenticated-user",
+    "mox-needs-8bitmime", "mox-starttls-not-offered", "postal-from-not-authenticated-domain",
+    "stalwart-verify-unavailable", "hmailserver-valid-address-required", "hmailserver-excessive-data",
+    "hmailserver-helo-invalid", "hmailserver-auth-type-missing", "hmailserver-credentials-expired",
+    "recipient-address-syntax-wording", "courier-command-error", "zimbra-lmtp-tls-only",
+    "zimbra-lmtp-mailbox-not-on-this-server", "exchange-originator-mismatch", "session-start-sequence",
+    "x400-maximum-time-expired", "opensmtpd-mta-local-setup", "policyd-weight-dnsbl-count", "policyd-weight-score",
+    "yahoo-temporary-domain-failure", "cox-aup-reverse-dns", "cox-aup-smtp-violation", "kr-portal-ip-filtered",
+    "coremail-denies-relay", "coremail-helo-error", "coremail-fake-sender", "cnhost-rcpt-timeout",
+    "rackspace-mailbox-flood", "rackspace-sender-mx", "zoho-destination-domain-filter", "protonmail-viral-traffic",
+    "mxroute-excessive-rejections", "oci-auth-failures", "oci-system-failure", "mimecast-internal-resource",
+    "mimecast-account-disabled", "barracuda-license-expired", "trendmicro-ers-block",
+    "trendmicro-sender-filtering-block", "spamexperts-outbound-tags", "rspamd-filter-reject", "att-blank-mailhost",
+    "provider-temporary-server-error", "proofpoint-blocked",
+])
+def test_the_lexicon_alone_reads_the_rules_examples_no_phrase_spoke_for(rule_id: str) -> None:
     assert _rules_off(rule_id) == []
 
 
@@ -442,3 +483,20 @@ def test_phrases_that_read_several_causes_stay_out() -> None:
     assert by_text["smtp service not available"] == {Reason.POLICY_REJECTED}
     wrapper = {p.text: p.weight for p in default().lexicon if p.reason is Reason.USER_UNKNOWN}
     assert wrapper["requested action not taken: mailbox unavailable"] < 1
+
+
+def test_the_lexicon_alone_reads_most_rule_examples_right() -> None:
+    """Every rule example classified with every rule off: most are right, and those the lexicon decides nearly all
+    (on 2026-12-07 before this check: 64.6 % right, the lexicon's 83.6 %; after: 83.8 %, 93.2 %)."""
+    cat = load(rules="")
+    total = right = decided = decided_right = 0
+    for rule in default().rules:
+        for ex in rule.examples:
+            d = diagnose(parse(ex.text), ex.context, catalogue=cat)
+            total += 1
+            right += d.reason is rule.reason
+            if d.decided_by is not None and d.decided_by.by == "lexicon":
+                decided += 1
+                decided_right += d.reason is rule.reason
+    assert right / total >= 0.82, (right, total)
+    assert decided_right / decided >= 0.92, (decided_right, decided)
