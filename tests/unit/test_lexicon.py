@@ -417,6 +417,8 @@ def _rules_off(rule_id: str) -> list[tuple[str, str, str]]:
     "sender-not-logged-in",  # Postfix's 'Sender address rejected: not logged in': the session must AUTH
     "m365-throttling",  # Microsoft documents 4.7.500-699 'Server busy ... from [IP]' as throttling
     "cox-aup-temporary-block",  # Cox's CDRBL: a 24-hour block for spam-like traffic, no list named
+    "icloud-unknown",  # iCloud's 'inactive email address' is its unknown user (its source, Sisimai Apple.pm; 5.1.1)
+    "m365-policy-violation-as345",  # Microsoft documents AS345 as nested attachments: the message's structure
     # ... dropped or narrowed: the prefix is the same whatever the cause, and the words after it decide
     "amavis-banned-or-unchecked",  # '554 5.7.0 Reject, id=' precedes every class (SPAM, BANNED, UNCHECKED, INFECTED)
     "virus-detected",
