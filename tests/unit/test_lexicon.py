@@ -467,7 +467,10 @@ def test_the_lexicon_alone_no_longer_misreads_these_rules_examples(rule_id: str)
     "mxroute-excessive-rejections", "oci-auth-failures", "oci-system-failure", "mimecast-internal-resource",
     "mimecast-account-disabled", "barracuda-license-expired", "trendmicro-ers-block",
     "trendmicro-sender-filtering-block", "spamexperts-outbound-tags", "rspamd-filter-reject", "att-blank-mailhost",
-    "provider-temporary-server-error", "proofpoint-blocked",
+    "provider-temporary-server-error", "proofpoint-blocked", "laposte-unsolicited", "coremail-black-ip",
+    "coremail-remote-ip-check", "trendmicro-ers-connection-denial", "recipient-count-limit",
+    "postfix-insufficient-authorization", "sendmail-unbalanced-address",
+    "icewarp-message-too-long", "james-helo-without-domain",
 ])
 def test_the_lexicon_alone_reads_the_rules_examples_no_phrase_spoke_for(rule_id: str) -> None:
     assert _rules_off(rule_id) == []
@@ -489,7 +492,7 @@ def test_phrases_that_read_several_causes_stay_out() -> None:
 
 def test_the_lexicon_alone_reads_most_rule_examples_right() -> None:
     """Every rule example classified with every rule off: most are right, and those the lexicon decides nearly all
-    (on 2026-12-07 before this check: 64.6 % right, the lexicon's 83.6 %; after: 83.8 %, 93.2 %)."""
+    (2026-12-07: 64.6 % right and the lexicon's 83.5 % before this check; 86.5 % and 93.7 % after it)."""
     cat = load(rules="")
     total = right = decided = decided_right = 0
     for rule in default().rules:
@@ -500,5 +503,5 @@ def test_the_lexicon_alone_reads_most_rule_examples_right() -> None:
             if d.decided_by is not None and d.decided_by.by == "lexicon":
                 decided += 1
                 decided_right += d.reason is rule.reason
-    assert right / total >= 0.82, (right, total)
-    assert decided_right / decided >= 0.92, (decided_right, decided)
+    assert right / total >= 0.85, (right, total)
+    assert decided_right / decided >= 0.93, (decided_right, decided)
