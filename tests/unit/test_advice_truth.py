@@ -33,3 +33,40 @@ def test_454_to_rcpt_mentions_postfix_default_relay_deferral() -> None:
     """Postfix's default smtpd_relay_restrictions end in defer_unauth_destination: 454 4.7.1 Relay access denied
     (mail_params.h DEF_RELAY_CHECKS; smtpd_check.c)."""
     assert "Relay access denied" in entry("454")["when"]
+
+
+def test_postscreen_denylist_is_not_said_to_follow_failed_tests() -> None:
+    """postscreen.c sends 5.3.2 'Service currently unavailable' only for its deny list; failed tests say 'Protocol
+    error' (5.5.1), so 'check that your client waits for the banner' cannot help here."""
+    e = entry("550 5.3.2 Service currently unavailable", "RCPT")
+    assert "judged it a spambot" not in e["meaning"]
+    assert "waits for the banner" not in e["remediation"]
+    assert "postscreen_access_list" in e["remediation"]
+
+
+def test_postfix_not_logged_in_is_not_called_the_wrong_host() -> None:
+    """reject_unauthenticated_sender_login_mismatch runs on inbound MX hosts: the MAIL FROM belongs to a local user
+    (github:vdukhovni/postfix smtpd_check.c 'Sender address rejected: not logged in')."""
+    e = entry("553 5.7.1 <probe@example.net>: Sender address rejected: not logged in", "RCPT")
+    assert "MAIL FROM outside the receiving server's domains" in e["remediation"]
+    assert "belongs to one of its own users" in e["meaning"]
+
+
+def test_dnsbl_advice_sends_nobody_to_the_closed_sorbs_site() -> None:
+    """SORBS was decommissioned on 5 June 2024 (Proofpoint)."""
+    e = entry("550 5.7.1 Service unavailable; client [203.0.113.12] blocked using bl.spamcop.net", "RCPT")
+    assert "sorbs.net/lookup" not in e["remediation"]
+    assert "SORBS closed" in e["remediation"]
+
+
+def test_spamhaus_css_is_part_of_the_sbl() -> None:
+    """Spamhaus zen 127.0.0.3 is 'SBL CSS' (https://www.spamhaus.org/sbl/query/SBLCSS), not part of the XBL."""
+    e = entry("554 5.7.1 Service unavailable; Client host [203.0.113.12] blocked using zen.spamhaus.org", "RCPT")
+    assert "XBL/CSS" not in e["meaning"] + e["remediation"]
+
+
+def test_microsoft_365_login_advice_is_not_app_passwords() -> None:
+    """Exchange Online removes Basic authentication from SMTP AUTH (Exchange Team blog, MC786329): OAuth only."""
+    e = entry("535 5.7.8 Error: authentication failed: authentication failure", "AUTH")
+    assert "for Gmail and Microsoft 365 use an app password" not in e["remediation"]
+    assert "OAuth" in e["remediation"]
