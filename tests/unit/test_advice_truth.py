@@ -70,3 +70,22 @@ def test_microsoft_365_login_advice_is_not_app_passwords() -> None:
     e = entry("535 5.7.8 Error: authentication failed: authentication failure", "AUTH")
     assert "for Gmail and Microsoft 365 use an app password" not in e["remediation"]
     assert "OAuth" in e["remediation"]
+
+
+def test_5_2_2_is_not_said_to_be_hopeless() -> None:
+    """RFC 3463 §3.3: mailbox full 'should be used as a persistent transient failure'; the recipient can make room."""
+    e = entry("5.2.2")
+    assert "the server gave up" not in e["remediation"]
+    assert "sent again" in e["remediation"]
+
+
+def test_x_7_10_is_about_the_authentication_mechanism() -> None:
+    """IANA registry, RFC 5248: X.7.10 'Encryption Needed' concerns the requested authentication mechanism."""
+    assert "authentication mechanism" in entry("5.7.10")["meaning"]
+
+
+def test_x_7_19_does_not_advise_retrying() -> None:
+    """RFC 7293: the timestamp was not recorded; the originator decides whether to resend without RRVS."""
+    e = entry("5.7.19")
+    assert "retry later" not in e["remediation"].lower()
+    assert "without RRVS" in e["remediation"]
