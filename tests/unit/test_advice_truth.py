@@ -89,3 +89,10 @@ def test_x_7_19_does_not_advise_retrying() -> None:
     e = entry("5.7.19")
     assert "retry later" not in e["remediation"].lower()
     assert "without RRVS" in e["remediation"]
+
+
+def test_530_on_port_25_is_not_answered_with_probe_port_25() -> None:
+    """An MX that wants AUTH on port 25 refuses mail from every other server: Exchange's receive connector without
+    'Anonymous users' ('530 5.7.1 Client was not authenticated', servolutions.com exchange2007clientnotauth)."""
+    for e in (entry("530"), entry("530 5.7.1 Client was not authenticated", "MAIL")):
+        assert "Anonymous users" in e["remediation"]
