@@ -96,3 +96,12 @@ def test_530_on_port_25_is_not_answered_with_probe_port_25() -> None:
     'Anonymous users' ('530 5.7.1 Client was not authenticated', servolutions.com exchange2007clientnotauth)."""
     for e in (entry("530"), entry("530 5.7.1 Client was not authenticated", "MAIL")):
         assert "Anonymous users" in e["remediation"]
+
+
+def test_553_to_mail_names_the_mtas_that_send_it() -> None:
+    """Sendmail proto.m4: '553 Domain of sender address ... does not exist' (5.1.8); Postfix smtpd_check.c: 553 5.7.1
+    'Sender address rejected: not logged in' / 'not owned by user'. No Exchange source sends 553 for these."""
+    e = entry("553", "MAIL")
+    assert "Exchange" not in e["remediation"]
+    assert "Postfix" in e["remediation"] and "Sendmail" in e["remediation"]
+    assert "Exchange" not in entry("553")["when"]
