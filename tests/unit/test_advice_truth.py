@@ -105,3 +105,8 @@ def test_553_to_mail_names_the_mtas_that_send_it() -> None:
     assert "Exchange" not in e["remediation"]
     assert "Postfix" in e["remediation"] and "Sendmail" in e["remediation"]
     assert "Exchange" not in entry("553")["when"]
+
+
+def test_5_1_0_is_not_said_to_concern_only_recipients() -> None:
+    """Postfix smtpd_check.c: an unknown sender gets 5.1.0, an unknown recipient 5.1.1."""
+    assert "Postfix uses it for an unknown sender" in entry("5.1.0")["meaning"]
