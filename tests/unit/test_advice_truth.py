@@ -110,3 +110,12 @@ def test_553_to_mail_names_the_mtas_that_send_it() -> None:
 def test_5_1_0_is_not_said_to_concern_only_recipients() -> None:
     """Postfix smtpd_check.c: an unknown sender gets 5.1.0, an unknown recipient 5.1.1."""
     assert "Postfix uses it for an unknown sender" in entry("5.1.0")["meaning"]
+
+
+def test_authentication_advice_says_which_fix_answers_which_check() -> None:
+    """SPF (RFC 7208) is checked on the envelope at MAIL/RCPT; DKIM (RFC 6376 §6) and DMARC (RFC 7489) need the
+    message, so one undivided 'fix SPF, DKIM and DMARC' text would tell a DKIM refusal to add an IP to SPF."""
+    e = entry("550 5.7.1 DKIM signature verification failed", "after-DATA")
+    assert "DKIM: sign with a key published in DNS" in e["remediation"]
+    assert "include the sending IP in the SPF record, sign with DKIM" not in e["remediation"]
+    assert "can only be SPF's" in entry("550 5.7.1 SPF check failed", "RCPT")["remediation"]
