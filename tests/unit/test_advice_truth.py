@@ -119,3 +119,8 @@ def test_authentication_advice_says_which_fix_answers_which_check() -> None:
     assert "DKIM: sign with a key published in DNS" in e["remediation"]
     assert "include the sending IP in the SPF record, sign with DKIM" not in e["remediation"]
     assert "can only be SPF's" in entry("550 5.7.1 SPF check failed", "RCPT")["remediation"]
+
+
+def test_spf_failure_advice_covers_forwarding() -> None:
+    """RFC 7208 checks the IP of the last hop against the envelope sender's domain, so forwarded mail fails SPF."""
+    assert "SRS" in entry("5.7.23")["remediation"]
