@@ -124,3 +124,11 @@ def test_authentication_advice_says_which_fix_answers_which_check() -> None:
 def test_spf_failure_advice_covers_forwarding() -> None:
     """RFC 7208 checks the IP of the last hop against the envelope sender's domain, so forwarded mail fails SPF."""
     assert "SRS" in entry("5.7.23")["remediation"]
+
+
+def test_552_to_mail_does_not_blame_a_size_option_the_probe_lacks() -> None:
+    """The probe's MAIL FROM carries no SIZE (probe/smtp/session.py) and there is no option to add one; RFC 1870 §6:
+    552 to MAIL answers a declared SIZE over the server's fixed maximum."""
+    e = entry("552", "MAIL")
+    assert "SIZE parameter you set" not in e["remediation"]
+    assert "SIZE=" in e["remediation"]
