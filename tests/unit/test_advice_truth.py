@@ -132,3 +132,8 @@ def test_552_to_mail_does_not_blame_a_size_option_the_probe_lacks() -> None:
     e = entry("552", "MAIL")
     assert "SIZE parameter you set" not in e["remediation"]
     assert "SIZE=" in e["remediation"]
+
+
+def test_5_3_2_mentions_postscreen_deny_list() -> None:
+    """postscreen.c answers a denylisted client with 521/550 5.3.2: the host does take mail from others."""
+    assert "postscreen" in entry("5.3.2")["remediation"]
