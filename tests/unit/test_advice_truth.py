@@ -137,3 +137,10 @@ def test_552_to_mail_does_not_blame_a_size_option_the_probe_lacks() -> None:
 def test_5_3_2_mentions_postscreen_deny_list() -> None:
     """postscreen.c answers a denylisted client with 521/550 5.3.2: the host does take mail from others."""
     assert "postscreen" in entry("5.3.2")["remediation"]
+
+
+def test_synchronization_advice_does_not_forbid_pipelined_bdat() -> None:
+    """Postfix smtpd.c: 'BDAT commands may be pipelined within a MAIL transaction' (RFC 3030 with RFC 2920)."""
+    e = entry("554 5.5.0 Error: SMTP protocol synchronization", "RCPT")
+    assert "BDAT" not in e["remediation"]
+    assert "RFC 2920" in e["remediation"]
