@@ -144,3 +144,8 @@ def test_synchronization_advice_does_not_forbid_pipelined_bdat() -> None:
     e = entry("554 5.5.0 Error: SMTP protocol synchronization", "RCPT")
     assert "BDAT" not in e["remediation"]
     assert "RFC 2920" in e["remediation"]
+
+
+def test_exim_is_not_said_to_leave_help_unrecognized() -> None:
+    """Exim smtp_in.c answers HELP with '214-Commands supported:' whatever the configuration."""
+    assert "Exim without HELP text" not in entry("500 unrecognized command", "HELP")["meaning"]
