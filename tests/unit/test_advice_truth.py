@@ -149,3 +149,9 @@ def test_synchronization_advice_does_not_forbid_pipelined_bdat() -> None:
 def test_exim_is_not_said_to_leave_help_unrecognized() -> None:
     """Exim smtp_in.c answers HELP with '214-Commands supported:' whatever the configuration."""
     assert "Exim without HELP text" not in entry("500 unrecognized command", "HELP")["meaning"]
+
+
+def test_postfix_bare_lf_is_a_setting_not_every_postfix() -> None:
+    """postfix mail_params.h: DEF_SMTPD_FORBID_BARE_LF is 'normalize'; the refusal needs smtpd_forbid_bare_newline = reject."""
+    e = entry("521 5.5.2 smtp.example.com Error: bare <LF> received", "DATA")
+    assert "= reject" in e["meaning"]
