@@ -155,3 +155,10 @@ def test_postfix_bare_lf_is_a_setting_not_every_postfix() -> None:
     """postfix mail_params.h: DEF_SMTPD_FORBID_BARE_LF is 'normalize'; the refusal needs smtpd_forbid_bare_newline = reject."""
     e = entry("521 5.5.2 smtp.example.com Error: bare <LF> received", "DATA")
     assert "= reject" in e["meaning"]
+
+
+def test_rspamd_greylisting_is_not_placed_at_rcpt() -> None:
+    """rspamd's greylisting hashes the message body and soft-rejects at end of message (rspamd issue 1776)."""
+    e = entry("451 4.7.1 Try again later", "RCPT")
+    assert "to RCPT is rspamd's" not in e["meaning"]
+    assert "end of DATA" in e["meaning"]
