@@ -369,6 +369,9 @@ class Report:
     tls_rpt: dict[str, Any] | None = None
     transport: dict[str, Any] | None = None  # {"domain": one line, "hosts": {mx host: one line}}
     source: dict[str, Any] | None = None  # audit of this machine's address, when a server blamed it
+    # a domain-only probe's RCPT TO:<postmaster@DOMAIN>: {"address", "host", "code", "enhanced", "reason",
+    # "text", "accepted"}; None when not asked (addresses given, --no-postmaster, no host answered)
+    postmaster: dict[str, Any] | None = None
     input: str | None = None  # the target as given (batch echoes it)
     error: str | None = None  # set when the probe could not run at all (bad input, local resolver)
 
@@ -404,6 +407,7 @@ class ProbeOptions:
     starttls: str = "auto"  # auto | require | never
     vrfy: bool = True
     catch_all: bool = True  # RCPT a random local part to detect accept-all domains
+    postmaster: bool = True  # domain-only: RCPT TO:<postmaster@DOMAIN> tests that mail is taken (--no-postmaster)
     pipelining: bool = True  # use PIPELINING where the server advertises it (RFC 2920)
     all_mx: bool = False  # probe every MX host (concurrently), not just until a definitive answer
     family: int | None = None  # 4 or 6 to force an address family

@@ -46,7 +46,9 @@ smtp-probe self-check --source-ip IP   audit this machine: PTR, FCrDNS, HELO,
                                        DNS blocklists
 smtp-probe demo                   offline tour on loopback fake servers
 
-The probe never sends DATA: it never delivers mail.
+The probe never sends DATA: it never delivers mail. With no address, it asks
+RCPT TO:<postmaster@DOMAIN> (RFC 5321 §4.5.1) to test that mail is taken
+from this client (--no-postmaster: stop after MAIL FROM).
 
 \b
 Exit codes (monitoring-plugins convention):
@@ -113,7 +115,9 @@ def probe_command(target: str, addresses: tuple[str, ...], as_json: bool, fmt: s
     """Probe TARGET (a domain or an address) and optionally ADDRESSES. See `smtp-probe --help`.
 
     ADDRESS [ADDRESS...] must share one domain. DOMAIN ADDRESS... asks DOMAIN's MX; addresses of
-    other domains are then relay/backup checks, not deliverability.
+    other domains are then relay/backup checks, not deliverability. DOMAIN alone asks
+    RCPT TO:<postmaster@DOMAIN>, which every server that takes mail for DOMAIN must accept
+    (RFC 5321 §4.5.1); --no-postmaster skips it.
     """
     fmt = "json" if as_json else fmt
     try:

@@ -65,6 +65,10 @@ CONNECTION_OPTIONS = [
                       "CRITICAL and the probe stops before MAIL. never: plain text only."),
     click.option("--no-vrfy", is_flag=True, help="Skip VRFY."),
     click.option("--no-catch-all", is_flag=True, help="Do not test a random address for catch-all."),
+    click.option("--no-postmaster", is_flag=True,
+                 help="Domain only (no address given): do not send RCPT TO:<postmaster@DOMAIN>, which tests "
+                      "that the MX takes mail for the domain from this client (RFC 5321 §4.5.1); stop after "
+                      "MAIL FROM, as before."),
     click.option("--no-pipelining", is_flag=True, help="Never pipeline commands, even when offered."),
     click.option("--no-tls-policies", is_flag=True, help="Skip the MTA-STS, TLS-RPT and DANE lookups."),
     click.option("--expect", "expectations", multiple=True, metavar="WHAT",
@@ -146,6 +150,7 @@ def make_plan(kw: dict[str, Any], *, address_count: int | None = None) -> Plan:
         resolvers=tuple(inputs.parse_resolver(r) for r in kw["resolvers"]),
         timeout_s=kw["timeout"], deadline_s=kw["deadline"], starttls=kw["starttls"],
         vrfy=not kw["no_vrfy"], catch_all=not kw["no_catch_all"], pipelining=not kw["no_pipelining"],
+        postmaster=not kw.get("no_postmaster", False),
         tls_policies=not kw["no_tls_policies"],
         cert_warning_days=cert_warning,
         cert_critical_days=cert_critical if kw["starttls"] == "require" or kw["cert_warning"] is not None

@@ -101,11 +101,16 @@ def _accepted(result: AddressResult, facts: RunFacts) -> str:
 
 
 def _relay_denied(host: str, facts: RunFacts) -> str:
-    if facts.mx_override:
-        return (f"{host}, named with --mx, does not take mail for {facts.domain}: it is not one of the "
+    return relay_denied_advice(host, facts.domain, mx_override=facts.mx_override)
+
+
+def relay_denied_advice(host: str, domain: str, *, mx_override: bool) -> str:
+    """What to do when `host`, asked as `domain`'s mail server, refuses to relay for `domain` itself."""
+    if mx_override:
+        return (f"{host}, named with --mx, does not take mail for {domain}: it is not one of the "
                 f"domain's mail servers, or not configured for it. Check the host name, or drop --mx to probe "
                 "the domain's own MX hosts.")
-    return (f"{facts.domain}'s MX records point at {host}, which is not configured to take mail for the domain: "
+    return (f"{domain}'s MX records point at {host}, which is not configured to take mail for the domain: "
             "its admin must fix the MX records or add the domain to the server (relay_domains, accepted "
             "domains).")
 

@@ -318,11 +318,84 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         refusal = _refused_at_every_rcpt(record)
         if refusal is not None:
             report.status, report.reason = DomainStatus.REFUSES_THIS_CLIENT, diagnose(refusal, record.host).reason
+    postmaster = _postmaster(walk, record) if not addresses else None
     report.summary = _summary(report)
+    if postmaster:
+        report.summary = f"{report.summary}; {postmaster}"
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
                           f"({_refusal_words(refusal)}); the domain may accept mail from others, "
-                          "and nothing was learned about the addresses")
+                          + ("and nothing was learned about the addresses" if addresses else
+                             f"but not from here ({record.postmaster_address} was not accepted)"
+                             if record.postmaster is not None else "but not from here"))
+
+
+# a refusal of postmaster@DOMAIN that says the mailbox is missing, not the client or the domain
+_NO_POSTMASTER = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED})
+
+
+def _postmaster(walk: Walk, record: SessionRecord) -> str:
+    """A domain-only probe asked RCPT TO:<postmaster@DOMAIN> (RFC 5321 §4.5.1: every server that delivers for
+    a domain must accept it): record its answer in the report, adjust the status and add the finding its
+    refusal calls for; returns the clause the summary adds ('' when it was not asked). A refusal of this
+    client (every recipient refused for it) was already made `refuses_this_client` by _refused_at_every_rcpt.
+
+    - 250/251/252: the host takes mail for the domain from this client;
+    - 4xx other than a refusal of this client (greylisting, a deferral): accepts mail, a WARNING, as a
+      greylisted address is risky;
+    - unknown user: accepts mail (the host takes the domain's mail), a WARNING that postmaster@ must exist;
+    - relay denied: the host does not take mail for the domain at all: does_not_accept_mail, CRITICAL, with
+      the relay advice; not_accepting_mail (556, 5.1.10): does_not_accept_mail;
+    - any other refusal: accepts mail, a WARNING quoting it."""
+    report, exchange, pm = walk.report, record.postmaster, record.postmaster_address
+    if exchange is None or pm is None:
+        return ""
+    d = diagnose(exchange, record.host)
+    accepted = d.code is not None and 200 <= d.code < 300
+    report.postmaster = {"address": pm, "host": record.host, "code": d.code, "enhanced": d.enhanced,
+                         "reason": str(d.reason), "text": d.text or None, "accepted": accepted}
+    if report.status is DomainStatus.REFUSES_THIS_CLIENT or exchange.reply is None:
+        return ""
+    said = " ".join(f"{d.code} {exchange.reply.lines[0] if exchange.reply.lines else ''}".split())[:100]
+    # findings quote the codes only: the Postmaster line of the report and the step give the whole reply
+    asked = (f"{record.host} answered {exchange.command or 'the postmaster RCPT'} with "
+             + " ".join(str(c) for c in (d.code, d.enhanced) if c is not None))
+    if accepted:
+        return f"{record.host} accepted {pm} ({said})"
+    if d.code is not None and 400 <= d.code < 500:
+        grey = d.reason is Reason.GREYLISTED or greylist.worth_retrying(d)
+        walk.finding(Finding("postmaster-deferred", Severity.WARNING, (
+            f"{asked} ({d.reason}): "
+            + ("greylisting; a sender that retries later, as every MTA does, is let through, so mail is "
+               "delayed, not refused" if grey else "mail to the domain is deferred for now; a sender retries")
+            + f". {d.remediation}"), record.host))
+        return f"{pm} deferred ({said})"
+    if d.reason in _NO_POSTMASTER:
+        walk.finding(Finding("postmaster-unknown", Severity.WARNING, (
+            f"{asked} ({d.reason}): {report.domain} takes mail, but has no postmaster. RFC 5321 "
+            f"§4.5.1 requires every domain that receives mail to accept mail to postmaster@, where reports of "
+            f"mail problems go. Create it, or make it an alias of the mail administrator's mailbox (Postfix "
+            f"and Exim: 'postmaster: root' in /etc/aliases, then newaliases; a virtual-domain table: a "
+            f"{pm} entry)."), record.host))
+        return f"{pm} refused ({said})"
+    if d.reason is Reason.RELAY_DENIED:
+        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
+        mx_override = walk.facts.mx_override if walk.facts is not None else report.mx_source == "override"
+        fix = advice.relay_denied_advice(record.host, report.domain, mx_override=mx_override)
+        walk.finding(Finding("postmaster-relay-denied", Severity.CRITICAL, (
+            f"{asked} ({d.reason}): {record.host} does not take mail for {report.domain}, so mail to the "
+            f"domain bounces there. {fix}"), record.host))
+        return f"{record.host} does not take mail for {report.domain} ({said})"
+    if d.reason is Reason.NOT_ACCEPTING_MAIL:
+        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
+        return f"{pm} refused ({said})"
+    if exchange.context is Context.MAIL:  # the probe's sender was refused, for no reason of this client's
+        why = f"the probe's MAIL FROM was refused, so {pm} was not asked"
+    else:
+        why = "RFC 5321 §4.5.1 requires a server that takes mail for a domain to accept postmaster@ there"
+    walk.finding(Finding("postmaster-refused", Severity.WARNING, (
+        f"{asked} ({d.reason}): {why}. {d.remediation}"), record.host))
+    return f"{pm} not accepted ({said})"
 
 
 def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
@@ -331,12 +404,21 @@ def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
     Postfix says its HELO, client and sender restrictions only at RCPT (smtpd_delay_reject = yes, the
     default), and postscreen's DNSBL "enforce" action too ("550 5.7.1 Service unavailable; client [...]
     blocked using ..." to each RCPT, postscreen_early.c). Such a host accepted no mail from this client:
-    it refused this client, as when it says so at the greeting or to EHLO. None otherwise."""
-    answers = [e for e in (*record.rcpt.values(), record.catch_all) if e is not None and e.reply is not None]
-    if not answers or not all(assess.refuses_client(diagnose(e, record.host)) and e.reply is not None
+    it refused this client, as when it says so at the greeting or to EHLO. A domain-only probe's RCPT
+    TO:<postmaster@DOMAIN> is such a recipient too. None otherwise."""
+    answers = [e for e in (*record.rcpt.values(), record.catch_all, record.postmaster)
+               if e is not None and e.reply is not None]
+    if not answers or not all(_refuses_this_prober(diagnose(e, record.host)) and e.reply is not None
                               and e.reply.code >= 400 for e in answers):
         return None
     return answers[0]
+
+
+def _refuses_this_prober(d: Diagnosis) -> bool:
+    """A refusal of this client (assess.refuses_client), or of the probe's own MAIL FROM (sender_rejected:
+    Postfix's reject_unknown_sender_domain says it to each RCPT): either way the host refused what this
+    probe sent, not the recipients, and may take mail from others."""
+    return assess.refuses_client(d) or d.reason is Reason.SENDER_REJECTED
 
 
 def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:

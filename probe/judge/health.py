@@ -392,6 +392,8 @@ def _summary(report: Report, checks: list[Check], exit_code: ExitCode, expectati
         domain = next(c for c in checks if c.name == "domain")
         parts = [domain.message.split(" (")[0]]
         parts += [f"{a.address} {a.verdict}" + (f" ({a.host})" if a.host else "") for a in report.addresses]
+        if report.postmaster is not None and report.postmaster.get("accepted") and not report.addresses:
+            parts.append(f"{report.postmaster['address']} accepted ({report.postmaster['host']})")
         if expectations:
             parts.append(f"{expectations} expectation{'s' if expectations != 1 else ''} met")
         return f"{report.domain}: {', '.join(parts)}"

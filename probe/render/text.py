@@ -93,6 +93,10 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
     hidden = len(report.findings) - len(shown)
     if hidden:
         out.append(p(f"  ({hidden} informational finding{'s' if hidden > 1 else ''}: -v shows them)", "dim"))
+    if report.postmaster is not None and not report.addresses:
+        out.append("")
+        out += _lines(p, width, "Postmaster  ", printable(_postmaster_line(report.postmaster)),
+                      styles=("bold",), indent=2)
     out.extend(_address_facts(report.addresses, p, width))
     shared_vrfy = _shared_vrfy(report.addresses)
     shared = _shared_catch_all(report.addresses)
@@ -112,6 +116,15 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
     else:
         out.extend(_why(health, p, elapsed, width))
     return "\n".join(out) + "\n"
+
+
+def _postmaster_line(pm: dict[str, Any]) -> str:
+    """'RCPT TO:<postmaster@example.com> accepted by mx.example.com (250 2.1.5 Ok)'."""
+    code = pm.get("code")
+    how = ("accepted" if pm.get("accepted") else "deferred" if isinstance(code, int) and 400 <= code < 500
+           else "refused")
+    said = " ".join(str(pm.get("text") or code or "").split("\n", 1)[0].split())[:100]
+    return f"RCPT TO:<{pm['address']}> {how} by {pm['host']}" + (f" ({said})" if said else "")
 
 
 _STATE_STYLE = {"OK": "green", "WARNING": "yellow", "CRITICAL": "red", "UNKNOWN": "yellow"}

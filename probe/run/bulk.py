@@ -70,7 +70,8 @@ def line_report(walk: Walk, addresses: Sequence[Address]) -> Report:
 def _own_session(session: Session, record: SessionRecord, keys: set[str]) -> Session:
     """The session showing only the steps about `keys`, the catch-all and those about no address."""
     exchanges = [e for e in record.exchanges
-                 if e.address is None or e.address in keys or e.address == record.catch_all_address]
+                 if e.address is None or e.address in keys
+                 or e.address in (record.catch_all_address, record.postmaster_address)]
     if len(exchanges) == len(record.exchanges):
         return session
     mine = to_session(replace(record, exchanges=exchanges))

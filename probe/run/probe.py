@@ -248,13 +248,17 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
                     options: ProbeOptions, tls_factory: TlsContextFactory | None, deadline: float,
                     limiter: HostLimiter, resolver: Any) -> None:
     """One host: its addresses in order until one answers definitively, each session appended to
-    `records`. With -4/-6, when no address of that family accepts a connection, its other family's."""
+    `records`. With -4/-6, when no address of that family accepts a connection, its other family's.
+    With no address to ask (a domain-only probe), RCPT TO:<postmaster@DOMAIN> asks whether the host takes mail
+    for the domain from this client (RFC 5321 §4.5.1: every server that delivers for a domain accepts it)."""
+    postmaster = f"postmaster@{walk.report.domain}" if options.postmaster and not recipients else None
 
     async def attempt(ips: list[str]) -> bool:
         for ip in ips:
             async with limiter.slot(host.host, ip):  # one connection per address, whatever its MX name
                 record = await run_session(host.host, ip, host.port, recipients, options,
-                                           tls_context_factory=tls_factory, deadline=deadline)
+                                           tls_context_factory=tls_factory, deadline=deadline,
+                                           postmaster=postmaster)
                 again = await _ask_again(walk, record, options, tls_factory, deadline)
             for done in (record, again):
                 if done is not None:

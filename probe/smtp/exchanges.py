@@ -48,6 +48,8 @@ class SessionRecord:
     vrfy: dict[str, Exchange] = field(default_factory=dict)
     catch_all: Exchange | None = None
     catch_all_address: str | None = None
+    postmaster: Exchange | None = None  # a domain-only probe's RCPT TO:<postmaster@DOMAIN> (or the MAIL refusal)
+    postmaster_address: str | None = None
     unasked: list[str] = field(default_factory=list)  # recipients whose RCPT was never sent: the session ended first
     local_address: str | None = None  # the source IP our (last) connection used, for a retry from the same one
     transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order

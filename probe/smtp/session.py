@@ -5,7 +5,8 @@ connect → banner (never talk first) → EHLO (HELO when EHLO is refused) → S
 Python cannot read the chain, verifying first and, untrusted, reconnecting without
 verification to collect the certificate; failed → reconnect in plain text when
 allowed) → EHLO → VRFY each →
-MAIL, RCPT each, the catch-all RCPT last, RSET → QUIT. Never DATA.
+MAIL, RCPT each, the catch-all RCPT last, RSET → QUIT. Never DATA. With no recipient
+(a domain-only probe), MAIL, RCPT TO:<postmaster@DOMAIN>, RSET.
 
 With PIPELINING advertised (and allowed) the MAIL/RCPT/RSET transaction goes out in
 one write (RFC 2920). VRFY may only end a group (§3.1), so each VRFY is its own
@@ -65,6 +66,7 @@ __all__ = [  # the record types live in probe.smtp.exchanges and are re-exported
 class _Rcpt:
     key: str  # the address as given (the rcpt map key)
     catch_all: bool = False
+    postmaster: bool = False  # a domain-only probe's RCPT TO:<postmaster@DOMAIN> (RFC 5321 §4.5.1)
 
     @property
     def needs_smtputf8(self) -> bool:
@@ -85,10 +87,12 @@ class _Dialogue:
 
     def __init__(self, record: SessionRecord, recipients: Sequence[str], options: ProbeOptions,
                  factory: TlsContextFactory, deadline: float | None, sock: socket.socket | None,
-                 local_host: str | None = None, catch_all_address: str | None = None) -> None:
+                 local_host: str | None = None, catch_all_address: str | None = None,
+                 postmaster: str | None = None) -> None:
         self.record, self.options, self.factory = record, options, factory
         self.local_host = local_host or options.source_ip
         self.catch_all_address = catch_all_address
+        self.postmaster = postmaster
         self.proxy: ProxyUrl | None = parse_proxy_url(options.proxy) if options.proxy and sock is None else None
         self.recipients = list(dict.fromkeys(recipients))
         self.loop = asyncio.get_running_loop()
@@ -337,6 +341,11 @@ class _Dialogue:
             domain = self.recipients[0].rpartition("@")[2]
             self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
             batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
+        if self.postmaster and not self.recipients and (smtputf8 or self.postmaster.isascii()):
+            # a domain-only probe asks whether mail to the domain is taken at all, with the one address every
+            # server that delivers for it must accept (RFC 5321 §4.5.1), in the same group as MAIL
+            self.record.postmaster_address = self.postmaster
+            batch.append(_Rcpt(self.postmaster, postmaster=True))
         sender_utf8 = not self.options.mail_from.isascii()
         if sender_utf8 and not smtputf8:
             ev = self._event("smtputf8-required", Context.MAIL,
@@ -393,6 +402,8 @@ class _Dialogue:
     def _decide(self, rcpt: _Rcpt, exchange: Exchange) -> None:
         if rcpt.catch_all:
             self.record.catch_all = exchange
+        elif rcpt.postmaster:
+            self.record.postmaster = exchange
         else:
             self.record.rcpt[rcpt.key] = exchange
 
@@ -411,7 +422,8 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
                       deadline: float | None = None,
                       sock: socket.socket | None = None,
                       local_host: str | None = None,
-                      catch_all_address: str | None = None) -> SessionRecord:
+                      catch_all_address: str | None = None,
+                      postmaster: str | None = None) -> SessionRecord:
     """Talk to `address`:`port` (the MX `host`) and return what happened. Never sends DATA.
 
     Raises InputError (before connecting) only for recipients, sender or EHLO name that
@@ -420,14 +432,16 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
     (e.g. through a SOCKS proxy) used instead of connecting; without one, `options.proxy`
     (socks5://) carries every connection. `local_host` binds the source address (a
     greylisting retry must come from the same one; else `options.source_ip`); `catch_all_address` reuses the
-    random address of an earlier session (so its greylisting triplet passes too).
+    random address of an earlier session (so its greylisting triplet passes too). `postmaster`
+    (postmaster@DOMAIN) is asked by RCPT when there are no recipients: a domain-only probe's test of whether
+    the host takes mail for the domain from this client (RFC 5321 §4.5.1); its answer is `record.postmaster`.
     """
     check_inputs(recipients, options)
     loop = asyncio.get_running_loop()
     started = loop.time()
     record = SessionRecord(host, address, port)
     dialogue = _Dialogue(record, recipients, options, tls_context_factory or default_tls_context, deadline, sock,
-                         local_host, catch_all_address)
+                         local_host, catch_all_address, postmaster)
     if deadline is not None and started >= deadline:
         record.outcome = "skipped"
         dialogue.stopped(_Stop("skipped", dialogue._event(

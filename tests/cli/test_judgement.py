@@ -168,3 +168,33 @@ async def test_all_mx_hosts_that_agree_add_nothing() -> None:
     data = json.loads(out)
     assert code == 0 and not [f for f in data["findings"] if f["id"] == "mx-disagree"]
     assert [v["verdict"] for v in data["addresses"][0]["mx_verdicts"]] == ["deliverable", "deliverable"]
+
+
+# ---------------------------------------------------------------- a domain-only probe asks postmaster@
+
+# Postfix postscreen's DNSBL "enforce" refusal of each RCPT (github:vdukhovni/postfix
+# postfix/src/postscreen/postscreen_early.c, as the lab's postscreen said it: tests/realmta)
+DNSBL_ENFORCE = "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.j.test"
+
+
+async def test_a_domain_only_check_refused_at_rcpt_in_every_format(validate_report: Any) -> None:
+    """A Nagios/CI check of a domain: the host answers MAIL with 250 and refuses this client at RCPT. The check
+    says so (refuses_this_client, WARNING) in every format; --no-postmaster asks no RCPT and says OK as before."""
+    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(rcpt_default=DNSBL_ENFORCE) as smtp:
+        args = ("one.j.test", "--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port))
+        runs = await every_format(*args)
+        opted_out, out = await smtp_probe(*args, "--no-postmaster")
+    assert {fmt: code for fmt, (code, _) in runs.items()} == dict.fromkeys(runs, 1)
+    data = json.loads(runs["json"][1])
+    validate_report(data)
+    assert (data["status"], data["reason"]) == ("refuses_this_client", "blocklisted")
+    assert data["postmaster"]["address"] == "postmaster@one.j.test" and data["postmaster"]["accepted"] is False
+    rcpt = [s for s in data["sessions"][0]["steps"] if (s["command"] or "").startswith("RCPT")]
+    assert [(s["command"], s["code"], s["reason"]) for s in rcpt] == [
+        ("RCPT TO:<postmaster@one.j.test>", 550, "blocklisted")]
+    assert "REFUSES THIS CLIENT" in runs["text"][1]
+    assert runs["nagios"][1].startswith("SMTP WARNING - one.j.test: answered but refused this client (blocklisted)")
+    assert opted_out == 0
+    plain = json.loads(out)
+    assert plain["status"] == "accepts_mail" and plain["postmaster"] is None
+    assert not any((s["command"] or "").startswith("RCPT") for s in plain["sessions"][0]["steps"])

@@ -281,3 +281,20 @@ async def test_the_unit_of_work_is_json_in_and_json_out(dns: FakeDNS) -> None:
     assert json.loads(json.dumps(results)) == results
     assert [(r["line"], r["input"], len(r["addresses"])) for r in results] == [(1, "a@one.b.test", 1),
                                                                                (2, "one.b.test", 0)]
+
+
+async def test_a_domain_only_line_asks_postmaster(dns: FakeDNS) -> None:
+    """A batch line with a domain alone is the domain check `smtp-probe DOMAIN` makes: RCPT TO:<postmaster@DOMAIN>
+    (RFC 5321 §4.5.1), its step in the line's session and its answer in `postmaster`."""
+    from probe.run.bulk import probe_unit
+
+    unit = {"domain": "one.b.test", "lines": [{"line": 1, "input": "one.b.test", "addresses": []}]}
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        options = ProbeOptions(helo="probe.b.test", port=smtp.port, timeout_s=2, deadline_s=10, tls_policies=False,
+                               resolvers=((dns.host, dns.port),))
+        (result,) = await probe_unit(unit, options, finish=lambda r: finish_report(r, []))
+        rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
+    assert rcpts == ["RCPT TO:<postmaster@one.b.test>"]
+    assert (result["status"], result["exit_code"]) == ("accepts_mail", 0)
+    assert result["postmaster"]["accepted"] is True and result["postmaster"]["code"] == 250
+    assert "RCPT TO:<postmaster@one.b.test>" in [s["command"] for s in result["sessions"][0]["steps"]]

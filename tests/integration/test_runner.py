@@ -243,11 +243,84 @@ async def test_every_host_down_is_unreachable_with_unknown_verdicts(dns: FakeDNS
     assert report.exit_code is ExitCode.CRITICAL
 
 
-async def test_domain_only_probe_has_no_addresses(dns: FakeDNS) -> None:
-    async with FakeSMTP() as smtp:
+async def test_domain_only_probe_asks_postmaster(dns: FakeDNS) -> None:
+    """A domain-only probe has no address results, and tests that the MX takes the domain's mail with the one
+    address every server that delivers for it must accept (RFC 5321 §4.5.1): RCPT TO:<postmaster@DOMAIN>,
+    and no other RCPT (no catch-all test: there is no address to compare with)."""
+    async with FakeSMTP(rcpt={"postmaster@ok.it.test": "250 2.1.5 Ok"}, rcpt_default="550 5.1.1 no") as smtp:
         report = await run(dns, "ok.it.test", [], smtp)
     assert report.addresses == [] and report.status is DomainStatus.ACCEPTS_MAIL
+    assert report.exit_code is ExitCode.OK
+    assert [c for c in smtp.commands if c.upper().startswith("RCPT")] == ["RCPT TO:<postmaster@ok.it.test>"]
+    assert report.postmaster == {"address": "postmaster@ok.it.test", "host": "mx.ok.it.test", "code": 250,
+                                 "enhanced": "2.1.5", "reason": "accepted", "text": "250 2.1.5 Ok",
+                                 "accepted": True}
+    step = next(s for s in report.sessions[0].steps if s.command == "RCPT TO:<postmaster@ok.it.test>")
+    assert (step.code, step.reason) == (250, Reason.ACCEPTED)
+    assert "accepted postmaster@ok.it.test (250 2.1.5 Ok)" in report.summary
+    text = " ".join(render_text(report).split())
+    assert "Postmaster RCPT TO:<postmaster@ok.it.test> accepted by mx.ok.it.test (250 2.1.5 Ok)" in text
+
+
+async def test_no_postmaster_sends_no_rcpt(dns: FakeDNS) -> None:
+    """ProbeOptions(postmaster=False) (--no-postmaster): the old domain-only dialogue, MAIL then RSET."""
+    async with FakeSMTP(rcpt_default="550 5.1.1 no") as smtp:
+        report = await run(dns, "ok.it.test", [], smtp, postmaster=False)
+    assert report.addresses == [] and report.status is DomainStatus.ACCEPTS_MAIL
+    assert report.exit_code is ExitCode.OK and report.postmaster is None
     assert not any(c.upper().startswith("RCPT") for c in smtp.commands)
+    assert any(c.upper().startswith("MAIL FROM") for c in smtp.commands)
+
+
+async def test_an_unknown_postmaster_is_a_finding(dns: FakeDNS) -> None:
+    """Postfix's answer when postmaster@ has no mailbox and no alias (smtpd_check.c, local_recipient_maps):
+    the host takes the domain's mail, so accepts_mail, but RFC 5321 §4.5.1 wants postmaster@: a WARNING."""
+    refusal = "550 5.1.1 <postmaster@ok.it.test>: Recipient address rejected: User unknown in local recipient table"
+    async with FakeSMTP(rcpt={"postmaster@ok.it.test": refusal}) as smtp:
+        report = await run(dns, "ok.it.test", [], smtp)
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.WARNING)
+    assert report.postmaster is not None and report.postmaster["accepted"] is False
+    assert report.postmaster["reason"] == "user_unknown"
+    (finding,) = [f for f in report.findings if f.id == "postmaster-unknown"]
+    assert finding.severity == "warning" and "§4.5.1" in finding.message and "/etc/aliases" in finding.message
+    assert "postmaster@ok.it.test refused (550 5.1.1" in report.summary
+
+
+async def test_a_relay_refusal_of_postmaster_means_the_mx_takes_no_mail_for_the_domain(dns: FakeDNS) -> None:
+    """Postfix's '554 5.7.1 <...>: Relay access denied' (smtpd_check.c) to the domain's own postmaster: its MX
+    does not take mail for it, so mail to the domain bounces there: does_not_accept_mail, CRITICAL, with the
+    relay advice (the MX records point at a host not configured for the domain)."""
+    async with FakeSMTP(rcpt_default="554 5.7.1 <postmaster@ok.it.test>: Relay access denied") as smtp:
+        report = await run(dns, "ok.it.test", [], smtp)
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED, ExitCode.CRITICAL)
+    (finding,) = [f for f in report.findings if f.id == "postmaster-relay-denied"]
+    assert finding.severity == "critical"
+    assert "MX records point at mx.ok.it.test, which is not configured to take mail" in finding.message
+
+
+async def test_a_greylisted_postmaster_accepts_mail_with_a_warning(dns: FakeDNS) -> None:
+    """postgrey's deferral (postgrey's default --greylist-text) of postmaster@: the domain takes mail, delayed:
+    accepts_mail and WARNING, as a greylisted address is risky."""
+    grey = ("450 4.2.0 <postmaster@ok.it.test>: Recipient address rejected: Greylisted, see "
+            "http://postgrey.schweikert.ch/help/ok.it.test.html")
+    async with FakeSMTP(rcpt={"postmaster@ok.it.test": grey}) as smtp:
+        report = await run(dns, "ok.it.test", [], smtp)
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.WARNING)
+    (finding,) = [f for f in report.findings if f.id == "postmaster-deferred"]
+    assert "greylisting" in finding.message and finding.severity == "warning"
+    assert report.postmaster is not None and report.postmaster["reason"] == "greylisted"
+
+
+async def test_the_probes_sender_refused_at_mail_refuses_this_client(dns: FakeDNS) -> None:
+    """A 5xx to the probe's MAIL FROM for the sender (sender_rejected) decides the postmaster RCPT, which
+    then is never sent: the host refused what this probe sent, not mail for the domain."""
+    # Postfix's reject_unknown_sender_domain with unknown_address_reject_code = 550, smtpd_delay_reject = no
+    async with FakeSMTP(mail="550 5.1.8 <x@nowhere.it.test>: Sender address rejected: Domain not found") as smtp:
+        report = await run(dns, "ok.it.test", [], smtp, mail_from="x@nowhere.it.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED, ExitCode.WARNING)
+    assert "refused this client (550 5.1.8" in report.summary and "to MAIL" in report.summary
 
 
 async def test_multiline_replies_are_kept_exactly(dns: FakeDNS) -> None:

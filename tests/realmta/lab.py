@@ -348,7 +348,8 @@ class Lab:
         ]
         (root / "etc" / "main.cf").write_text(main)
         (root / "etc" / "master.cf").write_text(postfix_master_cf(listeners, self.port))
-        (root / "maps" / "recipients").write_text(texthash({u: "ok" for u in USERS}))
+        # postmaster too, as on every installed Postfix (its aliases file's "postmaster: root"; RFC 5321 §4.5.1)
+        (root / "maps" / "recipients").write_text(texthash({u: "ok" for u in (*USERS, "postmaster")}))
         (root / "maps" / "access").write_text(texthash(POSTFIX_ACCESS))
         (root / "maps" / "virtual").write_text(texthash({f"@{d}": "alice@pf.lab.test" for d in alias_domains}))
         (root / "maps" / "postscreen").write_text("127.0.0.0/8 reject\n")

@@ -66,9 +66,11 @@ async def test_a_resolvable_helo_passes_and_an_unknown_sender_domain_is_the_send
         lab_probe: LabProbe) -> None:
     """reject_unknown_sender_domain: "450 4.1.8 <...>: Sender address rejected: Domain not found" to each RCPT.
     The probe's own MAIL FROM is refused, so nothing is learned about the mailboxes (unknown, not risky or
-    undeliverable); VRFY, which that restriction does not apply to, still answers for them."""
+    undeliverable); VRFY, which that restriction does not apply to, still answers for them. Every RCPT refused
+    for the probe's own sender: the host refused this client's envelope (refuses_this_client)."""
     report = await lab_probe("alice@strict.lab.test", "nobody@strict.lab.test", helo="mx.postfix.lab.test",
                              mail_from="someone@nowhere.lab.test")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED)
     alice, nobody = report.addresses
     for result in (alice, nobody):
         assert (result.verdict, result.reason, result.code, result.enhanced) == (

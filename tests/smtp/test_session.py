@@ -438,3 +438,35 @@ async def test_a_proxy_that_cannot_be_reached_is_a_proxy_failed_event() -> None:
 
 async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     return None
+
+
+async def test_postmaster_is_asked_in_the_mail_group_when_there_is_no_recipient(fake: Factory) -> None:
+    """A domain-only session asks RCPT TO:<postmaster@DOMAIN> (RFC 5321 §4.5.1) in the MAIL/RSET group where
+    PIPELINING is offered: no extra round trip; one command a write where it is not."""
+    group = b"MAIL FROM:<>\r\nRCPT TO:<postmaster@x.test>\r\nRSET\r\n"
+    advertised = await fake(pipelining=True)
+    record = await probe(advertised, [], opts(catch_all=True), postmaster="postmaster@x.test")
+    assert advertised.connections[0].segments[1:] == [group, b"QUIT\r\n"]
+    assert record.postmaster is not None and record.postmaster.reply is not None
+    assert record.postmaster.command == "RCPT TO:<postmaster@x.test>" and record.postmaster.reply.code == 250
+    assert record.postmaster_address == "postmaster@x.test" and record.rcpt == {} and record.catch_all is None
+    silent = await fake()
+    await probe(silent, [], opts(), postmaster="postmaster@x.test")
+    assert verbs(silent) == ["EHLO", "MAIL", "RCPT", "RSET", "QUIT"]
+
+
+async def test_postmaster_is_not_asked_beside_recipients(fake: Factory) -> None:
+    """With recipients, they are the test: postmaster@ is not added (nor without the argument)."""
+    server = await fake()
+    record = await probe(server, ["a@x.test"], opts(catch_all=False), postmaster="postmaster@x.test")
+    assert record.postmaster is None and "postmaster" not in " ".join(server.commands)
+    record = await probe(server, [], opts())
+    assert record.postmaster is None
+    assert not any(c.startswith("RCPT") for c in server.connections[1].commands)
+
+
+async def test_a_refused_mail_decides_the_postmaster_rcpt(fake: Factory) -> None:
+    server = await fake(mail="553 5.7.1 <>: Sender address rejected")
+    record = await probe(server, [], opts(), postmaster="postmaster@x.test")
+    assert record.postmaster is next(e for e in record.exchanges if e.context is Context.MAIL)
+    assert "RCPT" not in verbs(server)  # no pipelining: no RCPT after a refused MAIL

@@ -1,0 +1,103 @@
+"""A domain-only probe (`smtp-probe DOMAIN`, no address) against real servers: it asks RCPT TO:<postmaster@DOMAIN>
+(RFC 5321 §4.5.1: every server that delivers for a domain must accept it), pipelined with MAIL, so a host that
+refuses this client only at RCPT is not reported as accepting mail.
+
+Postfix says its HELO, client and sender restrictions at RCPT (smtpd_delay_reject = yes, the default), and
+postscreen's DNSBL "enforce" refuses every RCPT: with no RCPT, a domain-only probe saw MAIL FROM's 250 and
+said "accepts mail". The lab's Postfix knows postmaster (its recipient table, as an installed Postfix has the
+aliases file's postmaster: root); the lab's Exim knows alice and bob only, so it has no postmaster.
+"""
+
+from __future__ import annotations
+
+from probe.judge.health import finish_report
+from probe.model import DomainStatus, ExitCode, Reason, Report
+from probe.render.text import render_text
+
+from lab import Lab, LabProbe
+
+
+def _flat_text(report: Report) -> str:
+    return " ".join(render_text(report, health=finish_report(report)).split())
+
+
+def _rcpts(report: Report) -> list[str]:
+    return [s.command or "" for session in report.sessions for s in session.steps
+            if (s.command or "").startswith("RCPT")]
+
+
+async def test_plain_postfix_accepts_postmaster(lab_probe: LabProbe) -> None:
+    report = await lab_probe("pf.lab.test")
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)
+    assert _rcpts(report) == ["RCPT TO:<postmaster@pf.lab.test>"]
+    assert report.postmaster is not None
+    assert (report.postmaster["code"], report.postmaster["accepted"], report.postmaster["host"]) == (
+        250, True, "mx.postfix.lab.test")
+    assert "mx.postfix.lab.test accepted postmaster@pf.lab.test (250 2.1.5 Ok)" in report.summary
+    text = _flat_text(report)
+    assert "Postmaster RCPT TO:<postmaster@pf.lab.test> accepted by mx.postfix.lab.test (250 2.1.5 Ok)" in text
+    assert "postmaster@pf.lab.test accepted (mx.postfix.lab.test)" in text  # the OK line
+
+
+async def test_a_helo_refused_at_rcpt_refuses_this_client(lab_probe: LabProbe) -> None:
+    """reject_unknown_helo_hostname with smtpd_delay_reject = yes: EHLO and MAIL 250, then the postmaster RCPT
+    "450 4.7.1 <probe.lab.test>: Helo command rejected: Host not found" (smtpd_check.c)."""
+    report = await lab_probe("strict.lab.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED, ExitCode.WARNING)
+    assert report.postmaster is not None and report.postmaster["accepted"] is False
+    assert report.postmaster["text"] == "450 4.7.1 <probe.lab.test>: Helo command rejected: Host not found"
+    assert "answered and refused this client (450 4.7.1 <probe.lab.test>: Helo command rejected" in report.summary
+    text = _flat_text(report)
+    assert "REFUSES THIS CLIENT" in text and "ACCEPTS MAIL" not in text
+
+
+async def test_no_postmaster_keeps_the_old_dialogue(lab_probe: LabProbe) -> None:
+    """--no-postmaster: MAIL, RSET and no RCPT; the same host then looks like it accepts mail, which is what
+    the option is for (the MAIL FROM test only) and why it is not the default."""
+    report = await lab_probe("strict.lab.test", postmaster=False)
+    assert _rcpts(report) == [] and report.postmaster is None
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+
+
+async def test_postscreen_dnsbl_enforce_refuses_this_client(lab_probe: LabProbe) -> None:
+    """postscreen_dnsbl_action = enforce: "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using
+    bl.lab.test" to the postmaster RCPT (postscreen_early.c)."""
+    report = await lab_probe("listed.lab.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.BLOCKLISTED, ExitCode.WARNING)
+    assert report.postmaster is not None
+    assert report.postmaster["text"] == "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using bl.lab.test"
+    assert "bl.lab.test" in report.summary and "refused this client" in report.summary
+    text = _flat_text(report)
+    assert "REFUSES THIS CLIENT" in text and "ACCEPTS MAIL" not in text
+
+
+async def test_an_unknown_sender_domain_refuses_this_client(lab_probe: LabProbe) -> None:
+    """reject_unknown_sender_domain, said at RCPT: "450 4.1.8 <...>: Sender address rejected: Domain not found".
+    The probe's own sender is refused: the host refused this client's envelope, not mail for the domain."""
+    report = await lab_probe("strict.lab.test", helo="mx.postfix.lab.test", mail_from="someone@nowhere.lab.test")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED)
+    assert report.postmaster is not None
+    assert report.postmaster["text"] == "450 4.1.8 <someone@nowhere.lab.test>: Sender address rejected: Domain not found"
+
+
+async def test_exim_without_postmaster_is_a_finding(lab_probe: LabProbe) -> None:
+    """The lab's Exim routes alice and bob only: postmaster@ is refused as any unknown user. The host takes the
+    domain's mail (accepts_mail), and the report says RFC 5321 §4.5.1 wants postmaster@ (WARNING)."""
+    report = await lab_probe("exim.lab.test")
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.WARNING)
+    assert report.postmaster is not None and report.postmaster["reason"] == "user_unknown"
+    assert report.postmaster["code"] == 550
+    (finding,) = [f for f in report.findings if f.id == "postmaster-unknown"]
+    assert "§4.5.1" in finding.message
+
+
+async def test_a_host_that_does_not_relay_for_the_domain(lab: Lab, lab_probe: LabProbe) -> None:
+    """The lab's Exim is twomx's backup but not configured for it: "550 relay not permitted" (its RCPT ACL) to
+    postmaster@twomx.lab.test. Probed as the domain's mail server (--mx), it takes no mail for the domain."""
+    report = await lab_probe("twomx.lab.test", mx=((lab.ip("exim"), lab.port),))
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED, ExitCode.CRITICAL)
+    (finding,) = [f for f in report.findings if f.id == "postmaster-relay-denied"]
+    assert "named with --mx, does not take mail for twomx.lab.test" in finding.message
