@@ -6,6 +6,7 @@ every chunk for DELAY seconds in each direction. Each round trip then costs 2 x 
 so (time via proxy - time direct) / (2 x DELAY) is the number of round trips the dialogue
 waits for: STARTTLS + EHLO + VRFY + MAIL + RCPT + the catch-all RCPT for one address. The
 greeting counts a half (it travels one way); a real network adds one more for TCP's handshake.
+A domain-only probe (MAIL + RCPT TO:<postmaster@DOMAIN>) is measured with and without that RCPT.
 
 Then the same probe against servers whose certificate is self-signed, expired or for another
 name: one handshake, the chain judged afterwards, so the same round trips as a trusted one. With
@@ -66,12 +67,15 @@ async def measure(label: str, runs: int, delay_s: float, server_port: int,
 
 
 def probe(pipelining: bool, factory: Callable[[bool], ssl.SSLContext],
-          connections: Callable[[], int]) -> Callable[[int], Awaitable[Any]]:
+          connections: Callable[[], int], *, domain_only: bool = False,
+          postmaster: bool = True) -> Callable[[int], Awaitable[Any]]:
     async def at(port: int) -> None:
         options = ProbeOptions(helo="probe.bench.test", mx=(("127.0.0.1", port),), port=port,
-                               timeout_s=5.0, deadline_s=30.0, tls_policies=False, pipelining=pipelining)
+                               timeout_s=5.0, deadline_s=30.0, tls_policies=False, pipelining=pipelining,
+                               postmaster=postmaster)
         before = connections()
-        report = await probe_domain("bench.test", [parse_address(ADDRESS)], options, tls_context_factory=factory)
+        addresses = [] if domain_only else [parse_address(ADDRESS)]
+        report = await probe_domain("bench.test", addresses, options, tls_context_factory=factory)
         assert report.sessions[-1].outcome == "completed", report.sessions[-1].error
         assert report.sessions[-1].tls and report.sessions[-1].tls["certificate"], "no certificate seen"
         at.connections = connections() - before  # type: ignore[attr-defined]
@@ -123,6 +127,15 @@ async def main(delay_s: float, runs: int, reconnect: bool) -> None:
             print("(the greeting counts 0.5; a TLS session ends at the 221 to QUIT, without waiting for close_notify)")
             await measure("smtp-probe (PIPELINING)", runs, delay_s, smtp.port, probe(True, trusting, count))
             await measure("smtp-probe --no-pipelining", runs, delay_s, smtp.port, probe(False, trusting, count))
+            # a domain-only probe: STARTTLS + EHLO + MAIL + RCPT TO:<postmaster@bench.test>, no VRFY or catch-all
+            await measure("domain only (MAIL + postmaster RCPT)", runs, delay_s, smtp.port,
+                          probe(True, trusting, count, domain_only=True))
+            await measure("domain only, --no-postmaster", runs, delay_s, smtp.port,
+                          probe(True, trusting, count, domain_only=True, postmaster=False))
+            await measure("domain only, postmaster, --no-pipelining", runs, delay_s, smtp.port,
+                          probe(False, trusting, count, domain_only=True))
+            await measure("domain only, --no-postmaster --no-pipelining", runs, delay_s, smtp.port,
+                          probe(False, trusting, count, domain_only=True, postmaster=False))
             await certificate_cases(ca, delay_s, runs, trusting, reconnect)
             swaks = shutil.which("swaks")
             if swaks is None:
