@@ -28,7 +28,7 @@ from probe.diagnosis.catalogue import Catalogue
 from probe.diagnosis.catalogue.learnedwords import LearnedWord
 from probe.diagnosis.catalogue.prefilter import text_words
 from probe.diagnosis.codes import ParsedReply
-from probe.diagnosis.lexicon import evidence_keys
+from probe.diagnosis.lexicon import weigh_code_evidence
 from probe.model import Context, Decision, Reason
 
 # What is not words: URLs, e-mail addresses (the whole run of non-blanks), host names and dotted numbers (5.7.1,
@@ -104,16 +104,7 @@ def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, 
     coded = code_says() if code_says is not None else None
     if coded is not None and coded is not Reason.UNKNOWN:
         scores[coded] = scores.get(coded, 0.0) + table.code
-    evidence = catalogue.evidence
-    backing: dict[Reason, list[str]] = {}
-    for key, reads in evidence_keys(parsed, ctx):
-        for reason in evidence.favours.get(key, ()):
-            if reason in scores:
-                scores[reason] += evidence.bonus
-                backing.setdefault(reason, []).append(reads)
-        for reason in evidence.disfavours.get(key, ()):
-            if reason in scores:
-                scores[reason] -= evidence.penalty
+    backing = weigh_code_evidence(scores, parsed, ctx, catalogue.evidence)
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best, score = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from probe.diagnosis.catalogue import Catalogue, Phrase, Rule
+from probe.diagnosis.catalogue import Catalogue, Evidence, Phrase, Rule
 from probe.diagnosis.codes import ParsedReply
 from probe.model import Context, Decision, Reason
 
@@ -70,6 +70,23 @@ def evidence_keys(parsed: ParsedReply, ctx: Context | None) -> tuple[tuple[str, 
     return found
 
 
+def weigh_code_evidence(scores: dict[Reason, float], parsed: ParsedReply, ctx: Context | None,
+                        evidence: Evidence) -> dict[Reason, list[str]]:
+    """Add the bonus of each piece of code evidence (class, enhanced subject, command) that favours a reason
+    in `scores` and take off the penalty of each that speaks against one, in place; reasons not in `scores`
+    score nothing. Returns, per reason, how the evidence that favoured it reads ("5xx", "to RCPT")."""
+    backing: dict[Reason, list[str]] = {}
+    for key, reads in evidence_keys(parsed, ctx):
+        for reason in evidence.favours.get(key, ()):
+            if reason in scores:
+                scores[reason] += evidence.bonus
+                backing.setdefault(reason, []).append(reads)
+        for reason in evidence.disfavours.get(key, ()):
+            if reason in scores:
+                scores[reason] -= evidence.penalty
+    return backing
+
+
 def judge(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
           words: frozenset[str] | None = None) -> Verdict | None:
     """The reason the lexicon's phrases, weighed with the code evidence, point to; None when they say nothing
@@ -92,15 +109,7 @@ def judge(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
         scores[phrase.reason] = scores.get(phrase.reason, 0.0) + phrase.weight
         by_reason.setdefault(phrase.reason, []).append(phrase)
     evidence = catalogue.evidence
-    backing: dict[Reason, list[str]] = {}
-    for key, reads in evidence_keys(parsed, ctx):
-        for reason in evidence.favours.get(key, ()):
-            if reason in scores:
-                scores[reason] += evidence.bonus
-                backing.setdefault(reason, []).append(reads)
-        for reason in evidence.disfavours.get(key, ()):
-            if reason in scores:
-                scores[reason] -= evidence.penalty
+    backing = weigh_code_evidence(scores, parsed, ctx, evidence)
     ranked = sorted(scores.items(), key=lambda item: -item[1])
     best, score = ranked[0]
     if score < evidence.threshold or (len(ranked) > 1 and ranked[1][1] >= score):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probe.diagnosis.catalogue.entries import _by_constructor
-from probe.diagnosis.catalogue.parsing import _NOT_FROM_WORDS, _Place, _tables, parse
+from probe.diagnosis.catalogue.parsing import _NOT_FROM_WORDS, _Place, _tables, parse, scoring_numbers
 from probe.model import Reason
 
 
@@ -60,17 +60,7 @@ def parse_learned(text: str | dict[str, Any]) -> LearnedWords:
     top.known(doc, {"schema", "scoring", "word"})
     if doc.get("schema") != 1:
         raise top.fail("'schema' must be 1")
-    scoring = doc.get("scoring", {})
-    if not isinstance(scoring, dict):
-        raise top.fail("[scoring] must be a table")
-    sp = _Place(f"{filename} scoring")
-    sp.known(scoring, {"threshold", "margin", "code"})
-    numbers: dict[str, float] = {}
-    for key in ("threshold", "margin", "code"):
-        value = scoring.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise sp.fail(f"{key!r} must be a number of at least 0")
-        numbers[key] = float(value)
+    numbers = scoring_numbers(doc, filename, ("threshold", "margin", "code"))
     words: dict[str, LearnedWord] = {}
     for i, t in enumerate(_tables(doc, "word", filename)):
         place = _Place(f"{filename} word[{i}] ({t.get('word')})")

@@ -419,23 +419,29 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
     return tuple(phrases)
 
 
+def scoring_numbers(doc: dict[str, Any], filename: str, keys: tuple[str, ...]) -> dict[str, float]:
+    """The [scoring] table of a catalogue file: exactly `keys`, each a number of at least 0."""
+    scoring = doc.get("scoring", {})
+    if not isinstance(scoring, dict):
+        raise _Place(filename).fail("[scoring] must be a table")
+    sp = _Place(f"{filename} scoring")
+    sp.known(scoring, set(keys))
+    numbers: dict[str, float] = {}
+    for key in keys:
+        value = scoring.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise sp.fail(f"{key!r} must be a number of at least 0")
+        numbers[key] = float(value)
+    return numbers
+
+
 def parse_evidence(text: str | dict[str, Any]) -> Evidence:
     """evidence.toml text -> what the reply class, the enhanced code's subject and the command say, validated."""
     filename = "evidence.toml"
     doc = parse(text, filename)
     top = _Place(filename)
     top.known(doc, {"scoring", "class", "subject", "context"})
-    scoring = doc.get("scoring", {})
-    if not isinstance(scoring, dict):
-        raise top.fail("[scoring] must be a table")
-    sp = _Place(f"{filename} scoring")
-    sp.known(scoring, {"bonus", "penalty", "threshold"})
-    numbers: dict[str, float] = {}
-    for key in ("bonus", "penalty", "threshold"):
-        value = scoring.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise sp.fail(f"{key!r} must be a number of at least 0")
-        numbers[key] = float(value)
+    numbers = scoring_numbers(doc, filename, ("bonus", "penalty", "threshold"))
     favours: dict[str, frozenset[Reason]] = {}
     disfavours: dict[str, frozenset[Reason]] = {}
     valid = {"class": {"2", "3", "4", "5"}, "subject": {str(n) for n in range(8)}}
