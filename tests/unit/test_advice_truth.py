@@ -162,3 +162,18 @@ def test_rspamd_greylisting_is_not_placed_at_rcpt() -> None:
     e = entry("451 4.7.1 Try again later", "RCPT")
     assert "to RCPT is rspamd's" not in e["meaning"]
     assert "end of DATA" in e["meaning"]
+
+
+def test_access_denied_advice_follows_the_part_postfix_names() -> None:
+    """Postfix's '<%s>: %s rejected: Access denied' names the refused part (smtpd_dsn_fix.h reply classes); a refused
+    recipient is no sign of a missing PTR record or a listed IP."""
+    e = entry("554 5.7.1 <a@example.org>: Recipient address rejected: Access denied", "RCPT")
+    assert "'Recipient address rejected' the recipient" in e["remediation"]
+    assert "Ask the recipient's mail administrator why your IP or sender is refused" not in e["remediation"]
+
+
+def test_policyd_weight_advice_does_not_send_to_sorbs() -> None:
+    """SORBS was decommissioned on 5 June 2024 (Proofpoint)."""
+    e = entry("550 5.7.1 <postmaster@example.org>: Recipient address rejected: Your MTA is listed in too many DNSBLs; "
+              "check http://www.robtex.com/rbl/198.51.100.7.html", "RCPT")
+    assert "Barracuda, SORBS" not in e["remediation"]
