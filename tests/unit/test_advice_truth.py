@@ -177,3 +177,10 @@ def test_policyd_weight_advice_does_not_send_to_sorbs() -> None:
     e = entry("550 5.7.1 <postmaster@example.org>: Recipient address rejected: Your MTA is listed in too many DNSBLs; "
               "check http://www.robtex.com/rbl/198.51.100.7.html", "RCPT")
     assert "Barracuda, SORBS" not in e["remediation"]
+
+
+def test_exim_service_not_available_is_not_the_connect_acl() -> None:
+    """Exim smtp_in.c: a connect ACL denying without text answers 'Administrative prohibition', not 'SMTP service not
+    available' (that is host_reject_connection, or IP options)."""
+    e = entry("host mx1.example.com[198.51.100.7] refused to talk to me: 554 SMTP service not available", "bounce")
+    assert "connect ACL" not in e["meaning"]
