@@ -92,6 +92,45 @@ from probe.model import Context, Reason
      Reason.NOT_IMPLEMENTED),
     # Apache James RcptCmdHandler: the recipient address, not the command
     ("553 5.1.3 Syntax error in recipient address", "RCPT", Reason.BAD_ADDRESS),
+    # go-smtp conn.go: command order under a 502 5.5.1, which alone says not_implemented
+    ("502 5.5.1 Please introduce yourself first.", "MAIL", Reason.BAD_SEQUENCE),
+    ("502 5.5.1 Missing MAIL FROM command.", "RCPT", Reason.BAD_SEQUENCE),
+    ("502 5.5.1 Missing RCPT TO command.", "DATA", Reason.BAD_SEQUENCE),
+    ("502 5.5.1 RCPT not allowed during message transfer", "RCPT", Reason.BAD_SEQUENCE),
+    ("502 5.5.1 Already running in TLS", "STARTTLS", Reason.BAD_SEQUENCE),
+    # glibc strerror texts of socket errnos, as Postfix quotes them after "connect to"
+    ("connect to mx.example.org[192.0.2.1]:25: Cannot assign requested address", "bounce", Reason.NETWORK_ERROR),
+    ("connect to mx.example.org[192.0.2.1]:25: Network is down", "bounce", Reason.NETWORK_ERROR),
+    ("connect to mx.example.org[192.0.2.1]:25: Host is down", "bounce", Reason.NETWORK_ERROR),
+    ("connect to mx.example.org[192.0.2.1]:25: Address family not supported by protocol", "bounce",
+     Reason.NETWORK_ERROR),
+    # errno names as Node.js prints them (lib/internal/errors.js: "<syscall> <code> <address>:<port>")
+    ("Error: connect ECONNREFUSED 192.0.2.1:25", "bounce", Reason.NETWORK_ERROR),
+    ("Error: connect ETIMEDOUT 192.0.2.1:25", "bounce", Reason.NETWORK_ERROR),
+    ("Error: connect EHOSTUNREACH 192.0.2.1:25", "bounce", Reason.NETWORK_ERROR),
+    ("Error: connect ENETUNREACH 2001:db8::1:25", "bounce", Reason.NETWORK_ERROR),
+    ("Error: connect EADDRNOTAVAIL 192.0.2.1:25 - Local (0.0.0.0:0)", "bounce", Reason.NETWORK_ERROR),
+    ("Error: read ECONNRESET", "bounce", Reason.NETWORK_ERROR),
+    ("Error: write EPIPE", "bounce", Reason.NETWORK_ERROR),
+    # Node.js dns (c-ares) codes; glibc gai_strerror; dnspython's resolver exceptions
+    ("Error: queryMx ESERVFAIL example.org", "bounce", Reason.DNS_ERROR),
+    ("Error: queryMx ETIMEOUT example.org", "bounce", Reason.DNS_ERROR),
+    ("Error: getaddrinfo ENOTFOUND mx.example.org", "bounce", Reason.DOMAIN_UNKNOWN),
+    ("socket.gaierror: [Errno -3] Temporary failure in name resolution", "bounce", Reason.DNS_ERROR),
+    ("All nameservers failed to answer the query example.org. IN MX", "bounce", Reason.DNS_ERROR),
+    ("The resolution lifetime expired after 5.402 seconds", "bounce", Reason.DNS_ERROR),
+    # Exim transport.c, OpenDKIM RequiredHeaders, Haraka's karma plugin
+    ("message has lines too long for transport (received 3896, limit 2048)", "bounce", Reason.CONTENT_REJECTED),
+    ("550 5.7.1 RFC5322 requirement error: missing From field", "after-DATA", Reason.CONTENT_REJECTED),
+    ("550 very bad karma score: -6", "after-DATA", Reason.BAD_REPUTATION),
+    ("503 5.5.1 TLS already active", "STARTTLS", Reason.BAD_SEQUENCE),
+    # Sendmail cf/m4/proto.m4 check_helo, answered at MAIL or RCPT when the checks are delayed
+    ("550 5.7.1 bogus HELO name used: mx.example.org", "MAIL", Reason.HELO_REJECTED),
+    ("550 5.7.1 bogus HELO name used: mx.example.org", "RCPT", Reason.HELO_REJECTED),
+    # rspamd mime_types (symbol and description); ClamAV's Heuristics.Encrypted.* quoted as a "virus"
+    ("554 5.7.1 Encrypted archive in a message", "after-DATA", Reason.CONTENT_REJECTED),
+    ("554 5.7.0 Rejected: MIME_ENCRYPTED_ARCHIVE", "after-DATA", Reason.CONTENT_REJECTED),
+    ("554 5.7.1 Virus found: Heuristics.Encrypted.Zip", "after-DATA", Reason.CONTENT_REJECTED),
 ])
 def test_mined_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
     d = diagnose(parse(text), Context.parse(context), catalogue=load(rules=""))
@@ -122,3 +161,18 @@ def test_the_sasl_lead_in_alone_still_says_the_credentials() -> None:
     text = "SASL authentication failed; server mx.example.net[192.0.2.7] said: 535 Denied"
     d = diagnose(parse(text), Context.BOUNCE, catalogue=load(rules=""))
     assert d.reason is Reason.CREDENTIALS_INVALID, d.decided_by
+
+
+def test_a_dns_server_refusing_is_not_read_as_a_refused_connection() -> None:
+    """c-ares names an unreachable DNS server ECONNREFUSED (Node's dns.CONNREFUSED): only Node's connect form
+    "connect ECONNREFUSED" is a lexicon phrase, so the bare name says nothing about the network."""
+    d = diagnose(parse("Error: queryMx ECONNREFUSED example.org"), Context.BOUNCE, catalogue=load(rules=""))
+    assert d.reason is not Reason.NETWORK_ERROR, d.decided_by
+
+
+@pytest.mark.parametrize(("context", "reason"), [("MAIL", Reason.SYNTAX_ERROR), ("after-DATA", Reason.CONTENT_REJECTED)])
+def test_a_bare_line_too_long_is_left_to_the_context(context: str, reason: Reason) -> None:
+    """'Line too long' answers an over-long command line (OpenSMTPD, hMailServer, Dovecot) and an over-long message
+    line alike: no phrase claims it, so the command it answered decides."""
+    d = diagnose(parse("500 Line too long"), Context.parse(context), catalogue=load(rules=""))
+    assert d.reason is reason, d.decided_by
