@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe.diagnosis.catalogue import default, load
 from probe.diagnosis.catalogue.learnedwords import parse_learned
@@ -175,3 +177,12 @@ def test_explaining_a_bare_code_never_reads_the_learned_words() -> None:
               "'probe.diagnosis.learned' in sys.modules, 'probe.diagnosis.catalogue.learnedwords' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.split() == ["False", "False", "False"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "z", "0", "f", "-", ".", "@", ":", "/", " ", "  ", "\t", "<", ">", "http://",
+                                 "https://", "www.", "ä", "_", "mail", "x.y", "::1"]), max_size=30).map("".join))
+def test_blanking_what_is_not_words_piece_by_piece_is_the_same_as_all_at_once(text: str) -> None:
+    from probe.diagnosis.learned import _NOT_WORDS, _words_only
+
+    assert _words_only(text) == _NOT_WORDS.sub(" ", text)
