@@ -13,8 +13,6 @@ reply class. Text without a code is judged by its words only (rules, then lexico
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 from types import ModuleType
@@ -213,26 +211,21 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
 def _learned() -> ModuleType:
     """probe.diagnosis.learned, imported on first use: only replies the rules and the lexicon leave need it, and
     its import costs `explain 252` start-up."""
-    module = sys.modules.get("probe.diagnosis.learned")
-    if module is None:
-        import probe.diagnosis.learned
+    from probe.diagnosis import learned
 
-        module = probe.diagnosis.learned
-    return module
+    return learned
 
 
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
              catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True,
              use_learned: bool = True,
-             _code_only: tuple[frozenset[str], str | None, Reason | None, Callable[[], Decision] | None] | None = None,
-             ) -> Diagnosis:
+             _code_only: tuple[frozenset[str], str | None] | None = None) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
 
     use_rules=False: the codes alone (no wording rules, no lexicon, no learned words, no provider);
     use_lexicon=False: no lexicon and no learned words; use_learned=False: no learned words (probe.diagnosis.learned);
-    _code_only: (words, provider id, the reason the words gave, the Decision to give if the code agrees) when the rules,
-    the code's wordings and the words were tried already: the code decides, saying so when the words agree (see
-    below)."""
+    _code_only: (words, provider id) when the rules, the code's wordings and the words were tried already: the code
+    decides (the caller says so when the words agree with it, see below)."""
     cat = catalogue or default()
     klass = _class_of(parsed)
     words = _code_only[0] if _code_only else text_words(parsed.normalized) if use_rules else frozenset()
@@ -246,8 +239,6 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     def make(reason: Reason, severity: Severity | None, meaning: str, when: str, remediation: str,
              rule: str | None = None, references: tuple[str, ...] = (), *, decision: Decision) -> Diagnosis:
         sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
-        if _code_only is not None and _code_only[3] is not None and reason is _code_only[2]:  # the words agree
-            decision = _code_only[3]()
         return Diagnosis(
             text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=_REPLY_CLASSES.get(klass),
             context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
@@ -313,10 +304,9 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     if use_rules and use_lexicon and _code_only is None:
         verdict = judge(parsed, ctx, cat, words)
         if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
-            coded = diagnose(parsed, ctx, host=host, catalogue=cat,
-                             _code_only=(words, provider_id, verdict.reason, lambda: by_lexicon(verdict, agreed=True)))
+            coded = diagnose(parsed, ctx, host=host, catalogue=cat, _code_only=(words, provider_id))
             if coded.reason is verdict.reason:  # the words agree: the code's own entry says it best
-                return coded
+                return replace(coded, decided_by=by_lexicon(verdict, agreed=True))
             meaning, remediation = reason_texts(cat, verdict)
             return make(verdict.reason, None, meaning, when, remediation, None,
                         phrase_sources(verdict) + code_refs, decision=by_lexicon(verdict))
@@ -327,7 +317,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             def code_says() -> Reason:  # what the code alone gives, which the learned words must outweigh
                 if not code_only:
                     code_only.append(diagnose(parsed, ctx, host=host, catalogue=cat,
-                                              _code_only=(words, provider_id, None, None)))
+                                              _code_only=(words, provider_id)))
                 return code_only[0].reason
 
             leaning = learned.judge_words(parsed, ctx, cat, words, code_says)

@@ -408,8 +408,8 @@ def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
     TO:<postmaster@DOMAIN> is such a recipient too. None otherwise."""
     answers = [e for e in (*record.rcpt.values(), record.catch_all, record.postmaster)
                if e is not None and e.reply is not None]
-    if not answers or not all(_refuses_this_prober(diagnose(e, record.host)) and e.reply is not None
-                              and e.reply.code >= 400 for e in answers):
+    if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host))
+                              for e in answers if e.reply is not None):
         return None
     return answers[0]
 

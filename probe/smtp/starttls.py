@@ -92,6 +92,7 @@ async def secure(d: _Dialogue, *, verify: bool, judge_after: bool = True, untrus
         d._stop("tls_failed", untrusted)
     await d._greet()
 
+
 def _names_host(info: dict[str, object], host: str) -> bool:
     """The leaf certificate names the MX host (True when there is none to read, or the host is an IP address
     given with --mx: there is no MX name to check)."""

@@ -228,7 +228,6 @@ def _package_lexicon() -> tuple[tuple[Phrase, ...], PhraseIndex]:
 def _package_learned() -> LearnedWords:
     """The package's learned words, validated, through a pickle cache (as `_package_rules`): validating their
     provenance costs ten times loading them."""
-
     from probe.diagnosis.catalogue.learnedwords import NO_WORDS, LearnedWords, parse_learned
 
     def build() -> LearnedWords:
