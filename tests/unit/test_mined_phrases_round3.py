@@ -94,6 +94,30 @@ from probe.model import Context, Reason
     ("451 4.4.0 Failed to connect to remote server", "MAIL", Reason.NETWORK_ERROR),
     ("451 4.4.0 Failed to lookup remote server", "MAIL", Reason.DNS_ERROR),
     ("454 4.7.0 Internal authentication failure", "AUTH", Reason.SYSTEM_ERROR),
+    # OpenSMTPD filter-clamav
+    ("451 4.7.1 Virus filter failed", "after-DATA", Reason.SYSTEM_ERROR),
+    # Dada Mail bounce_handler_rules.pl
+    ("550 Sender is on user denylist", "RCPT", Reason.SENDER_REJECTED),
+    # smtprelay main.go
+    ("554 There are no appropriate remote_host or command", "RCPT", Reason.SYSTEM_ERROR),
+    # Apache James fast-fail handlers
+    ("451 4.7.1 Temporary rejected: Reconnect to fast. Please try again later", "RCPT", Reason.GREYLISTED),
+    ("503 5.7.1 Incorrect Authentication for Specified Email Address", "MAIL", Reason.SENDER_REJECTED),
+    ("501 5.0.0 Provided EHLO/HELO example.invalid can not resolved.", "RCPT", Reason.HELO_REJECTED),
+    # Kolab kolab_smtp_access_policy.py and po/de.po, po/fr.po
+    ("554 5.7.1 <b@example.net>: Recipient address rejected: Sender a@example.org is not allowed to send to recipient b@example.net",
+     "RCPT", Reason.POLICY_REJECTED),
+    ("554 5.7.1 <b@example.net>: Recipient address rejected: Absender a@example.org darf nicht an Empfänger b@example.net senden",
+     "RCPT", Reason.POLICY_REJECTED),
+    ("554 5.7.1 <b@example.net>: Recipient address rejected: Expéditeur a@example.org n'est pas autorisé d'envoyer au destinateur b@example.net",
+     "RCPT", Reason.POLICY_REJECTED),
+    # MailCleaner exim_stage1.conf_template
+    ("550 Encryption is required from your domain", "MAIL", Reason.TLS_REQUIRED),
+    ("550 HELO/EHLO blocked", "MAIL", Reason.HELO_REJECTED),
+    ("550 This domain does not accept mail from itself (spoofing)", "RCPT", Reason.SENDER_REJECTED),
+    ("550 unauthenticated session on submission port", "MAIL", Reason.AUTH_REQUIRED),
+    # GNU Mailman 3 runners/lmtp.py
+    ("501 Message has defects", "after-DATA", Reason.CONTENT_REJECTED),
 ])
 def test_round3_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
     d = diagnose(parse(text), Context.parse(context) if context else None, catalogue=load(rules=""))
