@@ -1,7 +1,7 @@
-"""Phrases mined in round 3 (lexicon/*.toml, the section 'Mined, round 3'): sources no group, rule or corpus entry
-cited before. Each reply below is the software's own string (its placeholders filled with documentation values), and
-only the round-3 phrases read it right: with every wording rule off, the lexicon decides it. An empty context is
-a reply to a command the server did not recognize."""
+"""Phrases mined in round 3 (lexicon/*.toml, the section 'Mined, round 3'): sources (or files of them) no group,
+rule or corpus entry cited before. Each reply below is the software's own string (its placeholders filled with
+documentation values), and only the round-3 phrases read it right: with every wording rule off, the lexicon decides
+it. An empty context is a reply to a command the server did not recognize."""
 
 from __future__ import annotations
 
