@@ -55,6 +55,8 @@ HOSTS = {
     "postfix-strict": 15, "postfix-early": 16, "postfix-verify": 17, "postfix-limit": 18, "postfix-rate": 19,
     "exim": 20, "exim-strict": 21, "exim-verify": 22, "postscreen-dnsbl": 25, "postscreen-deep": 26,
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
+    "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
+    "postfix-noutf8": 45, "postfix-encrypt-old": 46,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
 SCENARIOS: dict[str, list[str]] = {
@@ -76,6 +78,12 @@ SCENARIOS: dict[str, list[str]] = {
     "deep": ["postscreen-deep"],  # postscreen's after-greeting tests (pipelining): the first session gets 450
     "callout": ["exim-verify"],  # Exim routes it to Postfix (pf users) and verifies recipients by callout
     "deferred": ["exim-verify"],  # Exim's RCPT ACL says a bare "defer" for it
+    "eximnopipe": ["exim-nopipe"],  # as exim, no PIPELINING advertised (smtp_enforce_sync = true, the default)
+    "encrypt": ["postfix-encrypt"],  # pf users, smtpd_tls_security_level = encrypt (530 in plain text)
+    "encryptold": ["postfix-encrypt-old"],  # as encrypt, TLS 1.1 at most: no handshake with a TLS 1.2+ client
+    "ptr": ["postfix-ptr"],  # pf users, reject_unknown_client_hostname (the lab's DNS has no PTR: 450 4.7.25)
+    "errors": ["postfix-errors"],  # pf users, smtpd_hard_error_limit = 2 (421 at the third error)
+    "noutf8": ["postfix-noutf8"],  # pf users, smtputf8_enable = no (no SMTPUTF8 advertised)
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
 }
@@ -245,6 +253,7 @@ class Lab:
             lab._start_postgrey()
             lab._start_postfix()
             lab._start_exim("exim", ["exim.lab.test"])
+            lab._start_exim("exim-nopipe", ["eximnopipe.lab.test"], "pipelining_advertise_hosts = :")
             lab._start_exim("exim-strict", ["eximstrict.lab.test"], "smtp_accept_max_nonmail = 2")
             lab._start_exim("exim-verify", ["verify.lab.test", "callout.lab.test", "deferred.lab.test"],
                             acl="  defer   domains = deferred.lab.test\n", verify="recipient/callout=5s",
@@ -308,7 +317,8 @@ class Lab:
         alias_domains = ["catchall.lab.test"]
         local_domains = [f"{d}.lab.test" for d in ("pf", "novrfy", "screened", "screenedfirst", "grey", "twomx", "tls-valid",
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
-                                                   "early", "limit", "rate", "listed", "deep", "callout")]
+                                                   "early", "limit", "rate", "listed", "deep", "callout",
+                                                   "encrypt", "encryptold", "ptr", "errors", "noutf8")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test",))
@@ -341,6 +351,13 @@ class Lab:
             Listener(self.ip("postscreen-deep"), (
                 "postscreen_pipelining_enable=yes", "postscreen_greet_wait=1s",
                 "postscreen_cache_map=btree:$data_directory/postscreen_deep"), postscreen=True),
+            Listener(self.ip("postfix-encrypt"), ("smtpd_tls_security_level=encrypt",)),
+            Listener(self.ip("postfix-encrypt-old"), ("smtpd_tls_security_level=encrypt",
+                                                      "smtpd_tls_mandatory_protocols=<=TLSv1.1")),
+            Listener(self.ip("postfix-ptr"), ("smtpd_peername_lookup=yes",
+                                              "smtpd_client_restrictions=reject_unknown_client_hostname")),
+            Listener(self.ip("postfix-errors"), ("smtpd_hard_error_limit=2",)),
+            Listener(self.ip("postfix-noutf8"), ("smtputf8_enable=no",)),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),
