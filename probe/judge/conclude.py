@@ -299,6 +299,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     for a in addresses:
         source = walk.retry if walk.retry is not None and a.smtp_form in walk.retry.rcpt else record
         d, result = _address_result(a, source, catch_all)
+        if d.reason is Reason.TLS_REQUIRED and _in_plain_text(source):
+            result.remediation = _tls_required_advice(source)
         if source is not record:
             first_d, _ = _address_result(a, record, catch_all)
             result.attempts = [_attempt(record, first_d, 0.0), _attempt(source, d, walk.waited_s)]
@@ -323,8 +325,9 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     if postmaster:
         report.summary = f"{report.summary}; {postmaster}"
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
+        tls = f": it {_plain_text_words(record)}" if report.reason is Reason.TLS_REQUIRED else ""
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
-                          f"({_refusal_words(refusal)}); the domain may accept mail from others, "
+                          f"({_refusal_words(refusal)}){tls}; the domain may accept mail from others, "
                           + ("and nothing was learned about the addresses" if addresses else
                              f"but not from here ({record.postmaster_address} was not accepted)"
                              if record.postmaster is not None else "but not from here"))
@@ -408,17 +411,60 @@ def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
     TO:<postmaster@DOMAIN> is such a recipient too. None otherwise."""
     answers = [e for e in (*record.rcpt.values(), record.catch_all, record.postmaster)
                if e is not None and e.reply is not None]
-    if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host))
+    plain = _in_plain_text(record)
+    if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host), plain=plain)
                               for e in answers if e.reply is not None):
         return None
     return answers[0]
 
 
-def _refuses_this_prober(d: Diagnosis) -> bool:
+def _refuses_this_prober(d: Diagnosis, *, plain: bool) -> bool:
     """A refusal of this client (assess.refuses_client), or of the probe's own MAIL FROM (sender_rejected:
-    Postfix's reject_unknown_sender_domain says it to each RCPT): either way the host refused what this
-    probe sent, not the recipients, and may take mail from others."""
-    return assess.refuses_client(d) or d.reason is Reason.SENDER_REJECTED
+    Postfix's reject_unknown_sender_domain says it to each RCPT), or a demand for STARTTLS to a session in plain
+    text (Postfix's smtpd_tls_security_level = encrypt: "530 5.7.0 Must issue a STARTTLS command first" to MAIL
+    and each RCPT, smtpd.c): either way the host refused what this probe sent, not the recipients, and may
+    take mail from others."""
+    return (assess.refuses_client(d) or d.reason is Reason.SENDER_REJECTED
+            or (plain and d.reason is Reason.TLS_REQUIRED))
+
+
+def _in_plain_text(record: SessionRecord) -> bool:
+    """The session asked MAIL/RCPT without TLS: STARTTLS not offered, not used (--starttls never), refused, or
+    its handshake failed (the probe then goes on in plain text over a new connection)."""
+    return not record.tls or bool(record.tls.get("error"))
+
+
+def _plain_text_words(record: SessionRecord) -> str:
+    """Why a session that met a demand for STARTTLS was in plain text, from what it did:
+    'takes mail only over STARTTLS, which this run did not use (--starttls never)'."""
+    handshake = next((e for e in record.exchanges if e.event == "tls-handshake-failed"), None)
+    refused = next((e for e in record.exchanges if e.context is Context.STARTTLS and e.reply is not None
+                    and e.reply.code != 220), None)
+    head = "takes mail only over STARTTLS"
+    if handshake is not None:
+        why = handshake.detail.split("; continuing in plain text", 1)[0].removeprefix("TLS handshake failed: ")
+        return f"{head}, and the probe's TLS handshake with it failed ({why}), so the probe asked in plain text"
+    if refused is not None and refused.reply is not None:
+        said = " ".join(f"{refused.reply.code} {refused.reply.lines[0] if refused.reply.lines else ''}".split())
+        return f"{head}, and it refused the probe's STARTTLS ({said[:100]})"
+    if "STARTTLS" not in record.extensions:
+        return f"{head}, and it does not offer STARTTLS (not in its EHLO reply)"
+    return f"{head}, which this run did not use (--starttls never)"
+
+
+def _tls_required_advice(record: SessionRecord) -> str:
+    """What to do about a demand for STARTTLS that the probe met in plain text: it depends on why it was plain."""
+    why = _plain_text_words(record)
+    host = record.host
+    if why.endswith("(--starttls never)"):
+        return (f"{host} {why}: probe again without --starttls never to ask about the address. Senders that use "
+                "STARTTLS are not refused for this.")
+    if "does not offer STARTTLS" in why:
+        return (f"{host} {why}: no sender can deliver to it. Its admin must enable TLS on the server "
+                "(certificate and key) or stop requiring it.")
+    return (f"{host} {why}: only senders whose STARTTLS with it succeeds can deliver. Its admin must make its "
+            "TLS work for clients of TLS 1.2 or newer (RFC 8996 deprecates TLS 1.0 and 1.1): protocol versions, "
+            "ciphers, certificate.")
 
 
 def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:

@@ -302,31 +302,40 @@ def certificate_findings(
 
 
 def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str,
-                      refused: str | None = None, consequence: str | None = None) -> list[Finding]:
+                      refused: str | None = None, consequence: str | None = None,
+                      plain_refused: str | None = None) -> list[Finding]:
     """STARTTLS missing, refused (a 454) or failed: CRITICAL under --starttls require; in auto mode advice
     (INFO: the exit code does not change, the transport line says "no STARTTLS"); nothing under "never".
     `refused`: the server's reply to STARTTLS when it was not 220. `consequence`: what that costs this
-    domain (probe.judge.advice.tls_consequence), once known."""
+    domain (probe.judge.advice.tls_consequence), once known. `plain_refused`: the server's demand for TLS
+    to the session that went on in plain text ("530 5.7.0 Must issue a STARTTLS command first", Postfix's
+    smtpd_tls_security_level = encrypt): then no sender falls back to clear text there, and a WARNING says
+    so (CRITICAL when it does not even offer STARTTLS: no sender can deliver)."""
     if mode == "never" or (session_tls is not None and not session_tls.get("error")):
         return []
-    severity = Severity.CRITICAL if mode == "require" else Severity.INFO
+    severity = Severity.CRITICAL if mode == "require" else Severity.WARNING if plain_refused else Severity.INFO
+    fallback = (f"it refuses mail in clear text ({plain_refused}), so senders whose STARTTLS fails the "
+                "same way cannot deliver" if plain_refused else
+                "senders that insist on TLS will not deliver, others fall back to clear text")
     if not offered:
+        if plain_refused:
+            return [Finding("starttls-missing", Severity.CRITICAL,
+                            f"{mx_host} does not offer STARTTLS, yet refuses mail in clear text ({plain_refused}): "
+                            "no sender can deliver to it.", mx_host)]
         return [Finding("starttls-missing", severity,
                         f"{mx_host} does not offer STARTTLS: mail to it travels in clear text; "
                         f"{consequence or 'senders enforcing MTA-STS or DANE will not deliver to it'}.", mx_host)]
     if refused:
         return [Finding("starttls-refused", severity,
-                        f"{mx_host} offers STARTTLS but refused it (STARTTLS refused ({refused})); senders that "
-                        "insist on TLS will not deliver, others fall back to clear text.", mx_host)]
+                        f"{mx_host} offers STARTTLS but refused it (STARTTLS refused ({refused})); {fallback}.",
+                        mx_host)]
     reason = (session_tls or {}).get("error") or "the handshake failed"
     if mode == "require" and (session_tls or {}).get("certificate"):
         return [Finding("starttls-failed", severity,
                         f"The probe stopped at {mx_host} before MAIL: --starttls require asks for a certificate "
                         "that verifies, and this one does not (the certificate finding says why and what it "
                         "costs).", mx_host)]
-    return [Finding("starttls-failed", severity,
-                    f"STARTTLS with {mx_host} failed ({reason}); senders that insist on TLS will not deliver, others "
-                    "fall back to clear text.", mx_host)]
+    return [Finding("starttls-failed", severity, f"STARTTLS with {mx_host} failed ({reason}); {fallback}.", mx_host)]
 
 
 def _tls_phrase(session_tls: dict[str, Any] | None, offered: bool = False) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from probe.inputs import is_ip_literal
-from probe.model import Context, Finding, ProbeOptions, Report, Session, Severity
+from probe.model import Context, Finding, ProbeOptions, Reason, Report, Session, Severity
 from probe.smtp.exchanges import SessionRecord
 from probe.tls import certificates as tlsinfo
 from probe.tls import dane
@@ -65,13 +65,25 @@ def _refusal_in(session: Session) -> str | None:
         "certificate") else None
 
 
+def _tls_demanded(session: Session) -> str | None:
+    """'530 5.7.0 Must issue a STARTTLS command first': the first reply of a session without TLS that demands
+    it (tls_required), first line, bounded."""
+    if session.tls and not session.tls.get("error"):
+        return None
+    step = next((s for s in session.steps if s.reason is Reason.TLS_REQUIRED and s.code is not None), None)
+    if step is None:
+        return None
+    return " ".join(f"{step.code} {step.lines[0] if step.lines else step.text or ''}".split())[:100]
+
+
 def session_findings(session: Session, options: ProbeOptions, *, consequence: str | None = None) -> list[Finding]:
     """Certificate and STARTTLS findings for a session that reached EHLO; `consequence` (once the domain's
     MTA-STS and DANE are known, probe.judge.advice.tls_consequence) says what a TLS problem costs."""
     if session.outcome not in ("completed", "tls_failed"):
         return []
     findings = tlsinfo.starttls_findings(session.host, session.tls, offered="STARTTLS" in session.extensions,
-                                         mode=options.starttls, refused=_refusal_in(session), consequence=consequence)
+                                         mode=options.starttls, refused=_refusal_in(session), consequence=consequence,
+                                         plain_refused=_tls_demanded(session))
     if session.tls and session.tls.get("certificate"):
         findings += tlsinfo.certificate_findings(session.host, session.tls["certificate"],
                                                  warning_days=options.cert_warning_days,

@@ -1,12 +1,14 @@
 """Real Postfix STARTTLS with certificates from the lab CA (trusted by the probe): valid, expired, wrong name,
-self-signed; and postscreen dropping a denylisted client."""
+self-signed; a Postfix that requires STARTTLS (smtpd_tls_security_level = encrypt), with and without a handshake
+the probe can complete; and postscreen dropping a denylisted client."""
 
 from __future__ import annotations
 
 import pytest
 
-from probe.judge.health import evaluate
-from probe.model import ExitCode, Reason, Verdict
+from probe.judge.health import evaluate, finish_report
+from probe.model import DomainStatus, ExitCode, Reason, Severity, Verdict
+from probe.render.text import render_text
 
 from lab import LabProbe
 
@@ -73,3 +75,45 @@ async def test_starttls_require_stops_on_a_certificate_for_another_name(lab_prob
     assert evaluate(report, starttls_required=True).exit_code is ExitCode.CRITICAL
     valid = await lab_probe("alice@tls-valid.lab.test", starttls="require")  # the right name passes
     assert valid.sessions[0].outcome == "completed" and valid.addresses[0].verdict is Verdict.DELIVERABLE
+
+
+async def test_a_host_that_requires_starttls_refuses_a_plain_text_probe(lab_probe: LabProbe) -> None:
+    """smtpd_tls_security_level = encrypt answers MAIL, each RCPT and RSET "530 5.7.0 Must issue a STARTTLS command
+    first" (smtpd.c) to a client that did not use STARTTLS (--starttls never). Nothing was accepted from this
+    client, so not "accepts mail": it refused this client, and the advice is to probe with STARTTLS, not to
+    fix the server."""
+    report = await lab_probe("alice@encrypt.lab.test", starttls="never")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.TLS_REQUIRED, ExitCode.WARNING)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.code, alice.text) == (
+        Verdict.UNKNOWN, 530, "530 5.7.0 Must issue a STARTTLS command first")
+    assert "takes mail only over STARTTLS, which this run did not use (--starttls never)" in report.summary
+    assert "answered and refused this client (530 5.7.0 Must issue a STARTTLS command first, to MAIL)" in (
+        report.summary)
+    assert alice.remediation.startswith("mx.postfix-encrypt.lab.test takes mail only over STARTTLS, which this "
+                                        "run did not use (--starttls never): probe again without --starttls never")
+    assert not [f for f in report.findings if f.id.startswith("starttls-")]  # --starttls never: no TLS verdict
+    text = " ".join(render_text(report, health=finish_report(report)).split())
+    assert "REFUSES THIS CLIENT" in text and "ACCEPTS MAIL" not in text
+
+
+async def test_a_failed_handshake_with_a_host_that_requires_starttls(lab_probe: LabProbe) -> None:
+    """The same demand where STARTTLS is offered but no handshake succeeds (smtpd_tls_mandatory_protocols =
+    <=TLSv1.1; the probe, as senders now do, speaks TLS 1.2 or newer: RFC 8996): the probe goes on in plain
+    text, as opportunistic senders do, and gets the 530. The report says the handshake is why; it neither tells
+    the user to turn STARTTLS on (it was on) nor that senders "fall back to clear text" (this host refuses it)."""
+    report = await lab_probe("alice@encryptold.lab.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.TLS_REQUIRED, ExitCode.WARNING)
+    (session,) = report.sessions
+    assert any(s.reason is Reason.TLS_FAILURE and "TLS handshake failed" in (s.text or "") for s in session.steps)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.code) == (Verdict.UNKNOWN, 530)
+    assert "the probe's TLS handshake with it failed (" in report.summary
+    assert "--starttls" not in alice.remediation
+    assert "only senders whose STARTTLS with it succeeds can deliver" in alice.remediation
+    (failed,) = [f for f in report.findings if f.id == "starttls-failed"]
+    assert failed.severity is Severity.WARNING and "fall back to clear text" not in failed.message
+    assert ("it refuses mail in clear text (530 5.7.0 Must issue a STARTTLS command first), so senders whose "
+            "STARTTLS fails the same way cannot deliver") in failed.message
