@@ -468,12 +468,18 @@ def _tls_required_advice(record: SessionRecord) -> str:
 
 
 def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:
-    """Each session (host and address, preference order) that answered `a`'s RCPT; [] when fewer than two did."""
+    """Each session (host and address, preference order) that answered `a`'s RCPT; [] when fewer than two did.
+    An answer is counted once: a session the server ended early holds the answers of the session that asked
+    its unasked addresses again (probe.run.probe._ask_again), and that session is in the walk too."""
     answers = []
+    seen: set[int] = set()
     for record in walk.records:
         exchange = record.rcpt.get(a.smtp_form)
         if record is walk.retry or exchange is None or exchange.context is not Context.RCPT or exchange.reply is None:
             continue
+        if id(exchange) in seen:
+            continue
+        seen.add(id(exchange))
         d = diagnose(exchange, record.host)
         verdict = assess.address_verdict(d, catch_all=_catch_all(record))
         answers.append({"host": record.host, "address": record.address, "verdict": str(verdict),
