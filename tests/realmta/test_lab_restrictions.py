@@ -205,3 +205,23 @@ async def test_retry_after_address_verification_is_not_called_greylisting(lab_pr
     for result in (bob, nobody):
         if result.code == 450:  # not yet: said so, not "still greylisted"
             assert "had not finished verifying the address" in result.remediation
+
+
+async def test_no_reverse_dns_for_the_probes_address_refuses_this_client(lab: Lab, lab_probe: LabProbe) -> None:
+    """reject_unknown_client_hostname (smtpd_peername_lookup = yes) for a client address without a PTR in the
+    lab's DNS (127.0.0.1 is "localhost" in /etc/hosts, so the probe connects from another lab address):
+    "450 4.7.25 Client host rejected: cannot find your hostname, [IP]" to each RCPT (smtpd_check.c). That is
+    the reverse DNS of the probe's own address, this client's: not the recipients', not the domain's."""
+    source = f"{lab.block}.99"
+    report = await lab_probe("alice@ptr.lab.test", "nobody@ptr.lab.test", source_ip=source)
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.REVERSE_DNS, ExitCode.WARNING)
+    for result in report.addresses:
+        assert (result.verdict, result.reason, result.code, result.enhanced) == (
+            Verdict.UNKNOWN, Reason.REVERSE_DNS, 450, "4.7.25")
+        assert result.text == f"450 4.7.25 Client host rejected: cannot find your hostname, [{source}]"
+        assert "sending IP" in result.meaning
+    assert f"answered and refused this client (450 4.7.25 Client host rejected: cannot find your hostname, " \
+           f"[{source}], to RCPT)" in report.summary
+    text = _flat_text(report)
+    assert "REFUSES THIS CLIENT" in text and "UNDELIVERABLE" not in text
