@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from probe.dns import resolve
 from probe.inputs import parse_address
 from probe.judge.health import finish_report
-from probe.model import DomainStatus, ExitCode, Finding, ProbeOptions, Report, Severity
+from probe.model import DomainStatus, ExitCode, Finding, ProbeOptions, Reason, Report, Severity
 from probe.render.json import report_json
 from probe.render.text import render_text
 from probe.run.probe import probe_domain
@@ -359,3 +359,31 @@ async def test_no_starttls_is_advice_unless_mta_sts_enforce_covers_the_mx(world:
     enforced = await world.probe(server, [STS, "mta-sts A 127.0.0.1"])
     assert found(enforced)[f"starttls-missing@{MX1}"].severity is Severity.CRITICAL
     assert finish_report(enforced).exit_code is ExitCode.CRITICAL
+
+
+# ---- a host that demands STARTTLS of a session in plain text -----------------------------------------------
+
+_MUST_STARTTLS = "530 5.7.0 Must issue a STARTTLS command first"  # Postfix smtpd.c, smtpd_tls_security_level = encrypt
+
+
+@pytest.mark.parametrize(("script", "why", "finding", "severity"), [
+    ({"starttls_reply": "454 4.7.0 TLS not available due to local problem"},  # Postfix smtpd.c
+     "it refused the probe's STARTTLS (454 4.7.0 TLS not available due to local problem)", "starttls-refused",
+     Severity.WARNING),
+    ({}, "it does not offer STARTTLS", "starttls-missing", Severity.CRITICAL),
+])
+async def test_a_demand_for_starttls_says_why_the_session_was_plain(
+        world: World, ca: TestCA, script: dict[str, Any], why: str, finding: str, severity: Severity) -> None:
+    """A 530 'Must issue a STARTTLS command first' to MAIL in a session that could not use TLS: the host refused
+    this client, the summary and the advice say why the session was in plain text, and the STARTTLS finding
+    does not claim that senders fall back to clear text (the lab tests --starttls never and a failed handshake
+    against a real Postfix)."""
+    server = await world.smtp(ca.issue([MX1]) if script else None, mail=_MUST_STARTTLS, **script)
+    report = await world.probe(server, [])
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.TLS_REQUIRED)
+    assert f"takes mail only over STARTTLS, and {why}" in report.summary
+    (address,) = report.addresses
+    assert address.remediation.startswith(f"{MX1} takes mail only over STARTTLS, and {why}")
+    assert "--starttls" not in address.remediation
+    tls = found(report)[f"{finding}@{MX1}"]
+    assert tls.severity is severity and _MUST_STARTTLS in tls.message and "fall back" not in tls.message
