@@ -356,7 +356,8 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     d = diagnose(exchange, record.host)
     accepted = d.code is not None and 200 <= d.code < 300
     report.postmaster = {"address": pm, "host": record.host, "code": d.code, "enhanced": d.enhanced,
-                         "reason": str(d.reason), "text": d.text or None, "accepted": accepted}
+                         "reason": str(d.reason), "text": d.text or None, "accepted": accepted,
+                         "command": exchange.command}
     if report.status is DomainStatus.REFUSES_THIS_CLIENT or exchange.reply is None:
         return ""
     said = " ".join(f"{d.code} {exchange.reply.lines[0] if exchange.reply.lines else ''}".split())[:100]

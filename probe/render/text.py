@@ -119,11 +119,17 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
 
 
 def _postmaster_line(pm: dict[str, Any]) -> str:
-    """'RCPT TO:<postmaster@example.com> accepted by mx.example.com (250 2.1.5 Ok)'."""
+    """'RCPT TO:<postmaster@example.com> accepted by mx.example.com (250 2.1.5 Ok)'; when the probe's MAIL FROM
+    was refused, the RCPT was not a question (not sent, or sent in a pipelined group only to be answered
+    "need MAIL"), and the line says so: 'RCPT TO:<postmaster@example.com> not asked: mx.example.com deferred
+    MAIL FROM:<> (450 ...)'."""
     code = pm.get("code")
     how = ("accepted" if pm.get("accepted") else "deferred" if isinstance(code, int) and 400 <= code < 500
            else "refused")
     said = " ".join(str(pm.get("text") or code or "").split("\n", 1)[0].split())[:100]
+    command = str(pm.get("command") or "")
+    if command.upper().startswith("MAIL"):
+        return f"RCPT TO:<{pm['address']}> not asked: {pm['host']} {how} {command}" + (f" ({said})" if said else "")
     return f"RCPT TO:<{pm['address']}> {how} by {pm['host']}" + (f" ({said})" if said else "")
 
 

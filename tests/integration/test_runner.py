@@ -254,7 +254,7 @@ async def test_domain_only_probe_asks_postmaster(dns: FakeDNS) -> None:
     assert [c for c in smtp.commands if c.upper().startswith("RCPT")] == ["RCPT TO:<postmaster@ok.it.test>"]
     assert report.postmaster == {"address": "postmaster@ok.it.test", "host": "mx.ok.it.test", "code": 250,
                                  "enhanced": "2.1.5", "reason": "accepted", "text": "250 2.1.5 Ok",
-                                 "accepted": True}
+                                 "accepted": True, "command": "RCPT TO:<postmaster@ok.it.test>"}
     step = next(s for s in report.sessions[0].steps if s.command == "RCPT TO:<postmaster@ok.it.test>")
     assert (step.code, step.reason) == (250, Reason.ACCEPTED)
     assert "accepted postmaster@ok.it.test (250 2.1.5 Ok)" in report.summary

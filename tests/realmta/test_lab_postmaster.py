@@ -101,3 +101,21 @@ async def test_a_host_that_does_not_relay_for_the_domain(lab: Lab, lab_probe: La
         DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED, ExitCode.CRITICAL)
     (finding,) = [f for f in report.findings if f.id == "postmaster-relay-denied"]
     assert "named with --mx, does not take mail for twomx.lab.test" in finding.message
+
+
+async def test_a_refused_sender_means_postmaster_was_not_asked(lab_probe: LabProbe) -> None:
+    """With smtpd_delay_reject = no, reject_unknown_sender_domain answers MAIL FROM itself ("450 4.1.8 <...>:
+    Sender address rejected: Domain not found", smtpd_check.c). Without PIPELINING the probe then sends no RCPT;
+    with it, the RCPT rides in the group and Postfix answers it "need MAIL command". Either way nothing was
+    asked about postmaster@: the Postmaster line says so, and does not call the MAIL reply the RCPT's."""
+    for pipelining in (False, True):
+        report = await lab_probe("early.lab.test", helo="mx.postfix.lab.test", mail_from="someone@nowhere.lab.test",
+                                 pipelining=pipelining)
+        assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED)
+        assert report.postmaster is not None and report.postmaster["command"] == "MAIL FROM:<someone@nowhere.lab.test>"
+        assert _rcpts(report) == ([] if not pipelining else ["RCPT TO:<postmaster@early.lab.test>"])
+        text = _flat_text(report)
+        assert ("Postmaster RCPT TO:<postmaster@early.lab.test> not asked: mx.postfix-early.lab.test deferred MAIL "
+                "FROM:<someone@nowhere.lab.test> (450 4.1.8 <someone@nowhere.lab.test>: Sender address rejected: "
+                "Domain not found)") in text
+        assert "deferred by mx.postfix-early.lab.test" not in text
