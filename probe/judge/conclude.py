@@ -325,12 +325,16 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     if postmaster:
         report.summary = f"{report.summary}; {postmaster}"
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
-        tls = f": it {_plain_text_words(record)}" if report.reason is Reason.TLS_REQUIRED else ""
+        tls = report.reason is Reason.TLS_REQUIRED
+        why = f": it {_plain_text_words(record)}" if tls else ""
+        here = "not in plain text" if tls else "not from here"
+        pm = record.postmaster_address
+        asked = (f" ({pm} was not asked: the MAIL FROM was refused)" if record.postmaster is not None
+                 and record.postmaster.context is Context.MAIL else
+                 f" ({pm} was not accepted)" if record.postmaster is not None else "")
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
-                          f"({_refusal_words(refusal)}){tls}; the domain may accept mail from others, "
-                          + ("and nothing was learned about the addresses" if addresses else
-                             f"but not from here ({record.postmaster_address} was not accepted)"
-                             if record.postmaster is not None else "but not from here"))
+                          f"({_refusal_words(refusal)}){why}; the domain may accept mail from others, "
+                          + ("and nothing was learned about the addresses" if addresses else f"but {here}{asked}"))
 
 
 # a refusal of postmaster@DOMAIN that says the mailbox is missing, not the client or the domain

@@ -119,3 +119,5 @@ async def test_a_refused_sender_means_postmaster_was_not_asked(lab_probe: LabPro
                 "FROM:<someone@nowhere.lab.test> (450 4.1.8 <someone@nowhere.lab.test>: Sender address rejected: "
                 "Domain not found)") in text
         assert "deferred by mx.postfix-early.lab.test" not in text
+        assert ("but not from here (postmaster@early.lab.test was not asked: the MAIL FROM was refused)"
+                in report.summary)

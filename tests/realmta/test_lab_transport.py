@@ -96,6 +96,10 @@ async def test_a_host_that_requires_starttls_refuses_a_plain_text_probe(lab_prob
     assert not [f for f in report.findings if f.id.startswith("starttls-")]  # --starttls never: no TLS verdict
     text = " ".join(render_text(report, health=finish_report(report)).split())
     assert "REFUSES THIS CLIENT" in text and "ACCEPTS MAIL" not in text
+    domain_only = await lab_probe(domain="encrypt.lab.test", starttls="never")
+    assert (domain_only.status, domain_only.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.TLS_REQUIRED)
+    assert ("the domain may accept mail from others, but not in plain text (postmaster@encrypt.lab.test was not "
+            "asked: the MAIL FROM was refused)") in domain_only.summary
 
 
 async def test_a_failed_handshake_with_a_host_that_requires_starttls(lab_probe: LabProbe) -> None:
