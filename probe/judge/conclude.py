@@ -442,29 +442,36 @@ def _in_plain_text(record: SessionRecord) -> bool:
 def _plain_text_words(record: SessionRecord) -> str:
     """Why a session that met a demand for STARTTLS was in plain text, from what it did:
     'takes mail only over STARTTLS, which this run did not use (--starttls never)'."""
+    return _plain_text(record)[1]
+
+
+def _plain_text(record: SessionRecord) -> tuple[str, str]:
+    """(how, words): how the session came to be in plain text ("failed", "refused", "not-offered", "not-used")
+    and the words that say it (see _plain_text_words)."""
     handshake = next((e for e in record.exchanges if e.event == "tls-handshake-failed"), None)
     refused = next((e for e in record.exchanges if e.context is Context.STARTTLS and e.reply is not None
                     and e.reply.code != 220), None)
     head = "takes mail only over STARTTLS"
     if handshake is not None:
         why = handshake.detail.split("; continuing in plain text", 1)[0].removeprefix("TLS handshake failed: ")
-        return f"{head}, and the probe's TLS handshake with it failed ({why}), so the probe asked in plain text"
+        return "failed", (f"{head}, and the probe's TLS handshake with it failed ({why}), so the probe asked in "
+                          "plain text")
     if refused is not None and refused.reply is not None:
         said = " ".join(f"{refused.reply.code} {refused.reply.lines[0] if refused.reply.lines else ''}".split())
-        return f"{head}, and it refused the probe's STARTTLS ({said[:100]})"
+        return "refused", f"{head}, and it refused the probe's STARTTLS ({said[:100]})"
     if "STARTTLS" not in record.extensions:
-        return f"{head}, and it does not offer STARTTLS (not in its EHLO reply)"
-    return f"{head}, which this run did not use (--starttls never)"
+        return "not-offered", f"{head}, and it does not offer STARTTLS (not in its EHLO reply)"
+    return "not-used", f"{head}, which this run did not use (--starttls never)"
 
 
 def _tls_required_advice(record: SessionRecord) -> str:
     """What to do about a demand for STARTTLS that the probe met in plain text: it depends on why it was plain."""
-    why = _plain_text_words(record)
+    how, why = _plain_text(record)
     host = record.host
-    if why.endswith("(--starttls never)"):
+    if how == "not-used":
         return (f"{host} {why}: probe again without --starttls never to ask about the address. Senders that use "
                 "STARTTLS are not refused for this.")
-    if "does not offer STARTTLS" in why:
+    if how == "not-offered":
         return (f"{host} {why}: no sender can deliver to it. Its admin must enable TLS on the server "
                 "(certificate and key) or stop requiring it.")
     return (f"{host} {why}: only senders whose STARTTLS with it succeeds can deliver. Its admin must make its "
