@@ -118,6 +118,18 @@ from probe.model import Context, Reason
     ("550 unauthenticated session on submission port", "MAIL", Reason.AUTH_REQUIRED),
     # GNU Mailman 3 runners/lmtp.py
     ("501 Message has defects", "after-DATA", Reason.CONTENT_REJECTED),
+    # Evolution camel-smtp-transport.c (a reply without text: the code's meaning in the user's language), po/de, fr, es, ja
+    ("RCPT TO <user@example.org> gescheitert: Angeforderte Aktion nicht ausgeführt: Postfach nicht verfügbar",
+     "bounce", Reason.USER_UNKNOWN),
+    ("La commande MAIL FROM a échoué\u00a0: Opération demandée non effectuée\u00a0: stockage système insuffisant",
+     "bounce", Reason.STORAGE_FULL),
+    ("Falló RCPT TO <user@example.org>: El usuario no es local; pruebe con <forward-path>", "bounce", Reason.HAS_MOVED),
+    ("AUTH コマンドが失敗しました: 認証メカニズムは不十分過ぎます", "bounce", Reason.CREDENTIALS_INVALID),
+    # NeoMutt send/smtp.c, conn/*.c and po/de, po/pl
+    ("SMTP session failed: read error", "bounce", Reason.NETWORK_ERROR),
+    ("Konnte keine TLS-Verbindung realisieren", "bounce", Reason.TLS_FAILURE),
+    ("Sesja SMTP nie powiodła się: błąd odczytu", "bounce", Reason.NETWORK_ERROR),
+    ("Certificate verification error (certificate has expired)", "bounce", Reason.TLS_FAILURE),
 ])
 def test_round3_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
     d = diagnose(parse(text), Context.parse(context) if context else None, catalogue=load(rules=""))
