@@ -131,7 +131,6 @@ from probe.model import Context, Reason
     ("Sesja SMTP nie powiodła się: błąd odczytu", "bounce", Reason.NETWORK_ERROR),
     ("Certificate verification error (certificate has expired)", "bounce", Reason.TLS_FAILURE),
     # Claws Mail src/common/smtp.c, socket.c and po/es.po, po/ru.po
-    ("Selected SMTP AUTH method not available", "bounce", Reason.NOT_IMPLEMENTED),
     ("Socket IO timeout.", "bounce", Reason.NETWORK_ERROR),
     ("no se pudo iniciar la sesión STARTTLS", "bounce", Reason.TLS_FAILURE),
     ("Соединение прервано удалённым узлом.", "bounce", Reason.NETWORK_ERROR),
