@@ -16,12 +16,13 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 from types import ModuleType
+from typing import NamedTuple
 
 from probe.diagnosis.catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
 from probe.diagnosis.catalogue.entries import DETAIL_SLOT
 from probe.diagnosis.catalogue.prefilter import text_words
 from probe.diagnosis.codes import ParsedReply, parse
-from probe.diagnosis.lexicon import by_code, by_lexicon, by_rule, judge, phrase_sources, reason_texts
+from probe.diagnosis.lexicon import by_code, by_lexicon, by_rule, judge, phrase_sources, words_decide
 from probe.model import Context, Decision, Diagnosis, Reason, Reply, ReplyClass, Severity
 
 _CLASS_SEVERITY = {2: Severity.OK, 3: Severity.INFO, 4: Severity.WARNING, 5: Severity.CRITICAL}
@@ -216,67 +217,75 @@ def _learned() -> ModuleType:
     return learned
 
 
+class _CodeSays(NamedTuple):
+    """What the codes alone say about a reply (a firm context entry, the enhanced status code, the basic code's
+    entry, the class): the parts of the Diagnosis they give. A tier that weighs the words against it takes its
+    reason, and, when the words agree, its parts under its own Decision, from one Diagnosis built once."""
+
+    reason: Reason
+    severity: Severity | None
+    meaning: str
+    remediation: str
+    references: tuple[str, ...]
+    notes: tuple[str, ...]
+    decision: Decision
+
+
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
              catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True,
-             use_learned: bool = True,
-             _code_only: tuple[frozenset[str], str | None] | None = None) -> Diagnosis:
+             use_learned: bool = True) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
 
     use_rules=False: the codes alone (no wording rules, no lexicon, no learned words, no provider);
-    use_lexicon=False: no lexicon and no learned words; use_learned=False: no learned words (probe.diagnosis.learned);
-    _code_only: (words, provider id) when the rules, the code's wordings and the words were tried already: the code
-    decides (the caller says so when the words agree with it, see below)."""
+    use_lexicon=False: no lexicon and no learned words; use_learned=False: no learned words
+    (probe.diagnosis.learned)."""
     cat = catalogue or default()
     klass = _class_of(parsed)
-    words = _code_only[0] if _code_only else text_words(parsed.normalized) if use_rules else frozenset()
-    provider_id = _code_only[1] if _code_only else \
-        detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
+    words = text_words(parsed.normalized) if use_rules else frozenset()
+    provider_id = detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
     provider_name = cat.provider_name(provider_id)
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
     note = _code_note(code_entry, ctx)
-    notes: list[str] = []
 
     def make(reason: Reason, severity: Severity | None, meaning: str, when: str, remediation: str,
-             rule: str | None = None, references: tuple[str, ...] = (), *, decision: Decision) -> Diagnosis:
-        sev = severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL)
-        return Diagnosis(
-            text=parsed.text, code=parsed.code, enhanced=parsed.enhanced, reply_class=_REPLY_CLASSES.get(klass),
-            context=ctx, reason=reason, severity=sev, meaning=meaning, when=when,
-            remediation=_located(remediation, ctx, host, provider_name), rule=rule, provider=provider_name,
-            references=tuple(dict.fromkeys(references)), notes=tuple(notes), decided_by=decision,
-        )
+             rule: str | None, references: tuple[str, ...], notes: tuple[str, ...], decision: Decision) -> Diagnosis:
+        # positional: a frozen dataclass takes keyword arguments slower, and this runs once per reply
+        return Diagnosis(parsed.text, parsed.code, parsed.enhanced, _REPLY_CLASSES.get(klass), ctx, reason,
+                         severity or (_CLASS_SEVERITY[klass] if klass else Severity.CRITICAL), meaning, when,
+                         _located(remediation, ctx, host, provider_name), rule, provider_name,
+                         tuple(dict.fromkeys(references)), notes, decision)
 
     when = (note.when if note and note.when else None) or (code_entry.when if code_entry else None) \
         or _generic_when(parsed, klass, ctx)
     code_refs = code_entry.references if code_entry else ()
 
     if klass is None:  # pasted words without a code: judged by their words only, never protocol_error
-        notes.append("The text carries no SMTP reply code (three digits from 200 to 599).")
+        notes = ("The text carries no SMTP reply code (three digits from 200 to 599).",)
         if use_rules:
             rule = match_rule(parsed, ctx, provider_id, cat, words)
             if rule is not None:
                 return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
-                            rule.remediation, rule.id, rule.references, decision=by_rule(rule))
+                            rule.remediation, rule.id, rule.references, notes, by_rule(rule))
             verdict = judge(parsed, ctx, cat, words)
             if verdict is not None:
-                meaning, remediation = reason_texts(cat, verdict)
-                return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation,
-                            references=phrase_sources(verdict), decision=by_lexicon(verdict))
+                meaning, remediation, decision = words_decide(cat, verdict)
+                return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation, None,
+                            phrase_sources(verdict), notes, decision)
             if use_learned:
                 learned = _learned()
                 leaning = learned.judge_words(parsed, ctx, cat, words)
                 if leaning is not None:
-                    meaning, remediation = learned.word_texts(cat, leaning)
-                    return make(leaning.reason, Severity.CRITICAL, meaning, when, remediation,
-                                decision=learned.by_words(leaning))
+                    meaning, remediation, decision = learned.words_decide(cat, leaning)
+                    return make(leaning.reason, Severity.CRITICAL, meaning, when, remediation, None, (), notes,
+                                decision)
         return make(Reason.UNKNOWN, Severity.WARNING,
                     "The text carries no SMTP reply code, and its wording matches nothing the catalogue knows, so "
                     "the cause cannot be told from this text alone.", when,
                     "Find the line that quotes the remote server's reply with its code (e.g. '550 5.1.1 ...', often "
                     "after 'Remote server returned', 'said:' or 'Diagnostic-Code') and explain that line.",
-                    decision=Decision("nothing", "no reply code, and no wording the catalogue knows"))
+                    None, (), notes, Decision("nothing", "no reply code, and no wording the catalogue knows"))
 
-    if use_rules and _code_only is None:
+    if use_rules:
         rule = match_rule(parsed, ctx, provider_id, cat, words)
         if rule is not None:
             enh_entry = cat.enhanced.get(parsed.enhanced.split(".", 1)[1]) if parsed.enhanced else None
@@ -291,50 +300,48 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 bare = (f"a bare {parsed.code} names no cause" if usual is Reason.UNKNOWN
                         else f"not what a bare {parsed.code} usually means ({_REASON_WORDS[usual]})")
                 when = f"{where}, worded like this: the reason here is {_REASON_WORDS[rule.reason]}, {bare}."
-            return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs,
-                        decision=by_rule(rule))
+            return make(rule.reason, rule.severity, rule.meaning, when, remediation, rule.id, refs, (), by_rule(rule))
 
-    if code_entry is not None and klass not in (2, 3) and _code_only is None:
+    if code_entry is not None and klass not in (2, 3):
         for variant in code_entry.variants:
             if (not variant.contexts or ctx is None or ctx in variant.contexts) and variant.pattern.search(parsed.body):
                 return make(variant.reason, variant.severity or (note.severity if note else None)
                             or code_entry.severity, variant.meaning, when, variant.remediation, variant.id, code_refs,
-                            decision=Decision("wording", f"the generic wording '{variant.id}' of a {parsed.code} reply",
-                                              rule=variant.id))
-    if use_rules and use_lexicon and _code_only is None:
+                            (), Decision("wording", f"the generic wording '{variant.id}' of a {parsed.code} reply",
+                                         rule=variant.id))
+    coded = _by_codes(cat, parsed, ctx, klass, code_entry, note)
+    decision = coded.decision
+    if use_rules and use_lexicon:
         verdict = judge(parsed, ctx, cat, words)
         if verdict is not None:  # specific words beat a misused code; the code decides when they say nothing
-            coded = diagnose(parsed, ctx, host=host, catalogue=cat, _code_only=(words, provider_id))
-            if coded.reason is verdict.reason:  # the words agree: the code's own entry says it best
-                return replace(coded, decided_by=by_lexicon(verdict, agreed=True))
-            meaning, remediation = reason_texts(cat, verdict)
-            return make(verdict.reason, None, meaning, when, remediation, None,
-                        phrase_sources(verdict) + code_refs, decision=by_lexicon(verdict))
-        if use_learned:  # no phrase decided, but the words may lean clearly one way
+            if verdict.reason is not coded.reason:
+                meaning, remediation, decision = words_decide(cat, verdict)
+                return make(verdict.reason, None, meaning, when, remediation, None,
+                            phrase_sources(verdict) + code_refs, (), decision)
+            decision = by_lexicon(verdict, agreed=True)  # the words agree: the code's own entry says it best
+        elif use_learned:  # no phrase decided, but the words may lean clearly one way against what the code says
             learned = _learned()
-            code_only: list[Diagnosis] = []
+            leaning = learned.judge_words(parsed, ctx, cat, words, coded.reason)
+            if leaning is not None and leaning.reason is not coded.reason:
+                meaning, remediation, decision = learned.words_decide(cat, leaning)
+                return make(leaning.reason, None, meaning, when, remediation, None, code_refs, (), decision)
+            if leaning is not None:
+                decision = learned.by_words(leaning, agreed=True)
+    return make(coded.reason, coded.severity, coded.meaning, when, coded.remediation, None, coded.references,
+                coded.notes, decision)
 
-            def code_says() -> Reason:  # what the code alone gives, which the learned words must outweigh
-                if not code_only:
-                    code_only.append(diagnose(parsed, ctx, host=host, catalogue=cat,
-                                              _code_only=(words, provider_id)))
-                return code_only[0].reason
 
-            leaning = learned.judge_words(parsed, ctx, cat, words, code_says)
-            if leaning is None:
-                if code_only:  # the code decides, as it already did for the words to weigh it
-                    return code_only[0]
-            elif leaning.reason is code_says():
-                return replace(code_only[0], decided_by=learned.by_words(leaning, agreed=True))
-            else:
-                meaning, remediation = learned.word_texts(cat, leaning)
-                return make(leaning.reason, None, meaning, when, remediation, None, code_refs,
-                            decision=learned.by_words(leaning))
+def _by_codes(cat: Catalogue, parsed: ParsedReply, ctx: Context | None, klass: int,
+              code_entry: CodeEntry | None, note: Note | None) -> _CodeSays:
+    """What the codes alone say: a firm context entry of the basic code, else the enhanced status code (unless the
+    basic code says more), else the basic code's entry, else the reply class."""
+    code_refs = code_entry.references if code_entry else ()
     if code_entry is not None and note is not None and note.firm:
-        return make(note.reason or code_entry.reason, note.severity or code_entry.severity,
-                    note.meaning or code_entry.meaning, when, note.remediation or code_entry.remediation,
-                    None, code_refs, decision=by_code(parsed, ctx, f"the {parsed.code} entry for {ctx}"))
+        return _CodeSays(note.reason or code_entry.reason, note.severity or code_entry.severity,
+                         note.meaning or code_entry.meaning, note.remediation or code_entry.remediation, code_refs,
+                         (), by_code(parsed, ctx, f"the {parsed.code} entry for {ctx}"))
 
+    notes: list[str] = []
     enh_entry = None
     subject_overruled = False  # an unregistered detail's subject replaced the basic code's entry
     if parsed.enhanced:
@@ -390,10 +397,9 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                          f"enhanced status code.")
         if code_entry is not None and "." not in enh_entry.key and not subject_overruled:
             meaning = f"{note.meaning if note and note.meaning else code_entry.meaning} {meaning}"
-        return make(reason, severity, meaning, when, remediation, None,
-                    enh_entry.references + code_refs,
-                    decision=by_code(parsed, ctx, f"the enhanced status code {parsed.enhanced}"
-                                      + (f" (subject X.{enh_entry.key})" if "." not in enh_entry.key else "")))
+        return _CodeSays(reason, severity, meaning, remediation, enh_entry.references + code_refs, tuple(notes),
+                         by_code(parsed, ctx, f"the enhanced status code {parsed.enhanced}"
+                                 + (f" (subject X.{enh_entry.key})" if "." not in enh_entry.key else "")))
 
     if code_entry is not None:
         base_meaning = note.meaning if note and note.meaning else code_entry.meaning
@@ -401,16 +407,16 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             subject_entry = cat.enhanced.get(parsed.enhanced.split(".")[1])
             if subject_entry is not None:
                 base_meaning = f"{base_meaning} The enhanced code's subject: {subject_entry.meaning}"
-        return make((note.reason if note else None) or code_entry.reason,
-                    (note.severity if note else None) or code_entry.severity, base_meaning, when,
-                    (note.remediation if note else None) or code_entry.remediation, None, code_refs,
-                    decision=by_code(parsed, ctx, f"the {parsed.code} entry" + (f" for {ctx}" if note else "")))
+        return _CodeSays((note.reason if note else None) or code_entry.reason,
+                         (note.severity if note else None) or code_entry.severity, base_meaning,
+                         (note.remediation if note else None) or code_entry.remediation, code_refs, tuple(notes),
+                         by_code(parsed, ctx, f"the {parsed.code} entry" + (f" for {ctx}" if note else "")))
 
     if parsed.code is not None:
         notes.append(f"{parsed.code} is not a registered SMTP reply code; it is explained by its class "
                      f"({klass}xx: {CLASS_NAMES[klass].lower()}).")
-    return make(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], when, _CLASS_REMEDIATION[klass],
-                decision=Decision("class", f"only the reply class ({klass}xx) is known"))
+    return _CodeSays(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], _CLASS_REMEDIATION[klass], (), tuple(notes),
+                     Decision("class", f"only the reply class ({klass}xx) is known"))
 
 
 _parse_context = lru_cache(maxsize=128)(Context.parse)

@@ -20,7 +20,6 @@ replies are never judged by words.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -82,12 +81,12 @@ class WordVerdict:
 
 
 def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, words: frozenset[str] | None = None,
-                code_says: Callable[[], Reason] | None = None) -> WordVerdict | None:
+                coded: Reason | None = None) -> WordVerdict | None:
     """The reason the learned words, weighed with the code evidence, point to; None when they say nothing clear
     (no learned word, a score under the threshold, or a second reason within the margin) or nothing but what the
-    code says alone. `words`: text_words of the normalized text when the caller has them; `code_says`: the reason
-    the code alone gives (asked only when a learned word is found), which competes with the file's `code` weight
-    unless it is unknown (a code that names no cause)."""
+    code says alone. `words`: text_words of the normalized text when the caller has them; `coded`: the reason
+    the code alone gives, which competes with the file's `code` weight unless it is unknown (a code that names
+    no cause)."""
     klass = parsed.code // 100 if parsed.code is not None else None
     if klass in (2, 3):
         return None
@@ -109,7 +108,6 @@ def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, 
     scores: dict[Reason, float] = {}
     for word in found:
         scores[word.reason] = scores.get(word.reason, 0.0) + word.weight
-    coded = code_says() if code_says is not None else None
     if coded is not None and coded is not Reason.UNKNOWN:
         scores[coded] = scores.get(coded, 0.0) + table.code
     backing = weigh_code_evidence(scores, parsed, ctx, catalogue.evidence)
@@ -129,7 +127,9 @@ def by_words(verdict: WordVerdict, *, agreed: bool = False) -> Decision:
     return Decision("learned", summary, phrases=tuple(w.word for w in verdict.words), evidence=verdict.evidence)
 
 
-def word_texts(cat: Catalogue, verdict: WordVerdict) -> tuple[str, str]:
-    """(meaning, remediation) of the reason the learned words gave (reasons.toml)."""
+def words_decide(cat: Catalogue, verdict: WordVerdict) -> tuple[str, str, Decision]:
+    """(meaning, remediation, decision) when the learned words decide: the reason's texts (reasons.toml), the
+    meaning saying what decided in the words of the Decision (its summary, worked out once for both)."""
+    decision = by_words(verdict)
     meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by learned words: {verdict.summary()}.", remediation
+    return f"{meaning} Decided by learned words: {decision.summary}.", remediation, decision

@@ -147,9 +147,12 @@ def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
     return Decision("code", f"{what}: the words say nothing more specific", evidence=evidence)
 
 
-def reason_texts(cat: Catalogue, verdict: Verdict) -> tuple[str, str]:
+def words_decide(cat: Catalogue, verdict: Verdict) -> tuple[str, str, Decision]:
+    """(meaning, remediation, decision) when the words decide: the reason's texts (reasons.toml), the meaning
+    saying what decided in the words of the Decision (its summary, worked out once for both)."""
+    decision = by_lexicon(verdict)
     meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by {verdict.summary()}.", remediation
+    return f"{meaning} Decided by {decision.summary}.", remediation, decision
 
 
 def phrase_sources(verdict: Verdict) -> tuple[str, ...]:
