@@ -95,8 +95,9 @@ _FOLD_QUOTES = str.maketrans(TYPOGRAPHIC_QUOTES)
 
 
 def _collapse(text: str) -> str:
-    # str.split splits on what \s matches, and drops the ends
-    return " ".join(text.translate(_FOLD_QUOTES).split()).lower()
+    # str.split splits on what \s matches, and drops the ends. The quotes folded are not ASCII, and an ASCII text
+    # (most replies) is spared the translation, which costs more than the rest.
+    return " ".join((text if text.isascii() else text.translate(_FOLD_QUOTES)).split()).lower()
 
 
 def parse(text: object) -> ParsedReply:

@@ -253,6 +253,7 @@ def test_required_literals_are_sound() -> None:
     assert required_literals(("(ab)+c",)) is None  # only 'ab' is certain: too short
     assert required_literals(("(abc|abd)+x",)) == ("abc", "abd")
     assert required_literals(("ab",)) is None  # too short to be worth it
+    assert required_literals((r"\bib\d{3}\b",), shortest=2) == ("ib",)  # unless the caller says two will do
     assert required_literals(("spam|.*",)) is None  # an alternative that needs nothing: always tried
     assert required_literals(("(",)) is None  # unreadable: always tried
     # IGNORECASE: the lower-case text holds the lower-case letter, except where a non-ASCII letter folds to it
@@ -466,3 +467,14 @@ def test_a_pattern_or_phrase_holding_a_typographic_quote_is_refused() -> None:
     with pytest.raises(CatalogueError, match="typographic quote"):
         load(lexicon=lexicon)
     assert load(lexicon=lexicon.replace("’", "'")).lexicon
+
+
+def test_text_words_are_the_runs_of_lower_case_letters_and_digits() -> None:
+    """The ASCII path (a byte table) gives what the regex gives: upper-case letters and '_' end a word as any
+    other character does."""
+    from probe.diagnosis.catalogue.prefilter import _WORDS, text_words
+
+    for text in ("550 5.1.1 <a_b@x-y.example>: User unknown\ttoday", "421 too many\r\nconnections!", "",
+                 "554 empf\u00e4nger unbekannt"):
+        assert text_words(text) == frozenset(_WORDS.findall(text))
+    assert text_words("550 User_unknown") == {"550", "ser", "unknown"}
