@@ -214,6 +214,22 @@ def test_provider_index_finds_the_same_provider_as_trying_every_pattern() -> Non
         assert detect_provider(None, e.text) == brute, e.text[:80]
 
 
+def test_every_package_provider_pattern_has_literals() -> None:
+    """No provider pattern is searched in every reply: each has literals for the index, two letters at least
+    (GoDaddy's 'ib123' error codes: 'ib'), and a reply without them is not searched for it."""
+    from probe.diagnosis.catalogue import default
+
+    cat = default()
+    assert all(p.literals for p in cat.providers if p.pattern is not None)
+    godaddy = next(i for i, p in enumerate(cat.providers) if p.id == "godaddy")
+    # the example of rules/26-hosted-mail.toml's CSI rule (GoDaddy's bounce-error help page), without its host
+    csi = ("554 IB103. Connection refused. 198.51.100.7 has a poor reputation on Cloudmark Sender Intelligence "
+           "(CSI).")
+    assert godaddy in cat.provider_index.candidates(csi.lower())
+    assert godaddy not in cat.provider_index.candidates("550 5.1.1 user unknown")
+    assert probe.classify(csi, "banner").provider == cat.provider_name("godaddy")
+
+
 def test_classification_is_the_same_in_fresh_interpreters() -> None:
     """No result depends on set or dict order: two interpreters with different hash seeds agree."""
     import json

@@ -17,7 +17,7 @@ from re import _parser  # type: ignore[attr-defined]
 from typing import Any
 
 _MAX_EXACT = 32  # exact strings kept for one piece; more and it stops being exact
-_MIN_USEFUL = 3  # a literal shorter than this occurs in too many texts to be worth an index key
+_MIN_USEFUL = 3  # a literal shorter than this occurs in too many texts to be worth an index key (see `shortest`)
 _ZERO_WIDTH = {_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT}  # ^ $ \b and lookarounds: consume nothing
 _REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)}
 # ASCII letters that IGNORECASE also matches with a character of a lower-case text that is not that letter:
@@ -27,10 +27,10 @@ _FOLDS_BEYOND_ASCII = frozenset("is")
 Strings = frozenset[str]
 
 
-def required_literals(patterns: Iterable[str], flags: int = 0) -> tuple[str, ...] | None:
+def required_literals(patterns: Iterable[str], flags: int = 0, shortest: int = _MIN_USEFUL) -> tuple[str, ...] | None:
     """Substrings of which at least one occurs in every lower-case text `patterns` (alternatives) match.
 
-    None when no set of such strings of at least three characters is known (or a pattern cannot be read).
+    None when no set of such strings of at least `shortest` characters is known (or a pattern cannot be read).
     """
     needed: set[str] = set()
     for pattern in patterns:
@@ -45,7 +45,7 @@ def required_literals(patterns: Iterable[str], flags: int = 0) -> tuple[str, ...
             return None
         needed |= best
     found = _minimal(frozenset(needed))
-    if not found or min(len(s) for s in found) < _MIN_USEFUL:
+    if not found or min(len(s) for s in found) < shortest:
         return None
     return tuple(sorted(found))
 

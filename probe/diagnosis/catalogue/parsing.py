@@ -344,6 +344,12 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
     return tuple(rules)
 
 
+# A provider pattern without literals is searched in every reply text (providers are tried on each reply the host
+# does not name), so even two letters are worth a key: GoDaddy's '\bib\d{3}\b' error codes need 'ib', found in
+# 2 % of the corpus replies, where its search cost 5 % of classifying every reply.
+_PROVIDER_SHORTEST = 2
+
+
 def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
     """providers.toml text -> providers in file order, validated (patterns: as parse_codes)."""
     out: list[Provider] = []
@@ -360,7 +366,8 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
         pattern = place.lazy_regex(patterns, check=isinstance(text, str))
         out.append(Provider(pid, place.req(t, "name"), hosts, pattern,
                             place.text(t, "postmaster", required=False) or place.text(t, "url", required=False) or "",
-                            required_literals(patterns, pattern.flags) if pattern is not None else None))
+                            required_literals(patterns, pattern.flags, _PROVIDER_SHORTEST) if pattern is not None
+                            else None))
     return tuple(out)
 
 
