@@ -11,8 +11,11 @@ _REPLY_LINE = re.compile(r"^\s*([0-9]{3})(?:[ -]|$)(.*)$")
 # ("Remote server returned '550 ...'"), Postfix ("host x said: 550 ..."). Not part of a longer number.
 _EMBEDDED_CODE = re.compile(r"(?<![\w.:/-])([2-5][0-9]{2})(?=[ -]|$|')")
 _MARKER_BEFORE = re.compile(r"(?:smtp\s*;|said:|returned|code:|[;'\"(\[:])\s*$", re.IGNORECASE)
-# RFC 3463 class.subject.detail; not part of an IP address or version number.
-_ENHANCED = re.compile(r"(?<![\w.])([245])\.([0-9]{1,3})\.([0-9]{1,3})(?!\.?[0-9])")
+# RFC 3463 class.subject.detail; not part of an IP address or version number. The look-behind that keeps a
+# word character or '.' from coming before the class digit is written after that digit ('[245]' then
+# '(?<![\w.][245])', the same test): a search can then skip to the next 2, 4 or 5, which halves its cost on a reply
+# without a status code (the look-behind first made it try the whole pattern at every character).
+_ENHANCED = re.compile(r"([245])(?<![\w.][245])\.([0-9]{1,3})\.([0-9]{1,3})(?!\.?[0-9])")
 _STATUS_FIELD = re.compile(r"(?:^|\bstatus:\s*|#)\s*$", re.IGNORECASE)
 
 MAX_TEXT = 8192  # characters searched by wording rules: bounds regex work on hostile input
@@ -111,8 +114,8 @@ def parse(text: object) -> ParsedReply:
     m = _REPLY_LINE.match(first)
     code: int | None = None
     lines: list[str]
-    if m and valid_code(int(m.group(1))):
-        code = int(m.group(1))
+    if m and valid_code(first_code := int(m.group(1))):
+        code = first_code
         if len(raw_lines) == 1:  # one line (most replies): the line just matched
             lines = [m.group(2).strip()]
         else:
@@ -126,7 +129,7 @@ def parse(text: object) -> ParsedReply:
         search_from = "\n".join(lines)
     else:
         lines = [ln.strip() for ln in raw_lines if ln.strip()]
-        if not (m and not valid_code(int(m.group(1)))):  # "999 hi" is a bad code, not an embedded one
+        if m is None:  # "999 hi" is a bad code, not an embedded one
             found, idx, col = _embedded_code(raw_lines)
             if found is not None:
                 code = found

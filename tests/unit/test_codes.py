@@ -34,6 +34,8 @@ def test_multiline_reply() -> None:
         ("999 nonsense", None, None),
         ("hello 10.5.1.1 and 2.4.1", None, None),  # an IP address or a version is not a status code
         ("550 blocked 192.5.1.1", 550, None),
+        ("550 blocked x5.1.1 and _4.7.1", 550, None),  # glued to a word: no status code either
+        ("5.1.1: mailbox unknown", None, "5.1.1"),  # at the very start, nothing before it
         ("", None, None),
         ("HTTP/1.1 400 Bad Request", None, None),
     ],
