@@ -323,7 +323,9 @@ class Catalogue:
     @property
     def evidence(self) -> Evidence:
         """What the reply class, the enhanced code's subject and the command say, for the lexicon's scoring."""
-        result: Evidence = self._get("evidence.toml", parse_evidence, Evidence({}, {}, 0.0, 0.0, 1.0))
+        result: Evidence | None = self._parsed.get("evidence.toml")
+        if result is None:  # first use: the lexicon asks for it for each reply it judges, so no default is built then
+            result = self._get("evidence.toml", parse_evidence, Evidence({}, {}, 0.0, 0.0, 1.0))
         return result
 
     @property
