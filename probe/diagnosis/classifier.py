@@ -242,7 +242,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     cat = catalogue or default()
     klass = _class_of(parsed)
     words = text_words(parsed.normalized) if use_rules else frozenset()
-    provider_id = detect_provider(host, parsed.normalized, catalogue=cat, words=words) if use_rules else None
+    provider_id = cat.provider_of(host, parsed.normalized, words) if use_rules else None
     provider_name = cat.provider_name(provider_id)
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
     note = _code_note(code_entry, ctx)

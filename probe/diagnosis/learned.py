@@ -20,6 +20,7 @@ replies are never judged by words.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -47,12 +48,15 @@ def _words_only(text: str) -> str:
                     for piece in text.split(" "))
 
 
-def learned_words(text: str) -> tuple[str, ...]:
+def learned_words(text: str, firsts: AbstractSet[str] | None = None) -> tuple[str, ...]:
     """The words and word pairs of a lower-case text that a word could be learned from or found in, in order, each
     once: runs of two or more ASCII letters outside URLs, addresses and host names, then each two of them that
-    follow each other ('not allowed'). tools/learn_words.py learns from these."""
+    follow each other ('not allowed'). tools/learn_words.py learns from these. `firsts`: only the pairs whose first
+    word is one of these (the learned pairs' first words, when looking learned words up: a pair that cannot be
+    learned is not worth building)."""
     single = _LETTERS.findall(_words_only(text))
-    return tuple(dict.fromkeys([*single, *(f"{a} {b}" for a, b in pairwise(single))]))
+    pairs = pairwise(single) if firsts is None else ((a, b) for a, b in pairwise(single) if a in firsts)
+    return tuple(dict.fromkeys([*single, *(f"{a} {b}" for a, b in pairs)]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,7 @@ def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, 
     if table.singles.isdisjoint(words) and not any(  # the usual case, cheap: no learned word nor both of a pair
             not table.pairs[first].isdisjoint(words) for first in table.firsts.intersection(words)):
         return None
-    found = [known[w] for w in learned_words(text) if w in known]
+    found = [known[w] for w in learned_words(text, table.firsts) if w in known]
     if not found:
         return None
     pairs = {part for w in found if " " in w.word for part in w.word.split()}

@@ -170,6 +170,17 @@ def test_words_inside_host_names_addresses_and_urls_are_not_words() -> None:
     assert learned_words("empfänger unbekannt sc-004") == ("unbekannt", "sc", "unbekannt sc")
 
 
+def test_only_the_pairs_that_start_with_a_given_first_word_are_built() -> None:
+    from probe.diagnosis.learned import learned_words
+
+    text = "550 your country is not allowed to connect to this server."  # cPanel's Exim (a rule's example)
+    assert learned_words(text) == ("your", "country", "is", "not", "allowed", "to", "connect", "this", "server",
+                                   "your country", "country is", "is not", "not allowed", "allowed to",
+                                   "to connect", "connect to", "to this", "this server")
+    assert learned_words(text, firsts={"not", "to"}) == ("your", "country", "is", "not", "allowed", "to", "connect",
+                                                         "this", "server", "not allowed", "to connect", "to this")
+
+
 def test_explaining_a_bare_code_never_reads_the_learned_words() -> None:
     """`smtp-probe explain 252` start-up: neither the learned words nor their module are loaded."""
     script = ("import sys, probe.diagnosis.explain as e; from probe.diagnosis.catalogue import default; "

@@ -404,7 +404,9 @@ class Catalogue:
 
     def rules_for(self, code: int | None) -> frozenset[int]:
         """Positions of the rules whose code constraints admit a reply with this basic code."""
-        by_code: dict[int | None, frozenset[int]] = self.memo.setdefault("rules_for", {})
+        by_code: dict[int | None, frozenset[int]] | None = self.memo.get("rules_for")
+        if by_code is None:
+            by_code = self.memo["rules_for"] = {}
         cached = by_code.get(code)
         if cached is None:
             digit = None if code is None else str(code)[0]
