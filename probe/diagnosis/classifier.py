@@ -111,7 +111,8 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
         enh = parsed.enhanced
         if enh is None or not any(enh == e or (e.endswith(".") and enh.startswith(e)) for e in rule.enhanced):
             return False
-    return rule.pattern is None or rule.pattern.search(parsed.normalized) is not None
+    pattern, text = rule.pattern, parsed.normalized
+    return pattern is None or (pattern.search_ascii if text.isascii() else pattern.search)(text) is not None
 
 
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
 import pytest
 
 from probe.diagnosis.catalogue import default, load
+from probe.diagnosis.catalogue.entries import LazyPattern
 from probe.diagnosis.classifier import diagnose
 from probe.diagnosis.codes import parse
 from probe.errors import CatalogueError
@@ -478,3 +480,25 @@ def test_text_words_are_the_runs_of_lower_case_letters_and_digits() -> None:
                  "554 empf\u00e4nger unbekannt"):
         assert text_words(text) == frozenset(_WORDS.findall(text))
     assert text_words("550 User_unknown") == {"550", "ser", "unknown"}
+
+
+def test_a_capital_of_an_escape_costs_ignorecase_only_outside_ascii_text() -> None:
+    """'\\S' made a pattern IGNORECASE (4x slower): ASCII text is searched without it, to the same matches; other
+    text keeps it, where 's' also matches the long s (U+017F) that lower-casing leaves alone."""
+    from probe.diagnosis.catalogue.parsing import _Place
+
+    def lazy(pattern: str) -> LazyPattern:
+        found = _Place("test").lazy_regex((pattern,), check=True)
+        assert found is not None
+        return found
+
+    escaped = lazy(r"user \S+ unknown")
+    assert (escaped.flags, escaped.ascii_flags) == (re.IGNORECASE, 0)
+    assert escaped.search_ascii("550 user <a@example.com> unknown") and not escaped.search_ascii("no user here")
+    assert escaped.search("550 u\u017fer <a@example.com> unknown")  # the non-ASCII text: IGNORECASE kept
+    assert lazy("Quota").ascii_flags == re.IGNORECASE  # a capital letter needs it everywhere
+    assert lazy(r"a\\S").ascii_flags == re.IGNORECASE  # an escaped backslash, then the letter S
+    assert lazy("quota").flags == lazy("quota").ascii_flags == 0
+    assert pickle.loads(pickle.dumps(escaped)) == escaped
+    user_unknown = next(r for r in default().rules if r.id == "user-unknown")
+    assert user_unknown.pattern is not None and user_unknown.pattern.ascii_flags == 0

@@ -16,36 +16,51 @@ from probe.model import Context, Reason, Severity
 class LazyPattern:
     """A regular expression compiled the first time it is searched with. Of the catalogue's many wording
     rules a run compiles only those a reply gets past the literal prefilter for (compiling them all
-    took most of a probe's catalogue loading)."""
+    took most of a probe's catalogue loading).
 
-    __slots__ = ("_compiled", "flags", "pattern", "search")
+    `ascii_flags`: the flags that give the same matches in a pure-ASCII lower-case text (`search_ascii`): without
+    IGNORECASE when the pattern has it only for a capital that names no letter (\\S, \\W, \\D); see
+    parsing.lazy_regex."""
 
-    def __init__(self, pattern: str, flags: int = 0) -> None:
+    __slots__ = ("_compiled", "ascii_flags", "flags", "pattern", "search", "search_ascii")
+
+    def __init__(self, pattern: str, flags: int = 0, ascii_flags: int | None = None) -> None:
         self.pattern, self.flags = pattern, flags
+        self.ascii_flags = flags if ascii_flags is None else ascii_flags
         self._compiled: re.Pattern[str] | None = None
         # search(text): compiles, then becomes the compiled pattern's own search (no Python call in between)
         self.search: Callable[[str], re.Match[str] | None] = self._first_search
+        self.search_ascii: Callable[[str], re.Match[str] | None] = self._first_search_ascii
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
             self._compiled = re.compile(self.pattern, self.flags)
             self.search = self._compiled.search
+            if self.ascii_flags == self.flags:
+                self.search_ascii = self.search
         return self._compiled
 
     def _first_search(self, string: str) -> re.Match[str] | None:
         return self.compiled().search(string)
 
-    def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int]]:
-        return LazyPattern, (self.pattern, self.flags)  # pickled uncompiled (the rules cache)
+    def _first_search_ascii(self, string: str) -> re.Match[str] | None:
+        if self.ascii_flags == self.flags:
+            return self.compiled().search(string)
+        self.search_ascii = re.compile(self.pattern, self.ascii_flags).search
+        return self.search_ascii(string)
+
+    def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int, int]]:
+        return LazyPattern, (self.pattern, self.flags, self.ascii_flags)  # pickled uncompiled (the rules cache)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LazyPattern) and (self.pattern, self.flags) == (other.pattern, other.flags)
+        return isinstance(other, LazyPattern) and (self.pattern, self.flags, self.ascii_flags) \
+            == (other.pattern, other.flags, other.ascii_flags)
 
     def __hash__(self) -> int:
         return hash((self.pattern, self.flags))
 
     def __repr__(self) -> str:
-        return f"LazyPattern({self.pattern!r}, {self.flags!r})"
+        return f"LazyPattern({self.pattern!r}, {self.flags!r}, {self.ascii_flags!r})"
 
 
 @dataclass(frozen=True, slots=True)
