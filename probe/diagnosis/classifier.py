@@ -16,7 +16,6 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 from types import ModuleType
-from typing import NamedTuple
 
 from probe.diagnosis.catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
 from probe.diagnosis.catalogue.entries import DETAIL_SLOT
@@ -111,8 +110,7 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
         enh = parsed.enhanced
         if enh is None or not any(enh == e or (e.endswith(".") and enh.startswith(e)) for e in rule.enhanced):
             return False
-    pattern, text = rule.pattern, parsed.normalized
-    return pattern is None or (pattern.search_ascii if text.isascii() else pattern.search)(text) is not None
+    return rule.pattern is None or rule.pattern.search(parsed.normalized) is not None
 
 
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
@@ -218,18 +216,18 @@ def _learned() -> ModuleType:
     return learned
 
 
-class _CodeSays(NamedTuple):
+class _CodeSays:
     """What the codes alone say about a reply (a firm context entry, the enhanced status code, the basic code's
     entry, the class): the parts of the Diagnosis they give. A tier that weighs the words against it takes its
-    reason, and, when the words agree, its parts under its own Decision, from one Diagnosis built once."""
+    reason, and, when the words agree, its parts under its own Decision, from one Diagnosis built once.
+    (A plain class: a NamedTuple's class costs `explain 252` start-up more than this module's other classes.)"""
 
-    reason: Reason
-    severity: Severity | None
-    meaning: str
-    remediation: str
-    references: tuple[str, ...]
-    notes: tuple[str, ...]
-    decision: Decision
+    __slots__ = ("decision", "meaning", "notes", "reason", "references", "remediation", "severity")
+
+    def __init__(self, reason: Reason, severity: Severity | None, meaning: str, remediation: str,
+                 references: tuple[str, ...], notes: tuple[str, ...], decision: Decision) -> None:
+        self.reason, self.severity, self.meaning, self.remediation = reason, severity, meaning, remediation
+        self.references, self.notes, self.decision = references, notes, decision
 
 
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,

@@ -494,7 +494,9 @@ def test_a_capital_of_an_escape_costs_ignorecase_only_outside_ascii_text() -> No
 
     escaped = lazy(r"user \S+ unknown")
     assert (escaped.flags, escaped.ascii_flags) == (re.IGNORECASE, 0)
-    assert escaped.search_ascii("550 user <a@example.com> unknown") and not escaped.search_ascii("no user here")
+    assert escaped.search("550 user <a@example.com> unknown") and not escaped.search("no user here")
+    assert escaped.compiled().flags & re.IGNORECASE and escaped._ascii is not None
+    assert not escaped._ascii.flags & re.IGNORECASE  # what searches ASCII text
     assert escaped.search("550 u\u017fer <a@example.com> unknown")  # the non-ASCII text: IGNORECASE kept
     assert lazy("Quota").ascii_flags == re.IGNORECASE  # a capital letter needs it everywhere
     assert lazy(r"a\\S").ascii_flags == re.IGNORECASE  # an escaped backslash, then the letter S

@@ -18,36 +18,38 @@ class LazyPattern:
     rules a run compiles only those a reply gets past the literal prefilter for (compiling them all
     took most of a probe's catalogue loading).
 
-    `ascii_flags`: the flags that give the same matches in a pure-ASCII lower-case text (`search_ascii`): without
-    IGNORECASE when the pattern has it only for a capital that names no letter (\\S, \\W, \\D); see
-    parsing.lazy_regex."""
+    `ascii_flags`: the flags that give the same matches in a pure-ASCII lower-case text, which is then searched
+    with them: without IGNORECASE when the pattern has it only for a capital that names no letter (\\S, \\W, \\D);
+    see parsing.lazy_regex."""
 
-    __slots__ = ("_compiled", "ascii_flags", "flags", "pattern", "search", "search_ascii")
+    __slots__ = ("_ascii", "_compiled", "ascii_flags", "flags", "pattern", "search")
 
     def __init__(self, pattern: str, flags: int = 0, ascii_flags: int | None = None) -> None:
         self.pattern, self.flags = pattern, flags
         self.ascii_flags = flags if ascii_flags is None else ascii_flags
         self._compiled: re.Pattern[str] | None = None
-        # search(text): compiles, then becomes the compiled pattern's own search (no Python call in between)
+        self._ascii: re.Pattern[str] | None = None
+        # search(text): compiles, then becomes the compiled pattern's own search (no Python call in between), or,
+        # with other flags for ASCII text, the choice between the two
         self.search: Callable[[str], re.Match[str] | None] = self._first_search
-        self.search_ascii: Callable[[str], re.Match[str] | None] = self._first_search_ascii
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
             self._compiled = re.compile(self.pattern, self.flags)
-            self.search = self._compiled.search
             if self.ascii_flags == self.flags:
-                self.search_ascii = self.search
+                self.search = self._compiled.search
+            else:
+                self._ascii = re.compile(self.pattern, self.ascii_flags)
+                self.search = self._search_by_text
         return self._compiled
 
     def _first_search(self, string: str) -> re.Match[str] | None:
-        return self.compiled().search(string)
+        self.compiled()
+        return self.search(string)
 
-    def _first_search_ascii(self, string: str) -> re.Match[str] | None:
-        if self.ascii_flags == self.flags:
-            return self.compiled().search(string)
-        self.search_ascii = re.compile(self.pattern, self.ascii_flags).search
-        return self.search_ascii(string)
+    def _search_by_text(self, string: str) -> re.Match[str] | None:
+        assert self._ascii is not None and self._compiled is not None
+        return (self._ascii if string.isascii() else self._compiled).search(string)
 
     def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int, int]]:
         return LazyPattern, (self.pattern, self.flags, self.ascii_flags)  # pickled uncompiled (the rules cache)

@@ -32,7 +32,6 @@ from probe.model import Context, Reason, Severity
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _E = TypeVar("_E", bound=StrEnum)
 _ENHANCED_PREFIX = re.compile(r"^[245]\.(?:[0-9]{1,3}\.(?:[0-9]{1,3})?)?$")
-_ESCAPE = re.compile(r"\\.")  # a regex escape: backslash and the character after it
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TYPOGRAPHIC = re.compile("[" + "".join(TYPOGRAPHIC_QUOTES) + "]")
 _TYPOGRAPHIC_HINT = ("holds a typographic quote: replies are matched with their typographic quotes folded to ASCII "
@@ -127,11 +126,12 @@ class _Place:
         joined = "|".join(f"(?:{p})" for p in patterns)
         # Texts are searched lower-cased; IGNORECASE only when a pattern needs it (it is ~4x slower). A capital of
         # an escape that names no letter (\S, \W, \D, \B, \A, \Z) needs it in no ASCII text: such text is searched
-        # without (LazyPattern.search_ascii). Any other text keeps it: with IGNORECASE, 'i' and 's' also match the
+        # without (LazyPattern.ascii_flags). Any other text keeps it: with IGNORECASE, 'i' and 's' also match the
         # lower-case letters dotless i (U+0131) and long s (U+017F).
         if joined == joined.lower():
             return LazyPattern(joined)
-        letters_only = _ESCAPE.sub(lambda m: "" if m.group(0)[1] in "SWDBAZ" else m.group(0), joined)
+        # each escape (a backslash and the character after it) read as a whole: '\\S' is a backslash, then S
+        letters_only = re.sub(r"\\.", lambda m: "" if m.group(0)[1] in "SWDBAZ" else m.group(0), joined)
         return LazyPattern(joined, re.IGNORECASE, 0 if letters_only == letters_only.lower() else re.IGNORECASE)
 
     def known(self, table: Mapping[str, Any], allowed: set[str]) -> None:
