@@ -495,9 +495,10 @@ def test_a_capital_of_an_escape_costs_ignorecase_only_outside_ascii_text() -> No
     escaped = lazy(r"user \S+ unknown")
     assert (escaped.flags, escaped.ascii_flags) == (re.IGNORECASE, 0)
     assert escaped.search("550 user <a@example.com> unknown") and not escaped.search("no user here")
-    assert escaped.compiled().flags & re.IGNORECASE and escaped._ascii is not None
-    assert not escaped._ascii.flags & re.IGNORECASE  # what searches ASCII text
+    assert escaped._ascii is not None and not escaped._ascii.flags & re.IGNORECASE  # what searched ASCII text
+    assert escaped._compiled is None  # not compiled with IGNORECASE until a text needs it
     assert escaped.search("550 u\u017fer <a@example.com> unknown")  # the non-ASCII text: IGNORECASE kept
+    assert escaped.compiled().flags & re.IGNORECASE
     assert lazy("Quota").ascii_flags == re.IGNORECASE  # a capital letter needs it everywhere
     assert lazy(r"a\\S").ascii_flags == re.IGNORECASE  # an escaped backslash, then the letter S
     assert lazy("quota").flags == lazy("quota").ascii_flags == 0

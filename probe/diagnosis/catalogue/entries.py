@@ -34,22 +34,26 @@ class LazyPattern:
         self.search: Callable[[str], re.Match[str] | None] = self._first_search
 
     def compiled(self) -> re.Pattern[str]:
+        """The pattern compiled with `flags` (what any text may be searched with)."""
         if self._compiled is None:
             self._compiled = re.compile(self.pattern, self.flags)
             if self.ascii_flags == self.flags:
                 self.search = self._compiled.search
-            else:
-                self._ascii = re.compile(self.pattern, self.ascii_flags)
-                self.search = self._search_by_text
         return self._compiled
 
     def _first_search(self, string: str) -> re.Match[str] | None:
-        self.compiled()
-        return self.search(string)
+        if self.ascii_flags == self.flags:
+            return self.compiled().search(string)
+        self.search = self._search_by_text
+        return self._search_by_text(string)
 
     def _search_by_text(self, string: str) -> re.Match[str] | None:
-        assert self._ascii is not None and self._compiled is not None
-        return (self._ascii if string.isascii() else self._compiled).search(string)
+        """Each form compiled when a text first needs it: most runs meet ASCII text only."""
+        if string.isascii():
+            if self._ascii is None:
+                self._ascii = re.compile(self.pattern, self.ascii_flags)
+            return self._ascii.search(string)
+        return self.compiled().search(string)
 
     def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int, int]]:
         return LazyPattern, (self.pattern, self.flags, self.ascii_flags)  # pickled uncompiled (the rules cache)
