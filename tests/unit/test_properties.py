@@ -124,16 +124,19 @@ async def _feed(chunks: list[bytes], ending: str, limits: Limits) -> tuple[list[
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     replies: list[Reply] = []
-    wire = await Wire.connect("127.0.0.1", port, timeout_s=0.1, limits=limits)
+    # A generous connect timeout (a loaded machine may take longer than 0.1 s to accept on loopback); only a
+    # server that hangs needs a short read timeout to end the reading, and cutting a reply there is allowed
+    wire = await Wire.connect("127.0.0.1", port, timeout_s=10.0, limits=limits)
+    read_s = 0.1 if ending == "hang" else 10.0
     try:
         for _ in range(20):
-            replies.append(await wire.read_reply(step="reading a hypothesis reply"))
+            replies.append(await wire.read_reply(read_s, step="reading a hypothesis reply"))
             if len(replies) % 2 == 0:
                 await wire.send("NOOP")  # the unsolicited-data check runs on what is left
     except WireError:
         pass
     finally:
-        await wire.close(quit=True)  # never raises
+        await wire.close(quit=ending != "hang")  # never raises (a hanging server would not answer QUIT)
         server.close()
         await server.wait_closed()
     received = b"".join(t.data for t in wire.transcript if t.direction == "S")
