@@ -190,10 +190,12 @@ class Decision:
     """What decided a Diagnosis. JSON: `decided_by`.
 
     by: "rule" (a wording rule, `rule` names it), "lexicon" (the phrases that matched, weighed with the code
-    evidence), "learned" (words learned from the rules' examples and the lexicon's phrases, weighed with the code
-    evidence and the code's own reason: `phrases` names them), "wording" (a basic code's generic wording), "code"
-    (the reply code, its enhanced status code or the command it answered), "class" (only the first digit was known),
-    "event" (a probe event, not a reply), "nothing" (text without a code whose words say nothing known).
+    evidence), "pair" (a subject and what the reply says about it, read in one clause, catalogue/pairs: `phrases`
+    names them, subject then predicate), "learned" (words learned from the rules' examples and the lexicon's phrases,
+    weighed with the code evidence and the code's own reason: `phrases` names them), "wording" (a basic code's
+    generic wording), "code" (the reply code, its enhanced status code or the command it answered), "class" (only the
+    first digit was known), "event" (a probe event, not a reply), "nothing" (text without a code whose words say
+    nothing known).
     """
 
     by: str

@@ -3,11 +3,13 @@
 Order of evidence: a 2xx or 3xx code first (a success is never a rejection, whatever the words: 252 is
 cannot_verify) -> wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic wording of
 the basic code (codes.toml variants) -> the phrase lexicon weighed with the code evidence (probe.diagnosis.lexicon:
-specific words beat a misused code) -> words learned from the rules' examples and the lexicon's phrases, weighed
-with the code evidence against the reason the code alone gives (probe.diagnosis.learned) -> a context entry marked
-firm -> the enhanced status code, with the basic code's context entry for 'when' -> the basic code's entry -> the
-reply class. Text without a code is judged by its words only (rules, then lexicon, then learned words), and is
-`unknown` when they say nothing. The Diagnosis says which decided (`decided_by`).
+specific words beat a misused code) -> what the reply refuses and what it says about it, a subject and a predicate
+in one clause, weighed with the code evidence (probe.diagnosis.pairs: 'Rcpt <x> does not exist', 'cannot start
+thread') -> words learned from the rules' examples and the lexicon's phrases, weighed with the code evidence against
+the reason the code alone gives (probe.diagnosis.learned) -> a context entry marked firm -> the enhanced status
+code, with the basic code's context entry for 'when' -> the basic code's entry -> the reply class. Text without a
+code is judged by its words only (rules, then lexicon, then pairs, then learned words), and is `unknown` when they
+say nothing. The Diagnosis says which decided (`decided_by`).
 """
 
 from __future__ import annotations
@@ -216,6 +218,13 @@ def _learned() -> ModuleType:
     return learned
 
 
+def _pairs() -> ModuleType:
+    """probe.diagnosis.pairs, imported on first use (as `_learned`)."""
+    from probe.diagnosis import pairs
+
+    return pairs
+
+
 class _CodeSays:
     """What the codes alone say about a reply (a firm context entry, the enhanced status code, the basic code's
     entry, the class): the parts of the Diagnosis they give. A tier that weighs the words against it takes its
@@ -232,12 +241,12 @@ class _CodeSays:
 
 def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = None,
              catalogue: Catalogue | None = None, use_rules: bool = True, use_lexicon: bool = True,
-             use_learned: bool = True) -> Diagnosis:
+             use_learned: bool = True, use_pairs: bool = True) -> Diagnosis:
     """The Diagnosis of a parsed reply. Never raises for any reply text.
 
-    use_rules=False: the codes alone (no wording rules, no lexicon, no learned words, no provider);
-    use_lexicon=False: no lexicon and no learned words; use_learned=False: no learned words
-    (probe.diagnosis.learned)."""
+    use_rules=False: the codes alone (no wording rules, no lexicon, no pairs, no learned words, no provider);
+    use_lexicon=False: no lexicon, no pairs and no learned words; use_pairs=False: no subject-predicate pairs
+    (probe.diagnosis.pairs); use_learned=False: no learned words (probe.diagnosis.learned)."""
     cat = catalogue or default()
     klass = _class_of(parsed)
     words = text_words(parsed.normalized) if use_rules else frozenset()
@@ -270,6 +279,13 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 meaning, remediation, decision = words_decide(cat, verdict)
                 return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation, None,
                             phrase_sources(verdict), notes, decision)
+            if use_pairs:
+                pairs = _pairs()
+                paired = pairs.judge_pairs(parsed, ctx, cat, words)
+                if paired is not None:
+                    meaning, remediation, decision = pairs.words_decide(cat, paired)
+                    return make(paired.reason, Severity.CRITICAL, meaning, when, remediation, None, (), notes,
+                                decision)
             if use_learned:
                 learned = _learned()
                 leaning = learned.judge_words(parsed, ctx, cat, words)
@@ -318,14 +334,22 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                 return make(verdict.reason, None, meaning, when, remediation, None,
                             phrase_sources(verdict) + code_refs, (), decision)
             decision = by_lexicon(verdict, agreed=True)  # the words agree: the code's own entry says it best
-        elif use_learned:  # no phrase decided, but the words may lean clearly one way against what the code says
-            learned = _learned()
-            leaning = learned.judge_words(parsed, ctx, cat, words, coded.reason)
-            if leaning is not None and leaning.reason is not coded.reason:
-                meaning, remediation, decision = learned.words_decide(cat, leaning)
-                return make(leaning.reason, None, meaning, when, remediation, None, code_refs, (), decision)
-            if leaning is not None:
-                decision = learned.by_words(leaning, agreed=True)
+        else:  # no phrase decided, but a subject and what is said of it may
+            pair_tier = _pairs() if use_pairs else None
+            paired = pair_tier.judge_pairs(parsed, ctx, cat, words) if pair_tier is not None else None
+            if pair_tier is not None and paired is not None:
+                if paired.reason is not coded.reason:
+                    meaning, remediation, decision = pair_tier.words_decide(cat, paired)
+                    return make(paired.reason, None, meaning, when, remediation, None, code_refs, (), decision)
+                decision = pair_tier.by_pairs(paired, agreed=True)
+            elif use_learned:  # nor a pair, but the words may lean clearly one way against what the code says
+                learned = _learned()
+                leaning = learned.judge_words(parsed, ctx, cat, words, coded.reason)
+                if leaning is not None and leaning.reason is not coded.reason:
+                    meaning, remediation, decision = learned.words_decide(cat, leaning)
+                    return make(leaning.reason, None, meaning, when, remediation, None, code_refs, (), decision)
+                if leaning is not None:
+                    decision = learned.by_words(leaning, agreed=True)
     return make(coded.reason, coded.severity, coded.meaning, when, coded.remediation, None, coded.references,
                 coded.notes, decision)
 

@@ -461,6 +461,8 @@ def test_a_cause_after_microsofts_generic_refusal_decides() -> None:
 
 def test_words_that_fit_any_address_do_not_claim_an_unknown_user() -> None:
     """'invalid address' and 'does not exist' may be said of the sender or of a domain: the generic user-unknown
-    rule does not take them; the lexicon weighs them with the command (the sender's address at MAIL)."""
-    assert classify("550 Invalid address", "MAIL").reason is Reason.SENDER_REJECTED
+    rule does not take them; the words are weighed with the command. At MAIL an invalid address is the client's own
+    MAIL FROM (fixtures/corpus/README.md 'sender syntax'; the rule hmailserver-sender-not-valid reads hMailServer's
+    'The address is not valid' so): the pair layer (probe.diagnosis.pairs) gives syntax_error, no unknown user."""
+    assert classify("550 Invalid address", "MAIL").reason is Reason.SYNTAX_ERROR
     assert classify("550 The user does not exist", "RCPT").reason is Reason.USER_UNKNOWN

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from probe.diagnosis.catalogue import default, load
 from probe.diagnosis.catalogue.learnedwords import parse_learned
-from probe.diagnosis.classifier import classify, diagnose
+from probe.diagnosis.classifier import diagnose
 from probe.diagnosis.codes import parse
 from probe.diagnosis.explain import entry
 from probe.errors import CatalogueError
@@ -103,14 +103,16 @@ LOCAL_USER = "550 Local User [someone@example.com] not found."
 
 
 def test_a_reply_no_rule_or_phrase_knows_is_decided_by_learned_words_that_say_so() -> None:
-    d = classify(LOCAL_USER, "RCPT")
+    """Without the pair layer above it (probe.diagnosis.pairs, which reads 'User ... not found' as a subject and what
+    is said of it, tests/unit/test_pairs.py), the learned words decide this reply."""
+    d = diagnose(parse(LOCAL_USER), Context.RCPT, use_pairs=False)
     assert d.reason is Reason.USER_UNKNOWN and d.rule is None
     assert d.decided_by is not None and d.decided_by.by == "learned"
     assert "not found" in d.decided_by.phrases
     assert "lean to user_unknown" in d.decided_by.summary and "learned from rule" in d.decided_by.summary
     assert "Decided by learned words: the words" in d.meaning
-    assert entry(LOCAL_USER, "RCPT")["decided_by"]["by"] == "learned"  # explain says it too
-    without = diagnose(parse(LOCAL_USER), Context.RCPT, use_learned=False)
+    assert entry(LOCAL_USER, "RCPT")["decided_by"]["by"] == "pair"  # explain says what decided it, the pairs now
+    without = diagnose(parse(LOCAL_USER), Context.RCPT, use_learned=False, use_pairs=False)
     assert without.reason is Reason.UNKNOWN and without.decided_by is not None and without.decided_by.by == "code"
 
 

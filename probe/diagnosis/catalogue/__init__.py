@@ -44,6 +44,7 @@ from probe.model import Reason
 
 if TYPE_CHECKING:
     from probe.diagnosis.catalogue.learnedwords import LearnedWords
+    from probe.diagnosis.catalogue.pairwords import PairTable
 
 __all__ = [
     "Catalogue", "CodeEntry", "EnhancedEntry", "EventEntry", "Evidence", "Example", "LiteralIndex", "Note", "Phrase",
@@ -54,6 +55,8 @@ __all__ = [
 _HERE = os.path.dirname(os.path.abspath(__file__))
 RULES_DIR = "rules"  # wording rules, one file per family of servers; files are tried in name order
 LEXICON_DIR = "lexicon"  # phrase lexicon: files per language (en.toml phrases, en-topics.toml topic words)
+PAIRS_DIR = "pairs"  # the general pair layer: cells.toml and the subject/predicate words per language (en.toml)
+PAIR_CELLS = f"{PAIRS_DIR}/cells.toml"
 
 
 def _through_cache(sub: str, prefix: str, key: str, build: Callable[[], Any], *, codec: Any,
@@ -342,6 +345,21 @@ class Catalogue:
         return result
 
     @property
+    def pairs(self) -> PairTable:
+        """The general pair layer's words and cells (pairs/*.toml), for replies neither the rules nor the lexicon
+        decide. Never needed to explain a bare code. `load(pairs=TEXT)`: that cells.toml text with the
+        package's words; `load(pairs="")`: no pairs."""
+        result: PairTable | None = self._parsed.get("pairs")
+        if result is None:
+            from probe.diagnosis.catalogue.pairwords import build_table
+
+            files = [f for f in _data_files(PAIRS_DIR) if f != PAIR_CELLS]
+            cells = self._texts["pairs"] if "pairs" in self._texts else _package_doc(PAIR_CELLS)
+            result = build_table(cells or None, [(f, _package_doc(f) or {}) for f in files])
+            self._parsed["pairs"] = result
+        return result
+
+    @property
     def reason_texts(self) -> dict[Reason, tuple[str, str]]:
         """(meaning, remediation) of each reason the lexicon can give, for when it decided (reasons.toml)."""
         result: dict[Reason, tuple[str, str]] = self._get("reasons.toml", parse_reason_texts, {})
@@ -430,7 +448,7 @@ class Catalogue:
     def validate(self) -> Catalogue:
         """Parse every part now (raises CatalogueError on the first problem) and return self."""
         _ = (self.codes, self.enhanced, self.events, self.rules, self.providers, self.lexicon, self.evidence,
-             self.learned)
+             self.learned, self.pairs)
         known = {p.id for p in self.providers}
         for rule in self.rules:
             unknown = sorted(rule.providers - known) if known else []
@@ -441,6 +459,11 @@ class Catalogue:
             if phrase.reason not in texts:
                 raise CatalogueError(f"{phrase.where}: reasons.toml says nothing about {phrase.reason.value} "
                                      f"(phrase {phrase.text!r})")
+        for cell in self.pairs.cells.values():
+            for reason in (cell.reason, *cell.contexts.values()):
+                if reason not in texts:
+                    raise CatalogueError(f"pairs/cells.toml cell {cell.subject} x {cell.predicate}: reasons.toml says "
+                                         f"nothing about {reason.value}")
         # the rules the words were learned from: the package's (a catalogue given other rules has other ids)
         rule_ids = {rule.id for rule in self.rules} if "rules.toml" not in self._texts else None
         for word in self.learned.words.values():
@@ -456,13 +479,15 @@ class Catalogue:
 
 def load(*, codes: str | None = None, enhanced: str | None = None, events: str | None = None,
          rules: str | None = None, providers: str | None = None, lexicon: str | None = None,
-         evidence: str | None = None, learned: str | None = None) -> Catalogue:
+         evidence: str | None = None, learned: str | None = None, pairs: str | None = None) -> Catalogue:
     """A validated catalogue from TOML texts; a part not given comes from the package files.
 
     `rules=""` gives a catalogue without wording rules (the lexicon alone), `lexicon=""` one without phrases,
-    `learned=""` one without learned words."""
+    `learned=""` one without learned words, `pairs=""` one without the pair layer (`pairs=TEXT`: that cells.toml
+    with the package's subject and predicate words)."""
     given = {"codes.toml": codes, "enhanced.toml": enhanced, "events.toml": events, "rules.toml": rules,
-             "providers.toml": providers, "lexicon.toml": lexicon, "evidence.toml": evidence, "learned.toml": learned}
+             "providers.toml": providers, "lexicon.toml": lexicon, "evidence.toml": evidence, "learned.toml": learned,
+             "pairs": pairs}
     return Catalogue({k: v for k, v in given.items() if v is not None}).validate()
 
 

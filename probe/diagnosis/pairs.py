@@ -1,0 +1,228 @@
+"""Pure engine: the general pair layer -- WHAT a reply refuses and WHAT it says about it. Must not import asyncio,
+dns, ssl, socket or click.
+
+The lexicon holds whole phrases; the world says the same things in endless word orders ('Rcpt <x> does not exist',
+'Local part too long', 'backend not running', 'cannot start thread'). Most refusals name a subject (the client's
+IP, the sender, the recipient, a line, HELO, STARTTLS, the server's backend ...) and a predicate (blocked, does not
+exist, too long, required, not running ...), and the pair decides the reason far more reliably than either word.
+catalogue/pairs/<language>.toml lists the words of each subject kind and predicate kind; pairs/cells.toml says which
+reason each subject kind and predicate kind give together, per command where that changes it (an address that is
+malformed: syntax_error to MAIL, bad_address to RCPT).
+
+Matching: the reply, with URLs, addresses and host names blanked out, is cut into clauses (at ; : ! ? new lines,
+sentence ends, commas, dashes between spaces), so that 'sender ok; recipient unknown' never pairs sender with
+unknown. In each clause its tokens are read left to right, the longest word at each place first; a predicate right
+after a negation ('not', 'never'; one word between at most) is no predicate ('is not blocked'). A subject and a
+predicate of the same clause, at most `window` tokens apart, in either order, make a pair (each subject with its
+nearest predicate that fills a cell). A clause that ends with a colon is a wrapper: when a later clause holds a pair,
+the wrapper's pairs give way (Postfix's 'Recipient address rejected: <the cause>': the cause decides). Each reason
+the pairs point to gets the cells' weight (once, however many pairs point to it); the code evidence of evidence.toml
+(the reply class, the enhanced subject, the command) adds its bonus or takes off its penalty as in the lexicon. The
+best reason needs the threshold and must beat the second, or, on a tie, come from an earlier clause (the headline:
+'Mail relay denied. Invalid credentials for relay ...').
+
+Its place in the order of evidence (probe.diagnosis.classifier): after the lexicon's phrases, before the learned
+words: a whole phrase seen in a source is surer than a pair of words, and a pair surer than a word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from probe.diagnosis.catalogue import Catalogue
+from probe.diagnosis.catalogue.pairwords import TOKEN, Cell, PairTable, PairWord
+from probe.diagnosis.codes import ParsedReply
+from probe.diagnosis.learned import _words_only
+from probe.diagnosis.lexicon import weigh_code_evidence
+from probe.model import Context, Decision, Reason
+
+# Where a clause ends: ; : ! ? and new lines, brackets, CJK punctuation, a '.' or ',' before a space or at the end, a
+# dash between spaces
+_CLAUSE_END = re.compile(r"([;:!?\n\r()\[\]\u3001\u3002\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f]|[.,](?=\s|$)"
+                         r"|\s[-\u2013\u2014]+\s)")
+_COLONS = (":", "\uff1a")
+# What a bounce says of the command the quoted reply answered: Postfix's '(in reply to RCPT TO command)', Exim's
+# 'SMTP error from remote mail server after RCPT TO:<...>'
+_IN_REPLY_TO = re.compile(r"in reply to (mail from|rcpt to|end of data|data|ehlo|helo|starttls|auth)\b"
+                          r"|\bafter (mail from|rcpt to|end of data)\b")
+_COMMANDS = {"mail from": Context.MAIL, "rcpt to": Context.RCPT, "end of data": Context.AFTER_DATA,
+             "data": Context.DATA, "ehlo": Context.EHLO, "helo": Context.HELO, "starttls": Context.STARTTLS,
+             "auth": Context.AUTH}
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A subject and a predicate found together in one clause, and the cell they fill."""
+
+    subject: PairWord
+    predicate: PairWord
+    cell: Cell
+    reason: Reason  # the cell's reason for the command it answered (the reply's, or the one a wrapper names)
+    clause: int  # which clause of the reply (0 first)
+
+
+@dataclass(frozen=True, slots=True)
+class PairVerdict:
+    """What the pairs (and the code evidence that backed them) say."""
+
+    reason: Reason
+    score: float
+    pairs: tuple[Pair, ...]  # the pairs that point to `reason`, in the reply's order
+    evidence: tuple[str, ...]
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The subject and predicate words found, in pairs: ('rcpt', 'does not exist')."""
+        return tuple(w for p in self.pairs for w in (p.subject.text, p.predicate.text))
+
+    def summary(self) -> str:
+        said = "; ".join(f"the subject '{p.subject.text}' ({p.subject.kind}) with the predicate '{p.predicate.text}' "
+                         f"({p.predicate.kind})" for p in self.pairs)
+        backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
+        return f"{said} ({self.reason.value}, score {self.score:g}{backed})"
+
+
+def _clauses(text: str) -> list[tuple[str, bool]]:
+    """The clauses of a reply (URLs, addresses and host names blanked out), each with whether a colon ends it (a
+    wrapper: 'Sender address rejected: ...')."""
+    parts = _CLAUSE_END.split(_words_only(text))  # clause, the end that follows it, clause, ...
+    return [(parts[i], i + 1 < len(parts) and parts[i + 1] in _COLONS) for i in range(0, len(parts), 2)]
+
+
+def _found(clause: str, table: PairTable) -> tuple[list[tuple[int, int, PairWord]], list[tuple[int, int, PairWord]]]:
+    """(subjects, predicates) of one clause, each as (first token, end token, word)."""
+    toks = TOKEN.findall(clause)
+    subjects: list[tuple[int, int, PairWord]] = []
+    predicates: list[tuple[int, int, PairWord]] = []
+    by_first, n, i = table.by_first, len(toks), 0
+    while i < n:
+        for word in by_first.get(toks[i], ()):
+            end = i + len(word.tokens)
+            if end <= n and (len(word.tokens) == 1 or tuple(toks[i:end]) == word.tokens):
+                if word.role == "subject":
+                    subjects.append((i, end, word))
+                elif not _negated(toks, i, table):
+                    predicates.append((i, end, word))
+                i = end
+                break
+        else:
+            i += 1
+    return subjects, predicates
+
+
+def _negated(toks: list[str], start: int, table: PairTable) -> bool:
+    """A negation ends right before `start`, or one token before it ('not yet blocked')."""
+    ends = table.negation_ends
+    for end in (start, start - 1):
+        if end > 0 and toks[end - 1] in ends:
+            for neg in table.negations:
+                if end - len(neg) >= 0 and tuple(toks[end - len(neg):end]) == neg:
+                    return True
+    return False
+
+
+def command_of(text: str, ctx: Context | None) -> Context | None:
+    """The command a reply answered: `ctx`, or for one quoted in a bounce (or pasted bare) the command the bounce
+    names ('(in reply to MAIL FROM command)'), else None."""
+    if ctx is not None and ctx is not Context.BOUNCE:
+        return ctx
+    named = _IN_REPLY_TO.search(text) if "in reply to" in text or "after " in text else None
+    return _COMMANDS[named.group(1) or named.group(2)] if named is not None else ctx
+
+
+def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable) -> list[Pair]:
+    """Every subject-predicate pair with a cell that speaks for the command answered, clause by clause. A clause that
+    ends with a colon and names a subject of [wrappers] ('Sender address rejected:') says whose the words after it
+    are: they are read as in reply to that command (MAIL for the sender)."""
+    pairs: list[Pair] = []
+    cells, window = table.cells, table.window
+    wrappers: set[int] = set()
+    command = command_of(parsed.normalized, ctx)
+    for number, (clause, wrapper) in enumerate(_clauses(parsed.normalized)):
+        subjects, predicates = _found(clause, table)
+        if wrapper:
+            named = next((table.wrappers[s.kind] for _, _, s in subjects if s.kind in table.wrappers), None)
+            command = named or command
+        if not subjects or not predicates:
+            continue
+        for s_start, s_end, subject in subjects:
+            best: tuple[int, Pair] | None = None
+            for p_start, p_end, predicate in predicates:
+                gap = p_start - s_end if p_start >= s_end else s_start - p_end
+                cell = cells.get((subject.kind, predicate.kind))
+                if cell is None or not 0 <= gap <= window or (best is not None and gap >= best[0]):
+                    continue
+                reason = cell.reason_for(command)
+                if reason is not None:
+                    best = (gap, Pair(subject, predicate, cell, reason, number))
+            if best is not None:
+                pairs.append(best[1])
+                if wrapper:
+                    wrappers.add(number)
+    if wrappers and pairs[-1].clause not in wrappers:  # the cause after the colon decides, not its wrapper
+        pairs = [p for p in pairs if p.clause not in wrappers]
+    return pairs
+
+
+def _may_pair(words: frozenset[str], table: PairTable) -> bool:
+    """Whether an ASCII reply with these text_words holds the first words of a subject and of a predicate whose
+    kinds fill a cell (the cheap test most replies stop at)."""
+    subject_keys = table.subject_keys
+    subjects = [subject_keys[w] for w in words if w in subject_keys]
+    if not subjects:
+        return False
+    predicate_keys = table.predicate_keys
+    predicates = [predicate_keys[w] for w in words if w in predicate_keys]
+    if not predicates:
+        return False
+    found = predicates[0].union(*predicates[1:]) if len(predicates) > 1 else predicates[0]
+    partners = table.partners
+    return any(not found.isdisjoint(partners.get(kind, ())) for kinds in subjects for kind in kinds)
+
+
+def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
+                words: frozenset[str] | None = None) -> PairVerdict | None:
+    """The reason the reply's subject-predicate pairs, weighed with the code evidence, point to; None when they say
+    nothing clear. 2xx and 3xx replies are never judged by words. `words`: text_words of the normalized text, for
+    the prefilter (an ASCII reply without a subject word and a predicate word is not read further)."""
+    klass = parsed.code // 100 if parsed.code is not None else None
+    if klass in (2, 3):
+        return None
+    table = catalogue.pairs
+    text = parsed.normalized
+    if words is not None and text.isascii() and not _may_pair(words, table):
+        return None
+    pairs = find_pairs(parsed, ctx, table)
+    if not pairs:
+        return None
+    scores: dict[Reason, float] = {}
+    first: dict[Reason, int] = {}
+    chosen: dict[Reason, list[Pair]] = {}
+    for pair in pairs:
+        reason = pair.reason
+        scores[reason] = table.weight
+        first.setdefault(reason, pair.clause)
+        chosen.setdefault(reason, []).append(pair)
+    backing = weigh_code_evidence(scores, parsed, ctx, catalogue.evidence)
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], first[item[0]]))
+    best, score = ranked[0]
+    if score < table.threshold:
+        return None
+    if len(ranked) > 1 and ranked[1][1] >= score and first[ranked[1][0]] <= first[best]:
+        return None
+    return PairVerdict(best, round(score, 2), tuple(chosen[best]), tuple(backing.get(best, ())))
+
+
+def by_pairs(verdict: PairVerdict, *, agreed: bool = False) -> Decision:
+    """The pairs decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
+    summary = f"{verdict.summary()}, as the code says" if agreed else verdict.summary()
+    return Decision("pair", summary, phrases=verdict.words, evidence=verdict.evidence)
+
+
+def words_decide(cat: Catalogue, verdict: PairVerdict) -> tuple[str, str, Decision]:
+    """(meaning, remediation, decision) when the pairs decide: the reason's texts (reasons.toml), the meaning saying
+    what decided in the words of the Decision (its summary, worked out once for both)."""
+    decision = by_pairs(verdict)
+    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
+    return f"{meaning} Decided by {decision.summary}.", remediation, decision
