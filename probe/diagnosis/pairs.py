@@ -2,24 +2,28 @@
 dns, ssl, socket or click.
 
 The lexicon holds whole phrases; the world says the same things in endless word orders ('Rcpt <x> does not exist',
-'Local part too long', 'backend not running', 'cannot start thread'). Most refusals name a subject (the client's
+'Local part too long', 'Bounces are blocked', 'cannot start thread'). Most refusals name a subject (the client's
 IP, the sender, the recipient, a line, HELO, STARTTLS, the server's backend ...) and a predicate (blocked, does not
-exist, too long, required, not running ...), and the pair decides the reason far more reliably than either word.
+exist, too long, required, cannot start ...), and the pair decides the reason far more reliably than either word.
 catalogue/pairs/<language>.toml lists the words of each subject kind and predicate kind; pairs/cells.toml says which
 reason each subject kind and predicate kind give together, per command where that changes it (an address that is
 malformed: syntax_error to MAIL, bad_address to RCPT).
 
 Matching: the reply, with URLs, addresses and host names blanked out, is cut into clauses (at ; : ! ? new lines,
-sentence ends, commas, dashes between spaces), so that 'sender ok; recipient unknown' never pairs sender with
-unknown. In each clause its tokens are read left to right, the longest word at each place first; a predicate right
-after a negation ('not', 'never'; one word between at most) is no predicate ('is not blocked'). A subject and a
-predicate of the same clause, at most `window` tokens apart, in either order, make a pair (each subject with its
-nearest predicate that fills a cell). A clause that ends with a colon is a wrapper: when a later clause holds a pair,
-the wrapper's pairs give way (Postfix's 'Recipient address rejected: <the cause>': the cause decides). Each reason
-the pairs point to gets the cells' weight (once, however many pairs point to it); the code evidence of evidence.toml
-(the reply class, the enhanced subject, the command) adds its bonus or takes off its penalty as in the lexicon. The
-best reason needs the threshold and must beat the second, or, on a tie, come from an earlier clause (the headline:
-'Mail relay denied. Invalid credentials for relay ...').
+brackets, sentence ends, commas, dashes between spaces), so that 'sender ok; recipient unknown' never pairs sender
+with unknown. In each clause its tokens are read left to right, the longest word at each place first; a predicate
+right after a negation ('not', 'never'; one word between at most) is no predicate ('is not blocked'). A subject and
+a predicate of the same clause, at most `window` tokens apart, in either order, make a pair: each subject with its
+nearest predicate that fills a cell for the command answered, a predicate of the `after_subject` kinds only with a
+subject before it ('requires STARTTLS before MAIL FROM': STARTTLS comes first). The command answered is the reply's
+context; for a reply quoted in a bounce, the command the bounce names ('(in reply to MAIL FROM command)'). A clause
+that ends with a colon is a wrapper: when a later clause holds a pair, the wrapper's pairs give way (Postfix's
+'Recipient address rejected: <the cause>': the cause decides), and a wrapper naming a subject of [wrappers] makes
+the clauses after it read as in reply to that command ('Sender address rejected: Domain not found' at RCPT is the
+sender's domain). Each reason the pairs point to gets the cells' weight (once, however many pairs point to it); the
+code evidence of evidence.toml (the reply class, the enhanced subject, the command) adds its bonus or takes off its
+penalty as in the lexicon. The best reason needs the threshold and must beat the second, or, on a tie, come from an
+earlier clause (the headline: 'Mail relay denied. Invalid credentials for relay ...').
 
 Its place in the order of evidence (probe.diagnosis.classifier): after the lexicon's phrases, before the learned
 words: a whole phrase seen in a source is surer than a pair of words, and a pair surer than a word.
@@ -149,6 +153,8 @@ def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable) -> li
         for s_start, s_end, subject in subjects:
             best: tuple[int, Pair] | None = None
             for p_start, p_end, predicate in predicates:
+                if p_start < s_end and predicate.kind in table.after_subject:
+                    continue
                 gap = p_start - s_end if p_start >= s_end else s_start - p_end
                 cell = cells.get((subject.kind, predicate.kind))
                 if cell is None or not 0 <= gap <= window or (best is not None and gap >= best[0]):

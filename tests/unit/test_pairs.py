@@ -89,6 +89,16 @@ def test_words_of_two_clauses_make_no_pair() -> None:
     assert find_pairs(parse(text), Context.BOUNCE, default().pairs) == []
 
 
+def test_first_and_before_say_something_of_the_subject_before_them_only() -> None:
+    """Citadel's 'Need MAIL before RCPT' (github:mingodad/citadel citadel/modules/smtp/serv_smtp.c, smtp_rcpt): it is
+    MAIL that must come first, not RCPT; vSMTP's default 530 (github:viridIT/vSMTP src/config/default.rs): STARTTLS
+    first."""
+    citadel = find_pairs(parse("503 Need MAIL before RCPT"), Context.RCPT, default().pairs)
+    assert [(p.subject.text, p.predicate.text) for p in citadel] == []
+    verdict = judge_pairs(parse("530 Must issue a STARTTLS command first"), Context.MAIL, default())
+    assert verdict is not None and verdict.reason is Reason.TLS_REQUIRED and verdict.words == ("starttls", "first")
+
+
 def test_a_negated_predicate_says_nothing() -> None:
     table = default().pairs
     assert _negated(list(tokens("is not blocked")), 2, table)
@@ -158,6 +168,7 @@ SCORING = "[scoring]\nwindow = 5\nweight = 1\nthreshold = 0.5\n"
     (SCORING + CELL.replace('"sender_rejected"', '"nonsense"'), WORDS, "unknown reason"),
     (SCORING + CELL + 'contexts = { MAIL = "syntax_error" }\nsilent = ["MAIL"]\n', WORDS, "either in 'contexts'"),
     (SCORING + '[wrappers]\nhelo = "HELO"\n' + CELL, WORDS, "subject kind 'helo'"),
+    ('after_subject = ["order"]\n' + SCORING + CELL, WORDS, "predicate kind(s) ['order']"),
     (SCORING.replace("window = 5", "window = 2.5") + CELL, WORDS, "whole number"),
     (SCORING + CELL, WORDS.replace('["blocked"]', '["blocked", "sender"]'), "both subject sender and predicate"),
     (SCORING + CELL, WORDS + 'other = ["blocked"]\n', "both predicate blocked and predicate other"),
@@ -174,8 +185,8 @@ def test_a_word_of_one_kind_per_role_and_the_cells_of_a_good_table() -> None:
     assert table.cells[("sender", "blocked")].reason is Reason.SENDER_REJECTED
     assert table.subject_keys == {"sender": {"sender"}} and table.predicate_keys == {"blocked": {"blocked"}}
     assert table.partners == {"sender": {"blocked"}} and table.negation_ends == {"not"}
-    _, numbers, wrappers = parse_cells(SCORING + CELL)
-    assert numbers == {"window": 5.0, "weight": 1.0, "threshold": 0.5} and wrappers == {}
+    _, numbers, wrappers, after_subject = parse_cells(SCORING + CELL)
+    assert numbers == {"window": 5.0, "weight": 1.0, "threshold": 0.5} and wrappers == {} and after_subject == set()
 
 
 def test_explaining_a_bare_code_never_reads_the_pairs() -> None:

@@ -83,6 +83,7 @@ class PairTable:
     weight: float  # what a pair adds to its reason
     threshold: float
     wrappers: Mapping[str, Context] = field(default_factory=dict)  # subject kind -> the command a wrapper names
+    after_subject: frozenset[str] = frozenset()  # predicate kinds that pair only with a subject before them
 
 
 NO_PAIRS = PairTable((), {}, {}, {}, (), frozenset(), {}, {}, 0, 0.0, 1.0)
@@ -91,12 +92,17 @@ _ASCII_KEY = re.compile(r"[a-z0-9]+")
 
 def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None = None,
                 filename: str = "pairs/cells.toml"
-                ) -> tuple[dict[tuple[str, str], Cell], dict[str, float], dict[str, Context]]:
-    """cells.toml -> ({(subject kind, predicate kind): cell}, scoring numbers, {subject kind: command} of [wrappers]),
-    validated; `kinds`: the kinds the word files define per role, which every cell and wrapper must name."""
+                ) -> tuple[dict[tuple[str, str], Cell], dict[str, float], dict[str, Context], frozenset[str]]:
+    """cells.toml -> ({(subject kind, predicate kind): cell}, scoring numbers, {subject kind: command} of [wrappers],
+    the predicate kinds of `after_subject`), validated; `kinds`: the kinds the word files define per role, which every
+    cell, wrapper and after_subject must name."""
     doc = parse(text, filename)
     top = _Place(filename)
-    top.known(doc, {"scoring", "wrappers", "cell"})
+    top.known(doc, {"after_subject", "scoring", "wrappers", "cell"})
+    after_subject = frozenset(top.strs(doc, "after_subject"))
+    unknown = sorted(after_subject - kinds["predicate"]) if kinds is not None else []
+    if unknown:
+        raise top.fail(f"'after_subject': no word file defines the predicate kind(s) {unknown}")
     raw_wrappers = doc.get("wrappers", {})
     if not isinstance(raw_wrappers, dict):
         raise top.fail("[wrappers] must be a table of subject kind = command")
@@ -137,7 +143,7 @@ def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None
         if silent & contexts.keys():
             raise place.fail("a command is either in 'contexts' or 'silent'")
         cells[(subject, predicate)] = Cell(subject, predicate, reason, place.req(t, "why"), contexts, silent)
-    return cells, numbers, wrappers
+    return cells, numbers, wrappers, after_subject
 
 
 def parse_words(text: str | dict[str, Any], filename: str) -> tuple[tuple[PairWord, ...], tuple[str, ...]]:
@@ -200,7 +206,7 @@ def build_table(cells_doc: str | dict[str, Any] | None, word_docs: Iterable[tupl
         if (other.role, other.kind) != (w.role, w.kind):
             raise _Place(f"pairs/{w.language}.toml {w.role} {w.text!r}").fail(
                 f"is both {other.role} {other.kind} and {w.role} {w.kind}")
-    cells, numbers, wrappers = parse_cells(cells_doc, kinds)
+    cells, numbers, wrappers, after_subject = parse_cells(cells_doc, kinds)
     by_first: dict[str, list[PairWord]] = {}
     for w in words:
         by_first.setdefault(w.tokens[0], []).append(w)
@@ -215,5 +221,5 @@ def build_table(cells_doc: str | dict[str, Any] | None, word_docs: Iterable[tupl
                      tuple(sorted(set(negations), key=len, reverse=True)), frozenset(n[-1] for n in negations),
                      {kind: frozenset(p for s, p in cells if s == kind) for kind, _ in cells},
                      cells, int(numbers["window"]),
-                     numbers["weight"], numbers["threshold"], wrappers)
+                     numbers["weight"], numbers["threshold"], wrappers, after_subject)
 
