@@ -218,11 +218,17 @@ def _learned() -> ModuleType:
     return learned
 
 
-def _pairs() -> ModuleType:
-    """probe.diagnosis.pairs, imported on first use (as `_learned`)."""
-    from probe.diagnosis import pairs
+_PAIRS: list[ModuleType] = []  # probe.diagnosis.pairs once imported
 
-    return pairs
+
+def _pairs() -> ModuleType:
+    """probe.diagnosis.pairs, imported on first use (as `_learned`), then kept: a `from package import module` runs
+    importlib's Python-level fromlist handling each time, and every reply the lexicon leaves asks for it."""
+    if not _PAIRS:
+        from probe.diagnosis import pairs
+
+        _PAIRS.append(pairs)
+    return _PAIRS[0]
 
 
 class _CodeSays:

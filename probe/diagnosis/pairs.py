@@ -135,15 +135,19 @@ def command_of(text: str, ctx: Context | None) -> Context | None:
     return _COMMANDS[named.group(1) or named.group(2)] if named is not None else ctx
 
 
-def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable) -> list[Pair]:
+def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable,
+               subject_words: frozenset[str] | None = None) -> list[Pair]:
     """Every subject-predicate pair with a cell that speaks for the command answered, clause by clause. A clause that
     ends with a colon and names a subject of [wrappers] ('Sender address rejected:') says whose the words after it
-    are: they are read as in reply to that command (MAIL for the sender)."""
+    are: they are read as in reply to that command (MAIL for the sender). `subject_words`: the first words of the
+    subjects an ASCII reply holds (_may_pair), so that a clause with none of them is not read further."""
     pairs: list[Pair] = []
     cells, window = table.cells, table.window
     wrappers: set[int] = set()
     command = command_of(parsed.normalized, ctx)
     for number, (clause, wrapper) in enumerate(_clauses(parsed.normalized)):
+        if subject_words is not None and not any(w in clause for w in subject_words):
+            continue  # no subject here (its first word is not even inside the clause)
         subjects, predicates = _found(clause, table)
         if wrapper:
             named = next((table.wrappers[s.kind] for _, _, s in subjects if s.kind in table.wrappers), None)
@@ -171,20 +175,21 @@ def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable) -> li
     return pairs
 
 
-def _may_pair(words: frozenset[str], table: PairTable) -> bool:
-    """Whether an ASCII reply with these text_words holds the first words of a subject and of a predicate whose
-    kinds fill a cell (the cheap test most replies stop at)."""
-    subject_keys = table.subject_keys
-    subjects = [subject_keys[w] for w in words if w in subject_keys]
-    if not subjects:
-        return False
+def _may_pair(words: frozenset[str], table: PairTable) -> frozenset[str]:
+    """The first words of the subjects an ASCII reply with these text_words holds, when it holds those of a subject
+    and of a predicate whose kinds fill a cell; else nothing (the cheap test most replies stop at)."""
+    subject_words = words & table.subject_key_set
+    if not subject_words:
+        return subject_words
+    predicate_words = words & table.predicate_key_set
+    if not predicate_words:
+        return predicate_words
     predicate_keys = table.predicate_keys
-    predicates = [predicate_keys[w] for w in words if w in predicate_keys]
-    if not predicates:
-        return False
-    found = predicates[0].union(*predicates[1:]) if len(predicates) > 1 else predicates[0]
-    partners = table.partners
-    return any(not found.isdisjoint(partners.get(kind, ())) for kinds in subjects for kind in kinds)
+    found = frozenset().union(*[predicate_keys[w] for w in predicate_words])
+    subject_keys, partners = table.subject_keys, table.partners
+    if any(not found.isdisjoint(partners.get(kind, ())) for w in subject_words for kind in subject_keys[w]):
+        return subject_words
+    return frozenset()
 
 
 def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
@@ -197,9 +202,10 @@ def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
         return None
     table = catalogue.pairs
     text = parsed.normalized
-    if words is not None and text.isascii() and not _may_pair(words, table):
+    subject_words = _may_pair(words, table) if words is not None and text.isascii() else None
+    if subject_words is not None and not subject_words:
         return None
-    pairs = find_pairs(parsed, ctx, table)
+    pairs = find_pairs(parsed, ctx, table, subject_words)
     if not pairs:
         return None
     scores: dict[Reason, float] = {}

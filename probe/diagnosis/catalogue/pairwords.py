@@ -75,6 +75,8 @@ class PairTable:
     subject_keys: Mapping[str, frozenset[str]]  # the first [a-z0-9] run of each ASCII subject word -> its kinds: a
     # prefilter on text_words
     predicate_keys: Mapping[str, frozenset[str]]  # the same for the predicates
+    subject_key_set: frozenset[str]  # the keys of subject_keys, for a set intersection with text_words
+    predicate_key_set: frozenset[str]
     negations: tuple[tuple[str, ...], ...]  # token runs that, just before a predicate, turn it around
     negation_ends: frozenset[str]  # their last tokens
     partners: Mapping[str, frozenset[str]]  # subject kind -> the predicate kinds it fills a cell with
@@ -86,7 +88,7 @@ class PairTable:
     after_subject: frozenset[str] = frozenset()  # predicate kinds that pair only with a subject before them
 
 
-NO_PAIRS = PairTable((), {}, {}, {}, (), frozenset(), {}, {}, 0, 0.0, 1.0)
+NO_PAIRS = PairTable((), {}, {}, {}, frozenset(), frozenset(), (), frozenset(), {}, {}, 0, 0.0, 1.0)
 _ASCII_KEY = re.compile(r"[a-z0-9]+")
 
 
@@ -218,6 +220,7 @@ def build_table(cells_doc: str | dict[str, Any] | None, word_docs: Iterable[tupl
     return PairTable(tuple(words), {k: tuple(sorted(v, key=lambda w: -len(w.tokens))) for k, v in by_first.items()},
                      {k: frozenset(v) for k, v in keys["subject"].items()},
                      {k: frozenset(v) for k, v in keys["predicate"].items()},
+                     frozenset(keys["subject"]), frozenset(keys["predicate"]),
                      tuple(sorted(set(negations), key=len, reverse=True)), frozenset(n[-1] for n in negations),
                      {kind: frozenset(p for s, p in cells if s == kind) for kind, _ in cells},
                      cells, int(numbers["window"]),
