@@ -9,7 +9,7 @@ catalogue/pairs/<language>.toml lists the words of each subject kind and predica
 reason each subject kind and predicate kind give together, per command where that changes it (an address that is
 malformed: syntax_error to MAIL, bad_address to RCPT).
 
-Matching: the reply, with URLs, addresses and host names blanked out, is cut into clauses (at ; : ! ? new lines,
+Matching: the reply, with URLs, addresses and host names blanked out, is cut into clauses (at ; : ! ?,
 brackets, sentence ends, commas, dashes between spaces), so that 'sender ok; recipient unknown' never pairs sender
 with unknown. In each clause its tokens are read left to right, the longest word at each place first; a predicate
 right after a negation ('not', 'never'; one word between at most) is no predicate ('is not blocked'). A subject and
@@ -32,6 +32,7 @@ words: a whole phrase seen in a source is surer than a pair of words, and a pair
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from probe.diagnosis.catalogue import Catalogue
@@ -41,9 +42,10 @@ from probe.diagnosis.learned import _words_only
 from probe.diagnosis.lexicon import weigh_code_evidence
 from probe.model import Context, Decision, Reason
 
-# Where a clause ends: ; : ! ? and new lines, brackets, CJK punctuation, a '.' or ',' before a space or at the end, a
-# dash between spaces
-_CLAUSE_END = re.compile(r"([;:!?\n\r()\[\]\u3001\u3002\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f]|[.,](?=\s|$)"
+# Where a clause ends: ; : ! ?, brackets, CJK punctuation, a '.' or ',' before a space or at the end, a dash between
+# spaces. Not a line break: the pairs read the normalized text, whose lines are joined (servers wrap one sentence over
+# several lines of a reply, as Gmail and Microsoft do)
+_CLAUSE_END = re.compile(r"([;:!?()\[\]\u3001\u3002\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f]|[.,](?=\s|$)"
                          r"|\s[-\u2013\u2014]+\s)")
 _COLONS = (":", "\uff1a")
 # What a bounce says of the command the quoted reply answered: Postfix's '(in reply to RCPT TO command)', Exim's
@@ -154,9 +156,15 @@ def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable,
             command = named or command
         if not subjects or not predicates:
             continue
+        # Only the predicates within `window` tokens of a subject can pair with it: found by bisection over their
+        # starts (in order, as _found appends them), so that a hostile clause of thousands of subject and predicate
+        # words costs what its length does, not its square
+        starts = [start for start, _, _ in predicates]
+        longest = max(end - start for start, end, _ in predicates)
         for s_start, s_end, subject in subjects:
             best: tuple[int, Pair] | None = None
-            for p_start, p_end, predicate in predicates:
+            near = predicates[bisect_left(starts, s_start - window - longest):bisect_right(starts, s_end + window)]
+            for p_start, p_end, predicate in near:
                 if p_start < s_end and predicate.kind in table.after_subject:
                     continue
                 gap = p_start - s_end if p_start >= s_end else s_start - p_end

@@ -196,3 +196,30 @@ def test_explaining_a_bare_code_never_reads_the_pairs() -> None:
               "print('probe.diagnosis.pairs' in sys.modules, 'pairs' in cat._parsed)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+class _CountingCells(dict):  # type: ignore[type-arg]
+    """The cell table, counting how often a subject-predicate combination is looked up."""
+
+    lookups = 0
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def]
+        _CountingCells.lookups += 1
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("hostile", [
+    "550 " + "sender blocked " * 1000,  # subjects and predicates side by side, one clause of 2,000 words
+    "550 " + "sender " * 1000 + "blocked " * 1000,  # all subjects first, then all predicates
+])
+def test_a_hostile_clause_costs_its_length_not_its_square(hostile: str) -> None:
+    """A server may send a reply of 8 kB in one clause: each subject is weighed only against the predicates within
+    the window, not against every predicate of the clause (1,000 x 1,000 lookups before)."""
+    from dataclasses import replace
+
+    table = default().pairs
+    counting = replace(table, cells=_CountingCells(table.cells))
+    _CountingCells.lookups = 0
+    pairs = find_pairs(parse(hostile), Context.RCPT, counting)
+    assert pairs and all(p.reason is Reason.SENDER_REJECTED for p in pairs)
+    assert _CountingCells.lookups <= 1000 * (2 * table.window + 4)
