@@ -14,7 +14,7 @@ from typing import Any
 
 from probe.diagnosis.classifier import classify_reply, detect_provider, diagnose_event, unlocated
 from probe.inputs import Address
-from probe.judge import advice, catchall, greylist
+from probe.judge import advice, catchall, greylist, plaintext
 from probe.judge import verdicts as assess
 from probe.model import (
     AddressResult,
@@ -299,8 +299,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     for a in addresses:
         source = walk.retry if walk.retry is not None and a.smtp_form in walk.retry.rcpt else record
         d, result = _address_result(a, source, catch_all)
-        if d.reason is Reason.TLS_REQUIRED and _in_plain_text(source):
-            result.remediation = _tls_required_advice(source)
+        if d.reason is Reason.TLS_REQUIRED and plaintext.in_plain_text(source):
+            result.remediation = plaintext.tls_required_advice(source)
         if source is not record:
             first_d, _ = _address_result(a, record, catch_all)
             result.attempts = [_attempt(record, first_d, 0.0), _attempt(source, d, walk.waited_s)]
@@ -326,7 +326,7 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         report.summary = f"{report.summary}; {postmaster}"
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
         tls = report.reason is Reason.TLS_REQUIRED
-        why = f": it {_plain_text_words(record)}" if tls else ""
+        why = f": it {plaintext.why_plain(record)[1]}" if tls else ""
         here = "not in plain text" if tls else "not from here"
         pm = record.postmaster_address
         asked = (f" ({pm} was not asked: the MAIL FROM was refused)" if record.postmaster is not None
@@ -416,7 +416,7 @@ def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
     TO:<postmaster@DOMAIN> is such a recipient too. None otherwise."""
     answers = [e for e in (*record.rcpt.values(), record.catch_all, record.postmaster)
                if e is not None and e.reply is not None]
-    plain = _in_plain_text(record)
+    plain = plaintext.in_plain_text(record)
     if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host), plain=plain)
                               for e in answers if e.reply is not None):
         return None
@@ -431,52 +431,6 @@ def _refuses_this_prober(d: Diagnosis, *, plain: bool) -> bool:
     take mail from others."""
     return (assess.refuses_client(d) or d.reason is Reason.SENDER_REJECTED
             or (plain and d.reason is Reason.TLS_REQUIRED))
-
-
-def _in_plain_text(record: SessionRecord) -> bool:
-    """The session asked MAIL/RCPT without TLS: STARTTLS not offered, not used (--starttls never), refused, or
-    its handshake failed (the probe then goes on in plain text over a new connection)."""
-    return not record.tls or bool(record.tls.get("error"))
-
-
-def _plain_text_words(record: SessionRecord) -> str:
-    """Why a session that met a demand for STARTTLS was in plain text, from what it did:
-    'takes mail only over STARTTLS, which this run did not use (--starttls never)'."""
-    return _plain_text(record)[1]
-
-
-def _plain_text(record: SessionRecord) -> tuple[str, str]:
-    """(how, words): how the session came to be in plain text ("failed", "refused", "not-offered", "not-used")
-    and the words that say it (see _plain_text_words)."""
-    handshake = next((e for e in record.exchanges if e.event == "tls-handshake-failed"), None)
-    refused = next((e for e in record.exchanges if e.context is Context.STARTTLS and e.reply is not None
-                    and e.reply.code != 220), None)
-    head = "takes mail only over STARTTLS"
-    if handshake is not None:
-        why = handshake.detail.split("; continuing in plain text", 1)[0].removeprefix("TLS handshake failed: ")
-        return "failed", (f"{head}, and the probe's TLS handshake with it failed ({why}), so the probe asked in "
-                          "plain text")
-    if refused is not None and refused.reply is not None:
-        said = " ".join(f"{refused.reply.code} {refused.reply.lines[0] if refused.reply.lines else ''}".split())
-        return "refused", f"{head}, and it refused the probe's STARTTLS ({said[:100]})"
-    if "STARTTLS" not in record.extensions:
-        return "not-offered", f"{head}, and it does not offer STARTTLS (not in its EHLO reply)"
-    return "not-used", f"{head}, which this run did not use (--starttls never)"
-
-
-def _tls_required_advice(record: SessionRecord) -> str:
-    """What to do about a demand for STARTTLS that the probe met in plain text: it depends on why it was plain."""
-    how, why = _plain_text(record)
-    host = record.host
-    if how == "not-used":
-        return (f"{host} {why}: probe again without --starttls never to ask about the address. Senders that use "
-                "STARTTLS are not refused for this.")
-    if how == "not-offered":
-        return (f"{host} {why}: no sender can deliver to it. Its admin must enable TLS on the server "
-                "(certificate and key) or stop requiring it.")
-    return (f"{host} {why}: only senders whose STARTTLS with it succeeds can deliver. Its admin must make its "
-            "TLS work for clients of TLS 1.2 or newer (RFC 8996 deprecates TLS 1.0 and 1.1): protocol versions, "
-            "ciphers, certificate.")
 
 
 def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:
