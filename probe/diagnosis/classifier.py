@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from functools import lru_cache
+from importlib import import_module
 from types import ModuleType
 
 from probe.diagnosis.catalogue import Catalogue, CodeEntry, EnhancedEntry, Note, Rule, default
@@ -53,12 +54,9 @@ _WHERE = {
 }
 
 
-def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None,
-                    words: frozenset[str] | None = None) -> str | None:
-    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None (Catalogue.provider_of).
-
-    `words`: text_words(text) when the caller has them already (text is then lower-case)."""
-    return (catalogue or default()).provider_of(host, text, words)
+def detect_provider(host: str | None, text: str, *, catalogue: Catalogue | None = None) -> str | None:
+    """The id of the provider that runs `host` (an MX host name) or wrote `text`, or None (Catalogue.provider_of)."""
+    return (catalogue or default()).provider_of(host, text)
 
 
 def _class_of(parsed: ParsedReply) -> int | None:
@@ -210,31 +208,23 @@ def _generic_when(parsed: ParsedReply, klass: int | None, ctx: Context | None = 
             "excerpt, or a reply whose code was cut off when it was copied.")
 
 
-def _learned() -> ModuleType:
-    """probe.diagnosis.learned, imported on first use: only replies the rules and the lexicon leave need it, and
-    its import costs `explain 252` start-up."""
-    from probe.diagnosis import learned
-
-    return learned
+_TIERS: dict[str, ModuleType] = {}  # the tiers under the lexicon, once imported: 'pairs', 'learned'
 
 
-_PAIRS: list[ModuleType] = []  # probe.diagnosis.pairs once imported
-
-
-def _pairs() -> ModuleType:
-    """probe.diagnosis.pairs, imported on first use (as `_learned`), then kept: a `from package import module` runs
-    importlib's Python-level fromlist handling each time, and every reply the lexicon leaves asks for it."""
-    if not _PAIRS:
-        from probe.diagnosis import pairs
-
-        _PAIRS.append(pairs)
-    return _PAIRS[0]
+def _tier(name: str) -> ModuleType:
+    """probe.diagnosis.<name> (pairs, learned), imported on first use, then kept: only replies the rules and the
+    lexicon leave need it, its import costs `explain 252` start-up, and a `from package import module` runs
+    importlib's Python-level fromlist handling each time (every reply the lexicon leaves asks for it)."""
+    module = _TIERS.get(name)
+    if module is None:
+        module = _TIERS[name] = import_module(f"probe.diagnosis.{name}")
+    return module
 
 
 class _CodeSays:
     """What the codes alone say about a reply (a firm context entry, the enhanced status code, the basic code's
     entry, the class): the parts of the Diagnosis they give. A tier that weighs the words against it takes its
-    reason, and, when the words agree, its parts under its own Decision, from one Diagnosis built once.
+    reason, and, when the words agree, its parts under its own Decision, worked out once without a Diagnosis.
     (A plain class: a NamedTuple's class costs `explain 252` start-up more than this module's other classes.)"""
 
     __slots__ = ("decision", "meaning", "notes", "reason", "references", "remediation", "severity")
@@ -280,20 +270,20 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
             if rule is not None:
                 return make(rule.reason, rule.severity or Severity.CRITICAL, rule.meaning, when,
                             rule.remediation, rule.id, rule.references, notes, by_rule(rule))
-            verdict = judge(parsed, ctx, cat, words)
+            verdict = judge(parsed, ctx, cat, words) if use_lexicon else None
             if verdict is not None:
                 meaning, remediation, decision = words_decide(cat, verdict)
                 return make(verdict.reason, Severity.CRITICAL, meaning, when, remediation, None,
                             phrase_sources(verdict), notes, decision)
-            if use_pairs:
-                pairs = _pairs()
-                paired = pairs.judge_pairs(parsed, ctx, cat, words)
+            if use_lexicon and use_pairs:
+                pair_tier = _tier("pairs")
+                paired = pair_tier.judge_pairs(parsed, ctx, cat, words)
                 if paired is not None:
-                    meaning, remediation, decision = pairs.words_decide(cat, paired)
+                    meaning, remediation, decision = pair_tier.words_decide(cat, paired)
                     return make(paired.reason, Severity.CRITICAL, meaning, when, remediation, None, (), notes,
                                 decision)
-            if use_learned:
-                learned = _learned()
+            if use_lexicon and use_learned:
+                learned = _tier("learned")
                 leaning = learned.judge_words(parsed, ctx, cat, words)
                 if leaning is not None:
                     meaning, remediation, decision = learned.words_decide(cat, leaning)
@@ -341,15 +331,15 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
                             phrase_sources(verdict) + code_refs, (), decision)
             decision = by_lexicon(verdict, agreed=True)  # the words agree: the code's own entry says it best
         else:  # no phrase decided, but a subject and what is said of it may
-            pair_tier = _pairs() if use_pairs else None
-            paired = pair_tier.judge_pairs(parsed, ctx, cat, words) if pair_tier is not None else None
-            if pair_tier is not None and paired is not None:
+            pair_tier = _tier("pairs")
+            paired = pair_tier.judge_pairs(parsed, ctx, cat, words) if use_pairs else None
+            if paired is not None:
                 if paired.reason is not coded.reason:
                     meaning, remediation, decision = pair_tier.words_decide(cat, paired)
                     return make(paired.reason, None, meaning, when, remediation, None, code_refs, (), decision)
                 decision = pair_tier.by_pairs(paired, agreed=True)
             elif use_learned:  # nor a pair, but the words may lean clearly one way against what the code says
-                learned = _learned()
+                learned = _tier("learned")
                 leaning = learned.judge_words(parsed, ctx, cat, words, coded.reason)
                 if leaning is not None and leaning.reason is not coded.reason:
                     meaning, remediation, decision = learned.words_decide(cat, leaning)

@@ -223,3 +223,11 @@ def test_a_hostile_clause_costs_its_length_not_its_square(hostile: str) -> None:
     pairs = find_pairs(parse(hostile), Context.RCPT, counting)
     assert pairs and all(p.reason is Reason.SENDER_REJECTED for p in pairs)
     assert _CountingCells.lookups <= 1000 * (2 * table.window + 4)
+
+
+@pytest.mark.parametrize(("text", "by"), [("unknown local user", "lexicon"), (UNREAD[0][0][4:], "pair")])
+def test_use_lexicon_false_turns_off_every_word_tier_for_text_without_a_code(text: str, by: str) -> None:
+    """diagnose(use_lexicon=False) means no lexicon, no pairs and no learned words, for pasted words as for replies
+    (Exim's cannot_route_message 'unknown local user'; Bongo's 572 without its code)."""
+    assert diagnose(parse(text), None).decided_by.by == by
+    assert diagnose(parse(text), None, use_lexicon=False).decided_by.by == "nothing"
