@@ -28,7 +28,7 @@ from probe.diagnosis.catalogue import Catalogue
 from probe.diagnosis.catalogue.learnedwords import LearnedWord
 from probe.diagnosis.catalogue.prefilter import text_words
 from probe.diagnosis.codes import ParsedReply
-from probe.diagnosis.lexicon import weigh_code_evidence
+from probe.diagnosis.lexicon import decided_by_words, weigh_code_evidence
 from probe.model import Context, Decision, Reason
 
 # What is not words: URLs, e-mail addresses (the whole run of non-blanks), host names and dotted numbers (5.7.1,
@@ -40,7 +40,7 @@ _NOT_WORDS = re.compile(r"(?:https?://|www\.)\S*|(?<!\S)[^\s@]*+@\S*|\b[a-z0-9-]
 _LETTERS = re.compile(r"(?<!\w)[a-z]{2,}(?!\w)")
 
 
-def _words_only(text: str) -> str:
+def words_only(text: str) -> str:
     """`text` with what is not words blanked out, as _NOT_WORDS.sub(" ", text) gives it, at a third of the cost:
     no match of _NOT_WORDS holds a space, and each needs a '.', '@' or ':', so only the space-separated pieces
     that hold one of those are searched (a piece's start reads as the start of a word, as after a space)."""
@@ -54,7 +54,7 @@ def learned_words(text: str, firsts: AbstractSet[str] | None = None) -> tuple[st
     follow each other ('not allowed'). tools/learn_words.py learns from these. `firsts`: only the pairs whose first
     word is one of these (the learned pairs' first words, when looking learned words up: a pair that cannot be
     learned is not worth building)."""
-    single = _LETTERS.findall(_words_only(text))
+    single = _LETTERS.findall(words_only(text))
     pairs = pairwise(single) if firsts is None else ((a, b) for a, b in pairwise(single) if a in firsts)
     return tuple(dict.fromkeys([*single, *(f"{a} {b}" for a, b in pairs)]))
 
@@ -132,8 +132,5 @@ def by_words(verdict: WordVerdict, *, agreed: bool = False) -> Decision:
 
 
 def words_decide(cat: Catalogue, verdict: WordVerdict) -> tuple[str, str, Decision]:
-    """(meaning, remediation, decision) when the learned words decide: the reason's texts (reasons.toml), the
-    meaning saying what decided in the words of the Decision (its summary, worked out once for both)."""
-    decision = by_words(verdict)
-    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by learned words: {decision.summary}.", remediation, decision
+    """(meaning, remediation, decision) when the learned words decide (lexicon.decided_by_words)."""
+    return decided_by_words(cat, verdict.reason, by_words(verdict), "learned words: ")

@@ -148,11 +148,16 @@ def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
 
 
 def words_decide(cat: Catalogue, verdict: Verdict) -> tuple[str, str, Decision]:
-    """(meaning, remediation, decision) when the words decide: the reason's texts (reasons.toml), the meaning
-    saying what decided in the words of the Decision (its summary, worked out once for both)."""
-    decision = by_lexicon(verdict)
-    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by {decision.summary}.", remediation, decision
+    """(meaning, remediation, decision) when the lexicon's phrases decide (see decided_by_words)."""
+    return decided_by_words(cat, verdict.reason, by_lexicon(verdict))
+
+
+def decided_by_words(cat: Catalogue, reason: Reason, decision: Decision, lead: str = "") -> tuple[str, str, Decision]:
+    """(meaning, remediation, decision) when words decide (the lexicon's phrases, a pair, learned words): the
+    reason's texts (reasons.toml), the meaning saying what decided in the words of the Decision (its summary, worked
+    out once for both)."""
+    meaning, remediation = cat.reason_texts.get(reason, ("", ""))
+    return f"{meaning} Decided by {lead}{decision.summary}.", remediation, decision
 
 
 def phrase_sources(verdict: Verdict) -> tuple[str, ...]:

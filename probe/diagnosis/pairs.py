@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from probe.diagnosis.catalogue import Catalogue
 from probe.diagnosis.catalogue.pairwords import TOKEN, Cell, PairTable, PairWord
 from probe.diagnosis.codes import ParsedReply
-from probe.diagnosis.learned import _words_only
-from probe.diagnosis.lexicon import weigh_code_evidence
+from probe.diagnosis.learned import words_only
+from probe.diagnosis.lexicon import decided_by_words, weigh_code_evidence
 from probe.model import Context, Decision, Reason
 
 # Where a clause ends: ; : ! ?, brackets, CJK punctuation, a '.' or ',' before a space or at the end, a dash between
@@ -92,7 +92,7 @@ class PairVerdict:
 def _clauses(text: str) -> list[tuple[str, bool]]:
     """The clauses of a reply (URLs, addresses and host names blanked out), each with whether a colon ends it (a
     wrapper: 'Sender address rejected: ...')."""
-    parts = _CLAUSE_END.split(_words_only(text))  # clause, the end that follows it, clause, ...
+    parts = _CLAUSE_END.split(words_only(text))  # clause, the end that follows it, clause, ...
     return [(parts[i], i + 1 < len(parts) and parts[i + 1] in _COLONS) for i in range(0, len(parts), 2)]
 
 
@@ -241,8 +241,5 @@ def by_pairs(verdict: PairVerdict, *, agreed: bool = False) -> Decision:
 
 
 def words_decide(cat: Catalogue, verdict: PairVerdict) -> tuple[str, str, Decision]:
-    """(meaning, remediation, decision) when the pairs decide: the reason's texts (reasons.toml), the meaning saying
-    what decided in the words of the Decision (its summary, worked out once for both)."""
-    decision = by_pairs(verdict)
-    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
-    return f"{meaning} Decided by {decision.summary}.", remediation, decision
+    """(meaning, remediation, decision) when the pairs decide (lexicon.decided_by_words)."""
+    return decided_by_words(cat, verdict.reason, by_pairs(verdict))

@@ -196,6 +196,6 @@ def test_explaining_a_bare_code_never_reads_the_learned_words() -> None:
 @given(st.lists(st.sampled_from(["a", "z", "0", "f", "-", ".", "@", ":", "/", " ", "  ", "\t", "<", ">", "http://",
                                  "https://", "www.", "ä", "_", "mail", "x.y", "::1"]), max_size=30).map("".join))
 def test_blanking_what_is_not_words_piece_by_piece_is_the_same_as_all_at_once(text: str) -> None:
-    from probe.diagnosis.learned import _NOT_WORDS, _words_only
+    from probe.diagnosis.learned import _NOT_WORDS, words_only
 
-    assert _words_only(text) == _NOT_WORDS.sub(" ", text)
+    assert words_only(text) == _NOT_WORDS.sub(" ", text)
