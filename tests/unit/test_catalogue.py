@@ -474,11 +474,11 @@ def test_a_pattern_or_phrase_holding_a_typographic_quote_is_refused() -> None:
 def test_text_words_are_the_runs_of_lower_case_letters_and_digits() -> None:
     """The ASCII path (a byte table) gives what the regex gives: upper-case letters and '_' end a word as any
     other character does."""
-    from probe.diagnosis.catalogue.prefilter import _WORDS, text_words
+    from probe.diagnosis.catalogue.prefilter import WORDS, text_words
 
     for text in ("550 5.1.1 <a_b@x-y.example>: User unknown\ttoday", "421 too many\r\nconnections!", "",
                  "554 empf\u00e4nger unbekannt"):
-        assert text_words(text) == frozenset(_WORDS.findall(text))
+        assert text_words(text) == frozenset(WORDS.findall(text))
     assert text_words("550 User_unknown") == {"550", "ser", "unknown"}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from probe.diagnosis.catalogue.entries import _by_constructor
 from probe.diagnosis.catalogue.parsing import _LANGUAGE, _NOT_FROM_WORDS, _Place, _tables, parse, scoring_numbers
+from probe.diagnosis.catalogue.prefilter import WORDS
 from probe.model import Context, Reason
 
 ROLES = ("subject", "predicate")
@@ -89,7 +90,6 @@ class PairTable:
 
 
 NO_PAIRS = PairTable((), {}, {}, {}, frozenset(), frozenset(), (), frozenset(), {}, {}, 0, 0.0, 1.0)
-_ASCII_KEY = re.compile(r"[a-z0-9]+")
 
 
 def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None = None,
@@ -214,7 +214,7 @@ def build_table(cells_doc: str | dict[str, Any] | None, word_docs: Iterable[tupl
         by_first.setdefault(w.tokens[0], []).append(w)
     keys: dict[str, dict[str, set[str]]] = {role: {} for role in ROLES}
     for w in words:
-        first = _ASCII_KEY.match(w.text)
+        first = WORDS.match(w.text)
         if first is not None:
             keys[w.role].setdefault(first.group(), set()).add(w.kind)
     return PairTable(tuple(words), {k: tuple(sorted(v, key=lambda w: -len(w.tokens))) for k, v in by_first.items()},

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 _TOKEN_SPLIT = re.compile(r"([a-z0-9]+)")
-_WORDS = re.compile(r"[a-z0-9]+")
+WORDS = re.compile(r"[a-z0-9]+")  # what text_words counts as a word (pairwords keys its prefilter by it)
 
 _MEMO_WORDS = 50_000
 
@@ -74,7 +74,7 @@ class LiteralIndex:
         items = list(items)
         frequency: dict[str, int] = {}
         for literal in {lit for _, literals in items for lit in literals or ()}:
-            for token in set(_WORDS.findall(literal)):
+            for token in set(WORDS.findall(literal)):
                 frequency[token] = frequency.get(token, 0) + 1
         in_replies = _ReplyWords(sample)
         for position, literals in items:
@@ -93,10 +93,10 @@ class LiteralIndex:
         # holds is the union over its words. Words repeat from reply to reply, so what each word brings is worked
         # out once: the positions it makes certain (a literal that is the key itself) and the literals still to
         # confirm in the whole text.
-        self._in_words = tuple((key, hit) for key, hit in self.by_substring if _WORDS.fullmatch(key))
+        self._in_words = tuple((key, hit) for key, hit in self.by_substring if WORDS.fullmatch(key))
         self._in_words_by_key = dict(self._in_words)
         self._key_lengths = tuple(sorted({len(key) for key, _ in self._in_words}))
-        elsewhere = [(key, hit) for key, hit in self.by_substring if not _WORDS.fullmatch(key)]
+        elsewhere = [(key, hit) for key, hit in self.by_substring if not WORDS.fullmatch(key)]
         self._elsewhere = tuple((key, hit) for key, hit in elsewhere if key.isascii())
         self._elsewhere_non_ascii = tuple((key, hit) for key, hit in elsewhere if not key.isascii())
         # Words worked out so far: those that bring something (-> what they bring), and those that bring nothing,
@@ -176,7 +176,7 @@ def text_words(text: str) -> frozenset[str]:
     """The [a-z0-9]+ words of a lower-case text: what `LiteralIndex` looks its whole-word keys up in."""
     if text.isascii():
         return frozenset(text.encode("ascii").translate(_NOT_WORD).decode("ascii").split())
-    return frozenset(_WORDS.findall(text))
+    return frozenset(WORDS.findall(text))
 
 
 def _frozen(literals: dict[str, set[int]]) -> tuple[tuple[str, frozenset[int]], ...]:
@@ -196,7 +196,7 @@ class PhraseIndex:
 
     def __init__(self, phrases: Iterable[str], sample: Iterable[str] = ()) -> None:
         self.phrases = tuple(phrases)
-        tokens = [_WORDS.findall(p) for p in self.phrases]
+        tokens = [WORDS.findall(p) for p in self.phrases]
         frequency: dict[str, int] = {}
         for words in tokens:
             for word in set(words):
