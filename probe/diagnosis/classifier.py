@@ -102,7 +102,7 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
     """Every constraint of the rule holds; the cheap ones are tested first."""
     if rule.codes and parsed.code not in rule.codes:
         return False
-    if rule.contexts and ctx not in _NO_COMMAND and ctx not in rule.contexts:
+    if rule.contexts and ctx not in rule.contexts and (rule.context_only or ctx not in _NO_COMMAND):
         return False
     if rule.providers and provider not in rule.providers:
         return False

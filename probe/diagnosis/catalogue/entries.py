@@ -179,6 +179,9 @@ class Rule:
     examples: tuple[Example, ...]
     not_examples: tuple[Example, ...]
     literals: tuple[str, ...] | None = None  # one of them occurs in any text `pattern` matches (None: always tried)
+    # the words mean `reason` only in reply to `contexts` ('500 unrecognized command' to STARTTLS): not in a bounce
+    # or a reply without a command, where other rules restricted to contexts still fire
+    context_only: bool = False
 
     __reduce__ = _by_constructor
 

@@ -320,7 +320,7 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
     rules: list[Rule] = []
     seen = set() if seen is None else seen
     fields = {"id", "providers", "codes", "enhanced", "contexts", "patterns", "reason", "severity", "meaning",
-              "remediation", "references", "examples", "not_examples"}
+              "remediation", "references", "examples", "not_examples", "context_only"}
     for i, t in enumerate(_tables(parse(text, filename), "rule", filename), start=start):
         place = _Place(f"{filename} rule[{i - start}] ({t.get('id')})")
         place.known(t, fields)
@@ -342,11 +342,14 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
         reason = place.reason(t)
         assert reason is not None
         literals = required_literals(patterns, pattern.flags) if pattern is not None else None
+        context_only = t.get("context_only", False)
+        if not isinstance(context_only, bool) or (context_only and not place.contexts(t)):
+            raise place.fail("'context_only' must be true or false, and true only with 'contexts'")
         rules.append(Rule(
             rule_id, i, reason, place.severity(t), place.req(t, "meaning"), place.req(t, "remediation"),
             pattern, codes, enhanced, place.contexts(t),
             frozenset(place.strs(t, "providers")), place.strs(t, "references"), _examples(place, t, "examples"),
-            _examples(place, t, "not_examples"), literals,
+            _examples(place, t, "not_examples"), literals, context_only,
         ))
     return tuple(rules)
 
