@@ -37,3 +37,39 @@ def test_context_only_needs_contexts() -> None:
     with pytest.raises(CatalogueError, match="context_only"):
         parse_rules(given)
     assert parse_rules(given.replace("context_only", "contexts = ['RCPT']\ncontext_only"))[0].context_only
+
+
+def test_resolver_send_size_limit_is_a_size_limit_not_a_delivery_restriction() -> None:
+    # fresh-2026-12b-025; Microsoft's NDR table: 5.2.3 RESOLVER.RST.SendSizeLimit / RecipSizeLimit
+    text = "550 5.2.3 RESOLVER.RST.SendSizeLimit.Org; message too large for this organization"
+    assert classify(text, "bounce").reason is Reason.MESSAGE_TOO_BIG
+
+
+def test_message_size_exceeding_remaining_quota_is_not_a_size_limit() -> None:
+    # fresh-2026-12c-133: the mailbox's quota, not the server's message size limit
+    assert classify("Message size exceeds remaining quota", "bounce").reason is Reason.MAILBOX_FULL
+    assert _rule("552 5.3.4 Message size exceeds fixed limit", "after-DATA") == "message-too-big"
+
+
+def test_access_denied_followed_by_its_reason_lets_the_reason_decide() -> None:
+    # fresh-2026-12b-140: Sendmail's 'Access denied - <reason>', like 'Access denied, <reason>'
+    text = "550 5.7.1 user123@example.com... Access denied - bogus HELO [1] ..."
+    assert _rule(text, "RCPT") != "client-host-access-denied"
+    assert classify(text, "RCPT").reason is Reason.HELO_REJECTED
+
+
+def test_coremail_user_locked_is_the_recipient_not_the_client_login() -> None:
+    # fresh-2026-12c-012: Microsoft 365's AUTH reply; Coremail's 'user is locked' answers RCPT (its source)
+    text = ("535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults "
+            "policy. Contact your administrator.")
+    assert classify(text, "AUTH").reason is Reason.CREDENTIALS_INVALID
+    assert _rule("550 user is locked. (in reply to RCPT TO command)", "bounce") == "coremail-user-locked"
+
+
+@pytest.mark.parametrize("text", [
+    # fresh-2026-12c-091, -002: 'recipient rejected' followed by its reason
+    "550 5.1.1 anna.a@example.com recipient rejected, account administratively disabled (in reply to RCPT TO command)",
+    "550 Recipient Not Authorised [recipient rejected due to no authorised destination groups]",
+])
+def test_recipient_rejected_with_a_reason_is_not_an_unknown_user(text: str) -> None:
+    assert _rule(text, "bounce") != "user-unknown"
