@@ -255,6 +255,13 @@ class Reply:
                          for i, (c, line) in enumerate(zip(codes, self.lines, strict=True)))
 
     @property
+    def headline(self) -> str:
+        """The code and the first line, whitespace collapsed, at most 100 characters: how a summary, a finding or a
+        piece of advice quotes a reply in one line ('521 5.3.2 Service currently unavailable')."""
+        first = self.lines[0] if self.lines else ""
+        return " ".join((first if self.code < 0 else f"{self.code} {first}").split())[:100]
+
+    @property
     def as_final_code(self) -> str:
         """The reply with the final line's code on every line: what it means (see `line_codes`)."""
         return Reply(self.code, self.lines).text if self.line_codes else self.text

@@ -222,7 +222,7 @@ def _what_happened(record: SessionRecord) -> str:
         return f"{record.host} was not tried"
     e = last[0]
     if e.reply is not None:
-        said = " ".join(f"{e.reply.code} {e.reply.lines[0] if e.reply.lines else ''}".split())[:100]
+        said = e.reply.headline
         verb = {2: "answered", 4: "deferred", 5: "refused"}.get(e.reply.code // 100, "answered oddly")
         where = " unasked" if e.unsolicited else "" if e.command is None else f" {_verb(e.command)}"
         return f"{record.host} {verb}{where} ({said})"
@@ -364,7 +364,7 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
                          "command": exchange.command}
     if report.status is DomainStatus.REFUSES_THIS_CLIENT or exchange.reply is None:
         return ""
-    said = " ".join(f"{d.code} {exchange.reply.lines[0] if exchange.reply.lines else ''}".split())[:100]
+    said = exchange.reply.headline
     # findings quote the codes only: the Postmaster line of the report and the step give the whole reply
     asked = (f"{record.host} answered {exchange.command or 'the postmaster RCPT'} with "
              + " ".join(str(c) for c in (d.code, d.enhanced) if c is not None))
@@ -491,7 +491,7 @@ def _disagreements(result: AddressResult) -> list[Finding]:
 def _refusal_words(exchange: Exchange) -> str:
     """'521 5.3.2 Service currently unavailable, at the greeting' (first line, bounded)."""
     reply = exchange.reply
-    said = " ".join(f"{reply.code} {reply.lines[0] if reply.lines else ''}".split())[:100] if reply else ""
+    said = reply.headline if reply else ""
     where = "at the greeting" if exchange.command is None else f"to {exchange.command.split(' ', 1)[0]}"
     return f"{said}, {where}" if said else where
 

@@ -27,8 +27,7 @@ def why_plain(record: SessionRecord) -> tuple[str, str]:
         return "failed", (f"{head}, and the probe's TLS handshake with it failed ({why}), so the probe asked in "
                           "plain text")
     if refused is not None and refused.reply is not None:
-        said = " ".join(f"{refused.reply.code} {refused.reply.lines[0] if refused.reply.lines else ''}".split())
-        return "refused", f"{head}, and it refused the probe's STARTTLS ({said[:100]})"
+        return "refused", f"{head}, and it refused the probe's STARTTLS ({refused.reply.headline})"
     if "STARTTLS" not in record.extensions:
         return "not-offered", f"{head}, and it does not offer STARTTLS (not in its EHLO reply)"
     return "not-used", f"{head}, which this run did not use (--starttls never)"
