@@ -5,10 +5,10 @@ It must not classify replies."""
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from typing import TYPE_CHECKING
 
+from probe.inputs import is_ip_literal
 from probe.model import Context
 from probe.smtp.exchanges import Exchange
 from probe.smtp.wire import WireError, WireTLSFailed
@@ -97,13 +97,8 @@ def _names_host(info: dict[str, object], host: str) -> bool:
     """The leaf certificate names the MX host (True when there is none to read, or the host is an IP address
     given with --mx: there is no MX name to check)."""
     der = info.get("der")
-    if not isinstance(der, bytes) or not host:
+    if not isinstance(der, bytes) or not host or is_ip_literal(host):
         return True
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        pass
     from cryptography import x509
 
     try:

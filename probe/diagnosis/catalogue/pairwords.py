@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from probe.diagnosis.catalogue.entries import _by_constructor
-from probe.diagnosis.catalogue.parsing import _LANGUAGE, _NOT_FROM_WORDS, _Place, _tables, parse, scoring_numbers
+from probe.diagnosis.catalogue.parsing import (
+    _NOT_FROM_WORDS,
+    _Place,
+    _tables,
+    parse,
+    plain_lower,
+    scoring_numbers,
+)
 from probe.diagnosis.catalogue.prefilter import WORDS
 from probe.model import Context, Reason
 
@@ -154,9 +161,7 @@ def parse_words(text: str | dict[str, Any], filename: str) -> tuple[tuple[PairWo
     doc = parse(text, filename)
     top = _Place(filename)
     top.known(doc, {"language", "negations", "subject", "predicate"})
-    language = top.req(doc, "language")
-    if not _LANGUAGE.match(language):
-        raise top.fail(f"'language': {language!r} is not a language code like 'fr'")
+    language = top.language(doc)
     negations = top.strs(doc, "negations")
     words: list[PairWord] = []
     for role in ROLES:
@@ -172,10 +177,10 @@ def parse_words(text: str | dict[str, Any], filename: str) -> tuple[tuple[PairWo
                 raise place.fail("must list one word at least")
             seen: set[str] = set()
             for value in values:
-                if value != value.lower() or value != value.strip() or "  " in value:
+                if not plain_lower(value):
                     raise place.fail(f"{value!r}: must be lower-case, single-spaced, not padded")
                 toks = tokens(value)
-                if not toks or " ".join(toks).replace(" ", "") != re.sub(r"[\s/]", "", value):
+                if not toks or "".join(toks) != re.sub(r"[\s/]", "", value):
                     raise place.fail(f"{value!r}: must be letters and digits (words joined by '-' or \"'\" "
                                      "count as one)")
                 if value in seen:

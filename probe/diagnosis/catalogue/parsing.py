@@ -61,6 +61,13 @@ class _Place:
         assert value is not None
         return value
 
+    def language(self, doc: Mapping[str, Any]) -> str:
+        """The file's `language`: a language code like 'fr' (a lexicon or pair-word file)."""
+        language = self.req(doc, "language")
+        if not _LANGUAGE.match(language):
+            raise self.fail(f"'language': {language!r} is not a language code like 'fr'")
+        return language
+
     def strs(self, table: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -388,6 +395,12 @@ _NOT_FROM_WORDS = frozenset({Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_
                              Reason.PROTOCOL_ERROR})
 
 
+def plain_lower(value: str) -> bool:
+    """Written as the lower-cased, whitespace-collapsed texts it is matched in: lower-case, single-spaced, not
+    padded (a lexicon phrase, a pair word)."""
+    return value == value.strip() and value == value.lower() and "  " not in value
+
+
 def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") -> tuple[Phrase, ...]:
     """One lexicon file's text -> its phrases in file order, validated.
 
@@ -398,9 +411,7 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
     doc = parse(text, filename)
     top = _Place(filename)
     top.known(doc, {"language", "topics", "group"})
-    language = top.req(doc, "language")
-    if not _LANGUAGE.match(language):
-        raise top.fail(f"'language': {language!r} is not a language code like 'fr'")
+    language = top.language(doc)
     topics = doc.get("topics", False)
     if not isinstance(topics, bool):
         raise top.fail("'topics' must be true or false")
@@ -425,7 +436,7 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
         for j, value in enumerate(raw):
             if not isinstance(value, str) or len(value.strip()) < 2:
                 raise place.fail(f"phrases[{j}]: must be a string of at least two characters")
-            if value != value.strip() or value != value.lower() or "  " in value:
+            if not plain_lower(value):
                 raise place.fail(f"phrases[{j}] {value!r}: must be lower-case, single-spaced, not padded")
             if _TYPOGRAPHIC.search(value):
                 raise place.fail(f"phrases[{j}] {value!r} {_TYPOGRAPHIC_HINT}")
