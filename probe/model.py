@@ -179,6 +179,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def first_line(text: str) -> str:
+    """The first line of a reply's text, whitespace collapsed, at most 100 characters: how a summary, a finding or a
+    piece of advice quotes a reply in one line."""
+    return " ".join(text.split("\n", 1)[0].split())[:100]
+
+
 def to_plain(obj: Any) -> dict[str, Any]:
     """A dataclass instance as a JSON-ready dict."""
     result: dict[str, Any] = _plain(asdict(obj))
@@ -256,10 +262,9 @@ class Reply:
 
     @property
     def headline(self) -> str:
-        """The code and the first line, whitespace collapsed, at most 100 characters: how a summary, a finding or a
-        piece of advice quotes a reply in one line ('521 5.3.2 Service currently unavailable')."""
+        """The code and the first line, as first_line quotes it: '521 5.3.2 Service currently unavailable'."""
         first = self.lines[0] if self.lines else ""
-        return " ".join((first if self.code < 0 else f"{self.code} {first}").split())[:100]
+        return first_line(first if self.code < 0 else f"{self.code} {first}")
 
     @property
     def as_final_code(self) -> str:

@@ -30,6 +30,7 @@ from probe.model import (
     Severity,
     Step,
     Verdict,
+    first_line,
 )
 from probe.smtp.exchanges import Exchange, SessionRecord
 from probe.tls import checks as security
@@ -472,7 +473,7 @@ def _disagreements(result: AddressResult) -> list[Finding]:
         if other["verdict"] == first["verdict"] or other["host"] == first["host"]:
             continue
         verdict = Verdict(other["verdict"])
-        said = " ".join(str(other["text"] or other["code"]).split("\n", 1)[0].split())[:100]
+        said = first_line(str(other["text"] or other["code"]))
         if verdict is Verdict.UNDELIVERABLE:
             consequence = (f"mail that fails over to {other['host']} will bounce: it does not accept "
                            f"{result.address} ({said})")

@@ -18,6 +18,7 @@ from probe.model import (
     Severity,
     Step,
     Verdict,
+    first_line,
 )
 from probe.render.safe import printable
 from probe.render.wrap import DEFAULT_COLUMNS, wrap
@@ -126,7 +127,7 @@ def _postmaster_line(pm: dict[str, Any]) -> str:
     code = pm.get("code")
     how = ("accepted" if pm.get("accepted") else "deferred" if isinstance(code, int) and 400 <= code < 500
            else "refused")
-    said = " ".join(str(pm.get("text") or code or "").split("\n", 1)[0].split())[:100]
+    said = first_line(str(pm.get("text") or code or ""))
     command = str(pm.get("command") or "")
     if command.upper().startswith("MAIL"):
         return f"RCPT TO:<{pm['address']}> not asked: {pm['host']} {how} {command}" + (f" ({said})" if said else "")
