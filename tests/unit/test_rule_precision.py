@@ -73,3 +73,36 @@ def test_coremail_user_locked_is_the_recipient_not_the_client_login() -> None:
 ])
 def test_recipient_rejected_with_a_reason_is_not_an_unknown_user(text: str) -> None:
     assert _rule(text, "bounce") != "user-unknown"
+
+
+def test_an_ip_blocked_without_a_list_is_left_to_the_pairs() -> None:
+    # fresh-2026-12-160: a provider's own IP block (SPEC: provider bans are blocklisted); the pairs read 'your ip'
+    # + 'blocked' so. The rule 'client-ip-blocked' gave policy_rejected, citing a source without these words.
+    assert classify("421 Your IP is temporarily blocked, please try again later", "banner").reason is Reason.BLOCKLISTED
+    assert classify("550 Your IP is blocked", "RCPT").reason is Reason.BLOCKLISTED
+
+
+def test_an_invalid_authentication_mechanism_is_no_refused_password() -> None:
+    # fresh-2026-12c-060; Postfix xsasl_dovecot_server.c 'Invalid authentication mechanism' behind
+    # smtpd_sasl_glue.c's 'authentication failed: %s'
+    text = "535 5.7.8 Error: authentication failed: Invalid authentication mechanism"
+    assert _rule(text, "AUTH") is None
+    assert classify(text, "AUTH").reason is Reason.NOT_IMPLEMENTED
+    assert _rule("535 5.7.8 Error: authentication failed: authentication failure", "AUTH") == "credentials-invalid"
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # lexicon phrases whose own words a broad rule claimed for another reason (each phrase's source in en.toml)
+    ("sender access denied", "bounce", Reason.SENDER_REJECTED),  # pykolab
+    ("relaying access denied", "bounce", Reason.RELAY_DENIED),  # CiviCRM's bounce patterns
+    ("access denied (in reply to mail from command)", "bounce", Reason.SENDER_REJECTED),  # Sisimai Rejected.pm
+    ("throttling quota exceeded", "bounce", Reason.RATE_LIMITED),  # iRedAPD
+    ("account disabled temporarly for exceeding receiving limits", "bounce", Reason.RATE_LIMITED),  # Sisimai
+    ("blacklisted sender", "bounce", Reason.SENDER_REJECTED),  # MailCleaner
+    ("blacklisted recipient", "bounce", Reason.POLICY_REJECTED),  # MailCleaner
+    # MailCleaner's Exim ACL text, under Exim's default 550 for a deny
+    ("550 This domain does not accept mail from itself (spoofing)", "MAIL", Reason.SENDER_REJECTED),
+])
+def test_broad_rules_leave_other_sources_words_to_the_lexicon(text: str, context: str, reason: Reason) -> None:
+    assert _rule(text, context) is None
+    assert classify(text, context).reason is reason
