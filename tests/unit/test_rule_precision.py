@@ -106,3 +106,19 @@ def test_an_invalid_authentication_mechanism_is_no_refused_password() -> None:
 def test_broad_rules_leave_other_sources_words_to_the_lexicon(text: str, context: str, reason: Reason) -> None:
     assert _rule(text, context) is None
     assert classify(text, context).reason is reason
+
+
+def test_try_later_that_names_its_cause_is_not_greylisting() -> None:
+    # qpsmtpd's '451 Internal error - try again later - <msg>' (lib/Qpsmtpd/SMTP.pm; lexicon system_error)
+    text = "451 Internal error - try again later - "
+    assert _rule(text, "RCPT") != "rcpt-try-later"
+    assert classify(text, "RCPT").reason is Reason.SYSTEM_ERROR
+    assert _rule("450 Please try again later.", "RCPT") == "rcpt-try-later"
+
+
+def test_content_rejected_as_spam_is_not_the_generic_content_rule() -> None:
+    # fresh-2026-12c-064: the reply calls the content spam, as ', UBE' does
+    text = "558 5.7.1 Message content rejected due to suspected spam. IB704x"
+    assert _rule(text, "bounce") != "provider-content-rejected"
+    assert _rule("550 5.7.1 message content rejected (in reply to end of DATA command)", "bounce") \
+        == "provider-content-rejected"
