@@ -323,7 +323,8 @@ def test_address_and_mailbox_statuses_say_more_than_a_bare_550(text: str, reason
     ("550 5.7.0 Your server IP address is in the SORBS DNSBL", "RCPT", Reason.BLOCKLISTED),
     ("550 5.7.1 Client 192.0.2.7 is listed on one or more DNS blocklists", "RCPT", Reason.BLOCKLISTED),
     ("550 Your IP 192.0.2.7 is blacklisted", "RCPT", Reason.BLOCKLISTED),
-    ("550 Your IP is blocked", "RCPT", Reason.POLICY_REJECTED),
+    # an IP blocked without a list's name: the provider's own ban (SPEC), read by the pairs (test_rule_precision.py)
+    ("550 Your IP is blocked", "RCPT", Reason.BLOCKLISTED),
     ("550 5.7.1 Sender IP reputation is bad", "RCPT", Reason.BAD_REPUTATION),
     ("554 5.7.1 Rejected because of poor reputation of 192.0.2.7", "RCPT", Reason.BAD_REPUTATION),
     # "Relaying denied" decides; Sendmail appends why it could not trust the client (fixtures/corpus/README.md)
