@@ -1,0 +1,103 @@
+"""Phrases mined in round 4 (lexicon/*.toml, the sections 'Mined, round 4'): sources no group, rule or corpus entry
+cited before, each read for its whole reply table. Each reply below is the software's own string (its placeholders
+filled with documentation values) that the catalogue before round 4 read wrong with every wording rule off; only the
+round-4 phrases read it right: with the wording rules off, the lexicon decides it. An empty context is a reply to a
+command the server did not recognize."""
+
+from __future__ import annotations
+
+import pytest
+
+from probe.diagnosis.catalogue import load
+from probe.diagnosis.classifier import diagnose
+from probe.diagnosis.codes import parse
+from probe.model import Context, Reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # Spamilter src/hndlrs.c (github:nkhorman/spamilter)
+    ('550 5.7.1 Rejecting due to security policy - Helo or Ehlo MTA greeting expected, Please see: http://example.org/policy.html#helo', 'MAIL', Reason.HELO_REJECTED),
+    ('451 4.7.1 Temporary failure - Unable to validate Sender address a@example.org, Please see: http://example.org/policy.html#tempfailinvalidsender', 'MAIL', Reason.SENDER_REJECTED),
+    ('550 5.7.1 Rejecting due to security policy - Unable to validate Sender address a@example.org, Please see: http://example.org/policy.html#invalidsender', 'MAIL', Reason.SENDER_REJECTED),
+    ('550 5.7.1 Rejecting due to security policy - Recipient has been blacklisted, Please see: http://example.org/policy.html#blacklistedrecipient', 'RCPT', Reason.POLICY_REJECTED),
+    ('550 5.7.1 Rejecting due to security policy - unathorized sender', 'RCPT', Reason.SENDER_REJECTED),
+    ('451 4.7.1 Temporary failure - Unable to validate recipient, Please see: http://example.org/policy.html#tempfailinvalidrecipient', 'RCPT', Reason.SYSTEM_ERROR),
+    ('550 5.7.1 Rejecting due to security policy - Recipient undeliverable, Please see: http://example.org/policy.html#undeliverablerecipient', 'RCPT', Reason.USER_UNKNOWN),
+    ('550 5.7.1 Rejecting due to security policy - Inline executable attachement, Please see: http://example.org/policy.html#attachmentinline', 'after-DATA', Reason.CONTENT_REJECTED),
+    ("550 5.7.1 Rejecting due to security policy - Ip address used as MTA hostname '192.0.2.1', Please see: http://example.org/policy.html#ipusedashostname", 'MAIL', Reason.HELO_REJECTED),
+    ("550 5.7.1 Rejecting due to security policy - Invalid source hostname 'foo', Please see: http://example.org/policy.html#invalidsourcehostname", 'MAIL', Reason.HELO_REJECTED),
+    ('450 4.7.1 Temporary failure - Grey Listed', 'RCPT', Reason.GREYLISTED),
+    ('550 5.7.1 Rejecting due to security policy - Executable attachement, Please see: http://example.org/policy.html#attachmentbody', 'after-DATA', Reason.CONTENT_REJECTED),
+    ('550 5.7.1 Rejecting due to security policy - Content violation', 'after-DATA', Reason.CONTENT_REJECTED),
+    # bms.py (github:sdgathman/milter) and template.py (github:sdgathman/pymilter)
+    ('550 5.7.1 hello name cannot be numeric ip', 'HELO', Reason.HELO_REJECTED),
+    ('550 5.7.1 Your mail server lies.  Its name is *not* example.org.', 'HELO', Reason.HELO_REJECTED),
+    ('550 5.7.1 Bad MFROM signature', 'MAIL', Reason.SENDER_REJECTED),
+    ("550 5.7.1 We don't accept internal mail from example.org", 'MAIL', Reason.SENDER_REJECTED),
+    ('450 4.3.0 We cannot accept your email until the DNS server for example.org is operational for TXT record queries.', 'MAIL', Reason.DNS_ERROR),
+    ('550 5.7.1 Invalid RCPT PARAM', 'RCPT', Reason.SYNTAX_ERROR),
+    ('550 5.7.1 Invalid SRS signature', 'RCPT', Reason.SENDER_REJECTED),
+    ('550 5.7.1 Sending domain has been blacklisted', 'RCPT', Reason.SENDER_REJECTED),
+    ('550 5.7.1 example.org has been sending mostly spam', 'RCPT', Reason.BAD_REPUTATION),
+    ('550 5.7.1 That subject is not allowed', 'after-DATA', Reason.CONTENT_REJECTED),
+    ("550 5.7.1 We don't understand that charset", 'after-DATA', Reason.CONTENT_REJECTED),
+    ('550 5.7.1 No soliciting allowed', 'after-DATA', Reason.SPAM_DETECTED),
+    ('550 5.7.1 Your Message looks spammy', 'after-DATA', Reason.SPAM_DETECTED),
+    ('550 5.7.1 Sender email local blacklist', 'after-DATA', Reason.SENDER_REJECTED),
+    ('550 5.7.1 DSN to multiple recipients', 'after-DATA', Reason.CONTENT_REJECTED),
+    ('450 4.2.0 Too busy discarding spam.  Please try again later.', 'after-DATA', Reason.SERVICE_UNAVAILABLE),
+    ('550 5.7.1 Callback failure', 'MAIL', Reason.SENDER_REJECTED),
+    ('550 5.7.1 Sheesh people!  Use a proper helo name!', 'HELO', Reason.HELO_REJECTED),
+    # masqmail src/smtp_in.c (github:ossilator/masqmail)
+    ('501 empty recipient address', 'RCPT', Reason.SYNTAX_ERROR),
+    # vexim2 docs/vexim-acl-check-*.conf (github:vexim/vexim2)
+    ('550 Sender openly considers message as spam (X-Spam-Flag header with a positive value was found).', 'after-DATA', Reason.SPAM_DETECTED),
+    ('550 Blacklisted file extension detected in "a.exe". If you legitimately need to send these files please use a compressed archive or a file exchange provider.', 'after-DATA', Reason.CONTENT_REJECTED),
+    # mailfront (github:bruceg/mailfront): protocol-smtp.c, backend-qmail.c, plugin-*.c
+    ('554 5.1.2 Sender contains a disallowed domain', 'MAIL', Reason.SENDER_REJECTED),
+    ('451 4.3.0 Could not resolve virus scanner hostname', 'after-DATA', Reason.SYSTEM_ERROR),
+    ('451 4.3.0 Could not virus scan message', 'after-DATA', Reason.SYSTEM_ERROR),
+    ('421 4.3.0 Failed to initialize AUTH', 'AUTH', Reason.SYSTEM_ERROR),
+    ('553 5.1.1 Sorry, that address is in my badrcptto list.', 'RCPT', Reason.POLICY_REJECTED),
+    ('503 5.5.0 Too many unimplemented commands.', '', Reason.RATE_LIMITED),
+    # XMail SMTPSvr.cpp and Errors.cpp (github:GerHobbelt/xmail)
+    ('504 You did not authenticate properly using SMTP-after-POP3', 'MAIL', Reason.AUTH_REQUIRED),
+    ('505 Your domain has no DNS/MX entries', 'MAIL', Reason.SENDER_REJECTED),
+    ('551 Server use forbidden', 'MAIL', Reason.POLICY_REJECTED),
+    ('Server registered spammer domain', 'bounce', Reason.SENDER_REJECTED),
+    ('User maximum mailbox size reached', 'bounce', Reason.MAILBOX_FULL),
+    ('Remote server does not support TLS', 'bounce', Reason.TLS_FAILURE),
+    ('Remote domain has no DNS/MX entries', 'bounce', Reason.DOMAIN_UNKNOWN),
+    ('DNS name not exist', 'bounce', Reason.DOMAIN_UNKNOWN),
+    ('Error connecting to remote address', 'bounce', Reason.NETWORK_ERROR),
+    ('DNS query refused', 'bounce', Reason.DNS_ERROR),
+    ('454 TLS link already active', 'STARTTLS', Reason.BAD_SEQUENCE),
+    # vpopmail vdelivermail.c (github:DerDakon/vpopmail)
+    ('Auto creation of maildir failed. vpopmail (#5.9.8)', 'bounce', Reason.SYSTEM_ERROR),
+    ('vdelivermail: invalid syntax in .qmail-default file', 'bounce', Reason.SYSTEM_ERROR),
+    # Thunderbird composeMsgs.properties: en-US (github:mozilla/releases-comm-central), de, fr, es-ES, it, pl, pt-BR, nl (github:thunderbird/thunderbird-l10n); a client's text around the server's reply
+    ("An error occurred while sending mail: Unable to establish a secure link with Outgoing server (SMTP) smtp.example.org using STARTTLS since it doesn't advertise that feature. Switch off STARTTLS for that server or contact your service provider.", 'bounce', Reason.TLS_FAILURE),
+    ('The message could not be sent because connecting to Outgoing server (SMTP) smtp.example.org failed. The server may be unavailable or is refusing SMTP connections. Please verify that your Outgoing server (SMTP) settings are correct and try again.', 'bounce', Reason.NETWORK_ERROR),
+    ('An error occurred while sending mail: Outgoing server (SMTP) smtp.example.org is unknown. The server may be incorrectly configured. Please verify that your Outgoing server (SMTP) settings are correct and try again.', 'bounce', Reason.DOMAIN_UNKNOWN),
+    ("Unable to authenticate to Outgoing server (SMTP) smtp.example.org. Please check the password and verify the 'Authentication method' in 'Account Settings | Outgoing server (SMTP)'.", 'bounce', Reason.CREDENTIALS_INVALID),
+    ('Unable to authenticate to Outgoing server (SMTP) smtp.example.org. It does not support authentication (SMTP-AUTH) but you have chosen to use authentication.', 'bounce', Reason.NOT_IMPLEMENTED),
+    ('There are non-ASCII characters in the local part of the recipient address jürgen@example.org. This is not yet supported. Please change this address and try again.', 'bounce', Reason.BAD_ADDRESS),
+    ('Die Nachricht konnte nicht gesendet werden, weil die Verbindung mit dem SMTP-Server smtp.example.org mitten in der Transaktion verloren wurde. Versuchen Sie es nochmals.', 'bounce', Reason.NETWORK_ERROR),
+    ('Fehler beim Senden der Nachricht: Eine sichere Verbindung mit dem SMTP-Server smtp.example.org kann nicht mit STARTTLS aufgebaut werden, da der Server diese Funktion nicht angibt.', 'bounce', Reason.TLS_FAILURE),
+    ('Der Postausgangs-Server (SMTP) smtp.example.org kann nicht authentifiziert werden. Bitte überprüfen Sie das Passwort und die gewählte „Authentifizierungsmethode“ unter „Konten-Einstellungen | Postausgangs-Server (SMTP)“.', 'bounce', Reason.CREDENTIALS_INVALID),
+    ('Der SMTP-Server smtp.example.org unterstützt die gewählte Authentifizierungsmethode nicht.', 'bounce', Reason.NOT_IMPLEMENTED),
+    ('Impossible de s’authentifier sur le serveur sortant (SMTP) smtp.example.org. Veuillez vérifier votre mot de passe.', 'bounce', Reason.CREDENTIALS_INVALID),
+    ('El mensaje no se ha podido enviar porque ha caducado la conexión al servidor de salida (SMTP) smtp.example.org. Vuelva a intentarlo.', 'bounce', Reason.NETWORK_ERROR),
+    ('Ha ocurrido un error al enviar el mensaje: no es posible establecer un enlace seguro con el servidor de salida (SMTP) smtp.example.org usando STARTTLS ya que no anuncia ese mecanismo.', 'bounce', Reason.TLS_FAILURE),
+    ('Non è stato possibile inviare il messaggio perché la connessione al server di posta in uscita (SMTP) smtp.example.org è stata interrotta durante la trasmissione. Riprova.', 'bounce', Reason.NETWORK_ERROR),
+    ('Autenticazione non riuscita col server di posta in uscita (SMTP) smtp.example.org. Controllare la password e verificare il “Metodo di autenticazione”.', 'bounce', Reason.CREDENTIALS_INVALID),
+    ('Wysyłanie wiadomości się nie powiodło, ponieważ upłynął limit czasu połączenia z serwerem smtp.example.org poczty wychodzącej (SMTP).', 'bounce', Reason.NETWORK_ERROR),
+    ('Ocorreu um erro ao enviar mensagem: não foi possível estabelecer uma conexão segura com o servidor de envio (SMTP) smtp.example.org usando STARTTLS, uma vez que ele não anuncia esta funcionalidade.', 'bounce', Reason.TLS_FAILURE),
+    ('O servidor de envio (SMTP) smtp.example.org não oferece suporte ao método de autenticação selecionado.', 'bounce', Reason.NOT_IMPLEMENTED),
+    ('Het bericht kon niet worden verzonden, omdat het verbinden met uitgaande (SMTP-)server smtp.example.org is mislukt. Mogelijk is de server niet beschikbaar of weigert SMTP-verbindingen.', 'bounce', Reason.NETWORK_ERROR),
+    ('Kan niet authenticeren bij uitgaande (SMTP-)server smtp.example.org. Controleer het wachtwoord en verifieer de ‘Authenticatiemethode’.', 'bounce', Reason.CREDENTIALS_INVALID),
+])
+def test_round4_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
+    d = diagnose(parse(text), Context.parse(context) if context else None, catalogue=load(rules=""))
+    assert d.reason is reason, d.decided_by
+    assert d.decided_by is not None and d.decided_by.by == "lexicon", d.decided_by
