@@ -58,7 +58,6 @@ from probe.model import Context, Reason
     ('451 4.3.0 Could not resolve virus scanner hostname', 'after-DATA', Reason.SYSTEM_ERROR),
     ('451 4.3.0 Could not virus scan message', 'after-DATA', Reason.SYSTEM_ERROR),
     ('421 4.3.0 Failed to initialize AUTH', 'AUTH', Reason.SYSTEM_ERROR),
-    ('553 5.1.1 Sorry, that address is in my badrcptto list.', 'RCPT', Reason.POLICY_REJECTED),
     ('503 5.5.0 Too many unimplemented commands.', '', Reason.RATE_LIMITED),
     # XMail SMTPSvr.cpp and Errors.cpp (github:GerHobbelt/xmail)
     ('504 You did not authenticate properly using SMTP-after-POP3', 'MAIL', Reason.AUTH_REQUIRED),
