@@ -95,6 +95,47 @@ from probe.model import Context, Reason
     ('O servidor de envio (SMTP) smtp.example.org não oferece suporte ao método de autenticação selecionado.', 'bounce', Reason.NOT_IMPLEMENTED),
     ('Het bericht kon niet worden verzonden, omdat het verbinden met uitgaande (SMTP-)server smtp.example.org is mislukt. Mogelijk is de server niet beschikbaar of weigert SMTP-verbindingen.', 'bounce', Reason.NETWORK_ERROR),
     ('Kan niet authenticeren bij uitgaande (SMTP-)server smtp.example.org. Controleer het wachtwoord en verifieer de ‘Authenticatiemethode’.', 'bounce', Reason.CREDENTIALS_INVALID),
+    # .NET System.Net.Mail Strings.resx (github:dotnet/runtime)
+    ('System.Net.Mail.SmtpException: Server does not support secure connections.', 'bounce', Reason.TLS_FAILURE),
+    ('System.Net.Mail.SmtpException: The SMTP host was not found.', 'bounce', Reason.DOMAIN_UNKNOWN),
+    ('System.Net.Mail.SmtpException: The client or server is only configured for E-mail addresses with ASCII local-parts: jürgen@example.org.', 'bounce', Reason.BAD_ADDRESS),
+    ('System.IO.IOException: Unable to read data from the transport connection: An existing connection was forcibly closed by the remote host.', 'bounce', Reason.NETWORK_ERROR),
+    # MailKit SmtpClient.cs, SmtpStream.cs, SslHandshakeException.cs (github:jstedfast/MailKit)
+    ('MailKit.Net.Smtp.SmtpProtocolException: The SMTP server has unexpectedly disconnected.', 'bounce', Reason.NETWORK_ERROR),
+    ('System.NotSupportedException: The SMTP server does not support the STARTTLS extension.', 'bounce', Reason.TLS_FAILURE),
+    ('MailKit.Security.SslHandshakeException: An error occurred while attempting to establish an SSL or TLS connection.', 'bounce', Reason.TLS_FAILURE),
+    ('MailKit.Security.AuthenticationException: No compatible authentication mechanisms found.', 'bounce', Reason.NOT_IMPLEMENTED),
+    # SmtpServer SmtpParser.cs (github:cosullivan/SmtpServer)
+    ('501 missing the TO:', 'RCPT', Reason.SYNTAX_ERROR),
+    # iRedMail samples/postfix/helo_access.pcre (github:iredmail/iRedMail), without Postfix's prefix
+    ('ACCESS DENIED. Your email was rejected because the sending mail server does not identify itself correctly (localhost)', 'bounce', Reason.HELO_REJECTED),
+    ('ACCESS DENIED. Your email was rejected because the sending mail server sent non RFC compliant HELO identity (192.0.2.1)', 'bounce', Reason.HELO_REJECTED),
+    ('ACCESS DENIED. Your email was rejected because the sending mail server seems to be impersonating another mail server (gmail.com)', 'bounce', Reason.HELO_REJECTED),
+    # smtp-gated lang/lang-en.h, lang/lang-pl.h (github:vpithart/smtp-gated)
+    ('421 Cannot connect to server', 'banner', Reason.NETWORK_ERROR),
+    ('550 Rejected due to rate or quota limit', 'MAIL', Reason.RATE_LIMITED),
+    ('550 Message denied without autorization', 'MAIL', Reason.AUTH_REQUIRED),
+    ('550 Forbidden RCPT TO', 'RCPT', Reason.POLICY_REJECTED),
+    ('550 Znaleziono wirusa, idz sobie', 'after-DATA', Reason.VIRUS_DETECTED),
+    ('421 Nie mozna polaczyc sie z serwerem', 'banner', Reason.NETWORK_ERROR),
+    ('421 Uplynal czas oczekiwania na polaczenie', 'banner', Reason.NETWORK_ERROR),
+    ('421 Zbyt wiele polaczen z Twojego adresu, sprobuj pozniej', 'banner', Reason.RATE_LIMITED),
+    ('550 Wysylka bez autoryzacji zabroniona', 'MAIL', Reason.AUTH_REQUIRED),
+    ('550 Odrzucone z powodu przekroczenia limitow', 'MAIL', Reason.RATE_LIMITED),
+    ('550 Przekroczony okresowy limit wiadomosci', 'MAIL', Reason.RATE_LIMITED),
+    # Symfony Mailer SocketStream.php, AbstractStream.php, EsmtpTransport.php (github:symfony/symfony)
+    ('Connection to "smtp.example.org:587" has been closed unexpectedly.', 'bounce', Reason.NETWORK_ERROR),
+    ('Unable to write bytes on the wire.', 'bounce', Reason.NETWORK_ERROR),
+    ('Failed to authenticate on SMTP server with username "user@example.org" using the following authenticators: "LOGIN", "PLAIN".', 'bounce', Reason.CREDENTIALS_INVALID),
+    # Python's Lib/smtplib.py (github:python/cpython)
+    ('smtplib.SMTPServerDisconnected: Connection unexpectedly closed', 'bounce', Reason.NETWORK_ERROR),
+    ('smtplib.SMTPException: No suitable authentication method found.', 'bounce', Reason.NOT_IMPLEMENTED),
+    ('smtplib.SMTPNotSupportedError: STARTTLS extension not supported by server.', 'bounce', Reason.TLS_FAILURE),
+    # Go's src/net/net.go (github:golang/go)
+    ('dial tcp: lookup mx.example.invalid: no such host', 'bounce', Reason.DOMAIN_UNKNOWN),
+    # PHP's win32/sendmail.c (github:php/php-src)
+    ('Warning: mail(): Failed to connect to mailserver at "localhost" port 25, verify your "SMTP" and "smtp_port" setting in php.ini or use ini_set()', 'bounce', Reason.NETWORK_ERROR),
+    ('Warning: mail(): Mailserver rejected our "sendmail_from" setting', 'bounce', Reason.SENDER_REJECTED),
 ])
 def test_round4_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
     d = diagnose(parse(text), Context.parse(context) if context else None, catalogue=load(rules=""))
