@@ -136,6 +136,12 @@ from probe.model import Context, Reason
     # PHP's win32/sendmail.c (github:php/php-src)
     ('Warning: mail(): Failed to connect to mailserver at "localhost" port 25, verify your "SMTP" and "smtp_port" setting in php.ini or use ini_set()', 'bounce', Reason.NETWORK_ERROR),
     ('Warning: mail(): Mailserver rejected our "sendmail_from" setting', 'bounce', Reason.SENDER_REJECTED),
+    # Thunderbird composeMsgs.properties in ru, cs, ja, zh-CN (github:thunderbird/thunderbird-l10n)
+    ('Сообщение не может быть отправлено, так как соединение с Сервером исходящей почты (SMTP) «smtp.example.org» было утеряно в середине транзакции. Попробуйте снова.', 'bounce', Reason.NETWORK_ERROR),
+    ('Не удалось аутентифицироваться на Сервере исходящей почты (SMTP) «smtp.example.org». Пожалуйста, проверьте пароль.', 'bounce', Reason.CREDENTIALS_INVALID),
+    ('Zprávu nelze odeslat, protože se nepodařilo připojit na SMTP server smtp.example.org. Server může být nedostupný nebo odmítá SMTP spojení.', 'bounce', Reason.NETWORK_ERROR),
+    ('送信処理の途中で送信 (SMTP) サーバー smtp.example.org との接続が切断されたため、メッセージを送信できませんでした。再度試してください。', 'bounce', Reason.NETWORK_ERROR),
+    ('发件服务器（SMTP）smtp.example.org 不支持您所选择的认证方式。请试着修改“账号设置”中“服务器设置”的“认证方式”。', 'bounce', Reason.NOT_IMPLEMENTED),
 ])
 def test_round4_reject_strings_are_read_by_their_words(text: str, context: str, reason: Reason) -> None:
     d = diagnose(parse(text), Context.parse(context) if context else None, catalogue=load(rules=""))
