@@ -134,6 +134,10 @@ def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,
 
 
 _STORAGE_REASONS = frozenset({Reason.MESSAGE_TOO_BIG, Reason.MAILBOX_FULL, Reason.STORAGE_FULL})
+# A basic code's default that a security or policy status (X.7) rules out: a size or storage limit (552 5.7.0), and a
+# server out of service (421 4.7.0 closes on this client for policy, RFC 3463 §3.8; the SPEC's rate_limited '4.7.0 /
+# 421'): see _by_codes.
+_NOT_POLICY = frozenset(_STORAGE_REASONS | {Reason.SERVICE_UNAVAILABLE})
 # A basic code's default that claims the address is bad, and the enhanced subjects that speak of something
 # else (mail system, network and routing, protocol, security or policy): see diagnose().
 _ADDRESS_CLAIMS = frozenset({Reason.USER_UNKNOWN, Reason.BAD_ADDRESS})
@@ -396,13 +400,14 @@ def _by_codes(cat: Catalogue, parsed: ParsedReply, ctx: Context | None, klass: i
     basic_wins = basic_wins or (basic_says in _CODE_SAYS_MORE
                                 and parsed.enhanced is not None and parsed.enhanced.split(".")[1] == "5")
     # A generic status still beats a basic code's default when its subject rules that default out: a
-    # security/policy X.7.0 on 552 (servers reuse 552 for policy refusals) is no size or storage limit, and
+    # security/policy X.7.0 on 552 (servers reuse 552 for policy refusals) is no size or storage limit, on 421 no
+    # server out of service (it closes on this client for policy: 4.7.0 is rate_limited, enhanced.toml), and
     # X.7.0 / X.3.0 / X.4.0 / X.5.0 on 550 to RCPT is no claim that the mailbox does not exist (550 5.7.0
     # "Go away" is a policy refusal). X.1 and X.2 speak about addresses and mailboxes, so they never do.
     # And any generic status but X.0 says more than a basic code that names no cause (550, 554: unknown).
     status_subject = parsed.enhanced.split(".")[1] if parsed.enhanced is not None else None
     weak_but_contradicting = enh_entry is not None and enh_entry.weak and (
-        (basic_says in _STORAGE_REASONS and status_subject == "7")
+        (basic_says in _NOT_POLICY and status_subject == "7")
         or (basic_says in _ADDRESS_CLAIMS and status_subject in _NOT_ABOUT_ADDRESSES
             and _subject_overrules(cat, status_subject, basic_says))
         or (basic_says is Reason.UNKNOWN and status_subject != "0"))

@@ -16,7 +16,7 @@ def _words_off(text: str, context: str) -> Reason:
     return diagnose(parse(text), Context.parse(context), catalogue=load(rules="")).reason
 
 
-@pytest.mark.parametrize("context", ["MAIL", "DATA", "after-DATA", "bounce"])
+@pytest.mark.parametrize("context", ["banner", "MAIL", "RCPT", "DATA", "after-DATA", "bounce"])
 def test_421_with_a_mail_system_status_is_the_receivers_own_failure(context: str) -> None:
     """RFC 3463 §3.4: X.3.0 names the destination system as the cause, which a bare 421 leaves open; unlike X.0.0
     it is no weak status."""
@@ -76,3 +76,19 @@ def test_500_to_an_optional_command_is_not_implemented(context: str) -> None:
     to them says the server does not do them (Postfix's '500 5.5.2 Error: command not recognized' to HELP)."""
     assert classify("500 5.5.2", context).reason is Reason.NOT_IMPLEMENTED
     assert classify("500 5.5.2", "MAIL").reason is Reason.SYNTAX_ERROR
+
+
+@pytest.mark.parametrize("context", ["banner", "EHLO", "MAIL", "RCPT", "after-DATA", "bounce"])
+def test_421_says_why_it_closes_when_its_enhanced_code_does(context: str) -> None:
+    """RFC 5321 §4.2.2: 421 closes the channel, and may answer any command; the enhanced status says why (RFC 3463
+    §3.4-3.8): the mail system (4.3.0), a connection that broke off (4.4.2), a sender not authorised (4.7.1,
+    OpenSMTPD-like '421 4.7.1 Intrusion prevention active'), a security or policy deferral (4.7.0: the SPEC's
+    rate_limited '4.7.0 / 421', Google's '421 4.7.0 Try again later, closing connection'). A 421 that closes for
+    policy is no server out of service. Bare, at the greeting or to RCPT, it still is."""
+    assert classify("421 4.3.0", context).reason is Reason.SYSTEM_ERROR
+    assert classify("421 4.4.2", context).reason is Reason.NETWORK_ERROR
+    assert classify("421 4.7.1", context).reason is Reason.POLICY_REJECTED
+    assert classify("421 4.7.0", context).reason is Reason.RATE_LIMITED
+    assert classify("421 4.3.2", context).reason is Reason.SERVICE_UNAVAILABLE  # 'system not accepting messages'
+    assert classify("421", context).reason is Reason.SERVICE_UNAVAILABLE
+    assert classify("451 4.7.0", "RCPT").reason is Reason.SYSTEM_ERROR  # 451's own cause: local error in processing
