@@ -164,7 +164,8 @@ def _subject_overrules(cat: Catalogue, subject: str, basic_reason: Reason) -> bo
     X.0 says nothing and never overrules; 2xx codes and 'not implemented'/'bad sequence' keep their say."""
     if subject == "0" or basic_reason in _KEEPS_ITS_SAY:
         return False
-    return basic_reason not in _subject_reasons(cat, subject)
+    # 'unknown' names no cause, so any subject says more, even one whose generic codes give 'unknown' in some context
+    return basic_reason is Reason.UNKNOWN or basic_reason not in _subject_reasons(cat, subject)
 
 
 def _class_fitted(subject_entry: EnhancedEntry, klass: int) -> EnhancedEntry:

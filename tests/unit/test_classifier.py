@@ -313,7 +313,7 @@ def test_generic_non_address_status_on_rcpt_is_not_an_unknown_user(text: str) ->
 
 
 @pytest.mark.parametrize(("text", "reason"), [("550 5.1.0 x", Reason.USER_UNKNOWN),
-                                              ("550 5.2.0 x", Reason.MAILBOX_DISABLED),  # RFC 3463: the mailbox exists
+                                              ("550 5.2.1 x", Reason.MAILBOX_DISABLED),  # RFC 3463: the mailbox exists
                                               ("550 Requested action not taken", Reason.UNKNOWN)])
 def test_address_and_mailbox_statuses_say_more_than_a_bare_550(text: str, reason: Reason) -> None:
     assert classify(text, "RCPT").reason is reason

@@ -92,3 +92,17 @@ def test_421_says_why_it_closes_when_its_enhanced_code_does(context: str) -> Non
     assert classify("421 4.3.2", context).reason is Reason.SERVICE_UNAVAILABLE  # 'system not accepting messages'
     assert classify("421", context).reason is Reason.SERVICE_UNAVAILABLE
     assert classify("451 4.7.0", "RCPT").reason is Reason.SYSTEM_ERROR  # 451's own cause: local error in processing
+
+
+@pytest.mark.parametrize(("text", "context"), [("450 4.2.0", "bounce"), ("550 5.2.0", "RCPT"),
+                                               ("550 5.2.0", "bounce"), ("450 4.2.0", "RCPT")])
+def test_an_undefined_mailbox_status_names_no_cause(text: str, context: str) -> None:
+    """RFC 3463 §3.3 X.2.0 'Other or undefined mailbox status': 'The mailbox exists, but something about the
+    destination mailbox has caused the sending of this DSN' -- not that it is disabled (X.2.1), full (X.2.2) or too
+    small (X.2.3). Dev: 16 replies carry X.2.0, none labelled mailbox_disabled ('450 4.2.0 ... Recipient temporarily
+    unavailable' is unknown, fixtures/corpus/README.md 'unknown vs a code's default')."""
+    assert classify(text, context).reason is Reason.UNKNOWN
+    assert classify(text.replace(".2.0", ".2.1"), context).reason is Reason.MAILBOX_DISABLED
+    assert classify("552 5.2.0", "after-DATA").reason is Reason.MESSAGE_TOO_BIG  # the basic code names a cause
+    # an unregistered X.2 detail still falls back on its subject, whatever 'unknown' X.2.0 gives
+    assert classify("550 5.2.99", "RCPT").reason is Reason.MAILBOX_DISABLED
