@@ -106,3 +106,12 @@ def test_an_undefined_mailbox_status_names_no_cause(text: str, context: str) -> 
     assert classify("552 5.2.0", "after-DATA").reason is Reason.MESSAGE_TOO_BIG  # the basic code names a cause
     # an unregistered X.2 detail still falls back on its subject, whatever 'unknown' X.2.0 gives
     assert classify("550 5.2.99", "RCPT").reason is Reason.MAILBOX_DISABLED
+
+
+@pytest.mark.parametrize("context", ["MAIL", "RCPT", "DATA", "after-DATA"])
+def test_a_weak_mechanism_status_outside_auth_is_a_policy_refusal(context: str) -> None:
+    """X.7.9 'Authentication mechanism is too weak' is registered (RFC 4954 §6, IANA: basic code 534) as 'this
+    response to the AUTH command'; to other commands no mechanism is being judged (Yahoo's '554 5.7.9 Message not
+    accepted for policy reasons'): the security or policy subject, X.7."""
+    assert classify("554 5.7.9", context).reason is Reason.POLICY_REJECTED
+    assert classify("534 5.7.9", "AUTH").reason is Reason.CREDENTIALS_INVALID
