@@ -115,3 +115,14 @@ def test_a_weak_mechanism_status_outside_auth_is_a_policy_refusal(context: str) 
     accepted for policy reasons'): the security or policy subject, X.7."""
     assert classify("554 5.7.9", context).reason is Reason.POLICY_REJECTED
     assert classify("534 5.7.9", "AUTH").reason is Reason.CREDENTIALS_INVALID
+
+
+def test_452_to_rcpt_is_the_recipient_limit() -> None:
+    """RFC 5321 §4.5.3.1.10: 'The correct reply code for this condition [too many recipients] is 452'; the SPEC's
+    rate_limited names too many recipients. An enhanced code still says which storage a 452 means."""
+    assert classify("452", "RCPT").reason is Reason.RATE_LIMITED
+    assert classify("452 4.5.3", "RCPT").reason is Reason.RATE_LIMITED
+    assert classify("452 4.3.1", "RCPT").reason is Reason.STORAGE_FULL
+    assert classify("452 4.2.2", "RCPT").reason is Reason.MAILBOX_FULL
+    assert classify("452", "MAIL").reason is Reason.STORAGE_FULL  # RFC 1870 §6: SIZE the server cannot store now
+    assert classify("452", "after-DATA").reason is Reason.STORAGE_FULL
