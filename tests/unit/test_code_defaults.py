@@ -126,3 +126,13 @@ def test_452_to_rcpt_is_the_recipient_limit() -> None:
     assert classify("452 4.2.2", "RCPT").reason is Reason.MAILBOX_FULL
     assert classify("452", "MAIL").reason is Reason.STORAGE_FULL  # RFC 1870 §6: SIZE the server cannot store now
     assert classify("452", "after-DATA").reason is Reason.STORAGE_FULL
+
+
+def test_an_other_address_status_in_a_bounce_names_no_cause() -> None:
+    """RFC 3463 §3.2 X.1.0: 'Something about the address specified in the message caused this DSN'. Without the
+    command it answered it does not even say which address: Postfix's smtpd_check.c gives 5.1.0 to an unknown
+    sender. To RCPT the address is the recipient's; to MAIL the sender's."""
+    assert classify("550 5.1.0", "bounce").reason is Reason.UNKNOWN
+    assert classify("550 5.1.0", "RCPT").reason is Reason.USER_UNKNOWN
+    assert classify("550 5.1.0", "MAIL").reason is Reason.SENDER_REJECTED
+    assert classify("550 5.1.1", "bounce").reason is Reason.USER_UNKNOWN
