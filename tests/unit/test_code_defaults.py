@@ -136,3 +136,12 @@ def test_an_other_address_status_in_a_bounce_names_no_cause() -> None:
     assert classify("550 5.1.0", "RCPT").reason is Reason.USER_UNKNOWN
     assert classify("550 5.1.0", "MAIL").reason is Reason.SENDER_REJECTED
     assert classify("550 5.1.1", "bounce").reason is Reason.USER_UNKNOWN
+
+
+def test_mail_system_congestion_is_an_overloaded_server() -> None:
+    """RFC 3463 §3.5 X.4.5 'Mail system congestion ... useful only as a persistent transient error': an overloaded
+    server (SPEC service_unavailable: 'overloaded'), as maddy's '451 4.4.5 High load, try again later' and Google's
+    '421 4.4.5 Server busy' say. Google's permanent 5.4.5 is its daily sending limit."""
+    assert classify("451 4.4.5", "RCPT").reason is Reason.SERVICE_UNAVAILABLE
+    assert classify("421 4.4.5", "banner").reason is Reason.SERVICE_UNAVAILABLE
+    assert classify("550 5.4.5", "MAIL").reason is Reason.RATE_LIMITED
