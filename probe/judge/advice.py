@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from probe.judge.verdicts import ABOUT_THE_SENDER
 from probe.model import AddressResult, Reason, Verdict
 
 
@@ -67,7 +68,20 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
         return replace(result, remediation=(
             f"{result.remediation.rstrip('.')}. But {result.host or 'the server'} answered VRFY for this address "
             f"with {refused}: past the deferral, expect RCPT to be refused the same way."))
+    if result.reason in _MAILBOX_REFUSED and result.code is not None and 400 <= result.code < 500:
+        return replace(result, remediation=f"{result.remediation.rstrip('.')}. {_REFUSED_WITH_4XX}")
     return result
+
+
+# a refusal of the mailbox said with a 4xx: Postfix's soft_bounce = yes turns every 5xx of smtpd into 4xx
+# (and X.Y.Z into 4.Y.Z: smtpd_chat.c, smtpd_chat_reply), unknown_local_recipient_reject_code = 450 does it
+# for unknown local users, and unverified_recipient_reject_code = 450 (its default) for an address its verify
+# probe found undeliverable
+_REFUSED_WITH_4XX = (
+    "It was said with a temporary code (4xx), as Postfix says such refusals under soft_bounce = yes or "
+    "unknown_local_recipient_reject_code = 450 (settings for testing), or for an address it verified with the "
+    "server behind it (unverified_recipient_reject_code = 450, the default): senders' servers keep the mail "
+    "queued and retry until they give up, days later, then bounce it.")
 
 
 # what a permanent VRFY refusal can say of the mailbox itself (RFC 5321 §3.5.3: 550 for no such user)
@@ -117,7 +131,7 @@ def relay_denied_advice(host: str, domain: str, *, mx_override: bool) -> str:
 
 # the catalogue rule of Postfix's "Address verification in progress" (verify.c): a deferral while the server
 # asks the server behind it about the address, for every sender; not greylisting of a new sender
-_VERIFYING = "postfix-address-verification-in-progress"
+VERIFYING = "postfix-address-verification-in-progress"
 
 
 def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) -> str:
@@ -131,10 +145,11 @@ def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) ->
 
 def _after_retry(result: AddressResult) -> str:
     first, last = result.attempts[0], result.attempts[-1]
-    verifying = first.get("rule") == _VERIFYING
+    verifying = first.get("rule") == VERIFYING
     said = " ".join(str(p) for p in (last.get("code"), last.get("enhanced")) if p is not None) or "no reply"
     at_first = ("Deferred at first while the server verified the address with the server behind it"
-                if verifying else "Greylisted at first")
+                if verifying else "Deferred at first while the server verified the MAIL FROM address with "
+                "its domain's mail server" if first.get("rule") in ABOUT_THE_SENDER else "Greylisted at first")
     head = (f"{at_first} ({_reply_words(first)}); asked again {last.get('waited_s', 0):g} s later from "
             f"the same source address, {last.get('host')} answered {said} ({last.get('reason')}).")
     if result.verdict is Verdict.DELIVERABLE:
@@ -143,7 +158,7 @@ def _after_retry(result: AddressResult) -> str:
                     "that answer for a while (Postfix: address_verify_positive_expire_time).")
         return f"{head} Nothing to fix: greylisting only delays mail from a new sender."
     if result.reason is Reason.GREYLISTED:
-        if verifying or last.get("rule") == _VERIFYING:
+        if verifying or last.get("rule") == VERIFYING or last.get("rule") in ABOUT_THE_SENDER:
             return (f"{head} The server had not finished verifying the address: retry with a longer "
                     "--retry-greylist (and --deadline).")
         return (f"{head} Still greylisted: a real MTA keeps retrying for hours and gets through; to see it, "

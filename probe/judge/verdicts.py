@@ -22,6 +22,11 @@ _ADDRESS_REFUSED = frozenset({
 # Reasons that say the recipient exists but delivery is uncertain right now.
 _RISKY = frozenset({Reason.MAILBOX_FULL, Reason.GREYLISTED, Reason.CANNOT_VERIFY})
 
+# Catalogue rules of a deferral of the RCPT that speaks of the probe's MAIL FROM, not of the recipient: Postfix
+# checks the sender at RCPT (smtpd_delay_reject), and "<sender>: Sender address rejected: unverified address:
+# Address verification in progress" is its reject_unverified_sender still asking the sender's server.
+ABOUT_THE_SENDER = frozenset({"postfix-sender-verification-in-progress"})
+
 
 def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> Verdict:
     """The verdict for an address from the reply (or event) that decided it.
@@ -37,6 +42,8 @@ def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> V
         if reason is Reason.CANNOT_VERIFY:
             return Verdict.RISKY
         return Verdict.RISKY if catch_all else Verdict.DELIVERABLE
+    if diagnosis.rule in ABOUT_THE_SENDER:
+        return Verdict.UNKNOWN  # nothing was said about the recipient
     if reason in _RISKY:
         return Verdict.RISKY
     if reason in _ADDRESS_REFUSED:

@@ -77,3 +77,18 @@ async def test_catch_all_domain_is_detected(lab_probe: LabProbe) -> None:
     (anyone,) = report.addresses
     assert anyone.catch_all is True
     assert (anyone.verdict, anyone.code) == (Verdict.RISKY, 250)
+
+
+async def test_soft_bounce_refusal_of_the_random_address_still_says_no_catch_all(lab_probe: LabProbe) -> None:
+    """Postfix with soft_bounce = yes says every 5xx of smtpd as 4xx (smtpd_chat.c): "450 4.1.1 <a>: Recipient
+    address rejected: User unknown in local recipient table". The lookup said the mailbox does not exist, so
+    the random address's 450 is a no, not "no clear answer" (the probe said so, and left alice's acceptance
+    in doubt); and the 450 for nobody is said to be retried by senders, not to bounce at once."""
+    report = await lab_probe("alice@soft.lab.test", "nobody@soft.lab.test")
+    alice, nobody = report.addresses
+    assert (alice.verdict, alice.catch_all) == (Verdict.DELIVERABLE, False)
+    assert "refused a random one" in alice.remediation and "no clear answer" not in alice.remediation
+    assert nobody.text == ("450 4.1.1 <nobody@soft.lab.test>: Recipient address rejected: User unknown in local "
+                           "recipient table")
+    assert (nobody.verdict, nobody.reason) == (Verdict.RISKY, Reason.USER_UNKNOWN)
+    assert "soft_bounce = yes" in nobody.remediation and "retry until they give up" in nobody.remediation
