@@ -355,6 +355,9 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     - relay denied: the host does not take mail for the domain at all: does_not_accept_mail, CRITICAL, with
       the relay advice; not_accepting_mail (556, 5.1.10): does_not_accept_mail;
     - any other refusal: accepts mail, a WARNING quoting it."""
+    retried = walk.retry if walk.retry is not None and walk.retry.postmaster is not None else None
+    first = record
+    record = retried or record  # --retry-greylist asked it again: the last answer decides
     report, exchange, pm = walk.report, record.postmaster, record.postmaster_address
     if exchange is None or pm is None:
         return ""
@@ -363,6 +366,9 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     report.postmaster = {"address": pm, "host": record.host, "code": d.code, "enhanced": d.enhanced,
                          "reason": str(d.reason), "text": d.text or None, "accepted": accepted,
                          "command": exchange.command}
+    if retried is not None and first.postmaster is not None:
+        report.postmaster["attempts"] = [_attempt(first, diagnose(first.postmaster, first.host), 0.0),
+                                         _attempt(retried, d, walk.waited_s)]
     if report.status is DomainStatus.REFUSES_THIS_CLIENT or exchange.reply is None:
         return ""
     said = exchange.reply.headline
@@ -372,12 +378,17 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     if accepted:
         return f"{record.host} accepted {pm} ({said})"
     if d.code is not None and 400 <= d.code < 500:
-        grey = d.reason is Reason.GREYLISTED or greylist.worth_retrying(d)
+        verifying = d.rule == advice.VERIFYING
+        grey = not verifying and (d.reason is Reason.GREYLISTED or greylist.worth_retrying(d))
+        again = (f", asked again {walk.waited_s:g} s later (--retry-greylist), and still deferred"
+                 if retried is not None else "")
         walk.finding(Finding("postmaster-deferred", Severity.WARNING, (
-            f"{asked} ({d.reason}): "
-            + ("greylisting; a sender that retries later, as every MTA does, is let through, so mail is "
+            f"{asked} ({d.reason}){again}: "
+            + ("the server is verifying the address with the server behind it, and answers for it once that "
+               "check is done: an acceptance, or a refusal" if verifying else
+               "greylisting; a sender that retries later, as every MTA does, is let through, so mail is "
                "delayed, not refused" if grey else "mail to the domain is deferred for now; a sender retries")
-            + f". {d.remediation}"), record.host))
+            + f". {d.remediation if retried is None else _retry_hint(d)}"), record.host))
         return f"{pm} deferred ({said})"
     if d.reason in _NO_POSTMASTER:
         walk.finding(Finding("postmaster-unknown", Severity.WARNING, (
@@ -405,6 +416,13 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     walk.finding(Finding("postmaster-refused", Severity.WARNING, (
         f"{asked} ({d.reason}): {why}. {d.remediation}"), record.host))
     return f"{pm} not accepted ({said})"
+
+
+def _retry_hint(d: Diagnosis) -> str:
+    """After a --retry-greylist that was deferred again, the catalogue's "ask again (--retry-greylist)" is done."""
+    if d.reason is Reason.GREYLISTED or greylist.worth_retrying(d):
+        return "To see the answer, retry with a longer --retry-greylist (and --deadline)."
+    return d.remediation
 
 
 def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:

@@ -292,11 +292,15 @@ async def _retry_greylisted(walk: Walk, recipients: list[str], options: ProbeOpt
     first = walk.decided
     if first is None or options.retry_greylist_s <= 0 or first.outcome != "completed":
         return
-    deferred = [k for k in recipients if (e := first.rcpt.get(k)) is not None and e.context is Context.RCPT
+    answers = {k: e for k in recipients if (e := first.rcpt.get(k)) is not None}
+    postmaster = first.postmaster_address if not recipients else None  # a domain-only probe's RCPT
+    if postmaster is not None and first.postmaster is not None:
+        answers[postmaster] = first.postmaster
+    deferred = [k for k, e in answers.items() if e.context is Context.RCPT
                 and e.reply is not None and greylist.worth_retrying(diagnose(e, first.host))]
     if not deferred:
         return
-    stated = [d for k in deferred if (d := greylist.retry_delay_s(first.rcpt[k].reply.text)) is not None]  # type: ignore[union-attr]
+    stated = [d for k in deferred if (d := greylist.retry_delay_s(answers[k].reply.text)) is not None]  # type: ignore[union-attr]
     longest = max(stated) if stated else None
     loop = asyncio.get_running_loop()
     wait = greylist.planned_wait_s(longest, options.retry_greylist_s, deadline - loop.time(), options.timeout_s)
@@ -312,9 +316,11 @@ async def _retry_greylisted(walk: Walk, recipients: list[str], options: ProbeOpt
     ca = first.catch_all
     ca_open = ca is None or ca.reply is None or not 200 <= ca.reply.code < 600 or 400 <= ca.reply.code < 500
     retry_options = replace(options, catch_all=options.catch_all and ca_open)
-    second = await run_session(first.host, first.address, first.port, deferred, retry_options,
+    again = [k for k in deferred if k != postmaster]  # postmaster@ is asked as such (a session with no recipient)
+    second = await run_session(first.host, first.address, first.port, again, retry_options,
                                tls_context_factory=tls_factory, deadline=deadline,
-                               local_host=first.local_address, catch_all_address=first.catch_all_address)
+                               local_host=first.local_address, catch_all_address=first.catch_all_address,
+                               postmaster=postmaster if postmaster in deferred else None)
     walk.add(second, options)
     walk.retry, walk.waited_s = second, wait
     source = f" from the same source address {first.local_address}" if first.local_address else ""

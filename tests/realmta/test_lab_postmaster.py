@@ -121,3 +121,29 @@ async def test_a_refused_sender_means_postmaster_was_not_asked(lab_probe: LabPro
         assert "deferred by mx.postfix-early.lab.test" not in text
         assert ("but not from here (postmaster@early.lab.test was not asked: the MAIL FROM was refused)"
                 in report.summary)
+
+
+async def test_retry_greylist_asks_postmaster_again(lab_probe: LabProbe) -> None:
+    """reject_unverified_recipient (verify.lab.test: Postfix verifies with the lab's Exim, which knows no
+    postmaster): the domain-only probe's first RCPT TO:<postmaster@...> gets "450 4.1.1 ... unverified address:
+    Address verification in progress". --retry-greylist asked the addresses again but not postmaster@, and the
+    finding called the deferral greylisting that "a sender that retries later ... is let through" and told the
+    user to use --retry-greylist, which was on. Asked again, Postfix answers with Exim's refusal (or, if its
+    verify probe is still running, the same 450: then the finding says it was asked again)."""
+    report = await lab_probe("verify.lab.test", retry_greylist_s=1.0)
+    pm = report.postmaster
+    assert pm is not None and [a["code"] for a in pm["attempts"]][:1] == [450]
+    assert len(_rcpts(report)) == 2  # the first session's RCPT and the retry's
+    findings = {f.id: f.message for f in report.findings}
+    assert "greylist-retried" in findings
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    if pm["code"] == 550:  # Postfix's verify probe was done: Exim has no postmaster
+        assert "postmaster-unknown" in findings and "postmaster-deferred" not in findings
+        assert pm["text"].startswith("550 5.1.1 <postmaster@verify.lab.test>: Recipient address rejected: "
+                                     "undeliverable address:")
+    else:
+        message = findings["postmaster-deferred"]
+        assert "asked again" in message and "still deferred" in message
+        assert "verifying the address with the server behind it" in message
+    for message in findings.values():
+        assert "is let through" not in message
