@@ -184,3 +184,19 @@ def test_exim_service_not_available_is_not_the_connect_acl() -> None:
     available' (that is host_reject_connection, or IP options)."""
     e = entry("host mx1.example.com[198.51.100.7] refused to talk to me: 554 SMTP service not available", "bounce")
     assert "connect ACL" not in e["meaning"]
+
+
+def test_a_bare_454_to_rcpt_or_mail_is_not_a_tls_failure() -> None:
+    """454 is STARTTLS's (RFC 3207 §4) and AUTH's (RFC 4954 §6); Postfix answers 454 to STARTTLS only with 'TLS not
+    available due to local problem' (smtpd.c) and to RCPT with its relay check's words (smtpd_check.c). A code-only
+    454 to RCPT or MAIL was diagnosed tls_failure, with TLS advice: the code alone says nothing of the cause."""
+    from probe import classify
+    from probe.model import Reason
+
+    for context in ("RCPT", "MAIL"):
+        d = classify("454", context)
+        assert d.reason is Reason.UNKNOWN, context
+        assert "no TLS failure" in d.meaning and "STARTTLS keeps failing" not in d.remediation
+    assert classify("454", "STARTTLS").reason is Reason.TLS_FAILURE
+    assert classify("454 4.7.0 TLS not available due to local problem", "STARTTLS").reason is Reason.TLS_FAILURE
+    assert classify("454 4.7.1 <a@example.com>: Relay access denied", "RCPT").reason is Reason.RELAY_DENIED
