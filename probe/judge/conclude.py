@@ -313,7 +313,7 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
             result = catchall.accepted_by_catch_all(result, a.domain)
         result.mx_verdicts = _mx_verdicts(walk, a)
-        for finding in _disagreements(result):  # one per address and host (walk.finding keeps one per host)
+        for finding in _disagreements(result.address, result.mx_verdicts):  # one per address and host
             if finding not in report.findings:
                 report.findings.append(finding)
         report.addresses.append(result)
@@ -369,6 +369,12 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     if retried is not None and first.postmaster is not None:
         report.postmaster["attempts"] = [_attempt(first, diagnose(first.postmaster, first.host), 0.0),
                                          _attempt(retried, d, walk.waited_s)]
+    mx_verdicts = _mx_verdicts(walk, None)  # --all-mx: every host was asked, as for an address
+    if mx_verdicts:
+        report.postmaster["mx_verdicts"] = mx_verdicts
+        for finding in _disagreements(pm, mx_verdicts):
+            if finding not in report.findings:
+                report.findings.append(finding)
     if report.status is DomainStatus.REFUSES_THIS_CLIENT or exchange.reply is None:
         return ""
     said = exchange.reply.headline
@@ -452,21 +458,22 @@ def _refuses_this_prober(d: Diagnosis, *, plain: bool) -> bool:
             or (plain and d.reason is Reason.TLS_REQUIRED))
 
 
-def _mx_verdicts(walk: Walk, a: Address) -> list[dict[str, Any]]:
-    """Each session (host and address, preference order) that answered `a`'s RCPT; [] when fewer than two did.
-    An answer is counted once: a session the server ended early holds the answers of the session that asked
-    its unasked addresses again (probe.run.probe._ask_again), and that session is in the walk too."""
+def _mx_verdicts(walk: Walk, a: Address | None) -> list[dict[str, Any]]:
+    """Each session (host and address, preference order) that answered `a`'s RCPT (None: a domain-only probe's
+    RCPT TO:<postmaster@DOMAIN>); [] when fewer than two did. An answer is counted once: a session the server
+    ended early holds the answers of the session that asked its unasked addresses again
+    (probe.run.probe._ask_again), and that session is in the walk too."""
     answers = []
     seen: set[int] = set()
     for record in walk.records:
-        exchange = record.rcpt.get(a.smtp_form)
+        exchange = record.rcpt.get(a.smtp_form) if a is not None else record.postmaster
         if record is walk.retry or exchange is None or exchange.context is not Context.RCPT or exchange.reply is None:
             continue
         if id(exchange) in seen:
             continue
         seen.add(id(exchange))
         d = diagnose(exchange, record.host)
-        verdict = assess.address_verdict(d, catch_all=_catch_all(record))
+        verdict = assess.address_verdict(d, catch_all=_catch_all(record) if a is not None else None)
         answers.append({"host": record.host, "address": record.address, "verdict": str(verdict),
                         "reason": str(d.reason), "code": d.code, "enhanced": d.enhanced, "text": d.text})
     return answers if len(answers) > 1 else []
@@ -477,33 +484,33 @@ _DISAGREEMENT_SEVERITY = {Verdict.UNDELIVERABLE: Severity.CRITICAL, Verdict.RISK
                           Verdict.UNKNOWN: Severity.WARNING, Verdict.DELIVERABLE: Severity.WARNING}
 
 
-def _disagreements(result: AddressResult) -> list[Finding]:
-    """mx-disagree, once per host whose verdict differs from the deciding (first) host's.
+def _disagreements(address: str, mx_verdicts: list[dict[str, Any]]) -> list[Finding]:
+    """mx-disagree, once per host whose verdict on `address` differs from the deciding (first) host's.
 
     A host that refuses what the first accepts bounces the mail that fails over to it (CRITICAL); one that
     accepts what the first refuses takes mail only to bounce it later (WARNING), as does one that defers.
     """
-    if not result.mx_verdicts:
+    if not mx_verdicts:
         return []
-    first = result.mx_verdicts[0]
+    first = mx_verdicts[0]
     findings: list[Finding] = []
-    for other in result.mx_verdicts[1:]:
+    for other in mx_verdicts[1:]:
         if other["verdict"] == first["verdict"] or other["host"] == first["host"]:
             continue
         verdict = Verdict(other["verdict"])
         said = first_line(str(other["text"] or other["code"]))
         if verdict is Verdict.UNDELIVERABLE:
             consequence = (f"mail that fails over to {other['host']} will bounce: it does not accept "
-                           f"{result.address} ({said})")
+                           f"{address} ({said})")
         elif first["verdict"] == Verdict.UNDELIVERABLE:
-            consequence = (f"{other['host']} accepts {result.address} ({said}), which {first['host']} refuses: "
+            consequence = (f"{other['host']} accepts {address} ({said}), which {first['host']} refuses: "
                            "mail that fails over to it is accepted, then bounced by the primary (backscatter)")
         else:
-            consequence = (f"{other['host']} answers {result.address} {verdict} ({said}) where "
+            consequence = (f"{other['host']} answers {address} {verdict} ({said}) where "
                            f"{first['host']} answers {first['verdict']}: mail that fails over to it may be "
                            "delayed or refused")
         findings.append(Finding("mx-disagree", _DISAGREEMENT_SEVERITY[verdict],
-                                f"The MX hosts disagree about {result.address}: {consequence}.", other["host"]))
+                                f"The MX hosts disagree about {address}: {consequence}.", other["host"]))
     return findings
 
 

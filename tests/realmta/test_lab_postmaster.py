@@ -147,3 +147,22 @@ async def test_retry_greylist_asks_postmaster_again(lab_probe: LabProbe) -> None
         assert "verifying the address with the server behind it" in message
     for message in findings.values():
         assert "is let through" not in message
+
+
+async def test_all_mx_compares_the_postmaster_answers(lab_probe: LabProbe) -> None:
+    """twomx.lab.test: the primary (Postfix) takes the domain's mail, the backup (Exim) answers "550 relay not
+    permitted". With an address, --all-mx says the hosts disagree (CRITICAL: mail that fails over bounces);
+    the domain-only probe asked postmaster@ on both hosts too, but reported the primary's 250 alone: the
+    backup's refusal was in the transcript only, and the run was not CRITICAL."""
+    report = await lab_probe("twomx.lab.test", all_mx=True)
+    pm = report.postmaster
+    assert pm is not None and (pm["host"], pm["code"]) == ("mx.postfix.lab.test", 250)
+    assert [(v["host"], v["code"], v["reason"]) for v in pm["mx_verdicts"]] == [
+        ("mx.postfix.lab.test", 250, "accepted"), ("mx.exim.lab.test", 550, "relay_denied")]
+    (disagree,) = [f for f in report.findings if f.id == "mx-disagree"]
+    assert disagree.subject == "mx.exim.lab.test"
+    assert "fails over to mx.exim.lab.test will bounce" in disagree.message
+    assert "550 relay not permitted" in disagree.message
+    assert report.exit_code is ExitCode.CRITICAL
+    single = await lab_probe("twomx.lab.test")  # without --all-mx the backup is not asked: nothing to compare
+    assert single.postmaster is not None and "mx_verdicts" not in single.postmaster
