@@ -106,6 +106,7 @@ class Walk:
         self.waited_s = 0.0
         self.no_address: list[Diagnosis] = []  # one per MX host that had no address to try
         self.facts: advice.RunFacts | None = None  # what the run settled, once the walk is over
+        self.ask_postmaster = False  # RCPT TO:<postmaster@DOMAIN> with the addresses too (a batch's domain line)
 
     def add(self, record: SessionRecord, options: ProbeOptions) -> None:
         """Keep a finished session: raw, as the report's Session, and its findings."""

@@ -39,8 +39,10 @@ async def probe_unit(
     """Probe one unit (see the module's docstring); `finish` judges each line's report (its exit code)."""
     lines = [[parse_address(text) for text in line["addresses"]] for line in unit["lines"]]
     every = list({a.smtp_form: a for line in lines for a in line}.values())  # an address asked once
+    domain_line = any(not line for line in lines)  # the domain alone: its report asks postmaster@, as alone
     walk = await walk_domain(unit["domain"], every, options, resolver=resolver,
-                             tls_context_factory=tls_context_factory, limiter=limiter)
+                             tls_context_factory=tls_context_factory, limiter=limiter,
+                             postmaster=domain_line and bool(every))
     results = []
     for line, addresses in zip(unit["lines"], lines, strict=True):
         own = line_report(walk, list({a.smtp_form: a for a in addresses}.values()))
@@ -70,8 +72,8 @@ def line_report(walk: Walk, addresses: Sequence[Address]) -> Report:
 def _own_session(session: Session, record: SessionRecord, keys: set[str]) -> Session:
     """The session showing only the steps about `keys`, the catch-all and those about no address."""
     exchanges = [e for e in record.exchanges
-                 if e.address is None or e.address in keys
-                 or e.address in (record.catch_all_address, record.postmaster_address)]
+                 if e.address is None or e.address in keys or e.address == record.catch_all_address
+                 or (not keys and e.address == record.postmaster_address)]  # postmaster@: the domain's line
     if len(exchanges) == len(record.exchanges):
         return session
     mine = to_session(replace(record, exchanges=exchanges))

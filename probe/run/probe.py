@@ -70,9 +70,11 @@ async def walk_domain(
     resolver: Any | None = None,
     tls_context_factory: TlsContextFactory | None = None,
     limiter: HostLimiter | None = None,
+    postmaster: bool = False,
 ) -> Walk:
     """DNS, the MX walk and the policies, asking about `addresses`; not yet concluded (see finish_walk).
-    Never raises on network trouble."""
+    Never raises on network trouble. A domain-only probe asks RCPT TO:<postmaster@DOMAIN> (options.postmaster);
+    `postmaster` asks it beside `addresses` too (a batch unit that also holds a line with the domain alone)."""
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     deadline = loop.time() + options.deadline_s
@@ -80,6 +82,7 @@ async def walk_domain(
     if resolver is None:
         resolver = resolve.LazyResolver(options.resolvers, timeout_s=options.timeout_s)
     walk = Walk(report)
+    walk.ask_postmaster = postmaster
     try:
         # a little grace past the deadline, so a session cut short records "deadline-exceeded" itself
         async with asyncio.timeout_at(deadline + _DEADLINE_GRACE_S):
@@ -251,7 +254,8 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
     `records`. With -4/-6, when no address of that family accepts a connection, its other family's.
     With no address to ask (a domain-only probe), RCPT TO:<postmaster@DOMAIN> asks whether the host takes mail
     for the domain from this client (RFC 5321 §4.5.1: every server that delivers for a domain accepts it)."""
-    postmaster = f"postmaster@{walk.report.domain}" if options.postmaster and not recipients else None
+    postmaster = (f"postmaster@{walk.report.domain}" if options.postmaster and (walk.ask_postmaster or not recipients)
+                  else None)
 
     async def attempt(ips: list[str]) -> bool:
         for ip in ips:
@@ -293,7 +297,7 @@ async def _retry_greylisted(walk: Walk, recipients: list[str], options: ProbeOpt
     if first is None or options.retry_greylist_s <= 0 or first.outcome != "completed":
         return
     answers = {k: e for k in recipients if (e := first.rcpt.get(k)) is not None}
-    postmaster = first.postmaster_address if not recipients else None  # a domain-only probe's RCPT
+    postmaster = first.postmaster_address  # a domain-only probe's RCPT (or a batch unit's domain line's)
     if postmaster is not None and first.postmaster is not None:
         answers[postmaster] = first.postmaster
     deferred = [k for k, e in answers.items() if e.context is Context.RCPT

@@ -341,9 +341,10 @@ class _Dialogue:
             domain = self.recipients[0].rpartition("@")[2]
             self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
             batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
-        if self.postmaster and not self.recipients and (smtputf8 or self.postmaster.isascii()):
+        if self.postmaster and (smtputf8 or self.postmaster.isascii()):
             # a domain-only probe asks whether mail to the domain is taken at all, with the one address every
-            # server that delivers for it must accept (RFC 5321 §4.5.1), in the same group as MAIL
+            # server that delivers for it must accept (RFC 5321 §4.5.1), in the same group as MAIL (the caller
+            # asks it beside recipients only for a batch unit that also holds the domain alone)
             self.record.postmaster_address = self.postmaster
             batch.append(_Rcpt(self.postmaster, postmaster=True))
         sender_utf8 = not self.options.mail_from.isascii()

@@ -251,19 +251,21 @@ async def test_each_line_speaks_of_its_own_targets_only(dns: FakeDNS) -> None:
         out = await batch(dns, smtp, lines)
         assert len(smtp.connections) == 1
         rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
-    assert sorted(rcpts) == ["RCPT TO:<a@one.b.test>", "RCPT TO:<gone@one.b.test>"]  # each asked once
+    # each asked once; postmaster@ for the domain's own line (it asks it alone: test_a_domain_only_line_asks_postmaster)
+    assert sorted(rcpts) == ["RCPT TO:<a@one.b.test>", "RCPT TO:<gone@one.b.test>", "RCPT TO:<postmaster@one.b.test>"]
     alice, domain_only, both, gone = out
     assert [a["address"] for a in alice["addresses"]] == ["a@one.b.test"]
     assert [a["address"] for a in both["addresses"]] == ["a@one.b.test", "gone@one.b.test"]
     assert "gone@" not in alice["summary"] and "a@one" in alice["summary"]
-    assert domain_only["addresses"] == [] and "@" not in domain_only["summary"]
+    assert domain_only["addresses"] == [] and "a@one" not in domain_only["summary"] and "gone@" not in domain_only["summary"]
     assert (alice["exit_code"], domain_only["exit_code"], both["exit_code"], gone["exit_code"]) == (0, 0, 2, 2)
 
     def rcpt_steps(result: dict[str, Any]) -> list[str]:
         return [s["command"] for s in result["sessions"][0]["steps"] if (s["command"] or "").startswith("RCPT")]
 
     assert rcpt_steps(alice) == ["RCPT TO:<a@one.b.test>"]
-    assert rcpt_steps(domain_only) == [] and rcpt_steps(gone) == ["RCPT TO:<gone@one.b.test>"]
+    assert rcpt_steps(domain_only) == ["RCPT TO:<postmaster@one.b.test>"] and rcpt_steps(gone) == ["RCPT TO:<gone@one.b.test>"]
+    assert domain_only["postmaster"]["accepted"] and alice["postmaster"] is None
     assert sorted(rcpt_steps(both)) == ["RCPT TO:<a@one.b.test>", "RCPT TO:<gone@one.b.test>"]
     assert not any("gone@" in f["message"] for f in alice["findings"] + domain_only["findings"])
 

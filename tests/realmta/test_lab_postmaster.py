@@ -10,11 +10,14 @@ aliases file's postmaster: root); the lab's Exim knows alice and bob only, so it
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Reason, Report
 from probe.render.text import render_text
+from probe.run.bulk import probe_unit
 
-from lab import Lab, LabProbe
+from lab import LAB_OPTIONS, Lab, LabProbe
 
 
 def _flat_text(report: Report) -> str:
@@ -166,3 +169,24 @@ async def test_all_mx_compares_the_postmaster_answers(lab_probe: LabProbe) -> No
     assert report.exit_code is ExitCode.CRITICAL
     single = await lab_probe("twomx.lab.test")  # without --all-mx the backup is not asked: nothing to compare
     assert single.postmaster is not None and "mx_verdicts" not in single.postmaster
+
+
+async def test_a_batch_domain_line_asks_postmaster_beside_the_addresses(lab: Lab) -> None:
+    """`smtp-probe batch` gathers the lines of one domain into one walk. A line with the domain alone must get the
+    report it would have alone (run/bulk.py): alone, exim.lab.test's postmaster@ is refused ("550 Unrouteable
+    address": the lab's Exim has no postmaster), a WARNING; beside a line with an address of the domain, the
+    postmaster RCPT was not sent, and the domain's line said nothing of it."""
+    unit = {"domain": "exim.lab.test", "lines": [
+        {"line": 1, "input": "exim.lab.test", "addresses": []},
+        {"line": 2, "input": "alice@exim.lab.test", "addresses": ["alice@exim.lab.test"]}]}
+    domain_line, alice_line = await probe_unit(unit, replace(LAB_OPTIONS, port=lab.port),
+                                               finish=lambda r: finish_report(r, []), resolver=lab.resolver())
+    pm = domain_line["postmaster"]
+    assert pm is not None and (pm["code"], pm["text"], pm["reason"]) == (550, "550 Unrouteable address", "user_unknown")
+    assert "postmaster-unknown" in {f["id"] for f in domain_line["findings"]}
+    assert domain_line["exit_code"] == int(ExitCode.WARNING)
+    # the address's line is the report it has alone: no postmaster@ answer, step or finding
+    assert alice_line["postmaster"] is None and alice_line["addresses"][0]["verdict"] == "deliverable"
+    assert "postmaster-unknown" not in {f["id"] for f in alice_line["findings"]}
+    steps = [s["command"] or "" for s in alice_line["sessions"][0]["steps"]]
+    assert not any("postmaster@" in c for c in steps)

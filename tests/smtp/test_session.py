@@ -455,11 +455,15 @@ async def test_postmaster_is_asked_in_the_mail_group_when_there_is_no_recipient(
     assert verbs(silent) == ["EHLO", "MAIL", "RCPT", "RSET", "QUIT"]
 
 
-async def test_postmaster_is_not_asked_beside_recipients(fake: Factory) -> None:
-    """With recipients, they are the test: postmaster@ is not added (nor without the argument)."""
+async def test_postmaster_is_asked_when_the_caller_says_so(fake: Factory) -> None:
+    """The session asks postmaster@ when given it, after the recipients (the caller gives it for a domain-only
+    probe, and beside recipients for a batch unit that also holds a line with the domain alone); without the
+    argument it is never added."""
     server = await fake()
     record = await probe(server, ["a@x.test"], opts(catch_all=False), postmaster="postmaster@x.test")
-    assert record.postmaster is None and "postmaster" not in " ".join(server.commands)
+    assert record.postmaster is not None and "a@x.test" in record.rcpt and "postmaster@x.test" not in record.rcpt
+    rcpts = [c for c in server.connections[0].commands if c.startswith("RCPT")]
+    assert rcpts == ["RCPT TO:<a@x.test>", "RCPT TO:<postmaster@x.test>"]
     record = await probe(server, [], opts())
     assert record.postmaster is None
     assert not any(c.startswith("RCPT") for c in server.connections[1].commands)
