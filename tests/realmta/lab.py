@@ -56,8 +56,8 @@ HOSTS = {
     "exim": 20, "exim-strict": 21, "exim-verify": 22, "postscreen-dnsbl": 25, "postscreen-deep": 26,
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
-    "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-count": 48,
-    "postfix-vsender": 49, "exim-vrfy": 50, "exim-max": 51, "nowhere": 98,
+    "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-vsender": 49, "exim-max": 51,
+    "nowhere": 98,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
 SCENARIOS: dict[str, list[str]] = {
@@ -86,10 +86,8 @@ SCENARIOS: dict[str, list[str]] = {
     "errors": ["postfix-errors"],  # pf users, smtpd_hard_error_limit = 2 (421 at the third error)
     "noutf8": ["postfix-noutf8"],  # pf users, smtputf8_enable = no (no SMTPUTF8 advertised)
     "soft": ["postfix-soft"],  # pf users, soft_bounce = yes (every 5xx of smtpd said as 4xx)
-    "count": ["postfix-count"],  # pf users, smtpd_client_connection_count_limit = 1 (anvil)
     "vsender": ["postfix-vsender"],  # pf users, reject_unverified_sender; unreach: reject_unverified_recipient
     "unreach": ["postfix-vsender"],  # Postfix relays to "nowhere" (nothing listens there)
-    "eximvrfy": ["exim-vrfy"],  # as exim, acl_smtp_vrfy = accept (VRFY verifies)
     "eximmax": ["exim-max"],  # as exim, smtp_accept_max = 1
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
@@ -261,7 +259,6 @@ class Lab:
             lab._start_postfix()
             lab._start_exim("exim", ["exim.lab.test"])
             lab._start_exim("exim-nopipe", ["eximnopipe.lab.test"], "pipelining_advertise_hosts = :")
-            lab._start_exim("exim-vrfy", ["eximvrfy.lab.test"], "acl_smtp_vrfy = accept")
             lab._start_exim("exim-max", ["eximmax.lab.test"], "smtp_accept_max = 1")
             lab._start_exim("exim-strict", ["eximstrict.lab.test"], "smtp_accept_max_nonmail = 2")
             lab._start_exim("exim-verify", ["verify.lab.test", "callout.lab.test", "deferred.lab.test"],
@@ -328,7 +325,7 @@ class Lab:
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
                                                    "early", "limit", "rate", "listed", "deep", "callout",
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
-                                                   "count", "vsender")]
+                                                   "vsender")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test"))
@@ -369,7 +366,6 @@ class Lab:
             Listener(self.ip("postfix-errors"), ("smtpd_hard_error_limit=2",)),
             Listener(self.ip("postfix-noutf8"), ("smtputf8_enable=no",)),
             Listener(self.ip("postfix-soft"), ("soft_bounce=yes",)),
-            Listener(self.ip("postfix-count"), ("smtpd_client_connection_count_limit=1",)),
             Listener(self.ip("postfix-vsender"), (
                 "smtpd_sender_restrictions=reject_unverified_sender",
                 "smtpd_recipient_restrictions=reject_unauth_destination,reject_unverified_recipient",

@@ -229,3 +229,27 @@ async def test_no_reverse_dns_for_the_probes_address_refuses_this_client(lab: La
            f"[{source}], to RCPT)" in report.summary
     text = _flat_text(report)
     assert "REFUSES THIS CLIENT" in text and "UNDELIVERABLE" not in text
+
+
+async def test_exim_smtp_accept_max_is_a_limit_on_everyone(lab: Lab, lab_probe: LabProbe) -> None:
+    """Exim with smtp_accept_max = 1 and one connection open: "421 Too many concurrent SMTP connections; please
+    try again later." (daemon.c), to any client. The probe said "The server limits how many connections ... it
+    takes from you ... Send more slowly: fewer recipients per message, fewer parallel connections": it had one
+    connection, and the limit is the server's total (Exim adds "from this IP address" for the per-client one).
+    The holding connection waits for its own 220 (the start-up check's connection may still count for a moment:
+    then it is answered 421 and tries again), so the probe's is the second."""
+    for _ in range(100):
+        holder = socket.create_connection((lab.ip("exim-max"), lab.port), timeout=5)
+        if holder.recv(512).startswith(b"220"):
+            break
+        holder.close()
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("Exim never gave the holding connection its slot")
+    with holder:
+        report = await lab_probe("alice@eximmax.lab.test")
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason, alice.code) == (Verdict.UNKNOWN, Reason.RATE_LIMITED, 421)
+    assert alice.text == "421 Too many concurrent SMTP connections; please try again later."
+    assert "not on this client's" in alice.meaning and "from you" not in alice.meaning
+    assert "fewer recipients" not in alice.remediation and "not of you" in alice.remediation

@@ -200,3 +200,14 @@ def test_a_bare_454_to_rcpt_or_mail_is_not_a_tls_failure() -> None:
     assert classify("454", "STARTTLS").reason is Reason.TLS_FAILURE
     assert classify("454 4.7.0 TLS not available due to local problem", "STARTTLS").reason is Reason.TLS_FAILURE
     assert classify("454 4.7.1 <a@example.com>: Relay access denied", "RCPT").reason is Reason.RELAY_DENIED
+
+
+def test_exims_per_host_connection_limit_is_not_read_as_its_total() -> None:
+    """Exim's smtp_accept_max_per_host refusal names this client ('from this IP address', daemon.c): the rule for
+    its total (smtp_accept_max) leaves it to the general rate-limit reading."""
+    from probe import classify
+
+    d = classify("421 Too many concurrent SMTP connections from this IP address; please try again later.", "banner")
+    assert d.rule != "exim-smtp-accept-max" and d.reason.value == "rate_limited"
+    assert classify("421 Too many concurrent SMTP connections; please try again later.", "banner").rule == (
+        "exim-smtp-accept-max")
