@@ -318,8 +318,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             if finding not in report.findings:
                 report.findings.append(finding)
         report.addresses.append(result)
-    if refusal is None and walk.retry is None:
-        refusal = _refused_at_every_rcpt(record)
+    if refusal is None:
+        refusal = _refused_at_every_rcpt(record, walk.retry)
         if refusal is not None:
             report.status, report.reason = DomainStatus.REFUSES_THIS_CLIENT, diagnose(refusal, record.host).reason
     postmaster = _postmaster(walk, record) if not addresses else None
@@ -432,15 +432,21 @@ def _retry_hint(d: Diagnosis) -> str:
     return d.remediation
 
 
-def _refused_at_every_rcpt(record: SessionRecord) -> Exchange | None:
+def _refused_at_every_rcpt(record: SessionRecord, retry: SessionRecord | None = None) -> Exchange | None:
     """The first refusal, when the server answered every recipient of the session (the addresses' and the
     random one) with a refusal of this client (SPEC.md: refuses_this_client), never with an acceptance:
     Postfix says its HELO, client and sender restrictions only at RCPT (smtpd_delay_reject = yes, the
     default), and postscreen's DNSBL "enforce" action too ("550 5.7.1 Service unavailable; client [...]
     blocked using ..." to each RCPT, postscreen_early.c). Such a host accepted no mail from this client:
     it refused this client, as when it says so at the greeting or to EHLO. A domain-only probe's RCPT
-    TO:<postmaster@DOMAIN> is such a recipient too. None otherwise."""
-    answers = [e for e in (*record.rcpt.values(), record.catch_all, record.postmaster)
+    TO:<postmaster@DOMAIN> is such a recipient too. After a --retry-greylist session (`retry`), its answers
+    replace the first session's for what it asked again. None otherwise."""
+    def last(first: Exchange | None, again: Exchange | None) -> Exchange | None:
+        return again if again is not None and again.reply is not None else first
+
+    answers = [e for e in (*(last(e, retry.rcpt.get(k) if retry else None) for k, e in record.rcpt.items()),
+                           last(record.catch_all, retry.catch_all if retry else None),
+                           last(record.postmaster, retry.postmaster if retry else None))
                if e is not None and e.reply is not None]
     plain = plaintext.in_plain_text(record)
     if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host), plain=plain)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from probe.model import Reason, Report, Verdict
+from probe.model import DomainStatus, Reason, Report, Verdict
 
 from lab import LabProbe
 
@@ -87,3 +87,8 @@ async def test_retried_sender_verification_says_what_was_verified(lab_probe: Lab
     assert [a["code"] for a in alice.attempts] == [450, 450]
     assert alice.remediation.startswith("Deferred at first while the server verified the MAIL FROM address")
     assert alice.verdict is Verdict.UNKNOWN
+    if alice.reason is Reason.SENDER_REJECTED:  # the verify probe was done:
+        # the host refused this client's sender at every RCPT; after the retry it was said to accept mail
+        # (without a retry the status was refuses_this_client already)
+        assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED)
+
