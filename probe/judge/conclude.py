@@ -384,6 +384,17 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
              + " ".join(str(c) for c in (d.code, d.enhanced) if c is not None))
     if accepted:
         return f"{record.host} accepted {pm} ({said})"
+    if d.reason is Reason.RELAY_DENIED:  # a 4xx too: Postfix's default relay check, defer_unauth_destination
+        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
+        mx_override = walk.facts.mx_override if walk.facts is not None else report.mx_source == "override"
+        fix = advice.relay_denied_advice(record.host, report.domain, mx_override=mx_override)
+        fate = ("bounces there" if d.code is None or d.code >= 500 else
+                "is deferred there, and bounced when senders give up retrying, days later (Postfix's default relay "
+                "check, defer_unauth_destination, says 'Relay access denied' with a 4xx; so does soft_bounce = yes)")
+        walk.finding(Finding("postmaster-relay-denied", Severity.CRITICAL, (
+            f"{asked} ({d.reason}): {record.host} does not take mail for {report.domain}, so mail to the "
+            f"domain {fate}. {fix}"), record.host))
+        return f"{record.host} does not take mail for {report.domain} ({said})"
     if d.code is not None and 400 <= d.code < 500:
         verifying = d.rule == advice.VERIFYING
         grey = not verifying and (d.reason is Reason.GREYLISTED or greylist.worth_retrying(d))
@@ -405,14 +416,6 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
             f"and Exim: 'postmaster: root' in /etc/aliases, then newaliases; a virtual-domain table: a "
             f"{pm} entry)."), record.host))
         return f"{pm} refused ({said})"
-    if d.reason is Reason.RELAY_DENIED:
-        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
-        mx_override = walk.facts.mx_override if walk.facts is not None else report.mx_source == "override"
-        fix = advice.relay_denied_advice(record.host, report.domain, mx_override=mx_override)
-        walk.finding(Finding("postmaster-relay-denied", Severity.CRITICAL, (
-            f"{asked} ({d.reason}): {record.host} does not take mail for {report.domain}, so mail to the "
-            f"domain bounces there. {fix}"), record.host))
-        return f"{record.host} does not take mail for {report.domain} ({said})"
     if d.reason is Reason.NOT_ACCEPTING_MAIL:
         report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
         return f"{pm} refused ({said})"

@@ -56,7 +56,7 @@ HOSTS = {
     "exim": 20, "exim-strict": 21, "exim-verify": 22, "postscreen-dnsbl": 25, "postscreen-deep": 26,
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
-    "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-vsender": 49, "exim-max": 51,
+    "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
     "nowhere": 98,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -366,6 +366,9 @@ class Lab:
             Listener(self.ip("postfix-errors"), ("smtpd_hard_error_limit=2",)),
             Listener(self.ip("postfix-noutf8"), ("smtputf8_enable=no",)),
             Listener(self.ip("postfix-soft"), ("soft_bounce=yes",)),
+            # Postfix's default relay check (postconf -d smtpd_relay_restrictions): 454 for a domain it does not serve
+            Listener(self.ip("postfix-defer"), (
+                "smtpd_relay_restrictions=permit_mynetworks,permit_sasl_authenticated,defer_unauth_destination",)),
             Listener(self.ip("postfix-vsender"), (
                 "smtpd_sender_restrictions=reject_unverified_sender",
                 "smtpd_recipient_restrictions=reject_unauth_destination,reject_unverified_recipient",

@@ -190,3 +190,19 @@ async def test_a_batch_domain_line_asks_postmaster_beside_the_addresses(lab: Lab
     assert "postmaster-unknown" not in {f["id"] for f in alice_line["findings"]}
     steps = [s["command"] or "" for s in alice_line["sessions"][0]["steps"]]
     assert not any("postmaster@" in c for c in steps)
+
+
+async def test_a_host_that_defers_relaying_for_the_domain_does_not_take_its_mail(lab: Lab, lab_probe: LabProbe) -> None:
+    """Postfix's default smtpd_relay_restrictions end in defer_unauth_destination: for a domain it does not serve it
+    answers "454 4.7.1 <postmaster@...>: Relay access denied" (smtpd_check.c). Probed as exim.lab.test's mail
+    server, the report said "ACCEPTS MAIL" and "mail to the domain is deferred for now; a sender retries": the
+    host takes none of the domain's mail, whatever the code (with 550 it said so: the test above)."""
+    report = await lab_probe("exim.lab.test", mx=((lab.ip("postfix-defer"), lab.port),))
+    assert report.postmaster is not None
+    assert report.postmaster["text"] == "454 4.7.1 <postmaster@exim.lab.test>: Relay access denied"
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED, ExitCode.CRITICAL)
+    ids = {f.id for f in report.findings}
+    assert "postmaster-relay-denied" in ids and "postmaster-deferred" not in ids
+    (finding,) = [f for f in report.findings if f.id == "postmaster-relay-denied"]
+    assert "defer_unauth_destination" in finding.message and "give up retrying" in finding.message
