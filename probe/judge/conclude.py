@@ -322,6 +322,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         refusal = _refused_at_every_rcpt(record, walk.retry)
         if refusal is not None:
             report.status, report.reason = DomainStatus.REFUSES_THIS_CLIENT, diagnose(refusal, record.host).reason
+    if report.status is DomainStatus.ACCEPTS_MAIL and _relay_denied_for_the_domain(record, report.domain):
+        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED
     postmaster = _postmaster(walk, record) if not addresses else None
     report.summary = _summary(report)
     if postmaster:
@@ -426,6 +428,15 @@ def _postmaster(walk: Walk, record: SessionRecord) -> str:
     walk.finding(Finding("postmaster-refused", Severity.WARNING, (
         f"{asked} ({d.reason}): {why}. {d.remediation}"), record.host))
     return f"{pm} not accepted ({said})"
+
+
+def _relay_denied_for_the_domain(record: SessionRecord, domain: str) -> bool:
+    """Every recipient of `domain` this host answered (the addresses', the random one's) was refused as a relay:
+    the host takes none of the domain's mail, as a domain-only probe's refused postmaster@ shows (_postmaster).
+    Addresses of another domain are relay questions (assess.asked_elsewhere) and say nothing of this one."""
+    answers = [e for key, e in (*record.rcpt.items(), (record.catch_all_address or "", record.catch_all))
+               if e is not None and e.reply is not None and key.rpartition("@")[2].lower() == domain.lower()]
+    return bool(answers) and all(diagnose(e, record.host).reason is Reason.RELAY_DENIED for e in answers)
 
 
 def _retry_hint(d: Diagnosis) -> str:

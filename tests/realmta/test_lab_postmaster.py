@@ -206,3 +206,16 @@ async def test_a_host_that_defers_relaying_for_the_domain_does_not_take_its_mail
     assert "postmaster-relay-denied" in ids and "postmaster-deferred" not in ids
     (finding,) = [f for f in report.findings if f.id == "postmaster-relay-denied"]
     assert "defer_unauth_destination" in finding.message and "give up retrying" in finding.message
+
+
+async def test_addresses_refused_as_relay_mean_the_host_takes_no_mail_for_the_domain(lab: Lab, lab_probe: LabProbe) -> None:
+    """The same hosts asked about addresses: Exim's "550 relay not permitted" and Postfix's default "454 4.7.1 <a>:
+    Relay access denied", to the address and to the random one alike. The domain-only probe says the host does
+    not accept the domain's mail; with addresses the report said "ACCEPTS MAIL"."""
+    exim = await lab_probe("alice@pf.lab.test", mx=((lab.ip("exim"), lab.port),))
+    postfix = await lab_probe("alice@exim.lab.test", mx=((lab.ip("postfix-defer"), lab.port),))
+    for report, code in ((exim, 550), (postfix, 454)):
+        (alice,) = report.addresses
+        assert (alice.reason, alice.code) == (Reason.RELAY_DENIED, code)
+        assert (report.status, report.reason) == (DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED)
+        assert "ACCEPTS MAIL" not in _flat_text(report)
