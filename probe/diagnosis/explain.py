@@ -7,8 +7,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from probe.diagnosis.catalogue import CodeEntry, EnhancedEntry, default
-from probe.diagnosis.classifier import CLASS_NAMES, classify, diagnose
+from probe.diagnosis.classifier import classify, diagnose
 from probe.diagnosis.codes import parse, split_enhanced
+from probe.diagnosis.codesays import CLASS_NAMES
 from probe.errors import InputError
 from probe.model import Context, Diagnosis, Reason
 

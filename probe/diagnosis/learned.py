@@ -23,12 +23,13 @@ import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import ClassVar
 
 from probe.diagnosis.catalogue import Catalogue
 from probe.diagnosis.catalogue.learnedwords import LearnedWord
 from probe.diagnosis.catalogue.prefilter import text_words
 from probe.diagnosis.codes import ParsedReply
-from probe.diagnosis.lexicon import decided_by_words, weigh_code_evidence
+from probe.diagnosis.lexicon import weigh_code_evidence
 from probe.model import Context, Decision, Reason
 
 # What is not words: URLs, e-mail addresses (the whole run of non-blanks), host names and dotted numbers (5.7.1,
@@ -83,6 +84,14 @@ class WordVerdict:
         return (f"the word{'s' if len(self.words) > 1 else ''} {quoted} {lean} to {self.reason.value} (score "
                 f"{self.score:g}{backed}), learned from {' and '.join(learned)}")
 
+    lead: ClassVar[str] = "learned words: "  # how 'Decided by ...' introduces the Decision's summary in the meaning
+    sources: ClassVar[tuple[str, ...]] = ()  # no phrase sources: the references are the code's
+
+    def decision(self, *, agreed: bool = False) -> Decision:
+        """The learned words decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
+        summary = f"{self.summary()}, as the code says" if agreed else self.summary()
+        return Decision("learned", summary, phrases=tuple(w.word for w in self.words), evidence=self.evidence)
+
 
 def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, words: frozenset[str] | None = None,
                 coded: Reason | None = None) -> WordVerdict | None:
@@ -123,14 +132,3 @@ def judge_words(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue, 
     if not any(w.reason is best for w in found):  # the code's own reason, which no word named: the code decides
         return None
     return WordVerdict(best, round(score, 2), tuple(w for w in found if w.reason is best), tuple(backing.get(best, ())))
-
-
-def by_words(verdict: WordVerdict, *, agreed: bool = False) -> Decision:
-    """The learned words decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
-    summary = f"{verdict.summary()}, as the code says" if agreed else verdict.summary()
-    return Decision("learned", summary, phrases=tuple(w.word for w in verdict.words), evidence=verdict.evidence)
-
-
-def words_decide(cat: Catalogue, verdict: WordVerdict) -> tuple[str, str, Decision]:
-    """(meaning, remediation, decision) when the learned words decide (lexicon.decided_by_words)."""
-    return decided_by_words(cat, verdict.reason, by_words(verdict), "learned words: ")

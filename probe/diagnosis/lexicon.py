@@ -17,10 +17,27 @@ threshold and no other reason scores as much.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from probe.diagnosis.catalogue import Catalogue, Evidence, Phrase, Rule
 from probe.diagnosis.codes import ParsedReply
 from probe.model import Context, Decision, Reason
+
+if TYPE_CHECKING:  # a type only: defining a Protocol class would cost `explain 252` start-up
+    from typing import Protocol
+
+    class WordsVerdict(Protocol):
+        """What a tier of words says: Verdict here, pairs.PairVerdict, learned.WordVerdict."""
+
+        lead: ClassVar[str]
+
+        @property
+        def reason(self) -> Reason: ...
+
+        @property
+        def sources(self) -> tuple[str, ...]: ...
+
+        def decision(self, *, agreed: bool = False) -> Decision: ...
 
 _SUBJECTS = {"1": "addressing", "2": "mailbox", "3": "mail system", "4": "network and routing", "5": "protocol",
              "6": "message content", "7": "security or policy"}
@@ -45,6 +62,18 @@ class Verdict:
         backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
         words = ("the topic word" if len(self.phrases) == 1 else "the topic words") if self.topical else "the words"
         return f"{words} {quoted} ({self.reason.value}, score {self.score:g}{backed})"
+
+    lead: ClassVar[str] = ""  # how 'Decided by ...' introduces the Decision's summary in the meaning
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources of the phrases found: references of a Diagnosis they decide."""
+        return tuple(dict.fromkeys(p.source for p in self.phrases))
+
+    def decision(self, *, agreed: bool = False) -> Decision:
+        """The words decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
+        summary = f"{self.summary()}, as the code says" if agreed else self.summary()
+        return Decision("lexicon", summary, phrases=tuple(p.text for p in self.phrases), evidence=self.evidence)
 
 
 _EVIDENCE_KEYS: dict[tuple[int | None, str | None, Context | None], tuple[tuple[str, str], ...]] = {}
@@ -132,12 +161,6 @@ def by_rule(rule: Rule) -> Decision:
     return decision
 
 
-def by_lexicon(verdict: Verdict, *, agreed: bool = False) -> Decision:
-    """The words decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
-    summary = f"{verdict.summary()}, as the code says" if agreed else verdict.summary()
-    return Decision("lexicon", summary, phrases=tuple(p.text for p in verdict.phrases), evidence=verdict.evidence)
-
-
 def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
     """The code decided: the words said nothing the rules or the lexicon know."""
     evidence = tuple(reads for _, reads in evidence_keys(parsed, ctx))
@@ -147,18 +170,10 @@ def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
     return Decision("code", f"{what}: the words say nothing more specific", evidence=evidence)
 
 
-def words_decide(cat: Catalogue, verdict: Verdict) -> tuple[str, str, Decision]:
-    """(meaning, remediation, decision) when the lexicon's phrases decide (see decided_by_words)."""
-    return decided_by_words(cat, verdict.reason, by_lexicon(verdict))
-
-
-def decided_by_words(cat: Catalogue, reason: Reason, decision: Decision, lead: str = "") -> tuple[str, str, Decision]:
+def words_decide(cat: Catalogue, verdict: WordsVerdict) -> tuple[str, str, Decision]:
     """(meaning, remediation, decision) when words decide (the lexicon's phrases, a pair, learned words): the
     reason's texts (reasons.toml), the meaning saying what decided in the words of the Decision (its summary, worked
     out once for both)."""
-    meaning, remediation = cat.reason_texts.get(reason, ("", ""))
-    return f"{meaning} Decided by {lead}{decision.summary}.", remediation, decision
-
-
-def phrase_sources(verdict: Verdict) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(p.source for p in verdict.phrases))
+    decision = verdict.decision()
+    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
+    return f"{meaning} Decided by {verdict.lead}{decision.summary}.", remediation, decision

@@ -34,12 +34,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from typing import ClassVar
 
 from probe.diagnosis.catalogue import Catalogue
 from probe.diagnosis.catalogue.pairwords import TOKEN, Cell, PairTable, PairWord
 from probe.diagnosis.codes import ParsedReply
 from probe.diagnosis.learned import words_only
-from probe.diagnosis.lexicon import decided_by_words, weigh_code_evidence
+from probe.diagnosis.lexicon import weigh_code_evidence
 from probe.model import Context, Decision, Reason
 
 # Where a clause ends: ; : ! ?, brackets, CJK punctuation, a '.' or ',' before a space or at the end, a dash between
@@ -87,6 +88,14 @@ class PairVerdict:
                          f"({p.predicate.kind})" for p in self.pairs)
         backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
         return f"{said} ({self.reason.value}, score {self.score:g}{backed})"
+
+    lead: ClassVar[str] = ""  # how 'Decided by ...' introduces the Decision's summary in the meaning
+    sources: ClassVar[tuple[str, ...]] = ()  # no phrase sources: the references are the code's
+
+    def decision(self, *, agreed: bool = False) -> Decision:
+        """The pairs decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
+        summary = f"{self.summary()}, as the code says" if agreed else self.summary()
+        return Decision("pair", summary, phrases=self.words, evidence=self.evidence)
 
 
 def _clauses(text: str) -> list[tuple[str, bool]]:
@@ -232,14 +241,3 @@ def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
     if len(ranked) > 1 and ranked[1][1] >= score and first[ranked[1][0]] <= first[best]:
         return None
     return PairVerdict(best, round(score, 2), tuple(chosen[best]), tuple(backing.get(best, ())))
-
-
-def by_pairs(verdict: PairVerdict, *, agreed: bool = False) -> Decision:
-    """The pairs decided; `agreed`: the code's own entry gave the same reason, and speaks for it."""
-    summary = f"{verdict.summary()}, as the code says" if agreed else verdict.summary()
-    return Decision("pair", summary, phrases=verdict.words, evidence=verdict.evidence)
-
-
-def words_decide(cat: Catalogue, verdict: PairVerdict) -> tuple[str, str, Decision]:
-    """(meaning, remediation, decision) when the pairs decide (lexicon.decided_by_words)."""
-    return decided_by_words(cat, verdict.reason, by_pairs(verdict))
