@@ -485,10 +485,10 @@ def test_text_words_are_the_runs_of_lower_case_letters_and_digits() -> None:
 def test_a_capital_of_an_escape_costs_ignorecase_only_outside_ascii_text() -> None:
     """'\\S' made a pattern IGNORECASE (4x slower): ASCII text is searched without it, to the same matches; other
     text keeps it, where 's' also matches the long s (U+017F) that lower-casing leaves alone."""
-    from probe.diagnosis.catalogue.parsing import _Place
+    from probe.diagnosis.catalogue.parsing import Place
 
     def lazy(pattern: str) -> LazyPattern:
-        found = _Place("test").lazy_regex((pattern,), check=True)
+        found = Place("test").lazy_regex((pattern,), check=True)
         assert found is not None
         return found
 

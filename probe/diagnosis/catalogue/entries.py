@@ -145,7 +145,7 @@ class EventEntry:
     contexts: Mapping[Context, Note] = field(default_factory=dict)  # e.g. reply-timeout at the banner
 
 
-def _by_constructor(self: Any) -> tuple[type, tuple[Any, ...]]:
+def by_constructor(self: Any) -> tuple[type, tuple[Any, ...]]:
     """Pickled as a call of the class with the fields in order (a slotted dataclass's __slots__): the
     rules cache loads faster than through dataclasses' generic per-field __setstate__."""
     return type(self), tuple(getattr(self, name) for name in self.__slots__)
@@ -157,7 +157,7 @@ class Example:
     context: Context | None
     host: str | None
 
-    __reduce__ = _by_constructor
+    __reduce__ = by_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +183,7 @@ class Rule:
     # or a reply without a command, where other rules restricted to contexts still fire
     context_only: bool = False
 
-    __reduce__ = _by_constructor
+    __reduce__ = by_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +198,7 @@ class Phrase:
     where: str  # 'lexicon/fr.toml group[3]': for messages about the catalogue
     topic: bool = False  # a topic word (a file with `topics = true`): names a cause, weighs under a phrase
 
-    __reduce__ = _by_constructor
+    __reduce__ = by_constructor
 
 
 @dataclass(frozen=True, slots=True)

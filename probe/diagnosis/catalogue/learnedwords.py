@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from probe.diagnosis.catalogue.entries import _by_constructor
-from probe.diagnosis.catalogue.parsing import _NOT_FROM_WORDS, _Place, _tables, parse, scoring_numbers
+from probe.diagnosis.catalogue.entries import by_constructor
+from probe.diagnosis.catalogue.parsing import NOT_FROM_WORDS, Place, array_of_tables, parse, scoring_numbers
 from probe.model import Reason
 
 
@@ -28,7 +28,7 @@ class LearnedWord:
     rules: tuple[str, ...]  # provenance: the rules whose examples hold it (rules giving `reason`)
     sources: tuple[str, ...]  # provenance: the sources of the lexicon phrases that hold it (giving `reason`)
 
-    __reduce__ = _by_constructor
+    __reduce__ = by_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +56,14 @@ def parse_learned(text: str | dict[str, Any]) -> LearnedWords:
     doc = parse(text, filename)
     if not doc:  # load(learned=""): no learned words
         return NO_WORDS
-    top = _Place(filename)
+    top = Place(filename)
     top.known(doc, {"schema", "scoring", "word"})
     if doc.get("schema") != 1:
         raise top.fail("'schema' must be 1")
     numbers = scoring_numbers(doc, filename, ("threshold", "margin", "code"))
     words: dict[str, LearnedWord] = {}
-    for i, t in enumerate(_tables(doc, "word", filename)):
-        place = _Place(f"{filename} word[{i}] ({t.get('word')})")
+    for i, t in enumerate(array_of_tables(doc, "word", filename)):
+        place = Place(f"{filename} word[{i}] ({t.get('word')})")
         place.known(t, {"word", "reason", "weight", "rules", "sources"})
         word = place.req(t, "word")
         if not _LEARNED_WORD.match(word):
@@ -72,7 +72,7 @@ def parse_learned(text: str | dict[str, Any]) -> LearnedWords:
             raise place.fail("duplicate word")
         reason = place.reason(t)
         assert reason is not None
-        if reason in _NOT_FROM_WORDS:
+        if reason in NOT_FROM_WORDS:
             raise place.fail(f"'reason': {reason.value} is given by reply codes, never by words")
         weight = t.get("weight")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 1:

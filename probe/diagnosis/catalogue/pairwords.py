@@ -16,11 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from probe.diagnosis.catalogue.entries import _by_constructor
+from probe.diagnosis.catalogue.entries import by_constructor
 from probe.diagnosis.catalogue.parsing import (
-    _NOT_FROM_WORDS,
-    _Place,
-    _tables,
+    NOT_FROM_WORDS,
+    Place,
+    array_of_tables,
     parse,
     plain_lower,
     scoring_numbers,
@@ -51,7 +51,7 @@ class PairWord:
     tokens: tuple[str, ...]
     language: str
 
-    __reduce__ = _by_constructor
+    __reduce__ = by_constructor
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class Cell:
     contexts: Mapping[Context, Reason] = field(default_factory=dict)  # the command changes the reason
     silent: frozenset[Context] = frozenset()  # in reply to these commands the pair says nothing
 
-    __reduce__ = _by_constructor
+    __reduce__ = by_constructor
 
     def reason_for(self, ctx: Context | None) -> Reason | None:
         """The reason in reply to `ctx`; None when the cell is silent there."""
@@ -106,7 +106,7 @@ def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None
     the predicate kinds of `after_subject`), validated; `kinds`: the kinds the word files define per role, which every
     cell, wrapper and after_subject must name."""
     doc = parse(text, filename)
-    top = _Place(filename)
+    top = Place(filename)
     top.known(doc, {"after_subject", "scoring", "wrappers", "cell"})
     after_subject = frozenset(top.strs(doc, "after_subject"))
     unknown = sorted(after_subject - kinds["predicate"]) if kinds is not None else []
@@ -117,16 +117,16 @@ def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None
         raise top.fail("[wrappers] must be a table of subject kind = command")
     wrappers: dict[str, Context] = {}
     for kind, command in raw_wrappers.items():
-        place = _Place(f"{filename} wrappers.{kind}")
+        place = Place(f"{filename} wrappers.{kind}")
         if kinds is not None and kind not in kinds["subject"]:
             raise place.fail(f"no word file defines the subject kind {kind!r}")
         wrappers[kind] = place.context(command)
     numbers = scoring_numbers(doc, filename, ("window", "weight", "threshold"))
     if numbers["window"] != int(numbers["window"]):
-        raise _Place(f"{filename} scoring").fail("'window' must be a whole number")
+        raise Place(f"{filename} scoring").fail("'window' must be a whole number")
     cells: dict[tuple[str, str], Cell] = {}
-    for i, t in enumerate(_tables(doc, "cell", filename)):
-        place = _Place(f"{filename} cell[{i}] ({t.get('subject')} x {t.get('predicate')})")
+    for i, t in enumerate(array_of_tables(doc, "cell", filename)):
+        place = Place(f"{filename} cell[{i}] ({t.get('subject')} x {t.get('predicate')})")
         place.known(t, {"subject", "predicate", "reason", "why", "contexts", "silent"})
         subject, predicate = place.req(t, "subject"), place.req(t, "predicate")
         for role, kind in (("subject", subject), ("predicate", predicate)):
@@ -146,7 +146,7 @@ def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None
             assert by_ctx is not None
             contexts[ctx] = by_ctx
         for r in (reason, *contexts.values()):
-            if r in _NOT_FROM_WORDS:
+            if r in NOT_FROM_WORDS:
                 raise place.fail(f"'reason': {r.value} is given by reply codes, never by words")
         silent = frozenset(place.context(name) for name in place.strs(t, "silent"))
         if silent & contexts.keys():
@@ -159,7 +159,7 @@ def parse_words(text: str | dict[str, Any], filename: str) -> tuple[tuple[PairWo
     """One language's word file -> (its words, its negations), validated. The file: `language`, `negations` (a list),
     `[subject]` and `[predicate]` tables of kind = [words] (lower-case, single-spaced)."""
     doc = parse(text, filename)
-    top = _Place(filename)
+    top = Place(filename)
     top.known(doc, {"language", "negations", "subject", "predicate"})
     language = top.language(doc)
     negations = top.strs(doc, "negations")
@@ -169,7 +169,7 @@ def parse_words(text: str | dict[str, Any], filename: str) -> tuple[tuple[PairWo
         if not isinstance(table, dict):
             raise top.fail(f"[{role}] must be a table of kind = [words]")
         for kind in table:
-            place = _Place(f"{filename} {role}.{kind}")
+            place = Place(f"{filename} {role}.{kind}")
             if not _KIND.match(kind):
                 raise place.fail("a kind is lower-case letters joined by '_'")
             values = place.strs(table, kind)
@@ -211,7 +211,7 @@ def build_table(cells_doc: str | dict[str, Any] | None, word_docs: Iterable[tupl
         kinds[w.role].add(w.kind)
         other = owner.setdefault(w.text, w)
         if (other.role, other.kind) != (w.role, w.kind):
-            raise _Place(f"pairs/{w.language}.toml {w.role} {w.text!r}").fail(
+            raise Place(f"pairs/{w.language}.toml {w.role} {w.text!r}").fail(
                 f"is both {other.role} {other.kind} and {w.role} {w.kind}")
     cells, numbers, wrappers, after_subject = parse_cells(cells_doc, kinds)
     by_first: dict[str, list[PairWord]] = {}

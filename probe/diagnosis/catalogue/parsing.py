@@ -37,7 +37,7 @@ _TYPOGRAPHIC = re.compile("[" + "".join(TYPOGRAPHIC_QUOTES) + "]")
 _TYPOGRAPHIC_HINT = ("holds a typographic quote: replies are matched with their typographic quotes folded to ASCII "
                      "(probe.diagnosis.codes.TYPOGRAPHIC_QUOTES), so write ' or \" instead")
 
-class _Place:
+class Place:
     """Builds CatalogueError messages: 'rules.toml rule[3] (m365-x): field: problem'."""
 
     def __init__(self, where: str) -> None:
@@ -159,7 +159,8 @@ def parse(text: str | dict[str, Any], filename: str) -> dict[str, Any]:
         raise CatalogueError(f"{filename}: not valid TOML: {exc}") from None
 
 
-def _tables(doc: Mapping[str, Any], key: str, filename: str) -> list[Mapping[str, Any]]:
+def array_of_tables(doc: Mapping[str, Any], key: str, filename: str) -> list[Mapping[str, Any]]:
+    """The document's [[key]] tables (none when it has no `key`); CatalogueError when `key` is something else."""
     value = doc.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise CatalogueError(f"{filename}: [[{key}]] must be an array of tables")
@@ -169,7 +170,7 @@ def _tables(doc: Mapping[str, Any], key: str, filename: str) -> list[Mapping[str
 _NOTE_FIELDS = {"reason", "severity", "meaning", "when", "remediation", "sender", "firm"}
 
 
-def _note(place: _Place, table: object) -> Note:
+def _note(place: Place, table: object) -> Note:
     if not isinstance(table, dict):
         raise place.fail("must be a table")
     place.known(table, _NOTE_FIELDS)
@@ -184,11 +185,11 @@ def _note(place: _Place, table: object) -> Note:
     )
 
 
-def _context_notes(place: _Place, table: Mapping[str, Any]) -> dict[Context, Note]:
+def _context_notes(place: Place, table: Mapping[str, Any]) -> dict[Context, Note]:
     raw = table.get("contexts", {})
     if not isinstance(raw, dict):
         raise place.fail("'contexts' must be a table of context names")
-    return {place.context(name): _note(_Place(f"{place.where} contexts.{name}"), note) for name, note in raw.items()}
+    return {place.context(name): _note(Place(f"{place.where} contexts.{name}"), note) for name, note in raw.items()}
 
 
 def parse_codes(text: str | dict[str, Any]) -> dict[int, CodeEntry]:
@@ -197,17 +198,17 @@ def parse_codes(text: str | dict[str, Any]) -> dict[int, CodeEntry]:
     entries: dict[int, CodeEntry] = {}
     fields = {"code", "title", "reason", "severity", "meaning", "when", "remediation", "sender",
               "references", "contexts", "variant"}
-    for i, t in enumerate(_tables(parse(text, "codes.toml"), "code", "codes.toml")):
+    for i, t in enumerate(array_of_tables(parse(text, "codes.toml"), "code", "codes.toml")):
         code = t.get("code")
-        place = _Place(f"codes.toml code[{i}] ({code})")
+        place = Place(f"codes.toml code[{i}] ({code})")
         if not isinstance(code, int) or isinstance(code, bool) or not valid_code(code):
             raise place.fail("'code' must be a reply code from 200 to 599")
         if code in entries:
             raise place.fail("duplicate code")
         place.known(t, fields)
         variants = []
-        for j, v in enumerate(_tables(t, "variant", "codes.toml")):
-            vp = _Place(f"{place.where} variant[{j}] ({v.get('id')})")
+        for j, v in enumerate(array_of_tables(t, "variant", "codes.toml")):
+            vp = Place(f"{place.where} variant[{j}] ({v.get('id')})")
             vp.known(v, {"id", "patterns", "contexts", "reason", "severity", "meaning", "remediation"})
             pattern = vp.lazy_regex(vp.strs(v, "patterns"), check=isinstance(text, str))
             if pattern is None:
@@ -234,9 +235,9 @@ def parse_enhanced(text: str | dict[str, Any]) -> dict[str, EnhancedEntry]:
               "class", "contexts", "weak"}
     doc = parse(text, "enhanced.toml")
     for kind in ("subject", "status"):
-        for i, t in enumerate(_tables(doc, kind, "enhanced.toml")):
+        for i, t in enumerate(array_of_tables(doc, kind, "enhanced.toml")):
             raw = t.get("code")
-            place = _Place(f"enhanced.toml {kind}[{i}] ({raw})")
+            place = Place(f"enhanced.toml {kind}[{i}] ({raw})")
             place.known(t, fields)
             if kind == "subject":
                 if not isinstance(raw, str) or not re.fullmatch(r"X\.[0-9]\.XXX", raw):
@@ -260,7 +261,7 @@ def parse_enhanced(text: str | dict[str, Any]) -> dict[str, EnhancedEntry]:
             for digit, note in by_class_raw.items():
                 if digit not in ("2", "4", "5") or int(digit) not in classes:
                     raise place.fail(f"class.{digit}: not one of this code's classes {classes}")
-                by_class[int(digit)] = _note(_Place(f"{place.where} class.{digit}"), note)
+                by_class[int(digit)] = _note(Place(f"{place.where} class.{digit}"), note)
             weak = t.get("weak", False)
             if not isinstance(weak, bool):
                 raise place.fail("'weak' must be true or false")
@@ -276,8 +277,8 @@ def parse_enhanced(text: str | dict[str, Any]) -> dict[str, EnhancedEntry]:
 def parse_events(text: str | dict[str, Any]) -> dict[str, EventEntry]:
     """events.toml text -> {id: entry}, validated."""
     entries: dict[str, EventEntry] = {}
-    for i, t in enumerate(_tables(parse(text, "events.toml"), "event", "events.toml")):
-        place = _Place(f"events.toml event[{i}] ({t.get('id')})")
+    for i, t in enumerate(array_of_tables(parse(text, "events.toml"), "event", "events.toml")):
+        place = Place(f"events.toml event[{i}] ({t.get('id')})")
         place.known(t, {"id", "reason", "severity", "meaning", "remediation", "when", "contexts"})
         event_id = place.req(t, "id")
         if not _ID.match(event_id) or event_id in entries:
@@ -292,13 +293,13 @@ def parse_events(text: str | dict[str, Any]) -> dict[str, EventEntry]:
     return entries
 
 
-def _examples(place: _Place, table: Mapping[str, Any], key: str) -> tuple[Example, ...]:
+def _examples(place: Place, table: Mapping[str, Any], key: str) -> tuple[Example, ...]:
     raw = table.get(key, [])
     if not isinstance(raw, list):
         raise place.fail(f"{key!r} must be a list of tables")
     out = []
     for j, ex in enumerate(raw):
-        ep = _Place(f"{place.where} {key}[{j}]")
+        ep = Place(f"{place.where} {key}[{j}]")
         if not isinstance(ex, dict):
             raise ep.fail("must be a table with 'text'")
         ep.known(ex, {"text", "context", "host", "source", "reason"})
@@ -308,7 +309,7 @@ def _examples(place: _Place, table: Mapping[str, Any], key: str) -> tuple[Exampl
     return tuple(out)
 
 
-def _enhanced_constraint(place: _Place, value: str, codes: frozenset[int]) -> str:
+def _enhanced_constraint(place: Place, value: str, codes: frozenset[int]) -> str:
     if not (split_enhanced(value) or _ENHANCED_PREFIX.match(value)):
         raise place.fail(f"'enhanced': {value!r} is neither a status code nor a prefix like '5.7.'")
     for code in codes:
@@ -328,8 +329,8 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
     seen = set() if seen is None else seen
     fields = {"id", "providers", "codes", "enhanced", "contexts", "patterns", "reason", "severity", "meaning",
               "remediation", "references", "examples", "not_examples", "context_only"}
-    for i, t in enumerate(_tables(parse(text, filename), "rule", filename), start=start):
-        place = _Place(f"{filename} rule[{i - start}] ({t.get('id')})")
+    for i, t in enumerate(array_of_tables(parse(text, filename), "rule", filename), start=start):
+        place = Place(f"{filename} rule[{i - start}] ({t.get('id')})")
         place.known(t, fields)
         rule_id = place.req(t, "id")
         if not _ID.match(rule_id):
@@ -371,8 +372,8 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
     """providers.toml text -> providers in file order, validated (patterns: as parse_codes)."""
     out: list[Provider] = []
     seen: set[str] = set()
-    for i, t in enumerate(_tables(parse(text, "providers.toml"), "provider", "providers.toml")):
-        place = _Place(f"providers.toml provider[{i}] ({t.get('id')})")
+    for i, t in enumerate(array_of_tables(parse(text, "providers.toml"), "provider", "providers.toml")):
+        place = Place(f"providers.toml provider[{i}] ({t.get('id')})")
         place.known(t, {"id", "name", "hosts", "patterns", "url", "postmaster", "notes"})
         pid = place.req(t, "id")
         if not _ID.match(pid) or pid in seen:
@@ -391,7 +392,7 @@ def parse_providers(text: str | dict[str, Any]) -> tuple[Provider, ...]:
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 # What a lexicon may point to: every reason but the verdicts of success and the "could not tell" ones, which
 # only the codes (or a live session's failure) can give.
-_NOT_FROM_WORDS = frozenset({Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_FORWARD, Reason.UNKNOWN,
+NOT_FROM_WORDS = frozenset({Reason.ACCEPTED, Reason.CANNOT_VERIFY, Reason.WILL_FORWARD, Reason.UNKNOWN,
                              Reason.PROTOCOL_ERROR})
 
 
@@ -409,7 +410,7 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
     the phrases were seen), `phrases` (lower-case, no surrounding spaces) and an optional `weight` (default 1, at
     most 3)."""
     doc = parse(text, filename)
-    top = _Place(filename)
+    top = Place(filename)
     top.known(doc, {"language", "topics", "group"})
     language = top.language(doc)
     topics = doc.get("topics", False)
@@ -417,12 +418,12 @@ def parse_lexicon(text: str | dict[str, Any], filename: str = "lexicon.toml") ->
         raise top.fail("'topics' must be true or false")
     phrases: list[Phrase] = []
     seen: set[tuple[str, Reason]] = set()
-    for i, t in enumerate(_tables(doc, "group", filename)):
-        place = _Place(f"{filename} group[{i}] ({t.get('reason')})")
+    for i, t in enumerate(array_of_tables(doc, "group", filename)):
+        place = Place(f"{filename} group[{i}] ({t.get('reason')})")
         place.known(t, {"reason", "source", "phrases", "weight"})
         reason = place.reason(t)
         assert reason is not None
-        if reason in _NOT_FROM_WORDS:
+        if reason in NOT_FROM_WORDS:
             raise place.fail(f"'reason': {reason.value} is given by reply codes, never by words")
         source = place.req(t, "source")
         weight = t.get("weight", 1.0)
@@ -451,8 +452,8 @@ def scoring_numbers(doc: dict[str, Any], filename: str, keys: tuple[str, ...]) -
     """The [scoring] table of a catalogue file: exactly `keys`, each a number of at least 0."""
     scoring = doc.get("scoring", {})
     if not isinstance(scoring, dict):
-        raise _Place(filename).fail("[scoring] must be a table")
-    sp = _Place(f"{filename} scoring")
+        raise Place(filename).fail("[scoring] must be a table")
+    sp = Place(f"{filename} scoring")
     sp.known(scoring, set(keys))
     numbers: dict[str, float] = {}
     for key in keys:
@@ -467,7 +468,7 @@ def parse_evidence(text: str | dict[str, Any]) -> Evidence:
     """evidence.toml text -> what the reply class, the enhanced code's subject and the command say, validated."""
     filename = "evidence.toml"
     doc = parse(text, filename)
-    top = _Place(filename)
+    top = Place(filename)
     top.known(doc, {"scoring", "class", "subject", "context"})
     numbers = scoring_numbers(doc, filename, ("bonus", "penalty", "threshold"))
     favours: dict[str, frozenset[Reason]] = {}
@@ -478,7 +479,7 @@ def parse_evidence(text: str | dict[str, Any]) -> Evidence:
         if not isinstance(table, dict):
             raise top.fail(f"[{kind}] must be a table")
         for name, entry in table.items():
-            place = _Place(f"{filename} {kind}.{name}")
+            place = Place(f"{filename} {kind}.{name}")
             if kind == "context":
                 name = place.context(name).value
             elif name not in valid[kind]:
@@ -496,8 +497,8 @@ def parse_evidence(text: str | dict[str, Any]) -> Evidence:
 def parse_reason_texts(text: str | dict[str, Any]) -> dict[Reason, tuple[str, str]]:
     """reasons.toml text -> {reason: (meaning, remediation)}: what to say when the lexicon decided."""
     out: dict[Reason, tuple[str, str]] = {}
-    for i, t in enumerate(_tables(parse(text, "reasons.toml"), "reason", "reasons.toml")):
-        place = _Place(f"reasons.toml reason[{i}] ({t.get('id')})")
+    for i, t in enumerate(array_of_tables(parse(text, "reasons.toml"), "reason", "reasons.toml")):
+        place = Place(f"reasons.toml reason[{i}] ({t.get('id')})")
         place.known(t, {"id", "meaning", "remediation"})
         reason = place.reason(t, "id")
         assert reason is not None
