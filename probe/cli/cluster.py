@@ -1,6 +1,6 @@
 """Edge: `smtp-probe worker`, and what `smtp-probe batch --broker` runs instead of probing here.
 
-Only click is imported at module level (probe.cli.main registers the command at start-up); Celery and
+Only click is imported at module level (probe.cli.main registers the command when it is named); Celery and
 redis are imported when a cluster command runs, and a missing extra is one line saying how to install it.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from probe.cli.options import collect_cycles, fail
+from probe.cli.options import bare_ip, collect_cycles, fail
 from probe.errors import ProbeError
 
 INSTALL_HINT = "the cluster commands need the cluster extra: pip install 'smtp-probe[cluster]'"
@@ -67,9 +67,7 @@ def worker_command(broker: str, redis_url: str | None, concurrency: int, source_
         if source_ip and proxy:
             raise ProbeError("--source-ip and --proxy exclude each other (a proxy chooses the egress address)")
         if source_ip:
-            from probe.cli.main import _bare_ip
-
-            source_ip = _bare_ip(source_ip)
+            source_ip = bare_ip(source_ip)
         if proxy:
             from probe.smtp.proxy import parse_proxy_url
 

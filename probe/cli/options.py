@@ -35,6 +35,19 @@ def fail(message: str) -> int:
     return int(ExitCode.UNKNOWN)
 
 
+def bare_ip(text: str) -> str:
+    """--source-ip is an address, nothing more: a port or a name is refused, not silently dropped."""
+    import ipaddress
+
+    from probe.errors import InputError
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise InputError(f"--source-ip {text!r} is not a bare IP address (e.g. 203.0.113.5 or 2001:db8::5; "
+                         "no port, no name)") from None
+
+
 def collect_cycles() -> None:
     """For a command that runs long (batch, worker): cyclic garbage collection back on (main() turns it off
     for a command's start-up), with what is loaded by now frozen (gc.freeze), never walked again."""

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-import probe.cli.main
+import probe.cli.probe
 from probe.cli.main import main
 from probe.model import AddressResult, DomainStatus, MxHost, ProbeOptions, Reason, Report, Verdict
 
@@ -84,7 +84,7 @@ def fake_probe(monkeypatch: pytest.MonkeyPatch) -> Callable[[Report], list[Any]]
             calls.append((domain, addresses, options))
             return report
 
-        monkeypatch.setattr(probe.cli.main, "_run_probe", fake)
+        monkeypatch.setattr(probe.cli.probe, "_run_probe", fake)
         return calls
 
     return install

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from probe.cli.main import cli
@@ -23,7 +24,10 @@ def test_help_fits_80_columns(run_cli: Any, monkeypatch: pytest.MonkeyPatch, com
 
 
 def test_every_option_is_in_the_readme() -> None:
-    missing = [f"{name} {opt}" for name, command in cli.commands.items() for param in command.params
+    ctx = click.Context(cli)  # every command, each loaded from its module (the group imports them when named)
+    commands = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
+    assert set(commands) == {"probe", "explain", "batch", "self-check", "demo", "worker"}
+    missing = [f"{name} {opt}" for name, command in commands.items() if command for param in command.params
                for opt in (*param.opts, *param.secondary_opts) if opt.startswith("--") and opt not in README]
     assert missing == []
 

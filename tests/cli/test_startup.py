@@ -80,6 +80,7 @@ def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restore
     import gc
 
     import probe.cli.main
+    import probe.cli.probe
     import probe.run.batch
     from probe.errors import ProbeError
 
@@ -93,7 +94,7 @@ def test_a_probe_runs_without_cyclic_collection_a_batch_with_it_and_main_restore
         seen["batch"] = gc.isenabled()
         raise ProbeError("stopped here")
 
-    monkeypatch.setattr(probe.cli.main, "_run_probe", probe_run)
+    monkeypatch.setattr(probe.cli.probe, "_run_probe", probe_run)
     monkeypatch.setattr(probe.run.batch, "run_batch", batch_run)
     targets = tmp_path / "targets.txt"
     targets.write_text("example.test\n")
