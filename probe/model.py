@@ -185,6 +185,12 @@ def first_line(text: str) -> str:
     return " ".join(text.split("\n", 1)[0].split())[:100]
 
 
+def tls_negotiated(tls: Any) -> bool:
+    """TLS is in force: a `tls` object (a session's, or the handshake's raw facts) with a version and no error. A
+    failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
+    return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
+
+
 def to_plain(obj: Any) -> dict[str, Any]:
     """A dataclass instance as a JSON-ready dict."""
     result: dict[str, Any] = _plain(asdict(obj))

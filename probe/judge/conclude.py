@@ -31,6 +31,7 @@ from probe.model import (
     Step,
     Verdict,
     first_line,
+    tls_negotiated,
 )
 from probe.smtp.exchanges import Exchange, SessionRecord
 from probe.tls import checks as security
@@ -301,7 +302,7 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     for a in addresses:
         source = walk.retry if walk.retry is not None and a.smtp_form in walk.retry.rcpt else record
         d, result = _address_result(a, source, catch_all)
-        if d.reason is Reason.TLS_REQUIRED and plaintext.in_plain_text(source):
+        if d.reason is Reason.TLS_REQUIRED and not tls_negotiated(source.tls):  # a demand for TLS met in plain text
             result.remediation = plaintext.tls_required_advice(source)
         if source is not record:
             first_d, _ = _address_result(a, record, catch_all)
@@ -462,7 +463,7 @@ def _refused_at_every_rcpt(record: SessionRecord, retry: SessionRecord | None = 
                            last(record.catch_all, retry.catch_all if retry else None),
                            last(record.postmaster, retry.postmaster if retry else None))
                if e is not None and e.reply is not None]
-    plain = plaintext.in_plain_text(record)
+    plain = not tls_negotiated(record.tls)  # STARTTLS not offered, not used, refused, or its handshake failed
     if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host), plain=plain)
                               for e in answers if e.reply is not None):
         return None

@@ -4,8 +4,8 @@ The vocabulary and parser are probe.judge.expect; probe.judge.health turns each 
 from __future__ import annotations
 
 from probe.judge.expect import Expectation, ExpectKind
-from probe.judge.reportfacts import all_steps, steps_of, tls_negotiated, transient_unreachable
-from probe.model import Context, DomainStatus, ExitCode, Report, Verdict
+from probe.judge.reportfacts import all_steps, steps_of, transient_unreachable
+from probe.model import Context, DomainStatus, ExitCode, Report, Verdict, tls_negotiated
 
 
 def _uncertain(report: Report) -> bool:

@@ -57,7 +57,6 @@ from probe.judge.reportfacts import (
     local_resolver_failure,
     session_label,
     steps_of,
-    tls_negotiated,
     transient_unreachable,
 )
 from probe.model import (
@@ -71,6 +70,7 @@ from probe.model import (
     Severity,
     Step,
     Verdict,
+    tls_negotiated,
 )
 
 __all__ = [  # the --expect vocabulary lives in probe.judge.expect and is re-exported here

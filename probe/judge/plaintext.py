@@ -4,30 +4,23 @@ why (STARTTLS not offered, not used, refused, or its handshake failed) and what 
 
 from __future__ import annotations
 
-from probe.model import Context
 from probe.smtp.exchanges import SessionRecord
-
-
-def in_plain_text(record: SessionRecord) -> bool:
-    """The session asked MAIL/RCPT without TLS: STARTTLS not offered, not used (--starttls never), refused, or
-    its handshake failed (the probe then goes on in plain text over a new connection)."""
-    return not record.tls or bool(record.tls.get("error"))
+from probe.tls.checks import handshake_error, starttls_declined
 
 
 def why_plain(record: SessionRecord) -> tuple[str, str]:
-    """(how, words): how the session came to be in plain text ("failed", "refused", "not-offered", "not-used")
-    and the words that say it: 'takes mail only over STARTTLS, which this run did not use
-    (--starttls never)'."""
-    handshake = next((e for e in record.exchanges if e.event == "tls-handshake-failed"), None)
-    refused = next((e for e in record.exchanges if e.context is Context.STARTTLS and e.reply is not None
-                    and e.reply.code != 220), None)
+    """(how, words): how a session without TLS (model.tls_negotiated) came to be in plain text ("failed",
+    "refused", "not-offered", "not-used") and the words that say it: 'takes mail only over STARTTLS, which this
+    run did not use (--starttls never)'. A failed handshake is followed by plain text on a new connection."""
     head = "takes mail only over STARTTLS"
-    if handshake is not None:
-        why = handshake.detail.split("; continuing in plain text", 1)[0].removeprefix("TLS handshake failed: ")
+    error = handshake_error(record)
+    if error is not None:
+        why = error.split("; continuing in plain text", 1)[0].removeprefix("TLS handshake failed: ")
         return "failed", (f"{head}, and the probe's TLS handshake with it failed ({why}), so the probe asked in "
                           "plain text")
-    if refused is not None and refused.reply is not None:
-        return "refused", f"{head}, and it refused the probe's STARTTLS ({refused.reply.headline})"
+    refused = starttls_declined(record)
+    if refused is not None:
+        return "refused", f"{head}, and it refused the probe's STARTTLS ({refused.headline})"
     if "STARTTLS" not in record.extensions:
         return "not-offered", f"{head}, and it does not offer STARTTLS (not in its EHLO reply)"
     return "not-used", f"{head}, which this run did not use (--starttls never)"

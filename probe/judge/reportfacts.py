@@ -4,18 +4,12 @@ No I/O, no judgement of its own."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from probe.model import Context, DomainStatus, Reason, Report, Session, Step
 
 # Reasons that make an unreachable domain a WARNING: the servers answered, only "not now".
 TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
                                Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
-
-
-def tls_negotiated(tls: Any) -> bool:
-    """A version and no error: a failed handshake leaves {"version": None, "error": ...}, truthy but no TLS."""
-    return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
 
 
 def local_resolver_failure(report: Report) -> bool:

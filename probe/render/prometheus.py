@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable
 
 from probe.judge.health import Check, HealthResult
-from probe.judge.reportfacts import session_label, tls_negotiated
-from probe.model import DomainStatus, ExitCode, Report, Step, Verdict
+from probe.judge.reportfacts import session_label
+from probe.model import DomainStatus, ExitCode, Report, Step, Verdict, tls_negotiated
 
 Labels = tuple[tuple[str, str], ...]
 

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from probe.judge.health import HealthResult
-from probe.judge.reportfacts import tls_negotiated
 from probe.model import (
     AddressResult,
     Context,
@@ -19,6 +18,7 @@ from probe.model import (
     Step,
     Verdict,
     first_line,
+    tls_negotiated,
 )
 from probe.render.safe import printable
 from probe.render.wrap import DEFAULT_COLUMNS, wrap

@@ -8,7 +8,7 @@ import ipaddress
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from probe.model import Finding, Severity
+from probe.model import Finding, Severity, tls_negotiated
 
 if TYPE_CHECKING:  # cryptography is imported when there is a certificate to read (start-up)
     from cryptography import x509
@@ -311,7 +311,7 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
     to the session that went on in plain text ("530 5.7.0 Must issue a STARTTLS command first", Postfix's
     smtpd_tls_security_level = encrypt): then no sender falls back to clear text there, and a WARNING says
     so (CRITICAL when it does not even offer STARTTLS: no sender can deliver)."""
-    if mode == "never" or (session_tls is not None and not session_tls.get("error")):
+    if mode == "never" or tls_negotiated(session_tls):
         return []
     severity = Severity.CRITICAL if mode == "require" else Severity.WARNING if plain_refused else Severity.INFO
     fallback = (f"it refuses mail in clear text ({plain_refused}), so senders whose STARTTLS fails the "
@@ -453,7 +453,7 @@ def domain_transport_summary(
     MTA-STS coverage is judged over `mx_hosts` (every MX of the domain, probed or not; default: the probed ones).
     """
     hosts = list(tls_by_host)
-    with_tls = [h for h in hosts if tls_by_host[h] and not (tls_by_host[h] or {}).get("error")]
+    with_tls = [h for h in hosts if tls_negotiated(tls_by_host[h])]
     unused = [h for h in hosts if h in offered and tls_by_host[h] is None]
     of = f"of {len(hosts)} MX" + (" reached" if len(hosts) < len(set(mx_hosts or ()) | set(hosts)) else "")
     if not hosts:

@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from probe.inputs import is_ip_literal
-from probe.model import Context, Finding, ProbeOptions, Reason, Report, Session, Severity
+from probe.model import (
+    Context,
+    Finding,
+    ProbeOptions,
+    Reason,
+    Reply,
+    Report,
+    Session,
+    Severity,
+    first_line,
+    tls_negotiated,
+)
 from probe.smtp.exchanges import SessionRecord
 from probe.tls import certificates as tlsinfo
 from probe.tls import dane
@@ -26,14 +37,22 @@ def handshake_error(record: SessionRecord) -> str | None:
     return None
 
 
-def starttls_refusal(record: SessionRecord) -> str | None:
-    """"STARTTLS refused (454 4.7.0 ...)" when the server answered STARTTLS with anything but 220."""
+def starttls_declined(record: SessionRecord) -> Reply | None:
+    """The server's reply to STARTTLS when it was anything but 220 (the session went on in plain text), or None."""
     for exchange in record.exchanges:
         reply = exchange.reply
         if exchange.context is Context.STARTTLS and reply is not None and reply.code != 220:
-            text = reply.text if reply.text.startswith(str(reply.code)) else f"{reply.code} {reply.text}"
-            return f"{_REFUSED}{text.strip()})"
+            return reply
     return None
+
+
+def starttls_refusal(record: SessionRecord) -> str | None:
+    """"STARTTLS refused (454 4.7.0 ...)" when the server answered STARTTLS with anything but 220."""
+    reply = starttls_declined(record)
+    if reply is None:
+        return None
+    text = reply.text if reply.text.startswith(str(reply.code)) else f"{reply.code} {reply.text}"
+    return f"{_REFUSED}{text.strip()})"
 
 
 def reached_ehlo(record: SessionRecord) -> bool:
@@ -68,12 +87,12 @@ def _refusal_in(session: Session) -> str | None:
 def _tls_demanded(session: Session) -> str | None:
     """'530 5.7.0 Must issue a STARTTLS command first': the first reply of a session without TLS that demands
     it (tls_required), first line, bounded."""
-    if session.tls and not session.tls.get("error"):
+    if tls_negotiated(session.tls):
         return None
     step = next((s for s in session.steps if s.reason is Reason.TLS_REQUIRED and s.code is not None), None)
     if step is None:
         return None
-    return " ".join(f"{step.code} {step.lines[0] if step.lines else step.text or ''}".split())[:100]
+    return first_line(f"{step.code} {step.lines[0] if step.lines else step.text}")
 
 
 def session_findings(session: Session, options: ProbeOptions, *, consequence: str | None = None) -> list[Finding]:
@@ -132,7 +151,7 @@ def policy_findings(report: Report) -> list[Finding]:
     cert_by_host: dict[str, dict[str, Any] | None] = {}
     for s in report.sessions:
         if s.outcome == "completed":
-            cert_by_host[s.host] = (s.tls or {}).get("certificate") if s.tls and not s.tls.get("error") else None
+            cert_by_host[s.host] = (s.tls or {}).get("certificate") if tls_negotiated(s.tls) else None
     return mtasts.mta_sts_findings(report.mta_sts, cert_by_host) + mtasts.tls_rpt_findings(report.tls_rpt)
 
 
