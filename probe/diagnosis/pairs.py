@@ -49,6 +49,9 @@ from probe.model import Context, Decision, Reason
 _CLAUSE_END = re.compile(r"([;:!?()\[\]\u3001\u3002\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f]|[.,](?=\s|$)"
                          r"|\s[-\u2013\u2014]+\s)")
 _COLONS = (":", "\uff1a")
+# The predicate kind that states a quantity ('too many', 'zu viele', 'trop de'): what stands between it and the
+# subject it counts qualifies the count (_counted)
+_COUNTS = "too_many"
 # What a bounce says of the command the quoted reply answered: Postfix's '(in reply to RCPT TO command)', Exim's
 # 'SMTP error from remote mail server after RCPT TO:<...>'
 _IN_REPLY_TO = re.compile(r"in reply to (mail from|rcpt to|end of data|data|ehlo|helo|starttls|auth)\b"
@@ -126,6 +129,25 @@ def _found(clause: str, table: PairTable) -> tuple[list[tuple[int, int, PairWord
     return subjects, predicates
 
 
+def _counted(subjects: list[tuple[int, int, PairWord]], predicates: list[tuple[int, int, PairWord]]
+             ) -> list[tuple[int, int, PairWord]]:
+    """The predicates without those that qualify what a quantity counts: in 'too many bad commands' it is the
+    commands that are too many, and 'bad' says which ones (README 'too many errors': rate_limited), not what is wrong
+    with them. A predicate of the _COUNTS kind counts the subject right after it when only predicate words stand
+    between them; those words are modifiers and pair with nothing."""
+    counters = [(start, end) for start, end, word in predicates if word.kind == _COUNTS]
+    if not counters:
+        return predicates
+    modifiers: set[int] = set()
+    for _, end in counters:
+        counted = next((start for start, _, _ in subjects if start >= end), None)
+        between = [(start, stop) for start, stop, _ in predicates if end <= start < (counted or end)]
+        if counted is None or not between or sum(stop - start for start, stop in between) != counted - end:
+            continue
+        modifiers.update(start for start, _ in between)
+    return [p for p in predicates if p[0] not in modifiers] if modifiers else predicates
+
+
 def _negated(toks: list[str], start: int, table: PairTable) -> bool:
     """A negation ends right before `start`, or one token before it ('not yet blocked')."""
     ends = table.negation_ends
@@ -160,6 +182,7 @@ def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable,
         if subject_words is not None and not any(w in clause for w in subject_words):
             continue  # no subject here (its first word is not even inside the clause)
         subjects, predicates = _found(clause, table)
+        predicates = _counted(subjects, predicates)
         if wrapper:
             named = next((table.wrappers[s.kind] for _, _, s in subjects if s.kind in table.wrappers), None)
             command = named or command

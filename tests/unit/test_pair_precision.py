@@ -1,0 +1,116 @@
+"""The pair layer read alone agrees with the lexicon's phrases by the definitions (issue 10: the pairs read the next
+server's variant wordings, which the lexicon does not know). Each case is a real text from the source its lexicon
+phrase cites; benchmarks/bench_pair_precision.py measures the whole lexicon this way."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from probe.diagnosis.catalogue import default, load
+from probe.diagnosis.codes import parse
+from probe.diagnosis.pairs import judge_pairs
+from probe.model import Context, Reason
+
+
+def _pairs(text: str, context: str) -> tuple[Reason | None, tuple[str, ...]]:
+    verdict = judge_pairs(parse(text), Context.parse(context), default())
+    return (verdict.reason, verdict.words) if verdict is not None else (None, ())
+
+
+@pytest.mark.parametrize(("text", "context", "reason", "words"), [
+    # Sendmail, github:deepin-community/sendmail sendmail/srvrsmtp.c ("421 4.7.0 ... Too many bad commands; closing
+    # connection"); hMailServer, SMTPConnection.cpp ("Too many invalid commands"): README 'too many errors / bad
+    # commands' is rate_limited: 'bad' says which commands are counted, not what is wrong with one
+    ("421 4.7.0 mx.example.org Too many bad commands; closing connection", "bounce", Reason.RATE_LIMITED,
+     ("commands", "too many")),
+    ("421 Too many invalid commands", "MAIL", Reason.RATE_LIMITED, ("commands", "too many")),
+    # but a count of what one command carries is its syntax (Sendmail's srvrsmtp.c '501 5.5.4 Too many parameters')
+    ("501 5.5.4 Too many parameters", "MAIL", None, ()),
+])
+def test_a_quantity_counts_the_subject_after_it_and_its_modifiers_say_which(
+        text: str, context: str, reason: Reason | None, words: tuple[str, ...]) -> None:
+    assert _pairs(text, context) == (reason, words)
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # qpsmtpd, github:smtpd/qpsmtpd lib/Qpsmtpd/SMTP.pm (connect hook DENY, DENYSOFT); Tencent's 'connection denied'
+    # (github:sisimai/p5-sisimai lib/Sisimai/Rhost/Tencent.pm): the server refuses this client, README
+    # not_accepting_mail vs policy_rejected
+    ("550 Connection from you denied, bye bye.", "banner", Reason.POLICY_REJECTED),
+    ("421 Connection from you temporarily denied, bye bye.", "banner", Reason.POLICY_REJECTED),
+    # the socket's ECONNREFUSED and notqmail's qmail-qmqpc.c stay network_error (README network_error row)
+    ("connect to mx.example.org[192.0.2.1]:25: Connection refused", "bounce", Reason.NETWORK_ERROR),
+    ("connection to mail server rejected (#4.4.1)", "bounce", Reason.NETWORK_ERROR),
+])
+def test_a_connection_denied_is_policy_and_a_connection_refused_the_network(
+        text: str, context: str, reason: Reason) -> None:
+    assert _pairs(text, context)[0] is reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # Postfix, github:vdukhovni/postfix postfix/src/dns/dns_lookup.c ('Invalid host or domain name'): RFC 3463 X.1.2
+    # 'Bad destination system address' is a destination system that does not exist (SPEC domain_unknown)
+    ("Invalid host or domain name", "bounce", Reason.DOMAIN_UNKNOWN),
+    ("550 Invalid host or domain name", "RCPT", Reason.DOMAIN_UNKNOWN),
+    ("550 Invalid host or domain name", "MAIL", Reason.SENDER_REJECTED),  # README sender syntax: the sender's domain
+    # poolpOrg's filter-checksenderdomain.go ('reject|550 unknown sender domain'): a domain named as the sender's
+    ("550 unknown sender domain", "RCPT", Reason.SENDER_REJECTED),
+])
+def test_a_bad_domain_does_not_exist_and_a_senders_domain_is_the_senders(
+        text: str, context: str, reason: Reason) -> None:
+    assert _pairs(text, context)[0] is reason
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # RFC 5321 4.2.2 '503 Bad sequence of commands' (Google's, NTTDOCOMO's in Sisimai's Rhost tables): the order
+    ("503 5.5.1 Bad sequence of commands", "bounce", Reason.BAD_SEQUENCE),
+    # Sendmail, collect.c ('headers too large'): no command carries a header, so in reply to RCPT it is the message's
+    ("552 5.6.0 Headers too large (32768 max)", "RCPT", Reason.CONTENT_REJECTED),
+    # the IANA registry's X.5.6 'Authentication Exchange line is too long': in reply to AUTH, the command's own line
+    ("500 5.5.6 Authentication Exchange line is too long", "AUTH", Reason.SYNTAX_ERROR),
+    # Postfix's xsasl_dovecot_server.c, qmail-smtpd.c ('504 auth type invalid (#5.5.1)'): RFC 4954 4 '504
+    # Unrecognized authentication type' is a mechanism the server does not do (SPEC not_implemented), not a bad login
+    ("504 5.5.4 Invalid authentication mechanism", "AUTH", Reason.NOT_IMPLEMENTED),
+    ("504 auth type invalid (#5.5.1)", "AUTH", Reason.NOT_IMPLEMENTED),
+    # Haraka, plugins/auth/auth_base.js ('504 Invalid AUTH string'): the argument could not be decoded
+    ("504 Invalid AUTH string", "AUTH", Reason.SYNTAX_ERROR),
+    # Exim, smtp_in.c ('501 Syntactically invalid HELO argument(s)'): a name given but invalid (README helo_rejected)
+    ("501 Syntactically invalid HELO argument(s)", "HELO", Reason.HELO_REJECTED),
+])
+def test_the_head_of_a_compound_says_what_is_refused(text: str, context: str, reason: Reason) -> None:
+    assert _pairs(text, context)[0] is reason
+
+
+# The benchmark
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pair_precision.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_pair_precision_under_test", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass resolves its annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_reports_a_misread_phrase_and_reads_mail_as_the_senders(bench: ModuleType) -> None:
+    lexicon = ("language = 'en'\n[[group]]\nreason = 'bad_reputation'\nsource = 'github:owner/repo/file.c'\n"
+               "phrases = ['too many spams from your ip']\n[[group]]\nreason = 'user_unknown'\n"
+               "source = 'github:owner/repo/other.c'\nphrases = ['user unknown']\n")
+    decided, wrong, found = bench.measure(load(lexicon=lexicon))
+    assert decided["bounce"] == 2 and decided["550 MAIL"] == 2 and wrong["bounce"] == 1
+    # the pairs read a count of spam as a rate limit (README: a limit because of unsolicited mail is bad_reputation)
+    assert {(d.text, d.setting, d.pairs) for d in found if d.setting == "bounce"} == {
+        ("too many spams from your ip", "bounce", Reason.RATE_LIMITED)}
+    # 'user unknown' to MAIL is the sender's (sender_rejected): that agrees; nothing else disagrees about it
+    assert not [d for d in found if d.text == "user unknown"]
+    assert bench.agrees(Reason.USER_UNKNOWN, Reason.SENDER_REJECTED, Context.MAIL)
+    assert not bench.agrees(Reason.USER_UNKNOWN, Reason.SENDER_REJECTED, Context.RCPT)
