@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from probe.inputs import Address, parse_address
-from probe.judge.conclude import Walk, to_session
+from probe.judge.walk import Walk, to_session
 from probe.model import ProbeOptions, Report, Session
 from probe.run.probe import finish_walk, walk_domain
 from probe.smtp.exchanges import SessionRecord

@@ -20,7 +20,8 @@ from probe.diagnosis.classifier import diagnose_event, unlocated
 from probe.dns import resolve
 from probe.inputs import Address, is_ip_literal
 from probe.judge import advice, greylist
-from probe.judge.conclude import Walk, conclude, diagnose, unreachable_session
+from probe.judge.conclude import conclude
+from probe.judge.walk import Walk, diagnose, unreachable_session
 from probe.model import (
     Context,
     DomainStatus,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from probe.inputs import parse_address
-from probe.judge.conclude import Walk, conclude
+from probe.judge.conclude import conclude
 from probe.judge.verdicts import address_verdict, asked_elsewhere, domain_status_from_refusal, worst_reason
+from probe.judge.walk import Walk
 from probe.model import (
     AddressResult,
     Context,

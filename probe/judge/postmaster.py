@@ -1,0 +1,113 @@
+"""A domain-only probe's RCPT TO:<postmaster@DOMAIN>: its answer recorded in the report, the domain status it
+settles, the finding its refusal calls for, and the clause the summary adds. No I/O.
+"""
+
+from __future__ import annotations
+
+from probe.judge import advice, greylist
+from probe.judge.mxcompare import disagreements, mx_verdicts
+from probe.judge.walk import Walk, attempt, diagnose
+from probe.model import (
+    Context,
+    Diagnosis,
+    DomainStatus,
+    Finding,
+    Reason,
+    Severity,
+)
+from probe.smtp.exchanges import SessionRecord
+
+# a refusal of postmaster@DOMAIN that says the mailbox is missing, not the client or the domain
+_NO_POSTMASTER = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED})
+
+
+def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
+    """A domain-only probe asked RCPT TO:<postmaster@DOMAIN> (RFC 5321 §4.5.1: every server that delivers for
+    a domain must accept it): record its answer in the report, adjust the status and add the finding its
+    refusal calls for; returns the clause the summary adds ('' when it was not asked). A refusal of this
+    client (every recipient refused for it) was already made `refuses_this_client` by probe.judge.conclude.
+
+    - 250/251/252: the host takes mail for the domain from this client;
+    - 4xx other than a refusal of this client (greylisting, a deferral): accepts mail, a WARNING, as a
+      greylisted address is risky;
+    - unknown user: accepts mail (the host takes the domain's mail), a WARNING that postmaster@ must exist;
+    - relay denied: the host does not take mail for the domain at all: does_not_accept_mail, CRITICAL, with
+      the relay advice; not_accepting_mail (556, 5.1.10): does_not_accept_mail;
+    - any other refusal: accepts mail, a WARNING quoting it."""
+    retried = walk.retry if walk.retry is not None and walk.retry.postmaster is not None else None
+    first = record
+    record = retried or record  # --retry-greylist asked it again: the last answer decides
+    report, exchange, pm = walk.report, record.postmaster, record.postmaster_address
+    if exchange is None or pm is None:
+        return ""
+    d = diagnose(exchange, record.host)
+    accepted = d.code is not None and 200 <= d.code < 300
+    report.postmaster = {"address": pm, "host": record.host, "code": d.code, "enhanced": d.enhanced,
+                         "reason": str(d.reason), "text": d.text or None, "accepted": accepted,
+                         "command": exchange.command}
+    if retried is not None and first.postmaster is not None:
+        report.postmaster["attempts"] = [attempt(first, diagnose(first.postmaster, first.host), 0.0),
+                                         attempt(retried, d, walk.waited_s)]
+    verdicts = mx_verdicts(walk, None)  # --all-mx: every host was asked, as for an address
+    if verdicts:
+        report.postmaster["mx_verdicts"] = verdicts
+        for finding in disagreements(pm, verdicts):
+            if finding not in report.findings:
+                report.findings.append(finding)
+    if report.status is DomainStatus.REFUSES_THIS_CLIENT or exchange.reply is None:
+        return ""
+    said = exchange.reply.headline
+    # findings quote the codes only: the Postmaster line of the report and the step give the whole reply
+    asked = (f"{record.host} answered {exchange.command or 'the postmaster RCPT'} with "
+             + " ".join(str(c) for c in (d.code, d.enhanced) if c is not None))
+    if accepted:
+        return f"{record.host} accepted {pm} ({said})"
+    if d.reason is Reason.RELAY_DENIED:  # a 4xx too: Postfix's default relay check, defer_unauth_destination
+        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
+        mx_override = walk.facts.mx_override if walk.facts is not None else report.mx_source == "override"
+        fix = advice.relay_denied_advice(record.host, report.domain, mx_override=mx_override)
+        fate = ("bounces there" if d.code is None or d.code >= 500 else
+                "is deferred there, and bounced when senders give up retrying, days later (Postfix's default relay "
+                "check, defer_unauth_destination, says 'Relay access denied' with a 4xx; so does soft_bounce = yes)")
+        walk.finding(Finding("postmaster-relay-denied", Severity.CRITICAL, (
+            f"{asked} ({d.reason}): {record.host} does not take mail for {report.domain}, so mail to the "
+            f"domain {fate}. {fix}"), record.host))
+        return f"{record.host} does not take mail for {report.domain} ({said})"
+    if d.code is not None and 400 <= d.code < 500:
+        verifying = d.rule == advice.VERIFYING
+        grey = not verifying and (d.reason is Reason.GREYLISTED or greylist.worth_retrying(d))
+        again = (f", asked again {walk.waited_s:g} s later (--retry-greylist), and still deferred"
+                 if retried is not None else "")
+        walk.finding(Finding("postmaster-deferred", Severity.WARNING, (
+            f"{asked} ({d.reason}){again}: "
+            + ("the server is verifying the address with the server behind it, and answers for it once that "
+               "check is done: an acceptance, or a refusal" if verifying else
+               "greylisting; a sender that retries later, as every MTA does, is let through, so mail is "
+               "delayed, not refused" if grey else "mail to the domain is deferred for now; a sender retries")
+            + f". {d.remediation if retried is None else _retry_hint(d)}"), record.host))
+        return f"{pm} deferred ({said})"
+    if d.reason in _NO_POSTMASTER:
+        walk.finding(Finding("postmaster-unknown", Severity.WARNING, (
+            f"{asked} ({d.reason}): {report.domain} takes mail, but has no postmaster. RFC 5321 "
+            f"§4.5.1 requires every domain that receives mail to accept mail to postmaster@, where reports of "
+            f"mail problems go. Create it, or make it an alias of the mail administrator's mailbox (Postfix "
+            f"and Exim: 'postmaster: root' in /etc/aliases, then newaliases; a virtual-domain table: a "
+            f"{pm} entry)."), record.host))
+        return f"{pm} refused ({said})"
+    if d.reason is Reason.NOT_ACCEPTING_MAIL:
+        report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason
+        return f"{pm} refused ({said})"
+    if exchange.context is Context.MAIL:  # the probe's sender was refused, for no reason of this client's
+        why = f"the probe's MAIL FROM was refused, so {pm} was not asked"
+    else:
+        why = "RFC 5321 §4.5.1 requires a server that takes mail for a domain to accept postmaster@ there"
+    walk.finding(Finding("postmaster-refused", Severity.WARNING, (
+        f"{asked} ({d.reason}): {why}. {d.remediation}"), record.host))
+    return f"{pm} not accepted ({said})"
+
+
+def _retry_hint(d: Diagnosis) -> str:
+    """After a --retry-greylist that was deferred again, the catalogue's "ask again (--retry-greylist)" is done."""
+    if d.reason is Reason.GREYLISTED or greylist.worth_retrying(d):
+        return "To see the answer, retry with a longer --retry-greylist (and --deadline)."
+    return d.remediation
