@@ -166,6 +166,6 @@ class FleetClient:
 
 
 def _error_line(line: dict[str, Any], reason: str) -> dict[str, Any]:
-    from probe.run.batch import Line, _error_result
+    from probe.run.batch import Line, error_result
 
-    return _error_result(Line(line["line"], line["input"], error=reason))
+    return error_result(Line(line["line"], line["input"], error=reason))

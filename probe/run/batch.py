@@ -131,7 +131,7 @@ def _normalise(text: str) -> str:
     return text
 
 
-def _error_result(line: Line) -> dict[str, Any]:
+def error_result(line: Line) -> dict[str, Any]:
     """A line that could not be parsed: the schema's required fields (status null, domain the raw
     input, empty lists), the reason in `error`, exit code 3."""
     return {**could_not_run_dict(line.raw, line.error or "unusable line"), "line": line.number}
@@ -231,7 +231,7 @@ async def run_batch(
             slot = _Slot(line)
             held.append(slot)
             if line.target is None:
-                slot.result = _error_result(line)
+                slot.result = error_result(line)
                 continue
             key = line.target.domain
             unit = waiting.get(key)

@@ -58,7 +58,7 @@ _DETAIL_BYTES = 300  # how much of a broken reply an event's detail quotes (the 
 TlsContextFactory = Callable[[bool], ssl.SSLContext]
 
 __all__ = [  # the record types live in probe.smtp.exchanges and are re-exported here
-    "EVENTS", "Exchange", "SessionRecord", "TlsContextFactory", "run_session",
+    "EVENTS", "Dialogue", "Exchange", "SessionRecord", "TlsContextFactory", "run_session",
 ]
 
 
@@ -82,7 +82,7 @@ class _Stop(Exception):
         self.exchange = exchange
 
 
-class _Dialogue:
+class Dialogue:
     """The state of one session; every step records its exchange before it can stop the dialogue."""
 
     def __init__(self, record: SessionRecord, recipients: Sequence[str], options: ProbeOptions,
@@ -441,7 +441,7 @@ async def run_session(host: str, address: str, port: int, recipients: Sequence[s
     loop = asyncio.get_running_loop()
     started = loop.time()
     record = SessionRecord(host, address, port)
-    dialogue = _Dialogue(record, recipients, options, tls_context_factory or default_tls_context, deadline, sock,
+    dialogue = Dialogue(record, recipients, options, tls_context_factory or default_tls_context, deadline, sock,
                          local_host, catch_all_address, postmaster)
     if deadline is not None and started >= deadline:
         record.outcome = "skipped"

@@ -16,7 +16,7 @@ from probe.tls.certificates import chain_readable, names_host
 from probe.tls.trust import TrustStore, context_store, system_store
 
 if TYPE_CHECKING:
-    from probe.smtp.session import _Dialogue
+    from probe.smtp.session import Dialogue
 
 
 def default_tls_context(verify: bool) -> ssl.SSLContext:
@@ -25,7 +25,7 @@ def default_tls_context(verify: bool) -> ssl.SSLContext:
     return client_context(verify=verify)
 
 
-async def secure(d: _Dialogue, *, verify: bool, judge_after: bool = True, untrusted: Exchange | None = None) -> None:
+async def secure(d: Dialogue, *, verify: bool, judge_after: bool = True, untrusted: Exchange | None = None) -> None:
     """STARTTLS; on failure record why and, where allowed, go on over a new connection.
 
     verify with `judge_after` on a Python that reads the server's chain: ONE handshake without
@@ -107,7 +107,7 @@ def _names_host(info: dict[str, object], host: str) -> bool:
         return True  # unreadable: the certificate checks say so
 
 
-def _trust_store(d: _Dialogue) -> TrustStore:
+def _trust_store(d: Dialogue) -> TrustStore:
     """The anchors the factory's verifying context would use: the system store for the default one."""
     if d.factory is default_tls_context:
         return system_store()
