@@ -179,10 +179,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+QUOTE_MAX = 100  # characters of a reply that a one-line quote keeps, the ellipsis included
+
+
 def first_line(text: str) -> str:
     """The first line of a reply's text, whitespace collapsed, at most 100 characters: how a summary, a finding or a
-    piece of advice quotes a reply in one line."""
-    return " ".join(text.split("\n", 1)[0].split())[:100]
+    piece of advice quotes a reply in one line. A longer line is cut at a word boundary and ends with "…", so a
+    reader can tell the server said more (a word longer than half the quote is cut inside it). The ellipsis is not
+    ASCII, like the report's own dashes (render/output.py backslash-escapes what a terminal cannot show)."""
+    line = " ".join(text.split("\n", 1)[0].split())
+    if len(line) <= QUOTE_MAX:
+        return line
+    cut = line[:QUOTE_MAX - 1]
+    word_start = cut.rfind(" ") + 1
+    if line[QUOTE_MAX - 1] != " " and word_start > QUOTE_MAX // 2:  # mid-word: drop the partial word, unless
+        cut = cut[:word_start]  # that word is most of the quote ('550 ' and a 300-character token)
+    return cut.rstrip() + "…"
 
 
 def tls_negotiated(tls: Any) -> bool:
