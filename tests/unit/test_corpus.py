@@ -16,10 +16,10 @@ from probe.testing.corpus import Labelled, is_sealed, load_corpus
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
 MIN_ENTRIES = 300
 MIN_ACCURACY = 0.95  # on the entries from before the split, which the rules were tuned on
-# Regression guards, set at what was measured at the last integration (dev 97.1 %, sealed 88.1 % over 2,013
-# replies) minus a small margin. Raise them as the catalogue improves; tune only on the dev part.
-MIN_DEV_ACCURACY = 0.95
-MIN_SEALED_ACCURACY = 0.86
+# Regression guards, set at what was measured when the fourth fresh batch joined (dev 95.0 %, sealed 90.6 % over
+# 3,221 replies) minus a small margin. Raise them as the catalogue improves; tune only on the dev part.
+MIN_DEV_ACCURACY = 0.94
+MIN_SEALED_ACCURACY = 0.89
 MIN_MISLEADING_SHARE = 1 / 3
 # The reply contexts the corpus must cover (probe events such as connect, dns and tls carry no reply), and the
 # reasons (protocol_error is a live peer's failure, never in pasted text).
