@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from probe.judge import advice, greylist
 from probe.judge.mxcompare import disagreements, mx_verdicts
+from probe.judge.verdicts import ABOUT_THE_SENDER
 from probe.judge.walk import Walk, attempt, diagnose
 from probe.model import (
     Context,
@@ -75,13 +76,17 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
         return f"{record.host} does not take mail for {report.domain} ({said})"
     if d.code is not None and 400 <= d.code < 500:
         verifying = d.rule == advice.VERIFYING
-        grey = not verifying and (d.reason is Reason.GREYLISTED or greylist.worth_retrying(d))
+        # Postfix's reject_unverified_sender: the deferral is about the probe's MAIL FROM, not postmaster@
+        sender = d.rule in ABOUT_THE_SENDER
+        grey = not verifying and not sender and (d.reason is Reason.GREYLISTED or greylist.worth_retrying(d))
         again = (f", asked again {walk.waited_s:g} s later (--retry-greylist), and still deferred"
                  if retried is not None else "")
         walk.finding(Finding("postmaster-deferred", Severity.WARNING, (
             f"{asked} ({d.reason}){again}: "
             + ("the server is verifying the address with the server behind it, and answers for it once that "
                "check is done: an acceptance, or a refusal" if verifying else
+               "the server is verifying the probe's MAIL FROM with its domain's mail server; nothing is known of "
+               f"{pm} yet" if sender else
                "greylisting; a sender that retries later, as every MTA does, is let through, so mail is "
                "delayed, not refused" if grey else "mail to the domain is deferred for now; a sender retries")
             + f". {d.remediation if retried is None else _retry_hint(d)}"), record.host))

@@ -312,6 +312,19 @@ async def test_a_greylisted_postmaster_accepts_mail_with_a_warning(dns: FakeDNS)
     assert report.postmaster is not None and report.postmaster["reason"] == "greylisted"
 
 
+async def test_a_postmaster_deferred_for_the_probes_sender_is_not_called_greylisting(dns: FakeDNS) -> None:
+    """Postfix's reject_unverified_sender (smtpd_check.c, verify.c) defers the RCPT with "<sender>: Sender
+    address rejected: unverified address: Address verification in progress": the reply speaks of the probe's
+    MAIL FROM, so the postmaster finding says so and says nothing is known of postmaster@, not greylisting."""
+    sv = "450 4.1.7 <probe@x>: Sender address rejected: unverified address: Address verification in progress"
+    async with FakeSMTP(rcpt_default=sv) as smtp:
+        report = await run(dns, "ok.it.test", [], smtp)
+    (finding,) = [f for f in report.findings if f.id == "postmaster-deferred"]
+    assert "greylisting" not in finding.message and finding.severity == "warning"
+    assert "verifying the probe's MAIL FROM" in finding.message
+    assert "nothing is known of postmaster@ok.it.test yet" in finding.message
+
+
 async def test_the_probes_sender_refused_at_mail_refuses_this_client(dns: FakeDNS) -> None:
     """A 5xx to the probe's MAIL FROM for the sender (sender_rejected) decides the postmaster RCPT, which
     then is never sent: the host refused what this probe sent, not mail for the domain."""
