@@ -149,6 +149,12 @@ async def test_no_vrfy_sends_no_vrfy(dns: FakeDNS) -> None:
          DomainStatus.REFUSES_THIS_CLIENT, Reason.BLOCKLISTED, "rejected"),
         ("421 4.3.2 mx.ok.it.test Service not available, closing transmission channel",
          DomainStatus.UNREACHABLE, Reason.SERVICE_UNAVAILABLE, "deferred"),
+        # Exim's smtp_accept_max (daemon.c): a limit on every client's connections, not a refusal of this one
+        ("421 Too many concurrent SMTP connections; please try again later.",
+         DomainStatus.UNREACHABLE, Reason.RATE_LIMITED, "deferred"),
+        # its smtp_accept_max_per_host (daemon.c) names this client
+        ("421 Too many concurrent SMTP connections from this IP address; please try again later.",
+         DomainStatus.REFUSES_THIS_CLIENT, Reason.RATE_LIMITED, "deferred"),
     ],
 )
 async def test_refusing_banners_are_results(dns: FakeDNS, banner: str, status: DomainStatus,

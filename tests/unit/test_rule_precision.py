@@ -39,6 +39,19 @@ def test_context_only_needs_contexts() -> None:
     assert parse_rules(given.replace("context_only", "contexts = ['RCPT']\ncontext_only"))[0].context_only
 
 
+def test_server_wide_is_true_or_false_and_marks_exims_smtp_accept_max() -> None:
+    given = ("[[rule]]\nid = 'x'\nserver_wide = 'yes'\npatterns = ['y']\nreason = 'rate_limited'\n"
+             "meaning = 'm'\nremediation = 'r'\n")
+    with pytest.raises(CatalogueError, match="server_wide"):
+        parse_rules(given)
+    assert parse_rules(given.replace("'yes'", "true"))[0].server_wide
+    assert not parse_rules(given.replace("server_wide = 'yes'\n", ""))[0].server_wide
+    from probe.diagnosis.catalogue import default
+    # Exim's spec: smtp_accept_max counts every client's connections; smtp_accept_max_per_host is per client
+    assert default().server_wide("exim-smtp-accept-max") and not default().server_wide("microsoft-concurrent-connections")
+    assert not default().server_wide(None) and default().rule("no-such-rule") is None
+
+
 def test_resolver_send_size_limit_is_a_size_limit_not_a_delivery_restriction() -> None:
     # fresh-2026-12b-025; Microsoft's NDR table: 5.2.3 RESOLVER.RST.SendSizeLimit / RecipSizeLimit
     text = "550 5.2.3 RESOLVER.RST.SendSizeLimit.Org; message too large for this organization"

@@ -299,6 +299,19 @@ class Catalogue:
         result: tuple[Rule, ...] = self._parsed["rules"]
         return result
 
+    def rule(self, rule_id: str | None) -> Rule | None:
+        """The wording rule with this id (None: no such rule, or None given)."""
+        by_id: dict[str, Rule] | None = self.memo.get("rules_by_id")
+        if by_id is None:
+            by_id = self.memo["rules_by_id"] = {r.id: r for r in self.rules}
+        return by_id.get(rule_id) if rule_id is not None else None
+
+    def server_wide(self, rule_id: str | None) -> bool:
+        """Whether the rule says the server limits or refuses every client at once, not this one (`server_wide`
+        in rules/*.toml: Exim's smtp_accept_max)."""
+        rule = self.rule(rule_id)
+        return rule is not None and rule.server_wide
+
     @property
     def lexicon(self) -> tuple[Phrase, ...]:
         """Every lexicon phrase: the files of lexicon/ by name, each in file order. Never needed to explain a

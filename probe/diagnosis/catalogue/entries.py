@@ -182,6 +182,9 @@ class Rule:
     # the words mean `reason` only in reply to `contexts` ('500 unrecognized command' to STARTTLS): not in a bounce
     # or a reply without a command, where other rules restricted to contexts still fire
     context_only: bool = False
+    # the limit or refusal is the server's, for every client at once (Exim's smtp_accept_max), not of this
+    # client: the judge does not call the domain `refuses_this_client` for it
+    server_wide: bool = False
 
     __reduce__ = by_constructor
 

@@ -328,7 +328,8 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
     rules: list[Rule] = []
     seen = set() if seen is None else seen
     fields = {"id", "providers", "codes", "enhanced", "contexts", "patterns", "reason", "severity", "meaning",
-              "remediation", "references", "examples", "not_examples", "context_only"}
+              "remediation", "references", "examples", "not_examples", "context_only",
+              "server_wide"}
     for i, t in enumerate(array_of_tables(parse(text, filename), "rule", filename), start=start):
         place = Place(f"{filename} rule[{i - start}] ({t.get('id')})")
         place.known(t, fields)
@@ -353,11 +354,14 @@ def parse_rules(text: str | dict[str, Any], filename: str = "rules.toml", *, sta
         context_only = t.get("context_only", False)
         if not isinstance(context_only, bool) or (context_only and not place.contexts(t)):
             raise place.fail("'context_only' must be true or false, and true only with 'contexts'")
+        server_wide = t.get("server_wide", False)
+        if not isinstance(server_wide, bool):
+            raise place.fail("'server_wide' must be true or false")
         rules.append(Rule(
             rule_id, i, reason, place.severity(t), place.req(t, "meaning"), place.req(t, "remediation"),
             pattern, codes, enhanced, place.contexts(t),
             frozenset(place.strs(t, "providers")), place.strs(t, "references"), _examples(place, t, "examples"),
-            _examples(place, t, "not_examples"), literals, context_only,
+            _examples(place, t, "not_examples"), literals, context_only, server_wide,
         ))
     return tuple(rules)
 
