@@ -145,3 +145,13 @@ def test_mail_system_congestion_is_an_overloaded_server() -> None:
     assert classify("451 4.4.5", "RCPT").reason is Reason.SERVICE_UNAVAILABLE
     assert classify("421 4.4.5", "banner").reason is Reason.SERVICE_UNAVAILABLE
     assert classify("550 5.4.5", "MAIL").reason is Reason.RATE_LIMITED
+
+
+def test_an_auth_mechanism_code_in_a_bounce_is_a_policy_refusal() -> None:
+    """RFC 4954 §6 (the IANA registry): X.7.9 'This response to the AUTH command indicates that the selected
+    authentication mechanism is weaker than server policy permits'. A bounce reports a message's refused delivery,
+    not a reply to AUTH: Yahoo's after-DATA '554 5.7.9 Message not accepted for policy reasons' is what bounces
+    carry, so the code alone there is a policy refusal, as to MAIL, RCPT and the data."""
+    assert classify("554 5.7.9", "bounce").reason is Reason.POLICY_REJECTED
+    assert classify("554 5.7.9", "after-DATA").reason is Reason.POLICY_REJECTED
+    assert classify("534 5.7.9", "AUTH").reason is Reason.CREDENTIALS_INVALID
