@@ -69,7 +69,8 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
             f"{result.remediation.rstrip('.')}. But {result.host or 'the server'} answered VRFY for this address "
             f"with {refused}: past the deferral, expect RCPT to be refused the same way."))
     if result.reason in _MAILBOX_REFUSED and result.code is not None and 400 <= result.code < 500:
-        return replace(result, remediation=f"{result.remediation.rstrip('.')}. {_REFUSED_WITH_4XX}")
+        said = _DOMAIN_UNKNOWN_WITH_4XX if result.reason is Reason.DOMAIN_UNKNOWN else _REFUSED_WITH_4XX
+        return replace(result, remediation=f"{result.remediation.rstrip('.')}. {said}")
     return result
 
 
@@ -83,6 +84,15 @@ _REFUSED_WITH_4XX = (
     "server behind it (unverified_recipient_reject_code = 450, the default): senders' servers keep the mail "
     "queued and retry until they give up, days later, then bounce it.")
 
+
+# Postfix's reject_unknown_recipient_domain (smtpd_check.c, reject_unknown_mailhost): "<a>: Recipient address
+# rejected: Domain not found" with unknown_address_reject_code (postconf(5): default 450) when the domain has no
+# DNS records, with 450 (unknown_address_tempfail_action) when the lookup failed for now: no test setting
+_DOMAIN_UNKNOWN_WITH_4XX = (
+    "It was said with a temporary code (4xx), as Postfix's reject_unknown_recipient_domain says it for a domain "
+    "its DNS lookup did not find (unknown_address_reject_code = 450, the default), and when that lookup failed "
+    "for now: senders' servers keep the mail queued and retry until the domain resolves there or they "
+    "give up, days later, then bounce it.")
 
 # what a permanent VRFY refusal can say of the mailbox itself (RFC 5321 §3.5.3: 550 for no such user)
 _MAILBOX_REFUSED = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED, Reason.BAD_ADDRESS,

@@ -73,6 +73,20 @@ def test_greylisting_retry_says_when_and_what_it_got() -> None:
     assert "Still greylisted" in still.remediation and "longer --retry-greylist" in still.remediation
 
 
+def test_a_4xx_domain_not_found_names_postfixs_default_not_a_test_setting() -> None:
+    """Postfix's reject_unknown_recipient_domain (smtpd_check.c) says "<a>: Recipient address rejected: Domain not
+    found" with unknown_address_reject_code, whose default is 450 (postconf(5)): not soft_bounce or
+    unknown_local_recipient_reject_code, the settings for testing that turn an unknown user's 550 into a 450."""
+    text = "450 4.1.2 <a@example.org>: Recipient address rejected: Domain not found"
+    nodomain = accepted(verdict=Verdict.UNDELIVERABLE, reason=Reason.DOMAIN_UNKNOWN, code=450, enhanced="4.1.2",
+                        text=text)
+    said = address_advice(nodomain, FACTS).remediation
+    assert "unknown_address_reject_code = 450" in said and "the default" in said
+    assert "soft_bounce" not in said and "unknown_local_recipient_reject_code" not in said
+    unknown = accepted(verdict=Verdict.RISKY, reason=Reason.USER_UNKNOWN, code=450, enhanced="4.1.1")
+    assert "unknown_local_recipient_reject_code = 450" in address_advice(unknown, FACTS).remediation
+
+
 @pytest.mark.parametrize(("sts", "dane", "said", "not_said"), [
     ({"status": "absent"}, {"records": 0}, "publishes neither an enforced MTA-STS policy nor DANE", "will not"),
     ({"status": "ok", "mode": "enforce"}, {"records": 0}, "will not deliver to this host", "still deliver"),
