@@ -27,8 +27,10 @@ from probe.model import (
     Context,
     Diagnosis,
     DomainStatus,
+    Finding,
     Reason,
     Report,
+    Severity,
     Verdict,
     tls_negotiated,
 )
@@ -87,12 +89,15 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             if finding not in report.findings:
                 report.findings.append(finding)
         report.addresses.append(result)
+    keys = {a.smtp_form for a in addresses}  # a batch line's own: the session asked its unit's other lines' too
     if refusal is None:
-        refusal = _refused_at_every_rcpt(record, walk.retry)
+        refusal = _refused_at_every_rcpt(record, walk.retry, keys=keys, postmaster=not addresses)
         if refusal is not None:
             report.status, report.reason = DomainStatus.REFUSES_THIS_CLIENT, diagnose(refusal, record.host).reason
-    if report.status is DomainStatus.ACCEPTS_MAIL and _relay_denied_for_the_domain(record, report.domain):
+    if report.status is DomainStatus.ACCEPTS_MAIL and (relayed := _relay_denied_for_the_domain(
+            record, report.domain, keys)):
         report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED
+        _relay_deferred_finding(walk, record, relayed)
     postmaster = postmaster_clause(walk, record) if not addresses else None
     report.summary = _summary(report)
     if postmaster:
@@ -110,16 +115,40 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
                           + ("and nothing was learned about the addresses" if addresses else f"but {here}{asked}"))
 
 
-def _relay_denied_for_the_domain(record: SessionRecord, domain: str) -> bool:
-    """Every recipient of `domain` this host answered (the addresses', the random one's) was refused as a relay:
-    the host takes none of the domain's mail, as a domain-only probe's refused postmaster@ shows (postmaster_clause).
-    Addresses of another domain are relay questions (assess.asked_elsewhere) and say nothing of this one."""
-    answers = [e for key, e in (*record.rcpt.items(), (record.catch_all_address or "", record.catch_all))
+def _relay_denied_for_the_domain(record: SessionRecord, domain: str, keys: set[str]) -> list[Exchange]:
+    """Every recipient of `domain` this host answered (the addresses in `keys`, the random one) was refused as a
+    relay: the host takes none of the domain's mail, as a domain-only probe's refused postmaster@ shows
+    (postmaster_clause); those answers, or [] when not. Addresses of another domain are relay questions
+    (assess.asked_elsewhere) and say nothing of this one."""
+    if not keys:  # the domain alone: its postmaster@ decides (postmaster_clause), not a unit's random RCPT
+        return []
+    answers = [e for key, e in (*((k, e) for k, e in record.rcpt.items() if k in keys),
+                                (record.catch_all_address or "", record.catch_all))
                if e is not None and e.reply is not None and key.rpartition("@")[2].lower() == domain.lower()]
-    return bool(answers) and all(diagnose(e, record.host).reason is Reason.RELAY_DENIED for e in answers)
+    relayed = bool(answers) and all(diagnose(e, record.host).reason is Reason.RELAY_DENIED for e in answers)
+    return answers if relayed else []
 
 
-def _refused_at_every_rcpt(record: SessionRecord, retry: SessionRecord | None = None) -> Exchange | None:
+def _relay_deferred_finding(walk: Walk, record: SessionRecord, answers: list[Exchange]) -> None:
+    """A relay refusal with a 4xx (Postfix's default relay check, defer_unauth_destination: "454 4.7.1 <...>:
+    Relay access denied") is deferred by senders and bounced days later: CRITICAL, as for postmaster@
+    (probe.judge.postmaster). A 5xx already makes each address undeliverable and says so."""
+    first = next((e for e in answers if e.reply is not None and 400 <= e.reply.code < 500), None)
+    if first is None or first.reply is None:
+        return
+    report, d = walk.report, diagnose(first, record.host)
+    mx_override = walk.facts.mx_override if walk.facts is not None else report.mx_source == "override"
+    fix = advice.relay_denied_advice(record.host, report.domain, mx_override=mx_override)
+    said = " ".join(str(c) for c in (d.code, d.enhanced) if c is not None)
+    walk.finding(Finding("relay-denied", Severity.CRITICAL, (
+        f"{record.host} answered {first.command or 'RCPT'} with {said} ({d.reason}): {record.host} does not take "
+        f"mail for {report.domain}, so mail to the domain is deferred there, and bounced when senders give up "
+        "retrying, days later (Postfix's default relay check, defer_unauth_destination, says 'Relay access "
+        f"denied' with a 4xx; so does soft_bounce = yes). {fix}"), record.host))
+
+
+def _refused_at_every_rcpt(record: SessionRecord, retry: SessionRecord | None = None, *,
+                           keys: set[str] | None = None, postmaster: bool = True) -> Exchange | None:
     """The first refusal, when the server answered every recipient of the session (the addresses' and the
     random one) with a refusal of this client (SPEC.md: refuses_this_client), never with an acceptance:
     Postfix says its HELO, client and sender restrictions only at RCPT (smtpd_delay_reject = yes, the
@@ -127,13 +156,16 @@ def _refused_at_every_rcpt(record: SessionRecord, retry: SessionRecord | None = 
     blocked using ..." to each RCPT, postscreen_early.c). Such a host accepted no mail from this client:
     it refused this client, as when it says so at the greeting or to EHLO. A domain-only probe's RCPT
     TO:<postmaster@DOMAIN> is such a recipient too. After a --retry-greylist session (`retry`), its answers
-    replace the first session's for what it asked again. None otherwise."""
+    replace the first session's for what it asked again. A batch line counts only its own addresses (`keys`, all
+    when None) and postmaster@ only when it is the domain alone (`postmaster`): a line's result never depends on
+    the other lines of its unit. None otherwise."""
     def last(first: Exchange | None, again: Exchange | None) -> Exchange | None:
         return again if again is not None and again.reply is not None else first
 
-    answers = [e for e in (*(last(e, retry.rcpt.get(k) if retry else None) for k, e in record.rcpt.items()),
-                           last(record.catch_all, retry.catch_all if retry else None),
-                           last(record.postmaster, retry.postmaster if retry else None))
+    answers = [e for e in (*(last(e, retry.rcpt.get(k) if retry else None) for k, e in record.rcpt.items()
+                             if keys is None or k in keys),
+                           last(record.catch_all, retry.catch_all if retry else None) if keys is None or keys else None,
+                           last(record.postmaster, retry.postmaster if retry else None) if postmaster else None)
                if e is not None and e.reply is not None]
     plain = not tls_negotiated(record.tls)  # STARTTLS not offered, not used, refused, or its handshake failed
     if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host), plain=plain)

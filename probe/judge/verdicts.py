@@ -46,6 +46,10 @@ def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> V
         return Verdict.UNKNOWN  # nothing was said about the recipient
     if reason in _RISKY:
         return Verdict.RISKY
+    if reason is Reason.RELAY_DENIED:
+        # the domain's own MX does not take its mail: Postfix's default relay check (defer_unauth_destination)
+        # says so with 454, and senders retry it until they bounce it days later; not a risk, a "no"
+        return Verdict.UNDELIVERABLE
     if reason in _ADDRESS_REFUSED:
         # a temporary "unknown user" (Postfix 450 4.1.1 unverified) may still resolve itself
         return Verdict.UNDELIVERABLE if klass is ReplyClass.PERMANENT or klass is None else Verdict.RISKY
@@ -74,9 +78,21 @@ def domain_status_from_refusal(diagnosis: Diagnosis) -> DomainStatus:
     return DomainStatus.REFUSES_THIS_CLIENT
 
 
+# What decided a reason from the reply code alone (probe.model.Decision.by), not from its words.
+_BY_CODE = frozenset({"code", "class"})
+
+
 def refuses_client(diagnosis: Diagnosis) -> bool:
-    """A reply (any class) that refuses this client by policy: postscreen, a blocklist, a rate limit."""
-    return diagnosis.code is not None and diagnosis.reason in CLIENT_REFUSALS
+    """A reply (any class) that refuses this client by policy: postscreen, a blocklist, a rate limit.
+
+    A rate limit that only the code says (a bare "452 Requested action not taken": RFC 5321 §4.5.3.1.10's
+    "too many recipients") speaks of the transaction, not of this client: a server must take at least 100
+    recipients (§4.5.3.1.8), so it is no refusal of the client; worded ("too many connections from your IP"),
+    it is."""
+    if diagnosis.code is None or diagnosis.reason not in CLIENT_REFUSALS:
+        return False
+    return not (diagnosis.reason is Reason.RATE_LIMITED and diagnosis.decided_by is not None
+                and diagnosis.decided_by.by in _BY_CODE)
 
 
 def worst_reason(diagnoses: list[Diagnosis]) -> Reason:

@@ -417,3 +417,39 @@ async def test_an_address_of_another_domain_is_a_relay_question(dns: FakeDNS) ->
     assert other.meaning.startswith("Asked ok.it.test's MX, which is not failover.it.test's MX")
     assert (refused.verdict, refused.reason) == (Verdict.UNDELIVERABLE, Reason.RELAY_DENIED)  # a permanent no
     assert refused.note is not None
+
+
+@pytest.mark.parametrize("addresses", [["alice@ok.it.test"], []])
+async def test_a_bare_452_to_the_first_rcpt_is_no_refusal_of_this_client(dns: FakeDNS, addresses: list[str]) -> None:
+    """A bare 452 (RFC 5321 §4.2.3's "Requested action not taken", no other word) is read by its code as
+    §4.5.3.1.10's "too many recipients"; to the first RCPT of a transaction it cannot be one (§4.5.3.1.8: at
+    least 100 recipients), so it does not say the host refused this client: the domain accepts mail, deferred."""
+    async with FakeSMTP(rcpt_default="452 Requested action not taken") as smtp:
+        report = await run(dns, "ok.it.test", addresses, smtp)
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.WARNING)
+    assert "refused this client" not in report.summary
+
+
+async def test_a_worded_rate_limit_at_every_rcpt_still_refuses_this_client(dns: FakeDNS) -> None:
+    """Apple's "421 4.7.1 ... deferred due to excessive volume" (support.apple.com/en-us/102322, the catalogue's
+    excessive-volume rule) to each RCPT speaks of this client's volume: refuses_this_client."""
+    said = ("421 4.7.1 Messages to alice@ok.it.test deferred due to excessive volume. Try again later - "
+            "https://support.apple.com/en-us/HT204137")
+    async with FakeSMTP(rcpt_default=said) as smtp:
+        report = await run(dns, "ok.it.test", ["alice@ok.it.test"], smtp)
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.RATE_LIMITED)
+
+
+async def test_a_4xx_relay_refusal_of_the_domains_address_is_undeliverable(dns: FakeDNS) -> None:
+    """Postfix's default relay check (defer_unauth_destination) says "454 4.7.1 <...>: Relay access denied"
+    (smtpd_check.c): the domain's own MX takes none of its mail, so the address is undeliverable (not risky:
+    SPEC's risky is catch-all, 252, a full mailbox, greylisting), and a CRITICAL finding says that senders
+    defer it and bounce it days later, as for a domain-only probe's postmaster@."""
+    async with FakeSMTP(rcpt_default="454 4.7.1 <alice@ok.it.test>: Relay access denied") as smtp:
+        report = await run(dns, "ok.it.test", ["alice@ok.it.test"], smtp)
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED, ExitCode.CRITICAL)
+    assert (only(report).verdict, only(report).reason) == (Verdict.UNDELIVERABLE, Reason.RELAY_DENIED)
+    (finding,) = [f for f in report.findings if f.id == "relay-denied"]
+    assert finding.severity == "critical" and "days later" in finding.message
+    assert "MX records point at mx.ok.it.test, which is not configured to take mail" in finding.message
