@@ -40,9 +40,11 @@ async def probe_unit(
     lines = [[parse_address(text) for text in line["addresses"]] for line in unit["lines"]]
     every = list({a.smtp_form: a for line in lines for a in line}.values())  # an address asked once
     domain_line = any(not line for line in lines)  # the domain alone: its report asks postmaster@, as alone
+    postmaster = f"postmaster@{unit['domain']}"
+    asked = any(a.smtp_form.lower() == postmaster.lower() for a in every)  # a line's address: its answer serves
     walk = await walk_domain(unit["domain"], every, options, resolver=resolver,
                              tls_context_factory=tls_context_factory, limiter=limiter,
-                             postmaster=domain_line and bool(every))
+                             postmaster=domain_line and bool(every) and not asked)
     results = []
     for line, addresses in zip(unit["lines"], lines, strict=True):
         own = line_report(walk, list({a.smtp_form: a for a in addresses}.values()))
@@ -61,12 +63,31 @@ def line_report(walk: Walk, addresses: Sequence[Address]) -> Report:
     others = asked - keys
     base = walk.report
     own = copy.copy(walk)
-    own.pairs = [(_own_session(session, record, keys), record) for session, record in walk.pairs]
+    if not addresses:  # the domain alone: postmaster@ asked as another line's address answers for it too
+        _postmaster_from_rcpt(own, f"postmaster@{base.domain}")
+    own.pairs = [(_own_session(session, record, keys), record) for session, record in own.pairs]
     shown = {id(session): mine for (session, _), (mine, _) in zip(walk.pairs, own.pairs, strict=True)}
     own.report = replace(base, sessions=[shown.get(id(s), s) for s in base.sessions], addresses=[],
                          findings=[f for f in base.findings if f.subject not in others], summary="")
     finish_walk(own, addresses)
     return own.report
+
+
+def _postmaster_from_rcpt(walk: Walk, postmaster: str) -> None:
+    """Where postmaster@DOMAIN was asked as a line's address (and so not again as the domain's own question),
+    its RCPT answer becomes each session's postmaster@ answer, as a domain-only probe records it."""
+    def moved(record: SessionRecord) -> SessionRecord:
+        key = next((k for k in record.rcpt if k.lower() == postmaster.lower()), None)
+        if record.postmaster is not None or key is None:
+            return record
+        return replace(record, postmaster=record.rcpt[key], postmaster_address=key,
+                       rcpt={k: e for k, e in record.rcpt.items() if k != key})
+
+    mapped = {id(r): moved(r) for r in walk.records}
+    walk.records = [mapped[id(r)] for r in walk.records]
+    walk.pairs = [(s, mapped.get(id(r), r)) for s, r in walk.pairs]
+    walk.decided = mapped.get(id(walk.decided), walk.decided) if walk.decided is not None else None
+    walk.retry = mapped.get(id(walk.retry), walk.retry) if walk.retry is not None else None
 
 
 def _own_session(session: Session, record: SessionRecord, keys: set[str]) -> Session:

@@ -300,3 +300,32 @@ async def test_a_domain_only_line_asks_postmaster(dns: FakeDNS) -> None:
     assert (result["status"], result["exit_code"]) == ("accepts_mail", 0)
     assert result["postmaster"]["accepted"] is True and result["postmaster"]["code"] == 250
     assert "RCPT TO:<postmaster@one.b.test>" in [s["command"] for s in result["sessions"][0]["steps"]]
+
+
+async def test_a_line_refused_at_rcpt_is_judged_alike_with_or_without_the_domain_line(dns: FakeDNS) -> None:
+    """A line's result never depends on the other lines: Exim's default ACL accepts postmaster@ before its DNSBL
+    check (acl_check_rcpt), so only the RCPT of the address is refused "blocked using"; the domain line's
+    postmaster@ answer is that line's, not the address line's."""
+    blocked = "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using zen.spamhaus.org"
+    results = []
+    for lines in (["alice@one.b.test"], ["alice@one.b.test", "one.b.test"]):
+        async with FakeSMTP(rcpt={"postmaster@one.b.test": "250 2.1.5 Ok"}, rcpt_default=blocked) as smtp:
+            results.append(await batch(dns, smtp, lines))
+    alone, (alice, domain_only) = results[0][0], results[1]
+    assert (alone["status"], alone["reason"]) == ("refuses_this_client", "blocklisted")
+    assert (alice["status"], alice["reason"]) == (alone["status"], alone["reason"])
+    assert alice["summary"] == alone["summary"]
+    assert domain_only["status"] == "accepts_mail"
+
+
+async def test_postmaster_asked_as_an_address_is_not_asked_again_for_the_domain_line(dns: FakeDNS) -> None:
+    """Lines postmaster@DOMAIN and DOMAIN: one RCPT TO:<postmaster@DOMAIN>, whose answer serves both lines."""
+    async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
+        pm_line, domain_only = await batch(dns, smtp, ["postmaster@one.b.test", "one.b.test"])
+        rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
+    assert rcpts == ["RCPT TO:<postmaster@one.b.test>"]
+    assert [a["address"] for a in pm_line["addresses"]] == ["postmaster@one.b.test"] and pm_line["postmaster"] is None
+    assert domain_only["addresses"] == [] and domain_only["postmaster"]["accepted"] is True
+    assert (domain_only["status"], domain_only["exit_code"]) == ("accepts_mail", 0)
+    steps = [s["command"] for s in domain_only["sessions"][0]["steps"] if (s["command"] or "").startswith("RCPT")]
+    assert steps == ["RCPT TO:<postmaster@one.b.test>"]
