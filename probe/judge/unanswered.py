@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from probe.diagnosis.catalogue import default as catalogue
 from probe.diagnosis.classifier import diagnose_event
 from probe.inputs import Address
 from probe.judge import verdicts as assess
@@ -26,8 +25,7 @@ def conclude_unanswered(walk: Walk, addresses: Sequence[Address]) -> None:
     report = walk.report
     ends = [(r, last_exchange(r)) for r in walk.records if any(x.context is not Context.QUIT for x in r.exchanges)]
     failures = [diagnose(e, r.host) for r, e in ends] or walk.no_address
-    # e.g. 421 4.7.0 too many connections from your IP; not a limit on every client's (Exim's smtp_accept_max)
-    refusals = [d for d in failures if assess.refuses_client(d) and not catalogue().server_wide(d.rule)]
+    refusals = [d for d in failures if assess.refuses_client(d)]  # e.g. 421 4.7.0 too many connections from your IP
     reason = assess.worst_reason(refusals or failures) if failures else Reason.NETWORK_ERROR
     report.status = DomainStatus.REFUSES_THIS_CLIENT if refusals else DomainStatus.UNREACHABLE
     report.reason = reason

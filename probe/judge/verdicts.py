@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from probe.diagnosis.catalogue import default as catalogue
 from probe.model import AddressResult, Diagnosis, DomainStatus, Reason, ReplyClass, Verdict
 
 # Reasons that speak about the address or the domain itself: a permanent reply with one
@@ -88,8 +89,11 @@ def refuses_client(diagnosis: Diagnosis) -> bool:
     A rate limit that only the code says (a bare "452 Requested action not taken": RFC 5321 §4.5.3.1.10's
     "too many recipients") speaks of the transaction, not of this client: a server must take at least 100
     recipients (§4.5.3.1.8), so it is no refusal of the client; worded ("too many connections from your IP"),
-    it is."""
+    it is. Nor is a limit the server puts on every client at once (a rule marked `server_wide`: Exim's
+    smtp_accept_max)."""
     if diagnosis.code is None or diagnosis.reason not in CLIENT_REFUSALS:
+        return False
+    if catalogue().server_wide(diagnosis.rule):
         return False
     return not (diagnosis.reason is Reason.RATE_LIMITED and diagnosis.decided_by is not None
                 and diagnosis.decided_by.by in _BY_CODE)
