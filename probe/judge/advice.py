@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from probe.judge.verdicts import ABOUT_THE_SENDER
+from probe.judge.verdicts import ABOUT_THE_SENDER, VERIFYING
 from probe.model import AddressResult, Reason, Verdict
 
 
@@ -139,11 +139,6 @@ def relay_denied_advice(host: str, domain: str, *, mx_override: bool) -> str:
             "domains).")
 
 
-# the catalogue rule of Postfix's "Address verification in progress" (verify.c): a deferral while the server
-# asks the server behind it about the address, for every sender; not greylisting of a new sender
-VERIFYING = "postfix-address-verification-in-progress"
-
-
 def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) -> str:
     """An address of another domain, refused by the probed domain's MX (`DOMAIN ADDRESS`: a relay or backup-MX
     check). Its own MX was not asked, so nothing is wrong with the MX records: the host just does not relay."""
@@ -157,9 +152,12 @@ def _after_retry(result: AddressResult) -> str:
     first, last = result.attempts[0], result.attempts[-1]
     verifying = first.get("rule") == VERIFYING
     said = " ".join(str(p) for p in (last.get("code"), last.get("enhanced")) if p is not None) or "no reply"
-    at_first = ("Deferred at first while the server verified the address with the server behind it"
-                if verifying else "Deferred at first while the server verified the MAIL FROM address with "
-                "its domain's mail server" if first.get("rule") in ABOUT_THE_SENDER else "Greylisted at first")
+    if verifying:
+        at_first = "Deferred at first while the server verified the address with the server behind it"
+    elif first.get("rule") in ABOUT_THE_SENDER:
+        at_first = "Deferred at first while the server verified the MAIL FROM address with its domain's mail server"
+    else:
+        at_first = "Greylisted at first"
     head = (f"{at_first} ({_reply_words(first)}); asked again {last.get('waited_s', 0):g} s later from "
             f"the same source address, {last.get('host')} answered {said} ({last.get('reason')}).")
     if result.verdict is Verdict.DELIVERABLE:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from probe.judge import advice, greylist
 from probe.judge.mxcompare import disagreements, mx_verdicts
-from probe.judge.verdicts import ABOUT_THE_SENDER
+from probe.judge.verdicts import ABOUT_THE_SENDER, VERIFYING
 from probe.judge.walk import Walk, attempt, diagnose
 from probe.model import (
     Context,
@@ -75,7 +75,7 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
             f"domain {fate}. {fix}"), record.host))
         return f"{record.host} does not take mail for {report.domain} ({said})"
     if d.code is not None and 400 <= d.code < 500:
-        verifying = d.rule == advice.VERIFYING
+        verifying = d.rule == VERIFYING
         # Postfix's reject_unverified_sender: the deferral is about the probe's MAIL FROM, not postmaster@
         sender = d.rule in ABOUT_THE_SENDER
         grey = not verifying and not sender and (d.reason is Reason.GREYLISTED or greylist.worth_retrying(d))

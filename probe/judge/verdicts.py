@@ -28,6 +28,10 @@ _RISKY = frozenset({Reason.MAILBOX_FULL, Reason.GREYLISTED, Reason.CANNOT_VERIFY
 # Address verification in progress" is its reject_unverified_sender still asking the sender's server.
 ABOUT_THE_SENDER = frozenset({"postfix-sender-verification-in-progress"})
 
+# The catalogue rule of Postfix's "Address verification in progress" (verify.c): a deferral while the server
+# asks the server behind it about the address, for every sender; not greylisting of a new sender.
+VERIFYING = "postfix-address-verification-in-progress"
+
 
 def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> Verdict:
     """The verdict for an address from the reply (or event) that decided it.
