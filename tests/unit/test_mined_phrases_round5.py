@@ -1,7 +1,7 @@
 """Phrases mined in round 5 (lexicon/en.toml, the section 'Mined, round 5'): text without a reply code, as users paste
 it -- the log lines of MTAs and appliances. fail2ban's filters (github:fail2ban/fail2ban, config/filter.d/*.conf) match
 them and its test logs (fail2ban/tests/files/logs/*) quote them as the servers write them; Kerio's documentation
-quotes its security log; smf-sav, a milter, writes its replies and syslog lines. Each line below is such a line (addresses and hosts replaced by documentation values) that
+quotes its security log; Wazuh's rules match and describe them; smf-sav, a milter, writes its replies and syslog lines. Each line below is such a line (addresses and hosts replaced by documentation values) that
 the catalogue before round 5 read wrong, or not at all, with every wording rule off; only the round-5 phrases read it
 right: with the wording rules off, the lexicon decides it."""
 
@@ -43,6 +43,16 @@ from probe.model import Context, Reason
     ('improper command pipelining after DATA from unknown[192.0.2.20]:', 'bounce', Reason.BAD_SEQUENCE),
     ('warning: unknown[192.0.2.20]: SASL LOGIN authentication failed: Connection lost to authentication server',
      'bounce', Reason.SYSTEM_ERROR),
+    ('warning: hostname bad.example.com does not resolve to address 192.0.2.44: Name or service not known', 'bounce',
+     Reason.REVERSE_DNS),
+    ('warning: hostname bad.example.com does not resolve to address 192.0.2.44', 'bounce', Reason.REVERSE_DNS),
+    # ASSP's maillog: fail2ban config/filter.d/assp.conf, tests/files/logs/assp
+    ('Apr-27-13 02:25:10 [SSL-out] 192.0.2.97 max sender authentication errors (5) exceeded -- dropping connection - '
+     'after reply: 535 5.7.8 Error: authentication failed: UGFzc3dvcmQ6;', 'bounce', Reason.RATE_LIMITED),
+    # Wazuh's mail rules (github:wazuh/wazuh-ruleset): rules/log-entries/postfix.ini, rules/0325-opensmtpd_rules.xml
+    ('warning: 192.0.2.179.list.dsbl.example: RBL lookup error: Host or domain name not found. Name service error for '
+     'name=192.0.2.179.list.dsbl.example type=A: Host not found, try again', 'bounce', Reason.SYSTEM_ERROR),
+    ('Server certificate verification failed', 'bounce', Reason.TLS_FAILURE),
     # qpsmtpd plugins/earlytalker: its reply to MAIL once the client talked before the greeting (re-grouped)
     ('550 Connecting host started transmitting before SMTP greeting', 'MAIL', Reason.POLICY_REJECTED),
     # smf-sav smf-sav.c (github:kouk/smf-sav): its replies and its syslog lines
