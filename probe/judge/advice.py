@@ -24,6 +24,7 @@ class RunFacts:
     catch_all_tested: bool = True  # False under --no-catch-all
     mx_override: bool = False  # the host was named with --mx (or an address literal), not found in DNS
     tls_policy: str | None = None  # tls_consequence(): what a TLS failure costs this domain; None: not known
+    null_sender: bool = False  # the probe's MAIL FROM was the null reverse-path <> (no --from)
 
 
 def tls_consequence(mta_sts: dict[str, Any] | None, dane: dict[str, Any] | None) -> str:
@@ -64,6 +65,8 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
         return replace(result, remediation=_relay_refused_for_another_domain(result, facts))
     if result.reason is Reason.TLS_FAILURE and facts.tls_policy:
         return replace(result, remediation=f"{result.remediation.rstrip('.')}. Meanwhile {facts.tls_policy}.")
+    if result.reason is Reason.SENDER_REJECTED and facts.null_sender and result.verdict is Verdict.UNKNOWN:
+        return replace(result, remediation=_null_sender_refused(result.host))
     if result.reason is Reason.GREYLISTED and (refused := _vrfy_refusal(result)):
         return replace(result, remediation=(
             f"{result.remediation.rstrip('.')}. But {result.host or 'the server'} answered VRFY for this address "
@@ -104,12 +107,29 @@ def _vrfy_refusal(result: AddressResult) -> str:
     policy service (postgrey behind Postfix's check_policy_service) answers RCPT before the server's own
     recipient check; VRFY passes the same restrictions, and once the greylist lets its triplet through
     (postgrey sees VRFY with the null sender), the VRFY answer is the server's own word on the mailbox."""
-    vrfy = result.vrfy or {}
+    return vrfy_refusal(result.vrfy)
+
+
+def vrfy_refusal(vrfy: dict[str, Any] | None) -> str:
+    """'550 5.1.1 (user_unknown)' when a VRFY answer (AddressResult.vrfy's form) refused the mailbox itself with a
+    5xx; '' otherwise."""
+    vrfy = vrfy or {}
     code = vrfy.get("code")
     if not isinstance(code, int) or not 500 <= code < 600 or vrfy.get("reason") not in _MAILBOX_REFUSED:
         return ""
     said = " ".join(str(p) for p in (code, vrfy.get("enhanced")) if p is not None)
     return f"{said} ({vrfy.get('reason')})"
+
+
+def _null_sender_refused(host: str | None) -> str:
+    """A refusal of the probe's default MAIL FROM, the null reverse-path: the catalogue's advice ("or the null
+    sender <> for probes") would name the very sender refused (Postfix check_sender_access "<> REJECT": "554 5.7.1
+    <>: Sender address rejected: Access denied")."""
+    return (f"{host or 'The server'} refused the null sender <>, the MAIL FROM this probe sends unless told "
+            "otherwise, and the one of bounces and delivery reports (RFC 1123 §5.2.9: a server must accept it): "
+            "nothing was learned about the mailbox. Probe again with --from set to an address of yours whose "
+            "domain exists and accepts mail. Bounces from this client's address would be refused there the same "
+            "way.")
 
 
 def _accepted(result: AddressResult, facts: RunFacts) -> str:

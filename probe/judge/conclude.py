@@ -12,6 +12,7 @@ than the one whose MX was asked is a relay/backup question, not a deliverability
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from probe.diagnosis.classifier import detect_provider, diagnose_event
@@ -28,6 +29,7 @@ from probe.model import (
     Diagnosis,
     DomainStatus,
     Finding,
+    MxHost,
     Reason,
     Report,
     Severity,
@@ -67,6 +69,14 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     catch_all = catch_all_of(walk.retry) if walk.retry is not None and walk.retry.catch_all else None
     if catch_all is None:
         catch_all = catch_all_of(record)
+    contradicted = {**_contradicted_by_vrfy(record), **(_contradicted_by_vrfy(walk.retry) if walk.retry else {})}
+    if contradicted:
+        walk.finding(_contradiction_finding(record.host, contradicted, random_accepted=bool(catch_all)))
+        catch_all = None if catch_all else catch_all  # the random address came after them in the transaction
+    primaries = _unanswered_primaries(walk, record) if catch_all else []
+    if primaries:
+        walk.finding(_backup_finding(record.host, primaries, report.domain))
+        catch_all = None
     provider_id = detect_provider(record.host, " ".join(e.reply.text for e in record.exchanges[:2] if e.reply))
     service = catchall.unreliable(provider_id)
     for a in addresses:
@@ -84,6 +94,10 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             walk.finding(finding)
         elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
             result = catchall.accepted_by_catch_all(result, a.domain)
+        if d.reason is Reason.ACCEPTED and (said := contradicted.get(a.smtp_form)):
+            result = _contradicted(result, said)
+        elif d.reason is Reason.ACCEPTED and primaries and result.verdict is Verdict.DELIVERABLE:
+            result = _accepted_by_backup(result, primaries)
         result.mx_verdicts = mx_verdicts(walk, a)
         for finding in disagreements(result.address, result.mx_verdicts):  # one per address and host
             if finding not in report.findings:
@@ -113,6 +127,78 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
                           f"({_refusal_words(refusal)}){why}; the domain may accept mail from others, "
                           + ("and nothing was learned about the addresses" if addresses else f"but {here}{asked}"))
+
+
+def _contradicted_by_vrfy(record: SessionRecord) -> dict[str, str]:
+    """recipient -> '550 5.1.1 (user_unknown)' for each recipient whose RCPT the host accepted while its VRFY, in
+    the same session, refused the mailbox itself. VRFY checks an address alone (Postfix: smtpd.c vrfy_cmd runs
+    the recipient restrictions outside any transaction); RCPT does not always: once an access(5) DISCARD action
+    has matched a recipient, Postfix answers 250 and checks no later recipient of the transaction
+    (smtpd_check.c generic_checks, `if (state->discard != 0) break`, and the implicit reject_unlisted_recipient
+    is skipped too)."""
+    out: dict[str, str] = {}
+    for key, exchange in record.rcpt.items():
+        said = advice.vrfy_refusal(_vrfy(record, key))
+        if said and exchange.reply is not None and 200 <= exchange.reply.code < 300:
+            out[key] = said
+    return out
+
+
+def _contradiction_finding(host: str, contradicted: dict[str, str], *, random_accepted: bool) -> Finding:
+    said = "; ".join(f"{address}: {words}" for address, words in contradicted.items())
+    random = (" The random address, asked after them in the same transaction, was accepted too, so whether the "
+              "domain accepts any address is unknown." if random_accepted else "")
+    return Finding("rcpt-contradicts-vrfy", Severity.WARNING, (
+        f"{host} accepted at RCPT what it refused to VRFY ({said}): those acceptances are not its word on the "
+        "mailboxes. Postfix answers so once an access table's DISCARD action has matched a recipient: it "
+        "answers 250 and checks no later recipient of the transaction (access(5): DISCARD affects all "
+        f"recipients of the message).{random}"), host)
+
+
+def _contradicted(result: AddressResult, said: str) -> AddressResult:
+    host = result.host or "the server"
+    return replace(
+        result, verdict=Verdict.RISKY, catch_all=None,
+        meaning=(f"{host} accepted this address at RCPT, but answered VRFY for this address with {said}: the "
+                 "server contradicts itself, so the acceptance proves nothing about the mailbox."),
+        remediation=("VRFY checked the address alone; RCPT may not have: Postfix accepts every recipient of a "
+                     "transaction without checking it once an access table's DISCARD action has matched an "
+                     "earlier one (and then discards the message), and some servers accept first and bounce "
+                     "later. Expect the mailbox not to exist; confirm with the domain's administrator or the "
+                     "owner of the address."))
+
+
+def _unanswered_primaries(walk: Walk, record: SessionRecord) -> list[MxHost]:
+    """The domain's MX hosts more preferred than `record`'s that the walk tried and that decided nothing (refused
+    the connection, timed out): `record` answered as a backup MX. Only for MX records from DNS."""
+    report = walk.report
+    if report.mx_source != "mx":
+        return []
+    own = next((m.preference for m in report.mx if m.host == record.host), None)
+    tried = {r.host for r in walk.records if r is not record and r.host != record.host}
+    return [m for m in report.mx if own is not None and m.preference < own and m.host in tried]
+
+
+def _backup_finding(host: str, primaries: list[MxHost], domain: str) -> Finding:
+    names = ", ".join(f"{m.host} (preference {m.preference})" for m in primaries)
+    return Finding("backup-mx-accepts-any", Severity.WARNING, (
+        f"The addresses were answered by {host}, a backup MX: {names} did not answer. {host} accepted a random "
+        f"address too; a backup MX commonly accepts every address of the domain and queues the mail for the "
+        "primary, which bounces unknown ones later (Postfix with relay_domains and no relay_recipient_maps, "
+        f"Exim relay_to_domains without a recipient callout), so whether {domain} accepts any address is unknown. "
+        f"Probe again when {primaries[0].host} answers; a backup should know the valid recipients "
+        "(relay_recipient_maps) to refuse the others at once."), host)
+
+
+def _accepted_by_backup(result: AddressResult, primaries: list[MxHost]) -> AddressResult:
+    host = result.host or "the server"
+    return replace(
+        result, verdict=Verdict.RISKY, catch_all=None,
+        meaning=(f"{host}, a backup MX ({primaries[0].host} did not answer), accepted this address and a random "
+                 "one alike: it takes mail for any address of the domain to pass it on, so this acceptance "
+                 "proves nothing about the mailbox."),
+        remediation=(f"Probe again when {primaries[0].host} answers: the primary decides whether the mailbox "
+                     "exists."))
 
 
 def _relay_denied_for_the_domain(record: SessionRecord, domain: str, keys: set[str]) -> list[Exchange]:

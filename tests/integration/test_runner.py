@@ -115,7 +115,6 @@ async def test_rcpt_replies(dns: FakeDNS, reply: str, reason: Reason, verdict: V
 @pytest.mark.parametrize(
     ("vrfy", "reason"),
     [("252 2.5.2 Cannot VRFY user", Reason.CANNOT_VERIFY),
-     ("550 5.1.1 <b@ok.it.test>: no such user", Reason.USER_UNKNOWN),
      ("502 5.5.1 VRFY command is disabled", Reason.NOT_IMPLEMENTED)],
 )
 async def test_vrfy_replies_are_reported_but_rcpt_decides(dns: FakeDNS, vrfy: str, reason: Reason) -> None:
@@ -124,6 +123,18 @@ async def test_vrfy_replies_are_reported_but_rcpt_decides(dns: FakeDNS, vrfy: st
     a = only(report)
     assert a.vrfy is not None and a.vrfy["reason"] == reason
     assert a.verdict is Verdict.DELIVERABLE  # RCPT is the real test
+
+
+async def test_an_acceptance_that_vrfy_denies_is_no_confirmation(dns: FakeDNS) -> None:
+    """RCPT 250 but VRFY "550 5.1.1 ... no such user" from the same host: the server contradicts itself (real
+    Postfix does so after an access(5) DISCARD: tests/realmta/test_lab_admin.py), so the address is risky, not
+    deliverable, and a finding says why."""
+    async with FakeSMTP(vrfy_default="550 5.1.1 <b@ok.it.test>: no such user", rcpt_default="250 2.1.5 Ok") as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, catch_all=False)
+    a = only(report)
+    assert a.vrfy is not None and a.vrfy["reason"] == Reason.USER_UNKNOWN
+    assert (a.verdict, a.reason, a.code) == (Verdict.RISKY, Reason.ACCEPTED, 250)
+    assert [f.id for f in report.findings].count("rcpt-contradicts-vrfy") == 1
 
 
 async def test_missing_starttls_is_reported_and_advisory_by_default(dns: FakeDNS) -> None:

@@ -57,6 +57,7 @@ HOSTS = {
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
+    "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62,
     "nowhere": 98,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -89,6 +90,9 @@ SCENARIOS: dict[str, list[str]] = {
     "vsender": ["postfix-vsender"],  # pf users, reject_unverified_sender; unreach: reject_unverified_recipient
     "unreach": ["postfix-vsender"],  # Postfix relays to "nowhere" (nothing listens there)
     "eximmax": ["exim-max"],  # as exim, smtp_accept_max = 1
+    "access": ["postfix-access"],  # pf users; access(5) DISCARD for void@, REJECT for the null sender <>
+    "backup": ["nowhere", "postfix-backup"],  # the primary is down; the backup relays alice and postmaster only
+    "backupopen": ["nowhere", "postfix-backupopen"],  # the same backup without relay_recipient_maps: any address
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
 }
@@ -325,10 +329,11 @@ class Lab:
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
                                                    "early", "limit", "rate", "listed", "deep", "callout",
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
-                                                   "vsender")]
+                                                   "vsender", "access")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
-                               relay_domains=("verify.lab.test", "unreach.lab.test"))
+                               relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
+                                              "backupopen.lab.test"))
         strict = ("smtpd_helo_required=yes",
                   "smtpd_helo_restrictions=reject_non_fqdn_helo_hostname,reject_unknown_helo_hostname",
                   "smtpd_sender_restrictions=reject_unknown_sender_domain")
@@ -373,6 +378,14 @@ class Lab:
                 "smtpd_sender_restrictions=reject_unverified_sender",
                 "smtpd_recipient_restrictions=reject_unauth_destination,reject_unverified_recipient",
                 "address_verify_poll_count=1")),
+            # access(5) actions without text (Postfix words the replies); "<>": smtpd_null_access_lookup_key
+            Listener(self.ip("postfix-access"), (
+                f"smtpd_sender_restrictions=check_sender_access,texthash:{root / 'maps' / 'senders'}",
+                f"smtpd_recipient_restrictions=check_recipient_access,texthash:{root / 'maps' / 'rcpt-actions'}")),
+            # a backup MX (relay_domains in main.cf: trivial-rewrite reads it there) with and without the list of
+            # the recipients it may relay (relay_recipient_maps, read by smtpd)
+            Listener(self.ip("postfix-backup"), (f"relay_recipient_maps=texthash:{root / 'maps' / 'relay-rcpt'}",)),
+            Listener(self.ip("postfix-backupopen"), ("relay_recipient_maps=",)),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),
@@ -385,9 +398,16 @@ class Lab:
         (root / "maps" / "access").write_text(texthash(POSTFIX_ACCESS))
         (root / "maps" / "virtual").write_text(texthash({f"@{d}": "alice@pf.lab.test" for d in alias_domains}))
         (root / "maps" / "postscreen").write_text("127.0.0.0/8 reject\n")
+        (root / "maps" / "rcpt-actions").write_text(texthash({
+            "void@access.lab.test": "DISCARD"}))
+        (root / "maps" / "senders").write_text(texthash({"<>": "REJECT"}))
+        (root / "maps" / "relay-rcpt").write_text(texthash({"alice@backup.lab.test": "ok",
+                                                            "postmaster@backup.lab.test": "ok"}))
         (root / "maps" / "transport").write_text(texthash({
             "verify.lab.test": f"smtp:[{self.ip('exim-verify')}]:{self.port}",
-            "unreach.lab.test": f"smtp:[{self.ip('nowhere')}]:{self.port}"}))
+            "unreach.lab.test": f"smtp:[{self.ip('nowhere')}]:{self.port}",
+            "backup.lab.test": f"smtp:[{self.ip('nowhere')}]:{self.port}",
+            "backupopen.lab.test": f"smtp:[{self.ip('nowhere')}]:{self.port}"}))
         log = root / "postfix.log"
         started = subprocess.run(self._own_resolver(["/usr/sbin/postfix", "-c", str(root / "etc"), "start"]),
                                  capture_output=True,

@@ -1,0 +1,98 @@
+"""Settings mail administrators really use, against real Postfix: is each thing the probe says true of that server?
+
+- access.lab.test: Postfix with a check_recipient_access DISCARD entry (void@; access(5) actions without
+  text, so the replies are Postfix's own) and check_sender_access refusing the null sender ("<> REJECT", the key
+  smtpd_null_access_lookup_key names);
+- backupopen.lab.test: its primary MX does not answer (nothing listens there); the backup, Postfix with the domain
+  in relay_domains and an empty relay_recipient_maps, relays every address of the domain to the primary, as
+  backup MX hosts without a recipient list do. backup.lab.test: the same with relay_recipient_maps.
+"""
+
+from __future__ import annotations
+
+from probe.judge.health import finish_report
+from probe.model import DomainStatus, Reason, Report, Verdict
+from probe.render.text import render_text
+
+from lab import LabProbe
+
+
+def _flat_text(report: Report) -> str:
+    return " ".join(render_text(report, health=finish_report(report)).split())
+
+
+async def test_a_discarded_recipient_makes_no_catch_all_and_no_mailbox(lab_probe: LabProbe) -> None:
+    """void@ has a DISCARD action: Postfix answers its RCPT 250 and then checks none of the transaction's later
+    recipients (smtpd_check.c generic_checks: `if (state->discard != 0) break`, and the implicit
+    reject_unlisted_recipient is skipped too; access(5): DISCARD "currently affects all recipients of the
+    message"). So nobody@, and the random address asked after the real ones, got 250 too: the probe called the
+    domain catch-all and nobody@ accepted. VRFY checks each address alone and says "550 5.1.1 ... User unknown".
+    The acceptances VRFY contradicts prove nothing, nor does the random address's after them."""
+    report = await lab_probe("void@access.lab.test", "nobody@access.lab.test", "alice@access.lab.test",
+                             mail_from="probe@pf.lab.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    void, nobody, alice = report.addresses
+    for result in (void, nobody):
+        assert (result.code, result.reason) == (250, Reason.ACCEPTED)  # what RCPT said
+        assert result.vrfy is not None and (result.vrfy["code"], result.vrfy["reason"]) == (550, "user_unknown")
+        assert (result.verdict, result.catch_all) == (Verdict.RISKY, None)
+        assert "catch-all" not in result.meaning
+        assert "answered VRFY for this address with 550 5.1.1 (user_unknown)" in result.meaning
+        assert "DISCARD" in result.remediation
+    # alice passed Postfix's recipient checks to VRFY ("252 2.0.0 alice@...": smtpd.c vrfy_cmd)
+    assert (alice.verdict, alice.catch_all) == (Verdict.DELIVERABLE, None)
+    (finding,) = [f for f in report.findings if f.id == "rcpt-contradicts-vrfy"]
+    assert "void@access.lab.test" in finding.message and "random address" in finding.message
+    text = _flat_text(report)
+    assert "catch-all: yes" not in text and "catch-all domain" not in text and "catch-all domain" not in report.summary
+
+
+async def test_without_a_discard_the_same_host_is_no_catch_all(lab_probe: LabProbe) -> None:
+    """The same host, asked without void@: nobody@ is refused (550 5.1.1), the random address too."""
+    report = await lab_probe("nobody@access.lab.test", "alice@access.lab.test", mail_from="probe@pf.lab.test")
+    nobody, alice = report.addresses
+    assert (nobody.verdict, nobody.code, alice.verdict, alice.catch_all) == (
+        Verdict.UNDELIVERABLE, 550, Verdict.DELIVERABLE, False)
+    assert not [f for f in report.findings if f.id == "rcpt-contradicts-vrfy"]
+
+
+async def test_a_refused_null_sender_is_not_advised_as_the_remedy(lab_probe: LabProbe) -> None:
+    """check_sender_access with "<> REJECT": every RCPT gets "554 5.7.1 <>: Sender address rejected: Access
+    denied" (smtpd_delay_reject). The advice told the user to use "the null sender <> for probes", the sender the
+    server had just refused; it says what was refused and to probe again with --from."""
+    report = await lab_probe("alice@access.lab.test")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED)
+    (alice,) = report.addresses
+    assert alice.text == "554 5.7.1 <>: Sender address rejected: Access denied"
+    assert alice.verdict is Verdict.UNKNOWN
+    assert "null sender <> for probes" not in alice.remediation
+    assert "refused the null sender <>" in alice.remediation and "--from" in alice.remediation
+    report = await lab_probe("alice@access.lab.test", mail_from="probe@pf.lab.test")  # the remedy works
+    assert (report.status, report.addresses[0].verdict) == (DomainStatus.ACCEPTS_MAIL, Verdict.DELIVERABLE)
+
+
+async def test_a_backup_mx_that_relays_any_address_makes_no_catch_all(lab_probe: LabProbe) -> None:
+    """The primary MX refuses the connection; the backup (relay_domains, no relay_recipient_maps) accepts alice
+    and the random address alike, to queue them for the primary, which will bounce unknown ones. The probe said
+    the domain "accepts any address (catch-all)": only its backup does, so that is unknown, and alice's
+    acceptance proves nothing about her mailbox."""
+    report = await lab_probe("alice@backupopen.lab.test")
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    (alice,) = report.addresses
+    assert (alice.host, alice.code) == ("mx.postfix-backupopen.lab.test", 250)
+    assert (alice.verdict, alice.catch_all) == (Verdict.RISKY, None)
+    assert "backup" in alice.meaning and "catch-all" not in alice.meaning
+    (finding,) = [f for f in report.findings if f.id == "backup-mx-accepts-any"]
+    assert "mx.nowhere.lab.test" in finding.message and "relay_recipient_maps" in finding.message
+    assert "catch-all domain" not in report.summary and "catch-all: yes" not in _flat_text(report)
+
+
+async def test_a_backup_mx_with_a_recipient_list_answers_for_the_mailboxes(lab_probe: LabProbe) -> None:
+    """relay_recipient_maps on the backup: "550 5.1.1 <...>: Recipient address rejected: User unknown in relay
+    recipient table" for nobody and the random address (smtpd_check.c), 250 for alice: its answers hold."""
+    report = await lab_probe("alice@backup.lab.test", "nobody@backup.lab.test")
+    alice, nobody = report.addresses
+    assert (alice.verdict, alice.catch_all) == (Verdict.DELIVERABLE, False)
+    assert (nobody.verdict, nobody.reason) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN)
+    assert "User unknown in relay recipient table" in (nobody.text or "")
+    assert not [f for f in report.findings if f.id == "backup-mx-accepts-any"]
