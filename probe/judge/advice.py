@@ -121,6 +121,19 @@ def vrfy_refusal(vrfy: dict[str, Any] | None) -> str:
     return f"{said} ({vrfy.get('reason')})"
 
 
+def submission_refusal(host: str, port: int) -> str:
+    """A policy refusal from the submission port of a host that offers AUTH: the catalogue's advice reads the
+    reply's words ("Recipient address rejected" is about the recipient, check the PTR and blocklists), but such a
+    service refuses whoever did not log in, whatever the words (Postfix's submission service as master.cf ships
+    it: smtpd_recipient_restrictions = permit_sasl_authenticated,reject, "554 5.7.1 <a>: Recipient address
+    rejected: Access denied")."""
+    return (f"Port {port} is the mail submission port (RFC 6409), where users who log in send their mail: "
+            f"{host} offers AUTH there and refused this client, which did not log in (the probe never does), as "
+            "Postfix's submission service does as shipped (master.cf: smtpd_recipient_restrictions = "
+            "permit_sasl_authenticated,reject). That says nothing of the address: probe the domain's MX hosts on "
+            "port 25 (without --port or a port in --mx) to see whether it takes mail.")
+
+
 def _null_sender_refused(host: str | None) -> str:
     """A refusal of the probe's default MAIL FROM, the null reverse-path: the catalogue's advice ("or the null
     sender <> for probes") would name the very sender refused (Postfix check_sender_access "<> REJECT": "554 5.7.1

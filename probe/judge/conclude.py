@@ -84,6 +84,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         d, result = _address_result(a, source, catch_all)
         if d.reason is Reason.TLS_REQUIRED and not tls_negotiated(source.tls):  # a demand for TLS met in plain text
             result.remediation = plaintext.tls_required_advice(source)
+        if d.reason is Reason.POLICY_REJECTED and source.port == SUBMISSION_PORT and "AUTH" in source.extensions:
+            result.remediation = advice.submission_refusal(source.host, source.port)
         if source is not record:
             first_d, _ = _address_result(a, record, catch_all)
             result.attempts = [attempt(record, first_d, 0.0), attempt(source, d, walk.waited_s)]
@@ -127,6 +129,10 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         report.summary = (f"{report.domain}: {record.host} answered and refused this client "
                           f"({_refusal_words(refusal)}){why}; the domain may accept mail from others, "
                           + ("and nothing was learned about the addresses" if addresses else f"but {here}{asked}"))
+
+
+# RFC 6409 §3.1: the port of message submission, where users log in (SMTP AUTH) to send their mail
+SUBMISSION_PORT = 587
 
 
 def _contradicted_by_vrfy(record: SessionRecord) -> dict[str, str]:

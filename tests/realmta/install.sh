@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what the real-MTA lab (tests/realmta) runs: Postfix, postgrey and Exim's daemon. Debian or Ubuntu,
-# as root. Starts no system service and leaves the machine's mail system as it is:
+# Install what the real-MTA lab (tests/realmta) runs: Postfix (with Cyrus SASL's plugins), postgrey and Exim's
+# daemon. Debian or Ubuntu, as root. Starts no system service and leaves the machine's mail system as it is:
 # - postfix and postgrey come from their Debian packages, installed under a policy-rc.d that forbids
 #   service starts (the lab runs its own instances, with their own configuration, on its own addresses);
 # - exim4-daemon-light conflicts with postfix as the system MTA (both provide mail-transport-agent), so
@@ -20,6 +20,10 @@ have_exim() { command -v exim4 >/dev/null 2>&1 || command -v exim >/dev/null 2>&
 need=()
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 [ -x /usr/sbin/postgrey ] || need+=(postgrey)
+# Cyrus SASL's PLAIN/LOGIN and sasldb plugins, for the lab's submission service (AUTH offered): only recommended
+# by libsasl2-2, which postfix depends on
+compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need+=(libsasl2-modules)
+compgen -G '/usr/lib/*/sasl2/libsasldb.so*' >/dev/null || need+=(libsasl2-modules-db)
 if [ ${#need[@]} -eq 0 ] && have_exim && getent passwd Debian-exim >/dev/null; then
   exit 0
 fi

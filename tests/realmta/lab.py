@@ -18,6 +18,7 @@ add one.
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
 import pwd
 import random
@@ -43,6 +44,7 @@ LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0
 
 DAEMON_DNS_PORT = 53  # the lab's FakeDNS answers here too, for the daemons (resolv.conf names no port)
 START_TIMEOUT_S = 20.0  # each daemon must listen within this (they take well under a second)
+SUBMISSION_PORT = 587  # postfix-submission listens there (RFC 6409), not on the lab's port
 GREYLIST_DELAY_S = 2  # postgrey --delay: a retry after this passes
 EXIM_CANDIDATES = ("exim4", "exim", "/opt/smtp-probe-lab/usr/sbin/exim4")  # the last: tests/realmta/install.sh
 INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim or postgrey missing, or not root): "
@@ -57,7 +59,7 @@ HOSTS = {
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
-    "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62,
+    "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63,
     "nowhere": 98,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -119,6 +121,9 @@ def missing_tools() -> str | None:
             return f"{tool} missing"
     if exim_binary() is None:
         return "exim missing"
+    for plugin in ("libplain.so", "libsasldb.so"):  # Cyrus SASL's, for the submission service's AUTH
+        if not glob.glob(f"/usr/lib/*/sasl2/{plugin}*"):
+            return f"Cyrus SASL plugin {plugin} missing"
     if shutil.which("unshare") is None:
         return "unshare (util-linux) missing"
     if not _bindable("127.53.53.1", DAEMON_DNS_PORT):
@@ -148,7 +153,8 @@ def _free_block_and_port() -> tuple[str, int]:
             probe_socket.bind((f"{block}.{HOSTS['dns']}", 0))
             port = probe_socket.getsockname()[1]
         if all(_bindable(f"{block}.{octet}", port) for octet in HOSTS.values()) and _bindable(
-                f"{block}.{HOSTS['dns']}", DAEMON_DNS_PORT):
+                f"{block}.{HOSTS['dns']}", DAEMON_DNS_PORT) and _bindable(
+                f"{block}.{HOSTS['postfix-submission']}", SUBMISSION_PORT):
             return block, port
     raise LabError("no free loopback block and port for the lab")
 
@@ -386,6 +392,14 @@ class Lab:
             # the recipients it may relay (relay_recipient_maps, read by smtpd)
             Listener(self.ip("postfix-backup"), (f"relay_recipient_maps=texthash:{root / 'maps' / 'relay-rcpt'}",)),
             Listener(self.ip("postfix-backupopen"), ("relay_recipient_maps=",)),
+            # the submission service of Postfix's master.cf (/usr/share/postfix/master.cf.dist), as it ships:
+            # SASL (Cyrus, its sasldb: AUTH offered, nobody can log in), AUTH only under TLS
+            Listener(self.ip("postfix-submission"), (
+                "smtpd_tls_security_level=encrypt", "smtpd_sasl_auth_enable=yes", "smtpd_tls_auth_only=yes",
+                "smtpd_reject_unlisted_recipient=no", f"cyrus_sasl_config_path={root / 'sasl'}",
+                "smtpd_client_restrictions=", "smtpd_helo_restrictions=", "smtpd_sender_restrictions=",
+                "smtpd_relay_restrictions=", "smtpd_recipient_restrictions=permit_sasl_authenticated,reject"),
+                port=SUBMISSION_PORT),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),
@@ -403,6 +417,10 @@ class Lab:
         (root / "maps" / "senders").write_text(texthash({"<>": "REJECT"}))
         (root / "maps" / "relay-rcpt").write_text(texthash({"alice@backup.lab.test": "ok",
                                                             "postmaster@backup.lab.test": "ok"}))
+        (root / "sasl").mkdir()
+        (root / "sasl" / "smtpd.conf").write_text(f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
+                                                  f"sasldb_path: {root / 'sasl' / 'sasldb2'}\n"
+                                                  "mech_list: PLAIN LOGIN\n")
         (root / "maps" / "transport").write_text(texthash({
             "verify.lab.test": f"smtp:[{self.ip('exim-verify')}]:{self.port}",
             "unreach.lab.test": f"smtp:[{self.ip('nowhere')}]:{self.port}",
@@ -417,7 +435,7 @@ class Lab:
             raise LabError("postfix did not start: " + (started.stderr or started.stdout).decode(errors="replace")
                            + "\n" + _tail(log))
         for listener in listeners:
-            wait_for_port("postfix", listener.ip, self.port, log)
+            wait_for_port("postfix", listener.ip, listener.port or self.port, log)
 
     def _tls_options(self, host: str, *, expired: bool = False, name: str | None = None,
                      selfsigned: bool = False) -> tuple[str, ...]:

@@ -53,12 +53,13 @@ class Listener:
     ip: str
     overrides: tuple[str, ...] = ()
     postscreen: bool = False
+    port: int | None = None  # its own port (the submission port), not the lab's
 
     def master_line(self, port: int) -> str:
         service = "postscreen" if self.postscreen else "smtpd"
         limit = "1" if self.postscreen else "-"
         options = "".join(f"\n  -o {o}" for o in self.overrides)
-        return f"{self.ip}:{port} inet n - n - {limit} {service}{options}\n"
+        return f"{self.ip}:{self.port or port} inet n - n - {limit} {service}{options}\n"
 
 
 def postfix_main_cf(root: Path, *, hostname: str, local_domains: list[str], alias_domains: list[str],

@@ -14,7 +14,7 @@ from probe.judge.health import finish_report
 from probe.model import DomainStatus, Reason, Report, Verdict
 from probe.render.text import render_text
 
-from lab import LabProbe
+from lab import SUBMISSION_PORT, Lab, LabProbe
 
 
 def _flat_text(report: Report) -> str:
@@ -96,3 +96,19 @@ async def test_a_backup_mx_with_a_recipient_list_answers_for_the_mailboxes(lab_p
     assert (nobody.verdict, nobody.reason) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN)
     assert "User unknown in relay recipient table" in (nobody.text or "")
     assert not [f for f in report.findings if f.id == "backup-mx-accepts-any"]
+
+
+async def test_the_submission_port_refuses_who_does_not_log_in(lab: Lab, lab_probe: LabProbe) -> None:
+    """Postfix's submission service as master.cf.dist ships it, on port 587: AUTH offered after STARTTLS, and
+    smtpd_recipient_restrictions = permit_sasl_authenticated,reject: "554 5.7.1 <alice@pf.lab.test>: Recipient
+    address rejected: Access denied" to every RCPT of a client that did not log in. The advice read the
+    reply's words ("'Recipient address rejected' the recipient (often an address that takes no outside
+    mail)... check first that your IP has a PTR record"): the server asks for a login, which the probe never
+    gives; for deliverability, the domain's MX on port 25 answers."""
+    report = await lab_probe("alice@pf.lab.test", mx=((lab.ip("postfix-submission"), SUBMISSION_PORT),))
+    (alice,) = report.addresses
+    assert alice.text == "554 5.7.1 <alice@pf.lab.test>: Recipient address rejected: Access denied"
+    assert "AUTH" in report.sessions[0].extensions
+    assert (report.status, alice.verdict) == (DomainStatus.REFUSES_THIS_CLIENT, Verdict.UNKNOWN)
+    assert "submission port" in alice.remediation and "AUTH" in alice.remediation
+    assert "PTR record" not in alice.remediation and "takes no outside mail" not in alice.remediation
