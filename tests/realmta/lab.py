@@ -95,6 +95,7 @@ SCENARIOS: dict[str, list[str]] = {
     "access": ["postfix-access"],  # pf users; access(5) DISCARD for void@, REJECT for the null sender <>
     "backup": ["nowhere", "postfix-backup"],  # the primary is down; the backup relays alice and postmaster only
     "backupopen": ["nowhere", "postfix-backupopen"],  # the same backup without relay_recipient_maps: any address
+    "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
 }

@@ -112,3 +112,15 @@ async def test_the_submission_port_refuses_who_does_not_log_in(lab: Lab, lab_pro
     assert (report.status, alice.verdict) == (DomainStatus.REFUSES_THIS_CLIENT, Verdict.UNKNOWN)
     assert "submission port" in alice.remediation and "AUTH" in alice.remediation
     assert "PTR record" not in alice.remediation and "takes no outside mail" not in alice.remediation
+
+
+async def test_the_one_mx_host_refusing_connections_is_not_said_to_have_others(lab_probe: LabProbe) -> None:
+    """A domain whose only MX host runs no mail server: the connection is refused. The advice said "Other MX
+    hosts of the domain are tried next": there are none, and the probe had tried every host already."""
+    report = await lab_probe("alice@down.lab.test")
+    assert report.status is DomainStatus.UNREACHABLE
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason) == (Verdict.UNKNOWN, Reason.NETWORK_ERROR)
+    assert "refused" in alice.meaning
+    assert "tried next" not in alice.remediation
+    assert all("tried next" not in (step.remediation or "") for s in report.sessions for step in s.steps)
