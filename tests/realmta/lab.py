@@ -59,7 +59,7 @@ HOSTS = {
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
-    "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63,
+    "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "nowhere": 98,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -95,6 +95,7 @@ SCENARIOS: dict[str, list[str]] = {
     "access": ["postfix-access"],  # pf users; access(5) DISCARD for void@, REJECT for the null sender <>
     "backup": ["nowhere", "postfix-backup"],  # the primary is down; the backup relays alice and postmaster only
     "backupopen": ["nowhere", "postfix-backupopen"],  # the same backup without relay_recipient_maps: any address
+    "rhsbl": ["postfix-rhsbl"],  # pf users; reject_rhsbl_sender dbl.lab.test, which lists pf.lab.test
     "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
@@ -285,7 +286,8 @@ class Lab:
     def zone(self) -> str:
         lines = ["$TTL 60", "@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60",
                  f"ns A {self.ip('dns')}",
-                 "1.0.0.127.bl A 127.0.0.2"]  # the DNSBL bl.lab.test lists 127.0.0.1 (the probe's source)
+                 "1.0.0.127.bl A 127.0.0.2",  # the DNSBL bl.lab.test lists 127.0.0.1 (the probe's source)
+                 "pf.lab.test.dbl A 127.0.1.2"]  # the domain list (RHSBL) dbl.lab.test lists pf.lab.test
         lines += [f"mx.{host} A {self.ip(host)}" for host in HOSTS]
         for domain, hosts in SCENARIOS.items():
             lines += [f"{domain} MX {10 * (i + 1)} mx.{host}.lab.test." for i, host in enumerate(hosts)]
@@ -336,7 +338,7 @@ class Lab:
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
                                                    "early", "limit", "rate", "listed", "deep", "callout",
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
-                                                   "vsender", "access")]
+                                                   "vsender", "access", "rhsbl")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
@@ -401,6 +403,7 @@ class Lab:
                 "smtpd_client_restrictions=", "smtpd_helo_restrictions=", "smtpd_sender_restrictions=",
                 "smtpd_relay_restrictions=", "smtpd_recipient_restrictions=permit_sasl_authenticated,reject"),
                 port=SUBMISSION_PORT),
+            Listener(self.ip("postfix-rhsbl"), ("smtpd_sender_restrictions=reject_rhsbl_sender,dbl.lab.test",)),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),

@@ -124,3 +124,19 @@ async def test_the_one_mx_host_refusing_connections_is_not_said_to_have_others(l
     assert "refused" in alice.meaning
     assert "tried next" not in alice.remediation
     assert all("tried next" not in (step.remediation or "") for s in report.sessions for step in s.steps)
+
+
+async def test_a_listed_sender_domain_is_not_called_a_listed_ip(lab_probe: LabProbe) -> None:
+    """reject_rhsbl_sender: "554 5.7.1 Service unavailable; Sender address [probe@pf.lab.test] blocked using
+    dbl.lab.test" (smtpd_check.c, $rbl_class "Sender address", smtpd_dsn_fix.h). The probe said "The receiving
+    server refuses the sending IP because it is listed" and to look the IP up: the list named the sender's domain."""
+    report = await lab_probe("alice@rhsbl.lab.test", mail_from="probe@pf.lab.test")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.BLOCKLISTED)
+    (alice,) = report.addresses
+    assert alice.text == "554 5.7.1 Service unavailable; Sender address [probe@pf.lab.test] blocked using dbl.lab.test"
+    assert alice.verdict is Verdict.UNKNOWN
+    assert "refuses the sending IP" not in alice.meaning and "Look the IP up" not in alice.remediation
+    assert "domain" in alice.meaning and "domain" in alice.remediation
+    # the null sender has no domain to look up: the same host takes the probe's default
+    report = await lab_probe("alice@rhsbl.lab.test")
+    assert report.addresses[0].verdict is Verdict.DELIVERABLE
