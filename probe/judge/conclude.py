@@ -188,7 +188,9 @@ def _unanswered_primaries(walk: Walk, record: SessionRecord) -> list[MxHost]:
 def _backup_finding(host: str, primaries: list[MxHost], domain: str) -> Finding:
     names = ", ".join(f"{m.host} (preference {m.preference})" for m in primaries)
     return Finding("backup-mx-accepts-any", Severity.WARNING, (
-        f"The addresses were answered by {host}, a backup MX: {names} did not answer. {host} accepted a random "
+        f"The addresses were answered by {host}, a backup MX: {names} "
+        f"{'was' if len(primaries) == 1 else 'were'} tried first and answered nothing about them (no connection, "
+        f"a timeout, or a refused greeting). {host} accepted a random "
         f"address too; a backup MX commonly accepts every address of the domain and queues the mail for the "
         "primary, which bounces unknown ones later (Postfix with relay_domains and no relay_recipient_maps, "
         f"Exim relay_to_domains without a recipient callout), so whether {domain} accepts any address is unknown. "
@@ -200,7 +202,8 @@ def _accepted_by_backup(result: AddressResult, primaries: list[MxHost]) -> Addre
     host = result.host or "the server"
     return replace(
         result, verdict=Verdict.RISKY, catch_all=None,
-        meaning=(f"{host}, a backup MX ({primaries[0].host} did not answer), accepted this address and a random "
+        meaning=(f"{host}, a backup MX ({primaries[0].host}, tried first, answered nothing about it), accepted "
+                 "this address and a random "
                  "one alike: it takes mail for any address of the domain to pass it on, so this acceptance "
                  "proves nothing about the mailbox."),
         remediation=(f"Probe again when {primaries[0].host} answers: the primary decides whether the mailbox "
