@@ -36,6 +36,10 @@ from probe.model import Context, Reason
     # Sendmail's log: fail2ban config/filter.d/sendmail-reject.conf, tests/files/logs/sendmail-reject
     ('rejecting commands from example.com [192.0.2.4] due to pre-greeting traffic after 6 seconds', 'bounce',
      Reason.POLICY_REJECTED),
+    # Sendmail's log: fail2ban config/filter.d/sendmail-auth.conf, tests/files/logs/sendmail-auth
+    ('s1GNXHYB005133: [192.0.2.178]: possible SMTP attack: command=AUTH, count=5', 'bounce', Reason.RATE_LIMITED),
+    ('14NNwaRl065696: AUTH failure (DIGEST-MD5): user not found (-20) SASL(-13): user not found: unable to canonify '
+     'user and get auxprops, user=scanner, relay=[192.0.2.1]', 'bounce', Reason.CREDENTIALS_INVALID),
     # Postfix's postscreen and smtpd logs: fail2ban config/filter.d/postfix.conf, tests/files/logs/postfix
     ('PREGREET 14 after 0.08 from [192.0.2.20]:59415: EHLO ylmf-pc\\r\\n', 'bounce', Reason.POLICY_REJECTED),
     ('COMMAND TIME LIMIT from [192.0.2.20]:3608 after CONNECT', 'bounce', Reason.NETWORK_ERROR),
