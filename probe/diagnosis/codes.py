@@ -7,10 +7,34 @@ from dataclasses import dataclass
 
 # RFC 5321 §4.2: a reply line is "NNN-text" (continued) or "NNN text" / "NNN" (last line).
 _REPLY_LINE = re.compile(r"^\s*([0-9]{3})(?:[ -]|$)(.*)$")
-# A reply code embedded in other text: bounces ("Diagnostic-Code: smtp; 550 ..."), Exchange NDRs
-# ("Remote server returned '550 ...'"), Postfix ("host x said: 550 ..."). Not part of a longer number.
-_EMBEDDED_CODE = re.compile(r"(?<![\w.:/-])([2-5][0-9]{2})(?=[ -]|$|')")
-_MARKER_BEFORE = re.compile(r"(?:smtp\s*;|said:|returned|code:|[;'\"(\[:])\s*$", re.IGNORECASE)
+# A reply code embedded in other text: pasted bounces, MTA log lines, mail clients' and libraries' error messages
+# print the server's reply after a prefix of their own. A number is taken for the reply code only when something
+# ties it to the reply (`_embedded_code`): an enhanced status code of its class right after it, or a marker
+# just before it. The markers, each seen in the source that prints it (tests/unit/test_codes_embedded.py cites
+# them): a DSN's "smtp;" (RFC 3464), Postfix's "said:", qmail's "Remote host said:", Coremail's "RCPT TO said 550",
+# Exchange's "returned '550", Sendmail's "reply=550" and Nodemailer's "response=554", Sendmail's and Courier's
+# "<<< 550" transcript lines, go-smtp's "SMTP error 550:" (and a plain "SMTP 550 ..."), punctuation that opens a
+# quote or a field (';', ':', '=', quotes, '(', '['), and the start of a line after a line that ends with one of
+# these (Gmail's "...returned was:" then the reply). Not part of a longer number, an IP address, a version, a time
+# or a port ("host:587", JavaMail's "port: 587").
+_EMBEDDED_CODE = re.compile(r"(?<![\w.:/-])([2-5][0-9]{2})(?=[ \-',:)\]]|$)")
+# Before a code followed by a space, '-', "'" or the end of the line (the shape of a reply line).
+_MARKER_BEFORE = re.compile(
+    r"(?:\bsaid:?|\breturned|<<<|\bsmtp(?:\s+(?:error|code|reply|response|status))*|[;'\"(\[:=])\s*$",
+    re.IGNORECASE)
+# Before a code followed by ',', ':', ')' or ']': only a prefix that names the number as the reply code, each
+# with the punctuation its source puts after it (`_NAMED_CLOSE`): Roundcube's "SMTP Error (550): ..." and
+# "SMTP Error: [554] ...", go-smtp's "SMTP error 550: ...", PEAR Mail's "(code: 550, response: ...)", Python
+# smtplib's "(550, b'...')". A bare "[514]" or "(405)" is some other number (Orange's "OFR_514 [514]").
+_NAMED_BEFORE = re.compile(
+    r"(?:(?P<paren>\bsmtp(?:\s+(?:error|code|reply|response|status))*\s*\(\s*)"
+    r"|(?P<smtp>\bsmtp(?:\s+(?:error|code|reply|response|status))*\s*)|(?P<field>code\"?\s*[:=]\s*)"
+    r"|(?P<tuple>\(\s*)|(?P<bracket>:\s*\[\s*))$",
+    re.IGNORECASE)
+_NAMED_CLOSE = {"paren": ")", "smtp": ",:)]", "field": ",)", "tuple": ",", "bracket": "]"}
+_TUPLE_REST = re.compile(r",\s*b?['\"]")  # smtplib's (code, message) tuple: "(550, b'5.1.1 ...')"
+_NOT_A_REPLY = re.compile(r"\bport\s*[:=]?\s*$", re.IGNORECASE)  # JavaMail's "..., port: 587, response: 421 ..."
+_TAIL = 48  # characters before a code that markers are looked for in: bounds the work on a long line
 # RFC 3463 class.subject.detail; not part of an IP address or version number. The look-behind that keeps a
 # word character or '.' from coming before the class digit is written after that digit ('[245]' then
 # '(?<![\w.][245])', the same test): a search can then skip to the next 2, 4 or 5, which halves its cost on a reply
@@ -74,9 +98,29 @@ def _find_enhanced(text: str, code: int | None) -> str | None:
     return None
 
 
+def _tied_to_reply(line: str, start: int, end: int, before_line: str) -> bool:
+    """True when the code at line[start:end] is tied to a reply by what comes before it (see _EMBEDDED_CODE)."""
+    tail = line[max(0, start - _TAIL):start]
+    close = line[end:end + 1]
+    if close in ("", " ", "-", "'"):
+        if not tail.strip():  # at the start of a line: tied when the line before ends with a marker
+            return bool(before_line) and _MARKER_BEFORE.search(before_line[-_TAIL:]) is not None
+        tied = _MARKER_BEFORE.search(tail) is not None
+    elif close == ":" and not tail.strip():  # "550: 5.1.1 ..." at the start of a line (Yahoo's bounces)
+        return line[end + 1:end + 2] in ("", " ")
+    else:
+        named = _NAMED_BEFORE.search(tail)
+        if named is None:
+            return False
+        kind = named.lastgroup or ""
+        tied = _TUPLE_REST.match(line, end) is not None if kind == "tuple" else close in _NAMED_CLOSE[kind]
+    return tied and _NOT_A_REPLY.search(tail) is None
+
+
 def _embedded_code(raw_lines: list[str]) -> tuple[int | None, int, int]:
     """(code, line index, column after the code) of the best embedded reply code, or (None, -1, -1)."""
     fallback: tuple[int | None, int, int] = (None, -1, -1)
+    before_line = ""  # the last non-blank line before this one
     for i, line in enumerate(raw_lines):
         for m in _EMBEDDED_CODE.finditer(line):
             code = int(m.group(1))
@@ -84,8 +128,10 @@ def _embedded_code(raw_lines: list[str]) -> tuple[int | None, int, int]:
             followed_by_status = _ENHANCED.match(after.lstrip(" -")) is not None
             if followed_by_status and int(after.lstrip(" -")[0]) == code // 100:
                 return code, i, m.end()
-            if fallback[0] is None and _MARKER_BEFORE.search(line[: m.start()]):
+            if fallback[0] is None and _tied_to_reply(line, m.start(), m.end(), before_line):
                 fallback = (code, i, m.end())
+        if line.strip():
+            before_line = line.rstrip()
     return fallback
 
 
