@@ -40,7 +40,11 @@ _TAIL = 48  # characters before a code that markers are looked for in: bounds th
 # '(?<![\w.][245])', the same test): a search can then skip to the next 2, 4 or 5, which halves its cost on a reply
 # without a status code (the look-behind first made it try the whole pattern at every character).
 _ENHANCED = re.compile(r"([245])(?<![\w.][245])\.([0-9]{1,3})\.([0-9]{1,3})(?!\.?[0-9])")
-_STATUS_FIELD = re.compile(r"(?:^|\bstatus:\s*|#)\s*$", re.IGNORECASE)
+# Where a status code without a basic code is trusted: at a line start, after "Status:" (RFC 3464) or '#', and
+# after the phrase a client puts before a server reply whose basic code it dropped: .NET's SmtpException "The server
+# response was: 5.7.0 ..." (System.Net.Mail Strings.resx MailServerResponse), Thunderbird's "The mail server
+# responded: 5.1.1 ..." (composeMsgs.properties errorSendingMessage, smtpServerError).
+_STATUS_FIELD = re.compile(r"(?:^|\bstatus:\s*|#|\bserver response was:|\bserver responded:)\s*$", re.IGNORECASE)
 
 MAX_TEXT = 8192  # characters searched by wording rules: bounds regex work on hostile input
 

@@ -105,6 +105,22 @@ def test_reply_code_after_a_programs_prefix(text: str, code: int, enhanced: str 
     assert (p.code, p.enhanced) == (code, enhanced)
 
 
+@pytest.mark.parametrize(("text", "enhanced"), [
+    # .NET System.Net.Mail SmtpException.cs GetMessageForStatus(statusCode, serverResponse): the status's own text,
+    # then Strings.resx MailServerResponse "The server response was: {0}" with the reply after its basic code
+    # (github:dotnet/runtime)
+    (f"Mailbox unavailable. The server response was: {X_1_1}", "5.1.1"),
+    # Thunderbird mail/locales/en-US/chrome/messenger/messengercompose/composeMsgs.properties errorSendingMessage
+    # "An error occurred while sending mail. The mail server responded:  %s. Please check the message and try again."
+    # (github:mozilla/releases-comm-central)
+    (f"An error occurred while sending mail. The mail server responded:  {X_7_1}. Please check the message and "
+     "try again.", "5.7.1"),
+])
+def test_status_code_where_a_client_dropped_the_basic_code(text: str, enhanced: str) -> None:
+    p = parse(text)
+    assert (p.code, p.enhanced) == (None, enhanced)
+
+
 @pytest.mark.parametrize(("text", "code", "enhanced"), [
     # JavaMail's port (Angus Mail SMTPTransport.java:2245-2246 "Could not connect to SMTP host: " + host + ", port: ")
     ("Could not connect to SMTP host: smtp.example.org, port: 465, response: -1", None, None),
