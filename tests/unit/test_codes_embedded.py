@@ -83,6 +83,16 @@ X_7_1 = "5.7.1 Delivery not authorized, message refused"  # RFC 3463 §3.8
      554, None),
     # Courier courier/module.dsn/dsn.C:562-565 " >>> %s" and " <<< %-1.500s" (github:svarshavchik/courier)
     (f"<a@example.org>: mx.example.org [192.0.2.1]:\n >>> RCPT TO:<a@example.org>\n <<< 550 {RFC_550}", 550, None),
+    # Exim src/src/smtp_out.c:870 debug_printf_indent("  %s %s\n", ... "SMTP<<" ...): the replies `exim -v` shows
+    (f"  SMTP>> RCPT TO:<a@example.org>\n  SMTP<< 550 {RFC_550}\n  SMTP>> QUIT", 550, None),
+    # ssmtp ssmtp.c:1574 die("RCPT TO:<%s> (%s)", p, buf), die() printing "%s: %s\n" (github:TheJonny/debian-ssmtp)
+    (f"ssmtp: RCPT TO:<a@example.org> (550 {RFC_550})", 550, None),
+    # SnappyMail MailSo/Smtp/SmtpClient.php:311 "Failed to add recipient '{$sTo}'" and :599-602 prefix . ': ' .
+    # response (github:the-djmaze/snappymail)
+    (f"Failed to add recipient 'a@example.org': 550 {X_1_1}", 550, "5.1.1"),
+    # K-9 Mail / Thunderbird for Android NegativeSmtpReplyException.kt:17-18 "Negative SMTP reply: $replyCode" when
+    # the server sent no text (github:thunderbird/thunderbird-android)
+    ("Negative SMTP reply: 550", 550, None),
     # Gmail's bounce, the reply on the line after "...was:": Sisimai lib/Sisimai/Lhost/Gmail.pm:59-64 and the
     # state table's examples at :86-90 (github:sisimai/p5-sisimai)
     ("The error that the other server returned was:\n550 5.1.1 <userunknown@example.jp>... User Unknown", 550, "5.1.1"),
