@@ -13,14 +13,15 @@ _REPLY_LINE = re.compile(r"^\s*([0-9]{3})(?:[ -]|$)(.*)$")
 # just before it. The markers, each seen in the source that prints it (tests/unit/test_codes_embedded.py cites
 # them): a DSN's "smtp;" (RFC 3464), Postfix's "said:", qmail's "Remote host said:", Coremail's "RCPT TO said 550",
 # Exchange's "returned '550", Sendmail's "reply=550" and Nodemailer's "response=554", Sendmail's and Courier's
-# "<<< 550" transcript lines and Exim's "SMTP<< 550" (exim -v), go-smtp's "SMTP error 550:" (and a plain
-# "SMTP 550 ..."), punctuation that opens a quote or a field (';', ':', '=', quotes, '(', '['), and the start of a
-# line after a line that ends with one of these (Gmail's "...returned was:" then the reply). Not part of a longer
-# number, an IP address, a version, a time or a port ("host:587", JavaMail's "port: 587").
+# "<<< 550" transcript lines, Exim's "SMTP<< 550" (exim -v) and Claws Mail's "SMTP< 550" log, go-smtp's
+# "SMTP error 550:" (and a plain "SMTP 550 ..."), punctuation that opens a quote or a field (';', ':', '=', quotes,
+# '(', '['), and the start of a line after a line that ends with one of these (Gmail's "...returned was:" then the
+# reply). Not part of a longer number, an IP address, a version, a time or a port ("host:587", JavaMail's
+# "port: 587").
 _EMBEDDED_CODE = re.compile(r"(?<![\w.:/-])([2-5][0-9]{2})(?=[ \-',:)\]]|$)")
 # Before a code followed by a space, '-', "'" or the end of the line (the shape of a reply line).
 _MARKER_BEFORE = re.compile(
-    r"(?:\bsaid:?|\breturned|<<|\bsmtp(?:\s+(?:error|code|reply|response|status))*|[;'\"(\[:=])\s*$",
+    r"(?:\bsaid:?|\breturned|<<|\bsmtp(?:\s+(?:error|code|reply|response|status))*<?|[;'\"(\[:=])\s*$",
     re.IGNORECASE)
 # Before a code followed by ',', ':', ')' or ']': only a prefix that names the number as the reply code, each
 # with the punctuation its source puts after it (`_NAMED_CLOSE`): Roundcube's "SMTP Error (550): ..." and

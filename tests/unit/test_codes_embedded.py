@@ -85,6 +85,10 @@ X_7_1 = "5.7.1 Delivery not authorized, message refused"  # RFC 3463 §3.8
     (f"<a@example.org>: mx.example.org [192.0.2.1]:\n >>> RCPT TO:<a@example.org>\n <<< 550 {RFC_550}", 550, None),
     # Exim src/src/smtp_out.c:870 debug_printf_indent("  %s %s\n", ... "SMTP<<" ...): the replies `exim -v` shows
     (f"  SMTP>> RCPT TO:<a@example.org>\n  SMTP<< 550 {RFC_550}\n  SMTP>> QUIT", 550, None),
+    # Claws Mail src/send_message.c:693 "Error occurred while sending the message:\n%s" (the reply on the next line)
+    # and src/common/smtp.c:562 its protocol log "SMTP< %s" (github:eworm-de/claws-mail)
+    (f"Error occurred while sending the message:\n550 {RFC_550}", 550, None),
+    (f"[12:00:01] SMTP< 550 {RFC_550}", 550, None),
     # ssmtp ssmtp.c:1574 die("RCPT TO:<%s> (%s)", p, buf), die() printing "%s: %s\n" (github:TheJonny/debian-ssmtp)
     (f"ssmtp: RCPT TO:<a@example.org> (550 {RFC_550})", 550, None),
     # SnappyMail MailSo/Smtp/SmtpClient.php:311 "Failed to add recipient '{$sTo}'" and :599-602 prefix . ': ' .
