@@ -103,6 +103,33 @@ def test_spf_dkim_dmarc_refusals_are_the_senders_authentication(text: str, conte
     assert _pairs(text, context)[0] is reason
 
 
+@pytest.mark.parametrize(("text", "context", "reason", "words"), [
+    # maddy, github:foxcpp/maddy internal/check/spf/spf.go ('SPF authentication failed with a temporary error'): the
+    # SPF check, no login (README authentication checks vs DNS: no pair says which)
+    ("451 4.7.23 SPF authentication failed with a temporary error", "MAIL", None, ()),
+    # the IANA registry's 5.7.26 'Multiple authentication checks failed': SPF's and DKIM's, no login
+    ("550 5.7.26 Multiple authentication checks failed", "after-DATA", None, ()),
+    # Microsoft's 5.7.515 (techcommunity.microsoft.com, 'Strengthening Email Ecosystem: Outlook's New Requirements
+    # for High-Volume Senders'): the sending domain's SPF, DKIM and DMARC (README sender_unauthenticated)
+    ("550 5.7.515 Access denied, sending domain example.com does not meet the required authentication level.",
+     "after-DATA", Reason.SENDER_UNAUTHENTICATED, ("authentication level", "required")),
+    # Google's '534-5.7.9 Application-specific password required' (github:sisimai/p5-sisimai lib/Sisimai/Rhost/
+    # Google.pm) and the IANA registry's 5.7.12 'A password transition is needed': the password given is not the kind
+    # asked for (SPEC credentials_invalid), not AUTH asked for (auth_required)
+    ("534 5.7.9 Application-specific password required", "AUTH", Reason.CREDENTIALS_INVALID,
+     ("application-specific password", "required")),
+    ("A password transition is needed", "bounce", Reason.CREDENTIALS_INVALID, ("password", "needed")),
+    # bms.py, github:sdgathman/milter ('Invalid RCPT PARAM'): a parameter of the command (README bad_address vs
+    # syntax_error: bad parameters), not the recipient
+    ("Invalid RCPT PARAM", "RCPT", Reason.SYNTAX_ERROR, ("rcpt param", "invalid")),
+    # Sisimai, lib/Sisimai/Reason/Blocked.pm ('bad sender ip address'): the client's IP, not an e-mail address
+    ("bad sender ip address", "bounce", None, ()),
+])
+def test_a_compound_is_read_as_its_head(
+        text: str, context: str, reason: Reason | None, words: tuple[str, ...]) -> None:
+    assert _pairs(text, context) == (reason, words)
+
+
 # The benchmark
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pair_precision.py"
