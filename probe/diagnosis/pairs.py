@@ -9,21 +9,22 @@ catalogue/pairs/<language>.toml lists the words of each subject kind and predica
 reason each subject kind and predicate kind give together, per command where that changes it (an address that is
 malformed: syntax_error to MAIL, bad_address to RCPT).
 
-Matching: the reply, with URLs, addresses and host names blanked out, is cut into clauses (at ; : ! ?,
-brackets, sentence ends, commas, dashes between spaces), so that 'sender ok; recipient unknown' never pairs sender
-with unknown. In each clause its tokens are read left to right, the longest word at each place first; a predicate
-right after a negation ('not', 'never'; one word between at most) is no predicate ('is not blocked'). A subject and
-a predicate of the same clause, at most `window` tokens apart, in either order, make a pair: each subject with its
-nearest predicate that fills a cell for the command answered, a predicate of the `after_subject` kinds only with a
-subject before it ('requires STARTTLS before MAIL FROM': STARTTLS comes first). The command answered is the reply's
-context; for a reply quoted in a bounce, the command the bounce names ('(in reply to MAIL FROM command)'). A clause
-that ends with a colon is a wrapper: when a later clause holds a pair, the wrapper's pairs give way (Postfix's
-'Recipient address rejected: <the cause>': the cause decides), and a wrapper naming a subject of [wrappers] makes
-the clauses after it read as in reply to that command ('Sender address rejected: Domain not found' at RCPT is the
-sender's domain). Each reason the pairs point to gets the cells' weight (once, however many pairs point to it); the
-code evidence of evidence.toml (the reply class, the enhanced subject, the command) adds its bonus or takes off its
-penalty as in the lexicon. The best reason needs the threshold and must beat the second, or, on a tie, come from an
-earlier clause (the headline: 'Mail relay denied. Invalid credentials for relay ...').
+Matching: the reply, with URLs, addresses and host names blanked out, is cut into clauses (at ; : ! ?, brackets,
+sentence ends, commas, dashes between spaces), so that 'sender ok; recipient unknown' never pairs sender with
+unknown. In each clause its tokens are read left to right, the longest word at each place first; a predicate right
+after a negation ('not', 'never'; one word between at most) is no predicate ('is not blocked'), nor is a word saying
+something is bad that qualifies the word naming its syntax ('bad recipient address syntax': the syntax is what is
+bad). A subject and a predicate of the same clause, at most `window` tokens apart, in either order, make a pair: each
+subject with its nearest predicate that fills a cell for the command answered, a predicate of the `after_subject`
+kinds only with a subject before it ('requires STARTTLS before MAIL FROM': STARTTLS comes first). The command
+answered is the reply's context; for a reply quoted in a bounce, the command the bounce names ('(in reply to MAIL
+FROM command)'). A clause that ends with a colon is a wrapper: when a later clause holds a pair, the wrapper's pairs
+give way (Postfix's 'Recipient address rejected: <the cause>': the cause decides), and a wrapper naming a subject of
+[wrappers] makes the clauses after it read as in reply to that command ('Sender address rejected: Domain not found'
+at RCPT is the sender's domain). Each reason the pairs point to gets the cells' weight (once, however many pairs
+point to it); the code evidence of evidence.toml (the reply class, the enhanced subject, the command) adds its bonus
+or takes off its penalty as in the lexicon. The best reason needs the threshold and must beat the second, or, on a
+tie, come from an earlier clause (the headline: 'Mail relay denied. Invalid credentials for relay ...').
 
 Its place in the order of evidence (probe.diagnosis.classifier): after the lexicon's phrases, before the learned
 words: a whole phrase seen in a source is surer than a pair of words, and a pair surer than a word.
@@ -52,6 +53,8 @@ _COLONS = (":", "\uff1a")
 # The predicate kind that states a quantity ('too many', 'zu viele', 'trop de'): what stands between it and the
 # subject it counts qualifies the count (_counted)
 _COUNTS = "too_many"
+# A predicate kind that says something is bad, and the one that names its syntax ('bad ... syntax'): _qualified
+_QUALITY, _SYNTAX = "invalid", "malformed"
 # What a bounce says of the command the quoted reply answered: Postfix's '(in reply to RCPT TO command)', Exim's
 # 'SMTP error from remote mail server after RCPT TO:<...>'
 _IN_REPLY_TO = re.compile(r"in reply to (mail from|rcpt to|end of data|data|ehlo|helo|starttls|auth)\b"
@@ -148,6 +151,23 @@ def _counted(subjects: list[tuple[int, int, PairWord]], predicates: list[tuple[i
     return [p for p in predicates if p[0] not in modifiers] if modifiers else predicates
 
 
+def _qualified(subjects: list[tuple[int, int, PairWord]], predicates: list[tuple[int, int, PairWord]]
+               ) -> list[tuple[int, int, PairWord]]:
+    """The predicates without a word saying that something is bad when it qualifies the word that names its syntax:
+    in 'bad recipient address syntax' (Postfix's smtpd.c) it is the syntax that is bad, and what is wrong with the
+    address is its syntax (README bad_address vs syntax_error), not that it is an invalid mailbox; so in 'syntax
+    illegal for recipient addresses' (Sendmail's proto.m4). The two stand side by side, or with only subject words
+    between them."""
+    heads = [(start, end) for start, end, word in predicates if word.kind == _SYNTAX]
+    if not heads:
+        return predicates
+    subject_tokens = {i for start, end, _ in subjects for i in range(start, end)}
+    qualifiers = {start for start, end, word in predicates if word.kind == _QUALITY and any(
+        set(range(end, h_start)) <= subject_tokens if end <= h_start else set(range(h_end, start)) <= subject_tokens
+        for h_start, h_end in heads)}
+    return [p for p in predicates if p[0] not in qualifiers] if qualifiers else predicates
+
+
 def _negated(toks: list[str], start: int, table: PairTable) -> bool:
     """A negation ends right before `start`, or one token before it ('not yet blocked')."""
     ends = table.negation_ends
@@ -182,7 +202,7 @@ def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable,
         if subject_words is not None and not any(w in clause for w in subject_words):
             continue  # no subject here (its first word is not even inside the clause)
         subjects, predicates = _found(clause, table)
-        predicates = _counted(subjects, predicates)
+        predicates = _qualified(subjects, _counted(subjects, predicates))
         if wrapper:
             named = next((table.wrappers[s.kind] for _, _, s in subjects if s.kind in table.wrappers), None)
             command = named or command

@@ -104,6 +104,22 @@ def test_spf_dkim_dmarc_refusals_are_the_senders_authentication(text: str, conte
 
 
 @pytest.mark.parametrize(("text", "context", "reason", "words"), [
+    # Postfix, github:vdukhovni/postfix postfix/src/smtpd/smtpd.c ('501 5.1.3 Bad recipient address syntax', '501 5.1.7
+    # Bad sender address syntax'): it is the address's syntax that is bad (README bad_address vs syntax_error, sender
+    # syntax), not a mailbox that does not exist (user_unknown) nor a sender refused (sender_rejected)
+    ("501 5.1.3 Bad recipient address syntax", "RCPT", Reason.BAD_ADDRESS, ("recipient address", "syntax")),
+    ("501 5.1.3 Bad recipient address syntax", "bounce", Reason.BAD_ADDRESS, ("recipient address", "syntax")),
+    ("501 5.1.7 Bad sender address syntax", "MAIL", Reason.SYNTAX_ERROR, ("sender address", "syntax")),
+    # Sendmail, github:deepin-community/sendmail cf/m4/proto.m4 ('5.1.3 ... _CODE553 List:; syntax illegal for
+    # recipient addresses')
+    ("553 5.1.3 List:; syntax illegal for recipient addresses", "RCPT", Reason.BAD_ADDRESS, ("recipient", "syntax")),
+])
+def test_a_word_saying_bad_next_to_syntax_says_the_syntax_is_bad(
+        text: str, context: str, reason: Reason, words: tuple[str, ...]) -> None:
+    assert _pairs(text, context) == (reason, words)
+
+
+@pytest.mark.parametrize(("text", "context", "reason", "words"), [
     # maddy, github:foxcpp/maddy internal/check/spf/spf.go ('SPF authentication failed with a temporary error'): the
     # SPF check, no login (README authentication checks vs DNS: no pair says which)
     ("451 4.7.23 SPF authentication failed with a temporary error", "MAIL", None, ()),
