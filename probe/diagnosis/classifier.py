@@ -219,7 +219,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
         if verdict is None:
             pairs, learned = _TIERS or _import_tiers()
             if use_pairs:  # no phrase decided, but a subject and what is said of it may
-                verdict = pairs.judge_pairs(parsed, ctx, cat, words)
+                verdict = pairs.judge_pairs(parsed, ctx, cat, words, coded.reason if coded else None)
             if verdict is None and use_learned:  # nor a pair, but the words may lean clearly one way
                 verdict = learned.judge_words(parsed, ctx, cat, words, coded.reason if coded else None)
         # specific words beat a misused code; the code decides when they say nothing

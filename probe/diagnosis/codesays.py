@@ -186,3 +186,14 @@ def code_says(cat: Catalogue, parsed: ParsedReply, ctx: Context | None, klass: i
                      f"({klass}xx: {CLASS_NAMES[klass].lower()}).")
     return CodeSays(_CLASS_REASON[klass], None, _CLASS_MEANING[klass], _CLASS_REMEDIATION[klass], (), tuple(notes),
                     Decision("class", f"only the reply class ({klass}xx) is known"))
+
+
+def code_reason(cat: Catalogue, parsed: ParsedReply, ctx: Context | None) -> Reason | None:
+    """The reason the codes alone give a reply (code_says), or None for text without a code."""
+    code = parsed.code
+    klass = code // 100 if code is not None else int(parsed.enhanced[0]) if parsed.enhanced else None
+    if klass is None:
+        return None
+    entry = cat.codes.get(code) if code is not None else None
+    note = entry.contexts.get(ctx) if entry is not None and ctx is not None else None
+    return code_says(cat, parsed, ctx, klass, entry, note).reason

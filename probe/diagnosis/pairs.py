@@ -21,10 +21,13 @@ answered is the reply's context; for a reply quoted in a bounce, the command the
 FROM command)'). A clause that ends with a colon is a wrapper: when a later clause holds a pair, the wrapper's pairs
 give way (Postfix's 'Recipient address rejected: <the cause>': the cause decides), and a wrapper naming a subject of
 [wrappers] makes the clauses after it read as in reply to that command ('Sender address rejected: Domain not found'
-at RCPT is the sender's domain). Each reason the pairs point to gets the cells' weight (once, however many pairs
-point to it); the code evidence of evidence.toml (the reply class, the enhanced subject, the command) adds its bonus
-or takes off its penalty as in the lexicon. The best reason needs the threshold and must beat the second, or, on a
-tie, come from an earlier clause (the headline: 'Mail relay denied. Invalid credentials for relay ...').
+at RCPT is the sender's domain). Where the same words are used for two reasons (a cell's `readings`: 'address
+invalid' is a mailbox that does not exist, or a malformed address), the reason the codes alone give picks among them
+(X.1.1: user_unknown); else the cell's own reason stands. Each reason the pairs point to gets the cells' weight
+(once, however many pairs point to it); the code evidence of evidence.toml (the reply class, the enhanced subject,
+the command) adds its bonus or takes off its penalty as in the lexicon. The best reason needs the threshold and must
+beat the second, or, on a tie, come from an earlier clause (the headline: 'Mail relay denied. Invalid credentials for
+relay ...').
 
 Its place in the order of evidence (probe.diagnosis.classifier): after the lexicon's phrases, before the learned
 words: a whole phrase seen in a source is surer than a pair of words, and a pair surer than a word.
@@ -34,12 +37,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from probe.diagnosis.catalogue import Catalogue
 from probe.diagnosis.catalogue.pairwords import TOKEN, Cell, PairTable, PairWord
 from probe.diagnosis.codes import ParsedReply
+from probe.diagnosis.codesays import code_reason
 from probe.diagnosis.learned import words_only
 from probe.diagnosis.lexicon import weigh_code_evidence
 from probe.model import Context, Decision, Reason
@@ -73,6 +77,7 @@ class Pair:
     cell: Cell
     reason: Reason  # the cell's reason for the command it answered (the reply's, or the one a wrapper names)
     clause: int  # which clause of the reply (0 first)
+    command: Context | None = None  # the command it answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +230,7 @@ def find_pairs(parsed: ParsedReply, ctx: Context | None, table: PairTable,
                     continue
                 reason = cell.reason_for(command)
                 if reason is not None:
-                    best = (gap, Pair(subject, predicate, cell, reason, number))
+                    best = (gap, Pair(subject, predicate, cell, reason, number, command))
             if best is not None:
                 pairs.append(best[1])
                 if wrapper:
@@ -252,11 +257,34 @@ def _may_pair(words: frozenset[str], table: PairTable) -> frozenset[str]:
     return frozenset()
 
 
+def _read_by_the_codes(pairs: list[Pair], parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
+                       coded: Reason | _Ask | None) -> list[Pair]:
+    """The pairs whose cell has other readings (cells.toml `readings`), read as the codes pick: 'address invalid'
+    under X.1.1 is a mailbox that does not exist; 'Temporary authentication failure' under 454 4.7.0 the server's."""
+    if not any(p.cell.readings for p in pairs):
+        return pairs
+    if isinstance(coded, _Ask):
+        coded = code_reason(catalogue, parsed, ctx)
+    read = []
+    for pair in pairs:
+        reason = pair.cell.read(pair.command, coded) if pair.cell.readings else pair.reason
+        read.append(pair if reason is pair.reason or reason is None else replace(pair, reason=reason))
+    return read
+
+
+class _Ask:
+    """judge_pairs was not told what the codes alone say: it asks codesays when a cell needs it."""
+
+
+ASK = _Ask()
+
+
 def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
-                words: frozenset[str] | None = None) -> PairVerdict | None:
+                words: frozenset[str] | None = None, coded: Reason | _Ask | None = ASK) -> PairVerdict | None:
     """The reason the reply's subject-predicate pairs, weighed with the code evidence, point to; None when they say
     nothing clear. 2xx and 3xx replies are never judged by words. `words`: text_words of the normalized text, for
-    the prefilter (an ASCII reply without a subject word and a predicate word is not read further)."""
+    the prefilter (an ASCII reply without a subject word and a predicate word is not read further); `coded`: the
+    reason the codes alone give (probe.diagnosis.codesays), which picks among a cell's readings."""
     klass = parsed.code // 100 if parsed.code is not None else None
     if klass in (2, 3):
         return None
@@ -268,6 +296,7 @@ def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
     pairs = find_pairs(parsed, ctx, table, subject_words)
     if not pairs:
         return None
+    pairs = _read_by_the_codes(pairs, parsed, ctx, catalogue, coded)
     scores: dict[Reason, float] = {}
     first: dict[Reason, int] = {}
     chosen: dict[Reason, list[Pair]] = {}

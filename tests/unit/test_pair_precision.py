@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 
 from probe.diagnosis.catalogue import default, load
+from probe.diagnosis.classifier import diagnose
 from probe.diagnosis.codes import parse
 from probe.diagnosis.pairs import judge_pairs
 from probe.model import Context, Reason
@@ -117,6 +118,33 @@ def test_spf_dkim_dmarc_refusals_are_the_senders_authentication(text: str, conte
 def test_a_word_saying_bad_next_to_syntax_says_the_syntax_is_bad(
         text: str, context: str, reason: Reason, words: tuple[str, ...]) -> None:
     assert _pairs(text, context) == (reason, words)
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # Sisimai, github:sisimai/p5-sisimai lib/Sisimai/Reason/UserUnknown.pm ('#5.1.1 bad address'): under X.1.1 ('bad
+    # destination mailbox address', RFC 3463) an invalid address is a mailbox that does not exist
+    ("#5.1.1 bad address", "bounce", Reason.USER_UNKNOWN),
+    # Postfix, github:vdukhovni/postfix postfix/src/smtpd/smtpd_sasl_glue.c ('454 4.7.0 Temporary authentication
+    # failure: %s'; RFC 4954 6): the server's own authentication failed, which its code says (system_error)
+    ("454 4.7.0 Temporary authentication failure: generic failure", "AUTH", Reason.SYSTEM_ERROR),
+    # a failed login stays one: Postfix's '535 5.7.8 Error: authentication failed: %s'
+    ("535 5.7.8 Error: authentication failed: authentication failure", "AUTH", Reason.CREDENTIALS_INVALID),
+    # the basic code does not tell: hMailServer answers its address syntax check with 550 (github:hmailserver/
+    # hmailserver SMTPConnection.cpp, '550 The address is not valid.' after IsValidEmailAddress); to MAIL the command
+    # decides first (README sender syntax)
+    ("550 The address is not valid.", "MAIL", Reason.SYNTAX_ERROR),
+])
+def test_where_the_words_are_used_for_two_reasons_the_code_picks(text: str, context: str, reason: Reason) -> None:
+    assert _pairs(text, context)[0] is reason
+
+
+def test_the_classifier_gives_the_pairs_what_the_codes_say() -> None:
+    text = "454 4.7.0 Temporary authentication failure: generic failure"
+    parsed = parse(text)
+    assert judge_pairs(parsed, Context.AUTH, default(), coded=None).reason is Reason.CREDENTIALS_INVALID
+    assert judge_pairs(parsed, Context.AUTH, default(), coded=Reason.SYSTEM_ERROR).reason is Reason.SYSTEM_ERROR
+    d = diagnose(parsed, Context.AUTH, catalogue=load(lexicon="", rules=""))
+    assert d.reason is Reason.SYSTEM_ERROR and d.decided_by is not None and d.decided_by.by == "pair"
 
 
 @pytest.mark.parametrize(("text", "context", "reason", "words"), [

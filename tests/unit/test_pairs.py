@@ -167,6 +167,9 @@ SCORING = "[scoring]\nwindow = 5\nweight = 1\nthreshold = 0.5\n"
     (SCORING + CELL.replace('"sender_rejected"', '"accepted"'), WORDS, "given by reply codes"),
     (SCORING + CELL.replace('"sender_rejected"', '"nonsense"'), WORDS, "unknown reason"),
     (SCORING + CELL + 'contexts = { MAIL = "syntax_error" }\nsilent = ["MAIL"]\n', WORDS, "either in 'contexts'"),
+    (SCORING + CELL + 'readings = ["unknown"]\n', WORDS, "'readings': unknown is given by reply codes"),
+    (SCORING + CELL + 'readings = ["sender_rejected"]\n', WORDS, "not the cell's own"),
+    (SCORING + CELL + 'readings = ["nonsense"]\n', WORDS, "unknown reason 'nonsense'"),
     (SCORING + '[wrappers]\nhelo = "HELO"\n' + CELL, WORDS, "subject kind 'helo'"),
     ('after_subject = ["order"]\n' + SCORING + CELL, WORDS, "predicate kind(s) ['order']"),
     (SCORING.replace("window = 5", "window = 2.5") + CELL, WORDS, "whole number"),
@@ -185,6 +188,10 @@ def test_a_word_of_one_kind_per_role_and_the_cells_of_a_good_table() -> None:
     assert table.cells[("sender", "blocked")].reason is Reason.SENDER_REJECTED
     assert table.subject_keys == {"sender": {"sender"}} and table.predicate_keys == {"blocked": {"blocked"}}
     assert table.partners == {"sender": {"blocked"}} and table.negation_ends == {"not"}
+    read = build_table(SCORING + CELL + 'readings = ["policy_rejected"]\n', [("pairs/en.toml", WORDS)])
+    cell = read.cells[("sender", "blocked")]
+    assert cell.readings == {Reason.POLICY_REJECTED} and cell.read(Context.RCPT, Reason.POLICY_REJECTED) \
+        is Reason.POLICY_REJECTED and cell.read(Context.RCPT, Reason.USER_UNKNOWN) is Reason.SENDER_REJECTED
     _, numbers, wrappers, after_subject = parse_cells(SCORING + CELL)
     assert numbers == {"window": 5.0, "weight": 1.0, "threshold": 0.5} and wrappers == {} and after_subject == set()
 

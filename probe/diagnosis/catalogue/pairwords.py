@@ -64,6 +64,8 @@ class Cell:
     why: str  # where the distinction comes from (README distinctions, SPEC, RFC 3463)
     contexts: Mapping[Context, Reason] = field(default_factory=dict)  # the command changes the reason
     silent: frozenset[Context] = frozenset()  # in reply to these commands the pair says nothing
+    # the other reasons the same words are used for: where the codes alone say one of them, the pair reads it so
+    readings: frozenset[Reason] = frozenset()
 
     __reduce__ = by_constructor
 
@@ -72,6 +74,13 @@ class Cell:
         if ctx is None:
             return self.reason
         return None if ctx in self.silent else self.contexts.get(ctx, self.reason)
+
+    def read(self, ctx: Context | None, coded: Reason | None) -> Reason | None:
+        """The reason in reply to `ctx` when the codes alone say `coded`: a command of `contexts` or `silent`
+        decides, then a reading the codes name, then the cell's reason."""
+        if ctx is not None and (ctx in self.silent or ctx in self.contexts):
+            return self.reason_for(ctx)
+        return coded if coded is not None and coded in self.readings else self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +136,7 @@ def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None
     cells: dict[tuple[str, str], Cell] = {}
     for i, t in enumerate(array_of_tables(doc, "cell", filename)):
         place = Place(f"{filename} cell[{i}] ({t.get('subject')} x {t.get('predicate')})")
-        place.known(t, {"subject", "predicate", "reason", "why", "contexts", "silent"})
+        place.known(t, {"subject", "predicate", "reason", "why", "contexts", "silent", "readings"})
         subject, predicate = place.req(t, "subject"), place.req(t, "predicate")
         for role, kind in (("subject", subject), ("predicate", predicate)):
             if kinds is not None and kind not in kinds[role]:
@@ -151,7 +160,14 @@ def parse_cells(text: str | dict[str, Any], kinds: Mapping[str, set[str]] | None
         silent = frozenset(place.context(name) for name in place.strs(t, "silent"))
         if silent & contexts.keys():
             raise place.fail("a command is either in 'contexts' or 'silent'")
-        cells[(subject, predicate)] = Cell(subject, predicate, reason, place.req(t, "why"), contexts, silent)
+        readings = place.reasons(t, "readings")
+        for r in readings:
+            if r in NOT_FROM_WORDS:
+                raise place.fail(f"'readings': {r.value} is given by reply codes, never by words")
+        if reason in readings:
+            raise place.fail("'readings' names the other reasons the words give, not the cell's own")
+        cells[(subject, predicate)] = Cell(subject, predicate, reason, place.req(t, "why"), contexts, silent,
+                                           readings)
     return cells, numbers, wrappers, after_subject
 
 
