@@ -105,6 +105,9 @@ def test_narrowed_rules_keep_their_own_examples() -> None:
     ("an unusual rate of mail", Reason.BAD_REPUTATION),
     # Gmail's NotAuthorizedError: Google refuses the client IP's range itself (a provider ban, as the rule says)
     ("is not authorized to send email directly to our servers", Reason.BLOCKLISTED),
+    # Spamilter's hndlrs.c sets 'Helo or Ehlo MTA greeting expected' in mlfi_envfrom when no HELO came at all: MAIL
+    # before HELO (SPEC bad_sequence, as MailCleaner's 'no HELO given before MAIL command'), no HELO name refused
+    ("Rejecting due to security policy - Helo or Ehlo MTA greeting expected", Reason.BAD_SEQUENCE),
 ])
 def test_lexicon_side_fixed(text: str, reason: Reason) -> None:
     assert _without_rules(text, Context.BOUNCE) is reason

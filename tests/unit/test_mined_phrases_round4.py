@@ -16,7 +16,8 @@ from probe.model import Context, Reason
 
 @pytest.mark.parametrize(("text", "context", "reason"), [
     # Spamilter src/hndlrs.c (github:nkhorman/spamilter)
-    ('550 5.7.1 Rejecting due to security policy - Helo or Ehlo MTA greeting expected, Please see: http://example.org/policy.html#helo', 'MAIL', Reason.HELO_REJECTED),
+    # set in mlfi_envfrom when no HELO came at all: MAIL before HELO (SPEC bad_sequence), no HELO name refused
+    ('550 5.7.1 Rejecting due to security policy - Helo or Ehlo MTA greeting expected, Please see: http://example.org/policy.html#helo', 'MAIL', Reason.BAD_SEQUENCE),
     ('451 4.7.1 Temporary failure - Unable to validate Sender address a@example.org, Please see: http://example.org/policy.html#tempfailinvalidsender', 'MAIL', Reason.SENDER_REJECTED),
     ('550 5.7.1 Rejecting due to security policy - Unable to validate Sender address a@example.org, Please see: http://example.org/policy.html#invalidsender', 'MAIL', Reason.SENDER_REJECTED),
     ('550 5.7.1 Rejecting due to security policy - Recipient has been blacklisted, Please see: http://example.org/policy.html#blacklistedrecipient', 'RCPT', Reason.POLICY_REJECTED),

@@ -174,6 +174,24 @@ def test_a_compound_is_read_as_its_head(
     assert _pairs(text, context) == (reason, words)
 
 
+@pytest.mark.parametrize(("text", "context", "reason", "words"), [
+    # Stalwart, github:stalwartlabs/mail-server crates/smtp/src/inbound/session.rs ('502 5.5.1 Invalid command: EHLO
+    # expected.'): the server waits for EHLO first (SPEC bad_sequence), the command itself is well formed
+    ("502 5.5.1 Invalid command: EHLO expected.", "MAIL", Reason.BAD_SEQUENCE, ("ehlo", "expected")),
+    # Spamilter, github:nkhorman/spamilter src/hndlrs.c (mlfi_envfrom, no HELO given: 'Helo or Ehlo MTA greeting
+    # expected')
+    ("550 5.7.1 Rejecting due to security policy - Helo or Ehlo MTA greeting expected", "MAIL", Reason.BAD_SEQUENCE,
+     ("helo", "expected", "ehlo", "expected")),
+    # Mimecast's 'Account inbounds disabled', 'Account outbounds disabled' (github:sisimai/p5-sisimai lib/Sisimai/Rhost/
+    # Mimecast.pm): the customer's traffic, not a mailbox disabled (mailbox_disabled)
+    ("Account inbounds disabled", "bounce", None, ()),
+    ("Account outbounds disabled", "bounce", None, ()),
+])
+def test_what_the_server_expects_first_and_the_clients_own_account(
+        text: str, context: str, reason: Reason | None, words: tuple[str, ...]) -> None:
+    assert _pairs(text, context) == (reason, words)
+
+
 # The benchmark
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pair_precision.py"
