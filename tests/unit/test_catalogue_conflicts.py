@@ -113,6 +113,17 @@ def test_lexicon_side_fixed(text: str, reason: Reason) -> None:
     assert _without_rules(text, Context.BOUNCE) is reason
 
 
+@pytest.mark.parametrize(("context", "reason"), [("RCPT", Reason.BAD_ADDRESS), ("MAIL", Reason.SYNTAX_ERROR)])
+def test_exims_malformed_address_is_read_by_the_command(context: str, reason: Reason) -> None:
+    # Exim, parse.c ('malformed address: %.32s may not follow %.*s') through smtp_in.c's synprot_error ('501
+    # <data>: <errmess>') for MAIL and RCPT alike: the recipient's address (bad_address) or the client's own MAIL FROM
+    # (syntax_error; README bad_address vs syntax_error, sender syntax). The lexicon's phrase (Sisimai's Exim.pm,
+    # 'syntaxerror') could say one only; the pair layer reads the command
+    text = "501 <bob@example.org>>: malformed address: > may not follow <bob@example.org>"
+    assert _without_rules(text, Context.parse(context)) is reason
+    assert "malformed address:" not in {p.text for p in _general().lexicon}
+
+
 def test_spectrum_inbound_1010_is_left_to_its_rule() -> None:
     # its inbound meaning is not published; the lexicon no longer calls it a sender refusal at the greeting
     assert "aup#i-1010" not in {p.text for p in _general().lexicon}
