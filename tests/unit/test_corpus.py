@@ -128,17 +128,21 @@ def test_corpus_covers_every_context_and_reason() -> None:
 
 def test_misleading_entries_beat_the_codes_alone() -> None:
     """Where the corpus says the codes mislead, the wording must be what decided: a wording rule, a code's
-    generic wording, or the lexicon's phrases (Diagnosis.decided_by)."""
-    undecided = []
+    generic wording, the lexicon's phrases, a subject-predicate pair or learned words (Diagnosis.decided_by). The
+    failure names the development entries only; the sealed ones are counted, never shown (issue 10)."""
+    undecided, sealed = [], 0
     for e in CORPUS:
         if not e.misleading:
             continue
         got = probe.classify(e.text, e.context, host=e.host)
         assert got.decided_by is not None
-        if got.reason.value == e.expect and got.decided_by.by not in ("rule", "wording", "lexicon"):
-            undecided.append(f"  {e.file}: {e.text[:90]!r}")
-    assert len(undecided) <= len(CORPUS) * 0.02, "labelled misleading but classified by code alone:\n" + \
-        "\n".join(undecided)
+        if got.reason.value == e.expect and got.decided_by.by not in ("rule", "wording", "lexicon", "pair", "learned"):
+            if e.sealed:
+                sealed += 1
+            else:
+                undecided.append(f"  {e.file}: {e.text[:90]!r}")
+    assert len(undecided) + sealed <= len(CORPUS) * 0.02, "labelled misleading but classified by code alone " + \
+        f"({sealed} sealed entries not shown):\n" + "\n".join(undecided)
 
 
 @pytest.mark.parametrize(("text", "reason"), [
