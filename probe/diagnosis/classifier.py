@@ -1,17 +1,16 @@
 """Pure engine: reply text + context + host -> Diagnosis. Must not import asyncio, dns, ssl, socket or click.
 
-Order of evidence: a 2xx or 3xx code first (a success is never a rejection, whatever the words: 252 is
-cannot_verify) -> wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic wording of
-the basic code (codes.toml variants) -> the phrase lexicon weighed with the code evidence (probe.diagnosis.lexicon:
-specific words beat a misused code) -> what the reply refuses and what it says about it, a subject and a predicate
-in one clause, weighed with the code evidence (probe.diagnosis.pairs: 'Rcpt <x> does not exist', 'cannot start
-thread') -> words learned from the rules' examples and the lexicon's phrases, weighed with the code evidence against
-the reason the code alone gives (probe.diagnosis.learned) -> a context entry marked firm -> the enhanced status
-code, with the basic code's context entry for 'when' -> the basic code's entry -> the reply class. Text without a
-code is judged by its words only (rules, then lexicon, then pairs, then learned words), and is `unknown` when they
-say nothing. The Diagnosis says which decided (`decided_by`). What the codes alone say is worked out in
-probe.diagnosis.codesays.
-"""
+Order of evidence: a 2xx or 3xx code first (a success is never a rejection, whatever the words: 252 is cannot_verify)
+-> wording rules (catalogue/rules/*.toml in name order, first match wins) -> generic wording of the basic code
+(codes.toml variants) -> the phrase lexicon weighed with the code evidence (probe.diagnosis.lexicon: specific words
+beat a misused code; a phrase that is only what a pair found says of its subject gives way to the pair: 'Syntax error
+in mailbox address') -> what the reply refuses and what it says about it, a subject and a predicate in one clause,
+weighed with the code evidence (probe.diagnosis.pairs: 'Rcpt <x> does not exist', 'cannot start thread') -> words
+learned from the rules' examples and the lexicon's phrases, weighed with the code evidence against the reason the
+code alone gives (probe.diagnosis.learned) -> a context entry marked firm -> the enhanced status code, with the basic
+code's context entry for 'when' -> the basic code's entry -> the reply class. Text without a code is judged by its
+words only (rules, then lexicon, then pairs, then learned words), and is `unknown` when they say nothing. The
+Diagnosis says which decided (`decided_by`). What the codes alone say is worked out in probe.diagnosis.codesays."""
 
 from __future__ import annotations
 
@@ -216,6 +215,13 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
     verdict: WordsVerdict | None = None
     if use_rules and use_lexicon and (klass not in (2, 3) or parsed.code is None):
         verdict = judge(parsed, ctx, cat, words)
+        if verdict is not None and use_pairs:
+            # a phrase that is only what a pair says of its subject gives way to the pair (pairs.over_phrases)
+            pairs, _ = _TIERS or _import_tiers()
+            over = pairs.over_phrases(tuple(p.text for p in verdict.phrases), parsed, ctx, cat, words,
+                                      coded.reason if coded else None)
+            if over is not None and over.reason is not verdict.reason:
+                verdict = over
         if verdict is None:
             pairs, learned = _TIERS or _import_tiers()
             if use_pairs:  # no phrase decided, but a subject and what is said of it may

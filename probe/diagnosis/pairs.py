@@ -313,3 +313,19 @@ def judge_pairs(parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
     if len(ranked) > 1 and ranked[1][1] >= score and first[ranked[1][0]] <= first[best]:
         return None
     return PairVerdict(best, round(score, 2), tuple(chosen[best]), tuple(backing.get(best, ())))
+
+
+def over_phrases(phrases: tuple[str, ...], parsed: ParsedReply, ctx: Context | None, catalogue: Catalogue,
+                 words: frozenset[str] | None, coded: Reason | None) -> PairVerdict | None:
+    """The pairs' verdict when the lexicon's phrases that decided (`phrases`, their texts) are each no more than what
+    a pair found says of its subject, and the pairs say another reason; else None. 'Syntax error' alone is a
+    malformed command (the lexicon's syntax_error), but in '501 5.1.3 Syntax error in mailbox address' (Sendmail's
+    parseaddr.c) it is said of the recipient's address, which the pair reads: bad_address (README bad_address vs
+    syntax_error). The pair knows what the words are said of, the phrase does not."""
+    table = catalogue.pairs
+    if not all(text in table.predicate_texts for text in phrases):
+        return None  # a phrase says more than a predicate: it stands (the cheap test most replies stop at)
+    verdict = judge_pairs(parsed, ctx, catalogue, words, coded)
+    if verdict is None or not all(any(p.predicate.text == text for p in verdict.pairs) for text in phrases):
+        return None
+    return verdict

@@ -14,7 +14,7 @@ import pytest
 from probe.diagnosis.catalogue import default, load
 from probe.diagnosis.classifier import diagnose
 from probe.diagnosis.codes import parse
-from probe.diagnosis.pairs import judge_pairs
+from probe.diagnosis.pairs import judge_pairs, over_phrases
 from probe.model import Context, Reason
 
 
@@ -190,6 +190,35 @@ def test_a_compound_is_read_as_its_head(
 def test_what_the_server_expects_first_and_the_clients_own_account(
         text: str, context: str, reason: Reason | None, words: tuple[str, ...]) -> None:
     assert _pairs(text, context) == (reason, words)
+
+
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # Sendmail, github:deepin-community/sendmail sendmail/parseaddr.c ('501 5.1.3 Syntax error in mailbox address
+    # \"%s\" (%s)' when isrcpt, else 5.1.7): the lexicon's 'syntax error' alone is a malformed command, but here it is
+    # said of the recipient's mailbox address (README bad_address vs syntax_error); of the sender's, syntax_error
+    ('501 5.1.3 Syntax error in mailbox address "\\"bob@example.org" (unbalanced quote)', "RCPT", Reason.BAD_ADDRESS),
+    ('501 5.1.7 Syntax error in mailbox address "\\"bob@example.org" (unbalanced quote)', "MAIL", Reason.SYNTAX_ERROR),
+    # Postfix, github:vdukhovni/postfix postfix/src/smtpd/smtpd.c (msg_warn 'Illegal address syntax from %s in %s
+    # command: %s'): the address's syntax
+    ("warning: Illegal address syntax from localhost[127.0.0.1] in RCPT command: <bob@example.org>", "bounce",
+     Reason.BAD_ADDRESS),
+])
+def test_a_phrase_that_is_only_what_a_pair_says_of_its_subject_gives_way_to_the_pair(
+        text: str, context: str, reason: Reason) -> None:
+    d = diagnose(parse(text), Context.parse(context), catalogue=load(rules=""))
+    assert d.reason is reason
+
+
+def test_a_phrase_that_says_more_than_a_predicate_stands() -> None:
+    # Sendmail's '550 5.1.1 User unknown' (github:deepin-community/sendmail sendmail/recipient.c): the
+    # lexicon's 'user unknown' is no predicate word, so the lexicon decides, whatever the pairs say
+    d = diagnose(parse("550 5.1.1 <bob@example.org>... User unknown"), Context.RCPT, catalogue=load(rules=""))
+    assert d.reason is Reason.USER_UNKNOWN and d.decided_by is not None and d.decided_by.by == "lexicon"
+    assert over_phrases(("user unknown",), parse("550 5.1.1 <bob@example.org>... User unknown"), Context.RCPT,
+                        default(), None, Reason.USER_UNKNOWN) is None
+    # and a predicate word the pairs do not use as their predicate stands too: 'syntax error' with no subject
+    assert over_phrases(("syntax error",), parse("500 5.5.2 Syntax error"), Context.MAIL, default(), None,
+                        Reason.SYNTAX_ERROR) is None
 
 
 # The benchmark

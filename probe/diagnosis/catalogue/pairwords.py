@@ -103,6 +103,7 @@ class PairTable:
     threshold: float
     wrappers: Mapping[str, Context] = field(default_factory=dict)  # subject kind -> the command a wrapper names
     after_subject: frozenset[str] = frozenset()  # predicate kinds that pair only with a subject before them
+    predicate_texts: frozenset[str] = frozenset()  # every predicate word as written, of every language
 
 
 NO_PAIRS = PairTable((), {}, {}, {}, frozenset(), frozenset(), (), frozenset(), {}, {}, 0, 0.0, 1.0)
@@ -245,5 +246,6 @@ def build_table(cells_doc: str | dict[str, Any] | None, word_docs: Iterable[tupl
                      tuple(sorted(set(negations), key=len, reverse=True)), frozenset(n[-1] for n in negations),
                      {kind: frozenset(p for s, p in cells if s == kind) for kind, _ in cells},
                      cells, int(numbers["window"]),
-                     numbers["weight"], numbers["threshold"], wrappers, after_subject)
+                     numbers["weight"], numbers["threshold"], wrappers, after_subject,
+                     frozenset(w.text for w in words if w.role == "predicate"))
 
