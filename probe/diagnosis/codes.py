@@ -34,7 +34,10 @@ _NAMED_BEFORE = re.compile(
     re.IGNORECASE)
 _NAMED_CLOSE = {"paren": ")", "smtp": ",:)]", "field": ",)", "tuple": ",", "bracket": "]"}
 _TUPLE_REST = re.compile(r",\s*b?['\"]")  # smtplib's (code, message) tuple: "(550, b'5.1.1 ...')"
-_NOT_A_REPLY = re.compile(r"\bport\s*[:=]?\s*$", re.IGNORECASE)  # JavaMail's "..., port: 587, response: 421 ..."
+# Numbers after a marker that are no reply code: JavaMail's "..., port: 587, response: 421 ..."; the count in
+# Postfix smtpd's anvil warnings ("Message delivery request rate limit exceeded: 334 from x[192.0.2.1] for service
+# smtp", smtpd.c; also the connection, concurrency, recipient and TLS session limits).
+_NOT_A_REPLY = re.compile(r"\b(?:port\s*[:=]?|limit exceeded:)\s*$", re.IGNORECASE)
 _TAIL = 48  # characters before a code that markers are looked for in: bounds the work on a long line
 # RFC 3463 class.subject.detail; not part of an IP address or version number. The look-behind that keeps a
 # word character or '.' from coming before the class digit is written after that digit ('[245]' then

@@ -148,6 +148,10 @@ def test_status_code_where_a_client_dropped_the_basic_code(text: str, enhanced: 
     # a number in parentheses or a list is not a reply code without a prefix that names it
     ("delivery attempts: (250), retried", None, None),
     ("SMTP error, retried 3 times (250, 421)", None, None),
+    # the count in Postfix smtpd's anvil warnings (smtpd.c msg_warn "Message delivery request rate limit exceeded:
+    # %d from %s for service %s", "Connection rate limit exceeded: ...", "Connection concurrency limit exceeded: ...")
+    ("warning: Message delivery request rate limit exceeded: 334 from unknown[192.0.2.1] for service smtp", None, None),
+    ("warning: Connection concurrency limit exceeded: 251 from unknown[192.0.2.1] for service smtp", None, None),
     # a host and port, a time, a version
     ("connect to mx.example.org:587: Connection refused", None, None),
     ("retry at 10:450 deferred", None, None),
