@@ -135,3 +135,19 @@ def test_content_rejected_as_spam_is_not_the_generic_content_rule() -> None:
     assert _rule(text, "bounce") != "provider-content-rejected"
     assert _rule("550 5.7.1 message content rejected (in reply to end of DATA command)", "bounce") \
         == "provider-content-rejected"
+
+
+def test_not_allowed_to_send_is_not_client_host_access_denied() -> None:
+    # fresh-2026-12d-074 (Tiscali, Cloudmark's reset-request page): client-host-access-denied cites Postfix's
+    # 'Client host rejected: Access denied' (smtpd_check.c), Exim's 'Administrative prohibition' (acl.c) and
+    # access(5), none of which says 'not allowed to send'; the words of the reply decide
+    text = ("554 cmgw-1.mail.tiscali.it Tu5K1y00L1wtCLS01 IP: 192.0.2.90, You are not allowed to send mail. "
+            "Please see http://csi.cloudmark.com/reset-request/?ip=192.0.2.90")
+    assert _rule(text, "bounce") != "client-host-access-denied"
+    assert classify(text, "bounce").reason is Reason.BLOCKLISTED
+    # the sources that say it: Stalwart's sender refusal (mail.rs), Sisimai AuthFailure's SPF failure
+    assert classify("You are not allowed to send from this address", "bounce").reason is Reason.SENDER_REJECTED
+    assert classify("550 5.7.1 192.0.2.1 is not allowed to send mail.", "RCPT").reason \
+        is Reason.SENDER_UNAUTHENTICATED
+    assert _rule("554 5.7.1 <mx.example.net[203.0.113.12]>: Client host rejected: Access denied", "RCPT") \
+        == "client-host-access-denied"
