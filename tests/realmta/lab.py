@@ -60,6 +60,7 @@ HOSTS = {
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
+    "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
     "nowhere": 98,
 }
 # domain (under lab.test) -> its MX hosts, in preference order
@@ -97,6 +98,10 @@ SCENARIOS: dict[str, list[str]] = {
     "backupopen": ["nowhere", "postfix-backupopen"],  # the same backup without relay_recipient_maps: any address
     "rhsbl": ["postfix-rhsbl"],  # pf users; reject_rhsbl_sender dbl.lab.test, which lists pf.lab.test
     "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
+    "debian": ["postfix-debian"],  # Postfix as Debian configures it: mynetworks 127.0.0.0/8 (the probe is in it)
+    "relayed": ["postfix-debian"],  # the same host, a domain it does not serve (a trusted client may relay)
+    "soft450": ["postfix-450"],  # pf users, unknown_local_recipient_reject_code = 450
+    "tls13": ["postfix-tls13"], "ccert": ["postfix-ccert"], "askccert": ["postfix-askccert"],
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
 }
@@ -291,6 +296,10 @@ class Lab:
         lines += [f"mx.{host} A {self.ip(host)}" for host in HOSTS]
         for domain, hosts in SCENARIOS.items():
             lines += [f"{domain} MX {10 * (i + 1)} mx.{host}.lab.test." for i, host in enumerate(hosts)]
+        lines += [f"samepref MX 10 mx.nowhere.lab.test.", f"samepref MX 10 mx.postfix.lab.test.",
+                  "cnamemx MX 10 alias.cnamemx.lab.test.", "alias.cnamemx CNAME mx.postfix.lab.test.",
+                  f"implicit A {self.ip('postfix')}",
+                  "split MX 10 mx.split.lab.test.", f"mx.split A {self.ip('nowhere')}", f"mx.split A {self.ip('postfix')}"]
         return "\n".join(lines) + "\n"
 
     def _cert(self, host: str, *, expired: bool = False, name: str | None = None) -> tuple[Path, Path]:
@@ -338,7 +347,9 @@ class Lab:
                                                    "tls-expired", "tls-wrongname", "tls-selfsigned", "strict",
                                                    "early", "limit", "rate", "listed", "deep", "callout",
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
-                                                   "vsender", "access", "rhsbl")]
+                                                   "vsender", "access", "rhsbl",
+                                                   "debian", "soft450", "tls13", "ccert", "askccert",
+                                                   "samepref", "cnamemx", "implicit", "split")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
@@ -404,6 +415,16 @@ class Lab:
                 "smtpd_relay_restrictions=", "smtpd_recipient_restrictions=permit_sasl_authenticated,reject"),
                 port=SUBMISSION_PORT),
             Listener(self.ip("postfix-rhsbl"), ("smtpd_sender_restrictions=reject_rhsbl_sender,dbl.lab.test",)),
+            Listener(self.ip("postfix-debian"), (
+                "mynetworks=127.0.0.0/8",
+                "smtpd_relay_restrictions=permit_mynetworks,permit_sasl_authenticated,defer_unauth_destination",
+                "smtpd_recipient_restrictions=", "recipient_delimiter=+", *self._tls_options("postfix-debian"))),
+            Listener(self.ip("postfix-450"), ("unknown_local_recipient_reject_code=450", *self._tls_options("postfix-450"))),
+            Listener(self.ip("postfix-tls13"), ("smtpd_tls_protocols=>=TLSv1.3", "smtpd_tls_mandatory_protocols=>=TLSv1.3",
+                                              *self._tls_options("postfix-tls13"))),
+            Listener(self.ip("postfix-ccert"), ("smtpd_tls_security_level=encrypt", "smtpd_tls_req_ccert=yes",
+                                              *self._tls_options("postfix-ccert"))),
+            Listener(self.ip("postfix-askccert"), ("smtpd_tls_ask_ccert=yes", *self._tls_options("postfix-askccert"))),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),

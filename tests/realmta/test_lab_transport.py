@@ -121,3 +121,24 @@ async def test_a_failed_handshake_with_a_host_that_requires_starttls(lab_probe: 
     assert failed.severity is Severity.WARNING and "fall back to clear text" not in failed.message
     assert ("it refuses mail in clear text (530 5.7.0 Must issue a STARTTLS command first), so senders whose "
             "STARTTLS fails the same way cannot deliver") in failed.message
+
+
+async def test_a_host_that_requires_a_client_certificate(lab_probe: LabProbe) -> None:
+    """smtpd_tls_security_level = encrypt with smtpd_tls_req_ccert = yes: after the STARTTLS handshake Postfix
+    answers the next command (the probe's EHLO) "421 4.7.1 <host> Error: No client certificate presented" and
+    hangs up (smtpd.c smtpd_start_tls). The probe read it as "often greylisting or a temporary reputation block"
+    and advised to "retry later from the same IP" and "check the sending IP's reputation": no retry and no
+    reputation gets a sender without a trusted certificate past it."""
+    report = await lab_probe("alice@ccert.lab.test")
+    assert (report.status, report.exit_code) == (DomainStatus.REFUSES_THIS_CLIENT, ExitCode.WARNING)
+    (session,) = report.sessions
+    assert session.tls is not None and session.tls["version"] in ("TLSv1.2", "TLSv1.3")
+    refusal = session.steps[-1] if session.steps[-1].code == 421 else next(s for s in session.steps if s.code == 421)
+    assert refusal.text == "421 4.7.1 mx.postfix-ccert.lab.test Error: No client certificate presented"
+    assert refusal.rule == "postfix-client-certificate-required"
+    (alice,) = report.addresses
+    assert alice.verdict is Verdict.UNKNOWN and alice.code == 421
+    for words in (alice.meaning, alice.remediation):
+        assert "greylisting" not in words and "reputation" not in words and "Retry later" not in words
+    assert "smtpd_tls_req_ccert" in alice.remediation and "Retrying does not help" in alice.remediation
+    assert "answered and refused this client" in report.summary
