@@ -1,0 +1,79 @@
+"""The MX walk and Postfix as admins run it, against real Postfix: what the probe says that was checked and is true.
+
+- samepref.lab.test: two MX records of the same preference, one host runs no mail server (nowhere), the other is
+  Postfix; cnamemx.lab.test: the MX target is a CNAME of Postfix's host; implicit.lab.test: no MX, an A record
+  (RFC 5321 §5.1 implicit MX); split.lab.test: one MX host with two A records, a dead one and Postfix's.
+- debian.lab.test: Postfix as Debian's postinst sets it up (mynetworks = 127.0.0.0/8, so the probe on loopback
+  is a trusted client; smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
+  defer_unauth_destination; recipient_delimiter = +). relayed.lab.test has its MX there but is not served.
+- tls13 / askccert: smtpd_tls_protocols = >=TLSv1.3; smtpd_tls_ask_ccert = yes (a certificate asked, not required).
+"""
+
+from __future__ import annotations
+
+from probe.model import DomainStatus, ExitCode, Reason, Verdict
+
+from lab import LabProbe
+
+
+async def test_equal_preferences_reach_the_live_host_whatever_the_order(lab_probe: LabProbe) -> None:
+    """Equal preferences are tried in random order (RFC 5321 §5.1): either the dead host first (refused, then
+    Postfix answers, WARNING for the host that refused) or Postfix first (the other shown as not tried). Both
+    orders are met within a bounded number of runs; each is checked when met."""
+    seen: set[str] = set()
+    for _ in range(40):
+        report = await lab_probe("alice@samepref.lab.test")
+        (alice,) = report.addresses
+        assert (report.status, alice.verdict, alice.host) == (
+            DomainStatus.ACCEPTS_MAIL, Verdict.DELIVERABLE, "mx.postfix.lab.test")
+        assert sorted(m.preference for m in report.mx) == [10, 10]
+        assert not [f for f in report.findings if f.id == "backup-mx-accepts-any"]  # no host is a backup
+        first = report.sessions[0].host
+        if first == "mx.nowhere.lab.test":
+            assert report.sessions[0].outcome == "refused" and report.exit_code is ExitCode.WARNING
+        else:
+            assert [s.host for s in report.sessions] == ["mx.postfix.lab.test"] and report.exit_code is ExitCode.OK
+        seen.add(first)
+        if len(seen) == 2:
+            break
+    assert seen == {"mx.nowhere.lab.test", "mx.postfix.lab.test"}
+
+
+async def test_a_cname_mx_target_is_followed_and_said(lab_probe: LabProbe) -> None:
+    report = await lab_probe("alice@cnamemx.lab.test")
+    assert report.addresses[0].verdict is Verdict.DELIVERABLE
+    (cname,) = [f for f in report.findings if f.id == "mx-is-cname"]
+    assert "alias.cnamemx.lab.test" in cname.message and "mx.postfix.lab.test" in cname.message
+
+
+async def test_a_domain_with_only_an_address_is_its_own_mx(lab_probe: LabProbe) -> None:
+    report = await lab_probe(domain="implicit.lab.test")
+    assert report.mx_source == "implicit" and [m.host for m in report.mx] == ["implicit.lab.test"]
+    assert report.status is DomainStatus.ACCEPTS_MAIL and report.postmaster is not None
+
+
+async def test_one_mx_host_with_a_dead_and_a_live_address(lab_probe: LabProbe) -> None:
+    report = await lab_probe("alice@split.lab.test")
+    assert report.addresses[0].verdict is Verdict.DELIVERABLE
+    assert {s.address.rsplit(".", 1)[1] for s in report.sessions} <= {"98", "10"}
+    assert report.sessions[-1].outcome == "completed"
+
+
+async def test_debian_postfix_answers_a_trusted_client_truly_for_the_domains_it_serves(lab_probe: LabProbe) -> None:
+    """From mynetworks, Postfix still refuses unknown local users (smtpd_reject_unlisted_recipient = yes applies
+    after permit_mynetworks): nobody@ and the random address are refused, so the answers are the mailboxes'.
+    recipient_delimiter = +: alice+tag@ is alice's; lookups ignore case: ALICE@ is alice's."""
+    report = await lab_probe("alice@debian.lab.test", "nobody@debian.lab.test", "alice+tag@debian.lab.test",
+                             "ALICE@debian.lab.test")
+    alice, nobody, tagged, upper = report.addresses
+    assert [r.verdict for r in (alice, tagged, upper)] == [Verdict.DELIVERABLE] * 3
+    assert (nobody.verdict, nobody.reason, alice.catch_all) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, False)
+    assert "User unknown in local recipient table" in (nobody.text or "")
+
+
+async def test_tls_13_only_and_an_asked_client_certificate_do_not_stop_the_probe(lab_probe: LabProbe) -> None:
+    report = await lab_probe(domain="tls13.lab.test")
+    assert report.sessions[0].tls is not None and report.sessions[0].tls["version"] == "TLSv1.3"
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)
+    report = await lab_probe("alice@askccert.lab.test")
+    assert report.addresses[0].verdict is Verdict.DELIVERABLE and report.exit_code is ExitCode.OK
