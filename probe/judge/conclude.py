@@ -11,6 +11,7 @@ than the one whose MX was asked is a relay/backup question, not a deliverability
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -77,6 +78,10 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     if primaries:
         walk.finding(_backup_finding(record.host, primaries, report.domain))
         catch_all = None
+    own = _own_address(record) if catch_all else None
+    if own is not None:
+        walk.finding(_own_host_finding(record.host, own, report.domain))
+        catch_all = None
     provider_id = detect_provider(record.host, " ".join(e.reply.text for e in record.exchanges[:2] if e.reply))
     service = catchall.unreliable(provider_id)
     for a in addresses:
@@ -100,6 +105,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             result = _contradicted(result, said)
         elif d.reason is Reason.ACCEPTED and primaries and result.verdict is Verdict.DELIVERABLE:
             result = _accepted_by_backup(result, primaries)
+        elif d.reason is Reason.ACCEPTED and own is not None and result.verdict is Verdict.DELIVERABLE:
+            result = _accepted_from_own_host(result, own)
         result.mx_verdicts = mx_verdicts(walk, a)
         for finding in disagreements(result.address, result.mx_verdicts):  # one per address and host
             if finding not in report.findings:
@@ -208,6 +215,45 @@ def _accepted_by_backup(result: AddressResult, primaries: list[MxHost]) -> Addre
                  "proves nothing about the mailbox."),
         remediation=(f"Probe again when {primaries[0].host} answers: the primary decides whether the mailbox "
                      "exists."))
+
+
+def _own_address(record: SessionRecord) -> str | None:
+    """The server's address when the probe's connection came from that same address: the probe ran on the
+    server's own host (`--mx localhost` on the mail server, or its MX name resolving to this machine)."""
+    if not record.local_address or not record.address:
+        return None
+    try:
+        same = ipaddress.ip_address(record.local_address) == ipaddress.ip_address(record.address)
+    except ValueError:
+        return None
+    return record.address if same else None
+
+
+# What trusts a client on the server's own host, by default: Postfix's mynetworks (Debian's postinst sets
+# 127.0.0.0/8; without it, mynetworks_style = host: every address of the host) with permit_mynetworks first in
+# smtpd_relay_restrictions; Exim's relay_from_hosts (Debian's exim4-config: 127.0.0.1 : ::::1).
+_TRUSTED_LOCAL = ("Postfix's mynetworks with permit_mynetworks, Debian's 127.0.0.0/8 or the host's own addresses "
+                  "by default; Exim's relay_from_hosts")
+
+
+def _own_host_finding(host: str, own: str, domain: str) -> Finding:
+    return Finding("probe-on-server-host", Severity.WARNING, (
+        f"The probe connected to {host} from {own}, the server's own address: it ran on the mail server itself. "
+        f"Mail servers trust their own host ({_TRUSTED_LOCAL}) and relay for it any address of any domain, "
+        f"so {host} accepting a random address may be relaying for this trusted client, not {domain} accepting "
+        "any address: whether the domain is a catch-all, or served there at all, is unknown from here (a stranger "
+        "may get 'Relay access denied'). Probe from another host to see what senders see."), host)
+
+
+def _accepted_from_own_host(result: AddressResult, own: str) -> AddressResult:
+    host = result.host or "the server"
+    return replace(
+        result, verdict=Verdict.RISKY, catch_all=None,
+        meaning=(f"{host} accepted this address and a random one alike, asked from {own}, its own address: a "
+                 "server relays any address for a client on its own host, so this acceptance proves nothing "
+                 "about the mailbox, nor that the server takes the domain's mail from others."),
+        remediation=("Probe again from another host: a sender on the Internet is not trusted as the server's "
+                     "own host is, and gets the server's real answer for the domain and the mailbox."))
 
 
 def _relay_denied_for_the_domain(record: SessionRecord, domain: str, keys: set[str]) -> list[Exchange]:

@@ -128,13 +128,25 @@ async def test_a_refused_mail_says_nothing_about_catch_all(dns: FakeDNS) -> None
 
 
 async def test_an_accept_all_domain_makes_accepted_addresses_risky(dns: FakeDNS) -> None:
-    async with FakeSMTP() as smtp:
-        report = await run(dns, "plain.in.test", ["alice@plain.in.test"], smtp.port)
+    async with FakeSMTP() as smtp:  # on 127.0.0.1, probed from another address (not from the server's own)
+        report = await run(dns, "plain.in.test", ["alice@plain.in.test"], smtp.port, source_ip="127.0.0.2")
     a = report.addresses[0]
     assert (a.verdict, a.catch_all) == (Verdict.RISKY, True)
     assert not any(f.id == "rcpt-proves-nothing" for f in report.findings)
     assert "valid and accepted" not in a.meaning  # it is not: any address is accepted there
     assert "plain.in.test accepts any address (catch-all)" in a.meaning and "proves little" in a.meaning
+
+
+async def test_accepting_any_address_from_the_servers_own_address_proves_no_catch_all(dns: FakeDNS) -> None:
+    """Probed from 127.0.0.1, the server's own address: a server relays any address for its own host (Postfix's
+    mynetworks, Exim's relay_from_hosts), so a random address accepted says nothing of the domain
+    (tests/realmta/test_lab_admin.py shows it against Debian's Postfix)."""
+    async with FakeSMTP() as smtp:
+        report = await run(dns, "plain.in.test", ["alice@plain.in.test"], smtp.port)
+    (a,) = report.addresses
+    assert (a.verdict, a.catch_all) == (Verdict.RISKY, None)
+    assert "catch-all" not in a.meaning and "127.0.0.1" in a.meaning
+    assert [f.severity for f in report.findings if f.id == "probe-on-server-host"] == [Severity.WARNING]
 
 
 def test_a_service_where_rcpt_proves_nothing_is_named_by_its_display_name() -> None:

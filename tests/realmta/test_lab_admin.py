@@ -140,3 +140,28 @@ async def test_a_listed_sender_domain_is_not_called_a_listed_ip(lab_probe: LabPr
     # the null sender has no domain to look up: the same host takes the probe's default
     report = await lab_probe("alice@rhsbl.lab.test")
     assert report.addresses[0].verdict is Verdict.DELIVERABLE
+
+
+async def test_a_relay_for_the_servers_own_host_is_no_catch_all(lab: Lab, lab_probe: LabProbe) -> None:
+    """Postfix as Debian sets it up (mynetworks = 127.0.0.0/8, smtpd_relay_restrictions = permit_mynetworks,
+    permit_sasl_authenticated, defer_unauth_destination) with relayed.lab.test's MX pointing at it and the domain
+    served nowhere (mydestination forgot it). Run on the server itself, to its own address, the probe is in
+    mynetworks and Postfix relays whatever it asks: alice@ and the random address got 250, and the probe said
+    "relayed.lab.test accepts any address (catch-all)"; a stranger gets "454 4.7.1 <...>: Relay access denied"
+    for every address. From its own address the probe cannot tell a catch-all from a relay: it says so."""
+    own = lab.ip("postfix-debian")
+    report = await lab_probe("alice@relayed.lab.test", source_ip=own)
+    (session,) = report.sessions
+    assert session.address == own
+    (alice,) = report.addresses
+    assert alice.code == 250  # what Postfix said to its trusted client
+    assert (alice.verdict, alice.catch_all) == (Verdict.RISKY, None)
+    assert "catch-all" not in alice.meaning and own in alice.meaning and "another host" in alice.remediation
+    (finding,) = [f for f in report.findings if f.id == "probe-on-server-host"]
+    assert "mynetworks" in finding.message and "Relay access denied" in finding.message
+    text = _flat_text(report)
+    assert "catch-all: yes" not in text and "catch-all domain" not in report.summary
+    # a domain it serves: the random address is refused (reject_unlisted_recipient), so the answers hold
+    served = await lab_probe("alice@debian.lab.test", "nobody@debian.lab.test", source_ip=own)
+    assert [a.verdict for a in served.addresses] == [Verdict.DELIVERABLE, Verdict.UNDELIVERABLE]
+    assert not [f for f in served.findings if f.id == "probe-on-server-host"]
