@@ -62,6 +62,9 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
     asked = (f"{record.host} answered {exchange.command or 'the postmaster RCPT'} with "
              + " ".join(str(c) for c in (d.code, d.enhanced) if c is not None))
     if accepted:
+        if any(f.id == "probe-on-server-host" and f.subject == record.host for f in report.findings):
+            return (f"{record.host} accepted {pm} ({said}), and a random address too, asked from its own address: "
+                    "it may only be relaying for its own host")
         return f"{record.host} accepted {pm} ({said})"
     if d.reason is Reason.RELAY_DENIED:  # a 4xx too: Postfix's default relay check, defer_unauth_destination
         report.status, report.reason = DomainStatus.DOES_NOT_ACCEPT_MAIL, d.reason

@@ -20,6 +20,7 @@ as probe.errors.InputError, before anything is sent.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
 import socket
 import ssl
@@ -325,6 +326,14 @@ class Dialogue:
             key = self.vrfy_queue.pop(0)
             self._vrfy_seen(key, await self._ask(self._vrfy_command(key), Context.VRFY, key))
 
+    def _from_servers_own_address(self) -> bool:
+        """The connection came from the server's own address: the probe runs on the mail server itself."""
+        local = self.wire.local_address if self.wire else None
+        try:
+            return local is not None and ipaddress.ip_address(local) == ipaddress.ip_address(self.record.address)
+        except ValueError:
+            return False
+
     async def _transactions(self) -> None:
         smtputf8 = "SMTPUTF8" in self.record.extensions
         batch: list[_Rcpt] = []
@@ -339,6 +348,13 @@ class Dialogue:
                 batch.append(rcpt)
         if self.options.catch_all and self.recipients:
             domain = self.recipients[0].rpartition("@")[2]
+            self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
+            batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
+        elif self.options.catch_all and self.postmaster and self._from_servers_own_address():
+            # the domain alone, asked from the server's own address: a server relays any address for its own host
+            # (Postfix's mynetworks), so postmaster@'s 250 would prove nothing; a random address of the domain
+            # refused shows the server serves the domain (probe.judge.conclude, probe-on-server-host)
+            domain = self.postmaster.rpartition("@")[2]
             self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
             batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
         if self.postmaster and (smtputf8 or self.postmaster.isascii()):

@@ -23,6 +23,8 @@ two      MX 10 mx1.two
 two      MX 20 mx2.two
 mx1.two  A  127.0.0.1
 mx2.two  A  127.0.0.2
+three    MX 10 mx.three
+mx.three A  127.0.0.3
 """
 # Postfix postscreen, permanent denylist with postscreen_denylist_action = drop
 # (github:vdukhovni/postfix postfix/src/postscreen/postscreen.c, PSC_ACL_ACT_DENYLIST)
@@ -180,20 +182,21 @@ DNSBL_ENFORCE = "550 5.7.1 Service unavailable; client [127.0.0.1] blocked using
 async def test_a_domain_only_check_refused_at_rcpt_in_every_format(validate_report: Any) -> None:
     """A Nagios/CI check of a domain: the host answers MAIL with 250 and refuses this client at RCPT. The check
     says so (refuses_this_client, WARNING) in every format; --no-postmaster asks no RCPT and says OK as before."""
-    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(rcpt_default=DNSBL_ENFORCE) as smtp:
-        args = ("one.j.test", "--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port))
+    async with FakeDNS({"j.test.": ZONE}) as dns, FakeSMTP(rcpt_default=DNSBL_ENFORCE, host="127.0.0.3") as smtp:
+        # the server on 127.0.0.3, the probe from 127.0.0.1: not the server's own address (probe-on-server-host)
+        args = ("three.j.test", "--resolver", f"127.0.0.1:{dns.port}", "--port", str(smtp.port))
         runs = await every_format(*args)
         opted_out, out = await smtp_probe(*args, "--no-postmaster")
     assert {fmt: code for fmt, (code, _) in runs.items()} == dict.fromkeys(runs, 1)
     data = json.loads(runs["json"][1])
     validate_report(data)
     assert (data["status"], data["reason"]) == ("refuses_this_client", "blocklisted")
-    assert data["postmaster"]["address"] == "postmaster@one.j.test" and data["postmaster"]["accepted"] is False
+    assert data["postmaster"]["address"] == "postmaster@three.j.test" and data["postmaster"]["accepted"] is False
     rcpt = [s for s in data["sessions"][0]["steps"] if (s["command"] or "").startswith("RCPT")]
     assert [(s["command"], s["code"], s["reason"]) for s in rcpt] == [
-        ("RCPT TO:<postmaster@one.j.test>", 550, "blocklisted")]
+        ("RCPT TO:<postmaster@three.j.test>", 550, "blocklisted")]
     assert "REFUSES THIS CLIENT" in runs["text"][1]
-    assert runs["nagios"][1].startswith("SMTP WARNING - one.j.test: answered but refused this client (blocklisted)")
+    assert runs["nagios"][1].startswith("SMTP WARNING - three.j.test: answered but refused this client (blocklisted)")
     assert opted_out == 0
     plain = json.loads(out)
     assert plain["status"] == "accepts_mail" and plain["postmaster"] is None

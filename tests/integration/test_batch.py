@@ -293,7 +293,7 @@ async def test_a_domain_only_line_asks_postmaster(dns: FakeDNS) -> None:
     unit = {"domain": "one.b.test", "lines": [{"line": 1, "input": "one.b.test", "addresses": []}]}
     async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
         options = ProbeOptions(helo="probe.b.test", port=smtp.port, timeout_s=2, deadline_s=10, tls_policies=False,
-                               resolvers=((dns.host, dns.port),))
+                               resolvers=((dns.host, dns.port),), source_ip="127.0.0.2")  # not the server's own
         (result,) = await probe_unit(unit, options, finish=lambda r: finish_report(r, []))
         rcpts = [c for c in smtp.commands if c.upper().startswith("RCPT")]
     assert rcpts == ["RCPT TO:<postmaster@one.b.test>"]

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from probe.judge.health import finish_report
-from probe.model import DomainStatus, Reason, Report, Verdict
+from probe.model import DomainStatus, ExitCode, Reason, Report, Severity, Verdict
 from probe.render.text import render_text
 
 from lab import SUBMISSION_PORT, Lab, LabProbe
@@ -165,3 +165,23 @@ async def test_a_relay_for_the_servers_own_host_is_no_catch_all(lab: Lab, lab_pr
     served = await lab_probe("alice@debian.lab.test", "nobody@debian.lab.test", source_ip=own)
     assert [a.verdict for a in served.addresses] == [Verdict.DELIVERABLE, Verdict.UNDELIVERABLE]
     assert not [f for f in served.findings if f.id == "probe-on-server-host"]
+
+
+async def test_the_domain_alone_from_the_servers_own_address(lab: Lab, lab_probe: LabProbe) -> None:
+    """The same, as an admin on the server checks the domain alone: postmaster@relayed.lab.test got 250 (a relay
+    for the trusted client) and the probe said "accepts mail", exit OK. From its own address the probe now asks a
+    random address too: accepted as well, so the acceptance is said to prove nothing; at a domain the server
+    serves, the random address is refused (User unknown) and postmaster@'s 250 stands."""
+    own = lab.ip("postfix-debian")
+    report = await lab_probe(domain="relayed.lab.test", source_ip=own)
+    assert report.postmaster is not None and report.postmaster["code"] == 250
+    assert [f.severity for f in report.findings if f.id == "probe-on-server-host"] == [Severity.WARNING]
+    assert report.exit_code is not ExitCode.OK and "may only be relaying for its own host" in report.summary
+    served = await lab_probe(domain="debian.lab.test", source_ip=own)
+    (session,) = served.sessions
+    rcpts = [s for s in session.steps if s.command and s.command.startswith("RCPT")]
+    assert [s.code for s in rcpts] == [550, 250]  # the random address (User unknown), then postmaster@
+    assert (served.status, served.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)
+    assert not [f for f in served.findings if f.id == "probe-on-server-host"]
+    elsewhere = await lab_probe(domain="debian.lab.test")  # from 127.0.0.1, not the server's own address
+    assert len([s for s in elsewhere.sessions[0].steps if s.command and s.command.startswith("RCPT")]) == 1

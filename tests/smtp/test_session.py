@@ -445,7 +445,8 @@ async def test_postmaster_is_asked_in_the_mail_group_when_there_is_no_recipient(
     PIPELINING is offered: no extra round trip; one command a write where it is not."""
     group = b"MAIL FROM:<>\r\nRCPT TO:<postmaster@x.test>\r\nRSET\r\n"
     advertised = await fake(pipelining=True)
-    record = await probe(advertised, [], opts(catch_all=True), postmaster="postmaster@x.test")
+    # from another address than the server's own (from its own, the random address is asked too: test below)
+    record = await probe(advertised, [], opts(catch_all=True, source_ip="127.0.0.2"), postmaster="postmaster@x.test")
     assert advertised.connections[0].segments[1:] == [group, b"QUIT\r\n"]
     assert record.postmaster is not None and record.postmaster.reply is not None
     assert record.postmaster.command == "RCPT TO:<postmaster@x.test>" and record.postmaster.reply.code == 250
@@ -453,6 +454,22 @@ async def test_postmaster_is_asked_in_the_mail_group_when_there_is_no_recipient(
     silent = await fake()
     await probe(silent, [], opts(), postmaster="postmaster@x.test")
     assert verbs(silent) == ["EHLO", "MAIL", "RCPT", "RSET", "QUIT"]
+
+
+async def test_from_the_servers_own_address_the_domain_alone_asks_a_random_address_too(fake: Factory) -> None:
+    """Connected from the server's own address (127.0.0.1 to 127.0.0.1: the probe runs on the mail server), a
+    domain-only session asks a random address of the domain beside postmaster@: a server relays any address for
+    its own host (Postfix's mynetworks), and only a random address refused shows it serves the domain."""
+    server = await fake()
+    record = await probe(server, [], opts(catch_all=True), postmaster="postmaster@x.test")
+    assert record.local_address == record.address == "127.0.0.1"
+    assert record.catch_all is not None and record.catch_all_address is not None
+    assert record.catch_all_address.endswith("@x.test") and record.postmaster is not None
+    assert [c for c in server.connections[0].commands if c.startswith("RCPT")] == [
+        f"RCPT TO:<{record.catch_all_address}>", "RCPT TO:<postmaster@x.test>"]
+    quiet = await fake()  # without the catch-all test (--no-catch-all), postmaster@ alone
+    await probe(quiet, [], opts(catch_all=False), postmaster="postmaster@x.test")
+    assert [c for c in quiet.connections[0].commands if c.startswith("RCPT")] == ["RCPT TO:<postmaster@x.test>"]
 
 
 async def test_postmaster_is_asked_when_the_caller_says_so(fake: Factory) -> None:
