@@ -59,6 +59,7 @@ HOSTS = {
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
+    "exim-admin": 52,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
     "nowhere": 98,
@@ -97,6 +98,8 @@ SCENARIOS: dict[str, list[str]] = {
     "backup": ["nowhere", "postfix-backup"],  # the primary is down; the backup relays alice and postmaster only
     "backupopen": ["nowhere", "postfix-backupopen"],  # the same backup without relay_recipient_maps: any address
     "rhsbl": ["postfix-rhsbl"],  # pf users; reject_rhsbl_sender dbl.lab.test, which lists pf.lab.test
+    "eximadmin": ["exim-admin"],  # Exim, an admin's aliases (:fail:, :defer:, :blackhole:) and acl_smtp_vrfy
+    "eximlisted": ["exim-admin"],  # the same Exim's RCPT ACL denies clients on bl.lab.test, with $dnslist_text
     "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
     "debian": ["postfix-debian"],  # Postfix as Debian configures it: mynetworks 127.0.0.0/8 (the probe is in it)
     "relayed": ["postfix-debian"],  # the same host, a domain it does not serve (a trusted client may relay)
@@ -283,6 +286,7 @@ class Lab:
                             routers=("to_postfix:\n  driver = manualroute\n  domains = callout.lab.test\n"
                                      f"  route_list = * {lab.ip('postfix')}\n  transport = remote_smtp\n\n"),
                             transports=f"\nremote_smtp:\n  driver = smtp\n  port = {port}\n")
+            lab._start_exim_admin()
         except BaseException:
             lab.stop()
             raise
@@ -292,6 +296,8 @@ class Lab:
         lines = ["$TTL 60", "@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60",
                  f"ns A {self.ip('dns')}",
                  "1.0.0.127.bl A 127.0.0.2",  # the DNSBL bl.lab.test lists 127.0.0.1 (the probe's source)
+                 # with SpamCop's TXT wording (what `dig TXT 2.0.0.127.bl.spamcop.net` answers for its test entry)
+                 '1.0.0.127.bl TXT "Blocked - see https://www.spamcop.net/bl.shtml?127.0.0.1"',
                  "pf.lab.test.dbl A 127.0.1.2"]  # the domain list (RHSBL) dbl.lab.test lists pf.lab.test
         lines += [f"mx.{host} A {self.ip(host)}" for host in HOSTS]
         for domain, hosts in SCENARIOS.items():
@@ -489,6 +495,27 @@ class Lab:
             wait_for_port(host, self.ip(host), self.port, root / "stderr.log", process)
         except LabError as exc:
             raise LabError(f"{exc}\n{_tail(log)}") from None
+
+    def _start_exim_admin(self) -> None:
+        """Settings of an Exim admin: a redirect router over an aliases file with :fail: (the Exim spec's own
+        example text, "Special items in redirection lists"), :defer: and :blackhole:; VRFY let through an ACL
+        (acl_smtp_vrfy, so Exim verifies the address); and, for eximlisted.lab.test only, the spec's dnslists
+        deny ("ACL conditions", dnslists): `message = rejected because $sender_host_address is in a black list
+        at $dnslist_domain\\n$dnslist_text`."""
+        aliases = self.root / "exim-admin-aliases"
+        aliases.write_text("gone: :fail: Gone away, no forwarding address\n"
+                           "moving: :defer:\n"
+                           "void: :blackhole:\n")
+        aliases.chmod(0o644)
+        self._start_exim(
+            "exim-admin", ["eximadmin.lab.test", "eximlisted.lab.test"], "acl_smtp_vrfy = acl_check_vrfy",
+            acl=("  deny    domains = eximlisted.lab.test\n"
+                 "          message = rejected because $sender_host_address is in a black list at "
+                 "$dnslist_domain\\n$dnslist_text\n"
+                 "          dnslists = bl.lab.test\n"),
+            routers=("admin_aliases:\n  driver = redirect\n  domains = eximadmin.lab.test\n"
+                     f"  data = ${{lookup{{$local_part}}lsearch{{{aliases}}}}}\n  allow_fail\n  allow_defer\n\n"),
+            extra_acls="acl_check_vrfy:\n  accept\n\n")
 
     # -- shut-down -------------------------------------------------------------------------------
 

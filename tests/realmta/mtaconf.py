@@ -119,7 +119,7 @@ def texthash(entries: dict[str, str]) -> str:
 
 def exim_configure(root: Path, *, hostname: str, ip: str, port: int, local_domains: list[str],
                    cert: tuple[Path, Path], extra_main: str = "", acl: str = "", verify: str = "recipient",
-                   routers: str = "", transports: str = "") -> str:
+                   routers: str = "", transports: str = "", extra_acls: str = "") -> str:
     """One Exim daemon's configure. The RCPT ACL is the one of Exim's src/src/configure.default
     (github:Exim/exim), reduced to what a stranger on 127.0.0.1 meets: "relay not permitted" for a
     domain it neither hosts nor relays for, "Unrouteable address" for an unknown local part. No
@@ -151,7 +151,7 @@ queue_only = true
 
 begin acl
 
-acl_check_rcpt:
+{extra_acls}acl_check_rcpt:
   accept  hosts = :
   deny    domains = +local_domains
           local_parts = ^[.] : ^.*[@%!/|]
