@@ -74,6 +74,9 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     if contradicted:
         walk.finding(_contradiction_finding(record.host, contradicted, random_accepted=bool(catch_all)))
         catch_all = None if catch_all else catch_all  # the random address came after them in the transaction
+    trigger = _stopped_checking_after(record)
+    if trigger is not None:
+        walk.finding(_recheck_finding(record, trigger))
     primaries = _unanswered_primaries(walk, record) if catch_all else []
     if primaries:
         walk.finding(_backup_finding(record.host, primaries, report.domain))
@@ -103,6 +106,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             result = catchall.accepted_by_catch_all(result, a.domain)
         if d.reason is Reason.ACCEPTED and (said := contradicted.get(a.smtp_form)):
             result = _contradicted(result, said)
+        elif d.reason is Reason.ACCEPTED and a.smtp_form == trigger:
+            result = _stopped_checking(result, record)
         elif d.reason is Reason.ACCEPTED and primaries and result.verdict is Verdict.DELIVERABLE:
             result = _accepted_by_backup(result, primaries)
         elif d.reason is Reason.ACCEPTED and own is not None and result.verdict is Verdict.DELIVERABLE:
@@ -179,6 +184,54 @@ def _contradicted(result: AddressResult, said: str) -> AddressResult:
                      "earlier one (and then discards the message), and some servers accept first and bounce "
                      "later. Expect the mailbox not to exist; confirm with the domain's administrator or the "
                      "owner of the address."))
+
+
+def _refused_alone(record: SessionRecord) -> list[str]:
+    """The addresses (the random one included) the first transaction accepted and a transaction of their own
+    refused (probe.smtp.session Dialogue._recheck)."""
+    alone = {**record.rcpt, **({record.catch_all_address: record.catch_all}
+                               if record.catch_all_address and record.catch_all else {})}
+    return [key for key in record.rechecked
+            if (ex := alone.get(key)) is not None and ex.reply is not None and ex.reply.code >= 400]
+
+
+def _stopped_checking_after(record: SessionRecord) -> str | None:
+    """The recipient after which the host accepted, in one transaction, addresses it refuses alone: the last one
+    before the first such address that it accepted alone too (None when the answers agreed)."""
+    refused = _refused_alone(record)
+    if not refused:
+        return None
+    trigger = None
+    for key in record.rcpt:
+        if key in refused:
+            break
+        ex = record.rcpt[key]
+        if key in record.rechecked and ex.reply is not None and 200 <= ex.reply.code < 300:
+            trigger = key
+    return trigger
+
+
+def _recheck_finding(record: SessionRecord, trigger: str) -> Finding:
+    keys = sorted(_refused_alone(record), key=lambda k: k == record.catch_all_address)
+    refused = ", ".join(key if key != record.catch_all_address else f"the random address {key}" for key in keys)
+    return Finding("rcpt-accepts-after", Severity.WARNING, (
+        f"{record.host} accepted every recipient after {trigger} in one transaction, and refused {refused} when "
+        "each was asked alone: accepting one recipient made it stop checking the others. Postfix does so once an "
+        "access table's DISCARD action has matched a recipient (access(5): DISCARD affects all recipients of "
+        f"the message, which is accepted and then dropped), so mail to {trigger} may be discarded unread. The "
+        "answers shown are each address's own, asked alone."), record.host)
+
+
+def _stopped_checking(result: AddressResult, record: SessionRecord) -> AddressResult:
+    host = result.host or "the server"
+    return replace(
+        result, verdict=Verdict.RISKY, catch_all=None,
+        meaning=(f"{host} accepted this address, and in the same transaction then accepted addresses it refuses "
+                 "when each is asked alone: accepting this one made it stop checking recipients, as Postfix does "
+                 "after an access table's DISCARD action, which accepts the message and drops it."),
+        remediation=("Ask the domain's administrator whether mail to this address is discarded (a DISCARD "
+                     "entry in an access table, or a similar rule); a 250 here does not show that mail to it is "
+                     "kept."))
 
 
 def _unanswered_primaries(walk: Walk, record: SessionRecord) -> list[MxHost]:

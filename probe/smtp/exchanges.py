@@ -50,6 +50,10 @@ class SessionRecord:
     catch_all_address: str | None = None
     postmaster: Exchange | None = None  # a domain-only probe's RCPT TO:<postmaster@DOMAIN> (or the MAIL refusal)
     postmaster_address: str | None = None
+    # recipients (and the random address) whose answer was asked again in a transaction of their own, because
+    # the first transaction accepted the random address after accepting them (probe.smtp.session._recheck):
+    # address -> the first transaction's answer, which the one in `rcpt`/`catch_all` replaced
+    rechecked: dict[str, Exchange] = field(default_factory=dict)
     unasked: list[str] = field(default_factory=list)  # recipients whose RCPT was never sent: the session ended first
     local_address: str | None = None  # the source IP our (last) connection used, for a retry from the same one
     transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order

@@ -375,8 +375,66 @@ class Dialogue:
         while True:
             batch = await self._transaction(mail, batch)
             if not batch:
-                self.transacted = True
+                break
+        await self._recheck(mail)
+        self.transacted = True
+
+    async def _recheck(self, mail: str) -> None:
+        """The random address was accepted after real recipients the same transaction accepted: ask it again
+        in a transaction of its own, and, if it is refused there, each of those recipients alone too. A server
+        may stop checking a transaction's later recipients once one of them matched: Postfix's access(5)
+        DISCARD "currently affects all recipients of the message" (smtpd_check.c generic_checks: `if
+        (state->discard != 0) break`), so every RCPT after it gets 250, the random one included, and the
+        domain looked catch-all and unknown addresses deliverable. Asked alone, each gets the server's own
+        answer; the random address still comes after the real ones, in the same session."""
+        first = self.record.catch_all
+        if first is None or first.reply is None or not 200 <= first.reply.code < 300:
+            return
+        accepted = [key for key in self.recipients
+                    if (ex := self.record.rcpt.get(key)) is not None and ex.reply is not None
+                    and ex.context is Context.RCPT and 200 <= ex.reply.code < 300]
+        address = self.record.catch_all_address
+        if not accepted or address is None:
+            return
+        alone = [(mail, Context.MAIL, None), (f"RCPT TO:<{address}>", Context.RCPT, address),
+                 ("RSET", Context.RSET, None)]
+        if self.nonmail.cost([cmd for cmd, _, _ in alone]) > self.nonmail.left - 1:  # keep one for a VRFY
+            return
+        answers = await self._alone(alone)
+        if answers is None or answers.reply is None or 200 <= answers.reply.code < 300:
+            return  # accepted alone too: a catch-all indeed (or the server said no more)
+        self.record.rechecked[address] = first
+        self.record.catch_all = answers
+        for key in accepted:
+            group = [(mail, Context.MAIL, None), (f"RCPT TO:<{key}>", Context.RCPT, key),
+                     ("RSET", Context.RSET, None)]
+            if self.nonmail.cost([cmd for cmd, _, _ in group]) > self.nonmail.left:
                 return
+            answer = await self._alone(group)
+            if answer is not None:
+                self.record.rechecked[key] = self.record.rcpt[key]
+                self.record.rcpt[key] = answer
+
+    async def _alone(self, group: list[tuple[str, Context, str | None]]) -> Exchange | None:
+        """MAIL, one RCPT, RSET (one group with PIPELINING): the RCPT's exchange, None when MAIL was refused."""
+        since = await self._send(group) if self.pipelining else 0.0
+        answer: Exchange | None = None
+        mail_ok = True
+        for index, (command, context, key) in enumerate(group):
+            if not self.pipelining:
+                if context is Context.RCPT and not mail_ok:
+                    continue  # no RCPT after a refused MAIL
+                since = await self._send([(command, context, key)])
+            else:
+                self.unanswered = [cmd for cmd, _, _ in group[index + 1:]]
+            ex = await self._receive(command, context, key, since)
+            self.unanswered = []
+            assert ex.reply is not None
+            if context is Context.MAIL:
+                mail_ok = 200 <= ex.reply.code < 300
+            elif context is Context.RCPT:
+                answer = ex
+        return answer if mail_ok else None
 
     async def _transaction(self, mail: str, batch: list[_Rcpt]) -> list[_Rcpt]:
         """MAIL, the RCPTs, RSET. Returns the recipients to retry after a "too many recipients"."""

@@ -26,25 +26,56 @@ async def test_a_discarded_recipient_makes_no_catch_all_and_no_mailbox(lab_probe
     recipients (smtpd_check.c generic_checks: `if (state->discard != 0) break`, and the implicit
     reject_unlisted_recipient is skipped too; access(5): DISCARD "currently affects all recipients of the
     message"). So nobody@, and the random address asked after the real ones, got 250 too: the probe called the
-    domain catch-all and nobody@ accepted. VRFY checks each address alone and says "550 5.1.1 ... User unknown".
-    The acceptances VRFY contradicts prove nothing, nor does the random address's after them."""
+    domain catch-all and nobody@ accepted. The random address, accepted after accepted recipients, is asked again
+    in a transaction of its own, and refused there, so is each accepted recipient: nobody@ gets its own 550.
+    VRFY checks each address alone and says "550 5.1.1 ... User unknown" of void@ too."""
     report = await lab_probe("void@access.lab.test", "nobody@access.lab.test", "alice@access.lab.test",
                              mail_from="probe@pf.lab.test")
     assert report.status is DomainStatus.ACCEPTS_MAIL
     void, nobody, alice = report.addresses
-    for result in (void, nobody):
-        assert (result.code, result.reason) == (250, Reason.ACCEPTED)  # what RCPT said
-        assert result.vrfy is not None and (result.vrfy["code"], result.vrfy["reason"]) == (550, "user_unknown")
-        assert (result.verdict, result.catch_all) == (Verdict.RISKY, None)
-        assert "catch-all" not in result.meaning
-        assert "answered VRFY for this address with 550 5.1.1 (user_unknown)" in result.meaning
-        assert "DISCARD" in result.remediation
+    assert (void.code, void.reason) == (250, Reason.ACCEPTED)  # what RCPT said
+    assert void.vrfy is not None and (void.vrfy["code"], void.vrfy["reason"]) == (550, "user_unknown")
+    assert (void.verdict, void.catch_all) == (Verdict.RISKY, None)
+    assert "catch-all" not in void.meaning
+    assert "answered VRFY for this address with 550 5.1.1 (user_unknown)" in void.meaning
+    assert "DISCARD" in void.remediation
+    assert (nobody.code, nobody.reason, nobody.verdict) == (550, Reason.USER_UNKNOWN, Verdict.UNDELIVERABLE)
     # alice passed Postfix's recipient checks to VRFY ("252 2.0.0 alice@...": smtpd.c vrfy_cmd)
-    assert (alice.verdict, alice.catch_all) == (Verdict.DELIVERABLE, None)
+    assert (alice.verdict, alice.catch_all) == (Verdict.DELIVERABLE, False)
     (finding,) = [f for f in report.findings if f.id == "rcpt-contradicts-vrfy"]
-    assert "void@access.lab.test" in finding.message and "random address" in finding.message
+    assert "void@access.lab.test" in finding.message
+    (after,) = [f for f in report.findings if f.id == "rcpt-accepts-after"]
+    assert "after void@access.lab.test" in after.message and "nobody@access.lab.test" in after.message
     text = _flat_text(report)
     assert "catch-all: yes" not in text and "catch-all domain" not in text and "catch-all domain" not in report.summary
+
+
+async def test_a_discarded_recipient_without_vrfy_makes_no_catch_all(lab_probe: LabProbe) -> None:
+    """The same DISCARD with --no-vrfy (or a VRFY that answers 252, as Postfix's does for a known address): no
+    VRFY contradicts the acceptances, and the probe said the domain accepts any address (catch-all: yes), nobody@
+    risky as accepted by a catch-all. Asked alone after the first transaction, the random address and nobody@ get
+    550 5.1.1: no catch-all, nobody@ undeliverable, and void@, after which the server stopped checking, risky."""
+    report = await lab_probe("void@access.lab.test", "nobody@access.lab.test", "alice@access.lab.test",
+                             mail_from="probe@pf.lab.test", vrfy=False)
+    void, nobody, alice = report.addresses
+    assert (nobody.verdict, nobody.code, nobody.reason) == (Verdict.UNDELIVERABLE, 550, Reason.USER_UNKNOWN)
+    assert (alice.verdict, alice.catch_all) == (Verdict.DELIVERABLE, False)
+    assert (void.verdict, void.catch_all, void.code) == (Verdict.RISKY, None, 250)
+    assert "DISCARD" in void.remediation or "discarded" in void.remediation
+    (after,) = [f for f in report.findings if f.id == "rcpt-accepts-after"]
+    assert "after void@access.lab.test" in after.message and "nobody@access.lab.test" in after.message
+    assert "the random address" in after.message
+    text = _flat_text(report)
+    assert "catch-all: yes" not in text and "catch-all: no" in text
+
+
+async def test_a_true_catch_all_stays_one_when_asked_alone(lab_probe: LabProbe) -> None:
+    """catchall.lab.test accepts every local part (a virtual alias @domain): the random address, asked again alone
+    after alice@ was accepted, is accepted again, so the domain is a catch-all and alice@ risky, as before."""
+    report = await lab_probe("alice@catchall.lab.test", vrfy=False)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.catch_all) == (Verdict.RISKY, True)
+    assert not [f for f in report.findings if f.id == "rcpt-accepts-after"]
 
 
 async def test_without_a_discard_the_same_host_is_no_catch_all(lab_probe: LabProbe) -> None:
