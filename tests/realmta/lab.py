@@ -300,6 +300,8 @@ class Lab:
                  '1.0.0.127.bl TXT "Blocked - see https://www.spamcop.net/bl.shtml?127.0.0.1"',
                  "pf.lab.test.dbl A 127.0.1.2"]  # the domain list (RHSBL) dbl.lab.test lists pf.lab.test
         lines += [f"mx.{host} A {self.ip(host)}" for host in HOSTS]
+        # dual.lab.test: the Postfix of pf.lab.test over IPv4, and an AAAA record (::1) where nothing listens
+        lines += [f"mx.dual A {self.ip('postfix')}", "mx.dual AAAA ::1", "dual MX 10 mx.dual.lab.test."]
         for domain, hosts in SCENARIOS.items():
             lines += [f"{domain} MX {10 * (i + 1)} mx.{host}.lab.test." for i, host in enumerate(hosts)]
         # MX walks SCENARIOS cannot say: equal preferences, a CNAME target, no MX (implicit), one host with two A
@@ -356,7 +358,7 @@ class Lab:
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
                                                    "vsender", "access", "rhsbl",
                                                    "debian", "soft450", "tls13", "ccert", "askccert",
-                                                   "samepref", "cnamemx", "implicit", "split")]
+                                                   "samepref", "cnamemx", "implicit", "split", "dual")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
