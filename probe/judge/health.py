@@ -72,6 +72,7 @@ from probe.model import (
     Verdict,
     tls_negotiated,
 )
+from probe.tls.certificates import exim_generated
 
 __all__ = [  # the --expect vocabulary lives in probe.judge.expect and is re-exported here
     "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",
@@ -330,6 +331,9 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
     days = int(cert["days_left"])
     judged = warn_days is not None or crit_days is not None or starttls_required
     message = f"certificate expired {-days} days ago" if days < 0 else f"certificate expires in {days} days"
+    if days >= 0 and exim_generated(cert):  # its dates are Exim's one or two hours, not a renewal to make
+        return [Check("certificate", max(ExitCode.WARNING, from_findings),
+                      "Exim's own temporary self-signed certificate (none configured)", mx=label)]
     problems = [p for p, key in (("untrusted", "trusted"), ("name mismatch", "hostname_match"))
                 if cert.get(key) is False]
     message += f" ({', '.join(problems)})" if problems else ""

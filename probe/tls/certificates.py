@@ -247,6 +247,17 @@ def _expired_by_verification(cert: dict[str, Any]) -> bool:
     return "expired" in (cert.get("verify_error") or "")
 
 
+def exim_generated(cert: dict[str, Any] | None) -> bool:
+    """The certificate Exim makes for itself when no tls_certificate is configured (since 4.92 it offers
+    STARTTLS to every host by default, tls_advertise_hosts = *): self-signed, C=UK, O=Exim Developers, CN its
+    hostname, valid for one hour (two from 4.95) from when it was made (src/src/tls-openssl.c and tls-gnu.c,
+    tls_install_selfsign). Debian's exim4-config as shipped configures none, so every such Exim presents it."""
+    if not cert or not cert.get("self_signed"):
+        return False
+    parts = {part.strip() for part in str(cert.get("subject") or "").split(",")}
+    return {"O=Exim Developers", "C=UK"} <= parts
+
+
 def certificate_findings(
     mx_host: str,
     cert: dict[str, Any] | None,
@@ -277,12 +288,21 @@ def certificate_findings(
             "cert-expired", by_days,
             f"The certificate of {mx_host} expired {-days_left} day(s) ago ({cert.get('not_after')}); "
             f"{consequence}. DANE-EE senders ignore the dates.", mx_host))
-    elif isinstance(days_left, int) and days_left <= warning_days:
+    elif isinstance(days_left, int) and days_left <= warning_days and not exim_generated(cert):
+        # (Exim's own certificate lives an hour or two by design: nobody renews it, the fix is one configured)
         findings.append(Finding(
             "cert-expiring", by_days,
             f"The certificate of {mx_host} expires in {days_left} day(s) ({cert.get('not_after')}); renew it before "
             f"then: once it expires, {consequence}.", mx_host))
-    if cert.get("self_signed"):
+    if exim_generated(cert):
+        findings.append(Finding(
+            "cert-self-signed", Severity.WARNING,
+            f"{mx_host} presents the self-signed certificate Exim makes for itself when no certificate is "
+            "configured (O=Exim Developers, C=UK, valid an hour or two from when it was made: Exim's "
+            f"tls_install_selfsign); {consequence}. Configure a certificate for it: tls_certificate and "
+            "tls_privatekey (Debian's exim4-config: MAIN_TLS_ENABLE = yes, with the certificate and key in "
+            "/etc/exim4/exim.crt and exim.key).", mx_host))
+    elif cert.get("self_signed"):
         findings.append(Finding(
             "cert-self-signed", Severity.WARNING,
             f"{mx_host} presents a self-signed certificate; {consequence}. "

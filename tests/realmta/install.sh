@@ -14,8 +14,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 LAB_EXIM=/opt/smtp-probe-lab/usr/sbin/exim4
+# Debian's exim4-config (its exim4.conf.template), unpacked beside the binary for the lab's "Exim as Debian ships it"
+LAB_EXIM_TEMPLATE=/opt/smtp-probe-lab/etc/exim4/exim4.conf.template
 
 have_exim() { command -v exim4 >/dev/null 2>&1 || command -v exim >/dev/null 2>&1 || [ -x "$LAB_EXIM" ]; }
+have_template() { [ -f "$LAB_EXIM_TEMPLATE" ] || [ -f /etc/exim4/exim4.conf.template ]; }
 
 need=()
 [ -x /usr/sbin/postfix ] || need+=(postfix)
@@ -24,7 +27,7 @@ need=()
 # by libsasl2-2, which postfix depends on
 compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need+=(libsasl2-modules)
 compgen -G '/usr/lib/*/sasl2/libsasldb.so*' >/dev/null || need+=(libsasl2-modules-db)
-if [ ${#need[@]} -eq 0 ] && have_exim && getent passwd Debian-exim >/dev/null; then
+if [ ${#need[@]} -eq 0 ] && have_exim && have_template && getent passwd Debian-exim >/dev/null; then
   exit 0
 fi
 
@@ -66,6 +69,12 @@ if ! have_exim; then
   fi
   mkdir -p /opt/smtp-probe-lab
   dpkg-deb -x "$deb" /opt/smtp-probe-lab
+fi
+if ! have_template; then
+  chown _apt "$work" 2>/dev/null || true
+  (cd "$work" && apt-get download -qq exim4-config)
+  mkdir -p /opt/smtp-probe-lab
+  dpkg-deb -x "$(ls "$work"/exim4-config_*.deb)" /opt/smtp-probe-lab  # files only: no maintainer script runs
 fi
 getent group Debian-exim >/dev/null || groupadd --system Debian-exim
 getent passwd Debian-exim >/dev/null || useradd --system --gid Debian-exim --home-dir /nonexistent \

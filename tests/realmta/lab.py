@@ -47,6 +47,11 @@ START_TIMEOUT_S = 20.0  # each daemon must listen within this (they take well un
 SUBMISSION_PORT = 587  # postfix-submission listens there (RFC 6409), not on the lab's port
 GREYLIST_DELAY_S = 2  # postgrey --delay: a retry after this passes
 EXIM_CANDIDATES = ("exim4", "exim", "/opt/smtp-probe-lab/usr/sbin/exim4")  # the last: tests/realmta/install.sh
+# Debian's exim4-config, its one-file template (update-exim4.conf.template builds it from conf.d/); install.sh
+# unpacks the package there (it would configure the machine's own Exim if installed)
+DEBIAN_EXIM_TEMPLATES = ("/opt/smtp-probe-lab/etc/exim4/exim4.conf.template", "/etc/exim4/exim4.conf.template")
+# Debian's /etc/aliases as exim4-config's and postfix's postinst write it when there is none
+DEBIAN_ALIASES = "# See man 5 aliases for format\npostmaster:    root\n"
 INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim or postgrey missing, or not root): "
                 "install them with `sudo bash tests/realmta/install.sh`")
 
@@ -59,7 +64,7 @@ HOSTS = {
     "tls-valid": 30, "tls-expired": 31, "tls-wrongname": 32, "tls-selfsigned": 33,
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
-    "exim-admin": 52,
+    "exim-admin": 52, "exim-debian": 53,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
     "nowhere": 98,
@@ -100,6 +105,7 @@ SCENARIOS: dict[str, list[str]] = {
     "rhsbl": ["postfix-rhsbl"],  # pf users; reject_rhsbl_sender dbl.lab.test, which lists pf.lab.test
     "eximadmin": ["exim-admin"],  # Exim, an admin's aliases (:fail:, :defer:, :blackhole:) and acl_smtp_vrfy
     "eximlisted": ["exim-admin"],  # the same Exim's RCPT ACL denies clients on bl.lab.test, with $dnslist_text
+    "eximdeb": ["exim-debian"],  # Exim with Debian's exim4-config as shipped (internet site); users: /etc/passwd
     "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
     "debian": ["postfix-debian"],  # Postfix as Debian configures it: mynetworks 127.0.0.0/8 (the probe is in it)
     "relayed": ["postfix-debian"],  # the same host, a domain it does not serve (a trusted client may relay)
@@ -151,6 +157,13 @@ def exim_binary() -> str | None:
         found = shutil.which(candidate)
         if found:
             return found
+    return None
+
+
+def debian_exim_template() -> Path | None:
+    for candidate in DEBIAN_EXIM_TEMPLATES:
+        if Path(candidate).is_file():
+            return Path(candidate)
     return None
 
 
@@ -287,6 +300,8 @@ class Lab:
                                      f"  route_list = * {lab.ip('postfix')}\n  transport = remote_smtp\n\n"),
                             transports=f"\nremote_smtp:\n  driver = smtp\n  port = {port}\n")
             lab._start_exim_admin()
+            if debian_exim_template() is not None:
+                lab._start_exim_debian()
         except BaseException:
             lab.stop()
             raise
@@ -315,16 +330,20 @@ class Lab:
         issued = self.ca.issue([name or self.mx_name(host)], expired=expired)
         return self.ca.write(issued, host)
 
-    def _own_resolver(self, argv: list[str]) -> list[str]:
+    def _own_resolver(self, argv: list[str], aliases: Path | None = None) -> list[str]:
         """`argv` in a mount namespace of its own where /etc/resolv.conf names the lab's FakeDNS (port 53 of
         its address): the daemon's DNS lookups (HELO names, sender domains, DNSBLs) get the lab's zone,
-        never the machine's resolver; the machine's own /etc/resolv.conf is not touched."""
+        never the machine's resolver; the machine's own /etc/resolv.conf is not touched. `aliases`, when
+        given, is seen as /etc/aliases there (Debian's Exim reads that path), if the machine has one to cover."""
         conf = self.root / "resolv.conf"
         if not conf.exists():
             conf.write_text(f"nameserver {self.ip('dns')}\noptions timeout:2 attempts:1\n")
             conf.chmod(0o644)
+        binds = 'mount --bind "$0" /etc/resolv.conf'
+        if aliases is not None:
+            binds += f' && mount --bind {aliases} /etc/aliases'
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(conf), *argv]
+                binds + ' && exec "$@"', str(conf), *argv]
 
     def _spawn(self, name: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
@@ -518,6 +537,47 @@ class Lab:
             routers=("admin_aliases:\n  driver = redirect\n  domains = eximadmin.lab.test\n"
                      f"  data = ${{lookup{{$local_part}}lsearch{{{aliases}}}}}\n  allow_fail\n  allow_defer\n\n"),
             extra_acls="acl_check_vrfy:\n  accept\n\n")
+
+    def _start_exim_debian(self) -> None:
+        """Exim with Debian's exim4-config template as it ships, for an "internet site" (update-exim4.conf's
+        dc_eximconfig_configtype='internet'): the macros update-exim4.conf seeds are set before it, and only the
+        paths that would touch the machine's own mail system (spool, logs, pid, CONFDIR) and the lab's address
+        and port are changed. TLS is off, as Debian ships it (MAIN_TLS_ENABLE unset). Local users are the
+        machine's accounts (check_local_user), postmaster an alias of root (/etc/aliases, seen as the lab's)."""
+        host = "exim-debian"
+        root = self.root / host
+        for sub in ("spool", "log", "conf"):
+            (root / sub).mkdir(parents=True)
+            shutil.chown(root / sub, "Debian-exim", "Debian-exim")
+        aliases = root / "aliases"
+        aliases.write_text(DEBIAN_ALIASES)
+        aliases.chmod(0o644)
+        template = debian_exim_template()
+        assert template is not None
+        domain = "eximdeb.lab.test"
+        macros = {  # update-exim4.conf's seed_macro calls, for dc_eximconfig_configtype='internet'
+            "CONFDIR": str(root / "conf"), "SPOOLDIR": str(root / "spool"),
+            "MAIN_LOCAL_INTERFACES": self.ip(host), "MAIN_LOCAL_DOMAINS": f"@:localhost:{domain}",
+            "MAIN_RELAY_TO_DOMAINS": "", "ETC_MAILNAME": domain, "LOCAL_DELIVERY": "mail_spool",
+            "MAIN_RELAY_NETS": ": 127.0.0.1 : ::::1", "DCreadhost": "", "DCsmarthost": "",
+            "DC_eximconfig_configtype": "internet", "DCconfig_internet": "1",
+            "MAIN_HARDCODE_PRIMARY_HOSTNAME": self.mx_name(host),
+        }
+        header = "".join(f"{name} = {value}\n" for name, value in macros.items())
+        header += (f"daemon_smtp_ports = {self.port}\nlog_file_path = {root / 'log'}/%slog\n"
+                   f"pid_file_path = {root / 'exim.pid'}\nqueue_only = true\n")
+        text = header + template.read_text()  # before it: CONFDIR is defined there unless already defined
+        config = root / "configure"
+        config.write_text(text)
+        binary = exim_binary()
+        assert binary is not None
+        have_aliases = Path("/etc/aliases").exists()
+        process = self._spawn(host, self._own_resolver([binary, "-C", str(config), "-bdf"],
+                                                       aliases if have_aliases else None), root / "stderr.log")
+        try:
+            wait_for_port(host, self.ip(host), self.port, root / "stderr.log", process)
+        except LabError as exc:
+            raise LabError(f"{exc}\n{_tail(root / 'log' / 'mainlog')}") from None
 
     # -- shut-down -------------------------------------------------------------------------------
 
