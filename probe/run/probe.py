@@ -310,12 +310,15 @@ async def _check_ipv6(walk: Walk, host: MxHost, records: list[SessionRecord], op
     if not any(":" not in ip for ip in tried):
         return
     untried = [ip for ip in host.addresses if ":" in ip and ip not in tried][:IPV6_CHECKED]
-    for ip in untried:
-        left = deadline - asyncio.get_running_loop().time()
-        if left <= 0:
-            return
+    left = deadline - asyncio.get_running_loop().time()
+    if not untried or left <= 0:
+        return
+
+    async def check(ip: str) -> tuple[str, tuple[bool, str] | None]:
         async with limiter.slot(host.host, ip):
-            said = await _greeting_of(ip, host.port, min(options.timeout_s, left))
+            return ip, await _greeting_of(ip, host.port, min(options.timeout_s, left))
+
+    for ip, said in await asyncio.gather(*(check(ip) for ip in untried)):  # at once: a filtered one costs one wait
         if said is None:
             continue
         dead, words = said
@@ -350,15 +353,16 @@ async def _greeting_of(ip: str, port: int, timeout_s: float) -> tuple[bool, str]
         line = await asyncio.wait_for(reader.readline(), timeout_s)
         while line[3:4] == b"-":
             line = await asyncio.wait_for(reader.readline(), timeout_s)
+        if not line:
+            return True, "accepted the connection and closed it without a greeting"
         if line[:1] not in (b"2", b"4", b"5"):
-            return True, ("accepted the connection but sent no SMTP greeting" if not line else
-                          "accepted the connection but answered no SMTP greeting")
+            return True, "accepted the connection but answered no SMTP greeting"
         writer.write(b"QUIT\r\n")
         await writer.drain()
         await asyncio.wait_for(reader.readline(), 1.0)
     except (TimeoutError, OSError):
-        if not line:
-            return True, f"accepted the connection but sent no greeting within {timeout_s:g} s"
+        if not line:  # a server may delay its greeting on purpose (a tarpit, postscreen's greet wait)
+            return False, f"it accepted the connection and sent no greeting within {timeout_s:g} s"
     finally:
         writer.close()
     return None

@@ -1,0 +1,64 @@
+"""probe.run.probe._greeting_of: what a connection to an answering host's unasked IPv6 address shows (loopback ::1)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+
+from probe.run.probe import _greeting_of
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+pytestmark = pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+
+
+@asynccontextmanager
+async def server(handler: Handler) -> AsyncIterator[int]:
+    srv = await asyncio.start_server(handler, "::1", 0)
+    try:
+        yield srv.sockets[0].getsockname()[1]
+    finally:
+        srv.close()
+        await srv.wait_closed()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_a_greeting_is_answered_with_quit() -> None:
+    said: list[bytes] = []
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220-mx.test ESMTP\r\n220 mx.test\r\n")
+        said.append(await reader.readline())
+        writer.write(b"221 2.0.0 Bye\r\n")
+        writer.close()
+
+    async with server(greet) as port:
+        assert await _greeting_of("::1", port, 2.0) is None
+    assert said == [b"QUIT\r\n"]
+
+
+async def test_refused_and_closed_are_dead_a_silent_server_is_not() -> None:
+    assert await _greeting_of("::1", _free_port(), 2.0) == (True, "refused the connection")
+
+    async def close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async with server(close) as port:
+        assert await _greeting_of("::1", port, 2.0) == (
+            True, "accepted the connection and closed it without a greeting")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # says nothing until the client goes: a greeting delayed on purpose looks the same
+
+    async with server(silent) as port:
+        dead, words = await _greeting_of("::1", port, 0.2) or (None, "")
+    assert dead is False and "no greeting within 0.2 s" in words
