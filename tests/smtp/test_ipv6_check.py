@@ -18,11 +18,26 @@ pytestmark = pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this mac
 
 @asynccontextmanager
 async def server(handler: Handler) -> AsyncIterator[int]:
-    srv = await asyncio.start_server(handler, "::1", 0)
+    """A server on ::1 running `handler` per connection; every connection's handler has ended, and its socket
+    is closed, when the block is left."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        tasks.append(asyncio.ensure_future(run(reader, writer)))
+
+    srv = await asyncio.start_server(accept, "::1", 0)
     try:
         yield srv.sockets[0].getsockname()[1]
     finally:
         srv.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await srv.wait_closed()
 
 
@@ -39,7 +54,7 @@ async def test_a_greeting_is_answered_with_quit() -> None:
         writer.write(b"220-mx.test ESMTP\r\n220 mx.test\r\n")
         said.append(await reader.readline())
         writer.write(b"221 2.0.0 Bye\r\n")
-        writer.close()
+        await writer.drain()
 
     async with server(greet) as port:
         assert await _greeting_of("::1", port, 2.0) is None
@@ -50,7 +65,7 @@ async def test_refused_and_closed_are_dead_a_silent_server_is_not() -> None:
     assert await _greeting_of("::1", _free_port(), 2.0) == (True, "refused the connection")
 
     async def close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.close()
+        return  # the connection is closed without a word
 
     async with server(close) as port:
         assert await _greeting_of("::1", port, 2.0) == (
