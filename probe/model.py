@@ -203,6 +203,17 @@ def tls_negotiated(tls: Any) -> bool:
     return isinstance(tls, dict) and bool(tls.get("version")) and not tls.get("error")
 
 
+def exim_generated(cert: Any) -> bool:
+    """The certificate Exim makes for itself when no tls_certificate is configured (since 4.92 it offers
+    STARTTLS to every host by default, tls_advertise_hosts = *): self-signed, C=UK, O=Exim Developers, CN its
+    hostname, valid for one hour (two from 4.95) from when it was made (src/src/tls-openssl.c and tls-gnu.c,
+    tls_install_selfsign). Debian's exim4-config as shipped configures none, so every such Exim presents it."""
+    if not isinstance(cert, dict) or not cert.get("self_signed"):
+        return False
+    parts = {part.strip() for part in str(cert.get("subject") or "").split(",")}
+    return {"O=Exim Developers", "C=UK"} <= parts
+
+
 def to_plain(obj: Any) -> dict[str, Any]:
     """A dataclass instance as a JSON-ready dict."""
     result: dict[str, Any] = _plain(asdict(obj))

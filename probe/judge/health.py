@@ -70,9 +70,9 @@ from probe.model import (
     Severity,
     Step,
     Verdict,
+    exim_generated,
     tls_negotiated,
 )
-from probe.tls.certificates import exim_generated
 
 __all__ = [  # the --expect vocabulary lives in probe.judge.expect and is re-exported here
     "TRANSIENT_REASONS", "VALID_FORMS", "Check", "ExpectKind", "Expectation",

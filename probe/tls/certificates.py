@@ -8,7 +8,7 @@ import ipaddress
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from probe.model import Finding, Severity, tls_negotiated
+from probe.model import Finding, Severity, exim_generated, tls_negotiated
 
 if TYPE_CHECKING:  # cryptography is imported when there is a certificate to read (start-up)
     from cryptography import x509
@@ -245,17 +245,6 @@ def tls_from_session(
 
 def _expired_by_verification(cert: dict[str, Any]) -> bool:
     return "expired" in (cert.get("verify_error") or "")
-
-
-def exim_generated(cert: dict[str, Any] | None) -> bool:
-    """The certificate Exim makes for itself when no tls_certificate is configured (since 4.92 it offers
-    STARTTLS to every host by default, tls_advertise_hosts = *): self-signed, C=UK, O=Exim Developers, CN its
-    hostname, valid for one hour (two from 4.95) from when it was made (src/src/tls-openssl.c and tls-gnu.c,
-    tls_install_selfsign). Debian's exim4-config as shipped configures none, so every such Exim presents it."""
-    if not cert or not cert.get("self_signed"):
-        return False
-    parts = {part.strip() for part in str(cert.get("subject") or "").split(",")}
-    return {"O=Exim Developers", "C=UK"} <= parts
 
 
 def certificate_findings(
