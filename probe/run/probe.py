@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import errno
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,6 +32,7 @@ from probe.model import (
     Severity,
 )
 from probe.run import reachability
+from probe.run.ipv6check import check_ipv6
 from probe.smtp.exchanges import SessionRecord
 from probe.smtp.polite import HostLimiter
 from probe.smtp.session import TlsContextFactory, run_session
@@ -276,7 +276,7 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
 
     if await attempt(list(host.addresses)):
         if options.family is None and options.proxy is None and options.source_ip is None:
-            await _check_ipv6(walk, host, records, options, deadline, limiter)
+            await check_ipv6(walk, host, records, options, deadline, limiter)
         return
     if options.family not in (4, 6) or is_ip_literal(host.host):
         return  # an MX target written as an IP is never used (RFC 5321 §5.1): no fallback to it either
@@ -294,78 +294,6 @@ async def _try_host(walk: Walk, host: MxHost, records: list[SessionRecord], reci
             f"{why}; trying its IPv{other} address{plural} ({', '.join(fallback)}).", host.host))
         host.addresses.extend(fallback)
         await attempt(fallback)
-
-
-IPV6_CHECKED = 2  # IPv6 addresses of an answering host whose port is checked (connect, banner, QUIT)
-_NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT})
-
-
-async def _check_ipv6(walk: Walk, host: MxHost, records: list[SessionRecord], options: ProbeOptions,
-                      deadline: float, limiter: HostLimiter) -> None:
-    """The host answered over IPv4 and has IPv6 addresses nothing was asked at: is anything listening there?
-    A sender that has IPv6 tries the AAAA address first where both exist (RFC 6724 prefers IPv6; RFC 5321
-    §5.1 leaves the order to the client): a dead one delays its mail until it falls back to IPv4, and a sender
-    with IPv6 only cannot deliver. Connect, read the greeting, QUIT; nothing else is asked."""
-    tried = {r.address for r in records}
-    if not any(":" not in ip for ip in tried):
-        return
-    untried = [ip for ip in host.addresses if ":" in ip and ip not in tried][:IPV6_CHECKED]
-    left = deadline - asyncio.get_running_loop().time()
-    if not untried or left <= 0:
-        return
-
-    async def check(ip: str) -> tuple[str, tuple[bool, str] | None]:
-        async with limiter.slot(host.host, ip):
-            return ip, await _greeting_of(ip, host.port, min(options.timeout_s, left))
-
-    for ip, said in await asyncio.gather(*(check(ip) for ip in untried)):  # at once: a filtered one costs one wait
-        if said is None:
-            continue
-        dead, words = said
-        if dead:
-            walk.finding(Finding("mx-ipv6-dead", Severity.WARNING, (
-                f"{host.host} has the IPv6 address {ip} (AAAA record), which {words} on port {host.port}; the "
-                "probe asked over IPv4, which answered. Senders with IPv6 try that address first (most large "
-                "providers prefer it) and deliver late, after falling back to IPv4, or, with IPv6 only, not at "
-                "all. Make the mail server listen on that address, or remove the AAAA record."), host.host))
-        else:
-            walk.finding(Finding("mx-ipv6-unchecked", Severity.INFO, (
-                f"{host.host} has the IPv6 address {ip} (AAAA record), which could not be checked from here: "
-                f"{words}."), host.host))
-
-
-async def _greeting_of(ip: str, port: int, timeout_s: float) -> tuple[bool, str] | None:
-    """(dead, what happened) for an address whose port did not give an SMTP greeting (dead False: this
-    machine's network is as likely the cause); None when the server greeted (then QUIT was sent)."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout_s)
-    except ConnectionRefusedError:
-        return True, "refused the connection"
-    except TimeoutError:
-        return False, (f"the connection did not complete within {timeout_s:g} s "
-                       "(a filter on either side, or no IPv6 route)")
-    except OSError as exc:
-        if exc.errno in _NO_ROUTE:
-            return False, f"this machine has no IPv6 route ({exc.strerror})"
-        return False, f"the connection failed ({exc.strerror or exc})"
-    line = b""
-    try:
-        line = await asyncio.wait_for(reader.readline(), timeout_s)
-        while line[3:4] == b"-":
-            line = await asyncio.wait_for(reader.readline(), timeout_s)
-        if not line:
-            return True, "accepted the connection and closed it without a greeting"
-        if line[:1] not in (b"2", b"4", b"5"):
-            return True, "accepted the connection but answered no SMTP greeting"
-        writer.write(b"QUIT\r\n")
-        await writer.drain()
-        await asyncio.wait_for(reader.readline(), 1.0)
-    except (TimeoutError, OSError):
-        if not line:  # a server may delay its greeting on purpose (a tarpit, postscreen's greet wait)
-            return False, f"it accepted the connection and sent no greeting within {timeout_s:g} s"
-    finally:
-        writer.close()
-    return None
 
 
 async def _retry_greylisted(walk: Walk, recipients: list[str], options: ProbeOptions,

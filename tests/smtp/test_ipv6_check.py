@@ -1,4 +1,4 @@
-"""probe.run.probe._greeting_of: what a connection to an answering host's unasked IPv6 address shows (loopback ::1)."""
+"""probe.run.ipv6check.greeting_of: what a connection to an answering host's unasked IPv6 address shows (loopback ::1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from probe.run.probe import _greeting_of
+from probe.run.ipv6check import greeting_of
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -57,23 +57,45 @@ async def test_a_greeting_is_answered_with_quit() -> None:
         await writer.drain()
 
     async with server(greet) as port:
-        assert await _greeting_of("::1", port, 2.0) is None
+        assert await greeting_of("::1", port, 2.0) is None
     assert said == [b"QUIT\r\n"]
 
 
 async def test_refused_and_closed_are_dead_a_silent_server_is_not() -> None:
-    assert await _greeting_of("::1", _free_port(), 2.0) == (True, "refused the connection")
+    assert await greeting_of("::1", _free_port(), 2.0) == (True, "refused the connection")
 
     async def close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         return  # the connection is closed without a word
 
     async with server(close) as port:
-        assert await _greeting_of("::1", port, 2.0) == (
+        assert await greeting_of("::1", port, 2.0) == (
             True, "accepted the connection and closed it without a greeting")
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # says nothing until the client goes: a greeting delayed on purpose looks the same
 
     async with server(silent) as port:
-        dead, words = await _greeting_of("::1", port, 0.2) or (None, "")
+        dead, words = await greeting_of("::1", port, 0.2) or (None, "")
     assert dead is False and "no greeting within 0.2 s" in words
+
+
+async def test_a_hostile_greeting_costs_one_timeout_and_no_traceback() -> None:
+    # a line longer than the client's limit (asyncio's readline raised ValueError past 64 KiB), and continuation
+    # lines without end, each in time: both are bounded by the wire's limits and the one timeout of the greeting
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"2" * 100_000)
+        await writer.drain()
+        await reader.read()
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            writer.write(b"220-still greeting\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    async with asyncio.timeout(10):
+        async with server(flood) as port:
+            assert await greeting_of("::1", port, 2.0) == (True, "accepted the connection but answered no SMTP greeting")
+        async with server(endless) as port:
+            dead, words = await greeting_of("::1", port, 0.3) or (None, "")
+    assert dead is True and "no complete greeting within 0.3 s" in words

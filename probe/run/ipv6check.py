@@ -1,0 +1,91 @@
+"""The IPv6 addresses of an MX host that answered over IPv4: is anything listening there? (connect, greeting, QUIT)
+
+A sender that has IPv6 tries the AAAA address first where both exist (RFC 6724 prefers IPv6; RFC 5321 §5.1 leaves the
+order to the client): a dead one delays its mail until it falls back to IPv4, and a sender with IPv6 only cannot
+deliver. Nothing but the greeting is read and QUIT said, through the bounded client (probe.smtp.wire: a reply's
+lines and bytes are limited, the whole greeting within the timeout), so a hostile or broken peer costs one timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from probe.judge.walk import Walk
+from probe.model import Finding, MxHost, ProbeOptions, Severity
+from probe.smtp.exchanges import SessionRecord
+from probe.smtp.polite import HostLimiter
+from probe.smtp.wire import (
+    ConnectError,
+    ConnectRefused,
+    ConnectTimeout,
+    ConnectUnreachable,
+    Wire,
+    WireClosed,
+    WireError,
+    WireTimeout,
+)
+
+IPV6_CHECKED = 2  # IPv6 addresses of an answering host whose port is checked (connect, banner, QUIT)
+
+
+async def check_ipv6(walk: Walk, host: MxHost, records: list[SessionRecord], options: ProbeOptions,
+                     deadline: float, limiter: HostLimiter) -> None:
+    """When `host` answered over IPv4 and has IPv6 addresses nothing was asked at, connect to (at most
+    IPV6_CHECKED of) them at once: a dead one is a WARNING finding (mx-ipv6-dead), one that could not be checked
+    from here an INFO (mx-ipv6-unchecked)."""
+    tried = {r.address for r in records}
+    if not any(":" not in ip for ip in tried):
+        return
+    untried = [ip for ip in host.addresses if ":" in ip and ip not in tried][:IPV6_CHECKED]
+    left = deadline - asyncio.get_running_loop().time()
+    if not untried or left <= 0:
+        return
+
+    async def check(ip: str) -> tuple[str, tuple[bool, str] | None]:
+        async with limiter.slot(host.host, ip):
+            return ip, await greeting_of(ip, host.port, min(options.timeout_s, left))
+
+    for ip, said in await asyncio.gather(*(check(ip) for ip in untried)):  # at once: a filtered one costs one wait
+        if said is None:
+            continue
+        dead, words = said
+        if dead:
+            walk.finding(Finding("mx-ipv6-dead", Severity.WARNING, (
+                f"{host.host} has the IPv6 address {ip} (AAAA record), which {words} on port {host.port}; the "
+                "probe asked over IPv4, which answered. Senders with IPv6 try that address first (most large "
+                "providers prefer it) and deliver late, after falling back to IPv4, or, with IPv6 only, not at "
+                "all. Make the mail server listen on that address, or remove the AAAA record."), host.host))
+        else:
+            walk.finding(Finding("mx-ipv6-unchecked", Severity.INFO, (
+                f"{host.host} has the IPv6 address {ip} (AAAA record), which could not be checked from here: "
+                f"{words}."), host.host))
+
+
+async def greeting_of(ip: str, port: int, timeout_s: float) -> tuple[bool, str] | None:
+    """None when the server at ip:port greeted (then QUIT was said); else (dead, what happened): dead True when
+    the address itself is at fault (refused, closed without a greeting, not SMTP), False when this machine's
+    network or a deliberately slow greeting is as likely the cause."""
+    try:
+        wire = await Wire.connect(ip, port, timeout_s=timeout_s)
+    except ConnectRefused:
+        return True, "refused the connection"
+    except ConnectTimeout:
+        return False, (f"the connection did not complete within {timeout_s:g} s "
+                       "(a filter on either side, or no IPv6 route)")
+    except ConnectUnreachable as exc:
+        return False, f"this machine could not reach it ({exc})"
+    except ConnectError as exc:
+        return False, f"the connection failed ({exc})"
+    try:
+        await wire.read_reply(timeout_s, step="reading the greeting")
+    except WireTimeout as exc:
+        if not exc.partial:  # a server may delay its greeting on purpose (a tarpit, postscreen's greet wait)
+            return False, f"it accepted the connection and sent no greeting within {timeout_s:g} s"
+        return True, f"accepted the connection but sent no complete greeting within {timeout_s:g} s"
+    except WireClosed:
+        return True, "accepted the connection and closed it without a greeting"
+    except WireError:
+        return True, "accepted the connection but answered no SMTP greeting"
+    finally:
+        await wire.close(quit=True)  # QUIT only once the server has greeted (Wire.close)
+    return None
