@@ -81,6 +81,19 @@ def test_a_bounce_names_the_command_the_quoted_reply_answered() -> None:
     assert verdict is not None and verdict.reason is Reason.SYNTAX_ERROR
 
 
+@pytest.mark.parametrize(("text", "context", "reason"), [
+    # LBBS net_smtp.c handle_rcpt (github:InterLinked1/lbbs): the RCPT command's form, not the recipient's address
+    # (README bad_address vs syntax_error: the command malformed is syntax_error)
+    ("501 5.1.7 Syntax error in RCPT command", "RCPT", Reason.SYNTAX_ERROR),
+    # go-smtp conn.go handleMail (github:emersion/go-smtp): 'MAIL' is the command, and in reply to MAIL there is no
+    # message yet whose format could be refused (README sender syntax)
+    ("501 5.5.2 Was expecting MAIL arg syntax of FROM:<address>", "MAIL", Reason.SYNTAX_ERROR),
+])
+def test_the_command_named_by_its_verb_is_the_command(text: str, context: str, reason: Reason) -> None:
+    got = diagnose(parse(text), Context.parse(context), catalogue=load(rules=""))
+    assert got.reason is reason
+
+
 def test_words_of_two_clauses_make_no_pair() -> None:
     """Titan's quota refusal (rule titan-domain-quota's example): 'quota exceeded' is no mailbox of the 'rcpt' named
     in Postfix's '(in reply to RCPT TO command)' after it, nor is 'Recipient address' of the wrapper."""
