@@ -24,7 +24,7 @@ import ipaddress
 import math
 import socket
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -417,8 +417,21 @@ class Dialogue:
 
     async def _alone(self, group: list[tuple[str, Context, str | None]]) -> Exchange | None:
         """MAIL, one RCPT, RSET (one group with PIPELINING): the RCPT's exchange, None when MAIL was refused."""
-        since = await self._send(group) if self.pipelining else 0.0
         answer: Exchange | None = None
+        mail_ok = True
+        async for context, _, ex in self._exchanges(group):
+            assert ex.reply is not None
+            if context is Context.MAIL:
+                mail_ok = 200 <= ex.reply.code < 300
+            elif context is Context.RCPT:
+                answer = ex
+        return answer if mail_ok else None
+
+    async def _exchanges(self, group: list[tuple[str, Context, str | None]]
+                         ) -> AsyncIterator[tuple[Context, str | None, Exchange]]:
+        """Each command of `group` with its answer, in order: the group in one write with PIPELINING, else command
+        by command, with no RCPT after a refused MAIL."""
+        since = await self._send(group) if self.pipelining else 0.0
         mail_ok = True
         for index, (command, context, key) in enumerate(group):
             if not self.pipelining:
@@ -432,9 +445,7 @@ class Dialogue:
             assert ex.reply is not None
             if context is Context.MAIL:
                 mail_ok = 200 <= ex.reply.code < 300
-            elif context is Context.RCPT:
-                answer = ex
-        return answer if mail_ok else None
+            yield context, key, ex
 
     async def _transaction(self, mail: str, batch: list[_Rcpt]) -> list[_Rcpt]:
         """MAIL, the RCPTs, RSET. Returns the recipients to retry after a "too many recipients"."""
@@ -446,17 +457,8 @@ class Dialogue:
             vrfy_key = self.vrfy_queue.pop(0)
             group.append((self._vrfy_command(vrfy_key), Context.VRFY, vrfy_key))
         by_key = {r.key: r for r in batch}
-        since = await self._send(group) if self.pipelining else 0.0
         mail_ok, rcpts_seen, retry = True, 0, []
-        for index, (command, context, key) in enumerate(group):
-            if not self.pipelining:
-                if context is Context.RCPT and not mail_ok:
-                    continue  # no RCPT after a refused MAIL
-                since = await self._send([(command, context, key)])
-            else:
-                self.unanswered = [cmd for cmd, _, _ in group[index + 1:]]
-            ex = await self._receive(command, context, key, since)
-            self.unanswered = []
+        async for context, key, ex in self._exchanges(group):
             assert ex.reply is not None
             if context is Context.VRFY and key is not None:
                 self._vrfy_seen(key, ex)
