@@ -336,13 +336,16 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
                       "Exim's own temporary self-signed certificate (none configured)", mx=label)]
     problems = [p for p, key in (("untrusted", "trusted"), ("name mismatch", "hostname_match"))
                 if cert.get(key) is False]
-    message += f" ({', '.join(problems)})" if problems else ""
-    status = ExitCode.OK
+    by_days = ExitCode.OK
     if (days < 0 and judged) or (crit_days is not None and days <= crit_days):
-        status = ExitCode.CRITICAL
+        by_days = ExitCode.CRITICAL
     elif warn_days is not None and days <= warn_days:
-        status = ExitCode.WARNING
-    status = max(status, from_findings)
+        by_days = ExitCode.WARNING
+    status = max(by_days, from_findings)
+    if problems and status > by_days:  # the status is the trust problem's: the line leads with it, not the date
+        message = f"certificate {', '.join(problems)}; {message.removeprefix('certificate ')}"
+    elif problems:
+        message += f" ({', '.join(problems)})"
     return [Check("certificate", status, message, mx=label)]  # detail holds servers' words only
 
 

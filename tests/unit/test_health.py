@@ -274,6 +274,20 @@ def test_certificate_trust_problems_are_named() -> None:
     assert check.message == "certificate expires in 50 days (name mismatch)"
 
 
+def test_a_line_made_warning_by_a_trust_problem_leads_with_it_not_with_the_date() -> None:
+    # found against real Postfix with a certificate for another name: "WARNING - certificate expires in 89 days
+    # (name mismatch)" read as an expiry warning; the status is the name mismatch finding's
+    mismatch = Finding("cert-name-mismatch", Severity.WARNING, "the certificate is not valid for mx1", MX_HOST)
+    result = evaluate(report(sessions=[good_session(tls=tls(89, hostname_match=False))], findings=[mismatch]))
+    check = by_name(result, "certificate")
+    assert check.status is ExitCode.WARNING
+    assert check.message == "certificate name mismatch; expires in 89 days"
+    # a date that makes the status itself still leads
+    result = evaluate(report(sessions=[good_session(tls=tls(10, hostname_match=False))], findings=[mismatch]),
+                      cert_warning_days=30, cert_critical_days=14)
+    assert by_name(result, "certificate").message == "certificate expires in 10 days (name mismatch)"
+
+
 def test_malformed_certificate_data_is_ignored_not_a_crash() -> None:
     result = evaluate(report(sessions=[good_session(tls=tls("soon"))]))  # type: ignore[arg-type]
     assert not [c for c in result.checks if c.name == "certificate"]
