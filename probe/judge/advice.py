@@ -67,7 +67,10 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
         return replace(result, remediation=f"{result.remediation.rstrip('.')}. Meanwhile {facts.tls_policy}.")
     if result.reason is Reason.SENDER_REJECTED and facts.null_sender and result.verdict is Verdict.UNKNOWN:
         return replace(result, remediation=_null_sender_refused(result.host))
-    if result.reason is Reason.GREYLISTED and (refused := _vrfy_refusal(result)):
+    # a greylisting policy service (postgrey behind Postfix's check_policy_service) answers RCPT before the
+    # server's own recipient check; VRFY passes the same restrictions, and once the greylist lets its triplet
+    # through (postgrey sees VRFY with the null sender), the VRFY answer is the server's own word on the mailbox
+    if result.reason is Reason.GREYLISTED and (refused := vrfy_refusal(result.vrfy)):
         return replace(result, remediation=(
             f"{result.remediation.rstrip('.')}. But {result.host or 'the server'} answered VRFY for this address "
             f"with {refused}: past the deferral, expect RCPT to be refused the same way."))
@@ -100,14 +103,6 @@ _DOMAIN_UNKNOWN_WITH_4XX = (
 # what a permanent VRFY refusal can say of the mailbox itself (RFC 5321 §3.5.3: 550 for no such user)
 _MAILBOX_REFUSED = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED, Reason.BAD_ADDRESS,
                               Reason.DOMAIN_UNKNOWN})
-
-
-def _vrfy_refusal(result: AddressResult) -> str:
-    """'550 5.1.1 (user_unknown)' when the same host refused this mailbox to VRFY; '' otherwise. A greylisting
-    policy service (postgrey behind Postfix's check_policy_service) answers RCPT before the server's own
-    recipient check; VRFY passes the same restrictions, and once the greylist lets its triplet through
-    (postgrey sees VRFY with the null sender), the VRFY answer is the server's own word on the mailbox."""
-    return vrfy_refusal(result.vrfy)
 
 
 def vrfy_refusal(vrfy: dict[str, Any] | None) -> str:

@@ -11,7 +11,6 @@ than the one whose MX was asked is a relay/backup question, not a deliverability
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -73,7 +72,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     contradicted = {**_contradicted_by_vrfy(record), **(_contradicted_by_vrfy(walk.retry) if walk.retry else {})}
     if contradicted:
         walk.finding(_contradiction_finding(record.host, contradicted, random_accepted=bool(catch_all)))
-        catch_all = None if catch_all else catch_all  # the random address came after them in the transaction
+        if catch_all:  # the random address came after them in the transaction
+            catch_all = None
     trigger = _stopped_checking_after(record)
     if trigger is not None:
         walk.finding(_recheck_finding(record, trigger))
@@ -81,7 +81,7 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     if primaries:
         walk.finding(_backup_finding(record.host, primaries, report.domain))
         catch_all = None
-    own = _own_address(record) if catch_all else None
+    own = record.address if catch_all and record.from_own_address() else None
     if own is not None:
         walk.finding(_own_host_finding(record.host, own, report.domain))
         catch_all = None
@@ -173,10 +173,16 @@ def _contradiction_finding(host: str, contradicted: dict[str, str], *, random_ac
         f"recipients of the message).{random}"), host)
 
 
+def _unproven(result: AddressResult, *, meaning: str, remediation: str) -> AddressResult:
+    """An acceptance that proves nothing about the mailbox (the server contradicted itself, stopped checking, is a
+    backup or trusts this client): risky, no word on catch-all, with what makes it so."""
+    return replace(result, verdict=Verdict.RISKY, catch_all=None, meaning=meaning, remediation=remediation)
+
+
 def _contradicted(result: AddressResult, said: str) -> AddressResult:
     host = result.host or "the server"
-    return replace(
-        result, verdict=Verdict.RISKY, catch_all=None,
+    return _unproven(
+        result,
         meaning=(f"{host} accepted this address at RCPT, but answered VRFY for this address with {said}: the "
                  "server contradicts itself, so the acceptance proves nothing about the mailbox."),
         remediation=("VRFY checked the address alone; RCPT may not have: Postfix accepts every recipient of a "
@@ -224,8 +230,8 @@ def _recheck_finding(record: SessionRecord, trigger: str) -> Finding:
 
 def _stopped_checking(result: AddressResult, record: SessionRecord) -> AddressResult:
     host = result.host or "the server"
-    return replace(
-        result, verdict=Verdict.RISKY, catch_all=None,
+    return _unproven(
+        result,
         meaning=(f"{host} accepted this address, and in the same transaction then accepted addresses it refuses "
                  "when each is asked alone: accepting this one made it stop checking recipients, as Postfix does "
                  "after an access table's DISCARD action, which accepts the message and drops it."),
@@ -260,26 +266,14 @@ def _backup_finding(host: str, primaries: list[MxHost], domain: str) -> Finding:
 
 def _accepted_by_backup(result: AddressResult, primaries: list[MxHost]) -> AddressResult:
     host = result.host or "the server"
-    return replace(
-        result, verdict=Verdict.RISKY, catch_all=None,
+    return _unproven(
+        result,
         meaning=(f"{host}, a backup MX ({primaries[0].host}, tried first, answered nothing about it), accepted "
                  "this address and a random "
                  "one alike: it takes mail for any address of the domain to pass it on, so this acceptance "
                  "proves nothing about the mailbox."),
         remediation=(f"Probe again when {primaries[0].host} answers: the primary decides whether the mailbox "
                      "exists."))
-
-
-def _own_address(record: SessionRecord) -> str | None:
-    """The server's address when the probe's connection came from that same address: the probe ran on the
-    server's own host (`--mx localhost` on the mail server, or its MX name resolving to this machine)."""
-    if not record.local_address or not record.address:
-        return None
-    try:
-        same = ipaddress.ip_address(record.local_address) == ipaddress.ip_address(record.address)
-    except ValueError:
-        return None
-    return record.address if same else None
 
 
 # What trusts a client on the server's own host, by default: Postfix's mynetworks (Debian's postinst sets
@@ -300,8 +294,8 @@ def _own_host_finding(host: str, own: str, domain: str) -> Finding:
 
 def _accepted_from_own_host(result: AddressResult, own: str) -> AddressResult:
     host = result.host or "the server"
-    return replace(
-        result, verdict=Verdict.RISKY, catch_all=None,
+    return _unproven(
+        result,
         meaning=(f"{host} accepted this address and a random one alike, asked from {own}, its own address: a "
                  "server relays any address for a client on its own host, so this acceptance proves nothing "
                  "about the mailbox, nor that the server takes the domain's mail from others."),

@@ -330,7 +330,7 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
         return []
     days = int(cert["days_left"])
     judged = warn_days is not None or crit_days is not None or starttls_required
-    message = f"certificate expired {-days} days ago" if days < 0 else f"certificate expires in {days} days"
+    when = f"expired {-days} days ago" if days < 0 else f"expires in {days} days"
     if days >= 0 and exim_generated(cert):  # its dates are Exim's one or two hours, not a renewal to make
         return [Check("certificate", max(ExitCode.WARNING, from_findings),
                       "Exim's own temporary self-signed certificate (none configured)", mx=label)]
@@ -343,9 +343,9 @@ def _certificate_checks(session: Session, label: str, warn_days: int | None, cri
         by_days = ExitCode.WARNING
     status = max(by_days, from_findings)
     if problems and status > by_days:  # the status is the trust problem's: the line leads with it, not the date
-        message = f"certificate {', '.join(problems)}; {message.removeprefix('certificate ')}"
-    elif problems:
-        message += f" ({', '.join(problems)})"
+        message = f"certificate {', '.join(problems)}; {when}"
+    else:
+        message = f"certificate {when}" + (f" ({', '.join(problems)})" if problems else "")
     return [Check("certificate", status, message, mx=label)]  # detail holds servers' words only
 
 

@@ -5,6 +5,7 @@ probe.smtp.session fills these records; probe.run.probe classifies them into the
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,3 +59,13 @@ class SessionRecord:
     local_address: str | None = None  # the source IP our (last) connection used, for a retry from the same one
     transcript: list[TranscriptLine] = field(default_factory=list)  # every connection's, in order
     elapsed_ms: float = 0.0
+
+    def from_own_address(self) -> bool:
+        """The connection came from the server's own address: the probe ran on the mail server itself (`--mx
+        localhost` there, or an MX name that resolves to this machine), a client mail servers trust."""
+        if not self.local_address or not self.address:
+            return False
+        try:
+            return ipaddress.ip_address(self.local_address) == ipaddress.ip_address(self.address)
+        except ValueError:
+            return False

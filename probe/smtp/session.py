@@ -20,7 +20,6 @@ as probe.errors.InputError, before anything is sent.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import math
 import socket
 import ssl
@@ -326,14 +325,6 @@ class Dialogue:
             key = self.vrfy_queue.pop(0)
             self._vrfy_seen(key, await self._ask(self._vrfy_command(key), Context.VRFY, key))
 
-    def _from_servers_own_address(self) -> bool:
-        """The connection came from the server's own address: the probe runs on the mail server itself."""
-        local = self.wire.local_address if self.wire else None
-        try:
-            return local is not None and ipaddress.ip_address(local) == ipaddress.ip_address(self.record.address)
-        except ValueError:
-            return False
-
     async def _transactions(self) -> None:
         smtputf8 = "SMTPUTF8" in self.record.extensions
         batch: list[_Rcpt] = []
@@ -346,15 +337,14 @@ class Dialogue:
                     self.loop.time(), address=key)
             else:
                 batch.append(rcpt)
-        if self.options.catch_all and self.recipients:
-            domain = self.recipients[0].rpartition("@")[2]
-            self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
-            batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
-        elif self.options.catch_all and self.postmaster and self._from_servers_own_address():
-            # the domain alone, asked from the server's own address: a server relays any address for its own host
-            # (Postfix's mynetworks), so postmaster@'s 250 would prove nothing; a random address of the domain
-            # refused shows the server serves the domain (probe.judge.conclude, probe-on-server-host)
-            domain = self.postmaster.rpartition("@")[2]
+        # a random address after the real ones; for the domain alone only when asked from the server's own address:
+        # a server relays any address for its own host (Postfix's mynetworks), so postmaster@'s 250 would prove
+        # nothing, and a random address of the domain refused shows the server serves the domain
+        # (probe.judge.conclude, probe-on-server-host)
+        ask_random = self.recipients[0] if self.recipients else (
+            self.postmaster if self.postmaster and self.record.from_own_address() else None)
+        if self.options.catch_all and ask_random:
+            domain = ask_random.rpartition("@")[2]
             self.record.catch_all_address = self.catch_all_address or f"{random_local_part()}@{domain}"
             batch.append(_Rcpt(self.record.catch_all_address, catch_all=True))
         if self.postmaster and (smtputf8 or self.postmaster.isascii()):
@@ -396,27 +386,24 @@ class Dialogue:
         address = self.record.catch_all_address
         if not accepted or address is None:
             return
-        alone = [(mail, Context.MAIL, None), (f"RCPT TO:<{address}>", Context.RCPT, address),
-                 ("RSET", Context.RSET, None)]
-        if self.nonmail.cost([cmd for cmd, _, _ in alone]) > self.nonmail.left - 1:  # keep one for a VRFY
-            return
-        answers = await self._alone(alone)
+        answers = await self._alone(mail, address, reserve=1)  # keep one non-mail command for a VRFY
         if answers is None or answers.reply is None or 200 <= answers.reply.code < 300:
-            return  # accepted alone too: a catch-all indeed (or the server said no more)
+            return  # accepted alone too: a catch-all indeed (or the server said no more, or no budget was left)
         self.record.rechecked[address] = first
         self.record.catch_all = answers
         for key in accepted:
-            group = [(mail, Context.MAIL, None), (f"RCPT TO:<{key}>", Context.RCPT, key),
-                     ("RSET", Context.RSET, None)]
-            if self.nonmail.cost([cmd for cmd, _, _ in group]) > self.nonmail.left:
-                return
-            answer = await self._alone(group)
+            answer = await self._alone(mail, key)
             if answer is not None:
                 self.record.rechecked[key] = self.record.rcpt[key]
                 self.record.rcpt[key] = answer
 
-    async def _alone(self, group: list[tuple[str, Context, str | None]]) -> Exchange | None:
-        """MAIL, one RCPT, RSET (one group with PIPELINING): the RCPT's exchange, None when MAIL was refused."""
+    async def _alone(self, mail: str, key: str, *, reserve: int = 0) -> Exchange | None:
+        """MAIL, RCPT for `key` alone, RSET (one group with PIPELINING): the RCPT's exchange; None when MAIL was
+        refused, or when the group would leave fewer than `reserve` of the non-mail commands allowed."""
+        group: list[tuple[str, Context, str | None]] = [
+            (mail, Context.MAIL, None), (f"RCPT TO:<{key}>", Context.RCPT, key), ("RSET", Context.RSET, None)]
+        if self.nonmail.cost([cmd for cmd, _, _ in group]) > self.nonmail.left - reserve:
+            return None
         answer: Exchange | None = None
         mail_ok = True
         async for context, _, ex in self._exchanges(group):
