@@ -100,8 +100,14 @@ class Learned:
 
 
 def learn(cat: Catalogue) -> list[Learned]:
-    """The learned words and pairs, sorted by reason, then by weight (highest first), then by word."""
-    training = texts(cat)
+    """The learned words and pairs of the catalogue's own texts, sorted by reason, then by weight (highest first),
+    then by word."""
+    return learn_from(texts(cat))
+
+
+def learn_from(training: list[tuple[str, str, str, str]]) -> list[Learned]:
+    """The learned words and pairs of `training` (as texts() gives them), sorted as learn() sorts them.
+    benchmarks/bench_learn_from_dev.py also learns from labelled development replies with it."""
     by_reason: Counter[str] = Counter()
     holding: Counter[str] = Counter()  # word -> texts holding it
     holding_for: Counter[tuple[str, str]] = Counter()  # (word, reason) -> texts holding it that give the reason
