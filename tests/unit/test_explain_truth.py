@@ -14,3 +14,12 @@ def test_5_1_7_for_a_sender_domain_without_mx_is_not_called_a_syntax_error() -> 
     assert "is syntactically invalid" not in e["meaning"]
     assert "domain" in e["meaning"]
     assert "MX records" in e["remediation"]
+
+
+def test_502_to_starttls_is_not_said_to_answer_vrfy_or_expn() -> None:
+    """Dovecot answers STARTTLS on a listener without TLS with '502 5.5.1 TLS support is not enabled.'
+    (github:dovecot/core src/lib-smtp/smtp-server-cmd-starttls.c); 'when you see it' spoke of VRFY, EXPN and EHLO."""
+    e = entry("502 5.5.1 TLS support is not enabled.", "STARTTLS")
+    assert e["reason"] == "tls_failure"
+    assert "VRFY" not in e["when"]
+    assert "STARTTLS" in e["when"]
