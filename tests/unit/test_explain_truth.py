@@ -23,3 +23,14 @@ def test_502_to_starttls_is_not_said_to_answer_vrfy_or_expn() -> None:
     assert e["reason"] == "tls_failure"
     assert "VRFY" not in e["when"]
     assert "STARTTLS" in e["when"]
+
+
+def test_spf_permanent_error_is_not_called_an_ip_the_record_does_not_allow() -> None:
+    """pypolicyd-spf (debian python3-spf-engine 3.0.4, spf_engine/policyd_spf.py) rejects an SPF 'Permerror' with
+    550 5.7.24 (RFC 7372 §3.2: SPF validation error): the record is broken, so adding the IP does not help."""
+    e = entry("550 5.7.24 <someone@example.org>: Recipient address rejected: Message rejected due to: SPF Permanent "
+              "Error: Unknown mechanism found: moo. Please see http://www.openspf.net/Why?s=mfrom;"
+              "id=someone@example.net;ip=192.0.2.10;r=someone@example.org", "RCPT")
+    assert e["reason"] == "sender_unauthenticated"
+    assert "Permanent Error" in e["meaning"]
+    assert "syntax" in e["remediation"]
