@@ -34,3 +34,14 @@ def test_spf_permanent_error_is_not_called_an_ip_the_record_does_not_allow() -> 
     assert e["reason"] == "sender_unauthenticated"
     assert "Permanent Error" in e["meaning"]
     assert "syntax" in e["remediation"]
+
+
+def test_a_charter_aup_code_is_not_put_down_to_cox() -> None:
+    """Charter / Spectrum's codes are AUP#I-nnnn and AUP#O-nnnn (Spectrum's 'Understanding email error codes'); Cox's
+    are letters (AUP#CXBL, AUP#CXSNDR: cox.com's email error codes). A Charter bounce was labelled Cox."""
+    e = entry("Diagnostic-Code: smtp; 554 impin004.msg.chrl.nc.charter.net cmsmtp blocked. Please see for more "
+              "information. AUP#In-1020", "bounce")
+    assert e["provider"] == "Charter / Spectrum / Roadrunner"
+    assert "Cox" not in e["remediation"]
+    assert entry("550 5.1.0 <> sender rejected.  AUP#O-1580", "MAIL")["provider"] == "Charter / Spectrum / Roadrunner"
+    assert entry("554 cmsmtp blocked. AUP#CXBL", "banner")["provider"] == "Cox Communications"
