@@ -45,3 +45,14 @@ def test_a_charter_aup_code_is_not_put_down_to_cox() -> None:
     assert "Cox" not in e["remediation"]
     assert entry("550 5.1.0 <> sender rejected.  AUP#O-1580", "MAIL")["provider"] == "Charter / Spectrum / Roadrunner"
     assert entry("554 cmsmtp blocked. AUP#CXBL", "banner")["provider"] == "Cox Communications"
+
+
+def test_a_proofpoint_block_at_rcpt_is_not_called_a_refused_connection() -> None:
+    """iCloud's Proofpoint MX answered RCPT TO with '550 5.7.0 Blocked - see https://support.proofpoint.com/...'
+    (github:docker-mailserver/docker-mailserver issue 22): the session was open, the mail refused."""
+    e = entry("<someone@me.com>: host mx1.mail.icloud.com[192.0.2.91] said: 550 5.7.0 Blocked - see "
+              "https://support.proofpoint.com/dnsbl-lookup.cgi?ip=192.0.2.1: someone@me.com (in reply to RCPT TO "
+              "command)", "bounce")
+    assert e["reason"] == "blocklisted"
+    assert "refused the connection" not in e["meaning"]
+    assert "Dynamic Reputation" in e["meaning"]
