@@ -56,3 +56,14 @@ def test_a_proofpoint_block_at_rcpt_is_not_called_a_refused_connection() -> None
     assert e["reason"] == "blocklisted"
     assert "refused the connection" not in e["meaning"]
     assert "Dynamic Reputation" in e["meaning"]
+
+
+def test_252_to_expn_is_not_said_to_promise_delivery_to_a_user() -> None:
+    """Stalwart answers EXPN with '252 2.4.3 Unable to expand mailing list at this time.' when its directory lookup
+    fails, and '252 2.5.1 EXPN is disabled.' (github:stalwartlabs/stalwart crates/smtp/src/inbound/vrfy.rs): no user
+    is verified and no message was offered, so 'will accept the message and attempt delivery' is not true of it."""
+    e = entry("252 2.4.3 Unable to expand mailing list at this time.", "EXPN")
+    assert e["reason"] == "cannot_verify"
+    assert "attempt delivery" not in e["meaning"]
+    assert "mailing list" in e["meaning"]
+    assert "EXPN" in e["when"]
