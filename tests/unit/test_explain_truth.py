@@ -67,3 +67,13 @@ def test_252_to_expn_is_not_said_to_promise_delivery_to_a_user() -> None:
     assert "attempt delivery" not in e["meaning"]
     assert "mailing list" in e["meaning"]
     assert "EXPN" in e["when"]
+
+
+def test_postfix_file_system_imposed_limit_is_an_oversized_size_parameter() -> None:
+    """Postfix smtpd.c answers '552 5.3.4 Message size exceeds file system imposed limit' to a MAIL FROM whose SIZE=
+    value overflows off_cvt_string(): it is about the declared size, not about a queue file system that is full."""
+    e = entry("552 5.3.4 Message size exceeds file system imposed limit", "MAIL")
+    assert e["reason"] == "message_too_big"
+    assert "cannot hold a file that big" not in e["meaning"]
+    assert "SIZE=" in e["meaning"]
+    assert "SIZE=" in e["remediation"]
