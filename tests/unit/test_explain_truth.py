@@ -77,3 +77,13 @@ def test_postfix_file_system_imposed_limit_is_an_oversized_size_parameter() -> N
     assert "cannot hold a file that big" not in e["meaning"]
     assert "SIZE=" in e["meaning"]
     assert "SIZE=" in e["remediation"]
+
+
+def test_dovecot_not_from_trusted_ip_is_not_explained_as_burl_only() -> None:
+    """Dovecot answers the XRCPTFORWARD= RCPT parameter (and XCLIENT) from outside login_trusted_networks with
+    '550 5.7.14 ... You are not from trusted IP' (github:dovecot/core src/lmtp/lmtp-commands.c, src/lmtp/lmtp-client.c);
+    explain spoke only of BURL and an IMAP server's URLAUTH, which that reply has nothing to do with."""
+    e = entry("550 5.7.14 Unacceptable XRCPTFORWARD= parameter: You are not from trusted IP", "RCPT")
+    assert e["reason"] == "policy_rejected"
+    assert "Dovecot" in e["meaning"]
+    assert "login_trusted_networks" in e["remediation"]
