@@ -3,6 +3,8 @@ against their cited sources (each test names the source it was checked against).
 
 from __future__ import annotations
 
+import pytest
+
 from probe.diagnosis.explain import entry
 
 
@@ -87,3 +89,31 @@ def test_dovecot_not_from_trusted_ip_is_not_explained_as_burl_only() -> None:
     assert e["reason"] == "policy_rejected"
     assert "Dovecot" in e["meaning"]
     assert "login_trusted_networks" in e["remediation"]
+
+
+@pytest.mark.parametrize(("text", "context"), [
+    # Google's table (support.google.com/a/answer/3726730): a permanent refusal of the recipient
+    ("550 5.5.3 Too many recipients for this sender. For more information, go to About SMTP error messages and review "
+     "RFC 5321 specifications.", "RCPT"),
+    # GoDaddy IB510 (github:fm/smtp-codes data/codes/550.json)
+    ("550 192.0.2.1> This message has exceded the max number of messages per session. Please open a new session and "
+     "try again. IB510", "DATA"),
+    # QQ Mail (github:sisimai/set-of-emails maildir/bsd/rhost-tencent-02.eml)
+    ("550 Connection frequency limited [Q1YzZ3kxdnRYYnpkbVZ0MAo+QTMzMTMzRjUxNzQ4Cg/MTI3MTY2MDge= Blocked IP "
+     "192.0.2.22]. http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=20022&&no=1000722", "after-DATA"),
+    # Charter / Spectrum (github:sisimai/set-of-emails maildir/bsd/rhost-spectrum-01.eml)
+    ("550 5.1.0 <010001725d8ad4fc-9fe8fb1f-0292-430b-a634-1eba65166dbb-000000@amazonses.com> sender rejected. Please "
+     "see https://www.spectrum.net/support/internet/understanding-email-error-codes for more information. "
+     "AUP#In-1310", "bounce"),
+    # Google's table (support.google.com/a/answer/3726730), decided by the generic excessive-volume rule
+    ("550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending limits go to "
+     "https://support.google.com/a/answer/166852", "MAIL"),
+])
+def test_a_5xx_rate_limit_is_not_said_to_be_retried_by_the_senders_mta(text: str, context: str) -> None:
+    """RFC 5321 §4.2.1: after a 5yz reply the client SHOULD NOT repeat the request, and a sending MTA bounces the
+    message (§6.1) rather than queueing it for a retry (§4.5.4.1 is for transient failures)."""
+    e = entry(text, context)
+    assert e["reason"] == "rate_limited"
+    remediation = e["remediation"].lower()
+    assert "let your mta retry" not in remediation and "let your server retry" not in remediation
+    assert "5xx" in remediation
