@@ -117,3 +117,13 @@ def test_a_5xx_rate_limit_is_not_said_to_be_retried_by_the_senders_mta(text: str
     remediation = e["remediation"].lower()
     assert "let your mta retry" not in remediation and "let your server retry" not in remediation
     assert "5xx" in remediation
+
+
+def test_a_gmx_block_at_rcpt_without_a_url_is_not_sent_to_the_url_in_the_reply() -> None:
+    """GMX answers RCPT TO with '550 <example@example.com>: IP address is block listed' (github:fm/smtp-codes
+    data/codes/550.json): no connection was refused and the reply carries no case URL to follow."""
+    e = entry("550 <example@example.com>: IP address is block listed", "RCPT")
+    assert e["reason"] == "blocklisted"
+    assert "refuse the connection" not in e["meaning"]
+    assert "Follow the URL in the reply" not in e["remediation"]
+    assert "postmaster.gmx.net/en/error-messages" in e["remediation"]
