@@ -127,3 +127,13 @@ def test_a_gmx_block_at_rcpt_without_a_url_is_not_sent_to_the_url_in_the_reply()
     assert "refuse the connection" not in e["meaning"]
     assert "Follow the URL in the reply" not in e["remediation"]
     assert "postmaster.gmx.net/en/error-messages" in e["remediation"]
+
+
+def test_a_godaddy_session_limit_is_not_explained_as_cox() -> None:
+    """GoDaddy answers '421 Connection refused, too many sessions from ... IB007' (github:fm/smtp-codes
+    data/codes/421.json); explain gave Cox's AUP#CXCNCT meaning and 'open at most a few connections to Cox'."""
+    e = entry("421 Connection refused, too many sessions from 192.0.2.1. Please lower the number of concurrent "
+              "sessions. IB007 <https://www.secureserver.net/help/fix-rejected-email-with-a-bounce-error-40685?"
+              "pl_id=3153&prog_id=3153#rlb", "banner")
+    assert e["reason"] == "rate_limited"
+    assert "Cox" not in e["meaning"] and "Cox" not in e["remediation"]
