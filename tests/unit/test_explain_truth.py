@@ -137,3 +137,13 @@ def test_a_godaddy_session_limit_is_not_explained_as_cox() -> None:
               "pl_id=3153&prog_id=3153#rlb", "banner")
     assert e["reason"] == "rate_limited"
     assert "Cox" not in e["meaning"] and "Cox" not in e["remediation"]
+
+
+def test_lost_connection_advice_names_postfix_parameters_that_exist() -> None:
+    """Postfix has no parameter smtp_connection_cache (postconf.proto: smtp_connection_cache_on_demand,
+    _destinations, _time_limit; smtp_connection_reuse_time_limit; smtp_destination_concurrency_limit)."""
+    e = entry("lost connection with mx1.example.com[198.51.100.7] while sending DATA command", "bounce")
+    assert e["reason"] == "network_error"
+    assert "smtp_connection_cache " not in e["remediation"]
+    assert "smtp_connection_reuse_time_limit" in e["remediation"]
+    assert "smtp_destination_concurrency_limit" in e["remediation"]
