@@ -147,3 +147,13 @@ def test_lost_connection_advice_names_postfix_parameters_that_exist() -> None:
     assert "smtp_connection_cache " not in e["remediation"]
     assert "smtp_connection_reuse_time_limit" in e["remediation"]
     assert "smtp_destination_concurrency_limit" in e["remediation"]
+
+
+def test_a_block_that_names_no_list_is_not_sent_to_the_list_the_reply_names() -> None:
+    """'550 5.1.1 <someone@example.com> sender is blacklisted' (wiki.aspone.cz, corpus cz-isps-003) names no
+    list and blocks a sender address, not an IP: 'look the sending IP up on the list the reply names' cannot be done."""
+    e = entry("550 5.1.1 <someone@example.com> sender is blacklisted", "bounce")
+    assert e["reason"] == "blocklisted"
+    assert not e["remediation"].startswith("Bounce: Look the sending IP up on the list the reply names")
+    assert "names none" in e["remediation"]
+    assert "sender address" in e["meaning"]
