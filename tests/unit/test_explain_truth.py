@@ -157,3 +157,13 @@ def test_a_block_that_names_no_list_is_not_sent_to_the_list_the_reply_names() ->
     assert not e["remediation"].startswith("Bounce: Look the sending IP up on the list the reply names")
     assert "names none" in e["remediation"]
     assert "sender address" in e["meaning"]
+
+
+def test_a_5xx_service_unavailable_is_not_said_to_be_retried_by_the_mta() -> None:
+    """SurfControl's '554 Service currently unavailable' (github:sisimai/set-of-emails maildir/bsd/
+    lhost-surfcontrol-02.eml) bounced the message: after a 5yz the client does not repeat the request (RFC 5321
+    §4.2.1), so 'a normal MTA does so by itself' is not true of it."""
+    e = entry("554 Service currently unavailable", "bounce")
+    assert e["reason"] == "service_unavailable"
+    assert "a normal MTA does so by itself" not in e["remediation"]
+    assert "5xx" in e["remediation"]
