@@ -167,3 +167,14 @@ def test_a_5xx_service_unavailable_is_not_said_to_be_retried_by_the_mta() -> Non
     assert e["reason"] == "service_unavailable"
     assert "a normal MTA does so by itself" not in e["remediation"]
     assert "5xx" in e["remediation"]
+
+
+def test_gmail_suspicious_spf_entries_are_not_fixed_by_adding_the_ip_alone() -> None:
+    """Gmail's '550 5.7.24 The SPF record of the sending domain has one or more suspicious entries' (Google's SMTP
+    error table, support.google.com/a/answer/3726730): 5.7.24 is an SPF validation error (RFC 7372 §3.2), a fault of
+    the record, so the advice must say to fix the record's entries, not only to add the sending IP."""
+    e = entry("550 5.7.24 The SPF record of the sending domain has one or more suspicious entries. For more "
+              "information, go to Email sender guidelines.", "MAIL")
+    assert e["reason"] == "sender_unauthenticated"
+    assert "suspicious" in e["remediation"]
+    assert "fix those entries" in e["remediation"]
