@@ -178,3 +178,14 @@ def test_gmail_suspicious_spf_entries_are_not_fixed_by_adding_the_ip_alone() -> 
     assert e["reason"] == "sender_unauthenticated"
     assert "suspicious" in e["remediation"]
     assert "fix those entries" in e["remediation"]
+
+
+def test_zoho_spam_flag_at_rcpt_does_not_blame_the_content() -> None:
+    """Zoho answered RCPT TO with '554 5.7.1 Email cannot be delivered. Reason: Email flagged as Spam.'
+    (github:sisimai/set-of-emails maildir/bsd/rhost-zoho-03.eml): the content is sent only after RCPT (RFC 5321
+    §3.3), so 'review content, links' cannot be what Zoho judged."""
+    e = entry("554 5.7.1 Email cannot be delivered. Reason: Email flagged as Spam.", "RCPT")
+    assert e["reason"] == "spam_detected"
+    assert not e["remediation"].startswith("RCPT reply: Review content")
+    assert "reputation" in e["remediation"]
+    assert "RCPT TO" in e["meaning"]
