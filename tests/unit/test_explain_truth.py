@@ -189,3 +189,12 @@ def test_zoho_spam_flag_at_rcpt_does_not_blame_the_content() -> None:
     assert not e["remediation"].startswith("RCPT reply: Review content")
     assert "reputation" in e["remediation"]
     assert "RCPT TO" in e["meaning"]
+
+
+def test_qq_permanent_problem_is_not_put_down_to_exit_code_31() -> None:
+    """notqmail qmail.c qmail_close(): exit code 31 is 'mail server permanently rejected message (#5.3.0)'; 'qq
+    permanent problem (#5.3.0)' is the default for the other codes from 11 to 40 (11 has a text of its own too)."""
+    e = entry("554 qq permanent problem (#5.3.0)", "after-DATA")
+    assert e["reason"] == "system_error"
+    assert "31-ish" not in e["remediation"]
+    assert "between 12 and 40" in e["remediation"]
