@@ -198,3 +198,12 @@ def test_qq_permanent_problem_is_not_put_down_to_exit_code_31() -> None:
     assert e["reason"] == "system_error"
     assert "31-ish" not in e["remediation"]
     assert "between 12 and 40" in e["remediation"]
+
+
+def test_a_generic_ptr_name_is_not_called_a_missing_one() -> None:
+    """'554 Refused. Your reverse DNS entry contains your IP address and a country code.' (sitepackage.de's table of
+    bounce texts): the PTR exists and resolves; the receiver refuses its generic, IP-derived name."""
+    e = entry("554 Refused. Your reverse DNS entry contains your IP address and a country code.", "banner")
+    assert e["reason"] == "reverse_dns"
+    assert "generic" in e["meaning"]
+    assert "not one built from the IP address" in e["remediation"]
