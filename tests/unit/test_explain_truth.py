@@ -207,3 +207,18 @@ def test_a_generic_ptr_name_is_not_called_a_missing_one() -> None:
     assert e["reason"] == "reverse_dns"
     assert "generic" in e["meaning"]
     assert "not one built from the IP address" in e["remediation"]
+
+
+def test_a_postfix_that_queries_barracudas_list_is_not_called_barracuda_email_security() -> None:
+    """Postfix's default_rbl_reply names the DNSBL zone and appends its TXT record (mail_params.h DEF_DEF_RBL_REPLY:
+    'blocked using $rbl_domain${rbl_reason?; $rbl_reason}'); the BRBL's TXT is a barracudanetworks.com link. The
+    receiving server is whoever queries the list, not Barracuda's service; the appliance itself says 'blocked using
+    Barracuda Reputation' (zone-mta config/bounces.txt)."""
+    e = entry("554 5.7.1 Service unavailable; Client host [203.0.113.12] blocked using b.barracudacentral.org; "
+              "http://www.barracudanetworks.com/reputation/?pr=1&ip=203.0.113.12", "RCPT")
+    assert e["reason"] == "blocklisted"
+    assert e["provider"] is None
+    assert "Barracuda Email Security" not in e["remediation"]
+    assert entry("554-Service unavailable; Client host [mta.example.com] blocked using Barracuda Reputation; "
+                 "http://www.barracudanetworks.com/reputation/?r=1&ip=198.51.100.17", "RCPT")["provider"] \
+        == "Barracuda Email Security"
