@@ -222,3 +222,19 @@ def test_a_postfix_that_queries_barracudas_list_is_not_called_barracuda_email_se
     assert entry("554-Service unavailable; Client host [mta.example.com] blocked using Barracuda Reputation; "
                  "http://www.barracudanetworks.com/reputation/?r=1&ip=198.51.100.17", "RCPT")["provider"] \
         == "Barracuda Email Security"
+
+
+@pytest.mark.parametrize(("text", "context", "command"), [
+    # Haraka's helo.checks plugin (github:haraka/haraka-plugin-helo.checks index.js)
+    ("550 HELO host name invalid", "EHLO", "EHLO"),
+    # Exim smtp_in.c: '550 <%s> is not deliverable' to VRFY
+    ("550 <someone@example.org> is not deliverable", "VRFY", "VRFY"),
+    # OpenSMTPD smtp_session.c, to a command it does not implement
+    ("500 5.5.1 Invalid command: Command unrecognized", "EXPN", "EXPN"),
+])
+def test_when_you_see_it_speaks_of_the_command_the_reply_answered(text: str, context: str, command: str) -> None:
+    """A context entry without its own 'when' fell back to the code's general one, which for 550 speaks only of RCPT,
+    MAIL and DATA, and for 500 of EHLO and AUTH: not where these replies were seen."""
+    e = entry(text, context)
+    assert command in e["when"]
+    assert not e["when"].startswith("In reply to RCPT TO for unknown users")
