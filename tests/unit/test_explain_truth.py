@@ -238,3 +238,13 @@ def test_when_you_see_it_speaks_of_the_command_the_reply_answered(text: str, con
     e = entry(text, context)
     assert command in e["when"]
     assert not e["when"].startswith("In reply to RCPT TO for unknown users")
+
+
+def test_a_501_to_a_size_parameter_is_not_said_to_be_a_badly_written_address() -> None:
+    """Zimbra's '501 5.5.4 Syntax error in SIZE parameter' (github:Zimbra/zm-mailbox LmtpReply.java): 501 is any
+    argument the server cannot parse (RFC 5321 §4.2.2), so 'If your mail bounced with it' must not say the address
+    was written wrong."""
+    e = entry("501 5.5.4 Syntax error in SIZE parameter")
+    assert e["sender"] is not None
+    assert not e["sender"].startswith("The address was written in a form the server rejects")
+    assert "parameter" in e["sender"]
