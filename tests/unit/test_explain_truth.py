@@ -248,3 +248,14 @@ def test_a_501_to_a_size_parameter_is_not_said_to_be_a_badly_written_address() -
     assert e["sender"] is not None
     assert not e["sender"].startswith("The address was written in a form the server rejects")
     assert "parameter" in e["sender"]
+
+
+def test_a_450_for_the_senders_reverse_dns_does_not_send_the_sender_to_the_recipients_admin() -> None:
+    """Postfix's '450 4.7.1 Client host rejected: cannot find your hostname, [...]' (smtpd_check.c,
+    reject_unknown_client_hostname) blames the sending IP's reverse DNS: the sender's own setup, not the
+    recipient's."""
+    e = entry("450 4.7.1 Client host rejected: cannot find your hostname, [198.51.100.23]")
+    assert e["reason"] == "reverse_dns"
+    assert e["sender"] is not None
+    assert not e["sender"].endswith("if it persists for days, contact the recipient's administrator.")
+    assert "reverse DNS" in e["sender"]
