@@ -259,3 +259,14 @@ def test_a_450_for_the_senders_reverse_dns_does_not_send_the_sender_to_the_recip
     assert e["sender"] is not None
     assert not e["sender"].endswith("if it persists for days, contact the recipient's administrator.")
     assert "reverse DNS" in e["sender"]
+
+
+def test_a_spamhaus_open_resolver_bounce_is_not_said_to_mean_the_ip_is_listed() -> None:
+    """Spamhaus: a receiver querying its public mirrors through an open resolver gets an error return code and
+    reports 'blocked using zen.spamhaus.org' for an IP that is not listed (spamhaus.org 'using our public mirrors?
+    check your return codes now'). The meaning says so; 'If your mail bounced with it' said 'your IP is listed'."""
+    e = entry("554 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using zen.spamhaus.org; Error: "
+              "excessive number of queries; https://check.spamhaus.org/returnc/vol/203.0.113.53/")
+    assert e["reason"] == "system_error"
+    assert "not listed" in e["meaning"]
+    assert e["sender"] is not None and "IP is listed" not in e["sender"]
