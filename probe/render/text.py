@@ -175,7 +175,7 @@ def _mx_table(report: Report, p: _Painter, width: int) -> list[str]:
         for ip in addresses:
             sessions = [s for s in tried.get(mx.host, []) if s.address == ip]
             if not sessions:
-                checked = any(f.id in ("mx-ipv6-dead", "mx-ipv6-unchecked") and f.subject == mx.host
+                checked = any(f.id in ("mx-ipv6-dead", "mx-ipv6-unchecked", "mx-equal-dead") and f.subject == mx.host
                               and f" {ip} " in f.message for f in report.findings)
                 out.append(f"        {ip:<24} " + (p("connection checked only: see Findings", "dim") if checked
                                                    else p("not tried", "dim")))

@@ -61,12 +61,14 @@ async def check_ipv6(walk: Walk, host: MxHost, records: list[SessionRecord], opt
                 f"{words}."), host.host))
 
 
-async def greeting_of(ip: str, port: int, timeout_s: float) -> tuple[bool, str] | None:
+async def greeting_of(ip: str, port: int, timeout_s: float, *, local_host: str | None = None,
+                      refusal_counts: bool = False) -> tuple[bool, str] | None:
     """None when the server at ip:port greeted (then QUIT was said); else (dead, what happened): dead True when
     the address itself is at fault (refused, closed without a greeting, not SMTP), False when this machine's
-    network or a deliberately slow greeting is as likely the cause."""
+    network or a deliberately slow greeting is as likely the cause. With `refusal_counts`, a greeting that is
+    not 2xx (a 421, postscreen's 521) is (False, what it said): a sender walking the MX list goes on past it too."""
     try:
-        wire = await Wire.connect(ip, port, timeout_s=timeout_s)
+        wire = await Wire.connect(ip, port, timeout_s=timeout_s, local_host=local_host)
     except ConnectRefused:
         return True, "refused the connection"
     except ConnectTimeout:
@@ -77,7 +79,7 @@ async def greeting_of(ip: str, port: int, timeout_s: float) -> tuple[bool, str] 
     except ConnectError as exc:
         return False, f"the connection failed ({exc})"
     try:
-        await wire.read_reply(timeout_s, step="reading the greeting")
+        reply = await wire.read_reply(timeout_s, step="reading the greeting")
     except WireTimeout as exc:
         if not exc.partial:  # a server may delay its greeting on purpose (a tarpit, postscreen's greet wait)
             return False, f"it accepted the connection and sent no greeting within {timeout_s:g} s"
@@ -88,4 +90,6 @@ async def greeting_of(ip: str, port: int, timeout_s: float) -> tuple[bool, str] 
         return True, "accepted the connection but answered no SMTP greeting"
     finally:
         await wire.close(quit=True)  # QUIT only once the server has greeted (Wire.close)
+    if refusal_counts and not 200 <= reply.code < 300:
+        return False, f"greeted with {reply.headline}"
     return None

@@ -33,6 +33,7 @@ from probe.model import (
 )
 from probe.run import reachability
 from probe.run.ipv6check import check_ipv6
+from probe.run.peercheck import check_equal_peers
 from probe.smtp.exchanges import SessionRecord
 from probe.smtp.polite import HostLimiter
 from probe.smtp.session import TlsContextFactory, run_session
@@ -159,9 +160,12 @@ async def _walk(walk: Walk, hosts: list[MxHost], addresses: Sequence[Address], o
             await asyncio.gather(*(_try_host(walk, h, records, recipients, options, tls_factory, deadline,
                                              limiter, resolver) for h, records in zip(hosts, per_host, strict=True)))
         else:
-            for host, records in zip(hosts, per_host, strict=True):
+            for index, (host, records) in enumerate(zip(hosts, per_host, strict=True)):
                 await _try_host(walk, host, records, recipients, options, tls_factory, deadline, limiter, resolver)
                 if any(_definitive(r) and not _greeting_refused(r) for r in records):
+                    # its equal-preference peers were drawn after it: are they listening? (a dead one drawn first
+                    # is a refused session; checked here, the result does not depend on the draw)
+                    await check_equal_peers(walk, host, hosts[index + 1:], options, deadline, limiter)
                     break
     finally:  # in preference order, whether the walk ended or the deadline cut it short
         answered: list[SessionRecord] = []

@@ -99,3 +99,17 @@ async def test_a_hostile_greeting_costs_one_timeout_and_no_traceback() -> None:
         async with server(endless) as port:
             dead, words = await greeting_of("::1", port, 0.3) or (None, "")
     assert dead is True and "no complete greeting within 0.3 s" in words
+
+
+async def test_a_refusing_greeting_counts_only_when_asked() -> None:
+    """An equal-preference MX peer (probe.run.peercheck) that greets with 421 is passed over by senders as a dead
+    one is: with refusal_counts it is reported, without (an IPv6 address) the server is there and answered."""
+    async def busy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"421 4.3.2 mx.test Service not available, closing transmission channel\r\n")
+        await writer.drain()
+        await reader.readline()
+
+    async with server(busy) as port:
+        assert await greeting_of("::1", port, 2.0) is None
+        assert await greeting_of("::1", port, 2.0, refusal_counts=True) == (
+            False, "greeted with 421 4.3.2 mx.test Service not available, closing transmission channel")
