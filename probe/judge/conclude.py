@@ -21,6 +21,7 @@ from probe.judge import advice, catchall, greylist, plaintext
 from probe.judge import verdicts as assess
 from probe.judge.mxcompare import disagreements, mx_verdicts
 from probe.judge.postmaster import postmaster_clause
+from probe.judge.reportfacts import named_hosts
 from probe.judge.unanswered import conclude_tls, conclude_unanswered, tls_refused
 from probe.judge.walk import Walk, attempt, catch_all_of, command_label, diagnose, last_exchange, to_result
 from probe.model import (
@@ -330,7 +331,8 @@ def _relay_deferred_finding(walk: Walk, record: SessionRecord, answers: list[Exc
     said = " ".join(str(c) for c in (d.code, d.enhanced) if c is not None)
     walk.finding(Finding("relay-denied", Severity.CRITICAL, (
         f"{record.host} answered {first.command or 'RCPT'} with {said} ({d.reason}): {record.host} does not take "
-        f"mail for {report.domain}, so mail to the domain is deferred there, and bounced when senders give up "
+        f"mail for {report.domain}, so mail {'for the domain sent to it' if mx_override else 'to the domain'} is "
+        "deferred there, and bounced when senders give up "
         "retrying, days later (Postfix's default relay check, defer_unauth_destination, says 'Relay access "
         f"denied' with a 4xx; so does soft_bounce = yes). {fix}"), record.host))
 
@@ -403,7 +405,8 @@ def _vrfy(record: SessionRecord, recipient: str) -> dict[str, Any] | None:
 
 
 def _summary(report: Report) -> str:
-    parts = [f"{report.domain} {str(report.status).replace('_', ' ')}"]
+    named = named_hosts(report)  # --mx: what the named hosts answered, not the domain's MX
+    parts = [f"{report.domain} {str(report.status).replace('_', ' ')}{f' at {named} (--mx)' if named else ''}"]
     for a in report.addresses:
         parts.append(f"{a.address} {a.verdict} ({a.reason})")
     return "; ".join(parts)

@@ -73,9 +73,10 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
         fate = ("bounces there" if d.code is None or d.code >= 500 else
                 "is deferred there, and bounced when senders give up retrying, days later (Postfix's default relay "
                 "check, defer_unauth_destination, says 'Relay access denied' with a 4xx; so does soft_bounce = yes)")
+        mail = "mail for the domain sent to it" if mx_override else "mail to the domain"  # --mx: maybe no MX
         walk.finding(Finding("postmaster-relay-denied", Severity.CRITICAL, (
-            f"{asked} ({d.reason}): {record.host} does not take mail for {report.domain}, so mail to the "
-            f"domain {fate}. {fix}"), record.host))
+            f"{asked} ({d.reason}): {record.host} does not take mail for {report.domain}, so {mail} "
+            f"{fate}. {fix}"), record.host))
         return f"{record.host} does not take mail for {report.domain} ({said})"
     if d.code is not None and 400 <= d.code < 500:
         verifying = d.rule == VERIFYING

@@ -12,6 +12,14 @@ TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SE
                                Reason.SYSTEM_ERROR, Reason.STORAGE_FULL})
 
 
+def named_hosts(report: Report) -> str | None:
+    """'mx1.example.net, mx2.example.net' when the hosts probed were named with --mx (the domain's MX records were
+    not looked up, so what they answered is theirs, not the domain's); None otherwise (an address literal too)."""
+    if report.mx_source != "override" or not report.mx or report.domain.startswith("["):
+        return None
+    return ", ".join(h.host for h in report.mx)
+
+
 def local_resolver_failure(report: Report) -> bool:
     """A dns_error because our resolver gave no answer at all (the runner's dns-resolver-unreachable
     finding), as opposed to a SERVFAIL/REFUSED answer about the domain."""

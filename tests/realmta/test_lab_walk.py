@@ -6,14 +6,18 @@
 - debian.lab.test: Postfix as Debian's postinst sets it up (mynetworks = 127.0.0.0/8, so the probe on loopback
   is a trusted client; smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
   defer_unauth_destination; recipient_delimiter = +). relayed.lab.test has its MX there but is not served.
+- --mx naming a host that is not the domain's MX (Exim, for pf.lab.test): what the report says is that host's.
 - tls13 / askccert: smtpd_tls_protocols = >=TLSv1.3; smtpd_tls_ask_ccert = yes (a certificate asked, not required).
 """
 
 from __future__ import annotations
 
+from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Reason, Severity, Verdict
+from probe.render.nagios import render_nagios
+from probe.render.text import render_text
 
-from lab import LabProbe
+from lab import Lab, LabProbe
 
 
 async def test_equal_preferences_reach_the_live_host_whatever_the_order(lab_probe: LabProbe) -> None:
@@ -83,3 +87,26 @@ async def test_tls_13_only_and_an_asked_client_certificate_do_not_stop_the_probe
     assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)
     report = await lab_probe("alice@askccert.lab.test")
     assert report.addresses[0].verdict is Verdict.DELIVERABLE and report.exit_code is ExitCode.OK
+
+
+async def test_mx_names_a_host_and_the_report_speaks_of_that_host(lab: Lab, lab_probe: LabProbe) -> None:
+    """`--mx mx.exim.lab.test pf.lab.test`: Exim is not pf.lab.test's MX and refuses it as a relay. pf.lab.test takes
+    mail (at Postfix, its MX), so the report may not say that the domain does not: the status is the named host's
+    answer (CRITICAL: it does not take the domain's mail), and the headline, the summary and the finding say it is
+    that host's, not that mail to the domain bounces. Named right (Postfix), the domain accepts mail there."""
+    report = await lab_probe(domain="pf.lab.test", mx=(("mx.exim.lab.test", lab.port),))
+    health = finish_report(report)
+    assert (report.mx_source, report.status, report.reason) == ("override", DomainStatus.DOES_NOT_ACCEPT_MAIL,
+                                                                 Reason.RELAY_DENIED)
+    assert report.exit_code is ExitCode.CRITICAL
+    assert render_text(report, health=health).splitlines()[0] == (
+        "pf.lab.test at mx.exim.lab.test (--mx) — DOES NOT ACCEPT MAIL  (relay_denied)")
+    assert report.summary.startswith("pf.lab.test does not accept mail at mx.exim.lab.test (--mx); ")
+    assert health.summary.startswith("pf.lab.test: does not accept mail at mx.exim.lab.test (named with --mx; the "
+                                     "domain's MX records were not looked up) (relay_denied)")
+    (denied,) = [f for f in report.findings if f.id == "postmaster-relay-denied"]
+    assert "so mail for the domain sent to it bounces there" in denied.message
+    assert "mail to the domain bounces" not in denied.message
+    assert "domain pf.lab.test at mx.exim.lab.test (--mx): does not accept mail" in render_nagios(report, health)
+    report = await lab_probe(domain="pf.lab.test", mx=(("mx.postfix.lab.test", lab.port),))
+    assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)
