@@ -67,8 +67,29 @@ HOSTS = {
     "exim-admin": 52, "exim-debian": 53,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
+    # an Exim admin's policies (tests/realmta/test_lab_exim_policy.py); postgrey with a whitelisted client
+    "exim-policy": 90, "exim-closed": 91, "exim-dropped": 92, "exim-perhost": 93, "exim-heloverify": 94,
+    "postgrey-white": 95, "postfix-greywhite": 96, "client-noptr": 97,  # a source address for the probe (no PTR)
     "nowhere": 98,
 }
+# exim-policy's statements (Lab._start_exim_policies): domain -> (ACL verb, its conditions and message)
+EXIM_POLICIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # cPanel's per-host limit (pastebin.com/Jp8ai9Eu, its connect ACL), here per recipient
+    "eximratehost": ("defer", ("message = The server has reached its limit for processing requests from your host. "
+                               "Please try again later.", "ratelimit = 0 / 1h / strict / per_rcpt")),
+    # per sender, an admin's (exim-users, mail-archive.com/exim-users@exim.org/msg44684.html)
+    "eximratesender": ("deny", ("message = Rate limited", "ratelimit = 0 / 1h / per_rcpt / strict / $sender_address")),
+    "eximhosts": ("deny", ("hosts = 127.0.0.0/8",)),  # no message: Exim's own words
+    "eximrdns": ("require", ("verify = reverse_host_lookup",)),  # the lab's DNS has no PTR records
+    "eximvsender": ("require", ("verify = sender",)),
+    "eximcallout": ("require", ("verify = sender/callout=5s",)),  # the sender's MX (the lab's) is called
+    # Debian exim4-config's CHECK_RCPT_IP_DNSBLS wording (a warn there), as admins copy it into a deny
+    "eximdnsblown": ("deny", ("message = $sender_host_address is listed at $dnslist_domain ($dnslist_value: "
+                              "$dnslist_text)", "dnslists = bl.lab.test")),
+    "eximdnsblbare": ("deny", ("dnslists = bl.lab.test",)),  # no message: Exim's own words
+    "eximhelo": ("require", ("verify = helo",)),  # helo_try_verify_hosts = *: the EHLO name must match the client
+}
+EXIM_POLICY_DOMAINS = tuple(EXIM_POLICIES)
 # domain (under lab.test) -> its MX hosts, in preference order
 SCENARIOS: dict[str, list[str]] = {
     "pf": ["postfix"],  # alice, bob known; full (452), disabled (5.2.1); VRFY on
@@ -106,6 +127,12 @@ SCENARIOS: dict[str, list[str]] = {
     "eximadmin": ["exim-admin"],  # Exim, an admin's aliases (:fail:, :defer:, :blackhole:) and acl_smtp_vrfy
     "eximlisted": ["exim-admin"],  # the same Exim's RCPT ACL denies clients on bl.lab.test, with $dnslist_text
     "eximdeb": ["exim-debian"],  # Exim with Debian's exim4-config as shipped (internet site); users: /etc/passwd
+    # exim-policy: one Exim, one RCPT ACL statement a domain (Lab._start_exim_policy says each)
+    **{d: ["exim-policy"] for d in EXIM_POLICY_DOMAINS},
+    "eximclosed": ["exim-closed"], "eximdropped": ["exim-dropped"],  # acl_smtp_connect deny / drop for 127.0.0.0/8
+    "eximperhost": ["exim-perhost"],  # smtp_accept_max_per_host = 1
+    "eximheloverify": ["exim-heloverify"],  # helo_verify_hosts = *
+    "greywhite": ["postfix-greywhite"],  # pf users behind a postgrey whose client whitelist holds 127.0.0.0/8
     "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
     "debian": ["postfix-debian"],  # Postfix as Debian configures it: mynetworks 127.0.0.0/8 (the probe is in it)
     "relayed": ["postfix-debian"],  # the same host, a domain it does not serve (a trusted client may relay)
@@ -218,10 +245,10 @@ def wait_for_port(name: str, ip: str, port: int, log: Path, process: subprocess.
 class _DnsThread:
     """FakeDNS serving the lab zone from a thread of its own (the lab outlives each test's event loop)."""
 
-    def __init__(self, zone: str, ip: str, port: int) -> None:
+    def __init__(self, zone: str, ip: str, port: int, daemons_zones: dict[str, str] | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.server = FakeDNS({"lab.test.": zone})
-        self.daemons_server = FakeDNS({"lab.test.": zone})  # on DAEMON_DNS_PORT
+        self.daemons_server = FakeDNS({"lab.test.": zone, **(daemons_zones or {})})  # on DAEMON_DNS_PORT
         ready = threading.Event()
         self.error: BaseException | None = None
 
@@ -287,8 +314,9 @@ class Lab:
         block, port = _free_block_and_port()
         lab = cls(root, block, port, TestCA(root / "ca", name="smtp-probe lab CA"))
         try:
-            lab.dns = _DnsThread(lab.zone(), lab.ip("dns"), port)
+            lab.dns = _DnsThread(lab.zone(), lab.ip("dns"), port, {lab.reverse_origin(): lab.reverse_zone()})
             lab._start_postgrey()
+            lab._start_postgrey_whitelisting()
             lab._start_postfix()
             lab._start_exim("exim", ["exim.lab.test"])
             lab._start_exim("exim-nopipe", ["eximnopipe.lab.test"], "pipelining_advertise_hosts = :")
@@ -300,6 +328,7 @@ class Lab:
                                      f"  route_list = * {lab.ip('postfix')}\n  transport = remote_smtp\n\n"),
                             transports=f"\nremote_smtp:\n  driver = smtp\n  port = {port}\n")
             lab._start_exim_admin()
+            lab._start_exim_policies()
             if debian_exim_template() is not None:
                 lab._start_exim_debian()
         except BaseException:
@@ -325,6 +354,15 @@ class Lab:
                   f"implicit A {self.ip('postfix')}",
                   "split MX 10 mx.split.lab.test.", f"mx.split A {self.ip('nowhere')}", f"mx.split A {self.ip('postfix')}"]
         return "\n".join(lines) + "\n"
+
+    def reverse_origin(self) -> str:
+        return ".".join(reversed(self.block.split("."))) + ".in-addr.arpa."
+
+    def reverse_zone(self) -> str:
+        """The lab block's reverse zone, for the daemons only (the probe's own resolver is not given it): no PTR
+        record at all, so a daemon's reverse lookup of a lab address (the probe bound to CLIENT_NO_PTR) gets
+        NXDOMAIN, as for a client without reverse DNS; 127.0.0.1's lookup stays REFUSED (not in any zone)."""
+        return "$TTL 60\n@ SOA ns.lab.test. hostmaster.lab.test. 1 3600 600 86400 60\n@ NS ns.lab.test.\n"
 
     def _cert(self, host: str, *, expired: bool = False, name: str | None = None) -> tuple[Path, Path]:
         issued = self.ca.issue([name or self.mx_name(host)], expired=expired)
@@ -352,18 +390,26 @@ class Lab:
         self.processes.append((name, process))
         return process
 
-    def _start_postgrey(self) -> None:
-        directory = self.root / "postgrey"
+    def _start_postgrey(self, label: str = "postgrey", *extra: str) -> None:
+        directory = self.root / label
         (directory / "db").mkdir(parents=True)
         shutil.chown(directory / "db", "postgrey", "postgrey")
         log = directory / "postgrey.log"
-        ip = self.ip("postgrey")
-        process = self._spawn("postgrey", [
+        ip = self.ip(label)
+        process = self._spawn(label, [
             "/usr/sbin/postgrey", f"--inet={ip}:{self.port}", f"--delay={GREYLIST_DELAY_S}",
             f"--dbdir={directory / 'db'}", "--user=postgrey", "--group=postgrey", "--auto-whitelist-clients=0",
-            f"--pidfile={directory / 'postgrey.pid'}", "--verbose",
+            f"--pidfile={directory / 'postgrey.pid'}", "--verbose", *extra,
         ], log)
-        wait_for_port("postgrey", ip, self.port, log, process)
+        wait_for_port(label, ip, self.port, log, process)
+
+    def _start_postgrey_whitelisting(self) -> None:
+        """A second postgrey whose client whitelist (--whitelist-clients, postgrey's own file format: an IPv4
+        network) holds the lab's client addresses, as an admin lists a trusted relay: it greylists nobody here."""
+        listed = self.root / "postgrey-whitelist-clients"
+        listed.write_text("127.0.0.0/8\n")
+        listed.chmod(0o644)
+        self._start_postgrey("postgrey-white", f"--whitelist-clients={listed}")
 
     def _start_postfix(self) -> None:
         root = self.root / "postfix"
@@ -377,7 +423,7 @@ class Lab:
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
                                                    "vsender", "access", "rhsbl",
                                                    "debian", "soft450", "tls13", "ccert", "askccert",
-                                                   "samepref", "cnamemx", "implicit", "split", "dual")]
+                                                   "samepref", "cnamemx", "implicit", "split", "dual", "greywhite")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
@@ -396,6 +442,8 @@ class Lab:
                 postscreen=True),
             Listener(self.ip("postfix-grey"), (
                 f"smtpd_recipient_restrictions=reject_unauth_destination,check_policy_service,{policy}",)),
+            Listener(self.ip("postfix-greywhite"), ("smtpd_recipient_restrictions=reject_unauth_destination,"
+                                                    f"check_policy_service,inet:{self.ip('postgrey-white')}:{self.port}",)),
             Listener(self.ip("postfix-strict"), strict),
             Listener(self.ip("postfix-early"), (*strict, "smtpd_delay_reject=no")),
             Listener(self.ip("postfix-verify"), (  # one look at the verify service per RCPT: no waiting;
@@ -537,6 +585,41 @@ class Lab:
             routers=("admin_aliases:\n  driver = redirect\n  domains = eximadmin.lab.test\n"
                      f"  data = ${{lookup{{$local_part}}lsearch{{{aliases}}}}}\n  allow_fail\n  allow_defer\n\n"),
             extra_acls="acl_check_vrfy:\n  accept\n\n")
+
+    def _start_exim_policies(self) -> None:
+        """Refusals Exim admins configure, each as they write it (sources in EXIM_POLICIES' comments).
+
+        exim-policy: one RCPT ACL statement a domain of EXIM_POLICY_DOMAINS: deny and defer statements name their
+        domain; a `require` (which denies when any condition fails) lives in an ACL of its own that lets other
+        domains pass (`require acl = policy_NAME`), so the admin's statement is written as they write it. A
+        ratelimit of 0 is exceeded by the first event (deterministic). message_size_limit = 10M (SIZE advertised).
+        Beside it: acl_smtp_connect refusing 127.0.0.0/8 with deny (exim-closed) and drop (exim-dropped),
+        smtp_accept_max_per_host = 1 (exim-perhost), helo_verify_hosts = * (exim-heloverify)."""
+        statements, nested = [], []
+        for name, (verb, body) in EXIM_POLICIES.items():
+            body = "".join(f"          {line}\n" for line in body)
+            if verb == "require":
+                nested.append(f"policy_{name}:\n  accept  domains = !{name}.lab.test\n  require {body.lstrip()}"
+                              "  accept\n\n")
+                statements.append(f"  require acl = policy_{name}\n")
+            else:
+                statements.append(f"  {verb:<7} domains = {name}.lab.test\n{body}")
+        self._start_exim(
+            "exim-policy", [f"{d}.lab.test" for d in EXIM_POLICY_DOMAINS],
+            "message_size_limit = 10M\nhelo_try_verify_hosts = *", acl="".join(statements),
+            extra_acls="".join(nested),
+            routers="dnslookup:\n  driver = dnslookup\n  domains = ! +local_domains\n  transport = remote_smtp\n"
+                    "  no_more\n\n",
+            transports=f"\nremote_smtp:\n  driver = smtp\n  port = {self.port}\n")
+        for host, verb in (("exim-closed", "deny"), ("exim-dropped", "drop")):
+            # cPanel's connect ACL (pastebin.com/Jp8ai9Eu): "drop message = Your host is not allowed to connect to
+            # this server." for its banned blocks
+            self._start_exim(host, [f"{host.replace('-', '')}.lab.test"], "acl_smtp_connect = acl_check_connect",
+                             extra_acls=(f"acl_check_connect:\n  {verb}    hosts = 127.0.0.0/8\n"
+                                         "          message = Your host is not allowed to connect to this server.\n"
+                                         "  accept\n\n"))
+        self._start_exim("exim-perhost", ["eximperhost.lab.test"], "smtp_accept_max_per_host = 1")
+        self._start_exim("exim-heloverify", ["eximheloverify.lab.test"], "helo_verify_hosts = *")
 
     def _start_exim_debian(self) -> None:
         """Exim with Debian's exim4-config template as it ships, for an "internet site" (update-exim4.conf's
