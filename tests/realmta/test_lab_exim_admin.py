@@ -32,6 +32,9 @@ async def test_exim_aliases_fail_defer_and_blackhole(lab_probe: LabProbe) -> Non
     assert gone.vrfy is not None and gone.vrfy["code"] == 550
     assert (moving.verdict, moving.code) == (Verdict.UNKNOWN, 451)
     assert moving.reason is not Reason.USER_UNKNOWN
+    # a bare "451 " says nothing of a fault: the alias is deferred by the admin's choice (it was "hit a temporary
+    # problem of its own (lookup failure, overloaded filter, database error)")
+    assert "no text" in moving.meaning and "problem of its own" not in moving.meaning
     assert (void.verdict, void.code) == (Verdict.DELIVERABLE, 250)
     assert not [f for f in report.findings if f.id in ("rcpt-accepts-after", "rcpt-contradicts-vrfy")]
     assert report.exit_code == 2  # gone@ is a permanent failure
