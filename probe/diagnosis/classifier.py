@@ -205,7 +205,7 @@ def diagnose(parsed: ParsedReply, ctx: Context | None, *, host: str | None = Non
         if code_entry is not None and klass not in (2, 3):
             for variant in code_entry.variants:
                 if (not variant.contexts or ctx is None or ctx in variant.contexts) \
-                        and variant.pattern.search(parsed.body):
+                        and not (variant.no_enhanced and parsed.enhanced) and variant.pattern.search(parsed.body):
                     return make(variant.reason, variant.severity or (note.severity if note else None)
                                 or code_entry.severity, variant.meaning, when, variant.remediation, variant.id,
                                 code_refs, (), Decision("wording", f"the generic wording '{variant.id}' of a "

@@ -93,6 +93,7 @@ class Variant:
     severity: Severity | None
     meaning: str
     remediation: str
+    no_enhanced: bool = False  # only a reply without an enhanced status code (which would say more than the words)
 
 
 @dataclass(frozen=True, slots=True)

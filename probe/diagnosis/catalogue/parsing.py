@@ -209,14 +209,17 @@ def parse_codes(text: str | dict[str, Any]) -> dict[int, CodeEntry]:
         variants = []
         for j, v in enumerate(array_of_tables(t, "variant", "codes.toml")):
             vp = Place(f"{place.where} variant[{j}] ({v.get('id')})")
-            vp.known(v, {"id", "patterns", "contexts", "reason", "severity", "meaning", "remediation"})
+            vp.known(v, {"id", "patterns", "contexts", "reason", "severity", "meaning", "remediation", "no_enhanced"})
             pattern = vp.lazy_regex(vp.strs(v, "patterns"), check=isinstance(text, str))
             if pattern is None:
                 raise vp.fail("missing 'patterns'")
             reason = vp.reason(v)
             assert reason is not None
+            no_enhanced = v.get("no_enhanced", False)
+            if not isinstance(no_enhanced, bool):
+                raise vp.fail("'no_enhanced' must be true or false")
             variants.append(Variant(vp.req(v, "id"), pattern, vp.contexts(v), reason, vp.severity(v),
-                                    vp.req(v, "meaning"), vp.req(v, "remediation")))
+                                    vp.req(v, "meaning"), vp.req(v, "remediation"), no_enhanced))
         reason = place.reason(t)
         severity = place.severity(t, required=True)
         assert reason is not None and severity is not None
