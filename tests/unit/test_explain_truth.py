@@ -270,3 +270,12 @@ def test_a_spamhaus_open_resolver_bounce_is_not_said_to_mean_the_ip_is_listed() 
     assert e["reason"] == "system_error"
     assert "not listed" in e["meaning"]
     assert e["sender"] is not None and "IP is listed" not in e["sender"]
+
+
+def test_chasquids_sender_without_domain_is_not_explained_as_exim() -> None:
+    """chasquid answers a MAIL FROM without '@' with '501 5.1.8 Sender address must contain a domain'
+    (github:albertito/chasquid internal/smtpsrv/conn.go); explain said 'Exim could not parse the MAIL FROM address'."""
+    e = entry("501 5.1.8 Sender address must contain a domain", "MAIL")
+    assert e["reason"] == "syntax_error"
+    assert not e["meaning"].startswith("Exim could not parse")
+    assert "chasquid" in e["meaning"]
