@@ -279,3 +279,12 @@ def test_chasquids_sender_without_domain_is_not_explained_as_exim() -> None:
     assert e["reason"] == "syntax_error"
     assert not e["meaning"].startswith("Exim could not parse")
     assert "chasquid" in e["meaning"]
+
+
+def test_the_unreachable_host_advice_names_the_probes_real_family_options() -> None:
+    """The probe forces an address family with -4 / -6 (smtp-probe --help); it has no --family option."""
+    from probe.diagnosis.classifier import diagnose_event
+
+    d = diagnose_event("connect-unreachable", detail="Network is unreachable")
+    assert "--family" not in d.remediation
+    assert "-4 or -6" in d.remediation
