@@ -288,3 +288,20 @@ def test_the_unreachable_host_advice_names_the_probes_real_family_options() -> N
     d = diagnose_event("connect-unreachable", detail="Network is unreachable")
     assert "--family" not in d.remediation
     assert "-4 or -6" in d.remediation
+
+
+@pytest.mark.parametrize(("text", "context"), [
+    # Google's SMTP error table (support.google.com/a/answer/3726730)
+    ("552 5.7.0 This message was blocked because its content presents a potential security issue. To review our "
+     "message content and attachment content guidelines, go to File types blocked in Gmail.", "after-DATA"),
+    # github:fm/smtp-codes data/codes/552.json
+    ("552-5.7.0 Our system detected an illegal attachment on your message. Please visit "
+     "http://mail.google.com/support/bin/answer.py?answer=6590 to review our attachment guidelines.", "after-DATA"),
+])
+def test_a_gmail_attachment_block_is_not_called_a_header_fault(text: str, context: str) -> None:
+    """Gmail's attachment and security blocks were explained as 'The message headers do not meet RFC 5322' with
+    'exactly one valid From address, one Message-ID'."""
+    e = entry(text, context)
+    assert e["reason"] == "content_rejected"
+    assert not e["meaning"].startswith("The message headers do not meet RFC 5322")
+    assert "attachment" in e["meaning"] and "attachment" in e["remediation"]
