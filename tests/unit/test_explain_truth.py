@@ -305,3 +305,16 @@ def test_a_gmail_attachment_block_is_not_called_a_header_fault(text: str, contex
     assert e["reason"] == "content_rejected"
     assert not e["meaning"].startswith("The message headers do not meet RFC 5322")
     assert "attachment" in e["meaning"] and "attachment" in e["remediation"]
+
+
+def test_a_relay_service_refusing_the_sender_domain_is_told_to_register_it() -> None:
+    """Google Workspace's SMTP relay answers MAIL FROM with '550 5.7.0 Mail relay denied [...]. Invalid credentials for
+    relay for one of the domains in: ... Email is being sent from a domain or IP address which isn't registered in
+    your Workspace account.' (support.google.com/a/answer/6140680): no recipient has been named yet, and the fix is
+    to register the IP and domain or authenticate."""
+    e = entry("550 5.7.0 Mail relay denied [203.0.113.12]. Invalid credentials for relay for one of the domains in: "
+              "example.net (as obtained from HELO and MAIL FROM). Email is being sent from a domain or IP address "
+              "which isn't registered in your Workspace account.", "MAIL")
+    assert e["reason"] == "relay_denied"
+    assert "sender domain" in e["meaning"]
+    assert "register the sending IP and sender domain" in e["remediation"]
