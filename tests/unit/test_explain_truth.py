@@ -318,3 +318,13 @@ def test_a_relay_service_refusing_the_sender_domain_is_told_to_register_it() -> 
     assert e["reason"] == "relay_denied"
     assert "sender domain" in e["meaning"]
     assert "register the sending IP and sender domain" in e["remediation"]
+
+
+def test_spam_refused_to_the_data_command_is_not_said_to_come_after_the_data() -> None:
+    """'451 SPAM not accepted', 'SMTP error from remote mail server after DATA' (Exim's words for the reply to the DATA
+    command itself; github:cfortune/PHP-Bounce-Handler eml/29.eml): no content had been sent, so 'refused it after
+    the data was sent' is not true of it."""
+    e = entry("451 SPAM not accepted", "DATA")
+    assert e["reason"] == "spam_detected"
+    assert "refused it after the data was sent" not in e["meaning"]
+    assert "before any content was sent" in e["meaning"]
