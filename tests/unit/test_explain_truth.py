@@ -328,3 +328,11 @@ def test_spam_refused_to_the_data_command_is_not_said_to_come_after_the_data() -
     assert e["reason"] == "spam_detected"
     assert "refused it after the data was sent" not in e["meaning"]
     assert "before any content was sent" in e["meaning"]
+
+
+def test_encryption_required_for_auth_says_starttls_before_auth() -> None:
+    """Postfix answers AUTH with a plaintext mechanism before TLS with '504 5.5.4 Encryption required for requested
+    authentication mechanism' (smtpd_sasl_proto.c): the STARTTLS must come before AUTH, not only before MAIL FROM."""
+    e = entry("504 5.5.4 Encryption required for requested authentication mechanism", "AUTH")
+    assert e["reason"] == "tls_required"
+    assert "before AUTH" in e["remediation"]
