@@ -336,3 +336,11 @@ def test_encryption_required_for_auth_says_starttls_before_auth() -> None:
     e = entry("504 5.5.4 Encryption required for requested authentication mechanism", "AUTH")
     assert e["reason"] == "tls_required"
     assert "before AUTH" in e["remediation"]
+
+
+def test_too_many_messages_on_the_server_is_a_count_quota_not_storage() -> None:
+    """'550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the server.' (sitepackage.de's
+    table of bounce texts) is a quota on the number of messages, not on storage."""
+    e = entry("550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the server.", "RCPT")
+    assert e["reason"] == "mailbox_full"
+    assert "number of messages" in e["meaning"]
