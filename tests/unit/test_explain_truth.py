@@ -344,3 +344,12 @@ def test_too_many_messages_on_the_server_is_a_count_quota_not_storage() -> None:
     e = entry("550 Benutzer hat zuviele Mails auf dem Server. / User has too many messages on the server.", "RCPT")
     assert e["reason"] == "mailbox_full"
     assert "number of messages" in e["meaning"]
+
+
+def test_stalwarts_session_message_limit_is_not_put_down_to_godaddy() -> None:
+    """Stalwart answers '452 4.4.5 Maximum number of messages per session exceeded.' (github:stalwartlabs/stalwart
+    crates/smtp/src/inbound/data.rs); explain said 'GoDaddy limits messages per SMTP session'."""
+    e = entry("452 4.4.5 Maximum number of messages per session exceeded.", "MAIL")
+    assert e["reason"] == "rate_limited"
+    assert not e["meaning"].startswith("GoDaddy")
+    assert "Stalwart" in e["meaning"]
