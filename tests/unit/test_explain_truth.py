@@ -353,3 +353,13 @@ def test_stalwarts_session_message_limit_is_not_put_down_to_godaddy() -> None:
     assert e["reason"] == "rate_limited"
     assert not e["meaning"].startswith("GoDaddy")
     assert "Stalwart" in e["meaning"]
+
+
+def test_an_on_premises_send_as_refusal_is_not_called_exchange_online() -> None:
+    """Exchange Server 2013 answers '550 5.7.1 Client does not have permissions to send as this sender' to an
+    authenticated relay without Send As (geekswithblogs.net, authenticated SMTP relaying in Exchange 2013): no
+    Exchange Online involved."""
+    e = entry("550 5.7.1 Client does not have permissions to send as this sender", "after-DATA")
+    assert e["reason"] == "sender_rejected"
+    assert not e["meaning"].startswith("Exchange Online")
+    assert "Exchange Server" in e["meaning"]
