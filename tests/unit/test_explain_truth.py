@@ -363,3 +363,13 @@ def test_an_on_premises_send_as_refusal_is_not_called_exchange_online() -> None:
     assert e["reason"] == "sender_rejected"
     assert not e["meaning"].startswith("Exchange Online")
     assert "Exchange Server" in e["meaning"]
+
+
+def test_a_dmarc_failure_elsewhere_is_not_put_down_to_stalwarts_arc_check() -> None:
+    """Forpsi's '552 cmg1.fe.forpsi.com bizsmtp ... DMARC validation failed' (wiki.aspone.cz) matched Stalwart's rule
+    for 'ARC validation failed' (crates/smtp/src/inbound/data.rs) inside the word 'DMARC', and was explained as
+    'Stalwart refused ...'."""
+    e = entry("552 cmg1.fe.forpsi.com bizsmtp 0bqv1i0054rvCQt01 DMARC validation failed", "after-DATA")
+    assert e["reason"] == "sender_unauthenticated"
+    assert "Stalwart" not in e["meaning"]
+    assert entry("451 4.7.29 ARC validation failed.", "after-DATA")["rule"] == "stalwart-authentication-results"
