@@ -373,3 +373,12 @@ def test_a_dmarc_failure_elsewhere_is_not_put_down_to_stalwarts_arc_check() -> N
     assert e["reason"] == "sender_unauthenticated"
     assert "Stalwart" not in e["meaning"]
     assert entry("451 4.7.29 ARC validation failed.", "after-DATA")["rule"] == "stalwart-authentication-results"
+
+
+def test_exims_expn_refusal_is_said_to_refuse_only_expn() -> None:
+    """Exim answers EXPN with '550 Administrative prohibition' when no acl_smtp_expn accepts it (acl.c 'ACL is NULL:
+    implicit DENY', smtp_in.c smtp_handle_acl_fail); the advice spoke only of refused clients, PTR and blocklists."""
+    e = entry("550 Administrative prohibition", "EXPN")
+    assert e["reason"] == "policy_rejected"
+    assert "acl_smtp_expn" in e["remediation"]
+    assert "nothing to fix" in e["remediation"]
