@@ -382,3 +382,22 @@ def test_exims_expn_refusal_is_said_to_refuse_only_expn() -> None:
     assert e["reason"] == "policy_rejected"
     assert "acl_smtp_expn" in e["remediation"]
     assert "nothing to fix" in e["remediation"]
+
+
+@pytest.mark.parametrize(("text", "context", "host"), [
+    # SpamExperts' outbound filter (pastebin.com/jkRvWMuH): a rule of its own exists for it
+    ("SMTP error from remote mail server after end of data: 550 5.7.1 [CSR] Our system has detected an unusual amount "
+     "of unsolicited email originating from your address. Contact your service provider for support", "bounce", None),
+    # ImprovMX (github:fm/smtp-codes data/codes/551.json)
+    ("551 5.7.1 Due to the very low reputation of the sending domain, this message has been blocked (Code 2).",
+     "after-DATA", "mx1.improvmx.com"),
+])
+def test_gmail_like_reputation_words_from_other_services_are_not_explained_as_gmail(
+        text: str, context: str, host: str | None) -> None:
+    """Both were explained as 'Gmail judged the traffic from your IP ...' with 'watch Postmaster Tools'."""
+    from probe.diagnosis.classifier import classify
+
+    d = classify(text, context, host=host)
+    assert d.reason.value == "bad_reputation"
+    assert "Gmail" not in d.meaning
+    assert "postmaster.google.com" not in d.remediation
