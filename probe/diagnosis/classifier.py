@@ -91,7 +91,9 @@ def _rule_matches(rule: Rule, parsed: ParsedReply, ctx: Context | None, provider
         enh = parsed.enhanced
         if enh is None or not any(enh == e or (e.endswith(".") and enh.startswith(e)) for e in rule.enhanced):
             return False
-    return rule.pattern is None or rule.pattern.search(parsed.normalized) is not None
+    if rule.pattern is None or rule.pattern.search(parsed.normalized) is not None:
+        return True
+    return bool(parsed.quoted) and rule.pattern.search(parsed.quoted) is not None  # the reply a bounce quotes
 
 
 def match_rule(parsed: ParsedReply, ctx: Context | None, provider: str | None,

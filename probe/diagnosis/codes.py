@@ -36,8 +36,9 @@ _NAMED_CLOSE = {"paren": ")", "smtp": ",:)]", "field": ",)", "tuple": ",", "brac
 _TUPLE_REST = re.compile(r",\s*b?['\"]")  # smtplib's (code, message) tuple: "(550, b'5.1.1 ...')"
 # Numbers after a marker that are no reply code: JavaMail's "..., port: 587, response: 421 ..."; the count in
 # Postfix smtpd's anvil warnings ("Message delivery request rate limit exceeded: 334 from x[192.0.2.1] for service
-# smtp", smtpd.c; also the connection, concurrency, recipient and TLS session limits).
-_NOT_A_REPLY = re.compile(r"\b(?:port\s*[:=]?|limit exceeded:)\s*$", re.IGNORECASE)
+# smtp", smtpd.c; also the connection, concurrency, recipient and TLS session limits); the message size in Exim's
+# main and message logs ("<= user@example.com U=root P=local S=366 id=...", Exim spec "Log line flags": S=).
+_NOT_A_REPLY = re.compile(r"\b(?:port\s*[:=]?|limit exceeded:|s=)\s*$", re.IGNORECASE)
 _TAIL = 48  # characters before a code that markers are looked for in: bounds the work on a long line
 # RFC 3463 class.subject.detail; not part of an IP address or version number. The look-behind that keeps a
 # word character or '.' from coming before the class digit is written after that digit ('[245]' then
@@ -62,6 +63,13 @@ class ParsedReply:
     enhanced: str | None  # "5.1.1", only when its class digit agrees with `code` (or there is no code)
     lines: tuple[str, ...]  # each line's text after "NNN-"/"NNN " (the raw lines when not a reply)
     normalized: str  # "550 5.1.1 the email account ..." lowercased, whitespace collapsed, for rules
+    # A reply quoted inside other text (a bounce, a log line, a queue listing): the reply alone, normalized the same
+    # way, without the quoting MTA's words around it ("host x said:", "refused to talk to me:", "Diagnostic-Code:
+    # smtp;" before it, what follows its paragraph or closes the bracket it stands in after it): what a rule written
+    # for the reply itself ('^521 5.3.2 service currently unavailable$') is matched against too. Postfix's "(in reply
+    # to RCPT TO command)" is kept: it names the command, and rules read it ('( \(in reply to mail from command\)|$)').
+    # "" when the text is the reply (its code leads it) or carries no code.
+    quoted: str = ""
 
     @property
     def reply_class(self) -> int | None:
@@ -165,6 +173,7 @@ def parse(text: object) -> ParsedReply:
     raw = text if isinstance(text, str) else str(text)
     raw_lines = raw.splitlines() or [""]
     first = raw_lines[0] if len(raw_lines) == 1 else next((ln for ln in raw_lines if ln.strip()), "")
+    embedded = False
     m = _REPLY_LINE.match(first)
     code: int | None = None
     lines: list[str]
@@ -186,7 +195,7 @@ def parse(text: object) -> ParsedReply:
         if m is None:  # "999 hi" is a bad code, not an embedded one
             found, idx, col = _embedded_code(raw_lines)
             if found is not None:
-                code = found
+                code, embedded = found, True
                 search_from = "\n".join([raw_lines[idx][col:], *raw_lines[idx + 1:]])
         if code is None:
             search_from = raw
@@ -199,4 +208,32 @@ def parse(text: object) -> ParsedReply:
     body = _collapse(body[:MAX_TEXT])
     prefix = (f"{code} {enhanced}" if enhanced else str(code)) if code is not None else enhanced or ""
     normalized = f"{prefix} {body}" if prefix and body else prefix or body
-    return ParsedReply(raw, code, enhanced, tuple(lines), normalized)
+    quoted = _quoted(search_from, prefix, enhanced, _open_brackets(raw_lines[idx][:col])) if embedded else ""
+    return ParsedReply(raw, code, enhanced, tuple(lines), normalized, quoted)
+
+
+_PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
+
+
+def _open_brackets(before: str) -> int:
+    """How many round brackets the text before a code leaves open ("status=deferred (host x said: 550 ...")."""
+    return max(0, before.count("(") - before.count(")"))
+
+
+def _quoted(after_code: str, prefix: str, enhanced: str | None, opened: int) -> str:
+    """The reply that starts at an embedded code, normalized (see ParsedReply.quoted): up to the end of its paragraph
+    (a bounce quotes it in a paragraph of its own, folded over indented lines; what follows a blank line is not it),
+    or, when it stands inside brackets (a log line's "status=bounced (...)", postqueue -p's "(...)" line), up to the
+    bracket that closes them."""
+    text = _PARAGRAPH_END.split(after_code[:MAX_TEXT], 1)[0]
+    if opened:
+        depth = opened
+        for i, char in enumerate(text):
+            depth += 1 if char == "(" else -1 if char == ")" else 0
+            if depth < opened:
+                text = text[:i]
+                break
+    body = _collapse(text)
+    if enhanced and body.startswith(enhanced):
+        body = body[len(enhanced):].lstrip()
+    return f"{prefix} {body}" if body else prefix
