@@ -36,6 +36,9 @@ from probe.model import Context, Decision, Reason
 # IPv4), IPv6 addresses. Possessive, so that a run without '@' or '.' is given up at once.
 _NOT_WORDS = re.compile(r"(?:https?://|www\.)\S*|(?<!\S)[^\s@]*+@\S*|\b[a-z0-9-]++(?:\.[a-z0-9-]++)+"
                         r"|\b[0-9a-f]*+(?::[0-9a-f]*+){2,}")
+# A DSN field's type (RFC 3464 §2.3.6, §2.1.2: "Diagnostic-Code: smtp; 550 ...", "X-Postfix;", "Remote-MTA: dns;"): it
+# names the kind of the text after it, it is none of that text's words ('smtp' of every quoted reply is no evidence)
+_DSN_TYPE = re.compile(r"(?<![\w-])(?:smtp|dns|rfc822|utf-8|x-[a-z0-9-]+);")
 # Words of two or more ASCII letters, glued to no other letter, digit or '_' ('empfänger', 'sc004', 'xgemail_0008'
 # are no such words)
 _LETTERS = re.compile(r"(?<!\w)[a-z]{2,}(?!\w)")
@@ -55,6 +58,8 @@ def learned_words(text: str, firsts: AbstractSet[str] | None = None) -> tuple[st
     follow each other ('not allowed'). tools/learn_words.py learns from these. `firsts`: only the pairs whose first
     word is one of these (the learned pairs' first words, when looking learned words up: a pair that cannot be
     learned is not worth building)."""
+    if ";" in text:
+        text = _DSN_TYPE.sub(" ", text)
     single = _LETTERS.findall(words_only(text))
     pairs = pairwise(single) if firsts is None else ((a, b) for a, b in pairwise(single) if a in firsts)
     return tuple(dict.fromkeys([*single, *(f"{a} {b}" for a, b in pairs)]))

@@ -53,6 +53,17 @@ def test_a_reply_that_leads_its_text_is_not_quoted() -> None:
     assert parse("connect to mx.example.net[192.0.2.1]:25: Connection refused").quoted == ""
 
 
+def test_a_dsn_fields_type_is_no_word_of_the_reply() -> None:
+    """"Diagnostic-Code: smtp; ..." (RFC 3464 §2.3.6): 'smtp' says what kind of text follows. The learned words once
+    read it as the reply's, and with 'forwarding' leaned to network_error a reply that said nothing of the network
+    (the Exim spec's own :fail: text, "Special items in redirection lists", as Exim answers RCPT with it)."""
+    reply = "550 Gone away, no forwarding address"
+    alone = classify(reply, "bounce")
+    for quoted in (f"Diagnostic-Code: smtp; {reply}", f"Diagnostic-Code: smtp;{reply}"):
+        said = classify(quoted, "bounce")
+        assert said.reason is alone.reason and said.reason.value != "network_error", said.to_dict()["decided_by"]
+
+
 def test_the_message_size_in_exims_log_is_no_reply_code() -> None:
     """Exim's main and message logs give the size as S= (Exim spec, "Log line flags"): "S=366" is no 3xx reply. A
     message log pasted whole (exim -Mvl) was read as "accepted (only the reply class (3xx) is known)"."""
