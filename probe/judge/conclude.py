@@ -71,9 +71,10 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     if catch_all is None:
         catch_all = catch_all_of(record)
     contradicted = {**_contradicted_by_vrfy(record), **(_contradicted_by_vrfy(walk.retry) if walk.retry else {})}
+    random_too = bool(contradicted) and bool(catch_all)  # the host accepted the random address too
     if contradicted:
-        walk.finding(_contradiction_finding(record.host, contradicted, random_accepted=bool(catch_all)))
-        if catch_all:  # the random address came after them in the transaction
+        walk.finding(_contradiction_finding(record, contradicted, random_accepted=bool(catch_all)))
+        if catch_all:  # a host that contradicts itself: its acceptance of the random address proves nothing
             catch_all = None
     trigger = _stopped_checking_after(record)
     if trigger is not None:
@@ -107,6 +108,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             result = catchall.accepted_by_catch_all(result, a.domain)
         if d.reason is Reason.ACCEPTED and (said := contradicted.get(a.smtp_form)):
             result = _contradicted(result, said)
+        elif d.reason is Reason.ACCEPTED and random_too and result.verdict is Verdict.DELIVERABLE:
+            result = _accepted_beside_contradictions(result)
         elif d.reason is Reason.ACCEPTED and a.smtp_form == trigger:
             result = _stopped_checking(result, record)
         elif d.reason is Reason.ACCEPTED and primaries and result.verdict is Verdict.DELIVERABLE:
@@ -163,10 +166,16 @@ def _contradicted_by_vrfy(record: SessionRecord) -> dict[str, str]:
     return out
 
 
-def _contradiction_finding(host: str, contradicted: dict[str, str], *, random_accepted: bool) -> Finding:
+def _contradiction_finding(record: SessionRecord, contradicted: dict[str, str], *, random_accepted: bool) -> Finding:
+    host = record.host
     said = "; ".join(f"{address}: {words}" for address, words in contradicted.items())
-    random = (" The random address, asked after them in the same transaction, was accepted too, so whether the "
-              "domain accepts any address is unknown." if random_accepted else "")
+    alone = record.catch_all_address in record.rechecked
+    random = ("" if not random_accepted else
+              " The random address was accepted too, asked in a transaction of its own as well, so whether the "
+              "domain accepts any address is unknown, and no acceptance of this host proves a mailbox: Postfix "
+              "answers every recipient so when a DISCARD action has matched this client or its sender."
+              if alone else " The random address, asked after them in the same transaction, was accepted too, so "
+              "whether the domain accepts any address is unknown.")
     return Finding("rcpt-contradicts-vrfy", Severity.WARNING, (
         f"{host} accepted at RCPT what it refused to VRFY ({said}): those acceptances are not its word on the "
         "mailboxes. Postfix answers so once an access table's DISCARD action has matched a recipient: it "
@@ -188,8 +197,24 @@ def _contradicted(result: AddressResult, said: str) -> AddressResult:
                  "server contradicts itself, so the acceptance proves nothing about the mailbox."),
         remediation=("VRFY checked the address alone; RCPT may not have: Postfix accepts every recipient of a "
                      "transaction without checking it once an access table's DISCARD action has matched an "
-                     "earlier one (and then discards the message), and some servers accept first and bounce "
-                     "later. Expect the mailbox not to exist; confirm with the domain's administrator or the "
+                     "earlier one, the client or the sender (and then discards the message), and some servers "
+                     "accept first and bounce later. Expect the mailbox not to exist; confirm with the domain's "
+                     "administrator or the owner of the address."))
+
+
+def _accepted_beside_contradictions(result: AddressResult) -> AddressResult:
+    """An acceptance from a host that accepted the random address too and refused at VRFY an address it accepted
+    at RCPT: Postfix after an access(5) DISCARD that matched the client or the sender (smtpd_client_restrictions,
+    smtpd_sender_restrictions) answers 250 to every recipient of every transaction, checking none."""
+    host = result.host or "the server"
+    return _unproven(
+        result,
+        meaning=(f"{host} accepted this address, but it also accepted a random address that cannot exist, and "
+                 "accepted at RCPT an address that its VRFY refused: its acceptances are not its word on the "
+                 "mailboxes, so this one proves nothing about this mailbox."),
+        remediation=("Postfix answers every RCPT with 250 without checking it once an access table's DISCARD "
+                     "action has matched the client or the sender (and then discards the message); or the "
+                     "domain accepts any address. Confirm the mailbox with the domain's administrator or the "
                      "owner of the address."))
 
 

@@ -387,10 +387,12 @@ class Dialogue:
         if not accepted or address is None:
             return
         answers = await self._alone(mail, address, reserve=1)  # keep one non-mail command for a VRFY
-        if answers is None or answers.reply is None or 200 <= answers.reply.code < 300:
-            return  # accepted alone too: a catch-all indeed (or the server said no more, or no budget was left)
+        if answers is None or answers.reply is None:
+            return  # the server said no more, or no budget was left
         self.record.rechecked[address] = first
         self.record.catch_all = answers
+        if 200 <= answers.reply.code < 300:
+            return  # accepted alone too: a catch-all, or a server that checks no recipient of this client's
         for key in accepted:
             answer = await self._alone(mail, key)
             if answer is not None:
