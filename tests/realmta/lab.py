@@ -65,6 +65,9 @@ HOSTS = {
     "exim-nopipe": 41, "postfix-encrypt": 42, "postfix-ptr": 43, "postfix-errors": 44,
     "postfix-noutf8": 45, "postfix-encrypt-old": 46, "postfix-soft": 47, "postfix-defer": 48, "postfix-vsender": 49, "exim-max": 51,
     "exim-admin": 52, "exim-debian": 53,
+    "postfix-size": 75, "postfix-senders": 76, "postfix-revptr": 77, "postfix-policy": 78, "postfix-rfc821": 79,
+    "postfix-nopipe": 80, "postfix-anyuser": 81, "postfix-authonly": 82, "postfix-softpolicy": 83, "postscreen-bare": 27,
+    "postfix-forbid": 84,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
     # an Exim admin's policies (tests/realmta/test_lab_exim_policy.py); postgrey with a whitelisted client
@@ -137,6 +140,10 @@ SCENARIOS: dict[str, list[str]] = {
     "debian": ["postfix-debian"],  # Postfix as Debian configures it: mynetworks 127.0.0.0/8 (the probe is in it)
     "relayed": ["postfix-debian"],  # the same host, a domain it does not serve (a trusted client may relay)
     "soft450": ["postfix-450"],  # pf users, unknown_local_recipient_reject_code = 450
+    "sized": ["postfix-size"], "senders": ["postfix-senders"], "revptr": ["postfix-revptr"],
+    "policy": ["postfix-policy"], "rfc821": ["postfix-rfc821"], "nopipe": ["postfix-nopipe"],
+    "anyuser": ["postfix-anyuser"], "authonly": ["postfix-authonly"], "softpolicy": ["postfix-softpolicy"],
+    "bare": ["postscreen-bare"], "forbid": ["postfix-forbid"],
     "tls13": ["postfix-tls13"], "ccert": ["postfix-ccert"], "askccert": ["postfix-askccert"],
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
@@ -146,6 +153,13 @@ POSTFIX_ACCESS = {  # RFC 3463's names for X.2.2 and X.2.1, in access(5) form
     "full@pf.lab.test": "452 4.2.2 Mailbox full",
     "disabled@pf.lab.test": "550 5.2.1 Mailbox disabled, not accepting messages",
 }
+
+# access(5) actions without text (Postfix words the replies) on policy.lab.test (and softpolicy.lab.test, the same
+# with soft_bounce = yes): check_client_access keyed on the probe's source address (its last octet in the lab's
+# block), check_sender_access on its MAIL FROM
+CLIENT_ACTIONS = {200: "REJECT", 201: "DEFER", 206: "DISCARD"}
+SENDER_ACTIONS = {"reject@probe.lab.test": "REJECT", "hold@probe.lab.test": "HOLD", "warn@probe.lab.test": "WARN",
+                  "filter@probe.lab.test": "FILTER smtp:[192.0.2.1]:25"}
 
 
 LabProbe = Callable[..., Awaitable[Report]]  # the lab_probe fixture (tests/realmta/conftest.py)
@@ -423,7 +437,9 @@ class Lab:
                                                    "encrypt", "encryptold", "ptr", "errors", "noutf8", "soft",
                                                    "vsender", "access", "rhsbl",
                                                    "debian", "soft450", "tls13", "ccert", "askccert",
-                                                   "samepref", "cnamemx", "implicit", "split", "dual", "greywhite")]
+                                                   "samepref", "cnamemx", "implicit", "split", "dual", "greywhite",
+                                                   "sized", "senders", "revptr", "policy", "rfc821", "nopipe",
+                                                   "anyuser", "authonly", "softpolicy", "bare", "forbid")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
@@ -432,6 +448,8 @@ class Lab:
                   "smtpd_helo_restrictions=reject_non_fqdn_helo_hostname,reject_unknown_helo_hostname",
                   "smtpd_sender_restrictions=reject_unknown_sender_domain")
         policy = f"inet:{self.ip('postgrey')}:{self.port}"
+        policy_maps = (f"smtpd_client_restrictions=check_client_access,texthash:{root / 'maps' / 'clients'}",
+                       f"smtpd_sender_restrictions=check_sender_access,texthash:{root / 'maps' / 'sender-actions'}")
         listeners = [
             Listener(self.ip("postfix")),
             Listener(self.ip("postfix-novrfy"), ("disable_vrfy_command=yes",)),
@@ -501,6 +519,26 @@ class Lab:
             Listener(self.ip("postfix-ccert"), ("smtpd_tls_security_level=encrypt", "smtpd_tls_req_ccert=yes",
                                               *self._tls_options("postfix-ccert"))),
             Listener(self.ip("postfix-askccert"), ("smtpd_tls_ask_ccert=yes", *self._tls_options("postfix-askccert"))),
+            Listener(self.ip("postfix-size"), ("message_size_limit=1048576",)),
+            Listener(self.ip("postfix-senders"), (
+                "smtpd_reject_unlisted_sender=yes", "smtpd_sender_restrictions=reject_non_fqdn_sender",
+                f"smtpd_recipient_restrictions=reject_non_fqdn_recipient,check_recipient_access,texthash:{root / 'maps' / 'access'}")),
+            Listener(self.ip("postfix-revptr"), ("smtpd_peername_lookup=yes",
+                                                 "smtpd_client_restrictions=reject_unknown_reverse_client_hostname")),
+            Listener(self.ip("postfix-policy"), policy_maps),
+            Listener(self.ip("postfix-softpolicy"), (*policy_maps, "soft_bounce=yes")),
+            Listener(self.ip("postfix-rfc821"), ("strict_rfc821_envelopes=yes", "smtpd_helo_required=yes")),
+            Listener(self.ip("postfix-nopipe"), ("smtpd_discard_ehlo_keywords=pipelining",
+                                                 "smtpd_sender_restrictions=reject_unauth_pipelining",
+                                                 "smtpd_data_restrictions=reject_unauth_pipelining")),
+            Listener(self.ip("postfix-anyuser"), ("local_recipient_maps=",)),
+            Listener(self.ip("postfix-forbid"), ("smtpd_forbid_unauth_pipelining=yes",)),
+            Listener(self.ip("postfix-authonly"), ("smtpd_sasl_auth_enable=yes", "smtpd_tls_auth_only=yes",
+                                                   f"cyrus_sasl_config_path={root / 'sasl'}")),
+            Listener(self.ip("postscreen-bare"), (
+                "postscreen_bare_newline_enable=yes", "postscreen_non_smtp_command_enable=yes",
+                "postscreen_greet_wait=1s", "postscreen_cache_map=btree:$data_directory/postscreen_bare"),
+                postscreen=True),
             Listener(self.ip("tls-valid"), self._tls_options("tls-valid")),
             Listener(self.ip("tls-expired"), self._tls_options("tls-expired", expired=True)),
             Listener(self.ip("tls-wrongname"), self._tls_options("tls-wrongname", name="mx.elsewhere.test")),
@@ -515,6 +553,9 @@ class Lab:
         (root / "maps" / "postscreen").write_text("127.0.0.0/8 reject\n")
         (root / "maps" / "rcpt-actions").write_text(texthash({
             "void@access.lab.test": "DISCARD"}))
+        (root / "maps" / "clients").write_text(texthash({f"{self.block}.{octet}": action
+                                                          for octet, action in CLIENT_ACTIONS.items()}))
+        (root / "maps" / "sender-actions").write_text(texthash(SENDER_ACTIONS))
         (root / "maps" / "senders").write_text(texthash({"<>": "REJECT"}))
         (root / "maps" / "relay-rcpt").write_text(texthash({"alice@backup.lab.test": "ok",
                                                             "postmaster@backup.lab.test": "ok"}))
