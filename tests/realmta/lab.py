@@ -67,7 +67,7 @@ HOSTS = {
     "exim-admin": 52, "exim-debian": 53,
     "postfix-size": 75, "postfix-senders": 76, "postfix-revptr": 77, "postfix-policy": 78, "postfix-rfc821": 79,
     "postfix-nopipe": 80, "postfix-anyuser": 81, "postfix-authonly": 82, "postfix-softpolicy": 83, "postscreen-bare": 27,
-    "postfix-forbid": 84,
+    "postfix-forbid": 84, "postfix-earlypolicy": 85,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
     # an Exim admin's policies (tests/realmta/test_lab_exim_policy.py); postgrey with a whitelisted client
@@ -144,6 +144,7 @@ SCENARIOS: dict[str, list[str]] = {
     "policy": ["postfix-policy"], "rfc821": ["postfix-rfc821"], "nopipe": ["postfix-nopipe"],
     "anyuser": ["postfix-anyuser"], "authonly": ["postfix-authonly"], "softpolicy": ["postfix-softpolicy"],
     "bare": ["postscreen-bare"], "forbid": ["postfix-forbid"],
+    "earlypolicy": ["postfix-earlypolicy"],
     "tls13": ["postfix-tls13"], "ccert": ["postfix-ccert"], "askccert": ["postfix-askccert"],
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
@@ -439,7 +440,8 @@ class Lab:
                                                    "debian", "soft450", "tls13", "ccert", "askccert",
                                                    "samepref", "cnamemx", "implicit", "split", "dual", "greywhite",
                                                    "sized", "senders", "revptr", "policy", "rfc821", "nopipe",
-                                                   "anyuser", "authonly", "softpolicy", "bare", "forbid")]
+                                                   "anyuser", "authonly", "softpolicy", "bare", "forbid",
+                                                   "earlypolicy")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",
@@ -527,6 +529,7 @@ class Lab:
                                                  "smtpd_client_restrictions=reject_unknown_reverse_client_hostname")),
             Listener(self.ip("postfix-policy"), policy_maps),
             Listener(self.ip("postfix-softpolicy"), (*policy_maps, "soft_bounce=yes")),
+            Listener(self.ip("postfix-earlypolicy"), (*policy_maps, "smtpd_delay_reject=no")),
             Listener(self.ip("postfix-rfc821"), ("strict_rfc821_envelopes=yes", "smtpd_helo_required=yes")),
             Listener(self.ip("postfix-nopipe"), ("smtpd_discard_ehlo_keywords=pipelining",
                                                  "smtpd_sender_restrictions=reject_unauth_pipelining",

@@ -5,7 +5,7 @@
 - revptr.lab.test: reject_unknown_reverse_client_hostname (a PTR is enough; no forward confirmation);
 - policy.lab.test: check_client_access keyed on the probe's source address and check_sender_access on its MAIL FROM,
   access(5) actions without text (lab.CLIENT_ACTIONS, lab.SENDER_ACTIONS); softpolicy.lab.test: the same with
-  soft_bounce = yes;
+  soft_bounce = yes; earlypolicy.lab.test: with smtpd_delay_reject = no;
 - rfc821.lab.test: strict_rfc821_envelopes = yes and smtpd_helo_required = yes; nopipe.lab.test: PIPELINING not
   advertised (smtpd_discard_ehlo_keywords) and reject_unauth_pipelining; forbid.lab.test:
   smtpd_forbid_unauth_pipelining = yes; sized.lab.test: message_size_limit;
@@ -98,17 +98,22 @@ async def test_a_client_discard_makes_no_acceptance_a_mailbox(lab: Lab, lab_prob
 async def test_access_actions_without_text(lab: Lab, lab_probe: LabProbe) -> None:
     """check_client_access DEFER: "450 4.7.1 <unknown[IP]>: Client host rejected: Access denied" to each RCPT: a
     refusal of this client by the site's policy, not greylisting (no retry gets through). REJECT under soft_bounce
-    = yes: "454 4.7.1 ...", the same. check_sender_access HOLD, WARN and FILTER accept the mail (it waits in the
+    = yes: "454 4.7.1 ...", the same; with smtpd_delay_reject = no (earlypolicy.lab.test) REJECT and DEFER answer
+    the connection: a 554 or a 450 greeting, and no command is asked. check_sender_access HOLD, WARN and FILTER accept the mail (it waits in the
     hold queue, is logged, goes to another transport): what RCPT says of the mailboxes stands."""
-    for domain, action, code in (("policy", "DEFER", 450), ("softpolicy", "REJECT", 454)):
+    for domain, action, code, greeting in (("policy", "DEFER", 450, False), ("softpolicy", "REJECT", 454, False),
+                                           ("earlypolicy", "REJECT", 554, True), ("earlypolicy", "DEFER", 450, True)):
         source = _source(lab, action)
         report = await lab_probe(f"alice@{domain}.lab.test", source_ip=source)
         assert (report.status, report.reason, report.exit_code) == (
-            DomainStatus.REFUSES_THIS_CLIENT, Reason.POLICY_REJECTED, ExitCode.WARNING), action
+            DomainStatus.REFUSES_THIS_CLIENT, Reason.POLICY_REJECTED, ExitCode.WARNING), (domain, action)
         (alice,) = report.addresses
-        assert alice.text == f"{code} 4.7.1 <unknown[{source}]>: Client host rejected: Access denied"
+        status = "5.7.1" if code >= 500 else "4.7.1"
+        assert alice.text == f"{code} {status} <unknown[{source}]>: Client host rejected: Access denied"
         assert (alice.verdict, alice.reason, alice.retry_after_s) == (Verdict.UNKNOWN, Reason.POLICY_REJECTED, None)
         assert "greylist" not in alice.meaning.lower() + alice.remediation.lower()
+        if greeting:  # smtpd_delay_reject = no: the client restrictions answer the connection itself
+            assert [s.command for s in report.sessions[0].steps][:2] == [None, "QUIT"]
     for sender in ("hold", "warn", "filter"):
         report = await lab_probe("alice@policy.lab.test", "nobody@policy.lab.test",
                                  mail_from=f"{sender}@probe.lab.test")
@@ -179,3 +184,15 @@ async def test_postscreen_bare_newline_and_non_smtp_tests_are_passed(lab: Lab, l
     assert (again.addresses[0].verdict, again.addresses[0].code) == (Verdict.DELIVERABLE, 250)
     log = (lab.root / "postfix" / "postfix.log").read_text(errors="replace")
     assert "BARE NEWLINE" not in log and "NON-SMTP COMMAND" not in log
+
+
+async def test_auth_only_under_tls_on_port_25_is_no_concern_of_the_probe(lab_probe: LabProbe) -> None:
+    """smtpd_sasl_auth_enable = yes with smtpd_tls_auth_only = yes on port 25: AUTH is offered only after STARTTLS.
+    The probe never logs in, and a receiving MX needs no login: it reports the server as it is, and nothing about
+    AUTH is a finding or a refusal."""
+    for starttls, offered in (("auto", True), ("never", False)):
+        report = await lab_probe("alice@authonly.lab.test", starttls=starttls)
+        assert (report.status, report.addresses[0].verdict) == (DomainStatus.ACCEPTS_MAIL, Verdict.DELIVERABLE)
+        assert ("AUTH" in report.sessions[0].extensions) is offered
+        assert not [c for c in _commands(report) if c.startswith("AUTH")]
+        assert not [f for f in report.findings if "AUTH" in f.message]
