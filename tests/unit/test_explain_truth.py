@@ -401,3 +401,12 @@ def test_gmail_like_reputation_words_from_other_services_are_not_explained_as_gm
     assert d.reason.value == "bad_reputation"
     assert "Gmail" not in d.meaning
     assert "postmaster.google.com" not in d.remediation
+
+
+def test_a_loop_is_not_answered_with_check_reachability_and_retry() -> None:
+    """Postal's '550 Loop detected' (github:postalserver/postal app/lib/smtp_server/client.rb) was told to 'check
+    that the destination host is reachable on port 25 ... and retry': the host answered, and a retry loops again."""
+    e = entry("550 Loop detected", "after-DATA")
+    assert e["reason"] == "network_error"
+    assert not e["remediation"].startswith("Reply to the end of DATA: Check that the destination host is reachable")
+    assert "For a loop, fix the forwarding or MX routing" in e["remediation"]
