@@ -37,7 +37,8 @@ _TUPLE_REST = re.compile(r",\s*b?['\"]")  # smtplib's (code, message) tuple: "(5
 # Numbers after a marker that are no reply code: JavaMail's "..., port: 587, response: 421 ..."; the count in
 # Postfix smtpd's anvil warnings ("Message delivery request rate limit exceeded: 334 from x[192.0.2.1] for service
 # smtp", smtpd.c; also the connection, concurrency, recipient and TLS session limits); the message size in Exim's
-# main and message logs ("<= user@example.com U=root P=local S=366 id=...", Exim spec "Log line flags": S=).
+# main and message logs ("<= user@example.com U=root P=local S=366 id=...": S= in the Exim spec's chapter "Log
+# files", "Summary of fields in log lines").
 _NOT_A_REPLY = re.compile(r"\b(?:port\s*[:=]?|limit exceeded:|s=)\s*$", re.IGNORECASE)
 _TAIL = 48  # characters before a code that markers are looked for in: bounds the work on a long line
 # RFC 3463 class.subject.detail; not part of an IP address or version number. The look-behind that keeps a

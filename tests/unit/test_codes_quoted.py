@@ -65,8 +65,8 @@ def test_a_dsn_fields_type_is_no_word_of_the_reply() -> None:
 
 
 def test_the_message_size_in_exims_log_is_no_reply_code() -> None:
-    """Exim's main and message logs give the size as S= (Exim spec, "Log line flags"): "S=366" is no 3xx reply. A
-    message log pasted whole (exim -Mvl) was read as "accepted (only the reply class (3xx) is known)"."""
+    """Exim's main and message logs give the size as S= (the Exim spec's "Summary of fields in log lines"): "S=366"
+    is no 3xx reply. A message log pasted whole (exim -Mvl) was read as "accepted (only the reply class (3xx) is known)"."""
     arrival = "2026-12-08 00:02:24 1xaice-00058B-0l <= sender@example.org U=root P=local S=366 id=1@example.org"
     assert parse(arrival).code is None
     message_log = ("2026-12-08 00:02:28 Received from sender@example.org U=root P=local S=370 id=1@example.org\n"
