@@ -108,12 +108,16 @@ def test_dovecot_not_from_trusted_ip_is_not_explained_as_burl_only() -> None:
     # Google's table (support.google.com/a/answer/3726730), decided by the generic excessive-volume rule
     ("550 5.4.5 Daily user sending limit exceeded. For more information on Gmail sending limits go to "
      "https://support.google.com/a/answer/166852", "MAIL"),
+    # Exchange Online's NDR as its senders post it (a bad_reputation rule that also covers the 451 4.7.650 rate limit)
+    ("550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. For more information please "
+     "go to http://go.microsoft.com/fwlink/?LinkId=526653 AS(7230)", "RCPT"),
 ])
-def test_a_5xx_rate_limit_is_not_said_to_be_retried_by_the_senders_mta(text: str, context: str) -> None:
+def test_a_5xx_rate_or_reputation_limit_is_not_said_to_be_retried_by_the_senders_mta(text: str, context: str) -> None:
     """RFC 5321 §4.2.1: after a 5yz reply the client SHOULD NOT repeat the request, and a sending MTA bounces the
     message (§6.1) rather than queueing it for a retry (§4.5.4.1 is for transient failures)."""
     e = entry(text, context)
-    assert e["reason"] == "rate_limited"
+    assert e["reason"] in ("rate_limited", "bad_reputation")
+    assert "retry later" not in e["remediation"].lower()
     remediation = e["remediation"].lower()
     assert "let your mta retry" not in remediation and "let your server retry" not in remediation
     assert "5xx" in remediation
