@@ -119,6 +119,16 @@ def console(argv: Sequence[str] | None = None) -> None:
         gc.freeze()
 
 
+def _usage_hint(exc: click.UsageError) -> str:
+    """What to do when pasted text was read as an option: a bounce line that starts with '-' (Sendmail's '-----
+    The following addresses had permanent fatal errors -----') holds blanks, which no option name does."""
+    name = exc.option_name if isinstance(exc, click.NoSuchOption) else ""
+    if not any(ch.isspace() for ch in name):
+        return ""
+    command = exc.ctx.info_name if exc.ctx is not None and exc.ctx.info_name else "explain"
+    return f"; text that starts with '-' goes after --: smtp-probe {command} -- '{name}'"
+
+
 def _run_console(argv: Sequence[str] | None) -> None:
     """console() without its collector settings: click run, its errors turned into exit codes."""
     try:
@@ -128,7 +138,8 @@ def _run_console(argv: Sequence[str] | None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         sys.exit(int(ExitCode.UNKNOWN))
     except click.UsageError as exc:  # one line, not click's usage + hint + blank + message
-        click.echo(f"smtp-probe: {' '.join(exc.format_message().split())} (see --help)", err=True)
+        message, hint = " ".join(exc.format_message().split()), _usage_hint(exc)
+        click.echo(f"smtp-probe: {message.rstrip('.') + hint if hint else message} (see --help)", err=True)
         sys.exit(int(ExitCode.UNKNOWN))
     except click.ClickException as exc:
         click.echo(f"smtp-probe: {exc.format_message()}", err=True)

@@ -19,6 +19,18 @@ def test_usage_error_is_one_line(run_cli: Any) -> None:
     assert result.err.startswith("smtp-probe: ") and "--bogus" in result.err and "(see --help)" in result.err
 
 
+def test_pasted_text_read_as_an_option_says_to_put_double_dash_before_it(run_cli: Any) -> None:
+    """A bounce's section line starts with '-' (Sendmail's savemail.c: '----- The following addresses had permanent
+    fatal errors -----'): click reads it as an unknown option; the one-line error says how to pass it, and that way
+    works."""
+    line = "----- The following addresses had permanent fatal errors -----"
+    result = run_cli("explain", line)
+    assert result.exit_code == 3 and len(result.err.splitlines()) == 1, result.err
+    assert f"smtp-probe explain -- '{line}'" in result.err
+    assert run_cli("explain", "--", line).exit_code == 0
+    assert "goes after --" not in run_cli("explain", "--bogus", "252").err  # a mistyped option gets click's hint
+
+
 @pytest.mark.parametrize("args", [
     ("--warning", "-1"), ("--critical", "-0.5"), ("--cert-warning", "-3"), ("--cert-critical", "-1"),
     ("--warning", "5", "--critical", "1"), ("--cert-warning", "7", "--cert-critical", "21"),
