@@ -114,6 +114,15 @@ async def test_access_actions_without_text(lab: Lab, lab_probe: LabProbe) -> Non
         assert "greylist" not in alice.meaning.lower() + alice.remediation.lower()
         if greeting:  # smtpd_delay_reject = no: the client restrictions answer the connection itself
             assert [s.command for s in report.sessions[0].steps][:2] == [None, "QUIT"]
+    # check_sender_access REJECT: "554 5.7.1 <reject@...>: Sender address rejected: Access denied": the site's
+    # table, not the sender domain's DNS (the probe advised "a MAIL FROM address whose domain exists, has MX or A
+    # records"; probe.lab.test has them)
+    report = await lab_probe("alice@policy.lab.test", mail_from="reject@probe.lab.test")
+    assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.SENDER_REJECTED)
+    (alice,) = report.addresses
+    assert alice.text == "554 5.7.1 <reject@probe.lab.test>: Sender address rejected: Access denied"
+    assert "access table refuses this MAIL FROM" in alice.meaning and "does not resolve" not in alice.meaning
+    assert "MX or A records" not in alice.remediation and "another MAIL FROM" in alice.remediation
     for sender in ("hold", "warn", "filter"):
         report = await lab_probe("alice@policy.lab.test", "nobody@policy.lab.test",
                                  mail_from=f"{sender}@probe.lab.test")
