@@ -101,11 +101,18 @@ def _status(m: re.Match[str]) -> str:
     return found if ".0" not in found else f"{int(m.group(1))}.{int(m.group(2))}.{int(m.group(3))}"
 
 
+# A reply code with something before it on its line, right before a status code: "Response: 550 5.1.1 ..." inside a
+# reply of its own (Exim's sender verification quotes the sender's server so: "550-Response: 550 5.1.1 <x>: ...
+# User unknown" then "550 Sender verify failed"). That status is the quoted reply's, not this one's.
+_QUOTED_REPLY_BEFORE = re.compile(r"\S.*?(?<![\w.])[245][0-9]{2}[ -]$")
+
+
 def _find_enhanced(text: str, code: int | None) -> str | None:
     klass = None if code is None else str(code // 100)
     for m in _ENHANCED.finditer(text):
         if klass is not None:
-            if m.group(1) == klass:
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            if m.group(1) == klass and not _QUOTED_REPLY_BEFORE.match(text, line_start, m.start()):
                 return _status(m)
             continue
         # No basic code: only trust a status standing at a line start or after "Status:".

@@ -91,6 +91,23 @@ async def test_exim_sender_verification_refuses_the_probes_sender(lab_probe: Lab
     assert (report.addresses[0].verdict, report.exit_code) == (Verdict.DELIVERABLE, ExitCode.OK)
 
 
+async def test_exim_sender_callout_quotes_the_senders_server_whose_status_is_not_the_recipients(
+        lab: Lab, lab_probe: LabProbe) -> None:
+    """`require verify = sender/callout`, --from an address Postfix (the sender's MX) does not know: Exim quotes
+    Postfix's answer ("550-Response: 550 5.1.1 <...>: Recipient address rejected: User unknown ...") in its own
+    reply, which has no status code. The probe gave alice that 5.1.1 ("alice@... unknown (sender_rejected, 550
+    5.1.1)", JSON "enhanced": "5.1.1"): a bad-mailbox code for a mailbox nobody asked about. A new sender each run
+    (Exim caches callout results, and says "Previous (cached) callout verification failure" then)."""
+    sender = f"nobody-{secrets.token_hex(4)}@pf.lab.test"
+    report = await lab_probe("alice@eximcallout.lab.test", mail_from=sender)
+    (alice,) = report.addresses
+    assert f"550-Response: 550 5.1.1 <{sender}>: Recipient address rejected: User unknown" in (alice.text or "")
+    assert (alice.verdict, alice.reason, alice.code, alice.enhanced) == (
+        Verdict.UNKNOWN, Reason.SENDER_REJECTED, 550, None)
+    assert report.status is DomainStatus.REFUSES_THIS_CLIENT
+    assert "5.1.1" not in report.summary
+
+
 async def test_exim_connect_acl_refuses_at_the_greeting(lab_probe: LabProbe) -> None:
     """acl_smtp_connect `deny` and `drop` (cPanel's "Your host is not allowed to connect to this server."): Exim greets
     with 550 and the session ends there. The domain refuses this client (WARNING), the address is unknown: true,

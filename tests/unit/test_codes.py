@@ -38,6 +38,11 @@ def test_multiline_reply() -> None:
         ("5.1.1: mailbox unknown", None, "5.1.1"),  # at the very start, nothing before it
         ("", None, None),
         ("HTTP/1.1 400 Bad Request", None, None),
+        # Exim's sender verification quotes the sender's server: its 5.1.1 is that reply's, not this one's
+        ("550-Verification failed for <x@example.org>\n550-Response: 550 5.1.1 <x@example.org>: User unknown\n"
+         "550 Sender verify failed", 550, None),
+        # a quoted reply that is the line's text (Exim's recipient callout) is about this recipient: it stands
+        ("550-Callout verification failed:\n550 550 5.1.1 <x@example.org>: Recipient address rejected", 550, "5.1.1"),
     ],
 )
 def test_codes_found(text: str, code: int | None, enhanced: str | None) -> None:
