@@ -60,3 +60,16 @@ async def test_greylisting_does_not_promise_a_mailbox_that_vrfy_denies(lab_probe
     assert ("answered VRFY for this address with 550 5.1.1 (user_unknown): past the deferral, expect RCPT to be "
             "refused the same way") in nobody.remediation
     assert "answered VRFY" not in alice.remediation  # 252, or still greylisted: nothing said of the mailbox
+
+
+async def test_a_retry_within_postgreys_delay_is_greylisted_again_and_said_so(lab_probe: LabProbe) -> None:
+    """--retry-greylist shorter than postgrey's --delay (postgrey states no delay, so the probe waits its whole
+    allowance): the retry is greylisted again, and the report says so and what to do (a longer --retry-greylist),
+    never that the address is deliverable or refused."""
+    report = await lab_probe("alice@grey.lab.test", mail_from=_new_sender(), retry_greylist_s=GREYLIST_DELAY_S / 10)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason, [a["code"] for a in alice.attempts]) == (
+        Verdict.RISKY, Reason.GREYLISTED, [450, 450])
+    assert alice.attempts[1]["waited_s"] < GREYLIST_DELAY_S
+    assert "Still greylisted" in alice.remediation and "longer --retry-greylist" in alice.remediation
+    assert report.exit_code == 1
