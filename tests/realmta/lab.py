@@ -73,6 +73,7 @@ HOSTS = {
     # an Exim admin's policies (tests/realmta/test_lab_exim_policy.py); postgrey with a whitelisted client
     "exim-policy": 90, "exim-closed": 91, "exim-dropped": 92, "exim-perhost": 93, "exim-heloverify": 94,
     "postgrey-white": 95, "postfix-greywhite": 96, "client-noptr": 97,  # a source address for the probe (no PTR)
+    "exim-mailacl": 99,
     "nowhere": 98,
 }
 # exim-policy's statements (Lab._start_exim_policies): domain -> (ACL verb, its conditions and message)
@@ -134,6 +135,7 @@ SCENARIOS: dict[str, list[str]] = {
     **{d: ["exim-policy"] for d in EXIM_POLICY_DOMAINS},
     "eximclosed": ["exim-closed"], "eximdropped": ["exim-dropped"],  # acl_smtp_connect deny / drop for 127.0.0.0/8
     "eximperhost": ["exim-perhost"],  # smtp_accept_max_per_host = 1
+    "eximmailacl": ["exim-mailacl"],  # acl_smtp_mail: deny hosts = 127.0.0.0/8 (the MAIL command refused)
     "eximheloverify": ["exim-heloverify"],  # helo_verify_hosts = *
     "greywhite": ["postfix-greywhite"],  # pf users behind a postgrey whose client whitelist holds 127.0.0.0/8
     "down": ["nowhere"],  # its one MX host runs no mail server (connection refused)
@@ -637,7 +639,8 @@ class Lab:
         domain; a `require` (which denies when any condition fails) lives in an ACL of its own that lets other
         domains pass (`require acl = policy_NAME`), so the admin's statement is written as they write it. A
         ratelimit of 0 is exceeded by the first event (deterministic). message_size_limit = 10M (SIZE advertised).
-        Beside it: acl_smtp_connect refusing 127.0.0.0/8 with deny (exim-closed) and drop (exim-dropped),
+        Beside it: acl_smtp_connect refusing 127.0.0.0/8 with deny (exim-closed) and drop (exim-dropped), acl_smtp_mail
+        denying it (exim-mailacl),
         smtp_accept_max_per_host = 1 (exim-perhost), helo_verify_hosts = * (exim-heloverify)."""
         statements, nested = [], []
         for name, (verb, body) in EXIM_POLICIES.items():
@@ -663,6 +666,8 @@ class Lab:
                                          "          message = Your host is not allowed to connect to this server.\n"
                                          "  accept\n\n"))
         self._start_exim("exim-perhost", ["eximperhost.lab.test"], "smtp_accept_max_per_host = 1")
+        self._start_exim("exim-mailacl", ["eximmailacl.lab.test"], "acl_smtp_mail = acl_check_mail",
+                         extra_acls="acl_check_mail:\n  deny    hosts = 127.0.0.0/8\n  accept\n\n")
         self._start_exim("exim-heloverify", ["eximheloverify.lab.test"], "helo_verify_hosts = *")
 
     def _start_exim_debian(self) -> None:

@@ -5,7 +5,8 @@ EXIM_POLICIES): is each thing the probe says true of that server?
   per sender; `deny hosts =`; `require verify = reverse_host_lookup`, `= sender`, `= sender/callout`, `= helo`;
   dnslists with the admin's own message and with none), message_size_limit = 10M;
 - exim-closed / exim-dropped: acl_smtp_connect deny / drop for 127.0.0.0/8, cPanel's message;
-- exim-perhost: smtp_accept_max_per_host = 1; exim-heloverify: helo_verify_hosts = *;
+- exim-perhost: smtp_accept_max_per_host = 1; exim-heloverify: helo_verify_hosts = *; exim-mailacl: acl_smtp_mail
+  `deny hosts = 127.0.0.0/8`;
 - greywhite: Postfix behind a postgrey whose --whitelist-clients file lists 127.0.0.0/8.
 """
 
@@ -120,6 +121,18 @@ async def test_exim_connect_acl_refuses_at_the_greeting(lab_probe: LabProbe) -> 
         assert (report.status, report.reason, report.exit_code) == (
             DomainStatus.REFUSES_THIS_CLIENT, Reason.POLICY_REJECTED, ExitCode.WARNING), domain
         assert report.addresses[0].verdict is Verdict.UNKNOWN
+
+
+async def test_exim_mail_acl_deny_hosts(lab_probe: LabProbe) -> None:
+    """acl_smtp_mail `deny hosts = 127.0.0.0/8`: MAIL FROM:<> gets "550 Administrative prohibition". The domain
+    refuses this client (WARNING), postmaster@ was not asked and the report says so, the address is unknown."""
+    report = await lab_probe(domain="eximmailacl.lab.test")
+    assert (report.status, report.reason, report.exit_code) == (
+        DomainStatus.REFUSES_THIS_CLIENT, Reason.POLICY_REJECTED, ExitCode.WARNING)
+    assert report.postmaster is not None and (report.postmaster["command"], report.postmaster["text"]) == (
+        "MAIL FROM:<>", "550 Administrative prohibition")
+    report = await lab_probe("alice@eximmailacl.lab.test")
+    assert (report.addresses[0].verdict, report.addresses[0].command) == (Verdict.UNKNOWN, "MAIL")
 
 
 async def test_exim_per_host_connection_limit(lab: Lab, lab_probe: LabProbe) -> None:
