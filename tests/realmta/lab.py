@@ -367,6 +367,7 @@ class Lab:
             lines += [f"{domain} MX {10 * (i + 1)} mx.{host}.lab.test." for i, host in enumerate(hosts)]
         # MX walks SCENARIOS cannot say: equal preferences, a CNAME target, no MX (implicit), one host with two A
         lines += ["samepref MX 10 mx.nowhere.lab.test.", "samepref MX 10 mx.postfix.lab.test.",
+                  "samepreflive MX 10 mx.postfix.lab.test.", "samepreflive MX 10 mx.postfix-askccert.lab.test.",
                   "cnamemx MX 10 alias.cnamemx.lab.test.", "alias.cnamemx CNAME mx.postfix.lab.test.",
                   f"implicit A {self.ip('postfix')}",
                   "split MX 10 mx.split.lab.test.", f"mx.split A {self.ip('nowhere')}", f"mx.split A {self.ip('postfix')}"]
@@ -443,7 +444,7 @@ class Lab:
                                                    "samepref", "cnamemx", "implicit", "split", "dual", "greywhite",
                                                    "sized", "senders", "revptr", "policy", "rfc821", "nopipe",
                                                    "anyuser", "authonly", "softpolicy", "bare", "forbid",
-                                                   "earlypolicy")]
+                                                   "earlypolicy", "samepreflive")]
         main = postfix_main_cf(root, hostname=self.mx_name("postfix"), local_domains=local_domains,
                                alias_domains=alias_domains, cert=self._cert("postfix"),
                                relay_domains=("verify.lab.test", "unreach.lab.test", "backup.lab.test",

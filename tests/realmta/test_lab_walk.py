@@ -1,7 +1,7 @@
 """The MX walk and Postfix as admins run it, against real Postfix: what the probe says that was checked and is true.
 
 - samepref.lab.test: two MX records of the same preference, one host runs no mail server (nowhere), the other is
-  Postfix; cnamemx.lab.test: the MX target is a CNAME of Postfix's host; implicit.lab.test: no MX, an A record
+  Postfix; samepreflive.lab.test: two live Postfix listeners of the same preference; cnamemx.lab.test: the MX target is a CNAME of Postfix's host; implicit.lab.test: no MX, an A record
   (RFC 5321 §5.1 implicit MX); split.lab.test: one MX host with two A records, a dead one and Postfix's.
 - debian.lab.test: Postfix as Debian's postinst sets it up (mynetworks = 127.0.0.0/8, so the probe on loopback
   is a trusted client; smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
@@ -47,6 +47,21 @@ async def test_equal_preferences_reach_the_live_host_whatever_the_order(lab_prob
         if len(seen) == 2:
             break
     assert seen == {"mx.nowhere.lab.test", "mx.postfix.lab.test"}
+
+
+async def test_equal_preferences_both_live_stay_ok_whatever_the_order(lab_probe: LabProbe) -> None:
+    """Two live Postfix listeners at preference 10 (each with a certificate of its own name): whichever answers
+    first, the other greets the check (220) and nothing is reported of it: OK in both orders (the check adds no
+    warning of its own)."""
+    seen: set[str] = set()
+    for _ in range(40):
+        report = await lab_probe("alice@samepreflive.lab.test")
+        assert (report.addresses[0].verdict, report.exit_code) == (Verdict.DELIVERABLE, ExitCode.OK)
+        assert len(report.sessions) == 1 and not [f for f in report.findings if f.id == "mx-equal-dead"]
+        seen.add(report.sessions[0].host)
+        if len(seen) == 2:
+            break
+    assert seen == {"mx.postfix.lab.test", "mx.postfix-askccert.lab.test"}
 
 
 async def test_a_cname_mx_target_is_followed_and_said(lab_probe: LabProbe) -> None:
