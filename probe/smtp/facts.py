@@ -19,11 +19,13 @@ def random_local_part() -> str:
 
 
 def is_too_many_recipients(reply: Reply) -> bool:
-    """452 4.5.3 / "too many recipients": a limit per transaction, not an answer about the address."""
-    if reply.code != 452:
+    """452 4.5.3 / "too many recipients": a limit per transaction, not an answer about the address. A 552 saying so
+    too: RFC 821 gave the limit 552, and RFC 5321 §4.5.3.1.10 says clients SHOULD treat that 552 as temporary (real
+    Exim sends "552 too many recipients" past recipients_max with recipients_max_reject = true)."""
+    if reply.code not in (452, 552):
         return False
     text = " ".join(reply.lines).lower()
-    return text.startswith("4.5.3") or "too many recipients" in text
+    return text.startswith(f"{reply.code // 100}.5.3") or "too many recipients" in text
 
 
 def parse_extensions(ehlo: Reply) -> dict[str, str]:

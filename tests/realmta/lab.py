@@ -73,7 +73,7 @@ HOSTS = {
     # an Exim admin's policies (tests/realmta/test_lab_exim_policy.py); postgrey with a whitelisted client
     "exim-policy": 90, "exim-closed": 91, "exim-dropped": 92, "exim-perhost": 93, "exim-heloverify": 94,
     "postgrey-white": 95, "postfix-greywhite": 96, "client-noptr": 97,  # a source address for the probe (no PTR)
-    "exim-mailacl": 99,
+    "exim-mailacl": 99, "exim-hostreject": 100, "exim-rcptmax": 101, "exim-rcptmaxreject": 102,
     "nowhere": 98,
 }
 # exim-policy's statements (Lab._start_exim_policies): domain -> (ACL verb, its conditions and message)
@@ -83,6 +83,8 @@ EXIM_POLICIES: dict[str, tuple[str, tuple[str, ...]]] = {
                                "Please try again later.", "ratelimit = 0 / 1h / strict / per_rcpt")),
     # per sender, an admin's (exim-users, mail-archive.com/exim-users@exim.org/msg44684.html)
     "eximratesender": ("deny", ("message = Rate limited", "ratelimit = 0 / 1h / per_rcpt / strict / $sender_address")),
+    # Bytemark Symbiosis's exim4 ACL (symbiosis.d/10-acl/50-acl-check-rcpt/50-verify-recipient)
+    "eximunknown": ("require", ("message = Unknown user", "verify = recipient")),
     "eximhosts": ("deny", ("hosts = 127.0.0.0/8",)),  # no message: Exim's own words
     "eximrdns": ("require", ("verify = reverse_host_lookup",)),  # the lab's DNS has no PTR records
     "eximvsender": ("require", ("verify = sender",)),
@@ -135,6 +137,8 @@ SCENARIOS: dict[str, list[str]] = {
     **{d: ["exim-policy"] for d in EXIM_POLICY_DOMAINS},
     "eximclosed": ["exim-closed"], "eximdropped": ["exim-dropped"],  # acl_smtp_connect deny / drop for 127.0.0.0/8
     "eximperhost": ["exim-perhost"],  # smtp_accept_max_per_host = 1
+    "eximhostreject": ["exim-hostreject"],  # host_reject_connection = 127.0.0.0/8
+    "eximrcptmax": ["exim-rcptmax"], "eximrcptmaxreject": ["exim-rcptmaxreject"],  # recipients_max = 2 (_reject)
     "eximmailacl": ["exim-mailacl"],  # acl_smtp_mail: deny hosts = 127.0.0.0/8 (the MAIL command refused)
     "eximheloverify": ["exim-heloverify"],  # helo_verify_hosts = *
     "greywhite": ["postfix-greywhite"],  # pf users behind a postgrey whose client whitelist holds 127.0.0.0/8
@@ -667,6 +671,10 @@ class Lab:
                                          "          message = Your host is not allowed to connect to this server.\n"
                                          "  accept\n\n"))
         self._start_exim("exim-perhost", ["eximperhost.lab.test"], "smtp_accept_max_per_host = 1")
+        self._start_exim("exim-hostreject", ["eximhostreject.lab.test"], "host_reject_connection = 127.0.0.0/8")
+        self._start_exim("exim-rcptmax", ["eximrcptmax.lab.test"], "recipients_max = 2")
+        self._start_exim("exim-rcptmaxreject", ["eximrcptmaxreject.lab.test"],
+                         "recipients_max = 2\nrecipients_max_reject = true")
         self._start_exim("exim-mailacl", ["eximmailacl.lab.test"], "acl_smtp_mail = acl_check_mail",
                          extra_acls="acl_check_mail:\n  deny    hosts = 127.0.0.0/8\n  accept\n\n")
         self._start_exim("exim-heloverify", ["eximheloverify.lab.test"], "helo_verify_hosts = *")

@@ -6,7 +6,8 @@ EXIM_POLICIES): is each thing the probe says true of that server?
   dnslists with the admin's own message and with none), message_size_limit = 10M;
 - exim-closed / exim-dropped: acl_smtp_connect deny / drop for 127.0.0.0/8, cPanel's message;
 - exim-perhost: smtp_accept_max_per_host = 1; exim-heloverify: helo_verify_hosts = *; exim-mailacl: acl_smtp_mail
-  `deny hosts = 127.0.0.0/8`;
+  `deny hosts = 127.0.0.0/8`; exim-hostreject: host_reject_connection; exim-rcptmax(reject): recipients_max = 2
+  (with recipients_max_reject = true);
 - greywhite: Postfix behind a postgrey whose --whitelist-clients file lists 127.0.0.0/8.
 """
 
@@ -121,6 +122,37 @@ async def test_exim_connect_acl_refuses_at_the_greeting(lab_probe: LabProbe) -> 
         assert (report.status, report.reason, report.exit_code) == (
             DomainStatus.REFUSES_THIS_CLIENT, Reason.POLICY_REJECTED, ExitCode.WARNING), domain
         assert report.addresses[0].verdict is Verdict.UNKNOWN
+
+
+async def test_exim_recipients_max_with_452_and_552(lab_probe: LabProbe) -> None:
+    """recipients_max = 2: the third RCPT of a transaction gets "452 too many recipients", or with
+    recipients_max_reject = true "552 too many recipients". RFC 5321 §4.5.3.1.10: a client SHOULD treat that 552
+    (RFC 821's code for the limit) as temporary. The probe asked the addresses past the limit again only after a
+    452; after the 552 it said nobody@ "unknown (rate_limited, 552)", "a 5xx bounced the message", and the random
+    address unanswered, though Exim answers both in a new transaction: nobody@ does not exist (550 Unrouteable
+    address). Now both are asked again, and both servers give the same, true, answers."""
+    for domain in ("eximrcptmax", "eximrcptmaxreject"):
+        report = await lab_probe(f"alice@{domain}.lab.test", f"bob@{domain}.lab.test", f"nobody@{domain}.lab.test")
+        alice, bob, nobody = report.addresses
+        assert (alice.verdict, bob.verdict, alice.catch_all) == (Verdict.DELIVERABLE, Verdict.DELIVERABLE, False)
+        assert (nobody.verdict, nobody.reason, nobody.text) == (
+            Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, "550 Unrouteable address"), domain
+        too_many = [s.text for s in report.sessions[0].steps if "too many recipients" in (s.text or "")]
+        assert too_many and too_many[0].startswith("452" if domain == "eximrcptmax" else "552")
+        assert report.exit_code is ExitCode.CRITICAL
+
+
+async def test_exim_host_reject_connection_and_an_unknown_user_message(lab_probe: LabProbe) -> None:
+    """host_reject_connection = 127.0.0.0/8: "554 SMTP service not available" at the greeting is a refusal of this
+    client (not a domain without mail), WARNING. Bytemark Symbiosis's `require message = Unknown user / verify =
+    recipient`: "550 Unknown user" is no such mailbox."""
+    report = await lab_probe(domain="eximhostreject.lab.test")
+    assert report.sessions[0].steps[0].text == "554 SMTP service not available"
+    assert (report.status, report.exit_code) == (DomainStatus.REFUSES_THIS_CLIENT, ExitCode.WARNING)
+    report = await lab_probe("alice@eximunknown.lab.test", "nobody@eximunknown.lab.test")
+    alice, nobody = report.addresses
+    assert (alice.verdict, nobody.verdict, nobody.reason, nobody.text) == (
+        Verdict.DELIVERABLE, Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, "550 Unknown user")
 
 
 async def test_exim_mail_acl_deny_hosts(lab_probe: LabProbe) -> None:

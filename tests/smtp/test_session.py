@@ -275,7 +275,11 @@ def test_too_many_recipients_is_told_apart_from_a_full_mailbox() -> None:
     assert is_too_many_recipients(Reply(452, ("4.5.3 Too many recipients",)))
     assert is_too_many_recipients(Reply(452, ("Error: too many recipients",)))
     assert not is_too_many_recipients(Reply(452, ("4.2.2 Mailbox full",)))
-    assert not is_too_many_recipients(Reply(552, ("5.5.3 Too many recipients",)))
+    # RFC 5321 §4.5.3.1.10: RFC 821's 552 for the limit SHOULD be treated as temporary (Exim's recipients_max_reject)
+    assert is_too_many_recipients(Reply(552, ("5.5.3 Too many recipients",)))
+    assert is_too_many_recipients(Reply(552, ("too many recipients",)))
+    assert not is_too_many_recipients(Reply(552, ("5.2.2 Mailbox full",)))
+    assert not is_too_many_recipients(Reply(550, ("5.5.3 Too many recipients",)))
 
 
 @pytest.mark.parametrize("pipelining", [False, True])
