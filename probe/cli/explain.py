@@ -44,11 +44,8 @@ def explain_command(items: tuple[str, ...], context: str | None, host: str | Non
     if not items:
         return fail("explain needs a code or a reply line, e.g. `smtp-probe explain 252` (see --help)")
     try:
-        if context is not None or host is not None:
-            from probe.diagnosis.classifier import classify
-
-            data = classify("\n".join(items), context, host=host).to_dict()
-            comparison = False
+        if context is not None or host is not None:  # one reply, its lines given apart or together
+            data, comparison = explain.entry("\n".join(items), context, host=host), False
         elif len(items) == 1:
             data, comparison = explain.entry(items[0]), False
         else:

@@ -49,7 +49,7 @@ def _context_view(code_entry: CodeEntry | None, enh_entry: EnhancedEntry | None)
     return view
 
 
-def entry(code_or_line: str, context: str | Context | None = None) -> dict[str, Any]:
+def entry(code_or_line: str, context: str | Context | None = None, *, host: str | None = None) -> dict[str, Any]:
     """The explain entry for '252', '5.7.26', '550 5.1.1' or a pasted reply (SPEC.md explain fields).
 
     Raises InputError (one line) for anything that is not a code, an enhanced code or a reply.
@@ -70,7 +70,7 @@ def entry(code_or_line: str, context: str | Context | None = None) -> dict[str, 
         raise InputError(f"{text[:40]!r} is neither a reply code (252) nor an enhanced status code (5.7.26)")
     parsed = parse(text)
     # Text without any code (a provider's error table, a DSN line, a log excerpt) is judged by its words.
-    diag = diagnose(parsed, ctx, use_rules=not bare)
+    diag = diagnose(parsed, ctx, host=host, use_rules=not bare)
     cat = default()
     code_entry = cat.codes.get(parsed.code) if parsed.code is not None else None
     enh_entry = None
@@ -91,9 +91,13 @@ def entry(code_or_line: str, context: str | Context | None = None) -> dict[str, 
 
 
 def _sender_advice(code_entry: CodeEntry | None, diag: Diagnosis, ctx: Context | None) -> str | None:
-    """The code's advice to someone whose mail bounced with it, when it speaks of the reason diagnosed: a 552
-    whose words say 'Virus found' is no size or quota problem, so 552's size advice would mislead there.
-    A code whose own reason is unknown (550, 554) has advice that names the usual causes, and always fits."""
+    """The advice to someone whose mail bounced with the reply: the reason's own (reasons.toml `bounced`) when it
+    has one; else the code's, when it speaks of the reason diagnosed: a 552 whose words say 'Virus found' is no size
+    or quota problem, so 552's size advice would mislead there. A code whose own reason is unknown (550, 554) has
+    advice that names the usual causes, and always fits."""
+    texts = default().reason_texts.get(diag.reason)
+    if texts is not None and texts.bounced:
+        return texts.bounced
     if code_entry is None or not code_entry.sender:
         return None
     note = code_entry.contexts.get(ctx) if ctx is not None else None

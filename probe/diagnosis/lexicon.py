@@ -175,5 +175,6 @@ def words_decide(cat: Catalogue, verdict: WordsVerdict) -> tuple[str, str, Decis
     reason's texts (reasons.toml), the meaning saying what decided in the words of the Decision (its summary, worked
     out once for both)."""
     decision = verdict.decision()
-    meaning, remediation = cat.reason_texts.get(verdict.reason, ("", ""))
+    texts = cat.reason_texts.get(verdict.reason)
+    meaning, remediation = (texts.meaning, texts.remediation) if texts is not None else ("", "")
     return f"{meaning} Decided by {verdict.lead}{decision.summary}.", remediation, decision

@@ -31,6 +31,19 @@ def test_pasted_text_read_as_an_option_says_to_put_double_dash_before_it(run_cli
     assert "goes after --" not in run_cli("explain", "--bogus", "252").err  # a mistyped option gets click's hint
 
 
+def test_explain_with_a_context_or_host_gives_the_whole_entry(run_cli: Any) -> None:
+    """`explain --context ...` printed the bare diagnosis: no title, and no advice for mail that bounced."""
+    reply = ("450 4.2.0 <bob@example.net>: Recipient address rejected: Greylisted, see "
+             "http://postgrey.schweikert.ch/help/example.net.html")  # postgrey's greylist_text
+    data = json.loads(run_cli("explain", "--json", "--context", "bounce", reply).out)
+    assert data["title"] and data["context"] == "bounce" and "Action: delayed" in data["sender"]
+    text = run_cli("explain", "--context", "bounce", reply).out
+    assert "If your mail bounced with it" in text
+    gmail = json.loads(run_cli("explain", "--json", "--host", "gmail-smtp-in.l.google.com",
+                               "550 5.7.1 blocked").out)
+    assert "Gmail" in gmail["provider"]  # the host still names the provider
+
+
 @pytest.mark.parametrize("args", [
     ("--warning", "-1"), ("--critical", "-0.5"), ("--cert-warning", "-3"), ("--cert-critical", "-1"),
     ("--warning", "5", "--critical", "1"), ("--cert-warning", "7", "--cert-critical", "21"),

@@ -414,3 +414,18 @@ def test_a_loop_is_not_answered_with_check_reachability_and_retry() -> None:
     assert e["reason"] == "network_error"
     assert not e["remediation"].startswith("Reply to the end of DATA: Check that the destination host is reachable")
     assert "For a loop, fix the forwarding or MX routing" in e["remediation"]
+
+
+GREYLISTED = ("450 4.2.0 <bob@example.net>: Recipient address rejected: Greylisted, see "
+              "http://postgrey.schweikert.ch/help/example.net.html")  # postgrey's greylist_text
+
+
+def test_a_greylisting_reply_in_a_bounce_is_not_told_there_is_nothing_to_fix() -> None:
+    """Mail that bounced with a greylisting reply was not retried as the greylist expects (or the report is only a
+    delay warning, RFC 3464 §2.3.3 'Action: delayed'); 'nothing to fix: a real MTA retries' was all it was told."""
+    e = entry(GREYLISTED, "bounce")
+    assert e["reason"] == "greylisted"
+    assert "nothing to fix" not in e["remediation"].lower()
+    bounced = e["sender"]
+    assert "Action: delayed" in bounced and "same IP" in bounced and "retries 4xx" in bounced
+

@@ -28,6 +28,7 @@ from probe.diagnosis.catalogue.entries import (
 )
 from probe.diagnosis.catalogue.literals import required_literals
 from probe.diagnosis.catalogue.parsing import (
+    ReasonTexts,
     parse,
     parse_codes,
     parse_enhanced,
@@ -373,9 +374,10 @@ class Catalogue:
         return result
 
     @property
-    def reason_texts(self) -> dict[Reason, tuple[str, str]]:
-        """(meaning, remediation) of each reason the lexicon can give, for when it decided (reasons.toml)."""
-        result: dict[Reason, tuple[str, str]] = self._get("reasons.toml", parse_reason_texts, {})
+    def reason_texts(self) -> dict[Reason, ReasonTexts]:
+        """What reasons.toml says of each reason the lexicon can give: meaning and remediation for when words
+        decided, and the advice to someone whose mail bounced with such a reply."""
+        result: dict[Reason, ReasonTexts] = self._get("reasons.toml", parse_reason_texts, {})
         return result
 
     @property

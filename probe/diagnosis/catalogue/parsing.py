@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from probe.diagnosis.catalogue.entries import (
     DETAIL_SLOT,
@@ -501,15 +501,24 @@ def parse_evidence(text: str | dict[str, Any]) -> Evidence:
     return Evidence(favours, disfavours, numbers["bonus"], numbers["penalty"], numbers["threshold"])
 
 
-def parse_reason_texts(text: str | dict[str, Any]) -> dict[Reason, tuple[str, str]]:
-    """reasons.toml text -> {reason: (meaning, remediation)}: what to say when the lexicon decided."""
-    out: dict[Reason, tuple[str, str]] = {}
+class ReasonTexts(NamedTuple):
+    """What reasons.toml says of a reason."""
+
+    meaning: str  # what a reply giving it means, when words (not a rule) decided
+    remediation: str  # what to do then
+    bounced: str | None = None  # to someone whose mail bounced with such a reply, when the code's own advice is not it
+
+
+def parse_reason_texts(text: str | dict[str, Any]) -> dict[Reason, ReasonTexts]:
+    """reasons.toml text -> {reason: its texts}: what to say when the lexicon decided, and to whom mail bounced."""
+    out: dict[Reason, ReasonTexts] = {}
     for i, t in enumerate(array_of_tables(parse(text, "reasons.toml"), "reason", "reasons.toml")):
         place = Place(f"reasons.toml reason[{i}] ({t.get('id')})")
-        place.known(t, {"id", "meaning", "remediation"})
+        place.known(t, {"id", "meaning", "remediation", "bounced"})
         reason = place.reason(t, "id")
         assert reason is not None
         if reason in out:
             raise place.fail("duplicate reason")
-        out[reason] = (place.req(t, "meaning"), place.req(t, "remediation"))
+        out[reason] = ReasonTexts(place.req(t, "meaning"), place.req(t, "remediation"),
+                                  place.text(t, "bounced", required=False))
     return out
