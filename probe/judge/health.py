@@ -9,10 +9,10 @@ The exit-code policy, in one place (each rule has a test in tests/unit/test_heal
   → one UNKNOWN check, exit 3, nothing else is judged.
 * SPEC.md defaults, when no expectation is given: the domain accepts mail and every
   address is deliverable → 0 OK; only transient or uncertain results (greylisting,
-  ANY 4xx reply including a 4xx/421 banner, 252, catch-all/risky, unknown verdicts)
-  → 1 WARNING; permanent failures (undeliverable, does not accept mail, no such
-  domain, unreachable) → 2 CRITICAL. A failing MX host while the domain still
-  accepts mail through another one is WARNING. With `--expect`, observations are
+  ANY 4xx reply including a 4xx/421 banner, 252, catch-all/risky, unknown verdicts, a server
+  that greeted and then went quiet past --timeout) → 1 WARNING; permanent failures
+  (undeliverable, does not accept mail, no such domain, unreachable) → 2 CRITICAL. A failing
+  MX host while the domain still accepts mail through another one is WARNING. With `--expect`, observations are
   reported but count as OK: the expectations alone decide.
 * `refuses_this_client` (the MX hosts answered but refused this client by policy: postscreen,
   a blocklist, reputation, a rate limit at connect or EHLO) → 1 WARNING. The servers are up and

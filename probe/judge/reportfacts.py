@@ -42,15 +42,24 @@ def steps_of(session: Session, *contexts: Context) -> list[Step]:
 
 
 def transient_unreachable(report: Report) -> bool:
-    """Unreachable only because the servers said "not now": a transient reason, or every reply that
-    ended a session was a 4xx (421 banner included)."""
+    """Unreachable only because the servers said "not now": a transient reason, or every session that got a
+    reply ended with a 4xx (421 banner included), or went quiet past --timeout after a 2xx greeting."""
     if report.status is not DomainStatus.UNREACHABLE:
         return False
     if report.reason in TRANSIENT_REASONS:
         return True
-    last_replies = [[s for s in session.steps if s.code is not None][-1:] for session in report.sessions]
-    ended = [replies[0] for replies in last_replies if replies]
-    return bool(ended) and all(is_4xx(s) for s in ended)
+    spoke = [session for session in report.sessions if any(s.code is not None for s in session.steps)]
+    return bool(spoke) and all(went_quiet(session) or is_4xx([s for s in session.steps if s.code is not None][-1])
+                               for session in spoke)
+
+
+def went_quiet(session: Session) -> bool:
+    """The server greeted (2xx) and then sent no reply within the probe's --timeout: slow or tarpitting (an Exim
+    ACL's `delay`, a deliberately slow server), which RFC 5321 §4.5.3.2 lets take minutes per command, so a sender
+    that waits may still deliver: uncertain, not a failure."""
+    banner = next((s for s in session.steps if s.context is Context.BANNER), None)
+    return (session.outcome == "timeout" and banner is not None and banner.code is not None
+            and 200 <= banner.code < 300)
 
 
 def any_reply(report: Report) -> bool:

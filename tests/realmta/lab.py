@@ -83,6 +83,9 @@ EXIM_POLICIES: dict[str, tuple[str, tuple[str, ...]]] = {
                                "Please try again later.", "ratelimit = 0 / 1h / strict / per_rcpt")),
     # per sender, an admin's (exim-users, mail-archive.com/exim-users@exim.org/msg44684.html)
     "eximratesender": ("deny", ("message = Rate limited", "ratelimit = 0 / 1h / per_rcpt / strict / $sender_address")),
+    # a tarpit: the Exim spec's ratelimit example slows senders down with `warn ... delay = ...s` (the ACL's delay
+    # modifier); 8 s is past the lab probe's --timeout
+    "eximdelay": ("warn", ("delay = 8s",)),
     # Bytemark Symbiosis's exim4 ACL (symbiosis.d/10-acl/50-acl-check-rcpt/50-verify-recipient)
     "eximunknown": ("require", ("message = Unknown user", "verify = recipient")),
     "eximhosts": ("deny", ("hosts = 127.0.0.0/8",)),  # no message: Exim's own words

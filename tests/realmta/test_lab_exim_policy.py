@@ -155,6 +155,20 @@ async def test_exim_host_reject_connection_and_an_unknown_user_message(lab_probe
         Verdict.DELIVERABLE, Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN, "550 Unknown user")
 
 
+async def test_exim_tarpit_past_the_timeout_is_uncertain_not_critical(lab_probe: LabProbe) -> None:
+    """`warn delay = 8s` in the RCPT ACL, the probe's --timeout 2 s: Exim greets and answers EHLO, then nothing of
+    the pipelined group arrives before the timeout. The probe said CRITICAL ("no mail server gave a definitive
+    answer", as for a dead host), yet RFC 5321 §4.5.3.2 gives a sender minutes for MAIL and RCPT, and one that
+    waits delivers: nothing is known, WARNING, and the advice is to raise --timeout."""
+    report = await lab_probe("alice@eximdelay.lab.test", timeout_s=2.0)
+    (session,) = report.sessions
+    assert (session.outcome, session.steps[0].code) == ("timeout", 220)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason) == (Verdict.UNKNOWN, Reason.NETWORK_ERROR)
+    assert "higher --timeout" in alice.remediation
+    assert (report.status, report.exit_code) == (DomainStatus.UNREACHABLE, ExitCode.WARNING)
+
+
 async def test_exim_mail_acl_deny_hosts(lab_probe: LabProbe) -> None:
     """acl_smtp_mail `deny hosts = 127.0.0.0/8`: MAIL FROM:<> gets "550 Administrative prohibition". The domain
     refuses this client (WARNING), postmaster@ was not asked and the report says so, the address is unknown."""
