@@ -27,11 +27,18 @@ async def check_equal_peers(walk: Walk, answered: MxHost, untried: list[MxHost],
     if not peers or left <= 0 or options.proxy is not None:  # through a proxy, a direct connection is not asked for
         return
 
+    async def greet(peer: MxHost, ip: str) -> tuple[bool, str] | None:
+        async with limiter.slot(peer.host, ip):
+            return await greeting_of(ip, peer.port, min(options.timeout_s, left), local_host=options.source_ip,
+                                     refusal_counts=True)
+
     async def check(peer: MxHost) -> tuple[MxHost, tuple[bool, str] | None]:
         ip = peer.addresses[0]
-        async with limiter.slot(peer.host, ip):
-            return peer, await greeting_of(ip, peer.port, min(options.timeout_s, left), local_host=options.source_ip,
-                                           refusal_counts=True)
+        key = f"{ip} {peer.port} {options.source_ip or ''}"  # once per run (a batch's domains share their hosts)
+        pending = limiter.greetings.get(key)
+        if pending is None:
+            pending = limiter.greetings[key] = asyncio.ensure_future(greet(peer, ip))
+        return peer, await asyncio.shield(pending)  # a probe cut short by its deadline leaves it to the others
 
     for peer, said in await asyncio.gather(*(check(p) for p in peers)):
         if said is None:

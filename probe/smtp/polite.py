@@ -7,7 +7,8 @@ limit), and after a 421 or a 4.7.x rate-limit reply both the host name and the
 address are left alone for a while, doubling up to `max_backoff_s`.
 
 It also carries the run's cache of source-address audits (`audits`), so a batch
-audits this machine's echoed public address once, not once per target.
+audits this machine's echoed public address once, not once per target, and of the greeting checks of
+untried equal-preference MX hosts (`greetings`), so each is connected to once.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class HostLimiter:
     _hosts: dict[str, _HostState] = field(default_factory=dict)
     # source IP -> the (running or finished) audit of it, for this run only (probe.run.reachability)
     audits: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    # "IP PORT" -> the (running or finished) greeting check of an MX host no walk tried (probe.run.peercheck), for
+    # this run only: a batch of domains served by the same equal-preference hosts connects to each once
+    greetings: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
     @asynccontextmanager
     async def slot(self, host: str, address: str | None = None) -> AsyncIterator[None]:
