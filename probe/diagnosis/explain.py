@@ -91,11 +91,12 @@ def entry(code_or_line: str, context: str | Context | None = None, *, host: str 
 
 
 def _sender_advice(code_entry: CodeEntry | None, diag: Diagnosis, ctx: Context | None) -> str | None:
-    """The advice to someone whose mail bounced with the reply: the reason's own (reasons.toml `bounced`) when it
-    has one; else the code's, when it speaks of the reason diagnosed: a 552 whose words say 'Virus found' is no size
-    or quota problem, so 552's size advice would mislead there. A code whose own reason is unknown (550, 554) has
-    advice that names the usual causes, and always fits."""
-    texts = default().reason_texts.get(diag.reason)
+    """The advice to someone whose mail bounced with the reply: the reason's own (reasons.toml `bounced`) when the
+    words gave the reason and it has one; else the code's, when it speaks of the reason diagnosed: a 552 whose
+    words say 'Virus found' is no size or quota problem, so 552's size advice would mislead there. A code whose own
+    reason is unknown (550, 554) has advice that names the usual causes, and always fits."""
+    by_words = diag.decided_by is not None and diag.decided_by.by != "code"  # a bare code never reads reasons.toml
+    texts = default().reason_texts.get(diag.reason) if by_words else None
     if texts is not None and texts.bounced:
         return texts.bounced
     if code_entry is None or not code_entry.sender:

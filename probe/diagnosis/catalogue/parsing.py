@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from probe.diagnosis.catalogue.entries import (
     DETAIL_SLOT,
@@ -501,12 +501,16 @@ def parse_evidence(text: str | dict[str, Any]) -> Evidence:
     return Evidence(favours, disfavours, numbers["bonus"], numbers["penalty"], numbers["threshold"])
 
 
-class ReasonTexts(NamedTuple):
-    """What reasons.toml says of a reason."""
+class ReasonTexts:
+    """What reasons.toml says of a reason. A plain class: a NamedTuple or dataclass costs `explain 252` start-up
+    (this module is imported by every run) for three strings."""
 
-    meaning: str  # what a reply giving it means, when words (not a rule) decided
-    remediation: str  # what to do then
-    bounced: str | None = None  # to someone whose mail bounced with such a reply, when the code's own advice is not it
+    __slots__ = ("bounced", "meaning", "remediation")
+
+    def __init__(self, meaning: str, remediation: str, bounced: str | None = None) -> None:
+        self.meaning = meaning  # what a reply giving it means, when words (not a rule) decided
+        self.remediation = remediation  # what to do then
+        self.bounced = bounced  # to someone whose mail bounced with such a reply (ahead of the code's advice)
 
 
 def parse_reason_texts(text: str | dict[str, Any]) -> dict[Reason, ReasonTexts]:
