@@ -429,3 +429,12 @@ def test_a_greylisting_reply_in_a_bounce_is_not_told_there_is_nothing_to_fix() -
     bounced = e["sender"]
     assert "Action: delayed" in bounced and "same IP" in bounced and "retries 4xx" in bounced
 
+
+
+def test_552_too_many_recipients_is_said_to_be_treated_as_temporary() -> None:
+    """RFC 5321 §4.5.3.1.10: RFC 821 listed 552 for 'too many recipients'; clients SHOULD treat it as temporary
+    (real Exim with recipients_max_reject answers the RCPT past the limit so). It was told 'a 5xx bounced the
+    message'."""
+    e = entry("552 too many recipients", "RCPT")
+    assert e["reason"] == "rate_limited"
+    assert "4.5.3.1.10" in e["remediation"] and "552 'too many recipients' too" in e["remediation"]
