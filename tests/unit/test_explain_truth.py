@@ -438,3 +438,20 @@ def test_552_too_many_recipients_is_said_to_be_treated_as_temporary() -> None:
     e = entry("552 too many recipients", "RCPT")
     assert e["reason"] == "rate_limited"
     assert "4.5.3.1.10" in e["remediation"] and "552 'too many recipients' too" in e["remediation"]
+
+
+def test_googles_smtp_relay_host_is_google() -> None:
+    """smtp-relay.gmail.com (Google Workspace's SMTP relay service, support.google.com/a/answer/176600) was no
+    provider at all, so its refusals got no Google advice."""
+    from probe.diagnosis.classifier import detect_provider
+
+    assert detect_provider("smtp-relay.gmail.com", "550 5.7.0 Mail relay denied") == "google"
+    assert detect_provider("smtp.gmail.com", "") == "google"
+
+
+def test_a_relay_refusal_in_a_bounce_is_not_told_it_was_probing() -> None:
+    """The relay rule's advice opens 'If you are probing the domain's MX'; someone whose mail bounced with it gets
+    the reasons that apply to a delivery: a typo or stale MX, or a relay that wants authentication."""
+    e = entry("554 5.7.1 <bob@example.net>: Relay access denied", "bounce")
+    assert e["reason"] == "relay_denied"
+    assert "MX records" in e["sender"] and "authenticate" in e["sender"] and "probing" not in e["sender"]
