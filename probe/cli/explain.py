@@ -44,12 +44,10 @@ def explain_command(items: tuple[str, ...], context: str | None, host: str | Non
     if not items:
         return fail("explain needs a code or a reply line, e.g. `smtp-probe explain 252` (see --help)")
     try:
-        if context is not None or host is not None:  # one reply, its lines given apart or together
-            data, comparison = explain.entry("\n".join(items), context, host=host), False
-        elif len(items) == 1:
-            data, comparison = explain.entry(items[0]), False
-        else:
+        if len(items) > 1 and context is None and host is None:  # codes side by side
             data, comparison = explain.compare(list(items)), True
+        else:  # one code or reply; with --context or --host, its lines may be given apart
+            data, comparison = explain.entry("\n".join(items), context, host=host), False
     except (ProbeError, ValueError) as exc:
         return fail(str(exc))
     if as_json:

@@ -21,7 +21,7 @@ from probe.judge import advice, catchall, greylist, plaintext
 from probe.judge import verdicts as assess
 from probe.judge.mxcompare import disagreements, mx_verdicts
 from probe.judge.postmaster import postmaster_clause
-from probe.judge.reportfacts import named_hosts
+from probe.judge.reportfacts import at_named_hosts
 from probe.judge.unanswered import conclude_tls, conclude_unanswered, tls_refused
 from probe.judge.walk import Walk, attempt, catch_all_of, command_label, diagnose, last_exchange, to_result
 from probe.model import (
@@ -430,8 +430,7 @@ def _vrfy(record: SessionRecord, recipient: str) -> dict[str, Any] | None:
 
 
 def _summary(report: Report) -> str:
-    named = named_hosts(report)  # --mx: what the named hosts answered, not the domain's MX
-    parts = [f"{report.domain} {str(report.status).replace('_', ' ')}{f' at {named} (--mx)' if named else ''}"]
+    parts = [f"{report.domain} {str(report.status).replace('_', ' ')}{at_named_hosts(report)}"]
     for a in report.addresses:
         parts.append(f"{a.address} {a.verdict} ({a.reason})")
     return "; ".join(parts)

@@ -20,6 +20,13 @@ def named_hosts(report: Report) -> str | None:
     return ", ".join(h.host for h in report.mx)
 
 
+def at_named_hosts(report: Report) -> str:
+    """' at mx1.example.net (--mx)' after the domain or its status when the hosts were named with --mx (what they
+    answered is theirs: named_hosts), else ''."""
+    named = named_hosts(report)
+    return f" at {named} (--mx)" if named else ""
+
+
 def local_resolver_failure(report: Report) -> bool:
     """A dns_error because our resolver gave no answer at all (the runner's dns-resolver-unreachable
     finding), as opposed to a SERVFAIL/REFUSED answer about the domain."""

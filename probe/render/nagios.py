@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from probe.judge.health import Check, HealthResult
-from probe.judge.reportfacts import named_hosts, session_label
+from probe.judge.reportfacts import at_named_hosts, session_label
 from probe.model import Context, ExitCode, Report, Session
 from probe.render.safe import printable
 
@@ -93,8 +93,7 @@ def _problem_lines(checks: list[Check]) -> list[str]:
 def _detail_lines(report: Report, health: HealthResult) -> list[str]:
     """What was found, without the transcript: MX hosts, sessions, addresses, findings, expectations."""
     shown = {c.name for c in health.checks if c.status is not ExitCode.OK and c.detail}  # already quoted
-    named = named_hosts(report)  # --mx: what the named hosts answered, not the domain's MX
-    lines = [f"domain {clean(report.domain)}{f' at {clean(named)} (--mx)' if named else ''}: "
+    lines = [f"domain {clean(report.domain)}{clean(at_named_hosts(report))}: "
              f"{str(report.status).replace('_', ' ')} ({report.reason})"]
     for host in report.mx:
         addresses = ", ".join(host.addresses) or (host.error or "no address")

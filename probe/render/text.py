@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from probe.judge.health import HealthResult
-from probe.judge.reportfacts import named_hosts
+from probe.judge.reportfacts import at_named_hosts
 from probe.model import (
     AddressResult,
     Context,
@@ -76,8 +76,7 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
                 *_lines(p, width, "  ", printable(report.error)), "", p("UNKNOWN: nothing was sent (exit 3)", "dim")]
         return "\n".join(out) + "\n"
     status = str(report.status).replace("_", " ").upper()
-    named = named_hosts(report)  # --mx: what the named hosts answered, not the domain's MX
-    out.append(f"{p(report.domain, 'bold')}{f' at {named} (--mx)' if named else ''} — "
+    out.append(f"{p(report.domain, 'bold')}{at_named_hosts(report)} — "
                f"{p(status, 'bold', _STATUS_STYLE[report.status])}"
                + (f"  ({report.reason})" if report.reason != "accepted" else ""))
     out.extend(_mx_table(report, p, width))

@@ -3,7 +3,7 @@
 Senders choose among MX hosts of equal preference at random (RFC 5321 §5.1), and so does the walk. Once one host
 answers the walk stops, so a dead host of that preference was tried, and reported, only when the draw put it first:
 the same domain gave WARNING on one run and OK on the next. Each untried host of the answering host's preference now
-gets a connection (greeting, QUIT: probe.run.ipv6check.greeting_of), whichever came first, and one that does not
+gets a connection (greeting, QUIT: probe.run.greeting.greeting_of), whichever came first, and one that does not
 greet with a 2xx is a WARNING finding (mx-equal-dead), as its refused session is when it is drawn first.
 """
 
@@ -13,7 +13,7 @@ import asyncio
 
 from probe.judge.walk import Walk
 from probe.model import Finding, MxHost, ProbeOptions, Severity
-from probe.run.ipv6check import greeting_of
+from probe.run.greeting import greeting_of
 from probe.smtp.polite import HostLimiter
 
 PEERS_CHECKED = 4  # untried hosts of the answering host's preference that get a connection (the first address each)

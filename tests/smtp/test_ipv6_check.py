@@ -1,4 +1,4 @@
-"""probe.run.ipv6check.greeting_of: what a connection to an answering host's unasked IPv6 address shows (loopback ::1)."""
+"""probe.run.greeting.greeting_of: what a connection to an answering host's unasked IPv6 address shows (loopback ::1)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from probe.run.ipv6check import greeting_of
+from probe.run.greeting import greeting_of
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
