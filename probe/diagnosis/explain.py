@@ -15,6 +15,9 @@ from probe.model import Context, Diagnosis, Reason
 
 _BARE_CODE = re.compile(r"^[0-9]{3}$")
 _CODE_LIKE = re.compile(r"^[0-9.]+$")  # digits and dots only: meant as a code, so a bad one is an error
+# Postfix's log line for a message it keeps in its queue: "status=deferred (host X refused to talk to me: 521 ...)",
+# or under soft_bounce = yes "dsn=4.1.1, status=SOFTBOUNCE (host X said: 550 5.1.1 ...)" (Postfix 3.7, seen in the lab)
+_POSTFIX_KEPT = re.compile(r"\bstatus=(deferred|SOFTBOUNCE)\b")
 _ACTION = {
     2: "needs no action",
     3: "is an intermediate step, not a verdict",
@@ -87,7 +90,30 @@ def entry(code_or_line: str, context: str | Context | None = None, *, host: str 
         "contexts": _context_view(code_entry, enh_entry),
     })
     result["references"] = list(dict.fromkeys([*result["references"], *(enh_entry.references if enh_entry else ())]))
+    kept = _kept_despite_5xx(parsed.code, text)
+    if kept:
+        result["notes"] = [*result["notes"], kept]
     return result
+
+
+def _kept_despite_5xx(code: int | None, text: str) -> str | None:
+    """What a Postfix log line that keeps a message after a 5xx reply means for it: Postfix retries, although
+    retrying will not help (postconf(5) smtp_skip_5xx_greeting, soft_bounce)."""
+    kept = _POSTFIX_KEPT.search(text) if code is not None and code // 100 == 5 else None
+    if kept is None:
+        return None
+    if kept.group(1) == "SOFTBOUNCE":
+        why = ("status=SOFTBOUNCE: soft_bounce = yes is set on the sending Postfix, which keeps a message that a "
+               "5xx reply refused instead of returning it")
+    elif "refused to talk to me" in text:
+        why = ("status=deferred: the server refused at its greeting, and by default (smtp_skip_5xx_greeting = yes) "
+               "the Postfix SMTP client treats a 5xx greeting like a temporary failure: it tries the next MX host "
+               "and, when none accepts, keeps the message")
+    else:
+        return None
+    return (f"The sending Postfix logged {why}. It retries until maximal_queue_lifetime (5 days by default) and then "
+            "returns it; unless the receiver lifts the refusal, retrying will not help. Fix the cause, or remove "
+            "the message (postsuper -d QUEUE_ID) and tell the sender.")
 
 
 def _sender_advice(code_entry: CodeEntry | None, diag: Diagnosis, ctx: Context | None) -> str | None:

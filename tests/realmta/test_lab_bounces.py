@@ -96,6 +96,7 @@ class BounceLab:
     texts: dict[str, Texts]
     keeper: PostfixSender  # pfsend: keeps deferred mail
     queue_ids: dict[str, str]  # case -> its queue id in pfsend
+    soft_bounced: str  # the log line of pfsoft (soft_bounce = yes) for the user-unknown case's 550
 
 
 def _transports(lab: Lab, own: dict[str, str]) -> dict[str, str]:
@@ -152,7 +153,9 @@ def bounces(lab: Lab) -> Iterator[BounceLab]:
         for name, queue_id in keep_ids.items():
             texts[name].deferred_log = keeper.wait_log(queue_id, " status=deferred")
             texts[name].queue = keeper.queue_entry(queue_id)
-        yield BounceLab(texts, keeper, keep_ids)
+        soft = PostfixSender.start(lab, "pfsoft", transports=transports, extra_main="soft_bounce = yes\n")
+        soft_bounced = soft.wait_log(soft.send(CASES["user-unknown"].recipient), " status=SOFTBOUNCE")
+        yield BounceLab(texts, keeper, keep_ids, soft_bounced)
     finally:
         peers.stop()
 
@@ -203,6 +206,20 @@ def test_the_postscreen_refusal_is_this_clients_not_an_outage(bounces: BounceLab
         said = explain(text)
         assert said["rule"] == "postscreen-denylist", (kind, said["decided_by"])
         assert "Retry later" not in said["remediation"], kind
+
+
+def test_a_5xx_that_postfix_keeps_in_its_queue_says_why(bounces: BounceLab) -> None:
+    """Postfix keeps a message after two kinds of 5xx reply, and it waits for days: a 5xx greeting
+    (smtp_skip_5xx_greeting = yes, the default: postscreen's 521 here; logged status=deferred) and any 5xx under
+    soft_bounce = yes (the next hop's 550 for an unknown user here; logged status=SOFTBOUNCE). Explain says why it waits and that retrying will not help; it says
+    nothing of the kind for a 4xx deferral or a 5xx Postfix bounced."""
+    greeting = explain(bounces.texts["postscreen"].deferred_log)
+    assert any("smtp_skip_5xx_greeting" in note for note in greeting["notes"]), greeting["notes"]
+    assert " 550 " in bounces.soft_bounced, bounces.soft_bounced
+    soft = explain(bounces.soft_bounced)
+    assert soft["reason"] == "user_unknown" and any("soft_bounce = yes" in note for note in soft["notes"]), soft
+    for text in (bounces.texts["greylisted"].deferred_log, bounces.texts["user-unknown"].log):
+        assert not any("The sending Postfix logged" in note for note in explain(text)["notes"]), text
 
 
 def test_a_deferred_message_says_why_in_the_queue(bounces: BounceLab) -> None:
