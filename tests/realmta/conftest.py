@@ -8,12 +8,13 @@ to install them (`sudo bash tests/realmta/install.sh`, which .ci/run runs).
         report = await lab_probe("alice@exim.lab.test")         # through DNS (lab zone) and the real runner
         assert report.addresses[0].verdict is Verdict.DELIVERABLE
 
-Adding a scenario (see tests/realmta/lab.py):
-1. a host: a label and a free last octet in HOSTS; for Postfix a `Listener(self.ip(label), (-o overrides))`
-   in Lab._start_postfix, for Exim a `_start_exim(label, [domains], extra main options)` call in Lab.start;
+Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py: the daemons):
+1. a host: a label and a free last octet in HOSTS; for Postfix a `Listener(lab.ip(label), (-o overrides))`
+   in lab_postfix.start_postfix, for Exim a `start_exim(lab, label, [domains], extra main options)` call in
+   Lab.start (lab_exim.py);
 2. a domain: SCENARIOS["name"] = [its MX host labels in preference order] (served as name.lab.test);
    Postfix must also know it: add it to local_domains (hosted) or alias_domains (catch-all) there;
-3. its users and refusals: USERS / POSTFIX_ACCESS (Postfix), the users file in _start_exim (Exim). Replies
+3. its users and refusals: USERS / POSTFIX_ACCESS (lab_postfix.py), the users file in lab_exim.start_exim. Replies
    come from the servers themselves: never write a reply text the server would not send.
 """
 
@@ -29,7 +30,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # lab.py and mtaconf.py, imported by plain name
+sys.path.insert(0, str(Path(__file__).parent))  # lab.py, lab_*.py, labbase.py and mtaconf.py, imported by plain name
 
 from probe.inputs import parse_address
 from probe.judge.health import finish_report

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
-from lab import HOSTS, START_TIMEOUT_S, Lab, LabError, _bindable, _tail, wait_for_port
+from lab import HOSTS, Lab
+from labbase import START_TIMEOUT_S, LabError, _bindable, _tail, wait_for_port
 from mtaconf import Listener, postfix_main_cf, postfix_master_cf, texthash
 
 WAIT_S = 30.0  # a queue or a mailbox must show what is waited for within this (it takes well under a second)
@@ -280,7 +281,7 @@ class EximSender:
               retry: str = "*   *   F,2h,15m") -> EximSender:
         """`routes`: domain -> next hop IP; `helo_routes` the same through a transport that never says EHLO (so it
         does not see SIZE). `retry`: the retry section's rule (an empty one: a temporary failure is returned at once)."""
-        from lab import exim_binary
+        from lab_exim import exim_binary
 
         binary = exim_binary()
         assert binary is not None

@@ -1,6 +1,6 @@
 """The real-MTA lab's configuration files: Postfix (main.cf, master.cf, maps), Exim (one configure per daemon).
 
-Pure text rendering; tests/realmta/lab.py writes them under the lab's temporary directory and starts
+Pure text rendering; tests/realmta/lab_postfix.py and lab_exim.py write them under the lab's temporary directory and starts
 the daemons. Every path is under that directory, every listener on the lab's own loopback addresses:
 nothing here reads or writes the machine's own mail system (/etc/postfix, /etc/exim4, /var/spool).
 

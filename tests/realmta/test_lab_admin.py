@@ -14,7 +14,8 @@ from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Reason, Report, Severity, Verdict
 from probe.render.text import render_text
 
-from lab import SUBMISSION_PORT, Lab, LabProbe
+from lab import Lab, LabProbe
+from labbase import SUBMISSION_PORT
 
 
 def _flat_text(report: Report) -> str:

@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from probe.cli.main import cli
 
-from lab import GREYLIST_DELAY_S, Lab
+from lab import Lab
+from lab_postfix import GREYLIST_DELAY_S
 from mailers import EximSender, PostfixInstance, PostfixSender, SilentPeers, dsn_parts, free_ip
 from mtaconf import Listener
 

@@ -1,4 +1,4 @@
-"""Settings Exim admins really use, against real Exim (tests/realmta/lab.py, Lab._start_exim_admin): is each thing
+"""Settings Exim admins really use, against real Exim (tests/realmta/lab_exim.py, start_exim_admin): is each thing
 the probe says true of that server?
 
 - eximadmin.lab.test: a redirect router over an aliases file (allow_fail, allow_defer) with `gone: :fail: Gone

@@ -1,5 +1,5 @@
 """Exim as Debian ships it: exim4-config's template, configured as update-exim4.conf does for an internet site
-(tests/realmta/lab.py, Lab._start_exim_debian), TLS left as shipped. The probe connects from an address of the
+(tests/realmta/lab_exim.py, start_exim_debian), TLS left as shipped. The probe connects from an address of the
 lab's block (source_ip), not 127.0.0.1: update-exim4.conf always adds 127.0.0.1 and ::1 to relay_from_hosts
 (dc_relay_nets), whose clients the RCPT ACL accepts before any recipient check."""
 
@@ -13,7 +13,8 @@ from probe.judge.health import finish_report
 from probe.model import DomainStatus, Reason, Report, Verdict
 from probe.render.nagios import render_nagios
 
-from lab import Lab, LabProbe, debian_exim_template
+from lab import Lab, LabProbe
+from lab_exim import debian_exim_template
 
 pytestmark = pytest.mark.skipif(debian_exim_template() is None,
                                 reason="Debian's exim4-config template missing: sudo bash tests/realmta/install.sh")

@@ -1,4 +1,4 @@
-"""Refusals Exim admins configure, against real Exim (tests/realmta/lab.py, Lab._start_exim_policies and
+"""Refusals Exim admins configure, against real Exim (tests/realmta/lab_exim.py, start_exim_policies and
 EXIM_POLICIES): is each thing the probe says true of that server?
 
 - exim-policy: one RCPT ACL statement a domain (a ratelimit that defers per host, cPanel's wording; one that denies

@@ -7,7 +7,8 @@ import secrets
 
 from probe.model import Reason, Verdict
 
-from lab import GREYLIST_DELAY_S, LabProbe
+from lab import LabProbe
+from lab_postfix import GREYLIST_DELAY_S
 
 
 def _new_sender() -> str:

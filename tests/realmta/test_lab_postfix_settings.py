@@ -4,7 +4,7 @@
   addresses always pass: it refuses a domain without a dot itself);
 - revptr.lab.test: reject_unknown_reverse_client_hostname (a PTR is enough; no forward confirmation);
 - policy.lab.test: check_client_access keyed on the probe's source address and check_sender_access on its MAIL FROM,
-  access(5) actions without text (lab.CLIENT_ACTIONS, lab.SENDER_ACTIONS); softpolicy.lab.test: the same with
+  access(5) actions without text (lab_postfix.CLIENT_ACTIONS, SENDER_ACTIONS); softpolicy.lab.test: the same with
   soft_bounce = yes; earlypolicy.lab.test: with smtpd_delay_reject = no;
 - rfc821.lab.test: strict_rfc821_envelopes = yes and smtpd_helo_required = yes; nopipe.lab.test: PIPELINING not
   advertised (smtpd_discard_ehlo_keywords) and reject_unauth_pipelining; forbid.lab.test:
@@ -21,7 +21,8 @@ from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Reason, Report, Verdict
 from probe.render.text import render_text
 
-from lab import CLIENT_ACTIONS, Lab, LabProbe
+from lab import Lab, LabProbe
+from lab_postfix import CLIENT_ACTIONS
 
 
 def _flat_text(report: Report) -> str:
