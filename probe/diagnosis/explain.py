@@ -18,6 +18,9 @@ _CODE_LIKE = re.compile(r"^[0-9.]+$")  # digits and dots only: meant as a code, 
 # Postfix's log line for a message it keeps in its queue: "status=deferred (host X refused to talk to me: 521 ...)",
 # or under soft_bounce = yes "dsn=4.1.1, status=SOFTBOUNCE (host X said: 550 5.1.1 ...)" (Postfix 3.7, seen in the lab)
 _POSTFIX_KEPT = re.compile(r"\bstatus=(deferred|SOFTBOUNCE)\b")
+# one file of a repository, as the catalogue cites it: a GitHub URL, or "github:OWNER/REPO/PATH (what it says there)"
+_GITHUB_URL = re.compile(r"^https://github\.com/([^/\s]+/[^/\s]+)/blob/[^/\s]+/([^#\s]+)")
+_GITHUB_REF = re.compile(r"^github:([^/\s]+/[^/\s]+)/([^#\s]+)")
 _ACTION = {
     2: "needs no action",
     3: "is an intermediate step, not a verdict",
@@ -89,11 +92,23 @@ def entry(code_or_line: str, context: str | Context | None = None, *, host: str 
         "sender": _sender_advice(code_entry, diag, ctx),
         "contexts": _context_view(code_entry, enh_entry),
     })
-    result["references"] = list(dict.fromkeys([*result["references"], *(enh_entry.references if enh_entry else ())]))
+    result["references"] = _distinct_references([*result["references"], *(enh_entry.references if enh_entry else ())])
     kept = _kept_despite_5xx(parsed.code, text)
     if kept:
         result["notes"] = [*result["notes"], kept]
     return result
+
+
+def _distinct_references(references: list[str]) -> list[str]:
+    """The references once each: a repository's file cited twice (its GitHub URL by a rule, "github:..." with what it
+    says there by a code entry) is listed once, where it comes first, in the form that says the most."""
+    kept: dict[object, str] = {}
+    for ref in references:
+        found = _GITHUB_URL.match(ref) or _GITHUB_REF.match(ref)
+        key: object = (found.group(1).lower(), found.group(2)) if found else ref
+        if key not in kept or (" (" in ref and " (" not in kept[key]):
+            kept[key] = ref
+    return list(kept.values())
 
 
 def _kept_despite_5xx(code: int | None, text: str) -> str | None:

@@ -188,3 +188,12 @@ def test_when_a_rule_overrides_a_code_that_names_no_cause_the_text_says_so() -> 
     when = classify("550 user is locked.", "RCPT").when
     assert "a bare 550 names no cause" in when and "(unknown)" not in when
     assert "not what a bare 552 usually means (message too big)" in classify("552 Virus found.").when
+
+
+def test_a_file_cited_twice_is_listed_once() -> None:
+    """postscreen's 521: the rule cites postscreen.c by its GitHub URL, the enhanced code 5.3.2 by 'github:...' with
+    the lines it quotes; explain lists the file once, in the form that says what is there."""
+    refs = entry("521 5.3.2 Service currently unavailable")["references"]
+    postscreen = [r for r in refs if "postscreen.c" in r]
+    assert len(postscreen) == 1 and "PSC_ACL_ACT_DENYLIST" in postscreen[0], refs
+    assert refs.index(postscreen[0]) < refs.index("RFC 3463 §3.4")  # where the file was first cited
