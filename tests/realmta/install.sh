@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Install what the real-MTA lab (tests/realmta) runs: Postfix (with Cyrus SASL's plugins), postgrey and Exim's
-# daemon. Debian or Ubuntu, as root. Starts no system service and leaves the machine's mail system as it is:
+# Install what the real-MTA lab (tests/realmta) runs: Postfix (with Cyrus SASL's plugins), postgrey, Exim's
+# daemon and OpenSMTPD's smtpd. Debian or Ubuntu, as root. Starts no system service and leaves the machine's
+# mail system as it is:
 # - postfix and postgrey come from their Debian packages, installed under a policy-rc.d that forbids
 #   service starts (the lab runs its own instances, with their own configuration, on its own addresses);
 # - exim4-daemon-light conflicts with postfix as the system MTA (both provide mail-transport-agent), so
 #   its binary is unpacked under /opt/smtp-probe-lab instead of installed; its libraries are installed,
-#   and its compiled-in user Debian-exim is created when missing.
+#   and its compiled-in user Debian-exim is created when missing;
+# - opensmtpd (its smtpd) conflicts the same way: unpacked under /opt/smtp-probe-lab/opensmtpd (apart, so its
+#   sendmail does not replace Exim's there), its lib* dependencies installed, and the users its postinst would
+#   create (opensmtpd, opensmtpq) created when missing. No maintainer script of either runs.
 # Nothing is done for what is already there.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
@@ -18,6 +22,9 @@ LAB_EXIM=/opt/smtp-probe-lab/usr/sbin/exim4
 LAB_EXIM_TEMPLATE=/opt/smtp-probe-lab/etc/exim4/exim4.conf.template
 
 have_exim() { command -v exim4 >/dev/null 2>&1 || command -v exim >/dev/null 2>&1 || [ -x "$LAB_EXIM" ]; }
+LAB_SMTPD=/opt/smtp-probe-lab/opensmtpd/usr/sbin/smtpd
+have_smtpd() { [ -x "$LAB_SMTPD" ]; }
+have_smtpd_users() { getent passwd opensmtpd >/dev/null && getent passwd opensmtpq >/dev/null; }
 have_template() { [ -f "$LAB_EXIM_TEMPLATE" ] || [ -f /etc/exim4/exim4.conf.template ]; }
 
 need=()
@@ -27,7 +34,8 @@ need=()
 # by libsasl2-2, which postfix depends on
 compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need+=(libsasl2-modules)
 compgen -G '/usr/lib/*/sasl2/libsasldb.so*' >/dev/null || need+=(libsasl2-modules-db)
-if [ ${#need[@]} -eq 0 ] && have_exim && have_template && getent passwd Debian-exim >/dev/null; then
+if [ ${#need[@]} -eq 0 ] && have_exim && have_template && getent passwd Debian-exim >/dev/null \
+   && have_smtpd && have_smtpd_users; then
   exit 0
 fi
 
@@ -76,7 +84,24 @@ if ! have_template; then
   mkdir -p /opt/smtp-probe-lab
   dpkg-deb -x "$(ls "$work"/exim4-config_*.deb)" /opt/smtp-probe-lab  # files only: no maintainer script runs
 fi
+if ! have_smtpd; then
+  chown _apt "$work" 2>/dev/null || true
+  (cd "$work" && apt-get download -qq opensmtpd)
+  deb=$(ls "$work"/opensmtpd_*.deb)
+  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
+  if [ -n "$libs" ]; then
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $libs >/dev/null
+  fi
+  mkdir -p /opt/smtp-probe-lab/opensmtpd
+  dpkg-deb -x "$deb" /opt/smtp-probe-lab/opensmtpd
+fi
+for name in opensmtpd opensmtpq; do  # as opensmtpd's postinst (adduser --system --ingroup NAME NAME)
+  getent group "$name" >/dev/null || groupadd --system "$name"
+  getent passwd "$name" >/dev/null || useradd --system --gid "$name" --home-dir /var/lib/opensmtpd/empty \
+    --no-create-home --shell /usr/sbin/nologin "$name"
+done
 getent group Debian-exim >/dev/null || groupadd --system Debian-exim
 getent passwd Debian-exim >/dev/null || useradd --system --gid Debian-exim --home-dir /nonexistent \
   --no-create-home --shell /usr/sbin/nologin Debian-exim
-echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim)"
+echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim, OpenSMTPD)"

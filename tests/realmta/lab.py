@@ -45,6 +45,7 @@ from lab_exim import (
     start_exim_debian,
     start_exim_policies,
 )
+from lab_opensmtpd import OPENSMTPD_HOSTS, OPENSMTPD_SCENARIOS, opensmtpd_missing, start_opensmtpd
 from lab_postfix import start_postfix, start_postgrey, start_postgrey_whitelisting
 from labbase import START_TIMEOUT_S, SUBMISSION_PORT, LabError, _bindable, _tail, wait_for_port
 
@@ -55,7 +56,7 @@ __all__ = ["START_TIMEOUT_S", "LabError", "_tail", "wait_for_port"]
 LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0, tls_policies=False)
 
 DAEMON_DNS_PORT = 53  # the lab's FakeDNS answers here too, for the daemons (resolv.conf names no port)
-INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim or postgrey missing, or not root): "
+INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim, OpenSMTPD or postgrey missing, or not root): "
                 "install them with `sudo bash tests/realmta/install.sh`")
 
 # host label -> last octet of its address in the lab's /24
@@ -78,6 +79,7 @@ HOSTS = {
     "postgrey-white": 95, "postfix-greywhite": 96, "client-noptr": 97,  # a source address for the probe (no PTR)
     "exim-mailacl": 99, "exim-hostreject": 100, "exim-rcptmax": 101, "exim-rcptmaxreject": 102,
     "nowhere": 98,
+    **OPENSMTPD_HOSTS,  # tests/realmta/lab_opensmtpd.py
 }
 # domain (under lab.test) -> its MX hosts, in preference order
 SCENARIOS: dict[str, list[str]] = {
@@ -137,6 +139,7 @@ SCENARIOS: dict[str, list[str]] = {
     "tls13": ["postfix-tls13"], "ccert": ["postfix-ccert"], "askccert": ["postfix-askccert"],
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
+    **OPENSMTPD_SCENARIOS,  # OpenSMTPD's (tests/realmta/lab_opensmtpd.py)
 }
 
 LabProbe = Callable[..., Awaitable[Report]]  # the lab_probe fixture (tests/realmta/conftest.py)
@@ -154,6 +157,8 @@ def missing_tools() -> str | None:
     for plugin in ("libplain.so", "libsasldb.so"):  # Cyrus SASL's, for the submission service's AUTH
         if not glob.glob(f"/usr/lib/*/sasl2/{plugin}*"):
             return f"Cyrus SASL plugin {plugin} missing"
+    if (why := opensmtpd_missing()) is not None:
+        return why
     if shutil.which("unshare") is None:
         return "unshare (util-linux) missing"
     if not _bindable("127.53.53.1", DAEMON_DNS_PORT):
@@ -270,6 +275,7 @@ class Lab:
             start_exim_policies(lab)
             if debian_exim_template() is not None:
                 start_exim_debian(lab)
+            start_opensmtpd(lab)
         except BaseException:
             lab.stop()
             raise

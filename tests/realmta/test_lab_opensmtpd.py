@@ -1,0 +1,52 @@
+"""What the probe says about real OpenSMTPD (Debian's smtpd 6.8, tests/realmta/lab_opensmtpd.py says each setup).
+
+Its replies, from its source (usr.sbin/smtpd): "220 NAME ESMTP OpenSMTPD" (smtp_session.c), "500 5.5.1 Invalid
+command: Command unrecognized" to VRFY and EXPN (it has neither), "550 Invalid recipient" when a recipient's
+lookup fails for good without a message (lka_session.c: an unknown userbase user, a domain no rule serves, a
+`reject` rule), "524 5.2.4 Mailing list expansion problem" when a virtual table has no entry for the address.
+"""
+
+from __future__ import annotations
+
+from probe.model import DomainStatus, Reason, Verdict
+
+from lab import Lab, LabProbe
+from lab_opensmtpd import RDNS_MESSAGE
+
+
+def _steps(report, command: str):  # type: ignore[no-untyped-def]
+    return [s for s in report.sessions[-1].steps if (s.command or "").upper().startswith(command)]
+
+
+async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe: LabProbe) -> None:
+    """What the probe found true of the other setups (one smtpd start serves them all)."""
+    # userbase table: an unknown user is "550 Invalid recipient", user_unknown
+    report = await lab_probe("alice@osdusers.lab.test", "nobody@osdusers.lab.test")
+    assert [a.verdict for a in report.addresses] == [Verdict.DELIVERABLE, Verdict.UNDELIVERABLE]
+    assert report.addresses[1].reason is Reason.USER_UNKNOWN
+    # a catch-all virtual entry (@osdall.lab.test): any address accepted, the acceptance risky
+    report = await lab_probe("alice@osdall.lab.test")
+    assert report.addresses[0].catch_all is True and report.addresses[0].verdict is Verdict.RISKY
+    # tls-require: MAIL refused in plain text (the handshake fails), tls_required
+    report = await lab_probe("alice@osdtls.lab.test")
+    (mail,) = _steps(report, "MAIL")
+    assert (mail.code, mail.reason) == (530, Reason.TLS_REQUIRED) and "STARTTLS" in mail.text
+    # auth (required on the listener): MAIL refused until AUTH
+    report = await lab_probe("alice@osdauth.lab.test")
+    (mail,) = _steps(report, "MAIL")
+    assert (mail.code, mail.reason) == (530, Reason.AUTH_REQUIRED)
+    assert report.addresses[0].verdict is Verdict.UNKNOWN
+    # smtps: implicit TLS on the MX port, where a sender speaks plain SMTP: no greeting comes
+    report = await lab_probe("osdsmtps.lab.test", timeout_s=1.0)
+    assert report.status is DomainStatus.UNREACHABLE
+    # max-message-size 1M: SIZE 1048576; max-rcpt 2: the third recipient of a transaction is deferred
+    report = await lab_probe("alice@osdlimits.lab.test", "bob@osdlimits.lab.test")
+    (ehlo,) = _steps(report, "EHLO")
+    assert "SIZE 1048576" in ehlo.text
+    rcpts = _steps(report, "RCPT")
+    assert [s.code for s in rcpts][:2] == [250, 250]
+    assert all(s.code == 451 and s.reason is Reason.RATE_LIMITED for s in rcpts[2:])
+    # the builtin filter `phase connect match !rdns disconnect "550 no rDNS is so 80s"`, for a client without PTR
+    report = await lab_probe("alice@osdrdns.lab.test", source_ip=lab.ip("client-noptr"))
+    assert report.sessions[-1].steps[0].text == RDNS_MESSAGE
+    assert report.status is DomainStatus.REFUSES_THIS_CLIENT
