@@ -4,7 +4,8 @@ The random RCPT goes after the real ones in the same transaction (session.py), s
 server that counts or limits recipients (Outlook's 452 to the second RCPT) spoils only
 the catch-all test, never the real answer. Its reply is read honestly: accepted → the
 domain accepts any address; refused as an unknown user → it does not (a 4xx that says
-"user unknown" too: Postfix's soft_bounce turns its 5xx into 4xx, the lookup still said no); anything else
+"user unknown" too: Postfix's soft_bounce turns its 5xx into 4xx, the lookup still said no; a permanent 5.2.4,
+OpenSMTPD's answer to an address missing from its virtual table, too); anything else
 (452 too many recipients, 4xx greylisting, a policy refusal, a refused MAIL) → unknown.
 
 Some services accept every RCPT and reject later (rcpt_unreliable.toml): there an
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cache
 
+from probe.judge.verdicts import EXPANSION_FAILED
 from probe.model import (
     AddressResult,
     Diagnosis,
@@ -92,6 +94,8 @@ def catch_all_answer(diagnosis: Diagnosis | None, answered_rcpt: bool) -> bool |
         return True
     if diagnosis.reply_class is ReplyClass.PERMANENT and diagnosis.reason in _REFUSED_AS_UNKNOWN:
         return False
+    if diagnosis.reply_class is ReplyClass.PERMANENT and diagnosis.enhanced == EXPANSION_FAILED:
+        return False  # 5.2.4: nothing to deliver to (OpenSMTPD's answer to an address its virtual table lacks)
     if diagnosis.reply_class is ReplyClass.TRANSIENT and diagnosis.reason is Reason.USER_UNKNOWN:
         return False  # "450 4.1.1 ... User unknown" (Postfix soft_bounce, smtpd_chat.c): the lookup said no, with a 4xx
     return None  # 452 too many recipients, greylisting, rate limits, policy blocks: unknown

@@ -33,6 +33,10 @@ ABOUT_THE_SENDER = frozenset({"postfix-sender-verification-in-progress"})
 VERIFYING = "postfix-address-verification-in-progress"
 
 
+# RFC 3463 X.2.4 "Mailing list expansion problem", permanent: see address_verdict
+EXPANSION_FAILED = "5.2.4"
+
+
 def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> Verdict:
     """The verdict for an address from the reply (or event) that decided it.
 
@@ -59,6 +63,11 @@ def address_verdict(diagnosis: Diagnosis, *, catch_all: bool | None = None) -> V
         # a temporary "unknown user" (Postfix 450 4.1.1 unverified) may still resolve itself
         return Verdict.UNDELIVERABLE if klass is ReplyClass.PERMANENT or klass is None else Verdict.RISKY
     if reason is Reason.UNKNOWN and klass is ReplyClass.PERMANENT:
+        return Verdict.UNDELIVERABLE
+    if klass is ReplyClass.PERMANENT and diagnosis.enhanced == EXPANSION_FAILED:
+        # X.2.4 is a status of the mailbox (RFC 3463 §3.3): the address expands to nothing deliverable, and mail
+        # to it bounces. OpenSMTPD answers it to every address its virtual table has no entry for (lka_session.c,
+        # "no aliases for virtual": 524 5.2.4 Mailing list expansion problem), i.e. an unknown user
         return Verdict.UNDELIVERABLE
     return Verdict.UNKNOWN
 

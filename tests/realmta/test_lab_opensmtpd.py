@@ -8,7 +8,7 @@ lookup fails for good without a message (lka_session.c: an unknown userbase user
 
 from __future__ import annotations
 
-from probe.model import DomainStatus, Reason, Verdict
+from probe.model import DomainStatus, ExitCode, Reason, Verdict
 
 from lab import Lab, LabProbe
 from lab_opensmtpd import RDNS_MESSAGE
@@ -16,6 +16,25 @@ from lab_opensmtpd import RDNS_MESSAGE
 
 def _steps(report, command: str):  # type: ignore[no-untyped-def]
     return [s for s in report.sessions[-1].steps if (s.command or "").upper().startswith(command)]
+
+
+async def test_a_virtual_domain_unknown_user_is_undeliverable_not_a_broken_list(lab_probe: LabProbe) -> None:
+    """An address missing from the virtual table gets 524 5.2.4: mail to it bounces (undeliverable, not
+    unknown), and the meaning says what OpenSMTPD means by it; the random address gets the same, so the
+    domain is no catch-all. Greeting, VRFY and the failed STARTTLS (Debian's 6.8 on OpenSSL 3) are as smtpd says."""
+    report = await lab_probe("alice@osd.lab.test", "nobody@osd.lab.test")
+    alice, nobody = report.addresses
+    assert alice.verdict is Verdict.DELIVERABLE and alice.code == 250
+    assert (nobody.verdict, nobody.code, nobody.enhanced) == (Verdict.UNDELIVERABLE, 524, "5.2.4")
+    assert "OpenSMTPD" in nobody.meaning and "virtual" in nobody.remediation
+    assert "list address itself exists" not in nobody.remediation
+    assert alice.catch_all is False and report.exit_code is ExitCode.CRITICAL
+    session = report.sessions[-1]
+    assert session.steps[0].text.endswith("ESMTP OpenSMTPD")
+    (vrfy,) = _steps(report, "VRFY")
+    assert (vrfy.code, vrfy.reason) == (500, Reason.NOT_IMPLEMENTED)
+    assert any(s.reason is Reason.TLS_FAILURE for s in report.sessions[0].steps)  # then plain text, completed
+    assert report.status is DomainStatus.ACCEPTS_MAIL
 
 
 async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe: LabProbe) -> None:

@@ -57,6 +57,22 @@ def test_address_verdict(code: int | None, reason: Reason, catch_all: bool | Non
     assert address_verdict(diag(code, reason), catch_all=catch_all) is expected
 
 
+def test_a_permanent_list_expansion_failure_is_undeliverable() -> None:
+    """5.2.4 at RCPT (RFC 3463 X.2.4, a mailbox status): nothing to deliver to, mail bounces. OpenSMTPD says it to
+    every address its virtual table lacks (lka_session.c); system_error alone would make it unknown. The random
+    address refused so says the domain is no catch-all; a 4.2.4 stays unknown."""
+    from dataclasses import replace
+
+    from probe.judge.catchall import catch_all_answer
+
+    failed = replace(diag(524, Reason.SYSTEM_ERROR), enhanced="5.2.4")
+    assert address_verdict(failed) is Verdict.UNDELIVERABLE
+    assert catch_all_answer(failed, answered_rcpt=True) is False
+    deferred = replace(diag(424, Reason.SYSTEM_ERROR), enhanced="4.2.4")
+    assert address_verdict(deferred) is Verdict.UNKNOWN
+    assert catch_all_answer(deferred, answered_rcpt=True) is None
+
+
 def test_policy_block_is_not_unknown_user() -> None:
     # Reacher's negative test: a 5.7.1 policy block says nothing about the mailbox
     assert address_verdict(diag(554, Reason.POLICY_REJECTED)) is not Verdict.UNDELIVERABLE
