@@ -20,7 +20,7 @@ from probe.inputs import Address
 from probe.judge import advice, catchall, greylist, plaintext
 from probe.judge import verdicts as assess
 from probe.judge.mxcompare import disagreements, mx_verdicts
-from probe.judge.postmaster import postmaster_clause
+from probe.judge.postmaster import opensmtpd_invalid_recipient, postmaster_clause
 from probe.judge.reportfacts import at_named_hosts
 from probe.judge.unanswered import conclude_tls, conclude_unanswered, tls_refused
 from probe.judge.walk import Walk, attempt, catch_all_of, command_label, diagnose, last_exchange, to_result
@@ -417,6 +417,15 @@ def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -
                      command_label(record, exchange) if exchange is not None else str(d.context))
     result.catch_all = catch_all
     result.vrfy = _vrfy(record, a.smtp_form)
+    if exchange is not None and exchange.reply is not None and opensmtpd_invalid_recipient(d, exchange.reply.headline):
+        result.meaning = ("OpenSMTPD refused the address with '550 Invalid recipient', its answer to a user it does "
+                          "not know, but also to a domain it does not serve (no 'match ... for domain' rule takes "
+                          "it, as for relaying) or refuses by a 'match ... reject' rule; mail to it bounces either "
+                          "way.")
+        result.remediation = (f"Check the local part with the address's owner. If every address of {a.domain} gets "
+                              f"this answer, {record.host} does not serve the domain: its smtpd.conf needs a "
+                              f"'match from any for domain' rule naming {a.domain}, or the domain's MX records "
+                              f"point at the wrong host.")
     return d, result
 
 

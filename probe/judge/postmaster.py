@@ -4,6 +4,8 @@ settles, the finding its refusal calls for, and the clause the summary adds. No 
 
 from __future__ import annotations
 
+import re
+
 from probe.judge import advice, greylist
 from probe.judge.mxcompare import disagreements, mx_verdicts
 from probe.judge.verdicts import ABOUT_THE_SENDER, VERIFYING
@@ -20,6 +22,16 @@ from probe.smtp.exchanges import SessionRecord
 
 # a refusal of postmaster@DOMAIN that says the mailbox is missing, not the client or the domain
 _NO_POSTMASTER = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED})
+
+# OpenSMTPD's refusal of a recipient when its lookup failed for good without saying why (lka_session.c: "550
+# Invalid recipient", smtp_session.c appending ": <address>"): a user its userbase does not know, but also a domain
+# no `match ... for domain` rule serves (a relay attempt) or a `match ... reject` rule; the words do not say which
+_OPENSMTPD_INVALID = re.compile(r"550 Invalid recipient(?:: <[^>]*>)?")
+
+
+def opensmtpd_invalid_recipient(d: Diagnosis, headline: str) -> bool:
+    """Whether a user_unknown diagnosis comes from OpenSMTPD's "550 Invalid recipient" (_OPENSMTPD_INVALID)."""
+    return d.reason is Reason.USER_UNKNOWN and _OPENSMTPD_INVALID.fullmatch(headline.strip()) is not None
 
 
 def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
@@ -95,6 +107,15 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
                "delayed, not refused" if grey else "mail to the domain is deferred for now; a sender retries")
             + f". {d.remediation if retried is None else _retry_hint(d)}"), record.host))
         return f"{pm} deferred ({said})"
+    if opensmtpd_invalid_recipient(d, said):
+        walk.finding(Finding("postmaster-unknown", Severity.WARNING, (
+            f"{asked} ({d.reason}): OpenSMTPD says '550 Invalid recipient' both for a user it does not know and "
+            f"for a domain it does not serve (no 'match ... for domain' rule takes it, as for relaying, or a "
+            f"'match ... reject' rule), so either {report.domain} has no postmaster there, or {record.host} does "
+            f"not take mail for {report.domain} at all. RFC 5321 §4.5.1 requires every domain that receives mail "
+            f"to accept mail to postmaster@. In smtpd.conf, check that a 'match from any for domain' rule names "
+            f"{report.domain}, and that its table (virtual or aliases) has a {pm} entry."), record.host))
+        return f"{pm} refused ({said}): no postmaster, or {report.domain} not served there"
     if d.reason in _NO_POSTMASTER:
         walk.finding(Finding("postmaster-unknown", Severity.WARNING, (
             f"{asked} ({d.reason}): {report.domain} takes mail, but has no postmaster. RFC 5321 "

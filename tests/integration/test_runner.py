@@ -303,6 +303,24 @@ async def test_an_unknown_postmaster_is_a_finding(dns: FakeDNS) -> None:
     assert "postmaster@ok.it.test refused (550 5.1.1" in report.summary
 
 
+async def test_opensmtpd_invalid_recipient_to_postmaster_may_be_a_domain_it_does_not_serve(dns: FakeDNS) -> None:
+    """OpenSMTPD's '550 Invalid recipient: <...>' (lka_session.c, smtp_session.c) is its answer both to a user its
+    userbase lacks and to a domain no match rule serves (a relay attempt): the finding says either may be true and
+    where to look in smtpd.conf, not that the domain takes mail and only lacks a postmaster."""
+    async with FakeSMTP(rcpt_default="550 Invalid recipient: <postmaster@ok.it.test>") as smtp:
+        report = await run(dns, "ok.it.test", [], smtp)
+    assert report.exit_code is ExitCode.WARNING
+    (finding,) = [f for f in report.findings if f.id == "postmaster-unknown"]
+    assert "does not take mail for ok.it.test at all" in finding.message
+    assert "'match from any for domain' rule" in finding.message and "/etc/aliases" not in finding.message
+    assert "no postmaster, or ok.it.test not served there" in report.summary
+    async with FakeSMTP(rcpt_default="550 Invalid recipient: <alice@ok.it.test>") as smtp:
+        report = await run(dns, "ok.it.test", ["alice@ok.it.test"], smtp)
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN)
+    assert "does not serve" in alice.meaning and "'match from any for domain' rule" in alice.remediation
+
+
 async def test_a_relay_refusal_of_postmaster_means_the_mx_takes_no_mail_for_the_domain(dns: FakeDNS) -> None:
     """Postfix's '554 5.7.1 <...>: Relay access denied' (smtpd_check.c) to the domain's own postmaster: its MX
     does not take mail for it, so mail to the domain bounces there: does_not_accept_mail, CRITICAL, with the

@@ -8,6 +8,8 @@ lookup fails for good without a message (lka_session.c: an unknown userbase user
 
 from __future__ import annotations
 
+import pytest
+
 from probe.model import DomainStatus, ExitCode, Reason, Verdict
 
 from lab import Lab, LabProbe
@@ -35,6 +37,26 @@ async def test_a_virtual_domain_unknown_user_is_undeliverable_not_a_broken_list(
     assert (vrfy.code, vrfy.reason) == (500, Reason.NOT_IMPLEMENTED)
     assert any(s.reason is Reason.TLS_FAILURE for s in report.sessions[0].steps)  # then plain text, completed
     assert report.status is DomainStatus.ACCEPTS_MAIL
+
+
+@pytest.mark.parametrize("domain", ["osdstale", "osdreject"])
+async def test_invalid_recipient_to_postmaster_says_the_domain_may_not_be_served(lab_probe: LabProbe,
+                                                                                 domain: str) -> None:
+    """A domain whose MX is this smtpd but that no match rule serves (osdstale: a relay attempt) and one a
+    `match ... reject` rule refuses: smtpd says '550 Invalid recipient' to postmaster@ as to an unknown user, so
+    the finding must not claim the domain takes mail and only lacks a postmaster."""
+    report = await lab_probe(f"{domain}.lab.test")
+    assert report.postmaster is not None and report.postmaster["code"] == 550
+    assert report.postmaster["text"].startswith("550 Invalid recipient")
+    (finding,) = [f for f in report.findings if f.id == "postmaster-unknown"]
+    assert f"does not take mail for {domain}.lab.test at all" in finding.message
+    assert "match from any for domain" in finding.message
+    assert report.exit_code is ExitCode.WARNING
+    # an address there: undeliverable (mail bounces), but the meaning does not claim the mailbox is missing
+    report = await lab_probe(f"alice@{domain}.lab.test")
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason) == (Verdict.UNDELIVERABLE, Reason.USER_UNKNOWN)
+    assert "does not serve" in alice.meaning and "match from any for domain" in alice.remediation
 
 
 async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe: LabProbe) -> None:
