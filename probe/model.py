@@ -341,6 +341,12 @@ class MxHost:
     port: int = 25
     implicit: bool = False  # RFC 5321 §5.1: no MX, the domain's own address records
     error: str | None = None  # why it has no usable address
+    # named on the command line (--mx, or the address literal given as the domain), not found in DNS: it has no MX
+    # preference, and `preference` is its place in the order given (0 first)
+    named: bool = False
+    # address -> what a bare connection check saw there when no session was held (probe.run.greeting: the IPv6
+    # check, the equal-preference check): "greeted" or the words of what went wrong ("refused the connection")
+    checked: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

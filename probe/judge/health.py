@@ -55,6 +55,7 @@ from probe.judge.reportfacts import (
     any_reply,
     is_4xx,
     local_resolver_failure,
+    mx_origin,
     named_hosts,
     session_label,
     steps_of,
@@ -177,11 +178,11 @@ class _Judge:
 
     def domain(self) -> Check:
         r = self.report
-        mx = ", ".join(f"{h.host} ({h.preference})" for h in r.mx)
+        mx = ", ".join(f"{h.host} ({mx_origin(r, h)})" for h in r.mx)
         named = named_hosts(r)
         at = f" at {named} (named with --mx; the domain's MX records were not looked up)" if named else ""
         phrases = {
-            DomainStatus.ACCEPTS_MAIL: f"accepts mail ({r.mx_source} MX: {mx})" if mx else "accepts mail",
+            DomainStatus.ACCEPTS_MAIL: f"accepts mail (MX: {mx})" if mx else "accepts mail",
             DomainStatus.DOES_NOT_ACCEPT_MAIL: f"does not accept mail{at} ({r.reason}"
                                                f"{', null MX' if r.mx_source == 'null' else ''})",
             DomainStatus.REFUSES_THIS_CLIENT: f"answered but refused this client{at} ({r.reason})",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from probe.model import Context, DomainStatus, Reason, Report, Session, Step
+from probe.model import Context, DomainStatus, MxHost, Reason, Report, Session, Step
 
 # Reasons that make an unreachable domain a WARNING: the servers answered, only "not now".
 TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SERVICE_UNAVAILABLE,
@@ -25,6 +25,15 @@ def at_named_hosts(report: Report) -> str:
     answered is theirs: named_hosts), else ''."""
     named = named_hosts(report)
     return f" at {named} (--mx)" if named else ""
+
+
+def mx_origin(report: Report, host: MxHost) -> str:
+    """Where a host of report.mx came from, in a few words: 'preference 10' (an MX record), 'implicit MX' (RFC 5321
+    §5.1: the domain's own address), 'named with --mx' or 'address literal' (named, so no MX preference: the
+    `preference` of a named host is only its place in the order given)."""
+    if host.named:
+        return "address literal" if report.domain.startswith("[") else "named with --mx"
+    return "implicit MX" if host.implicit else f"preference {host.preference}"
 
 
 def local_resolver_failure(report: Report) -> bool:

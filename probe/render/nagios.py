@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from probe.judge.health import Check, HealthResult
-from probe.judge.reportfacts import at_named_hosts, session_label
+from probe.judge.reportfacts import at_named_hosts, mx_origin, session_label
 from probe.model import Context, ExitCode, Report, Session
 from probe.render.safe import printable
 
@@ -97,7 +97,10 @@ def _detail_lines(report: Report, health: HealthResult) -> list[str]:
              f"{str(report.status).replace('_', ' ')} ({report.reason})"]
     for host in report.mx:
         addresses = ", ".join(host.addresses) or (host.error or "no address")
-        lines.append(f"MX {host.preference} {clean(host.host)} ({report.mx_source}): {clean(addresses)}")
+        lines.append(f"MX {clean(host.host)} ({mx_origin(report, host)}): {clean(addresses)}" if host.named
+                     else f"MX {host.preference} {clean(host.host)} ({report.mx_source}): {clean(addresses)}")
+        for ip, checked in host.checked.items():
+            lines.append(f"  {clean(ip)}: connection checked only: {clean(checked)}")
     for session in report.sessions:
         tls = (session.tls or {}).get("version")
         parts = [f"{session.outcome} in {_seconds(session.elapsed_ms)}"]

@@ -160,7 +160,10 @@ def _why(health: HealthResult, p: _Painter, elapsed: str, width: int) -> list[st
 
 
 def _mx_table(report: Report, p: _Painter, width: int) -> list[str]:
-    out = ["", p("Mail servers", "bold") + p(f"  (source: {report.mx_source})", "dim")]
+    source = _MX_SOURCES.get(report.mx_source, report.mx_source)
+    if report.mx_source == "override" and report.domain.startswith("["):
+        source = "an address literal; no MX lookup"
+    out = ["", p("Mail servers", "bold") + p(f"  (source: {source})", "dim")]
     if not report.mx:
         out.append("  none")
         return out
@@ -168,7 +171,8 @@ def _mx_table(report: Report, p: _Painter, width: int) -> list[str]:
     for s in report.sessions:
         tried.setdefault(s.host, []).append(s)
     for mx in report.mx:
-        label = f"  {mx.preference:>3} {mx.host}" + (" (implicit MX)" if mx.implicit else "")
+        label = (f"  {mx.host}" if mx.named  # no MX preference: the header says where it came from
+                 else f"  {mx.preference:>3} {mx.host}" + (" (implicit MX)" if mx.implicit else ""))
         if mx.error:
             out += _lines(p, width, label + "  ", printable(mx.error), indent=8)
         else:
@@ -177,14 +181,26 @@ def _mx_table(report: Report, p: _Painter, width: int) -> list[str]:
         for ip in addresses:
             sessions = [s for s in tried.get(mx.host, []) if s.address == ip]
             if not sessions:
-                checked = any(f.id in ("mx-ipv6-dead", "mx-ipv6-unchecked", "mx-equal-dead") and f.subject == mx.host
-                              and f" {ip} " in f.message for f in report.findings)
-                out.append(f"        {ip:<24} " + (p("connection checked only: see Findings", "dim") if checked
-                                                   else p("not tried", "dim")))
+                checked = mx.checked.get(ip)
+                head = f"        {ip:<24} "
+                lines = _lines(p, width, head, printable(_checked_words(checked)) if checked else "not tried",
+                               indent=len(head))
+                out += [head + p(lines[0][len(head):], "dim"), *(p(x, "dim") for x in lines[1:])]
                 continue
             for s in sessions:
                 out += _session_lines(s, ip, p, width)
     return out
+
+
+# report.mx_source -> the table's words for it
+_MX_SOURCES = {"override": "named with --mx; MX records not looked up"}
+
+
+def _checked_words(checked: str) -> str:
+    """What a bare connection check (no session) saw at an address (MxHost.checked)."""
+    if checked == "greeted":
+        return "connection checked only: it greeted (2xx), then QUIT"
+    return f"connection checked only: {checked} (see Findings)"
 
 
 def _session_lines(s: Session, ip: str, p: _Painter, width: int) -> list[str]:

@@ -37,6 +37,7 @@ async def check_ipv6(walk: Walk, host: MxHost, records: list[SessionRecord], opt
             return ip, await greeting_of(ip, host.port, min(options.timeout_s, left))
 
     for ip, said in await asyncio.gather(*(check(ip) for ip in untried)):  # at once: a filtered one costs one wait
+        host.checked[ip] = "greeted" if said is None else said[1]  # what the MX table says of it
         if said is None:
             continue
         dead, words = said

@@ -4,7 +4,8 @@ Senders choose among MX hosts of equal preference at random (RFC 5321 §5.1), an
 answers the walk stops, so a dead host of that preference was tried, and reported, only when the draw put it first:
 the same domain gave WARNING on one run and OK on the next. Each untried host of the answering host's preference now
 gets a connection (greeting, QUIT: probe.run.greeting.greeting_of), whichever came first, and one that does not
-greet with a 2xx is a WARNING finding (mx-equal-dead), as its refused session is when it is drawn first.
+greet with a 2xx is a WARNING finding (mx-equal-dead), as its refused session is when it is drawn first. What the
+check saw is kept on the host (MxHost.checked), for the MX table: a checked host was not "not tried".
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ async def check_equal_peers(walk: Walk, answered: MxHost, untried: list[MxHost],
         return peer, await asyncio.shield(pending)  # a probe cut short by its deadline leaves it to the others
 
     for peer, said in await asyncio.gather(*(check(p) for p in peers)):
+        ip = peer.addresses[0]
+        peer.checked[ip] = "greeted" if said is None else said[1]  # what the MX table says of it
         if said is None:
             continue
-        ip = peer.addresses[0]
         walk.finding(Finding("mx-equal-dead", Severity.WARNING, (
             f"{peer.host} has preference {peer.preference}, like {answered.host}, which answered; its address {ip} "
             f"{said[1]} on port {peer.port}. Senders pick among MX hosts of equal preference at random (RFC 5321 "

@@ -351,13 +351,13 @@ async def _mail_hosts(walk: Walk, domain: str, options: ProbeOptions,
     if domain.startswith("["):  # RFC 5321 address literal: that IP, no MX lookup
         ip = domain[1:-1].removeprefix("IPv6:")
         report.mx_source = "override"
-        report.mx = [MxHost(domain, 0, [ip], port=options.port)]
+        report.mx = [MxHost(domain, 0, [ip], port=options.port, named=True)]
         return report.mx
     if options.mx:
         report.mx_source = "override"
         for preference, (name, port) in enumerate(options.mx):
             addrs, error = await resolve.resolve_host(name, resolver, family=options.family)
-            report.mx.append(MxHost(name, preference, addrs, port=port, error=error))
+            report.mx.append(MxHost(name, preference, addrs, port=port, error=error, named=True))
         return report.mx
     answer = await resolve.resolve_mx(domain, resolver, family=options.family)
     report.findings.extend(answer.findings)

@@ -6,7 +6,8 @@
 - debian.lab.test: Postfix as Debian's postinst sets it up (mynetworks = 127.0.0.0/8, so the probe on loopback
   is a trusted client; smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated,
   defer_unauth_destination; recipient_delimiter = +). relayed.lab.test has its MX there but is not served.
-- --mx naming a host that is not the domain's MX (Exim, for pf.lab.test): what the report says is that host's.
+- --mx naming a host that is not the domain's MX (Exim, for pf.lab.test): what the report says is that host's, and the
+  host is said to be named (it has no MX preference).
 - tls13 / askccert: smtpd_tls_protocols = >=TLSv1.3; smtpd_tls_ask_ccert = yes (a certificate asked, not required).
 """
 
@@ -43,6 +44,10 @@ async def test_equal_preferences_reach_the_live_host_whatever_the_order(lab_prob
             (dead,) = [f for f in report.findings if f.id == "mx-equal-dead"]
             assert (dead.subject, dead.severity) == ("mx.nowhere.lab.test", Severity.WARNING)
             assert f"its address {report.mx[1].addresses[0]} refused the connection" in dead.message
+            (nowhere,) = [m for m in report.mx if m.host == "mx.nowhere.lab.test"]
+            assert nowhere.checked == {nowhere.addresses[0]: "refused the connection"}  # the table's, not "not tried"
+            assert (f"{nowhere.addresses[0]:<24} connection checked only: refused the connection (see Findings)"
+                    in render_text(report, width=200))
         seen.add(first)
         if len(seen) == 2:
             break
@@ -58,6 +63,10 @@ async def test_equal_preferences_both_live_stay_ok_whatever_the_order(lab_probe:
         report = await lab_probe("alice@samepreflive.lab.test")
         assert (report.addresses[0].verdict, report.exit_code) == (Verdict.DELIVERABLE, ExitCode.OK)
         assert len(report.sessions) == 1 and not [f for f in report.findings if f.id == "mx-equal-dead"]
+        (other,) = [m for m in report.mx if m.host != report.sessions[0].host]
+        assert other.checked == {other.addresses[0]: "greeted"}  # it was greeted, not "not tried"
+        assert (f"{other.addresses[0]:<24} connection checked only: it greeted (2xx), then QUIT"
+                in render_text(report, width=200))
         seen.add(report.sessions[0].host)
         if len(seen) == 2:
             break
@@ -123,5 +132,11 @@ async def test_mx_names_a_host_and_the_report_speaks_of_that_host(lab: Lab, lab_
     assert "so mail for the domain sent to it bounces there" in denied.message
     assert "mail to the domain bounces" not in denied.message
     assert "domain pf.lab.test at mx.exim.lab.test (--mx): does not accept mail" in render_nagios(report, health)
+    # the named host has no MX preference (it was named): no "preference 0" in the table, the Nagios details or JSON
+    (named,) = report.mx
+    assert named.named and "\nMX mx.exim.lab.test (named with --mx): " in render_nagios(report, health)
+    table = render_text(report, health=health).split("\n\n")[1].splitlines()
+    assert table[:2] == ["Mail servers  (source: named with --mx; MX records not looked up)", "  mx.exim.lab.test"]
+    assert report.to_dict()["mx"][0]["named"] is True
     report = await lab_probe(domain="pf.lab.test", mx=(("mx.postfix.lab.test", lab.port),))
     assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)

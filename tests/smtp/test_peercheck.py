@@ -24,7 +24,7 @@ async def _run(walk: Walk, answered: MxHost, untried: list[MxHost], limiter: Hos
 
 async def test_a_dead_peer_is_a_warning_a_live_one_nothing_and_each_is_asked_once_per_run() -> None:
     """A refused peer of the same preference is mx-equal-dead (WARNING); a peer of another preference is not
-    checked; a live peer says nothing. A second walk with the same limiter (a batch) connects to none again."""
+    checked; a live peer says nothing (each checked peer keeps what was seen: MxHost.checked). A second walk with the same limiter (a batch) connects to none again."""
     connections: list[int] = []
 
     async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -49,6 +49,9 @@ async def test_a_dead_peer_is_a_warning_a_live_one_nothing_and_each_is_asked_onc
             (finding,) = walk.report.findings
             assert (finding.id, finding.subject, finding.severity) == ("mx-equal-dead", "mx3.test", Severity.WARNING)
             assert "refused the connection" in finding.message
+            # what each check saw is the host's, for the MX table (not read back from the finding's text)
+            assert (live.checked, dead.checked, backup.checked) == (
+                {"127.0.0.1": "greeted"}, {"127.0.0.1": "refused the connection"}, {})
         assert connections == [1]  # the live peer, once for both walks
     finally:
         server.close()

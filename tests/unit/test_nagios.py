@@ -8,7 +8,19 @@ from typing import Any
 import pytest
 
 from probe.judge.health import HealthResult, evaluate, parse_expectation
-from probe.model import AddressResult, Context, DomainStatus, ExitCode, Reason, Report, Session, Severity, Step, Verdict
+from probe.model import (
+    AddressResult,
+    Context,
+    DomainStatus,
+    ExitCode,
+    MxHost,
+    Reason,
+    Report,
+    Session,
+    Severity,
+    Step,
+    Verdict,
+)
 from probe.render.nagios import render_nagios
 
 from sample_reports import MX_HOST, mx_session, one_mx_report, step
@@ -136,3 +148,17 @@ def test_failed_sessions_and_missing_tls() -> None:
 def test_output_ends_with_newline_and_first_line_is_single() -> None:
     output, _ = render(sample_report())
     assert output.endswith("\n") and output.splitlines()[0].startswith("SMTP OK - ")
+
+
+def test_hosts_named_with_mx_have_no_preference_and_checked_addresses_are_said() -> None:
+    """A host named with --mx has no MX preference (its `preference` is only its place in the order): the line says
+    it was named; an address that only got a connection check says what the check saw (MxHost.checked)."""
+    report = sample_report()
+    report.mx_source = "override"
+    report.mx = [MxHost("mx1.example.com", 0, ["192.0.2.1"], named=True),
+                 MxHost("mx2.example.com", 1, ["192.0.2.2"], named=True, checked={"192.0.2.2": "greeted"})]
+    output, health = render(report, ())
+    assert "MX mx1.example.com (named with --mx): 192.0.2.1" in output and "MX 0" not in output
+    assert "  192.0.2.2: connection checked only: greeted" in output
+    (domain,) = [c for c in health.checks if c.name == "domain"]
+    assert domain.message == "accepts mail (MX: mx1.example.com (named with --mx), mx2.example.com (named with --mx))"
