@@ -75,6 +75,8 @@ async def test_exim_reverse_lookup_refusal_and_deferral(lab: Lab, lab_probe: Lab
     assert (alice.text, alice.verdict, alice.reason) == (
         "451 Temporary local problem - please try later", Verdict.UNKNOWN, Reason.SYSTEM_ERROR)
     assert report.exit_code is ExitCode.WARNING
+    # the words of a bare ACL `defer` too (test_lab_restrictions): the meaning names both
+    assert "a DNS or other lookup that failed for now" in alice.meaning and "'defer'" in alice.meaning
 
 
 async def test_exim_sender_verification_refuses_the_probes_sender(lab_probe: LabProbe) -> None:

@@ -97,12 +97,14 @@ async def test_a_client_discard_makes_no_acceptance_a_mailbox(lab: Lab, lab_prob
 
 
 async def test_access_actions_without_text(lab: Lab, lab_probe: LabProbe) -> None:
-    """check_client_access DEFER: "450 4.7.1 <unknown[IP]>: Client host rejected: Access denied" to each RCPT: a
-    refusal of this client by the site's policy, not greylisting (no retry gets through). REJECT under soft_bounce
+    """check_client_access REJECT / DEFER: "554 5.7.1 / 450 4.7.1 <unknown[IP]>: Client host rejected: Access denied" to
+    each RCPT: a refusal of this client by an access table of the site's, not greylisting (no retry gets through),
+    and not a PTR, blocklist or HELO check (those say so in words of their own). REJECT under soft_bounce
     = yes: "454 4.7.1 ...", the same; with smtpd_delay_reject = no (earlypolicy.lab.test) REJECT and DEFER answer
     the connection: a 554 or a 450 greeting, and no command is asked. check_sender_access HOLD, WARN and FILTER accept the mail (it waits in the
     hold queue, is logged, goes to another transport): what RCPT says of the mailboxes stands."""
-    for domain, action, code, greeting in (("policy", "DEFER", 450, False), ("softpolicy", "REJECT", 454, False),
+    for domain, action, code, greeting in (("policy", "REJECT", 554, False), ("policy", "DEFER", 450, False),
+                                           ("softpolicy", "REJECT", 454, False),
                                            ("earlypolicy", "REJECT", 554, True), ("earlypolicy", "DEFER", 450, True)):
         source = _source(lab, action)
         report = await lab_probe(f"alice@{domain}.lab.test", source_ip=source)
@@ -113,6 +115,11 @@ async def test_access_actions_without_text(lab: Lab, lab_probe: LabProbe) -> Non
         assert alice.text == f"{code} {status} <unknown[{source}]>: Client host rejected: Access denied"
         assert (alice.verdict, alice.reason, alice.retry_after_s) == (Verdict.UNKNOWN, Reason.POLICY_REJECTED, None)
         assert "greylist" not in alice.meaning.lower() + alice.remediation.lower()
+        # Postfix's default words for an access table's entry (smtpd_check.c): the admin listed this client; the
+        # advice used to list PTR, blocklists and the HELO name as the first things to check
+        assert "an access table keyed on the client (check_client_access" in alice.meaning
+        assert "check first that your IP has a PTR record" not in alice.remediation
+        assert "send from another IP address" in alice.remediation and "mail administrator" in alice.remediation
         if greeting:  # smtpd_delay_reject = no: the client restrictions answer the connection itself
             assert [s.command for s in report.sessions[0].steps][:2] == [None, "QUIT"]
     # check_sender_access REJECT: "554 5.7.1 <reject@...>: Sender address rejected: Access denied": the site's

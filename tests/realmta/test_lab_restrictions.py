@@ -144,14 +144,21 @@ async def test_exim_callout_passes_on_the_next_hops_refusal(lab_probe: LabProbe)
     assert "callout" in nobody.meaning
 
 
-async def test_exim_acl_defer_is_not_greylisting(lab_probe: LabProbe) -> None:
+async def test_exim_acl_defer_is_not_greylisting(lab: Lab, lab_probe: LabProbe) -> None:
     """A bare `defer` in Exim's RCPT ACL answers "451 Temporary local problem - please try later" (smtp_in.c):
-    nothing says greylisting, so the probe does not claim it; it learned nothing about the mailbox."""
+    nothing says greylisting, so the probe does not claim it; it learned nothing about the mailbox. Exim logs it as
+    a temporary rejection of the RCPT, which the advice points the admin to."""
     report = await lab_probe("alice@deferred.lab.test")
     (alice,) = report.addresses
     assert (alice.verdict, alice.code, alice.text) == (
         Verdict.UNKNOWN, 451, "451 Temporary local problem - please try later")
     assert alice.reason is not Reason.GREYLISTED
+    # Exim says the same words for a local fault (smtp_in.c): the probe said "an internal or configuration problem
+    # of its own"; it now says either may be the cause, and where the admin finds which (Exim's logs)
+    assert "an ACL statement of the administrator's said 'defer'" in alice.meaning
+    assert "a check of its ACLs could not be completed" in alice.meaning
+    assert "'temporarily rejected' line" in alice.remediation
+    assert "temporarily rejected RCPT <alice@deferred.lab.test>" in lab.exim_log("exim-verify")  # as it says
 
 
 async def test_too_many_recipients_are_asked_again(lab_probe: LabProbe) -> None:

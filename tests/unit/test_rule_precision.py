@@ -150,4 +150,4 @@ def test_not_allowed_to_send_is_not_client_host_access_denied() -> None:
     assert classify("550 5.7.1 192.0.2.1 is not allowed to send mail.", "RCPT").reason \
         is Reason.SENDER_UNAUTHENTICATED
     assert _rule("554 5.7.1 <mx.example.net[203.0.113.12]>: Client host rejected: Access denied", "RCPT") \
-        == "client-host-access-denied"
+        == "postfix-client-access-denied"  # Postfix's default words for an access(5) REJECT have a rule of their own
