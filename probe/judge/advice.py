@@ -25,6 +25,7 @@ class RunFacts:
     mx_override: bool = False  # the host was named with --mx (or an address literal), not found in DNS
     tls_policy: str | None = None  # tls_consequence(): what a TLS failure costs this domain; None: not known
     null_sender: bool = False  # the probe's MAIL FROM was the null reverse-path <> (no --from)
+    helo: str = ""  # the EHLO/HELO name the probe gave
 
 
 def tls_consequence(mta_sts: dict[str, Any] | None, dane: dict[str, Any] | None) -> str:
@@ -65,6 +66,8 @@ def address_advice(result: AddressResult, facts: RunFacts) -> AddressResult:
         return replace(result, remediation=_relay_refused_for_another_domain(result, facts))
     if result.reason is Reason.TLS_FAILURE and facts.tls_policy:
         return replace(result, remediation=f"{result.remediation.rstrip('.')}. Meanwhile {facts.tls_policy}.")
+    if result.reason is Reason.HELO_REJECTED and facts.helo:
+        return replace(result, remediation=helo_refused(result.host, facts.helo, result.text or "", result.code))
     if result.reason is Reason.SENDER_REJECTED and facts.null_sender and result.verdict is Verdict.UNKNOWN:
         return replace(result, remediation=_null_sender_refused(result.host))
     # a greylisting policy service (postgrey behind Postfix's check_policy_service) answers RCPT before the
@@ -127,6 +130,40 @@ def submission_refusal(host: str, port: int) -> str:
             "Postfix's submission service does as shipped (master.cf: smtpd_recipient_restrictions = "
             "permit_sasl_authenticated,reject). That says nothing of the address: probe the domain's MX hosts on "
             "port 25 (without --port or a port in --mx) to see whether it takes mail.")
+
+
+# the words of a HELO refusal -> the check that says them (the server's own, as its source writes them)
+_HELO_CHECKS = (
+    # Postfix smtpd_check.c: reject_unknown_helo_hostname (the name has no A, AAAA or MX record), reject_non_fqdn_
+    # helo_hostname, reject_invalid_helo_hostname; "Helo command" is the reply class of each
+    ("helo command rejected: host not found",
+     "Postfix's reject_unknown_helo_hostname (in smtpd_helo_restrictions or another restriction list): the name "
+     "has no A, AAAA or MX record in DNS"),
+    ("helo command rejected: need fully-qualified hostname",
+     "Postfix's reject_non_fqdn_helo_hostname: the name is not a fully qualified domain name"),
+    ("helo command rejected: invalid name", "Postfix's reject_invalid_helo_hostname: the name is not valid syntax"),
+    # Exim smtp_in.c: helo_verify_hosts (helo_verify_required) refuses a name whose address records do not hold the
+    # client's IP address (nor is it the client's PTR name); 451 when a lookup failed for now, 550 otherwise
+    ("argument does not match calling host",
+     "Exim's helo_verify_hosts: the name does not resolve to this client's IP address, nor is it the name the "
+     "IP address's PTR record gives"),
+)
+
+
+def helo_refused(host: str | None, name: str, said: str, code: int | None) -> str:
+    """A refusal of the probe's EHLO/HELO name (at EHLO, or at RCPT when Postfix delays its HELO checks there,
+    smtpd_delay_reject = yes): which check said it, where the words name one, and how to probe past it."""
+    words = said.lower()
+    check = next((what for key, what in _HELO_CHECKS if key in words),
+                 "a HELO check of the server's (Postfix: smtpd_helo_restrictions; Exim: helo_verify_hosts or an "
+                 "acl_smtp_helo statement); the reply's words say which")
+    if code is not None and 400 <= code < 500 and "calling host" in words:
+        check += " (said with a 451: a DNS lookup of the check failed for now)"
+    return (f"{host or 'The server'} refused the EHLO name the probe gave, {name}, by {check}. That is about this "
+            "client's greeting, not about mail to the domain: senders whose servers greet with a name that passes "
+            "the check are not refused. Probe again with --helo NAME, a fully qualified name whose A (or AAAA) "
+            "record is this machine's public address, ideally the name its PTR record gives; a sending MTA needs "
+            "the same (Postfix: smtp_helo_name, Exim: helo_data).")
 
 
 def _null_sender_refused(host: str | None) -> str:

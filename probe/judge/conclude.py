@@ -57,6 +57,10 @@ def conclude(walk: Walk, addresses: Sequence[Address], facts: advice.RunFacts | 
                         for a, r in zip(addresses, report.addresses, strict=True)]
     if facts is not None:
         report.addresses = [advice.address_advice(r, facts) for r in report.addresses]
+        for session in report.sessions:  # a refused EHLO name: the same advice on the reply (a domain-only report's)
+            for step in session.steps:
+                if step.reason is Reason.HELO_REJECTED and step.code is not None and step.code >= 400 and facts.helo:
+                    step.remediation = advice.helo_refused(session.host, facts.helo, step.text or "", step.code)
 
 
 def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Address]) -> None:

@@ -36,6 +36,17 @@ def mx_origin(report: Report, host: MxHost) -> str:
     return "implicit MX" if host.implicit else f"preference {host.preference}"
 
 
+def refusal_advice(report: Report) -> str | None:
+    """What to do about the reply that made a domain-only report REFUSES_THIS_CLIENT (the last 4xx/5xx with the
+    report's reason: a 521 greeting, a refused EHLO name, postmaster@ refused at RCPT): its step's remediation. None
+    when addresses were asked (each carries its own) or the domain was not refused."""
+    if report.addresses or report.status is not DomainStatus.REFUSES_THIS_CLIENT:
+        return None
+    steps = [step for s in report.sessions for step in s.steps
+             if step.code is not None and step.code >= 400 and step.reason is report.reason and step.remediation]
+    return steps[-1].remediation if steps else None
+
+
 def local_resolver_failure(report: Report) -> bool:
     """A dns_error because our resolver gave no answer at all (the runner's dns-resolver-unreachable
     finding), as opposed to a SERVFAIL/REFUSED answer about the domain."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from probe.judge.health import Check, HealthResult
-from probe.judge.reportfacts import at_named_hosts, mx_origin, session_label
+from probe.judge.reportfacts import at_named_hosts, mx_origin, refusal_advice, session_label
 from probe.model import Context, ExitCode, Report, Session
 from probe.render.safe import printable
 
@@ -95,6 +95,9 @@ def _detail_lines(report: Report, health: HealthResult) -> list[str]:
     shown = {c.name for c in health.checks if c.status is not ExitCode.OK and c.detail}  # already quoted
     lines = [f"domain {clean(report.domain)}{clean(at_named_hosts(report))}: "
              f"{str(report.status).replace('_', ' ')} ({report.reason})"]
+    refused = refusal_advice(report)
+    if refused is not None:  # a domain-only probe that was refused: no address line carries the advice
+        lines.append(f"  fix: {clean(refused)}")
     for host in report.mx:
         addresses = ", ".join(host.addresses) or (host.error or "no address")
         lines.append(f"MX {clean(host.host)} ({mx_origin(report, host)}): {clean(addresses)}" if host.named

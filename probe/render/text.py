@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from probe.judge.health import HealthResult
-from probe.judge.reportfacts import at_named_hosts
+from probe.judge.reportfacts import at_named_hosts, refusal_advice
 from probe.model import (
     AddressResult,
     Context,
@@ -100,6 +100,10 @@ def render_text(report: Report, *, color: bool = False, verbose: bool = False,
         out.append("")
         out += _lines(p, width, "Postmaster  ", printable(_postmaster_line(report.postmaster)),
                       styles=("bold",), indent=2)
+    refused = refusal_advice(report)
+    if refused is not None:  # a domain-only probe that was refused: the advice no address result carries
+        out.append("")
+        out += _lines(p, width, "What to do  ", printable(refused), styles=("bold",), indent=2)
     out.extend(_address_facts(report.addresses, p, width))
     shared_vrfy = _shared_vrfy(report.addresses)
     shared = _shared_catch_all(report.addresses)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import secrets
 import socket
 
+from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Reason, Verdict
+from probe.render.text import render_text
 
 from lab import HOSTS, Lab, LabProbe
 
@@ -207,6 +209,13 @@ async def test_exim_helo_verify_hosts(lab_probe: LabProbe) -> None:
     assert [s.text for s in session.steps[:2]][1] == "451 EHLO argument does not match calling host"
     assert (report.status, report.reason, report.exit_code) == (
         DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED, ExitCode.WARNING)
+    # the advice names Exim's setting (smtp_in.c: helo_verify_hosts, 451 when a lookup failed for now) and --helo,
+    # in the default report of a domain-only probe
+    text = " ".join(render_text(report, health=finish_report(report)).split())
+    assert ("What to do mx.exim-heloverify.lab.test refused the EHLO name the probe gave, probe.lab.test, by Exim's "
+            "helo_verify_hosts: the name does not resolve to this client's IP address, nor is it the name the IP "
+            "address's PTR record gives (said with a 451: a DNS lookup of the check failed for now).") in text
+    assert "Probe again with --helo NAME" in text
 
 
 async def test_exim_message_size_limit_is_advertised_and_no_size_is_claimed(lab_probe: LabProbe) -> None:

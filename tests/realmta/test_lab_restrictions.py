@@ -20,6 +20,7 @@ import socket
 
 from probe.judge.health import finish_report
 from probe.model import DomainStatus, ExitCode, Reason, Report, Verdict
+from probe.render.nagios import render_nagios
 from probe.render.text import render_text
 
 from lab import Lab, LabProbe
@@ -46,12 +47,29 @@ async def test_helo_refused_at_rcpt_is_a_refusal_of_this_client(lab_probe: LabPr
 
 
 async def test_helo_refused_at_ehlo_without_delay_reject(lab_probe: LabProbe) -> None:
-    """The same restriction with smtpd_delay_reject = no answers EHLO itself: the same status and reason."""
+    """The same restriction with smtpd_delay_reject = no answers EHLO itself: the same status and reason. The
+    advice says what was refused (the probe's EHLO name), by which setting (the words are reject_unknown_helo_
+    hostname's, smtpd_check.c) and how to probe past it (--helo): a domain-only report showed no advice at all
+    without -v (the address's said only 'Configure your MTA (or the probe's --helo)'); it now says it in the
+    default report, the Nagios details and on the JSON step."""
     report = await lab_probe("alice@early.lab.test")
     assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED)
     (alice,) = report.addresses
     assert (alice.verdict, alice.code, alice.text) == (
         Verdict.UNKNOWN, 450, "450 4.7.1 <probe.lab.test>: Helo command rejected: Host not found")
+    advice = ("refused the EHLO name the probe gave, probe.lab.test, by Postfix's reject_unknown_helo_hostname (in "
+              "smtpd_helo_restrictions or another restriction list): the name has no A, AAAA or MX record in DNS.")
+    assert advice in alice.remediation and "Probe again with --helo NAME" in alice.remediation
+    report = await lab_probe(domain="early.lab.test")
+    health = finish_report(report)
+    text = " ".join(render_text(report, health=health).split())
+    assert f"What to do mx.postfix-early.lab.test {advice}" in text and "Probe again with --helo NAME" in text
+    assert f"  fix: mx.postfix-early.lab.test {advice}" in render_nagios(report, health)
+    assert [s.remediation for s in report.sessions[0].steps if s.command == "EHLO probe.lab.test"] == [
+        text.split("What to do ", 1)[1].split(" WARNING:", 1)[0]]
+    # with smtpd_delay_reject = yes the same words come to RCPT postmaster@ (a domain-only probe): the same advice
+    report = await lab_probe(domain="strict.lab.test")
+    assert f"What to do mx.postfix-strict.lab.test {advice}" in _flat_text(report)
 
 
 async def test_a_helo_that_is_no_fqdn(lab_probe: LabProbe) -> None:
@@ -60,6 +78,8 @@ async def test_a_helo_that_is_no_fqdn(lab_probe: LabProbe) -> None:
     assert (report.status, report.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.HELO_REJECTED)
     assert report.addresses[0].verdict is Verdict.UNKNOWN
     assert report.addresses[0].text == "504 5.5.2 <probe>: Helo command rejected: need fully-qualified hostname"
+    assert "the EHLO name the probe gave, probe, by Postfix's reject_non_fqdn_helo_hostname" in \
+        report.addresses[0].remediation
 
 
 async def test_a_resolvable_helo_passes_and_an_unknown_sender_domain_is_the_senders_fault(
