@@ -14,10 +14,13 @@ TRANSIENT_REASONS = frozenset({Reason.GREYLISTED, Reason.RATE_LIMITED, Reason.SE
 
 def named_hosts(report: Report) -> str | None:
     """'mx1.example.net, mx2.example.net' when the hosts probed were named with --mx (the domain's MX records were
-    not looked up, so what they answered is theirs, not the domain's); None otherwise (an address literal too)."""
+    not looked up, so what they answered is theirs, not the domain's); None otherwise (an address literal too).
+    Only the named hosts the walk tried, when it tried any: it stops at the first that answers, as senders do, and
+    what that one answered is not the untried ones' ('--mx A --mx B', A refusing to relay: not 'at A, B')."""
     if report.mx_source != "override" or not report.mx or report.domain.startswith("["):
         return None
-    return ", ".join(h.host for h in report.mx)
+    tried = {s.host for s in report.sessions if s.address}
+    return ", ".join([h.host for h in report.mx if h.host in tried] or [h.host for h in report.mx])
 
 
 def at_named_hosts(report: Report) -> str:

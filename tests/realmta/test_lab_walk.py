@@ -140,3 +140,11 @@ async def test_mx_names_a_host_and_the_report_speaks_of_that_host(lab: Lab, lab_
     assert report.to_dict()["mx"][0]["named"] is True
     report = await lab_probe(domain="pf.lab.test", mx=(("mx.postfix.lab.test", lab.port),))
     assert (report.status, report.exit_code) == (DomainStatus.ACCEPTS_MAIL, ExitCode.OK)
+    # two named hosts, Exim first: its refusal is definitive, so Postfix is never asked and the report does not
+    # say the domain "does not accept mail at" it (it did, listing both)
+    report = await lab_probe(domain="pf.lab.test", mx=(("mx.exim.lab.test", lab.port), ("mx.postfix.lab.test", lab.port)))
+    health = finish_report(report)
+    assert [s.host for s in report.sessions] == ["mx.exim.lab.test"] and report.status is DomainStatus.DOES_NOT_ACCEPT_MAIL
+    assert render_text(report, health=health).splitlines()[0] == (
+        "pf.lab.test at mx.exim.lab.test (--mx) — DOES NOT ACCEPT MAIL  (relay_denied)")
+    assert "mx.postfix.lab.test" not in report.summary + health.summary
