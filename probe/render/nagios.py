@@ -103,7 +103,7 @@ def _detail_lines(report: Report, health: HealthResult) -> list[str]:
         lines.append(f"MX {clean(host.host)} ({mx_origin(report, host)}): {clean(addresses)}" if host.named
                      else f"MX {host.preference} {clean(host.host)} ({report.mx_source}): {clean(addresses)}")
         for ip, checked in host.checked.items():
-            lines.append(f"  {clean(ip)}: connection checked only: {clean(checked)}")
+            lines.append(f"  {clean(ip)}: connection check only: {clean(checked)}")
     for session in report.sessions:
         tls = (session.tls or {}).get("version")
         parts = [f"{session.outcome} in {_seconds(session.elapsed_ms)}"]

@@ -203,8 +203,8 @@ _MX_SOURCES = {"override": "named with --mx; MX records not looked up"}
 def _checked_words(checked: str) -> str:
     """What a bare connection check (no session) saw at an address (MxHost.checked)."""
     if checked == "greeted":
-        return "connection checked only: it greeted (2xx), then QUIT"
-    return f"connection checked only: {checked} (see Findings)"
+        return "connection check only: greeted (2xx)"
+    return f"connection check only: {checked} (see Findings)"
 
 
 def _session_lines(s: Session, ip: str, p: _Painter, width: int) -> list[str]:

@@ -159,6 +159,6 @@ def test_hosts_named_with_mx_have_no_preference_and_checked_addresses_are_said()
                  MxHost("mx2.example.com", 1, ["192.0.2.2"], named=True, checked={"192.0.2.2": "greeted"})]
     output, health = render(report, ())
     assert "MX mx1.example.com (named with --mx): 192.0.2.1" in output and "MX 0" not in output
-    assert "  192.0.2.2: connection checked only: greeted" in output
+    assert "  192.0.2.2: connection check only: greeted" in output
     (domain,) = [c for c in health.checks if c.name == "domain"]
     assert domain.message == "accepts mail (MX: mx1.example.com (named with --mx), mx2.example.com (named with --mx))"
