@@ -89,7 +89,6 @@ class WordVerdict:
         return (f"the word{'s' if len(self.words) > 1 else ''} {quoted} {lean} to {self.reason.value} (score "
                 f"{self.score:g}{backed}), learned from {' and '.join(learned)}")
 
-    lead: ClassVar[str] = "learned words: "  # how 'Decided by ...' introduces the Decision's summary in the meaning
     sources: ClassVar[tuple[str, ...]] = ()  # no phrase sources: the references are the code's
 
     def decision(self, *, agreed: bool = False) -> Decision:

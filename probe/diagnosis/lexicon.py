@@ -17,7 +17,7 @@ threshold and no other reason scores as much.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from probe.diagnosis.catalogue import Catalogue, Evidence, Phrase, Rule
 from probe.diagnosis.codes import ParsedReply
@@ -28,8 +28,6 @@ if TYPE_CHECKING:  # a type only: defining a Protocol class would cost `explain 
 
     class WordsVerdict(Protocol):
         """What a tier of words says: Verdict here, pairs.PairVerdict, learned.WordVerdict."""
-
-        lead: ClassVar[str]
 
         @property
         def reason(self) -> Reason: ...
@@ -62,8 +60,6 @@ class Verdict:
         backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
         words = ("the topic word" if len(self.phrases) == 1 else "the topic words") if self.topical else "the words"
         return f"{words} {quoted} ({self.reason.value}, score {self.score:g}{backed})"
-
-    lead: ClassVar[str] = ""  # how 'Decided by ...' introduces the Decision's summary in the meaning
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -172,9 +168,8 @@ def by_code(parsed: ParsedReply, ctx: Context | None, what: str) -> Decision:
 
 def words_decide(cat: Catalogue, verdict: WordsVerdict) -> tuple[str, str, Decision]:
     """(meaning, remediation, decision) when words decide (the lexicon's phrases, a pair, learned words): the
-    reason's texts (reasons.toml), the meaning saying what decided in the words of the Decision (its summary, worked
-    out once for both)."""
-    decision = verdict.decision()
+    reason's texts (reasons.toml), in plain words. Which words decided, with their scores, is the Decision's
+    (`decided_by` in JSON, the 'decided by' line of explain), not the meaning a report prints."""
     texts = cat.reason_texts.get(verdict.reason)
     meaning, remediation = (texts.meaning, texts.remediation) if texts is not None else ("", "")
-    return f"{meaning} Decided by {verdict.lead}{decision.summary}.", remediation, decision
+    return meaning, remediation, verdict.decision()

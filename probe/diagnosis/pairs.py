@@ -100,7 +100,6 @@ class PairVerdict:
         backed = f", backed by {', '.join(self.evidence)}" if self.evidence else ""
         return f"{said} ({self.reason.value}, score {self.score:g}{backed})"
 
-    lead: ClassVar[str] = ""  # how 'Decided by ...' introduces the Decision's summary in the meaning
     sources: ClassVar[tuple[str, ...]] = ()  # no phrase sources: the references are the code's
 
     def decision(self, *, agreed: bool = False) -> Decision:

@@ -197,3 +197,12 @@ def test_a_file_cited_twice_is_listed_once() -> None:
     postscreen = [r for r in refs if "postscreen.c" in r]
     assert len(postscreen) == 1 and "PSC_ACL_ACT_DENYLIST" in postscreen[0], refs
     assert refs.index(postscreen[0]) < refs.index("RFC 3463 §3.4")  # where the file was first cited
+
+
+def test_what_decided_is_said_once_and_the_meaning_is_plain_words() -> None:
+    """Words no rule knows decide this reply: explain says which on its 'decided by' line; the meaning (which the
+    probe's report prints too) is the reason's plain text, without the phrases and their scores again."""
+    e = entry("DNS Error: DNS type 'mx' lookup of example.com responded with code SERVFAIL")
+    assert e["decided_by"]["by"] == "lexicon" and "score" in e["decided_by"]["summary"]
+    assert "score" not in e["meaning"] and "Decided by" not in e["meaning"]
+    assert render_entry(e, color=False).lower().count("decided by") == 1

@@ -38,7 +38,7 @@ def test_replies_from_sources_nobody_here_read_are_decided_by_what_they_refuse_a
     d = classify(text, context)
     assert d.reason is reason and d.rule is None
     assert d.decided_by is not None and d.decided_by.by == "pair" and d.decided_by.phrases == words
-    assert f"the subject '{words[0]}'" in d.decided_by.summary and f"the predicate '{words[1]}'" in d.meaning
+    assert f"the subject '{words[0]}'" in d.decided_by.summary and f"the predicate '{words[1]}'" in d.decided_by.summary
     assert entry(text, context)["decided_by"]["phrases"] == list(words)  # explain says which words decided
     without = diagnose(parse(text), Context.parse(context), use_pairs=False)
     assert without.reason is not reason and without.decided_by is not None and without.decided_by.by in ("code", "class")
