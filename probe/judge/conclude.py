@@ -136,6 +136,12 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         _relay_deferred_finding(walk, record, relayed)
     postmaster = postmaster_clause(walk, record) if not addresses else None
     report.summary = _summary(report)
+    deferred = (_deferred_every_rcpt(record, walk.retry, keys=keys, postmaster=not addresses)
+                if report.status is DomainStatus.ACCEPTS_MAIL else None)
+    if deferred is not None:  # "accepts mail" says it talks; it took no recipient here, and the summary says so
+        head, sep, rest = report.summary.partition("; ")
+        report.summary = (f"{head}, but {record.host} deferred every recipient it was asked "
+                          f"({_refusal_words(deferred)}){sep}{rest}")
     if postmaster:
         report.summary = f"{report.summary}; {postmaster}"
     if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
@@ -378,19 +384,36 @@ def _refused_at_every_rcpt(record: SessionRecord, retry: SessionRecord | None = 
     replace the first session's for what it asked again. A batch line counts only its own addresses (`keys`, all
     when None) and postmaster@ only when it is the domain alone (`postmaster`): a line's result never depends on
     the other lines of its unit. None otherwise."""
-    def last(first: Exchange | None, again: Exchange | None) -> Exchange | None:
-        return again if again is not None and again.reply is not None else first
-
-    answers = [e for e in (*(last(e, retry.rcpt.get(k) if retry else None) for k, e in record.rcpt.items()
-                             if keys is None or k in keys),
-                           last(record.catch_all, retry.catch_all if retry else None) if keys is None or keys else None,
-                           last(record.postmaster, retry.postmaster if retry else None) if postmaster else None)
-               if e is not None and e.reply is not None]
+    answers = _rcpt_answers(record, retry, keys=keys, postmaster=postmaster)
     plain = not tls_negotiated(record.tls)  # STARTTLS not offered, not used, refused, or its handshake failed
     if not answers or not all(e.reply.code >= 400 and _refuses_this_prober(diagnose(e, record.host), plain=plain)
                               for e in answers if e.reply is not None):
         return None
     return answers[0]
+
+
+def _rcpt_answers(record: SessionRecord, retry: SessionRecord | None, *, keys: set[str] | None,
+                  postmaster: bool) -> list[Exchange]:
+    """The replies to the session's recipients (the addresses', the random one, postmaster@ when `postmaster`), the
+    --retry-greylist session's where it asked again; a batch line's own addresses only (`keys`, all when None)."""
+    def last(first: Exchange | None, again: Exchange | None) -> Exchange | None:
+        return again if again is not None and again.reply is not None else first
+
+    return [e for e in (*(last(e, retry.rcpt.get(k) if retry else None) for k, e in record.rcpt.items()
+                          if keys is None or k in keys),
+                        last(record.catch_all, retry.catch_all if retry else None) if keys is None or keys else None,
+                        last(record.postmaster, retry.postmaster if retry else None) if postmaster else None)
+            if e is not None and e.reply is not None]
+
+
+def _deferred_every_rcpt(record: SessionRecord, retry: SessionRecord | None, *, keys: set[str],
+                         postmaster: bool) -> Exchange | None:
+    """The first reply, when the server answered every recipient it was asked with a 4xx (a bare ACL defer,
+    greylisting, a lookup that failed for now): it talks, but took no recipient in this session. None otherwise."""
+    answers = _rcpt_answers(record, retry, keys=keys, postmaster=postmaster)
+    if answers and all(e.reply is not None and 400 <= e.reply.code < 500 for e in answers):
+        return answers[0]
+    return None
 
 
 def _refuses_this_prober(d: Diagnosis, *, plain: bool) -> bool:

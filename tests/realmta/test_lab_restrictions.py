@@ -179,6 +179,11 @@ async def test_exim_acl_defer_is_not_greylisting(lab: Lab, lab_probe: LabProbe) 
     assert "a check of its ACLs could not be completed" in alice.meaning
     assert "'temporarily rejected' line" in alice.remediation
     assert "temporarily rejected RCPT <alice@deferred.lab.test>" in lab.exim_log("exim-verify")  # as it says
+    # the host talks (accepts_mail), but took no recipient: the random address got the same 451, and the summary
+    # (the report's last line, Nagios, JSON) says so instead of a bare "accepts mail"
+    assert report.status is DomainStatus.ACCEPTS_MAIL
+    assert report.summary.startswith("deferred.lab.test accepts mail, but mx.exim-verify.lab.test deferred every "
+                                     "recipient it was asked (451 Temporary local problem - please try later, to RCPT)")
 
 
 async def test_too_many_recipients_are_asked_again(lab_probe: LabProbe) -> None:
