@@ -447,12 +447,13 @@ def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -
     if exchange is not None and exchange.reply is not None and opensmtpd_invalid_recipient(d, exchange.reply.headline):
         result.meaning = ("OpenSMTPD refused the address with '550 Invalid recipient', its answer to a user it does "
                           "not know, but also to a domain it does not serve (no 'match ... for domain' rule takes "
-                          "it, as for relaying) or refuses by a 'match ... reject' rule; mail to it bounces either "
-                          "way.")
+                          "it, as for relaying) and to a 'match ... reject' rule, which may be about the sender or "
+                          "the client rather than the address; mail to it from this sender bounces either way.")
         result.remediation = (f"Check the local part with the address's owner. If every address of {a.domain} gets "
                               f"this answer, {record.host} does not serve the domain: its smtpd.conf needs a "
                               f"'match from any for domain' rule naming {a.domain}, or the domain's MX records "
-                              f"point at the wrong host.")
+                              f"point at the wrong host. With --from, try the null sender <> (the default) too: a "
+                              f"reject rule may name the sender ('mail-from').")
     return d, result
 
 

@@ -188,10 +188,16 @@ _ENDED_EARLY = frozenset({"reset", "deferred"})  # the server hung up, or said 4
 
 def _definitive(record: SessionRecord) -> bool:
     """The host answered: the dialogue ran to its end or was refused, or it ended early after answering
-    RCPT for at least one address (those answers stand; a 421 is the server closing, not an answer)."""
+    RCPT for at least one address, or after refusing the MAIL FROM that decided them (those answers stand; a 421
+    is the server closing, not an answer). OpenSMTPD's builtin filters refuse and hang up at once (`disconnect
+    "550 ..."` at the mail-from phase, smtpd.conf(5) MAIL FILTERING): the refusal is the answer, not the hang-up."""
+    decided = list(record.rcpt.items())
+    if record.postmaster is not None and record.postmaster_address is not None:  # a domain-only probe's
+        decided.append((record.postmaster_address, record.postmaster))
     return record.outcome in _DEFINITIVE or any(
-        e.context is Context.RCPT and e.reply is not None and e.reply.code != 421 and e.address == key
-        for key, e in record.rcpt.items())
+        e.reply is not None and e.reply.code != 421 and (
+            (e.context is Context.RCPT and e.address == key) or (e.context is Context.MAIL and e.reply.code >= 400))
+        for key, e in decided)
 
 
 def _greeting_refused(record: SessionRecord) -> bool:

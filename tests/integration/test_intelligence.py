@@ -22,7 +22,7 @@ from probe.inputs import parse_address
 from probe.judge import catchall
 from probe.judge.greylist import planned_wait_s, retry_delay_s
 from probe.judge.health import finish_report
-from probe.model import AddressResult, ProbeOptions, Reason, Reply, Report, Severity, Verdict
+from probe.model import AddressResult, DomainStatus, ProbeOptions, Reason, Reply, Report, Severity, Verdict
 from probe.render.json import report_json
 from probe.render.text import render_text
 from probe.run.batch import run_batch
@@ -524,3 +524,33 @@ def test_proxy_without_python_socks_is_a_clear_usage_error(monkeypatch: pytest.M
         main(["example.test", "--proxy", "socks5://127.0.0.1:1080"])
     assert exit_info.value.code == 3
     assert capsys.readouterr().err.strip() == f"smtp-probe: {MISSING_DEPENDENCY}"
+
+
+@pytest.mark.parametrize("addresses", [["alice@plain.in.test"], []])
+async def test_a_mail_from_refused_then_a_hang_up_is_an_answer_not_an_unreachable_host(
+        dns: FakeDNS, addresses: list[str]) -> None:
+    """OpenSMTPD's builtin filter `phase mail-from match mail-from regex <myfroms> disconnect "550 invalid mail
+    from"` (github:bsdsx/blog_posts 2021-05-08_opensmtpd.md; smtpd.conf(5) MAIL FILTERING: disconnect = reply and
+    close) answers MAIL and hangs up before the RSET: the host answered and refused the sender, it is not
+    unreachable (the reply stands as the answer for the address, or for postmaster@ in a domain-only probe)."""
+
+    async def mx(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 mx.plain.in.test ESMTP OpenSMTPD\r\n")
+        while line := await reader.readline():
+            verb = line.split(b" ")[0].split(b":")[0].strip().upper()
+            if verb == b"MAIL":
+                writer.write(b"550 invalid mail from\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            writer.write({b"EHLO": b"250 mx.plain.in.test Hello\r\n", b"RSET": b"250 2.0.0 Reset state\r\n",
+                          b"QUIT": b"221 2.0.0 Bye\r\n"}.get(verb, b"500 5.5.1 Invalid command: Command unrecognized\r\n"))
+            if verb == b"QUIT":
+                return
+
+    async with start_raw_server(mx) as raw:
+        report = await run(dns, "plain.in.test", addresses, raw.port, mail_from="bob@plain.in.test")
+    assert report.status is not DomainStatus.UNREACHABLE and report.reason is Reason.SENDER_REJECTED
+    assert "no mail server gave a definitive answer" not in report.summary
+    for a in report.addresses:
+        assert (a.verdict, a.reason, a.code) == (Verdict.UNKNOWN, Reason.SENDER_REJECTED, 550)

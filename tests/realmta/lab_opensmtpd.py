@@ -11,7 +11,9 @@ from a message an admin wrote in a published configuration (cited beside it).
 - "opensmtpd": the smtpd.conf(5) layout of a hosted domain, STARTTLS offered (`listen ... tls pki`):
   osd.lab.test delivers through a virtual table (alice, bob, postmaster -> the vmail user of a userbase
   table, smtpd.conf(5) "virtual"/"userbase", table(5) "Aliasing tables"); osdusers.lab.test through a
-  userbase table alone (alice, bob); osdall.lab.test has a catch-all virtual entry (`@osdall.lab.test`,
+  userbase table alone (alice, bob); mail from an @osd.lab.test sender not sent by the domain's relays is refused
+  (smtpd.conf(5)'s last example: `match !from src <other-relays> mail-from "@example.com" for any reject`);
+  osdall.lab.test has a catch-all virtual entry (`@osdall.lab.test`,
   table(5)); osdreject.lab.test is refused by a match rule (`match from any for domain ... reject`);
   osdstale.lab.test points its MX here but smtpd serves it not (no match rule: a relay attempt). Relaying
   is for authenticated clients only (the man page's second example: `match auth from any for any`).
@@ -19,6 +21,7 @@ from a message an admin wrote in a published configuration (cited beside it).
   "opensmtpd-auth" `auth <creds>` (AUTH required before MAIL), "opensmtpd-rdns" the builtin filter of
   Gilles Chehade's setup article (poolp.org/posts/2019-09-14/setting-up-a-mail-server-with-opensmtpd-dovecot-
   and-rspamd/): `filter check_rdns phase connect match !rdns disconnect "550 no rDNS is so 80s"`;
+  "opensmtpd-senders" a mail-from filter refusing senders of its own domain (SENDERS_MESSAGE);
 - a second daemon, "opensmtpd-limits": `smtp limit max-rcpt 2` and `smtp max-message-size 1M` (global
   settings, hence a daemon of their own).
 
@@ -45,7 +48,7 @@ OPENSMTPD_USERS = ("opensmtpd", "opensmtpq")  # compiled into Debian's smtpd (it
 
 # host label -> last octet (lab.HOSTS takes these)
 OPENSMTPD_HOSTS = {"opensmtpd": 110, "opensmtpd-tlsreq": 111, "opensmtpd-smtps": 112, "opensmtpd-auth": 113,
-                   "opensmtpd-rdns": 114, "opensmtpd-limits": 115}
+                   "opensmtpd-rdns": 114, "opensmtpd-limits": 115, "opensmtpd-senders": 117}
 # domain (under lab.test) -> its MX hosts (lab.SCENARIOS takes these)
 OPENSMTPD_SCENARIOS = {
     "osd": ["opensmtpd"],  # virtual table: alice, bob, postmaster
@@ -55,10 +58,14 @@ OPENSMTPD_SCENARIOS = {
     "osdstale": ["opensmtpd"],  # MX here, not served by smtpd
     "osdtls": ["opensmtpd-tlsreq"], "osdsmtps": ["opensmtpd-smtps"], "osdauth": ["opensmtpd-auth"],
     "osdrdns": ["opensmtpd-rdns"], "osdlimits": ["opensmtpd-limits"],
+    "osdsenders": ["opensmtpd-senders"],  # a mail-from filter refuses senders of the domain itself
 }
-SERVED = ("osd", "osdusers", "osdall", "osdtls", "osdsmtps", "osdauth", "osdrdns", "osdlimits")
+SERVED = ("osd", "osdusers", "osdall", "osdtls", "osdsmtps", "osdauth", "osdrdns", "osdlimits", "osdsenders")
 VIRTUAL_USERS = ("alice", "bob", "postmaster")
 RDNS_MESSAGE = "550 no rDNS is so 80s"  # poolp.org's article (module docstring)
+# github:bsdsx/blog_posts/2021-05-08_opensmtpd.md: `filter check_myfroms phase mail-from match mail-from regex
+# <myfroms> disconnect "550 invalid mail from"`, its table the regexes of its own domain
+SENDERS_MESSAGE = "550 invalid mail from"
 
 
 def opensmtpd_missing() -> str | None:
@@ -82,6 +89,8 @@ def _config(lab: Lab, listeners: list[str], settings: str, tables: dict[str, str
                   + "".join(f"{u}@{d}.lab.test vmail\n" for d in SERVED if d not in ("osd", "osdusers", "osdall")
                             for u in VIRTUAL_USERS)
                   + "@osdall.lab.test vmail\n",
+        "relays": "192.0.2.25\n",  # the domain's other relays (none in the lab)
+        "myfroms": "@osdsenders\\.lab\\.test$\n",
         "userinfo": f"vmail 1000:1000:{vmail}\nalice 1000:1000:{vmail}\nbob 1000:1000:{vmail}\n",
         "creds": "alice " + _crypted("lab-secret") + "\n",  # table(5) credentials: user and crypt(3) hash
         **tables,
@@ -93,6 +102,8 @@ def _config(lab: Lab, listeners: list[str], settings: str, tables: dict[str, str
     text += (f'action "vdeliver" maildir "{vmail}/%{{dest.user}}" virtual <vusers> userbase <userinfo>\n'
              f'action "udeliver" maildir "{vmail}/%{{dest.user}}" userbase <userinfo>\n'
              'action "outbound" relay\n'
+             # smtpd.conf(5)'s last example: mail claiming the domain's own sender from elsewhere refused
+             'match !from src <relays> mail-from "@osd.lab.test" for any reject\n'
              'match from any for domain "osdreject.lab.test" reject\n'
              'match from any for domain "osdusers.lab.test" action "udeliver"\n'
              f"match from any for domain {{ {served.replace(' ', ', ')} }} action \"vdeliver\"\n"
@@ -124,8 +135,10 @@ def start_opensmtpd(lab: Lab) -> None:
         _listen(lab, "opensmtpd-smtps", f"smtps pki {lab.mx_name('opensmtpd-smtps')}"),
         _listen(lab, "opensmtpd-auth", f"tls pki {lab.mx_name('opensmtpd-auth')} auth <creds>"),
         _listen(lab, "opensmtpd-rdns", "filter check_rdns"),
+        _listen(lab, "opensmtpd-senders", "filter check_myfroms"),
     ]
-    filters = f'filter check_rdns phase connect match !rdns disconnect "{RDNS_MESSAGE}"\n'
+    filters = (f'filter check_rdns phase connect match !rdns disconnect "{RDNS_MESSAGE}"\n'
+               f'filter check_myfroms phase mail-from match mail-from regex <myfroms> disconnect "{SENDERS_MESSAGE}"\n')
     _start(lab, "opensmtpd", main_listeners, pkis + filters)
     _start(lab, "opensmtpd-limits", [_listen(lab, "opensmtpd-limits", "")],
            "smtp limit max-rcpt 2\nsmtp max-message-size 1M\n")

@@ -13,7 +13,7 @@ import pytest
 from probe.model import DomainStatus, ExitCode, Reason, Verdict
 
 from lab import Lab, LabProbe
-from lab_opensmtpd import RDNS_MESSAGE
+from lab_opensmtpd import RDNS_MESSAGE, SENDERS_MESSAGE
 
 
 def _steps(report, command: str):  # type: ignore[no-untyped-def]
@@ -91,3 +91,23 @@ async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe:
     report = await lab_probe("alice@osdrdns.lab.test", source_ip=lab.ip("client-noptr"))
     assert report.sessions[-1].steps[0].text == RDNS_MESSAGE
     assert report.status is DomainStatus.REFUSES_THIS_CLIENT
+
+
+async def test_refusals_of_the_sender(lab_probe: LabProbe) -> None:
+    """Two ways admins refuse senders of their own domain sent from elsewhere. The builtin filter's `disconnect
+    "550 invalid mail from"` answers MAIL and hangs up: the host answered and refused the sender, it is not
+    unreachable. smtpd.conf(5)'s `match !from src <other-relays> mail-from "@example.com" for any reject` refuses
+    at RCPT with '550 Invalid recipient', the words of an unknown user: the meaning says a reject rule may name the
+    sender, and the remediation to try the null sender; alice, asked with it, is deliverable."""
+    for targets in (("alice@osdsenders.lab.test",), ("osdsenders.lab.test",)):
+        report = await lab_probe(*targets, mail_from="bob@osdsenders.lab.test")
+        (mail,) = _steps(report, "MAIL")
+        assert mail.text == SENDERS_MESSAGE and report.sessions[-1].outcome == "reset"
+        assert report.status is DomainStatus.REFUSES_THIS_CLIENT and report.reason is Reason.SENDER_REJECTED
+        assert all(a.verdict is Verdict.UNKNOWN and a.reason is Reason.SENDER_REJECTED for a in report.addresses)
+    report = await lab_probe("alice@osd.lab.test", mail_from="bob@osd.lab.test")
+    (alice,) = report.addresses
+    assert alice.text == "550 Invalid recipient: <alice@osd.lab.test>"
+    assert "about the sender" in alice.meaning and "null sender <>" in alice.remediation
+    report = await lab_probe("alice@osd.lab.test")
+    assert report.addresses[0].verdict is Verdict.DELIVERABLE
