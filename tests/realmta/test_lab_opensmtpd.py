@@ -8,8 +8,11 @@ lookup fails for good without a message (lka_session.c: an unknown userbase user
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+import probe
 from probe.model import DomainStatus, ExitCode, Reason, Verdict
 
 from lab import Lab, LabProbe
@@ -65,6 +68,18 @@ async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe:
     report = await lab_probe("alice@osdusers.lab.test", "nobody@osdusers.lab.test")
     assert [a.verdict for a in report.addresses] == [Verdict.DELIVERABLE, Verdict.UNDELIVERABLE]
     assert report.addresses[1].reason is Reason.USER_UNKNOWN
+    # EXPN: smtpd has none; its words, as explain quotes them (codes.toml), are not_implemented
+    with socket.create_connection((lab.ip("opensmtpd"), lab.port), timeout=5) as conn, \
+            conn.makefile("rb") as replies:
+        replies.readline()
+        conn.sendall(b"HELO probe.lab.test\r\n")
+        replies.readline()
+        conn.sendall(b"EXPN alice\r\n")
+        expn = replies.readline().decode().strip()
+        conn.sendall(b"QUIT\r\n")
+        replies.readline()
+    assert expn == "500 5.5.1 Invalid command: Command unrecognized"
+    assert probe.classify(expn, "EXPN").reason is Reason.NOT_IMPLEMENTED
     # a catch-all virtual entry (@osdall.lab.test): any address accepted, the acceptance risky
     report = await lab_probe("alice@osdall.lab.test")
     assert report.addresses[0].catch_all is True and report.addresses[0].verdict is Verdict.RISKY
