@@ -1,4 +1,4 @@
-"""The real-MTA lab: real Postfix, Exim, OpenSMTPD and postgrey on loopback, for tests that must be right about real
+"""The real-MTA lab: real Postfix, Exim, OpenSMTPD, qpsmtpd and postgrey on loopback, for tests that must be right about real
 servers.
 
 The lab starts once per test session (the `lab` fixture, about a second) and is stopped at the end;
@@ -9,7 +9,7 @@ to install them (`sudo bash tests/realmta/install.sh`, which .ci/run runs).
         report = await lab_probe("alice@exim.lab.test")         # through DNS (lab zone) and the real runner
         assert report.addresses[0].verdict is Verdict.DELIVERABLE
 
-Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py: the daemons):
+Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py, lab_qpsmtpd.py: the daemons):
 1. a host: a label and a free last octet in HOSTS; for Postfix a `Listener(lab.ip(label), (-o overrides))`
    in lab_postfix.start_postfix, for Exim a `start_exim(lab, label, [domains], extra main options)` call in
    Lab.start (lab_exim.py); for OpenSMTPD a listener in lab_opensmtpd.py (which keeps its hosts and domains);

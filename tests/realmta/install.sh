@@ -9,7 +9,11 @@
 #   and its compiled-in user Debian-exim is created when missing;
 # - opensmtpd (its smtpd) conflicts the same way: unpacked under /opt/smtp-probe-lab/opensmtpd (apart, so its
 #   sendmail does not replace Exim's there), its lib* dependencies installed, and the users its postinst would
-#   create (opensmtpd, opensmtpq) created when missing. No maintainer script of either runs.
+#   create (opensmtpd, opensmtpq) created when missing. No maintainer script of either runs;
+# - qpsmtpd (0.94): its postinst writes /etc/qpsmtpd from debconf and enables and starts its service, so the
+#   package is unpacked under /opt/smtp-probe-lab too (no maintainer script of it runs either); its Perl dependencies are
+#   installed (and Net::IP, which its greylisting plugin uses but the package does not declare), and its user
+#   qpsmtpd is created when missing.
 # Nothing is done for what is already there.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
@@ -25,6 +29,8 @@ have_exim() { command -v exim4 >/dev/null 2>&1 || command -v exim >/dev/null 2>&
 LAB_SMTPD=/opt/smtp-probe-lab/opensmtpd/usr/sbin/smtpd
 have_smtpd() { [ -x "$LAB_SMTPD" ]; }
 have_smtpd_users() { getent passwd opensmtpd >/dev/null && getent passwd opensmtpq >/dev/null; }
+LAB_QPSMTPD=/opt/smtp-probe-lab/usr/bin/qpsmtpd-forkserver
+have_qpsmtpd() { [ -x /usr/bin/qpsmtpd-forkserver ] || [ -x "$LAB_QPSMTPD" ]; }
 have_template() { [ -f "$LAB_EXIM_TEMPLATE" ] || [ -f /etc/exim4/exim4.conf.template ]; }
 
 need=()
@@ -35,7 +41,8 @@ need=()
 compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need+=(libsasl2-modules)
 compgen -G '/usr/lib/*/sasl2/libsasldb.so*' >/dev/null || need+=(libsasl2-modules-db)
 if [ ${#need[@]} -eq 0 ] && have_exim && have_template && getent passwd Debian-exim >/dev/null \
-   && have_smtpd && have_smtpd_users; then
+   && have_smtpd && have_smtpd_users \
+   && have_qpsmtpd && perl -MNet::IP -e1 2>/dev/null && getent passwd qpsmtpd >/dev/null; then
   exit 0
 fi
 
@@ -101,7 +108,22 @@ for name in opensmtpd opensmtpq; do  # as opensmtpd's postinst (adduser --system
   getent passwd "$name" >/dev/null || useradd --system --gid "$name" --home-dir /var/lib/opensmtpd/empty \
     --no-create-home --shell /usr/sbin/nologin "$name"
 done
+if ! have_qpsmtpd; then
+  chown _apt "$work" 2>/dev/null || true
+  (cd "$work" && apt-get download -qq qpsmtpd)
+  deb=$(ls "$work"/qpsmtpd_*.deb)
+  # its Perl modules (Depends entries named lib*), then Net::IP for plugins/greylisting
+  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $libs libnet-ip-perl >/dev/null
+  mkdir -p /opt/smtp-probe-lab
+  dpkg-deb -x "$deb" /opt/smtp-probe-lab  # files only: no maintainer script runs
+fi
+perl -MNet::IP -e1 2>/dev/null || apt-get install -y -qq --no-install-recommends libnet-ip-perl >/dev/null
+getent group qpsmtpd >/dev/null || groupadd --system qpsmtpd
+getent passwd qpsmtpd >/dev/null || useradd --system --gid qpsmtpd --home-dir /nonexistent \
+  --no-create-home --shell /usr/sbin/nologin qpsmtpd
 getent group Debian-exim >/dev/null || groupadd --system Debian-exim
 getent passwd Debian-exim >/dev/null || useradd --system --gid Debian-exim --home-dir /nonexistent \
   --no-create-home --shell /usr/sbin/nologin Debian-exim
-echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim, OpenSMTPD)"
+echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim, OpenSMTPD, qpsmtpd)"

@@ -47,6 +47,7 @@ from lab_exim import (
 )
 from lab_opensmtpd import OPENSMTPD_HOSTS, OPENSMTPD_SCENARIOS, opensmtpd_missing, start_opensmtpd
 from lab_postfix import start_postfix, start_postgrey, start_postgrey_whitelisting
+from lab_qpsmtpd import QPSMTPD_USER, qpsmtpd_prefix, start_qpsmtpds
 from labbase import START_TIMEOUT_S, SUBMISSION_PORT, LabError, _bindable, _tail, wait_for_port
 
 # the lab's shared helpers (labbase.py), importable from here too by a module that starts a daemon of its own
@@ -56,7 +57,7 @@ __all__ = ["START_TIMEOUT_S", "LabError", "_tail", "wait_for_port"]
 LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0, tls_policies=False)
 
 DAEMON_DNS_PORT = 53  # the lab's FakeDNS answers here too, for the daemons (resolv.conf names no port)
-INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim, OpenSMTPD or postgrey missing, or not root): "
+INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim, OpenSMTPD, qpsmtpd or postgrey missing, or not root): "
                 "install them with `sudo bash tests/realmta/install.sh`")
 
 # host label -> last octet of its address in the lab's /24
@@ -80,6 +81,7 @@ HOSTS = {
     "exim-mailacl": 99, "exim-hostreject": 100, "exim-rcptmax": 101, "exim-rcptmaxreject": 102,
     "nowhere": 98,
     **OPENSMTPD_HOSTS,  # tests/realmta/lab_opensmtpd.py
+    "qpsmtpd": 117, "qpsmtpd-strict": 118,  # lab_qpsmtpd.start_qpsmtpds
 }
 # domain (under lab.test) -> its MX hosts, in preference order
 SCENARIOS: dict[str, list[str]] = {
@@ -140,6 +142,9 @@ SCENARIOS: dict[str, list[str]] = {
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
     **OPENSMTPD_SCENARIOS,  # OpenSMTPD's (tests/realmta/lab_opensmtpd.py)
+    # qpsmtpd (lab_qpsmtpd.start_qpsmtpds says each): rcpt_map's users; rcpt_ok's any local part; not in rcpthosts
+    "qp": ["qpsmtpd"], "qpany": ["qpsmtpd"], "qprelay": ["qpsmtpd"],
+    "qpstrict": ["qpsmtpd-strict"], "qpgrey": ["qpsmtpd-strict"],  # earlytalker, dnsbl, rhsbl; greylisting
 }
 
 LabProbe = Callable[..., Awaitable[Report]]  # the lab_probe fixture (tests/realmta/conftest.py)
@@ -154,6 +159,8 @@ def missing_tools() -> str | None:
             return f"{tool} missing"
     if exim_binary() is None:
         return "exim missing"
+    if qpsmtpd_prefix() is None:
+        return "qpsmtpd missing"
     for plugin in ("libplain.so", "libsasldb.so"):  # Cyrus SASL's, for the submission service's AUTH
         if not glob.glob(f"/usr/lib/*/sasl2/{plugin}*"):
             return f"Cyrus SASL plugin {plugin} missing"
@@ -163,7 +170,7 @@ def missing_tools() -> str | None:
         return "unshare (util-linux) missing"
     if not _bindable("127.53.53.1", DAEMON_DNS_PORT):
         return f"port {DAEMON_DNS_PORT} on loopback is taken (a DNS server on a wildcard address?)"
-    for user in ("postfix", "postgrey", "Debian-exim"):
+    for user in ("postfix", "postgrey", "Debian-exim", QPSMTPD_USER):
         try:
             pwd.getpwnam(user)
         except KeyError:
@@ -276,6 +283,7 @@ class Lab:
             if debian_exim_template() is not None:
                 start_exim_debian(lab)
             start_opensmtpd(lab)
+            start_qpsmtpds(lab)
         except BaseException:
             lab.stop()
             raise
