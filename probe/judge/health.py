@@ -221,6 +221,8 @@ class _Judge:
             steps = steps_of(session, *contexts)
             if steps:
                 last = steps[-1]
+                if session.outcome == "rejected":  # the refusal, not the lost connection a HELO found after it
+                    last = next((s for s in reversed(steps) if s.code is not None), last)
                 status = _SEVERITY_STATUS[last.severity]
                 if is_4xx(last):  # a 4xx (421 banner included) is transient: never worse than WARNING
                     status = min(status, ExitCode.WARNING) if status is not ExitCode.OK else ExitCode.WARNING

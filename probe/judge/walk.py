@@ -28,8 +28,15 @@ from probe.tls import checks as security
 
 
 def last_exchange(record: SessionRecord) -> Exchange:
-    """The exchange that ended the dialogue: the last one that is not the polite QUIT."""
-    return [e for e in record.exchanges if e.context is not Context.QUIT][-1]
+    """The exchange that ended the dialogue: the last one that is not the polite QUIT; for a session a reply
+    refused (outcome "rejected"), that reply, even when an event follows it (the session's EHLO refusal, then
+    the HELO it tried next found the connection closed)."""
+    steps = [e for e in record.exchanges if e.context is not Context.QUIT]
+    if record.outcome == "rejected":
+        replies = [e for e in steps if e.reply is not None]
+        if replies:
+            return replies[-1]
+    return steps[-1]
 
 
 def diagnose(exchange: Exchange, host: str | None) -> Diagnosis:

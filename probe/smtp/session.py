@@ -233,7 +233,18 @@ class Dialogue:
         reply = ex.reply
         assert reply is not None
         if reply.code in _HELO_FALLBACK_CODES:
-            ex = await self._ask(f"HELO {helo}", Context.HELO)
+            ehlo = ex
+            try:
+                ex = await self._ask(f"HELO {helo}", Context.HELO)
+            except _Stop as stop:
+                # A 550 to EHLO is a refusal (500/502/504 say EHLO is unknown): a server that closed the
+                # connection after it refused the name, not just the command (qpsmtpd's helo plugin,
+                # reject_type disconnect by default: "550 HELO hostname does not exist", then it hangs up).
+                # Its 550 decides the session (walk.last_exchange: a rejected session's last reply); the
+                # HELO's lost connection stays in the record after it.
+                if stop.outcome == "reset" and reply.code == 550:
+                    self._stop("rejected", ehlo)
+                raise
             reply = ex.reply
             assert reply is not None
             self.record.extensions = {}
