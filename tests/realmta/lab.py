@@ -60,7 +60,7 @@ DAEMON_DNS_PORT = 53  # the lab's FakeDNS answers here too, for the daemons (res
 INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim, OpenSMTPD, qpsmtpd or postgrey missing, or not root): "
                 "install them with `sudo bash tests/realmta/install.sh`")
 
-# host label -> last octet of its address in the lab's /24
+# host label -> last octet of its address in the lab's /24 (each octet once: checked below, at import)
 HOSTS = {
     "dns": 1, "postgrey": 2,
     "postfix": 10, "postfix-novrfy": 11, "postscreen": 12, "postfix-grey": 13, "postscreen-pregreet": 14,
@@ -81,8 +81,12 @@ HOSTS = {
     "exim-mailacl": 99, "exim-hostreject": 100, "exim-rcptmax": 101, "exim-rcptmaxreject": 102,
     "nowhere": 98,
     **OPENSMTPD_HOSTS,  # tests/realmta/lab_opensmtpd.py
-    "qpsmtpd": 117, "qpsmtpd-strict": 118,  # lab_qpsmtpd.start_qpsmtpds
+    "qpsmtpd": 130, "qpsmtpd-strict": 131,  # lab_qpsmtpd.start_qpsmtpds
 }
+_SHARED_OCTETS = sorted({octet for octet in HOSTS.values() if list(HOSTS.values()).count(octet) > 1})
+if _SHARED_OCTETS:  # two daemons on one address: the second cannot listen, or a test probes the wrong server
+    raise RuntimeError(f"tests/realmta: lab hosts share last octets {_SHARED_OCTETS}: "
+                       + ", ".join(h for h, o in HOSTS.items() if o in _SHARED_OCTETS))
 # domain (under lab.test) -> its MX hosts, in preference order
 SCENARIOS: dict[str, list[str]] = {
     "pf": ["postfix"],  # alice, bob known; full (452), disabled (5.2.1); VRFY on
