@@ -200,8 +200,8 @@ def relay_denied_advice(host: str, domain: str, *, mx_override: bool) -> str:
                 f"domain's mail servers, or not configured for it. Check the host name, or drop --mx to probe "
                 "the domain's own MX hosts.")
     return (f"{domain}'s MX records point at {host}, which is not configured to take mail for the domain: "
-            "its admin must fix the MX records or add the domain to the server (relay_domains, accepted "
-            "domains).")
+            "its admin must fix the MX records or add the domain to the server (Postfix: relay_domains or "
+            "mydestination; Exchange: accepted domains; qmail and qpsmtpd: rcpthosts).")
 
 
 def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) -> str:

@@ -51,6 +51,7 @@ async def test_qpsmtpd_rcpt_ok_takes_any_local_part_and_denies_other_domains(lab
     assert (someone.verdict, someone.reason, someone.text) == (
         Verdict.UNDELIVERABLE, Reason.RELAY_DENIED, "550 Relaying denied (#5.7.1)")
     assert (report.status, report.exit_code) == (DomainStatus.DOES_NOT_ACCEPT_MAIL, ExitCode.CRITICAL)
+    assert "qpsmtpd: rcpthosts" in someone.remediation  # where qpsmtpd's admin adds the domain (rcpt_ok's list)
 
 
 async def test_qpsmtpd_badmailfrom_refuses_the_sender_not_the_mailbox(lab_probe: LabProbe) -> None:
@@ -103,3 +104,18 @@ async def test_qpsmtpd_greylisting_as_shipped_defers_nothing_and_the_probe_says_
         Verdict.RISKY, Reason.ACCEPTED, "250 <alice@qpgrey.lab.test>, recipient ok", True)
     assert alice.attempts == []
     assert "FATAL PLUGIN ERROR [greylisting]" in qpsmtpd_log(lab, "qpsmtpd-strict")
+
+
+async def test_qpsmtpd_resolvable_fromhost_for_a_sender_domain_that_does_not_exist(lab_probe: LabProbe) -> None:
+    """resolvable_fromhost answers a MAIL FROM whose domain does not exist (NXDOMAIN in the lab's zone) with "450
+    Temporary address resolution failure (#4.4.3)", its word for any domain without A or MX records. The probe
+    said dns_error, "not a name that does not exist", and to retry once lookups work: for this server the name may
+    well not exist, and then no retry helps; the advice now says so and names the sender's domain."""
+    report = await lab_probe("alice@qp.lab.test", mail_from="someone@nxdomain.lab.test")
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason, alice.command, alice.text) == (
+        Verdict.UNKNOWN, Reason.DNS_ERROR, "MAIL", "450 Temporary address resolution failure (#4.4.3)")
+    assert "not a name that does not exist" not in alice.meaning
+    assert "qpsmtpd" in alice.meaning and "does not exist" in alice.meaning
+    assert "use a MAIL FROM whose domain has MX or address records" in alice.remediation
+    assert report.exit_code == ExitCode.WARNING
