@@ -1,5 +1,5 @@
-"""The real-MTA lab: real Postfix, Exim, OpenSMTPD, qpsmtpd and postgrey on loopback, for tests that must be right about real
-servers.
+"""The real-MTA lab: real Postfix, Exim, OpenSMTPD, qpsmtpd, Sendmail and postgrey on loopback, for tests that must be
+right about real servers.
 
 The lab starts once per test session (the `lab` fixture, about a second) and is stopped at the end;
 without the daemons (or without root) every test here is skipped and pytest prints ONE line saying how
@@ -9,10 +9,12 @@ to install them (`sudo bash tests/realmta/install.sh`, which .ci/run runs).
         report = await lab_probe("alice@exim.lab.test")         # through DNS (lab zone) and the real runner
         assert report.addresses[0].verdict is Verdict.DELIVERABLE
 
-Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py, lab_qpsmtpd.py: the daemons):
+Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py, lab_qpsmtpd.py,
+lab_sendmail.py: the daemons):
 1. a host: a label and a free last octet in HOSTS; for Postfix a `Listener(lab.ip(label), (-o overrides))`
    in lab_postfix.start_postfix, for Exim a `start_exim(lab, label, [domains], extra main options)` call in
    Lab.start (lab_exim.py); for OpenSMTPD a listener in lab_opensmtpd.py (which keeps its hosts and domains);
+   for Sendmail a daemon in lab_sendmail.py (its SENDMAIL_HOSTS and SENDMAIL_SCENARIOS, its .mc in sendmail_mc);
 2. a domain: SCENARIOS["name"] = [its MX host labels in preference order] (served as name.lab.test);
    Postfix must also know it: add it to local_domains (hosted) or alias_domains (catch-all) there;
 3. its users and refusals: USERS / POSTFIX_ACCESS (lab_postfix.py), the users file in lab_exim.start_exim. Replies

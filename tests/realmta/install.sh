@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the real-MTA lab (tests/realmta) runs: Postfix (with Cyrus SASL's plugins), postgrey, Exim's
-# daemon and OpenSMTPD's smtpd. Debian or Ubuntu, as root. Starts no system service and leaves the machine's
+# daemon, OpenSMTPD's smtpd, qpsmtpd and Sendmail. Debian or Ubuntu, as root. Starts no system service and leaves the machine's
 # mail system as it is:
 # - postfix and postgrey come from their Debian packages, installed under a policy-rc.d that forbids
 #   service starts (the lab runs its own instances, with their own configuration, on its own addresses);
@@ -13,7 +13,10 @@
 # - qpsmtpd (0.94): its postinst writes /etc/qpsmtpd from debconf and enables and starts its service, so the
 #   package is unpacked under /opt/smtp-probe-lab too (no maintainer script of it runs either); its Perl dependencies are
 #   installed (and Net::IP, which its greylisting plugin uses but the package does not declare), and its user
-#   qpsmtpd is created when missing.
+#   qpsmtpd is created when missing;
+# - sendmail-bin conflicts with postfix too: sendmail-bin and sendmail-cf (the m4 files sendmail.cf is built
+#   from) are unpacked under /opt/smtp-probe-lab (no maintainer script runs), their lib* dependencies and m4
+#   installed.
 # Nothing is done for what is already there.
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
@@ -31,6 +34,9 @@ have_smtpd() { [ -x "$LAB_SMTPD" ]; }
 have_smtpd_users() { getent passwd opensmtpd >/dev/null && getent passwd opensmtpq >/dev/null; }
 LAB_QPSMTPD=/opt/smtp-probe-lab/usr/bin/qpsmtpd-forkserver
 have_qpsmtpd() { [ -x /usr/bin/qpsmtpd-forkserver ] || [ -x "$LAB_QPSMTPD" ]; }
+LAB_SENDMAIL=/opt/smtp-probe-lab/usr/libexec/sendmail/sendmail
+LAB_SENDMAIL_CF=/opt/smtp-probe-lab/usr/share/sendmail/cf/m4/cf.m4
+have_sendmail() { [ -x "$LAB_SENDMAIL" ] && [ -f "$LAB_SENDMAIL_CF" ]; }
 have_template() { [ -f "$LAB_EXIM_TEMPLATE" ] || [ -f /etc/exim4/exim4.conf.template ]; }
 
 need=()
@@ -40,8 +46,9 @@ need=()
 # by libsasl2-2, which postfix depends on
 compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need+=(libsasl2-modules)
 compgen -G '/usr/lib/*/sasl2/libsasldb.so*' >/dev/null || need+=(libsasl2-modules-db)
+command -v m4 >/dev/null 2>&1 || need+=(m4)  # sendmail.cf is built from the lab's .mc with m4
 if [ ${#need[@]} -eq 0 ] && have_exim && have_template && getent passwd Debian-exim >/dev/null \
-   && have_smtpd && have_smtpd_users \
+   && have_smtpd && have_smtpd_users && have_sendmail \
    && have_qpsmtpd && perl -MNet::IP -e1 2>/dev/null && getent passwd qpsmtpd >/dev/null; then
   exit 0
 fi
@@ -103,6 +110,19 @@ if ! have_smtpd; then
   mkdir -p /opt/smtp-probe-lab/opensmtpd
   dpkg-deb -x "$deb" /opt/smtp-probe-lab/opensmtpd
 fi
+if ! have_sendmail; then
+  chown _apt "$work" 2>/dev/null || true
+  (cd "$work" && apt-get download -qq sendmail-bin sendmail-cf)
+  deb=$(ls "$work"/sendmail-bin_*.deb)
+  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
+  if [ -n "$libs" ]; then
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $libs >/dev/null
+  fi
+  mkdir -p /opt/smtp-probe-lab
+  dpkg-deb -x "$deb" /opt/smtp-probe-lab  # files only: no maintainer script runs
+  dpkg-deb -x "$(ls "$work"/sendmail-cf_*.deb)" /opt/smtp-probe-lab
+fi
 for name in opensmtpd opensmtpq; do  # as opensmtpd's postinst (adduser --system --ingroup NAME NAME)
   getent group "$name" >/dev/null || groupadd --system "$name"
   getent passwd "$name" >/dev/null || useradd --system --gid "$name" --home-dir /var/lib/opensmtpd/empty \
@@ -126,4 +146,4 @@ getent passwd qpsmtpd >/dev/null || useradd --system --gid qpsmtpd --home-dir /n
 getent group Debian-exim >/dev/null || groupadd --system Debian-exim
 getent passwd Debian-exim >/dev/null || useradd --system --gid Debian-exim --home-dir /nonexistent \
   --no-create-home --shell /usr/sbin/nologin Debian-exim
-echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim, OpenSMTPD, qpsmtpd)"
+echo "real-MTA lab installed (Postfix $(postconf -d -h mail_version), postgrey, Exim, OpenSMTPD, qpsmtpd, Sendmail)"

@@ -1,4 +1,5 @@
-"""The real-MTA lab: real Postfix (with postscreen), Exim and postgrey on loopback, a FakeDNS zone pointing at them.
+"""The real-MTA lab: real Postfix (with postscreen), Exim, Sendmail and postgrey on loopback, a FakeDNS zone pointing at
+them.
 
 Everything of the lab lives under one temporary directory and on one random 127.X.Y.0/24 block, all
 servers on one free port (the probe's --port applies to every MX host): the machine's own mail system
@@ -48,6 +49,7 @@ from lab_exim import (
 from lab_opensmtpd import OPENSMTPD_HOSTS, OPENSMTPD_SCENARIOS, opensmtpd_missing, start_opensmtpd
 from lab_postfix import start_postfix, start_postgrey, start_postgrey_whitelisting
 from lab_qpsmtpd import QPSMTPD_USER, qpsmtpd_prefix, start_qpsmtpds
+from lab_sendmail import SENDMAIL_HOSTS, SENDMAIL_SCENARIOS, sendmail_missing, start_sendmail
 from labbase import START_TIMEOUT_S, SUBMISSION_PORT, LabError, _bindable, _tail, wait_for_port
 
 # the lab's shared helpers (labbase.py), importable from here too by a module that starts a daemon of its own
@@ -57,8 +59,8 @@ __all__ = ["START_TIMEOUT_S", "LabError", "_tail", "wait_for_port"]
 LAB_OPTIONS = ProbeOptions(helo="probe.lab.test", timeout_s=5.0, deadline_s=30.0, tls_policies=False)
 
 DAEMON_DNS_PORT = 53  # the lab's FakeDNS answers here too, for the daemons (resolv.conf names no port)
-INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim, OpenSMTPD, qpsmtpd or postgrey missing, or not root): "
-                "install them with `sudo bash tests/realmta/install.sh`")
+INSTALL_HINT = ("real-MTA lab tests skipped (Postfix, Exim, OpenSMTPD, qpsmtpd, Sendmail or postgrey missing, or not "
+                "root): install them with `sudo bash tests/realmta/install.sh`")
 
 # host label -> last octet of its address in the lab's /24 (each octet once: checked below, at import)
 HOSTS = {
@@ -82,6 +84,7 @@ HOSTS = {
     "nowhere": 98,
     **OPENSMTPD_HOSTS,  # tests/realmta/lab_opensmtpd.py
     "qpsmtpd": 130, "qpsmtpd-strict": 131,  # lab_qpsmtpd.start_qpsmtpds
+    **SENDMAIL_HOSTS,  # tests/realmta/lab_sendmail.py
 }
 _SHARED_OCTETS = sorted({octet for octet in HOSTS.values() if list(HOSTS.values()).count(octet) > 1})
 if _SHARED_OCTETS:  # two daemons on one address: the second cannot listen, or a test probes the wrong server
@@ -149,6 +152,7 @@ SCENARIOS: dict[str, list[str]] = {
     # qpsmtpd (lab_qpsmtpd.start_qpsmtpds says each): rcpt_map's users; rcpt_ok's any local part; not in rcpthosts
     "qp": ["qpsmtpd"], "qpany": ["qpsmtpd"], "qprelay": ["qpsmtpd"],
     "qpstrict": ["qpsmtpd-strict"], "qpgrey": ["qpsmtpd-strict"],  # earlytalker, dnsbl, rhsbl; greylisting
+    **SENDMAIL_SCENARIOS,  # tests/realmta/lab_sendmail.py
 }
 
 LabProbe = Callable[..., Awaitable[Report]]  # the lab_probe fixture (tests/realmta/conftest.py)
@@ -168,6 +172,8 @@ def missing_tools() -> str | None:
     for plugin in ("libplain.so", "libsasldb.so"):  # Cyrus SASL's, for the submission service's AUTH
         if not glob.glob(f"/usr/lib/*/sasl2/{plugin}*"):
             return f"Cyrus SASL plugin {plugin} missing"
+    if (no_sendmail := sendmail_missing()) is not None:
+        return no_sendmail
     if (why := opensmtpd_missing()) is not None:
         return why
     if shutil.which("unshare") is None:
@@ -288,6 +294,7 @@ class Lab:
                 start_exim_debian(lab)
             start_opensmtpd(lab)
             start_qpsmtpds(lab)
+            start_sendmail(lab)
         except BaseException:
             lab.stop()
             raise
