@@ -110,6 +110,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             walk.finding(finding)
         elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
             result = catchall.accepted_by_catch_all(result, a.domain)
+        if d.reason is Reason.UNKNOWN and result.verdict is Verdict.UNDELIVERABLE and _vrfy_confirms(result.vrfy):
+            result = _refused_but_verified(result)
         if d.reason is Reason.ACCEPTED and (said := contradicted.get(a.smtp_form)):
             result = _contradicted(result, said)
         elif d.reason is Reason.ACCEPTED and random_too and result.verdict is Verdict.DELIVERABLE:
@@ -191,6 +193,34 @@ def _contradiction_finding(record: SessionRecord, contradicted: dict[str, str], 
         "mailboxes. Postfix answers so once an access table's DISCARD action has matched a recipient: it "
         "answers 250 and checks no later recipient of the transaction (access(5): DISCARD affects all "
         f"recipients of the message).{random}"), host)
+
+
+def _vrfy_confirms(vrfy: dict[str, Any] | None) -> bool:
+    """VRFY answered 250 for the address itself: "A server MUST NOT return a 250 code in response to a VRFY or
+    EXPN command unless it has actually verified the address" (RFC 5321 §3.5.3); 252 promises nothing."""
+    return vrfy is not None and vrfy.get("code") == 250
+
+
+def _refused_but_verified(result: AddressResult) -> AddressResult:
+    """A permanent RCPT refusal whose words say nothing of the mailbox (reason unknown), from a host whose VRFY
+    verified that very address: by the host's own word the mailbox exists, so the refusal is of something else
+    (the sender, this client, a policy), not an undeliverable address. Sendmail says so with FEATURE(`delay_checks')
+    (in Debian's sendmail.mc): its refusals of the client and the sender (access database From:/Connect: entries,
+    "ERROR:"550 We don't accept mail from spammers"", cf/README's example) come as the reply to each RCPT (cf/README:
+    "check_mail and check_relay ... will be called by the check_rcpt ruleset"), while VRFY still answers
+    "250 2.1.5 <user@host>" for a local user."""
+    host = result.host or "the server"
+    said = " ".join(str(p) for p in (result.code, result.enhanced) if p is not None)
+    return replace(
+        result, verdict=Verdict.UNKNOWN,
+        meaning=(f"{host} refused this address at RCPT ({said}) without saying that the mailbox does not exist, "
+                 "and its VRFY verified the same address with 250 (RFC 5321 §3.5.3: a server answers VRFY with "
+                 "250 only for an address it has verified): the refusal is of something else, the sender, this "
+                 "client or a policy of the server (Sendmail with FEATURE(`delay_checks') says its refusals of the "
+                 "client and the sender to each RCPT), not of the mailbox."),
+        remediation=("Do not remove the address on this answer: read the refusal's words for what the server "
+                     "refuses (the MAIL FROM, this client's IP or name), and ask the domain's postmaster, quoting "
+                     "the time and the probe's IP, if they do not say."))
 
 
 def _unproven(result: AddressResult, *, meaning: str, remediation: str) -> AddressResult:

@@ -137,6 +137,27 @@ async def test_an_acceptance_that_vrfy_denies_is_no_confirmation(dns: FakeDNS) -
     assert [f.id for f in report.findings].count("rcpt-contradicts-vrfy") == 1
 
 
+@pytest.mark.parametrize(
+    ("vrfy", "verdict"),
+    [("250 2.1.5 <b@mx.ok.it.test>", Verdict.UNKNOWN),  # the server verified the address itself
+     ("252 2.5.2 Cannot VRFY user; try RCPT to attempt delivery (or try finger)", Verdict.UNDELIVERABLE),
+     ("550 5.1.1 b@ok.it.test... User unknown", Verdict.UNDELIVERABLE)],
+)
+async def test_a_refusal_that_says_no_why_of_an_address_vrfy_verified(dns: FakeDNS, vrfy: str,
+                                                                       verdict: Verdict) -> None:
+    """Real Sendmail with FEATURE(`delay_checks') says a From: access entry's refusal (cf/README's `ERROR:"550 We
+    don't accept mail from spammers"`) to each RCPT, while VRFY verifies the local user with 250
+    (tests/realmta/test_lab_sendmail.py): a 5xx whose words do not say the mailbox is missing is no proof that it is
+    when the same server's VRFY verified it (RFC 5321 §3.5.3); a 252 or a refusing VRFY changes nothing."""
+    async with FakeSMTP(vrfy_default=vrfy, rcpt_default="550 5.0.0 <b@ok.it.test>... We don't accept mail from "
+                        "spammers") as smtp:
+        report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, catch_all=False)
+    a = only(report)
+    assert (a.reason, a.verdict) == (Reason.UNKNOWN, verdict)
+    assert report.exit_code is (ExitCode.WARNING if verdict is Verdict.UNKNOWN else ExitCode.CRITICAL)
+    assert ("VRFY verified" in a.meaning) is (verdict is Verdict.UNKNOWN)
+
+
 async def test_missing_starttls_is_reported_and_advisory_by_default(dns: FakeDNS) -> None:
     async with FakeSMTP(rcpt_default="250 2.1.5 Ok") as smtp:
         report = await run(dns, "ok.it.test", ["b@ok.it.test"], smtp, catch_all=False)

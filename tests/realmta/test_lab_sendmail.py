@@ -106,12 +106,27 @@ async def test_sendmail_access_database_recipient_entries(lab: Lab, lab_probe: L
 async def test_sendmail_refusals_of_the_client_and_the_sender(lab: Lab, lab_probe: LabProbe) -> None:
     """With FEATURE(`delay_checks') (Debian's sendmail.mc) sendmail says its refusals of the client and the sender to
     each RCPT. `Connect:ADDR REJECT`: "550 5.7.1 <...>... Access denied" to every recipient: the server refused this
-    client, WARNING, nothing known of alice."""
+    client, WARNING, nothing known of alice. `From:cyberspammer.com ERROR:"550 We don't accept mail from spammers"`
+    (cf/README's example), with that MAIL FROM: "550 5.0.0 <alice@...>... We don't accept mail from spammers" to
+    alice and to the random address alike while VRFY verifies alice (250). The probe said alice was undeliverable,
+    CRITICAL; by the server's own VRFY the mailbox exists: unknown, WARNING."""
     rejected = await _from(lab, lab_probe, "client-smreject", "alice@sendmail.lab.test")
     (alice,) = rejected.addresses
     assert alice.text == "550 5.7.1 <alice@sendmail.lab.test>... Access denied"
     assert (rejected.status, rejected.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.POLICY_REJECTED)
     assert (alice.verdict, rejected.exit_code) == (Verdict.UNKNOWN, ExitCode.WARNING)
+
+    spam = await _from(lab, lab_probe, "client-sendmail", "alice@sendmail.lab.test",
+                       mail_from="someone@cyberspammer.com")
+    (alice,) = spam.addresses
+    assert alice.text == "550 5.0.0 <alice@sendmail.lab.test>... We don't accept mail from spammers"
+    assert alice.vrfy is not None and alice.vrfy["code"] == 250
+    assert alice.verdict is Verdict.UNKNOWN and "VRFY" in alice.meaning
+    assert spam.exit_code is ExitCode.WARNING
+    # a mailbox sendmail does not know stays undeliverable: its VRFY says so
+    unknown = await _from(lab, lab_probe, "client-sendmail", "xyzzy@sendmail.lab.test",
+                          mail_from="someone@cyberspammer.com")
+    assert unknown.addresses[0].verdict is Verdict.UNDELIVERABLE
 
 
 async def test_sendmail_relaying(lab: Lab, lab_probe: LabProbe) -> None:
