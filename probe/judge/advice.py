@@ -201,7 +201,8 @@ def relay_denied_advice(host: str, domain: str, *, mx_override: bool) -> str:
                 "the domain's own MX hosts.")
     return (f"{domain}'s MX records point at {host}, which is not configured to take mail for the domain: "
             "its admin must fix the MX records or add the domain to the server (Postfix: relay_domains or "
-            "mydestination; Exchange: accepted domains; qmail and qpsmtpd: rcpthosts).")
+            "mydestination; Exim: local_domains or relay_to_domains; Sendmail: local-host-names or relay-domains; "
+            "Exchange: accepted domains; qmail and qpsmtpd: rcpthosts).")
 
 
 def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) -> str:
@@ -210,7 +211,8 @@ def _relay_refused_for_another_domain(result: AddressResult, facts: RunFacts) ->
     other = result.address.rsplit("@", 1)[-1]
     return (f"{result.host} does not take mail for {other} from this client: right for a host that is not a "
             f"backup MX of {other} (it is no open relay). If it should be one, add {other} to its relay domains "
-            f"(Postfix relay_domains, Exim relay_to_domains). To test the address itself, probe {other}.")
+            f"(Postfix relay_domains, Exim relay_to_domains, Sendmail relay-domains). To test the address itself, "
+            f"probe {other}.")
 
 
 def _after_retry(result: AddressResult) -> str:

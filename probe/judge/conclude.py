@@ -169,7 +169,8 @@ def _contradicted_by_vrfy(record: SessionRecord) -> dict[str, str]:
     the recipient restrictions outside any transaction); RCPT does not always: once an access(5) DISCARD action
     has matched a recipient, Postfix answers 250 and checks no later recipient of the transaction
     (smtpd_check.c generic_checks, `if (state->discard != 0) break`, and the implicit reject_unlisted_recipient
-    is skipped too)."""
+    is skipped too); Sendmail likewise accepts the discarded recipient and every later one without looking the user
+    up (srvrsmtp.c: "If discarding, don't bother to verify user"; real sendmail 8.17 in tests/realmta)."""
     out: dict[str, str] = {}
     for key, exchange in record.rcpt.items():
         said = advice.vrfy_refusal(_vrfy(record, key))
@@ -184,15 +185,16 @@ def _contradiction_finding(record: SessionRecord, contradicted: dict[str, str], 
     alone = record.catch_all_address in record.rechecked
     random = ("" if not random_accepted else
               " The random address was accepted too, asked in a transaction of its own as well, so whether the "
-              "domain accepts any address is unknown, and no acceptance of this host proves a mailbox: Postfix "
-              "answers every recipient so when a DISCARD action has matched this client or its sender."
+              "domain accepts any address is unknown, and no acceptance of this host proves a mailbox: Postfix and "
+              "Sendmail answer every recipient so when a DISCARD action has matched this client or its sender."
               if alone else " The random address, asked after them in the same transaction, was accepted too, so "
               "whether the domain accepts any address is unknown.")
     return Finding("rcpt-contradicts-vrfy", Severity.WARNING, (
         f"{host} accepted at RCPT what it refused to VRFY ({said}): those acceptances are not its word on the "
-        "mailboxes. Postfix answers so once an access table's DISCARD action has matched a recipient: it "
-        "answers 250 and checks no later recipient of the transaction (access(5): DISCARD affects all "
-        f"recipients of the message).{random}"), host)
+        "mailboxes. Postfix and Sendmail answer so once an access table's DISCARD action has matched a "
+        "recipient: they answer 250 to it and check no later recipient of the transaction (Postfix access(5): "
+        "DISCARD affects all recipients of the message; Sendmail's srvrsmtp.c: \"If discarding, don't bother to "
+        f"verify user\").{random}"), host)
 
 
 def _vrfy_confirms(vrfy: dict[str, Any] | None) -> bool:
@@ -235,9 +237,10 @@ def _contradicted(result: AddressResult, said: str) -> AddressResult:
         result,
         meaning=(f"{host} accepted this address at RCPT, but answered VRFY for this address with {said}: the "
                  "server contradicts itself, so the acceptance proves nothing about the mailbox."),
-        remediation=("VRFY checked the address alone; RCPT may not have: Postfix accepts every recipient of a "
-                     "transaction without checking it once an access table's DISCARD action has matched an "
-                     "earlier one, the client or the sender (and then discards the message), and some servers "
+        remediation=("VRFY checked the address alone; RCPT may not have: Postfix and Sendmail accept every "
+                     "recipient of a transaction without checking it once an access table's DISCARD action has "
+                     "matched it, an earlier one, the client or the sender (and then discard the message), and "
+                     "some servers "
                      "accept first and bounce later. Expect the mailbox not to exist; confirm with the domain's "
                      "administrator or the owner of the address."))
 
@@ -252,8 +255,9 @@ def _accepted_beside_contradictions(result: AddressResult) -> AddressResult:
         meaning=(f"{host} accepted this address, but it also accepted a random address that cannot exist, and "
                  "accepted at RCPT an address that its VRFY refused: its acceptances are not its word on the "
                  "mailboxes, so this one proves nothing about this mailbox."),
-        remediation=("Postfix answers every RCPT with 250 without checking it once an access table's DISCARD "
-                     "action has matched the client or the sender (and then discards the message); or the "
+        remediation=("Postfix and Sendmail answer every RCPT with 250 without checking it once an access "
+                     "table's DISCARD action has matched the client or the sender (and then discard the message); "
+                     "or the "
                      "domain accepts any address. Confirm the mailbox with the domain's administrator or the "
                      "owner of the address."))
 
@@ -288,9 +292,11 @@ def _recheck_finding(record: SessionRecord, trigger: str) -> Finding:
     refused = ", ".join(key if key != record.catch_all_address else f"the random address {key}" for key in keys)
     return Finding("rcpt-accepts-after", Severity.WARNING, (
         f"{record.host} accepted every recipient after {trigger} in one transaction, and refused {refused} when "
-        "each was asked alone: accepting one recipient made it stop checking the others. Postfix does so once an "
-        "access table's DISCARD action has matched a recipient (access(5): DISCARD affects all recipients of "
-        f"the message, which is accepted and then dropped), so mail to {trigger} may be discarded unread. The "
+        "each was asked alone: accepting one recipient made it stop checking the others. Postfix and Sendmail do "
+        "so once an access table's DISCARD action has matched a recipient (Postfix access(5): DISCARD affects all "
+        "recipients of the message, which is accepted and then dropped; Sendmail's cf/README: DISCARD discards "
+        "the message completely, and its srvrsmtp.c verifies no later recipient: \"If discarding, don't bother to "
+        f"verify user\"), so mail to {trigger} may be discarded unread. The "
         "answers shown are each address's own, asked alone."), record.host)
 
 
@@ -299,8 +305,8 @@ def _stopped_checking(result: AddressResult, record: SessionRecord) -> AddressRe
     return _unproven(
         result,
         meaning=(f"{host} accepted this address, and in the same transaction then accepted addresses it refuses "
-                 "when each is asked alone: accepting this one made it stop checking recipients, as Postfix does "
-                 "after an access table's DISCARD action, which accepts the message and drops it."),
+                 "when each is asked alone: accepting this one made it stop checking recipients, as Postfix and "
+                 "Sendmail do after an access table's DISCARD action, which accepts the message and drops it."),
         remediation=("Ask the domain's administrator whether mail to this address is discarded (a DISCARD "
                      "entry in an access table, or a similar rule); a 250 here does not show that mail to it is "
                      "kept."))
@@ -346,7 +352,8 @@ def _accepted_by_backup(result: AddressResult, primaries: list[MxHost]) -> Addre
 # 127.0.0.0/8; without it, mynetworks_style = host: every address of the host) with permit_mynetworks first in
 # smtpd_relay_restrictions; Exim's relay_from_hosts (Debian's exim4-config: 127.0.0.1 : ::::1).
 _TRUSTED_LOCAL = ("Postfix's mynetworks with permit_mynetworks, Debian's 127.0.0.0/8 or the host's own addresses "
-                  "by default; Exim's relay_from_hosts")
+                  "by default; Exim's relay_from_hosts; Sendmail relays for 127.0.0.1 and its own addresses, "
+                  "\"originated locally\" in its cf/m4/proto.m4")
 
 
 def _own_host_finding(host: str, own: str, domain: str) -> Finding:
@@ -355,7 +362,8 @@ def _own_host_finding(host: str, own: str, domain: str) -> Finding:
         f"Mail servers trust their own host ({_TRUSTED_LOCAL}) and relay for it any address of any domain, "
         f"so {host} accepting a random address may be relaying for this trusted client, not {domain} accepting "
         "any address: whether the domain is a catch-all, or served there at all, is unknown from here (a stranger "
-        "may get 'Relay access denied'). Probe from another host to see what senders see."), host)
+        "may get 'Relay access denied', Sendmail's 'Relaying denied'). Probe from another host to see what senders "
+        "see."), host)
 
 
 def _accepted_from_own_host(result: AddressResult, own: str) -> AddressResult:

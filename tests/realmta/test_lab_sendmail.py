@@ -88,7 +88,8 @@ async def test_sendmail_access_database_recipient_entries(lab: Lab, lab_probe: L
     risky; `ERROR:550 Mailbox disabled for badlocaluser` and REJECT (sendmail's "550 5.2.1 ... Mailbox disabled for
     this recipient") a disabled mailbox, undeliverable. DISCARD answers 250 and, like Postfix's, makes sendmail
     verify no later recipient of the transaction (srvrsmtp.c: "If discarding, don't bother to verify user"): the
-    random address asked after it is accepted there and refused alone: the findings say so."""
+    random address asked after it is accepted there and refused alone; the findings said that "Postfix does so",
+    naming another server; they name Sendmail now."""
     report = await _from(lab, lab_probe, "client-sendmail", "full@sendmail.lab.test", "badlocaluser@sendmail.lab.test",
                          "refused@sendmail.lab.test", "void@sendmail.lab.test")
     full, bad, refused, void = report.addresses
@@ -99,8 +100,9 @@ async def test_sendmail_access_database_recipient_entries(lab: Lab, lab_probe: L
     assert [(a.verdict, a.reason) for a in (bad, refused)] == [(Verdict.UNDELIVERABLE, Reason.MAILBOX_DISABLED)] * 2
     assert (void.code, void.verdict) == (250, Verdict.RISKY)
     after = next(f for f in report.findings if f.id == "rcpt-accepts-after")
-    assert "void@sendmail.lab.test" in after.message
-    assert [f for f in report.findings if f.id == "rcpt-contradicts-vrfy"]
+    assert "void@sendmail.lab.test" in after.message and "Sendmail" in after.message
+    contradiction = next(f for f in report.findings if f.id == "rcpt-contradicts-vrfy")
+    assert "Sendmail" in contradiction.message and "Sendmail" in void.remediation
 
 
 async def test_sendmail_refusals_of_the_client_and_the_sender(lab: Lab, lab_probe: LabProbe) -> None:
@@ -132,18 +134,20 @@ async def test_sendmail_refusals_of_the_client_and_the_sender(lab: Lab, lab_prob
 async def test_sendmail_relaying(lab: Lab, lab_probe: LabProbe) -> None:
     """smrelay.lab.test's MX is the sendmail, which does not serve it: "550 5.7.1 <...>... Relaying denied. IP name
     lookup failed [ADDR]" (proto.m4 Relay_ok, for a client without PTR): the domain takes no mail there, CRITICAL,
+    and the advice names Sendmail's settings (local-host-names, relay-domains), not only Postfix's and Exchange's.
     From the server's own address sendmail relays anything ("originated locally"): the probe says it cannot tell a
-    catch-all from a relay."""
+    catch-all from a relay, naming Sendmail among the servers that trust their own host."""
     report = await _from(lab, lab_probe, "client-sendmail", "alice@smrelay.lab.test")
     (alice,) = report.addresses
     assert alice.text == (f"550 5.7.1 <alice@smrelay.lab.test>... Relaying denied. IP name lookup failed "
                           f"[{lab.ip('client-sendmail')}]")
     assert (report.status, report.reason) == (DomainStatus.DOES_NOT_ACCEPT_MAIL, Reason.RELAY_DENIED)
-    assert report.exit_code is ExitCode.CRITICAL
+    assert report.exit_code is ExitCode.CRITICAL and "local-host-names" in alice.remediation
     own = await _from(lab, lab_probe, "sendmail", "alice@smrelay.lab.test")
     (alice,) = own.addresses
     assert (alice.code, alice.verdict, alice.catch_all) == (250, Verdict.RISKY, None)
-    assert [f for f in own.findings if f.id == "probe-on-server-host"]
+    (finding,) = [f for f in own.findings if f.id == "probe-on-server-host"]
+    assert "Sendmail" in finding.message and "Relaying denied" in finding.message
 
 
 async def test_sendmail_dnsbl_refuses_this_client(lab: Lab, lab_probe: LabProbe) -> None:
