@@ -13,8 +13,8 @@ the access database with entries of cf/README's own examples (their texts are cf
 others), virtusertable entries of cf/README's example, STARTTLS with the lab CA's certificate. The daemons
 (SENDMAIL_HOSTS) differ in one thing each:
 
-- sendmail:         the configuration above; local users alice, bob, postmaster (aliases of root: RCPT accepts them,
-                    any other local part is "User unknown")
+- sendmail:         the configuration above; local users alice, bob, postmaster, full, badlocaluser, refused
+                    (aliases of root: RCPT accepts them, any other local part is "User unknown")
 - sendmail-novrfy:  PrivacyOptions novrfy,noexpn (+ authwarnings)
 - sendmail-goaway:  PrivacyOptions goaway
 - sendmail-limits:  MaxRecipientsPerMessage 2, MaxMessageSize 1 MB
@@ -150,8 +150,10 @@ def start_sendmail(lab: Lab) -> None:
         root = lab.root / host
         (root / "mqueue").mkdir(parents=True)
         (root / "mqueue").chmod(0o700)
-        # Debian's /etc/aliases has postmaster: root; alice and bob are the lab's users
-        (root / "aliases").write_text("postmaster: root\nalice: root\nbob: root\n")
+        # Debian's /etc/aliases has postmaster: root; alice and bob are the lab's users, and the users the access
+        # database's To: entries block exist too (void@, which it discards, does not: a spam trap)
+        (root / "aliases").write_text("".join(f"{user}: root\n" for user in (
+            "postmaster", "alice", "bob", "full", "badlocaluser", "refused")))
         (root / "local-host-names").write_text("".join(f"{d}.lab.test\n" for d in LOCAL_DOMAINS))
         (root / "access").write_text("".join(f"{k}\t{v}\n" for k, v in access_entries(lab).items()))
         (root / "virtusertable").write_text("".join(f"{k}\t{v}\n" for k, v in VIRTUSERS.items()))

@@ -84,7 +84,7 @@ async def test_sendmail_privacy_options_and_recipient_limit(lab: Lab, lab_probe:
 
 
 async def test_sendmail_access_database_recipient_entries(lab: Lab, lab_probe: LabProbe) -> None:
-    """To: entries (FEATURE(`blocklist_recipients')): cf/README's `ERROR:4.2.2:450 mailbox full` is a full mailbox,
+    """To: entries (FEATURE(`blocklist_recipients')) for users that exist: cf/README's `ERROR:4.2.2:450 mailbox full` is a full mailbox,
     risky; `ERROR:550 Mailbox disabled for badlocaluser` and REJECT (sendmail's "550 5.2.1 ... Mailbox disabled for
     this recipient") a disabled mailbox, undeliverable. DISCARD answers 250 and, like Postfix's, makes sendmail
     verify no later recipient of the transaction (srvrsmtp.c: "If discarding, don't bother to verify user"): the
@@ -98,6 +98,8 @@ async def test_sendmail_access_database_recipient_entries(lab: Lab, lab_probe: L
     assert bad.text == "550 5.0.0 <badlocaluser@sendmail.lab.test>... Mailbox disabled for badlocaluser"
     assert refused.text == "550 5.2.1 <refused@sendmail.lab.test>... Mailbox disabled for this recipient"
     assert [(a.verdict, a.reason) for a in (bad, refused)] == [(Verdict.UNDELIVERABLE, Reason.MAILBOX_DISABLED)] * 2
+    # the users exist (VRFY verifies them): refused by the admin's entry, which the words say, not unknown
+    assert [a.vrfy["code"] for a in (full, bad, refused) if a.vrfy] == [250, 250, 250]
     assert (void.code, void.verdict) == (250, Verdict.RISKY)
     after = next(f for f in report.findings if f.id == "rcpt-accepts-after")
     assert "void@sendmail.lab.test" in after.message and "Sendmail" in after.message
