@@ -38,6 +38,8 @@ from probe.model import (
     tls_negotiated,
 )
 from probe.smtp.exchanges import Exchange, SessionRecord
+from probe.tls.certificates import server_side_tls_failure
+from probe.tls.checks import handshake_error
 
 
 def conclude(walk: Walk, addresses: Sequence[Address], facts: advice.RunFacts | None = None) -> None:
@@ -146,7 +148,14 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
                           f"({_refusal_words(deferred)}){sep}{rest}")
     if postmaster:
         report.summary = f"{report.summary}; {postmaster}"
-    if report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
+    if (report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None
+            and report.reason is Reason.TLS_REQUIRED and server_side_tls_failure(handshake_error(record))):
+        # it takes mail only over TLS, and its TLS fails on its own side (an internal_error alert): not this client
+        report.status = DomainStatus.DOES_NOT_ACCEPT_MAIL
+        report.summary = (f"{report.domain}: {record.host} answered and refused mail in plain text "
+                          f"({_refusal_words(refusal)}): it {plaintext.why_plain(record)[1]}; that alert is a fault "
+                          "on its own side, so no sender can deliver to it")
+    elif report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
         tls = report.reason is Reason.TLS_REQUIRED
         why = f": it {plaintext.why_plain(record)[1]}" if tls else ""
         here = "not in plain text" if tls else "not from here"

@@ -5,6 +5,7 @@ why (STARTTLS not offered, not used, refused, or its handshake failed) and what 
 from __future__ import annotations
 
 from probe.smtp.exchanges import SessionRecord
+from probe.tls.certificates import SERVER_SIDE_TLS, server_side_tls_failure
 from probe.tls.checks import handshake_error, starttls_declined
 
 
@@ -33,6 +34,9 @@ def tls_required_advice(record: SessionRecord) -> str:
     if how == "not-used":
         return (f"{host} {why}: probe again without --starttls never to ask about the address. Senders that use "
                 "STARTTLS are not refused for this.")
+    if how == "failed" and server_side_tls_failure(handshake_error(record)):
+        return (f"{host} {why}: {SERVER_SIDE_TLS}, and it takes no mail without TLS: no sender can deliver to it. "
+                "Its admin must fix the server's TLS (its log says why) or stop requiring it.")
     if how == "not-offered":
         return (f"{host} {why}: no sender can deliver to it. Its admin must enable TLS on the server "
                 "(certificate and key) or stop requiring it.")

@@ -310,6 +310,18 @@ def certificate_findings(
     return findings
 
 
+# OpenSSL's words for a TLS alert 80 received from the server: "internal_error: An internal error unrelated to the
+# peer or the correctness of the protocol ... makes it impossible to continue" (RFC 8446 §6.2, RFC 5246 §7.2.2)
+_SERVER_INTERNAL_ERROR = "alert internal error"
+SERVER_SIDE_TLS = ("its internal_error alert is a fault on the server's own side (RFC 8446 §6.2), so every sender's "
+                   "STARTTLS fails there (as with Debian 12's OpenSMTPD 6.8 on OpenSSL 3: OpenSMTPD issue #1171)")
+
+
+def server_side_tls_failure(error: str | None) -> bool:
+    """Whether a failed handshake's error is the server's internal_error alert (SERVER_SIDE_TLS)."""
+    return error is not None and _SERVER_INTERNAL_ERROR in error.lower()
+
+
 def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offered: bool, mode: str,
                       refused: str | None = None, consequence: str | None = None,
                       plain_refused: str | None = None) -> list[Finding]:
@@ -344,6 +356,14 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
                         f"The probe stopped at {mx_host} before MAIL: --starttls require asks for a certificate "
                         "that verifies, and this one does not (the certificate finding says why and what it "
                         "costs).", mx_host)]
+    if server_side_tls_failure(reason):
+        if plain_refused:  # no sender gets TLS there, and none may send in clear text: no one can deliver
+            return [Finding("starttls-failed", Severity.CRITICAL, (
+                f"STARTTLS with {mx_host} failed ({reason}): {SERVER_SIDE_TLS}; and it refuses mail in clear text "
+                f"({plain_refused}): no sender can deliver to it."), mx_host)]
+        return [Finding("starttls-failed", severity, (
+            f"STARTTLS with {mx_host} failed ({reason}): {SERVER_SIDE_TLS}; senders that insist on TLS will not "
+            "deliver, others fall back to clear text."), mx_host)]
     return [Finding("starttls-failed", severity, f"STARTTLS with {mx_host} failed ({reason}); {fallback}.", mx_host)]
 
 

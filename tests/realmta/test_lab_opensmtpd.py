@@ -83,10 +83,15 @@ async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe:
     # a catch-all virtual entry (@osdall.lab.test): any address accepted, the acceptance risky
     report = await lab_probe("alice@osdall.lab.test")
     assert report.addresses[0].catch_all is True and report.addresses[0].verdict is Verdict.RISKY
-    # tls-require: MAIL refused in plain text (the handshake fails), tls_required
+    # tls-require: MAIL refused in plain text, tls_required; the handshake failed on smtpd's side (an internal_error
+    # alert: Debian's 6.8 on OpenSSL 3), so no sender can deliver: the domain accepts no mail, not "refuses this client"
     report = await lab_probe("alice@osdtls.lab.test")
     (mail,) = _steps(report, "MAIL")
     assert (mail.code, mail.reason) == (530, Reason.TLS_REQUIRED) and "STARTTLS" in mail.text
+    assert report.status is DomainStatus.DOES_NOT_ACCEPT_MAIL and report.exit_code is ExitCode.CRITICAL
+    (tls,) = [f for f in report.findings if f.id == "starttls-failed"]
+    assert tls.severity == "critical" and "no sender can deliver" in tls.message
+    assert "no sender can deliver" in report.addresses[0].remediation
     # auth (required on the listener): MAIL refused until AUTH
     report = await lab_probe("alice@osdauth.lab.test")
     (mail,) = _steps(report, "MAIL")

@@ -486,6 +486,24 @@ def test_starttls_findings_count_at_their_severity() -> None:
     assert evaluate(report(findings=[missing])).exit_code is ExitCode.WARNING
 
 
+def test_a_handshake_the_server_ends_with_internal_error_fails_for_every_sender() -> None:
+    """TLS alert 80, internal_error, is 'unrelated to the peer' (RFC 8446 §6.2): real OpenSMTPD 6.8 on OpenSSL 3
+    (Debian 12) ends every handshake so. Offered STARTTLS then fails for everyone: said so (INFO, as any failed
+    STARTTLS in auto mode); with mail refused in clear text no sender can deliver: CRITICAL. Another failure keeps
+    the old words."""
+    from probe.tls.certificates import starttls_findings
+
+    alert = {"error": "TLS handshake failed: tlsv1 alert internal error; continuing in plain text on a new connection"}
+    refusal = "530 5.5.1 Invalid command: Must issue a STARTTLS command first"
+    (info,) = starttls_findings("mx1.example.com", alert, offered=True, mode="auto")
+    assert info.severity is Severity.INFO and "every sender's STARTTLS fails" in info.message
+    (closed,) = starttls_findings("mx1.example.com", alert, offered=True, mode="auto", plain_refused=refusal)
+    assert closed.severity is Severity.CRITICAL and "no sender can deliver" in closed.message
+    other = {"error": "TLS handshake failed: sslv3 alert handshake failure"}
+    (warning,) = starttls_findings("mx1.example.com", other, offered=True, mode="auto", plain_refused=refusal)
+    assert warning.severity is Severity.WARNING and "fails the same way" in warning.message
+
+
 @pytest.mark.parametrize(("days", "expected"), [(8, ExitCode.WARNING), (7, ExitCode.CRITICAL),
                                                 (21, ExitCode.WARNING), (22, ExitCode.OK)])
 def test_certificate_thresholds_use_the_same_comparison_as_the_findings(days: int, expected: ExitCode) -> None:
