@@ -121,5 +121,5 @@ def start_qpsmtpds(lab: Lab) -> None:
     ], {
         "rcpthosts": "qpstrict.lab.test\nqpgrey.lab.test",
         "dnsbl_zones": "bl.lab.test",
-        "rhsbl_zones": "dbl.lab.test",
+        "rhsbl_zones": "dbl.lab.test listed",  # a second field: the plugin asks for an A record (else TXT)
     })

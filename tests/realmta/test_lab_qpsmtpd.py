@@ -119,3 +119,17 @@ async def test_qpsmtpd_resolvable_fromhost_for_a_sender_domain_that_does_not_exi
     assert "qpsmtpd" in alice.meaning and "does not exist" in alice.meaning
     assert "use a MAIL FROM whose domain has MX or address records" in alice.remediation
     assert report.exit_code == ExitCode.WARNING
+
+
+async def test_qpsmtpd_rhsbl_names_the_helo_but_lists_the_sender_domain(lab: Lab, lab_probe: LabProbe) -> None:
+    """rhsbl (dbl.lab.test lists pf.lab.test) refuses MAIL FROM:<...@pf.lab.test> with "550 Mail from HELO
+    probe.lab.test rejected because it pf.lab.test.dbl.lab.test": qpsmtpd 0.94 names the EHLO name, but the
+    sender's domain is what is listed. The probe said sender_rejected ("check that the --from domain exists"):
+    the domain exists and is on a domain blocklist (rule qpsmtpd-rhsbl, from plugins/rhsbl)."""
+    report = await lab_probe("alice@qpgrey.lab.test", mail_from="someone@pf.lab.test", source_ip=lab.ip("client-noptr"))
+    (alice,) = report.addresses
+    assert (alice.verdict, alice.reason, alice.command, alice.text) == (
+        Verdict.UNKNOWN, Reason.BLOCKLISTED, "MAIL",
+        "550 Mail from HELO probe.lab.test rejected because it pf.lab.test.dbl.lab.test")
+    assert "the sender address's domain, not the EHLO name" in alice.meaning
+    assert (report.status, report.exit_code) == (DomainStatus.REFUSES_THIS_CLIENT, ExitCode.WARNING)
