@@ -181,6 +181,7 @@ async def test_sendmail_greet_pause_rate_and_connection_control(lab: Lab, lab_pr
     assert first.addresses[0].verdict is Verdict.DELIVERABLE
     second = await _from(lab, lab_probe, "client-smrate", "alice@sendmail.lab.test")
     assert second.sessions[0].steps[0].text == "421 4.3.2 Connection rate limit exceeded."
+    assert "new connections" in second.sessions[0].steps[0].meaning  # it counts sessions, not messages
     assert (second.status, second.reason) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.RATE_LIMITED)
     assert second.exit_code is ExitCode.WARNING
 
