@@ -67,18 +67,22 @@ def display_name(provider_id: str) -> str:
 
 def accepted_by_catch_all(result: AddressResult, domain: str) -> AddressResult:
     """An accepted address on a domain that also accepted a random one: say what that acceptance is worth. Such a
-    domain delivers every address somewhere, or accepts first and bounces the unknown ones later: Postfix with an
-    empty local_recipient_maps accepts every address of its local domains and its local delivery agent bounces
-    them (postconf(5) local_recipient_maps, LOCAL_RECIPIENT_README), and RCPT and VRFY cannot tell the two apart."""
+    domain delivers every address somewhere (Sendmail's virtusertable '@domain user', cf/README), or accepts first
+    and bounces the unknown ones later: Postfix with an empty local_recipient_maps accepts every address of its
+    local domains and its local delivery agent bounces them (postconf(5) local_recipient_maps,
+    LOCAL_RECIPIENT_README), and RCPT and VRFY cannot tell the two apart."""
     return replace(
         result,
         meaning=(f"The server accepted this address, but it also accepted a random address that cannot exist: "
                  f"{domain} accepts any address (catch-all), so this acceptance proves little about the mailbox."),
         remediation=("Confirm the address another way: ask its owner, or send a real message and watch for a "
                      "bounce; a catch-all domain may still drop or bounce mail for mailboxes that do not exist. "
-                     "If the domain is yours and should not take every address, have its server refuse unknown "
-                     "recipients at RCPT (Postfix: a local_recipient_maps that is not empty): accepting them and "
-                     "bouncing them later sends bounces to the forged senders of spam (backscatter)."),
+                     "If the domain is yours and should not take every address: remove a catch-all entry that "
+                     "delivers every local part to one mailbox (Sendmail: an '@domain' line in virtusertable; "
+                     "Postfix: an '@domain' virtual alias), or, where the server accepts every address and bounces "
+                     "the unknown ones later (Postfix: an empty local_recipient_maps), have it refuse unknown "
+                     "recipients at RCPT: bouncing them later sends bounces to the forged senders of spam "
+                     "(backscatter)."),
     )
 
 

@@ -56,6 +56,7 @@ async def test_sendmail_local_users_virtusertable_and_starttls(lab: Lab, lab_pro
     catch = await _from(lab, lab_probe, "client-sendmail", "alice@smcatch.lab.test")
     (calice,) = catch.addresses
     assert (calice.verdict, calice.catch_all) == (Verdict.RISKY, True)
+    assert "virtusertable" in calice.remediation  # the admin's catch-all entry, not Postfix's local_recipient_maps
     assert catch.exit_code is ExitCode.WARNING
 
 
