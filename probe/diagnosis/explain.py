@@ -15,12 +15,6 @@ from probe.model import Context, Diagnosis, Reason
 
 _BARE_CODE = re.compile(r"^[0-9]{3}$")
 _CODE_LIKE = re.compile(r"^[0-9.]+$")  # digits and dots only: meant as a code, so a bad one is an error
-# Postfix's log line for a message it keeps in its queue: "status=deferred (host X refused to talk to me: 521 ...)",
-# or under soft_bounce = yes "dsn=4.1.1, status=SOFTBOUNCE (host X said: 550 5.1.1 ...)" (Postfix 3.7, seen in the lab)
-_POSTFIX_KEPT = re.compile(r"\bstatus=(deferred|SOFTBOUNCE)\b")
-# one file of a repository, as the catalogue cites it: a GitHub URL, or "github:OWNER/REPO/PATH (what it says there)"
-_GITHUB_URL = re.compile(r"^https://github\.com/([^/\s]+/[^/\s]+)/blob/[^/\s]+/([^#\s]+)")
-_GITHUB_REF = re.compile(r"^github:([^/\s]+/[^/\s]+)/([^#\s]+)")
 _ACTION = {
     2: "needs no action",
     3: "is an intermediate step, not a verdict",
@@ -99,13 +93,27 @@ def entry(code_or_line: str, context: str | Context | None = None, *, host: str 
     return result
 
 
+def _file_key(ref: str) -> object:
+    """One file of a repository, however the catalogue cites it: a GitHub URL ("https://github.com/OWNER/REPO/blob/
+    BRANCH/PATH") or "github:OWNER/REPO/PATH (what it says there)"; any other reference is its own key. Plain string
+    work: a regular expression compiled here would cost `explain 252` start-up."""
+    if ref.startswith("https://github.com/"):
+        parts = ref[len("https://github.com/"):].split("/", 4)
+        if len(parts) == 5 and parts[2] == "blob":
+            return (f"{parts[0]}/{parts[1]}".lower(), parts[4].split(" ", 1)[0].split("#", 1)[0])
+    elif ref.startswith("github:"):
+        parts = ref[len("github:"):].split("/", 2)
+        if len(parts) == 3:
+            return (f"{parts[0]}/{parts[1]}".lower(), parts[2].split(" ", 1)[0].split("#", 1)[0])
+    return ref
+
+
 def _distinct_references(references: list[str]) -> list[str]:
     """The references once each: a repository's file cited twice (its GitHub URL by a rule, "github:..." with what it
     says there by a code entry) is listed once, where it comes first, in the form that says the most."""
     kept: dict[object, str] = {}
     for ref in references:
-        found = _GITHUB_URL.match(ref) or _GITHUB_REF.match(ref)
-        key: object = (found.group(1).lower(), found.group(2)) if found else ref
+        key = _file_key(ref)
         if key not in kept or (" (" in ref and " (" not in kept[key]):
             kept[key] = ref
     return list(kept.values())
@@ -113,14 +121,15 @@ def _distinct_references(references: list[str]) -> list[str]:
 
 def _kept_despite_5xx(code: int | None, text: str) -> str | None:
     """What a Postfix log line that keeps a message after a 5xx reply means for it: Postfix retries, although
-    retrying will not help (postconf(5) smtp_skip_5xx_greeting, soft_bounce)."""
-    kept = _POSTFIX_KEPT.search(text) if code is not None and code // 100 == 5 else None
-    if kept is None:
+    retrying will not help (postconf(5) smtp_skip_5xx_greeting, soft_bounce). Postfix logs such a message as
+    "status=deferred (host X refused to talk to me: 521 ...)", or under soft_bounce = yes as "dsn=4.1.1,
+    status=SOFTBOUNCE (host X said: 550 5.1.1 ...)" (Postfix 3.7, seen in the lab)."""
+    if code is None or code // 100 != 5:
         return None
-    if kept.group(1) == "SOFTBOUNCE":
+    if "status=SOFTBOUNCE" in text:
         why = ("status=SOFTBOUNCE: soft_bounce = yes is set on the sending Postfix, which keeps a message that a "
                "5xx reply refused instead of returning it")
-    elif "refused to talk to me" in text:
+    elif "status=deferred" in text and "refused to talk to me" in text:
         why = ("status=deferred: the server refused at its greeting, and by default (smtp_skip_5xx_greeting = yes) "
                "the Postfix SMTP client treats a 5xx greeting like a temporary failure: it tries the next MX host "
                "and, when none accepts, keeps the message")
