@@ -193,3 +193,18 @@ async def test_sendmail_greet_pause_rate_and_connection_control(lab: Lab, lab_pr
     assert busy.sessions[0].steps[0].text == "421 4.3.2 Too many open connections."
     assert (busy.status, busy.reason, busy.exit_code) == (DomainStatus.REFUSES_THIS_CLIENT, Reason.RATE_LIMITED,
                                                          ExitCode.WARNING)
+
+
+async def test_a_postmaster_refusal_that_names_no_cause_may_be_about_the_sender(lab: Lab, lab_probe: LabProbe) -> None:
+    """A domain-only probe with the cf/README spammer as MAIL FROM: sendmail answers postmaster@ "550 5.0.0
+    <postmaster@...>... We don't accept mail from spammers" (the access database's From: entry, said at RCPT under
+    delay_checks). The finding blamed the domain ("RFC 5321 §4.5.1 requires ... postmaster@"); the words name no
+    cause the catalogue knows, and the same server takes postmaster@ from the null sender: it now says the refusal
+    may be of the probe's MAIL FROM, and how to tell."""
+    spam = await _from(lab, lab_probe, "client-sendmail", "sendmail.lab.test", mail_from="someone@cyberspammer.com")
+    (refused,) = [f for f in spam.findings if f.id == "postmaster-refused"]
+    assert "We don't accept mail from spammers" in (spam.postmaster or {}).get("text", "")
+    assert "the probe's MAIL FROM <someone@cyberspammer.com>" in refused.message
+    assert "without --from" in refused.message
+    null = await _from(lab, lab_probe, "client-sendmail", "sendmail.lab.test")
+    assert (null.postmaster or {}).get("accepted") is True  # from <> the same server takes postmaster@
