@@ -95,6 +95,32 @@ def _tls_demanded(session: Session) -> str | None:
     return first_line(f"{step.code} {step.lines[0] if step.lines else step.text}")
 
 
+# SASL mechanisms that send the password itself, only base64-encoded (RFC 4616 PLAIN; LOGIN, the same in two steps)
+_CLEAR_PASSWORD = ("PLAIN", "LOGIN")
+
+
+def auth_in_clear(session: Session) -> list[Finding]:
+    """AUTH with PLAIN or LOGIN in the EHLO reply before any STARTTLS: a client that logs in there sends its password
+    in clear text (RFC 4954 §4: a server must be configurable to permit no plaintext password mechanism unless
+    STARTTLS, or another protection from password snooping, is in place). Both "AUTH PLAIN LOGIN" and the old
+    "AUTH=PLAIN LOGIN" line count. INFO, as a mail server in clear text is (the probe never logs in, and an MX
+    needs no login); the words name each MTA's setting."""
+    ehlo = next((s for s in session.steps if s.command and s.command.upper().startswith("EHLO")), None)
+    if ehlo is None or ehlo.code != 250:
+        return []
+    mechanisms = {m for line in ehlo.lines[1:] if line.upper().startswith(("AUTH ", "AUTH="))
+                  for m in line[len("AUTH "):].upper().split()}
+    clear = [m for m in _CLEAR_PASSWORD if m in mechanisms]
+    if not clear:
+        return []
+    return [Finding("auth-in-clear", Severity.INFO, (
+        f"{session.host} offers AUTH {' '.join(clear)} before STARTTLS: a client that logs in there sends its "
+        "password in clear text, which RFC 4954 §4 says a server must be able to refuse. Offer password mechanisms "
+        "only under TLS (Postfix: smtpd_tls_auth_only = yes; Exim: auth_advertise_hosts = "
+        "${if eq{$tls_in_cipher}{}{}{*}}; Sendmail: confAUTH_OPTIONS with 'p'), or no AUTH on port 25 at all: "
+        "clients log in on the submission port (587, or 465 with implicit TLS)."), session.host)]
+
+
 def session_findings(session: Session, options: ProbeOptions, *, consequence: str | None = None) -> list[Finding]:
     """Certificate and STARTTLS findings for a session that reached EHLO; `consequence` (once the domain's
     MTA-STS and DANE are known, probe.judge.advice.tls_consequence) says what a TLS problem costs."""
@@ -103,6 +129,7 @@ def session_findings(session: Session, options: ProbeOptions, *, consequence: st
     findings = tlsinfo.starttls_findings(session.host, session.tls, offered="STARTTLS" in session.extensions,
                                          mode=options.starttls, refused=_refusal_in(session), consequence=consequence,
                                          plain_refused=_tls_demanded(session))
+    findings += auth_in_clear(session)
     if session.tls and session.tls.get("certificate"):
         findings += tlsinfo.certificate_findings(session.host, session.tls["certificate"],
                                                  warning_days=options.cert_warning_days,

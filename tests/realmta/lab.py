@@ -74,7 +74,7 @@ HOSTS = {
     "exim-admin": 52, "exim-debian": 53,
     "postfix-size": 75, "postfix-senders": 76, "postfix-revptr": 77, "postfix-policy": 78, "postfix-rfc821": 79,
     "postfix-nopipe": 80, "postfix-anyuser": 81, "postfix-authonly": 82, "postfix-softpolicy": 83, "postscreen-bare": 27,
-    "postfix-forbid": 84, "postfix-earlypolicy": 85,
+    "postfix-forbid": 84, "postfix-earlypolicy": 85, "postfix-authplain": 86,
     "postfix-access": 60, "postfix-backup": 61, "postfix-backupopen": 62, "postfix-submission": 63, "postfix-rhsbl": 64,
     "postfix-debian": 70, "postfix-450": 71, "postfix-tls13": 72, "postfix-ccert": 73, "postfix-askccert": 74,
     # an Exim admin's policies (tests/realmta/test_lab_exim_policy.py); postgrey with a whitelisted client
@@ -143,6 +143,7 @@ SCENARIOS: dict[str, list[str]] = {
     "sized": ["postfix-size"], "senders": ["postfix-senders"], "revptr": ["postfix-revptr"],
     "policy": ["postfix-policy"], "rfc821": ["postfix-rfc821"], "nopipe": ["postfix-nopipe"],
     "anyuser": ["postfix-anyuser"], "authonly": ["postfix-authonly"], "softpolicy": ["postfix-softpolicy"],
+    "authplain": ["postfix-authplain"],  # pf users; SASL AUTH (PLAIN, LOGIN) offered before STARTTLS too
     "bare": ["postscreen-bare"], "forbid": ["postfix-forbid"],
     "earlypolicy": ["postfix-earlypolicy"],
     "tls13": ["postfix-tls13"], "ccert": ["postfix-ccert"], "askccert": ["postfix-askccert"],

@@ -67,7 +67,7 @@ def start_postfix(lab: Lab) -> None:
                                                "debian", "soft450", "tls13", "ccert", "askccert",
                                                "samepref", "cnamemx", "implicit", "split", "dual", "greywhite",
                                                "sized", "senders", "revptr", "policy", "rfc821", "nopipe",
-                                               "anyuser", "authonly", "softpolicy", "bare", "forbid",
+                                               "anyuser", "authonly", "authplain", "softpolicy", "bare", "forbid",
                                                "earlypolicy", "samepreflive")]
     main = postfix_main_cf(root, hostname=lab.mx_name("postfix"), local_domains=local_domains,
                            alias_domains=alias_domains, cert=lab._cert("postfix"),
@@ -165,6 +165,9 @@ def start_postfix(lab: Lab) -> None:
         Listener(lab.ip("postfix-forbid"), ("smtpd_forbid_unauth_pipelining=yes",)),
         Listener(lab.ip("postfix-authonly"), ("smtpd_sasl_auth_enable=yes", "smtpd_tls_auth_only=yes",
                                                f"cyrus_sasl_config_path={root / 'sasl'}")),
+        # AUTH as many servers offer it: smtpd_tls_auth_only left at its default (no), so PLAIN and LOGIN are
+        # offered before STARTTLS too
+        Listener(lab.ip("postfix-authplain"), ("smtpd_sasl_auth_enable=yes", f"cyrus_sasl_config_path={root / 'sasl'}")),
         Listener(lab.ip("postscreen-bare"), (
             "postscreen_bare_newline_enable=yes", "postscreen_non_smtp_command_enable=yes",
             "postscreen_greet_wait=1s", "postscreen_cache_map=btree:$data_directory/postscreen_bare"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 
 from probe.judge.health import finish_report
-from probe.model import DomainStatus, ExitCode, Reason, Report, Verdict
+from probe.model import DomainStatus, ExitCode, Reason, Report, Severity, Verdict
 from probe.render.text import render_text
 
 from lab import Lab, LabProbe
@@ -213,3 +213,19 @@ async def test_auth_only_under_tls_on_port_25_is_no_concern_of_the_probe(lab_pro
         assert ("AUTH" in report.sessions[0].extensions) is offered
         assert not [c for c in _commands(report) if c.startswith("AUTH")]
         assert not [f for f in report.findings if "AUTH" in f.message]
+
+
+async def test_auth_with_passwords_in_clear_text_is_an_informational_finding(lab_probe: LabProbe) -> None:
+    """smtpd_sasl_auth_enable = yes with smtpd_tls_auth_only at its default (no): Postfix offers "AUTH PLAIN LOGIN"
+    before STARTTLS, where a client that logs in sends its password in clear text (RFC 4954 §4). The probe says so,
+    naming Postfix's setting, as an INFO finding (it moves no exit code: the probe never logs in). With
+    smtpd_tls_auth_only = yes (authonly.lab.test, above) it says nothing."""
+    report = await lab_probe("alice@authplain.lab.test")
+    ehlo = next(s for s in report.sessions[0].steps if s.command and s.command.startswith("EHLO"))
+    assert any(line.startswith("AUTH") and "PLAIN" in line for line in ehlo.lines)  # Postfix's own EHLO reply
+    (finding,) = [f for f in report.findings if f.id == "auth-in-clear"]
+    assert finding.severity is Severity.INFO and "AUTH PLAIN LOGIN" in finding.message
+    assert "smtpd_tls_auth_only = yes" in finding.message
+    quiet = await lab_probe("alice@authonly.lab.test")
+    assert report.exit_code is quiet.exit_code  # the same server and certificate otherwise
+    assert not [f for f in quiet.findings if f.id == "auth-in-clear"]
