@@ -1,5 +1,6 @@
-"""The real-MTA lab: real Postfix (with postscreen), Exim, Sendmail and postgrey on loopback, a FakeDNS zone pointing at
-them.
+"""The real-MTA lab: real Postfix (with postscreen), Exim, Sendmail, OpenSMTPD, qpsmtpd and postgrey on loopback, a
+FakeDNS zone pointing at them. Each MTA's daemons are started by a module of its own (lab_postfix.py, lab_exim.py,
+lab_sendmail.py, lab_opensmtpd.py, lab_qpsmtpd.py); this one holds the hosts, the scenarios, the DNS and the Lab.
 
 Everything of the lab lives under one temporary directory and on one random 127.X.Y.0/24 block, all
 servers on one free port (the probe's --port applies to every MX host): the machine's own mail system

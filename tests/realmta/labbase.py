@@ -1,6 +1,6 @@
 """What every part of the real-MTA lab shares: how long a daemon may take to listen, the one error a lab start
-raises, and the checks that an address and port are free and that a daemon listens (lab.py, lab_postfix.py,
-lab_exim.py, mailers.py)."""
+raises, and the checks that an address and port are free and that a daemon listens (lab.py, its
+lab_*.py modules, mailers.py)."""
 
 from __future__ import annotations
 
