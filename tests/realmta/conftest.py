@@ -9,12 +9,13 @@ to install them (`sudo bash tests/realmta/install.sh`, which .ci/run runs).
         report = await lab_probe("alice@exim.lab.test")         # through DNS (lab zone) and the real runner
         assert report.addresses[0].verdict is Verdict.DELIVERABLE
 
-Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py, lab_qpsmtpd.py,
-lab_sendmail.py: the daemons):
+Adding a scenario (tests/realmta/lab.py: the hosts, domains and zone; lab_postfix.py, lab_exim.py, lab_sendmail.py,
+lab_opensmtpd.py, lab_qpsmtpd.py: the daemons):
 1. a host: a label and a free last octet in HOSTS; for Postfix a `Listener(lab.ip(label), (-o overrides))`
    in lab_postfix.start_postfix, for Exim a `start_exim(lab, label, [domains], extra main options)` call in
    Lab.start (lab_exim.py); for OpenSMTPD a listener in lab_opensmtpd.py (which keeps its hosts and domains);
    for Sendmail a daemon in lab_sendmail.py (its SENDMAIL_HOSTS and SENDMAIL_SCENARIOS, its .mc in sendmail_mc);
+   for qpsmtpd a start_qpsmtpd call in lab_qpsmtpd.start_qpsmtpds (its QPSMTPD_HOSTS and QPSMTPD_SCENARIOS);
 2. a domain: SCENARIOS["name"] = [its MX host labels in preference order] (served as name.lab.test);
    Postfix must also know it: add it to local_domains (hosted) or alias_domains (catch-all) there;
 3. its users and refusals: USERS / POSTFIX_ACCESS (lab_postfix.py), the users file in lab_exim.start_exim. Replies

@@ -49,7 +49,7 @@ from lab_exim import (
 )
 from lab_opensmtpd import OPENSMTPD_HOSTS, OPENSMTPD_SCENARIOS, opensmtpd_missing, start_opensmtpd
 from lab_postfix import start_postfix, start_postgrey, start_postgrey_whitelisting
-from lab_qpsmtpd import QPSMTPD_USER, qpsmtpd_prefix, start_qpsmtpds
+from lab_qpsmtpd import QPSMTPD_HOSTS, QPSMTPD_SCENARIOS, QPSMTPD_USER, qpsmtpd_prefix, start_qpsmtpds
 from lab_sendmail import SENDMAIL_HOSTS, SENDMAIL_SCENARIOS, sendmail_missing, start_sendmail
 from labbase import START_TIMEOUT_S, SUBMISSION_PORT, LabError, _bindable, _tail, wait_for_port
 
@@ -84,7 +84,7 @@ HOSTS = {
     "exim-mailacl": 99, "exim-hostreject": 100, "exim-rcptmax": 101, "exim-rcptmaxreject": 102,
     "nowhere": 98,
     **OPENSMTPD_HOSTS,  # tests/realmta/lab_opensmtpd.py
-    "qpsmtpd": 130, "qpsmtpd-strict": 131,  # lab_qpsmtpd.start_qpsmtpds
+    **QPSMTPD_HOSTS,  # tests/realmta/lab_qpsmtpd.py
     **SENDMAIL_HOSTS,  # tests/realmta/lab_sendmail.py
 }
 _SHARED_OCTETS = sorted({octet for octet in HOSTS.values() if list(HOSTS.values()).count(octet) > 1})
@@ -151,9 +151,7 @@ SCENARIOS: dict[str, list[str]] = {
     "tls-valid": ["tls-valid"], "tls-expired": ["tls-expired"],
     "tls-wrongname": ["tls-wrongname"], "tls-selfsigned": ["tls-selfsigned"],
     **OPENSMTPD_SCENARIOS,  # OpenSMTPD's (tests/realmta/lab_opensmtpd.py)
-    # qpsmtpd (lab_qpsmtpd.start_qpsmtpds says each): rcpt_map's users; rcpt_ok's any local part; not in rcpthosts
-    "qp": ["qpsmtpd"], "qpany": ["qpsmtpd"], "qprelay": ["qpsmtpd"],
-    "qpstrict": ["qpsmtpd-strict"], "qpgrey": ["qpsmtpd-strict"],  # earlytalker, dnsbl, rhsbl; greylisting
+    **QPSMTPD_SCENARIOS,  # tests/realmta/lab_qpsmtpd.py
     **SENDMAIL_SCENARIOS,  # tests/realmta/lab_sendmail.py
 }
 
@@ -350,10 +348,11 @@ class Lab:
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                 binds + ' && exec "$@"', str(conf), *argv]
 
-    def _spawn(self, name: str, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, argv: list[str], log: Path, *, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
             process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+                                       start_new_session=True, env=env, cwd=cwd)
         self.processes.append((name, process))
         return process
 

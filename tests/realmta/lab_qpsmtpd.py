@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labbase import LabError, _tail, wait_for_port
+from labbase import wait_for_port
 
 if TYPE_CHECKING:
     from lab import Lab
@@ -23,6 +22,14 @@ if TYPE_CHECKING:
 # (prefix, binary, perl library) of an installed qpsmtpd, then of install.sh's unpacked one
 QPSMTPD_PREFIXES = ("/", "/opt/smtp-probe-lab/")
 QPSMTPD_USER = "qpsmtpd"
+# host label -> last octet in the lab's /24 (lab.HOSTS takes these)
+QPSMTPD_HOSTS = {"qpsmtpd": 130, "qpsmtpd-strict": 131}
+# domain (under lab.test) -> its MX hosts (lab.SCENARIOS takes these; start_qpsmtpds says each)
+QPSMTPD_SCENARIOS = {
+    # rcpt_map's users; rcpt_ok's any local part; not in rcpthosts
+    "qp": ["qpsmtpd"], "qpany": ["qpsmtpd"], "qprelay": ["qpsmtpd"],
+    "qpstrict": ["qpsmtpd-strict"], "qpgrey": ["qpsmtpd-strict"],  # earlytalker, dnsbl, rhsbl; greylisting
+}
 QP_USERS = ("alice", "bob")  # qp.lab.test's mailboxes (rcpt_map)
 # greylisting's black_timeout (seconds; the plugin's default is 50 minutes); the 0.94-5 plugin dies before it
 # defers anything (test_lab_qpsmtpd.py), a retry after this would pass
@@ -65,14 +72,8 @@ def start_qpsmtpd(lab: Lab, host: str, plugins: list[str], files: dict[str, str]
     argv = ["perl", "-T", "-I", str(prefix / "usr/share/perl5"), str(prefix / "usr/bin/qpsmtpd-forkserver"), "-l", lab.ip(host), "-p", str(lab.port),
             "-u", QPSMTPD_USER]
     log = root / "qpsmtpd.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(lab._own_resolver(argv), stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=root)
-    lab.processes.append((host, process))
-    try:
-        wait_for_port(host, lab.ip(host), lab.port, log, process)
-    except LabError as exc:
-        raise LabError(f"{exc}\n{_tail(log)}") from None
+    process = lab._spawn(host, lab._own_resolver(argv), log, env=env, cwd=root)
+    wait_for_port(host, lab.ip(host), lab.port, log, process)  # its LabError ends with the log's tail
 
 
 def qpsmtpd_log(lab: Lab, host: str = "qpsmtpd") -> str:
