@@ -333,15 +333,20 @@ class Lab:
         issued = self.ca.issue([name or self.mx_name(host)], expired=expired)
         return self.ca.write(issued, host)
 
+    def resolv_conf(self) -> Path:
+        """The resolv.conf the daemons see as /etc/resolv.conf: the lab's FakeDNS (port 53 of its address)."""
+        conf = self.root / "resolv.conf"
+        if not conf.exists():
+            conf.write_text(f"nameserver {self.ip('dns')}\noptions timeout:2 attempts:1\n")
+            conf.chmod(0o644)
+        return conf
+
     def _own_resolver(self, argv: list[str], aliases: Path | None = None) -> list[str]:
         """`argv` in a mount namespace of its own where /etc/resolv.conf names the lab's FakeDNS (port 53 of
         its address): the daemon's DNS lookups (HELO names, sender domains, DNSBLs) get the lab's zone,
         never the machine's resolver; the machine's own /etc/resolv.conf is not touched. `aliases`, when
         given, is seen as /etc/aliases there (Debian's Exim reads that path), if the machine has one to cover."""
-        conf = self.root / "resolv.conf"
-        if not conf.exists():
-            conf.write_text(f"nameserver {self.ip('dns')}\noptions timeout:2 attempts:1\n")
-            conf.chmod(0o644)
+        conf = self.resolv_conf()
         binds = 'mount --bind "$0" /etc/resolv.conf'
         if aliases is not None:
             binds += f' && mount --bind {aliases} /etc/aliases'

@@ -32,6 +32,7 @@ error:0A080006:SSL routines::EVP lib" in its log, an internal_error alert to the
 
 from __future__ import annotations
 
+import pwd
 import shutil
 import subprocess
 from pathlib import Path
@@ -70,8 +71,6 @@ SENDERS_MESSAGE = "550 invalid mail from"
 
 def opensmtpd_missing() -> str | None:
     """Why the lab's OpenSMTPD cannot run here (None: it can)."""
-    import pwd
-
     if not OPENSMTPD_BINARY.exists():
         return f"{OPENSMTPD_BINARY} missing"
     for user in OPENSMTPD_USERS:
@@ -82,7 +81,8 @@ def opensmtpd_missing() -> str | None:
     return None
 
 
-def _config(lab: Lab, listeners: list[str], settings: str, tables: dict[str, str]) -> tuple[str, dict[str, str]]:
+def _config(lab: Lab, listeners: list[str], settings: str) -> tuple[str, dict[str, str]]:
+    """smtpd.conf's text ("{dir}" where the tables' directory goes) and its tables (name -> content)."""
     vmail = lab.root / "opensmtpd-vmail"
     tables = {
         "vusers": "".join(f"{u}@osd.lab.test vmail\n" for u in VIRTUAL_USERS)
@@ -93,7 +93,6 @@ def _config(lab: Lab, listeners: list[str], settings: str, tables: dict[str, str
         "myfroms": "@osdsenders\\.lab\\.test$\n",
         "userinfo": f"vmail 1000:1000:{vmail}\nalice 1000:1000:{vmail}\nbob 1000:1000:{vmail}\n",
         "creds": "alice " + _crypted("lab-secret") + "\n",  # table(5) credentials: user and crypt(3) hash
-        **tables,
     }
     served = " ".join(f'"{d}.lab.test"' for d in SERVED if d != "osdusers")
     text = "".join(f"table {name} file:{{dir}}/{name}\n" for name in tables)
@@ -145,20 +144,17 @@ def start_opensmtpd(lab: Lab) -> None:
 
 
 def _start(lab: Lab, name: str, listeners: list[str], settings: str) -> None:
-
+    """One smtpd with these listeners and global settings, in its mount namespace; listening when this returns."""
     root = lab.root / name
     for sub in ("run", "spool", "varlib/opensmtpd/empty", "tables"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (lab.root / "opensmtpd-vmail").mkdir(exist_ok=True)
-    text, tables = _config(lab, listeners, settings, {})
+    text, tables = _config(lab, listeners, settings)
     for table, content in tables.items():
         (root / "tables" / table).write_text(content)
     conf = root / "smtpd.conf"
     conf.write_text(text.replace("{dir}", str(root / "tables")))
-    resolv = lab.root / "resolv.conf"
-    if not resolv.exists():
-        resolv.write_text(f"nameserver {lab.ip('dns')}\noptions timeout:2 attempts:1\n")
-        resolv.chmod(0o644)
+    resolv = lab.resolv_conf()
     # the lab's own /run, /var/spool and /var/lib for smtpd's compiled-in paths; /etc/resolv.conf (possibly a
     # link into /run) bound after /run is replaced, onto the path it names
     script = ('set -e; target=$(readlink -f /etc/resolv.conf); mount --bind "$1/run" /run; '
@@ -176,10 +172,4 @@ def _start(lab: Lab, name: str, listeners: list[str], settings: str) -> None:
         except LabError:
             shutil.copy(conf, root / "smtpd.conf.failed")
             raise
-
-
-def smtpd_log(lab: Lab, name: str = "opensmtpd") -> str:
-    """What an smtpd has logged so far (smtpd -d logs to its stderr)."""
-    path = lab.root / name / "smtpd.log"
-    return path.read_text(errors="replace") if path.exists() else ""
 
