@@ -79,66 +79,36 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if ! have_exim; then
-  chown _apt "$work" 2>/dev/null || true
-  (cd "$work" && apt-get download -qq exim4-daemon-light)
-  deb=$(ls "$work"/exim4-daemon-light_*.deb)
-  # its shared libraries (Depends entries named lib*), without the exim4-base/-config that would conflict
+# unpack PKG DEST [EXTRA...]: PKG's files under DEST (dpkg-deb -x: no maintainer script of it runs), its
+# dependencies named lib* (shared libraries, Perl modules; not the -base/-config packages that would make it the
+# machine's MTA) and EXTRA installed from their packages
+unpack() {
+  local pkg=$1 dest=$2 deb libs
+  shift 2
+  chown _apt "$work" 2>/dev/null || true  # apt-get download drops to _apt
+  (cd "$work" && apt-get download -qq "$pkg")
+  deb=$(ls "$work/$pkg"_*.deb)
   libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
-  if [ -n "$libs" ]; then
+  if [ -n "$libs" ] || [ $# -gt 0 ]; then
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $libs >/dev/null
+    apt-get install -y -qq --no-install-recommends $libs "$@" >/dev/null
   fi
-  mkdir -p /opt/smtp-probe-lab
-  dpkg-deb -x "$deb" /opt/smtp-probe-lab
-fi
-if ! have_template; then
-  chown _apt "$work" 2>/dev/null || true
-  (cd "$work" && apt-get download -qq exim4-config)
-  mkdir -p /opt/smtp-probe-lab
-  dpkg-deb -x "$(ls "$work"/exim4-config_*.deb)" /opt/smtp-probe-lab  # files only: no maintainer script runs
-fi
-if ! have_smtpd; then
-  chown _apt "$work" 2>/dev/null || true
-  (cd "$work" && apt-get download -qq opensmtpd)
-  deb=$(ls "$work"/opensmtpd_*.deb)
-  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
-  if [ -n "$libs" ]; then
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $libs >/dev/null
-  fi
-  mkdir -p /opt/smtp-probe-lab/opensmtpd
-  dpkg-deb -x "$deb" /opt/smtp-probe-lab/opensmtpd
-fi
+  mkdir -p "$dest"
+  dpkg-deb -x "$deb" "$dest"
+}
+if ! have_exim; then unpack exim4-daemon-light /opt/smtp-probe-lab; fi
+if ! have_template; then unpack exim4-config /opt/smtp-probe-lab; fi
+if ! have_smtpd; then unpack opensmtpd /opt/smtp-probe-lab/opensmtpd; fi  # apart: its sendmail is not Exim's
 if ! have_sendmail; then
-  chown _apt "$work" 2>/dev/null || true
-  (cd "$work" && apt-get download -qq sendmail-bin sendmail-cf)
-  deb=$(ls "$work"/sendmail-bin_*.deb)
-  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
-  if [ -n "$libs" ]; then
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $libs >/dev/null
-  fi
-  mkdir -p /opt/smtp-probe-lab
-  dpkg-deb -x "$deb" /opt/smtp-probe-lab  # files only: no maintainer script runs
-  dpkg-deb -x "$(ls "$work"/sendmail-cf_*.deb)" /opt/smtp-probe-lab
+  unpack sendmail-bin /opt/smtp-probe-lab
+  unpack sendmail-cf /opt/smtp-probe-lab  # the m4 files sendmail.cf is built from
 fi
+if ! have_qpsmtpd; then unpack qpsmtpd /opt/smtp-probe-lab libnet-ip-perl; fi  # Net::IP: for plugins/greylisting
 for name in opensmtpd opensmtpq; do  # as opensmtpd's postinst (adduser --system --ingroup NAME NAME)
   getent group "$name" >/dev/null || groupadd --system "$name"
   getent passwd "$name" >/dev/null || useradd --system --gid "$name" --home-dir /var/lib/opensmtpd/empty \
     --no-create-home --shell /usr/sbin/nologin "$name"
 done
-if ! have_qpsmtpd; then
-  chown _apt "$work" 2>/dev/null || true
-  (cd "$work" && apt-get download -qq qpsmtpd)
-  deb=$(ls "$work"/qpsmtpd_*.deb)
-  # its Perl modules (Depends entries named lib*), then Net::IP for plugins/greylisting
-  libs=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/ //g' | grep '^lib' || true)
-  # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $libs libnet-ip-perl >/dev/null
-  mkdir -p /opt/smtp-probe-lab
-  dpkg-deb -x "$deb" /opt/smtp-probe-lab  # files only: no maintainer script runs
-fi
 perl -MNet::IP -e1 2>/dev/null || apt-get install -y -qq --no-install-recommends libnet-ip-perl >/dev/null
 getent group qpsmtpd >/dev/null || groupadd --system qpsmtpd
 getent passwd qpsmtpd >/dev/null || useradd --system --gid qpsmtpd --home-dir /nonexistent \
