@@ -106,7 +106,7 @@ async def test_opensmtpd_settings_as_the_probe_reports_them(lab: Lab, lab_probe:
     assert "SIZE 1048576" in ehlo.text
     rcpts = _steps(report, "RCPT")
     assert [s.code for s in rcpts][:2] == [250, 250]
-    assert all(s.code == 451 and s.reason is Reason.RATE_LIMITED for s in rcpts[2:])
+    assert rcpts[2:] and all(s.code == 451 and s.reason is Reason.RATE_LIMITED for s in rcpts[2:])  # the random one
     # the builtin filter `phase connect match !rdns disconnect "550 no rDNS is so 80s"`, for a client without PTR
     report = await lab_probe("alice@osdrdns.lab.test", source_ip=lab.ip("client-noptr"))
     assert report.sessions[-1].steps[0].text == RDNS_MESSAGE
