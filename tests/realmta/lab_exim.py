@@ -8,16 +8,16 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labbase import LabError, _tail, wait_for_port
+from labbase import UNPACKED, LabError, _tail, wait_for_port
 from mtaconf import exim_configure
 
 if TYPE_CHECKING:
     from lab import Lab
 
-EXIM_CANDIDATES = ("exim4", "exim", "/opt/smtp-probe-lab/usr/sbin/exim4")  # the last: tests/realmta/install.sh
+EXIM_CANDIDATES = ("exim4", "exim", str(UNPACKED / "usr/sbin/exim4"))  # the last: tests/realmta/install.sh
 # Debian's exim4-config, its one-file template (update-exim4.conf.template builds it from conf.d/); install.sh
 # unpacks the package there (it would configure the machine's own Exim if installed)
-DEBIAN_EXIM_TEMPLATES = ("/opt/smtp-probe-lab/etc/exim4/exim4.conf.template", "/etc/exim4/exim4.conf.template")
+DEBIAN_EXIM_TEMPLATES = (str(UNPACKED / "etc/exim4/exim4.conf.template"), "/etc/exim4/exim4.conf.template")
 # Debian's /etc/aliases as exim4-config's and postfix's postinst write it when there is none
 DEBIAN_ALIASES = "# See man 5 aliases for format\npostmaster:    root\n"
 

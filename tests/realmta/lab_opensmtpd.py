@@ -35,15 +35,14 @@ from __future__ import annotations
 import pwd
 import shutil
 import subprocess
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labbase import LabError, wait_for_port
+from labbase import UNPACKED, LabError, wait_for_port
 
 if TYPE_CHECKING:
     from lab import Lab
 
-OPENSMTPD_ROOT = Path("/opt/smtp-probe-lab/opensmtpd")  # tests/realmta/install.sh unpacks Debian's package here
+OPENSMTPD_ROOT = UNPACKED / "opensmtpd"  # tests/realmta/install.sh unpacks Debian's package here
 OPENSMTPD_BINARY = OPENSMTPD_ROOT / "usr/sbin/smtpd"
 OPENSMTPD_USERS = ("opensmtpd", "opensmtpq")  # compiled into Debian's smtpd (its postinst creates them)
 

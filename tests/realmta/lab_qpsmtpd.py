@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labbase import wait_for_port
+from labbase import UNPACKED, wait_for_port
 
 if TYPE_CHECKING:
     from lab import Lab
 
-# (prefix, binary, perl library) of an installed qpsmtpd, then of install.sh's unpacked one
-QPSMTPD_PREFIXES = ("/", "/opt/smtp-probe-lab/")
+# where qpsmtpd's files may be (its binary, Perl modules, plugins): an installed qpsmtpd's, then install.sh's unpacked one
+QPSMTPD_PREFIXES = (Path("/"), UNPACKED)
 QPSMTPD_USER = "qpsmtpd"
 # host label -> last octet in the lab's /24 (lab.HOSTS takes these)
 QPSMTPD_HOSTS = {"qpsmtpd": 130, "qpsmtpd-strict": 131}
@@ -39,8 +39,7 @@ QP_BAD_HELO = "spammer.lab.test"  # in qpsmtpd's badhelo: the helo plugin refuse
 
 def qpsmtpd_prefix() -> Path | None:
     """Where qpsmtpd's files are (its binary, Perl modules and plugins), None when it is not installed."""
-    for prefix in QPSMTPD_PREFIXES:
-        root = Path(prefix)
+    for root in QPSMTPD_PREFIXES:
         if ((root / "usr/bin/qpsmtpd-forkserver").is_file() and (root / "usr/share/perl5/Qpsmtpd.pm").is_file()
                 and (root / "usr/share/qpsmtpd/plugins/rcpt_ok").is_file()):
             return root

@@ -33,12 +33,12 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labbase import LabError, wait_for_port
+from labbase import UNPACKED, LabError, wait_for_port
 
 if TYPE_CHECKING:  # lab.py imports this module
     from lab import Lab
 
-SENDMAIL_ROOT = Path("/opt/smtp-probe-lab")  # tests/realmta/install.sh unpacks sendmail-bin and sendmail-cf there
+SENDMAIL_ROOT = UNPACKED  # tests/realmta/install.sh unpacks sendmail-bin and sendmail-cf there
 SENDMAIL_BINARY = SENDMAIL_ROOT / "usr/libexec/sendmail/sendmail"
 MAKEMAP = SENDMAIL_ROOT / "usr/libexec/sendmail/makemap"
 CF_DIR = SENDMAIL_ROOT / "usr/share/sendmail/cf"

@@ -11,6 +11,9 @@ from pathlib import Path
 
 START_TIMEOUT_S = 20.0  # each daemon must listen within this (they take well under a second)
 SUBMISSION_PORT = 587  # postfix-submission listens there (RFC 6409), not on the lab's port
+# where tests/realmta/install.sh unpacks the MTAs that would replace the machine's own if installed (Exim, Sendmail,
+# qpsmtpd; OpenSMTPD under opensmtpd/ of it)
+UNPACKED = Path("/opt/smtp-probe-lab")
 
 
 class LabError(RuntimeError):
