@@ -154,7 +154,8 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
         report.status = DomainStatus.DOES_NOT_ACCEPT_MAIL
         report.summary = (f"{report.domain}: {record.host} answered and refused mail in plain text "
                           f"({_refusal_words(refusal)}): it {plaintext.why_plain(record)[1]}; that alert is a fault "
-                          "on its own side, so no sender can deliver to it")
+                          "on its own side, so no sender can deliver to it while that lasts (the probe saw one "
+                          "handshake)")
     elif report.status is DomainStatus.REFUSES_THIS_CLIENT and refusal is not None:
         tls = report.reason is Reason.TLS_REQUIRED
         why = f": it {plaintext.why_plain(record)[1]}" if tls else ""

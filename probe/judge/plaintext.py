@@ -35,8 +35,8 @@ def tls_required_advice(record: SessionRecord) -> str:
         return (f"{host} {why}: probe again without --starttls never to ask about the address. Senders that use "
                 "STARTTLS are not refused for this.")
     if how == "failed" and server_side_tls_failure(handshake_error(record)):
-        return (f"{host} {why}: {SERVER_SIDE_TLS}, and it takes no mail without TLS: no sender can deliver to it. "
-                "Its admin must fix the server's TLS (its log says why) or stop requiring it.")
+        return (f"{host} {why}: {SERVER_SIDE_TLS}, and it takes no mail without TLS: no sender can deliver to it "
+                "while that lasts. Its admin must fix the server's TLS (its log says why) or stop requiring it.")
     if how == "not-offered":
         return (f"{host} {why}: no sender can deliver to it. Its admin must enable TLS on the server "
                 "(certificate and key) or stop requiring it.")

@@ -314,7 +314,8 @@ def certificate_findings(
 # peer or the correctness of the protocol ... makes it impossible to continue" (RFC 8446 §6.2, RFC 5246 §7.2.2)
 _SERVER_INTERNAL_ERROR = "alert internal error"
 SERVER_SIDE_TLS = ("its internal_error alert is a fault on the server's own side (RFC 8446 §6.2), so every sender's "
-                   "STARTTLS fails there (as with Debian 12's OpenSMTPD 6.8 on OpenSSL 3: OpenSMTPD issue #1171)")
+                   "STARTTLS likely fails there too (the probe saw one handshake; so it is with Debian 12's OpenSMTPD "
+                   "6.8 on OpenSSL 3: OpenSMTPD issue #1171)")
 
 
 def server_side_tls_failure(error: str | None) -> bool:
@@ -360,7 +361,7 @@ def starttls_findings(mx_host: str, session_tls: dict[str, Any] | None, *, offer
         if plain_refused:  # no sender gets TLS there, and none may send in clear text: no one can deliver
             return [Finding("starttls-failed", Severity.CRITICAL, (
                 f"STARTTLS with {mx_host} failed ({reason}): {SERVER_SIDE_TLS}; and it refuses mail in clear text "
-                f"({plain_refused}): no sender can deliver to it."), mx_host)]
+                f"({plain_refused}): no sender can deliver to it while that lasts."), mx_host)]
         return [Finding("starttls-failed", severity, (
             f"STARTTLS with {mx_host} failed ({reason}): {SERVER_SIDE_TLS}; senders that insist on TLS will not "
             "deliver, others fall back to clear text."), mx_host)]
