@@ -1,7 +1,7 @@
 """From what the MX walk saw to the report: the domain status, one result per address and the summary line.
 No I/O: probe.run.probe walks, this module concludes; the walk's sessions (probe.judge.walk), the hosts that
-decided nothing (probe.judge.unanswered), postmaster@ (probe.judge.postmaster) and the MX hosts' comparison
-(probe.judge.mxcompare) each have their own module.
+decided nothing (probe.judge.unanswered), the acceptances that prove nothing (probe.judge.unproven), postmaster@
+(probe.judge.postmaster) and the MX hosts' comparison (probe.judge.mxcompare) each have their own module.
 
 Honesty rules live here, in probe.judge.unanswered and in probe.judge.verdicts: a host that never answered
 decides nothing (the summary says what each one did); a host that answered SMTP but could not meet --starttls
@@ -12,8 +12,6 @@ than the one whose MX was asked is a relay/backup question, not a deliverability
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
 
 from probe.diagnosis.classifier import detect_provider, diagnose_event
 from probe.inputs import Address
@@ -23,6 +21,23 @@ from probe.judge.mxcompare import disagreements, mx_verdicts
 from probe.judge.postmaster import opensmtpd_invalid_recipient, postmaster_clause
 from probe.judge.reportfacts import at_named_hosts
 from probe.judge.unanswered import conclude_tls, conclude_unanswered, tls_refused
+from probe.judge.unproven import (
+    accepted_beside_contradictions,
+    accepted_by_backup,
+    accepted_from_own_host,
+    backup_finding,
+    contradicted_acceptance,
+    contradicted_by_vrfy,
+    contradiction_finding,
+    own_host_finding,
+    recheck_finding,
+    refused_but_verified,
+    stopped_checking,
+    stopped_checking_after,
+    unanswered_primaries,
+    vrfy_answer,
+    vrfy_confirms,
+)
 from probe.judge.walk import Walk, attempt, catch_all_of, command_label, diagnose, last_exchange, to_result
 from probe.model import (
     AddressResult,
@@ -30,7 +45,6 @@ from probe.model import (
     Diagnosis,
     DomainStatus,
     Finding,
-    MxHost,
     Reason,
     Report,
     Severity,
@@ -76,22 +90,22 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
     catch_all = catch_all_of(walk.retry) if walk.retry is not None and walk.retry.catch_all else None
     if catch_all is None:
         catch_all = catch_all_of(record)
-    contradicted = {**_contradicted_by_vrfy(record), **(_contradicted_by_vrfy(walk.retry) if walk.retry else {})}
+    contradicted = {**contradicted_by_vrfy(record), **(contradicted_by_vrfy(walk.retry) if walk.retry else {})}
     random_too = bool(contradicted) and bool(catch_all)  # the host accepted the random address too
     if contradicted:
-        walk.finding(_contradiction_finding(record, contradicted, random_accepted=bool(catch_all)))
+        walk.finding(contradiction_finding(record, contradicted, random_accepted=bool(catch_all)))
         if catch_all:  # a host that contradicts itself: its acceptance of the random address proves nothing
             catch_all = None
-    trigger = _stopped_checking_after(record)
+    trigger = stopped_checking_after(record)
     if trigger is not None:
-        walk.finding(_recheck_finding(record, trigger))
-    primaries = _unanswered_primaries(walk, record) if catch_all else []
+        walk.finding(recheck_finding(record, trigger))
+    primaries = unanswered_primaries(walk, record) if catch_all else []
     if primaries:
-        walk.finding(_backup_finding(record.host, primaries, report.domain))
+        walk.finding(backup_finding(record.host, primaries, report.domain))
         catch_all = None
     own = record.address if catch_all and record.from_own_address() else None
     if own is not None:
-        walk.finding(_own_host_finding(record.host, own, report.domain))
+        walk.finding(own_host_finding(record.host, own, report.domain))
         catch_all = None
     provider_id = detect_provider(record.host, " ".join(e.reply.text for e in record.exchanges[:2] if e.reply))
     service = catchall.unreliable(provider_id)
@@ -112,18 +126,18 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
             walk.finding(finding)
         elif catch_all and result.verdict is Verdict.RISKY and d.reason is Reason.ACCEPTED:
             result = catchall.accepted_by_catch_all(result, a.domain)
-        if d.reason is Reason.UNKNOWN and result.verdict is Verdict.UNDELIVERABLE and _vrfy_confirms(result.vrfy):
-            result = _refused_but_verified(result)
+        if d.reason is Reason.UNKNOWN and result.verdict is Verdict.UNDELIVERABLE and vrfy_confirms(result.vrfy):
+            result = refused_but_verified(result)
         if d.reason is Reason.ACCEPTED and (said := contradicted.get(a.smtp_form)):
-            result = _contradicted(result, said)
+            result = contradicted_acceptance(result, said)
         elif d.reason is Reason.ACCEPTED and random_too and result.verdict is Verdict.DELIVERABLE:
-            result = _accepted_beside_contradictions(result)
+            result = accepted_beside_contradictions(result)
         elif d.reason is Reason.ACCEPTED and a.smtp_form == trigger:
-            result = _stopped_checking(result, record)
+            result = stopped_checking(result, record)
         elif d.reason is Reason.ACCEPTED and primaries and result.verdict is Verdict.DELIVERABLE:
-            result = _accepted_by_backup(result, primaries)
+            result = accepted_by_backup(result, primaries)
         elif d.reason is Reason.ACCEPTED and own is not None and result.verdict is Verdict.DELIVERABLE:
-            result = _accepted_from_own_host(result, own)
+            result = accepted_from_own_host(result, own)
         result.mx_verdicts = mx_verdicts(walk, a)
         for finding in disagreements(result.address, result.mx_verdicts):  # one per address and host
             if finding not in report.findings:
@@ -171,220 +185,6 @@ def _conclude_answered(walk: Walk, record: SessionRecord, addresses: Sequence[Ad
 
 # RFC 6409 §3.1: the port of message submission, where users log in (SMTP AUTH) to send their mail
 SUBMISSION_PORT = 587
-
-
-def _contradicted_by_vrfy(record: SessionRecord) -> dict[str, str]:
-    """recipient -> '550 5.1.1 (user_unknown)' for each recipient whose RCPT the host accepted while its VRFY, in
-    the same session, refused the mailbox itself. VRFY checks an address alone (Postfix: smtpd.c vrfy_cmd runs
-    the recipient restrictions outside any transaction); RCPT does not always: once an access(5) DISCARD action
-    has matched a recipient, Postfix answers 250 and checks no later recipient of the transaction
-    (smtpd_check.c generic_checks, `if (state->discard != 0) break`, and the implicit reject_unlisted_recipient
-    is skipped too); Sendmail likewise accepts the discarded recipient and every later one without looking the user
-    up (srvrsmtp.c: "If discarding, don't bother to verify user"; real sendmail 8.17 in tests/realmta)."""
-    out: dict[str, str] = {}
-    for key, exchange in record.rcpt.items():
-        said = advice.vrfy_refusal(_vrfy(record, key))
-        if said and exchange.reply is not None and 200 <= exchange.reply.code < 300:
-            out[key] = said
-    return out
-
-
-def _contradiction_finding(record: SessionRecord, contradicted: dict[str, str], *, random_accepted: bool) -> Finding:
-    host = record.host
-    said = "; ".join(f"{address}: {words}" for address, words in contradicted.items())
-    alone = record.catch_all_address in record.rechecked
-    random = ("" if not random_accepted else
-              " The random address was accepted too, asked in a transaction of its own as well, so whether the "
-              "domain accepts any address is unknown, and no acceptance of this host proves a mailbox: Postfix and "
-              "Sendmail answer every recipient so when a DISCARD action has matched this client or its sender."
-              if alone else " The random address, asked after them in the same transaction, was accepted too, so "
-              "whether the domain accepts any address is unknown.")
-    return Finding("rcpt-contradicts-vrfy", Severity.WARNING, (
-        f"{host} accepted at RCPT what it refused to VRFY ({said}): those acceptances are not its word on the "
-        "mailboxes. Postfix and Sendmail answer so once an access table's DISCARD action has matched a "
-        "recipient: they answer 250 to it and check no later recipient of the transaction (Postfix access(5): "
-        "DISCARD affects all recipients of the message; Sendmail's srvrsmtp.c: \"If discarding, don't bother to "
-        f"verify user\").{random}"), host)
-
-
-def _vrfy_confirms(vrfy: dict[str, Any] | None) -> bool:
-    """VRFY answered 250 for the address itself: "A server MUST NOT return a 250 code in response to a VRFY or
-    EXPN command unless it has actually verified the address" (RFC 5321 §3.5.3); 252 promises nothing."""
-    return vrfy is not None and vrfy.get("code") == 250
-
-
-def _refused_but_verified(result: AddressResult) -> AddressResult:
-    """A permanent RCPT refusal whose words say nothing of the mailbox (reason unknown), from a host whose VRFY
-    verified that very address: by the host's own word the mailbox exists, so the refusal is of something else
-    (the sender, this client, a policy), not an undeliverable address. Sendmail says so with FEATURE(`delay_checks')
-    (in Debian's sendmail.mc): its refusals of the client and the sender (access database From:/Connect: entries,
-    "ERROR:"550 We don't accept mail from spammers"", cf/README's example) come as the reply to each RCPT (cf/README:
-    "check_mail and check_relay ... will be called by the check_rcpt ruleset"), while VRFY still answers
-    "250 2.1.5 <user@host>" for a local user."""
-    host = result.host or "the server"
-    said = " ".join(str(p) for p in (result.code, result.enhanced) if p is not None)
-    return replace(
-        result, verdict=Verdict.UNKNOWN,
-        meaning=(f"{host} refused this address at RCPT ({said}) without saying that the mailbox does not exist, "
-                 "and its VRFY verified the same address with 250 (RFC 5321 §3.5.3: a server answers VRFY with "
-                 "250 only for an address it has verified): the refusal is of something else, the sender, this "
-                 "client or a policy of the server (Sendmail with FEATURE(`delay_checks') says its refusals of the "
-                 "client and the sender to each RCPT), not of the mailbox."),
-        remediation=("Do not remove the address on this answer: read the refusal's words for what the server "
-                     "refuses (the MAIL FROM, this client's IP or name), and ask the domain's postmaster, quoting "
-                     "the time and the probe's IP, if they do not say."))
-
-
-def _unproven(result: AddressResult, *, meaning: str, remediation: str) -> AddressResult:
-    """An acceptance that proves nothing about the mailbox (the server contradicted itself, stopped checking, is a
-    backup or trusts this client): risky, no word on catch-all, with what makes it so."""
-    return replace(result, verdict=Verdict.RISKY, catch_all=None, meaning=meaning, remediation=remediation)
-
-
-def _contradicted(result: AddressResult, said: str) -> AddressResult:
-    host = result.host or "the server"
-    return _unproven(
-        result,
-        meaning=(f"{host} accepted this address at RCPT, but answered VRFY for this address with {said}: the "
-                 "server contradicts itself, so the acceptance proves nothing about the mailbox."),
-        remediation=("VRFY checked the address alone; RCPT may not have: Postfix and Sendmail accept every "
-                     "recipient of a transaction without checking it once an access table's DISCARD action has "
-                     "matched it, an earlier one, the client or the sender (and then discard the message), and "
-                     "some servers "
-                     "accept first and bounce later. Expect the mailbox not to exist; confirm with the domain's "
-                     "administrator or the owner of the address."))
-
-
-def _accepted_beside_contradictions(result: AddressResult) -> AddressResult:
-    """An acceptance from a host that accepted the random address too and refused at VRFY an address it accepted
-    at RCPT: Postfix after an access(5) DISCARD that matched the client or the sender (smtpd_client_restrictions,
-    smtpd_sender_restrictions) answers 250 to every recipient of every transaction, checking none."""
-    host = result.host or "the server"
-    return _unproven(
-        result,
-        meaning=(f"{host} accepted this address, but it also accepted a random address that cannot exist, and "
-                 "accepted at RCPT an address that its VRFY refused: its acceptances are not its word on the "
-                 "mailboxes, so this one proves nothing about this mailbox."),
-        remediation=("Postfix and Sendmail answer every RCPT with 250 without checking it once an access "
-                     "table's DISCARD action has matched the client or the sender (and then discard the message); "
-                     "or the "
-                     "domain accepts any address. Confirm the mailbox with the domain's administrator or the "
-                     "owner of the address."))
-
-
-def _refused_alone(record: SessionRecord) -> list[str]:
-    """The addresses (the random one included) the first transaction accepted and a transaction of their own
-    refused (probe.smtp.session Dialogue._recheck)."""
-    alone = {**record.rcpt, **({record.catch_all_address: record.catch_all}
-                               if record.catch_all_address and record.catch_all else {})}
-    return [key for key in record.rechecked
-            if (ex := alone.get(key)) is not None and ex.reply is not None and ex.reply.code >= 400]
-
-
-def _stopped_checking_after(record: SessionRecord) -> str | None:
-    """The recipient after which the host accepted, in one transaction, addresses it refuses alone: the last one
-    before the first such address that it accepted alone too (None when the answers agreed)."""
-    refused = _refused_alone(record)
-    if not refused:
-        return None
-    trigger = None
-    for key in record.rcpt:
-        if key in refused:
-            break
-        ex = record.rcpt[key]
-        if key in record.rechecked and ex.reply is not None and 200 <= ex.reply.code < 300:
-            trigger = key
-    return trigger
-
-
-def _recheck_finding(record: SessionRecord, trigger: str) -> Finding:
-    keys = sorted(_refused_alone(record), key=lambda k: k == record.catch_all_address)
-    refused = ", ".join(key if key != record.catch_all_address else f"the random address {key}" for key in keys)
-    return Finding("rcpt-accepts-after", Severity.WARNING, (
-        f"{record.host} accepted every recipient after {trigger} in one transaction, and refused {refused} when "
-        "each was asked alone: accepting one recipient made it stop checking the others. Postfix and Sendmail do "
-        "so once an access table's DISCARD action has matched a recipient (Postfix access(5): DISCARD affects all "
-        "recipients of the message, which is accepted and then dropped; Sendmail's cf/README: DISCARD discards "
-        "the message completely, and its srvrsmtp.c verifies no later recipient: \"If discarding, don't bother to "
-        f"verify user\"), so mail to {trigger} may be discarded unread. The "
-        "answers shown are each address's own, asked alone."), record.host)
-
-
-def _stopped_checking(result: AddressResult, record: SessionRecord) -> AddressResult:
-    host = result.host or "the server"
-    return _unproven(
-        result,
-        meaning=(f"{host} accepted this address, and in the same transaction then accepted addresses it refuses "
-                 "when each is asked alone: accepting this one made it stop checking recipients, as Postfix and "
-                 "Sendmail do after an access table's DISCARD action, which accepts the message and drops it."),
-        remediation=("Ask the domain's administrator whether mail to this address is discarded (a DISCARD "
-                     "entry in an access table, or a similar rule); a 250 here does not show that mail to it is "
-                     "kept."))
-
-
-def _unanswered_primaries(walk: Walk, record: SessionRecord) -> list[MxHost]:
-    """The domain's MX hosts more preferred than `record`'s that the walk tried and that decided nothing (refused
-    the connection, timed out): `record` answered as a backup MX. Only for MX records from DNS."""
-    report = walk.report
-    if report.mx_source != "mx":
-        return []
-    own = next((m.preference for m in report.mx if m.host == record.host), None)
-    tried = {r.host for r in walk.records if r is not record and r.host != record.host}
-    return [m for m in report.mx if own is not None and m.preference < own and m.host in tried]
-
-
-def _backup_finding(host: str, primaries: list[MxHost], domain: str) -> Finding:
-    names = ", ".join(f"{m.host} (preference {m.preference})" for m in primaries)
-    return Finding("backup-mx-accepts-any", Severity.WARNING, (
-        f"The addresses were answered by {host}, a backup MX: {names} "
-        f"{'was' if len(primaries) == 1 else 'were'} tried first and answered nothing about them (no connection, "
-        f"a timeout, or a refused greeting). {host} accepted a random "
-        f"address too; a backup MX commonly accepts every address of the domain and queues the mail for the "
-        "primary, which bounces unknown ones later (Postfix with relay_domains and no relay_recipient_maps, "
-        f"Exim relay_to_domains without a recipient callout), so whether {domain} accepts any address is unknown. "
-        f"Probe again when {primaries[0].host} answers; a backup should know the valid recipients "
-        "(relay_recipient_maps) to refuse the others at once."), host)
-
-
-def _accepted_by_backup(result: AddressResult, primaries: list[MxHost]) -> AddressResult:
-    host = result.host or "the server"
-    return _unproven(
-        result,
-        meaning=(f"{host}, a backup MX ({primaries[0].host}, tried first, answered nothing about it), accepted "
-                 "this address and a random "
-                 "one alike: it takes mail for any address of the domain to pass it on, so this acceptance "
-                 "proves nothing about the mailbox."),
-        remediation=(f"Probe again when {primaries[0].host} answers: the primary decides whether the mailbox "
-                     "exists."))
-
-
-# What trusts a client on the server's own host, by default: Postfix's mynetworks (Debian's postinst sets
-# 127.0.0.0/8; without it, mynetworks_style = host: every address of the host) with permit_mynetworks first in
-# smtpd_relay_restrictions; Exim's relay_from_hosts (Debian's exim4-config: 127.0.0.1 : ::::1).
-_TRUSTED_LOCAL = ("Postfix's mynetworks with permit_mynetworks, Debian's 127.0.0.0/8 or the host's own addresses "
-                  "by default; Exim's relay_from_hosts; Sendmail relays for 127.0.0.1 and its own addresses, "
-                  "\"originated locally\" in its cf/m4/proto.m4")
-
-
-def _own_host_finding(host: str, own: str, domain: str) -> Finding:
-    return Finding("probe-on-server-host", Severity.WARNING, (
-        f"The probe connected to {host} from {own}, the server's own address: it ran on the mail server itself. "
-        f"Mail servers trust their own host ({_TRUSTED_LOCAL}) and relay for it any address of any domain, "
-        f"so {host} accepting a random address may be relaying for this trusted client, not {domain} accepting "
-        "any address: whether the domain is a catch-all, or served there at all, is unknown from here (a stranger "
-        "may get 'Relay access denied', Sendmail's 'Relaying denied'). Probe from another host to see what senders "
-        "see."), host)
-
-
-def _accepted_from_own_host(result: AddressResult, own: str) -> AddressResult:
-    host = result.host or "the server"
-    return _unproven(
-        result,
-        meaning=(f"{host} accepted this address and a random one alike, asked from {own}, its own address: a "
-                 "server relays any address for a client on its own host, so this acceptance proves nothing "
-                 "about the mailbox, nor that the server takes the domain's mail from others."),
-        remediation=("Probe again from another host: a sender on the Internet is not trusted as the server's "
-                     "own host is, and gets the server's real answer for the domain and the mailbox."))
 
 
 def _relay_denied_for_the_domain(record: SessionRecord, domain: str, keys: set[str]) -> list[Exchange]:
@@ -491,7 +291,7 @@ def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -
     result = to_result(a, d, assess.address_verdict(d, catch_all=catch_all), record.host,
                      command_label(record, exchange) if exchange is not None else str(d.context))
     result.catch_all = catch_all
-    result.vrfy = _vrfy(record, a.smtp_form)
+    result.vrfy = vrfy_answer(record, a.smtp_form)
     if exchange is not None and exchange.reply is not None and opensmtpd_invalid_recipient(d, exchange.reply.headline):
         result.meaning = ("OpenSMTPD refused the address with '550 Invalid recipient', its answer to a user it does "
                           "not know, but also to a domain it does not serve (no 'match ... for domain' rule takes "
@@ -503,15 +303,6 @@ def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -
                               f"point at the wrong host. With --from, try the null sender <> (the default) too: a "
                               f"reject rule may name the sender ('mail-from').")
     return d, result
-
-
-def _vrfy(record: SessionRecord, recipient: str) -> dict[str, Any] | None:
-    e = record.vrfy.get(recipient)
-    if e is None:
-        return None
-    d = diagnose(e, record.host)
-    return {"code": d.code, "enhanced": d.enhanced, "reason": str(d.reason),
-            "text": e.reply.text if e.reply else e.detail}
 
 
 def _summary(report: Report) -> str:
