@@ -24,8 +24,12 @@ class RunFacts:
     catch_all_tested: bool = True  # False under --no-catch-all
     mx_override: bool = False  # the host was named with --mx (or an address literal), not found in DNS
     tls_policy: str | None = None  # tls_consequence(): what a TLS failure costs this domain; None: not known
-    null_sender: bool = False  # the probe's MAIL FROM was the null reverse-path <> (no --from)
+    mail_from: str = ""  # the probe's MAIL FROM; "" is the null reverse-path <> (no --from)
     helo: str = ""  # the EHLO/HELO name the probe gave
+
+    @property
+    def null_sender(self) -> bool:
+        return not self.mail_from
 
 
 def tls_consequence(mta_sts: dict[str, Any] | None, dane: dict[str, Any] | None) -> str:

@@ -132,22 +132,20 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
     else:
         why = "RFC 5321 §4.5.1 requires a server that takes mail for a domain to accept postmaster@ there"
         if d.reason is Reason.UNKNOWN:  # the words do not say it is postmaster@ that is refused
-            why = f"the reply does not say what it refuses: if it is {pm} itself, {why}; " + _or_the_sender(record)
+            why = f"the reply does not say what it refuses: if it is {pm} itself, {why}; " + _or_the_sender(walk.facts)
     walk.finding(Finding("postmaster-refused", Severity.WARNING, (
         f"{asked} ({d.reason}): {why}. {d.remediation}"), record.host))
     return f"{pm} not accepted ({said})"
 
 
-def _or_the_sender(record: SessionRecord) -> str:
+def _or_the_sender(facts: advice.RunFacts | None) -> str:
     """What else a refusal that names no cause may refuse: this client, or the probe's own MAIL FROM when it is not
     the null sender (Sendmail's access database refuses a sender at each RCPT under FEATURE(`delay_checks'), in
     the admin's words: cf/README's 'From:cyberspammer.com ERROR:"550 We don't accept mail from spammers"')."""
-    mail = next((e.command for e in record.exchanges if e.command and e.command.startswith("MAIL FROM:")), "")
-    sender = mail[len("MAIL FROM:"):].split(" ", 1)[0] if mail else "<>"
-    if sender in ("", "<>"):
+    if facts is None or facts.null_sender:
         return "it may instead be this client that the server refuses by policy"
-    return (f"it may instead be this client, or the probe's MAIL FROM {sender}, that the server refuses by policy: "
-            "ask again without --from (the null sender <>) to tell")
+    return (f"it may instead be this client, or the probe's MAIL FROM <{facts.mail_from}>, that the server refuses "
+            "by policy: ask again without --from (the null sender <>) to tell")
 
 
 def _retry_hint(d: Diagnosis) -> str:

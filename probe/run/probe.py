@@ -115,7 +115,7 @@ def _facts(report: Report, options: ProbeOptions) -> advice.RunFacts:
         or next((s.dane for s in report.sessions if s.dane is not None), None)
     policies_known = options.tls_policies and report.mta_sts is not None
     return advice.RunFacts(domain=report.domain, catch_all_tested=options.catch_all,
-                           mx_override=report.mx_source == "override", null_sender=not options.mail_from,
+                           mx_override=report.mx_source == "override", mail_from=options.mail_from,
                            helo=options.helo,
                            tls_policy=advice.tls_consequence(report.mta_sts if policies_known else None, dane))
 
