@@ -18,7 +18,7 @@ from probe.inputs import Address
 from probe.judge import advice, catchall, greylist, plaintext
 from probe.judge import verdicts as assess
 from probe.judge.mxcompare import disagreements, mx_verdicts
-from probe.judge.postmaster import opensmtpd_invalid_recipient, postmaster_clause
+from probe.judge.postmaster import postmaster_clause
 from probe.judge.reportfacts import at_named_hosts
 from probe.judge.unanswered import conclude_tls, conclude_unanswered, tls_refused
 from probe.judge.unproven import (
@@ -292,16 +292,6 @@ def _address_result(a: Address, record: SessionRecord, catch_all: bool | None) -
                      command_label(record, exchange) if exchange is not None else str(d.context))
     result.catch_all = catch_all
     result.vrfy = vrfy_answer(record, a.smtp_form)
-    if exchange is not None and exchange.reply is not None and opensmtpd_invalid_recipient(d, exchange.reply.headline):
-        result.meaning = ("OpenSMTPD refused the address with '550 Invalid recipient', its answer to a user it does "
-                          "not know, but also to a domain it does not serve (no 'match ... for domain' rule takes "
-                          "it, as for relaying) and to a 'match ... reject' rule, which may be about the sender or "
-                          "the client rather than the address; mail to it from this sender bounces either way.")
-        result.remediation = (f"Check the local part with the address's owner. If every address of {a.domain} gets "
-                              f"this answer, {record.host} does not serve the domain: its smtpd.conf needs a "
-                              f"'match from any for domain' rule naming {a.domain}, or the domain's MX records "
-                              f"point at the wrong host. With --from, try the null sender <> (the default) too: a "
-                              f"reject rule may name the sender ('mail-from').")
     return d, result
 
 

@@ -4,8 +4,6 @@ settles, the finding its refusal calls for, and the clause the summary adds. No 
 
 from __future__ import annotations
 
-import re
-
 from probe.judge import advice, greylist
 from probe.judge.mxcompare import disagreements, mx_verdicts
 from probe.judge.verdicts import ABOUT_THE_SENDER, VERIFYING
@@ -23,15 +21,9 @@ from probe.smtp.exchanges import SessionRecord
 # a refusal of postmaster@DOMAIN that says the mailbox is missing, not the client or the domain
 _NO_POSTMASTER = frozenset({Reason.USER_UNKNOWN, Reason.MAILBOX_DISABLED, Reason.HAS_MOVED})
 
-# OpenSMTPD's refusal of a recipient when its lookup failed for good without saying why (lka_session.c: "550
-# Invalid recipient", smtp_session.c appending ": <address>"): a user its userbase does not know, but also a domain
-# no `match ... for domain` rule serves (a relay attempt) or a `match ... reject` rule; the words do not say which
-_OPENSMTPD_INVALID = re.compile(r"550 Invalid recipient(?:: <[^>]*>)?")
-
-
-def opensmtpd_invalid_recipient(d: Diagnosis, headline: str) -> bool:
-    """Whether a user_unknown diagnosis comes from OpenSMTPD's "550 Invalid recipient" (_OPENSMTPD_INVALID)."""
-    return d.reason is Reason.USER_UNKNOWN and _OPENSMTPD_INVALID.fullmatch(headline.strip()) is not None
+# OpenSMTPD's "550 Invalid recipient" (catalogue rule): an unknown user, a domain no `match ... for domain` rule serves
+# (a relay attempt) or a `match ... reject` rule; the words do not say which
+OPENSMTPD_INVALID_RECIPIENT = "opensmtpd-invalid-recipient"
 
 
 def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
@@ -107,7 +99,7 @@ def postmaster_clause(walk: Walk, record: SessionRecord) -> str:
                "delayed, not refused" if grey else "mail to the domain is deferred for now; a sender retries")
             + f". {d.remediation if retried is None else _retry_hint(d)}"), record.host))
         return f"{pm} deferred ({said})"
-    if opensmtpd_invalid_recipient(d, said):
+    if d.rule == OPENSMTPD_INVALID_RECIPIENT:
         walk.finding(Finding("postmaster-unknown", Severity.WARNING, (
             f"{asked} ({d.reason}): OpenSMTPD says '550 Invalid recipient' both for a user it does not know and "
             f"for a domain it does not serve (no 'match ... for domain' rule takes it, as for relaying, or a "
